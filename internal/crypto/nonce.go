@@ -1,0 +1,57 @@
+package crypto
+
+import (
+	"io"
+)
+
+// Seed strings of the nonce derivation, 12 ASCII bytes each, no terminator.
+var (
+	initToRespSeed = []byte("Init -> Resp")
+	respToInitSeed = []byte("Resp -> Init")
+)
+
+// RandomNonce returns 24 bytes read from rand: the message nonce of a
+// connection message, or the starting point of a proof-of-work search.
+func RandomNonce(rand io.Reader) (Nonce, error) {
+	var n Nonce
+	if _, err := io.ReadFull(rand, n[:]); err != nil {
+		return Nonce{}, err
+	}
+	return n, nil
+}
+
+// Increment adds one to n read as a 192-bit big-endian integer, wrapping to
+// zero after all ones (octez Hacl.Nonce.increment). Every chunk sent or
+// received advances its direction's nonce this way.
+func (n *Nonce) Increment() {
+	for i := NonceSize - 1; i >= 0; i-- {
+		n[i]++
+		if n[i] != 0 {
+			return
+		}
+	}
+}
+
+// DeriveNonces returns the first sending (local) and receiving (remote)
+// nonces of a connection from the two raw connection-message frames,
+// 2-byte length prefix included (octez Crypto_box.generate_nonces).
+// incoming is true on the side that accepted the TCP connection.
+//
+// The initiator sends with the "Resp -> Init" nonce and the responder with
+// the "Init -> Resp" one; each side's remote nonce is the other's local one.
+func DeriveNonces(sentMsg, recvMsg []byte, incoming bool) (local, remote Nonce) {
+	initMsg, respMsg := sentMsg, recvMsg
+	if incoming {
+		initMsg, respMsg = recvMsg, sentMsg
+	}
+	initToResp := Blake2b256(initMsg, respMsg, initToRespSeed)
+	respToInit := Blake2b256(initMsg, respMsg, respToInitSeed)
+	if incoming {
+		copy(local[:], initToResp[:NonceSize])
+		copy(remote[:], respToInit[:NonceSize])
+	} else {
+		copy(local[:], respToInit[:NonceSize])
+		copy(remote[:], initToResp[:NonceSize])
+	}
+	return local, remote
+}
