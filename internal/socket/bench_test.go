@@ -1,0 +1,134 @@
+package socket
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"testing"
+
+	"github.com/p2ppool/p2ppool/internal/crypto"
+)
+
+var benchSizes = []int{100, 64 << 10}
+
+// BenchmarkHandshake measures connect + full handshake (connection
+// messages, metadata, ack) over loopback TCP, both sides in this process.
+func BenchmarkHandshake(b *testing.B) {
+	iniCfg, respCfg := testConfig(b), testConfig(b)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	done := make(chan error, 1)
+	go func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				done <- nil
+				return
+			}
+			a, err := Authenticate(context.Background(), nc, true, respCfg)
+			if err == nil {
+				var c *Conn
+				if c, err = a.Accept(); err == nil {
+					c.Close()
+					c.Free()
+				}
+			}
+			if err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	b.ReportAllocs()
+	for b.Loop() {
+		nc, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			b.Fatal(err)
+		}
+		a, err := Authenticate(context.Background(), nc, false, iniCfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		c, err := a.Accept()
+		if err != nil {
+			b.Fatal(err)
+		}
+		c.Close()
+		c.Free()
+	}
+	ln.Close()
+	if err := <-done; err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkThroughput sends size-byte messages one way over one
+// authenticated loopback TCP socket. The writer hands batches of up to
+// 256 KiB to WriteMessages, as a coalescing writer goroutine would.
+func BenchmarkThroughput(b *testing.B) {
+	for _, size := range benchSizes {
+		b.Run(fmt.Sprintf("%dB", size), func(b *testing.B) {
+			w, r := connectedPair(b, transports[1], testConfig(b), testConfig(b))
+			msg := appMessage(0x10, make([]byte, size-6))
+			batch := make([][]byte, max(1, (256<<10)/len(msg)))
+			for i := range batch {
+				batch[i] = msg
+			}
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			b.ResetTimer()
+			errc := make(chan error, 1)
+			go func() {
+				for left := b.N; left > 0; {
+					n := min(left, len(batch))
+					if err := w.WriteMessages(batch[:n]...); err != nil {
+						errc <- err
+						return
+					}
+					left -= n
+				}
+				errc <- nil
+			}()
+			for i := 0; i < b.N; i++ {
+				m, err := r.ReadMessage()
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(m) != size {
+					b.Fatalf("got %d bytes", len(m))
+				}
+			}
+			if err := <-errc; err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
+}
+
+// BenchmarkSealCeiling is the crypto ceiling of BenchmarkThroughput: the
+// raw box seal rate for the same message sizes, cut in chunks the same
+// way, with no I/O and no opening.
+func BenchmarkSealCeiling(b *testing.B) {
+	key := crypto.ChannelKey{1}
+	for _, size := range benchSizes {
+		b.Run(fmt.Sprintf("%dB", size), func(b *testing.B) {
+			msg := make([]byte, size)
+			out := make([]byte, 0, SealedSize(size, MaxChunkPayload))
+			var nonce crypto.Nonce
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			for b.Loop() {
+				out = out[:0]
+				for m := msg; len(m) > 0; {
+					piece := m[:min(len(m), MaxChunkPayload)]
+					m = m[len(piece):]
+					out = crypto.Seal(out, piece, &nonce, &key)
+					nonce.Increment()
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,290 @@
+package socket
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"time"
+
+	"github.com/p2ppool/p2ppool/internal/crypto"
+	"github.com/p2ppool/p2ppool/internal/wire"
+)
+
+// Remote is what the handshake learnt about the peer.
+type Remote struct {
+	PeerID    [16]byte
+	PublicKey crypto.PublicKey
+	// Port is the listening port from the remote's connection message,
+	// 0 if it announced none.
+	Port uint16
+	// Version is the network version the remote announced.
+	Version wire.NetworkVersion
+	// Metadata is the remote's connection metadata chunk, undecoded.
+	Metadata []byte
+}
+
+// AuthConn is a connection whose first half of the handshake (connection
+// messages and metadata) is done: the peer is identified and the channel is
+// encrypted, but neither side has accepted yet. The caller runs its
+// admission checks, then calls exactly one of Accept, Nack or Close. Not
+// safe for concurrent use.
+type AuthConn struct {
+	c        *Conn
+	remote   Remote
+	incoming bool
+	ctx      context.Context
+	// cancel releases the Timeout timer; stopWatch detaches the context
+	// watcher that aborts blocked I/O. Both run when the handshake ends.
+	cancel    context.CancelFunc
+	stopWatch func() bool
+}
+
+// aLongTimeAgo is a deadline in the past: setting it makes blocked reads and
+// writes return at once (the trick of net/http).
+var aLongTimeAgo = time.Unix(1, 0)
+
+// Authenticate runs the first half of the octez handshake on nc: both sides
+// send their connection message without waiting, check the peer's proof of
+// work, derive the channel key and nonces, and exchange metadata. incoming
+// says whether we accepted nc (responder) or dialled it (initiator); it
+// decides the nonce roles. The whole handshake, through Accept or Nack, is
+// bounded by ctx and cfg.Timeout; when either ends, blocked I/O is aborted.
+// On error nc is closed and the error is a *HandshakeError.
+func Authenticate(ctx context.Context, nc net.Conn, incoming bool, cfg *Config) (*AuthConn, error) {
+	if err := cfg.Validate(); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	cancel := context.CancelFunc(func() {})
+	if cfg.Timeout > 0 {
+		ctx, cancel = context.WithTimeoutCause(ctx, cfg.Timeout, ErrTimeout)
+	}
+	a := &AuthConn{
+		c:        newConn(nc, cfg),
+		incoming: incoming,
+		ctx:      ctx,
+		cancel:   cancel,
+		stopWatch: context.AfterFunc(ctx, func() {
+			nc.SetDeadline(aLongTimeAgo)
+		}),
+	}
+	if d, ok := ctx.Deadline(); ok {
+		nc.SetDeadline(d)
+	}
+	if err := a.exchangeConnectionMessages(cfg); err != nil {
+		return nil, a.fail(StageConnectionMessage, err)
+	}
+	if err := a.exchangeMetadata(cfg); err != nil {
+		return nil, a.fail(StageMetadata, err)
+	}
+	return a, nil
+}
+
+// Remote returns what the handshake learnt about the peer.
+func (a *AuthConn) Remote() *Remote { return &a.remote }
+
+// Incoming reports whether we accepted the connection.
+func (a *AuthConn) Incoming() bool { return a.incoming }
+
+// NetConn returns the underlying connection.
+func (a *AuthConn) NetConn() net.Conn { return a.c.nc }
+
+// Accept sends our ack and reads the peer's. On success the handshake
+// bounds are lifted and the returned Conn carries messages. If the peer
+// nacked, the error wraps a *RejectedError.
+func (a *AuthConn) Accept() (*Conn, error) {
+	var ack wire.Ack
+	err := a.exchange(StageAck, a.c.sealHandshakeChunk(wire.Ack{Kind: wire.AckOK}.Append(nil)), func() error {
+		pt, err := a.c.readHandshakeChunk()
+		if err != nil {
+			return err
+		}
+		ack, err = wire.DecodeAck(pt)
+		return err
+	})
+	if err == nil && ack.Kind != wire.AckOK {
+		err = &RejectedError{Motive: ack.Motive, Points: ack.Points}
+	}
+	if err != nil {
+		return nil, a.fail(StageAck, err)
+	}
+	stopped := a.stopWatch()
+	a.cancel()
+	if !stopped {
+		// The context ended while we were finishing: the watcher ran (or
+		// is about to) and set a past deadline, so the connection is not
+		// usable.
+		return nil, a.fail(StageAck, os.ErrDeadlineExceeded)
+	}
+	if err := a.c.nc.SetDeadline(time.Time{}); err != nil {
+		return nil, a.fail(StageAck, err)
+	}
+	return a.c, nil
+}
+
+// Nack rejects the peer with motive and alternative points, then closes the
+// connection without reading the peer's ack, as octez does. A peer that
+// announced p2p version 0 gets a Nack_v_0, which carries neither.
+func (a *AuthConn) Nack(motive wire.NackMotive, points []netip.AddrPort) error {
+	ack := wire.Ack{Kind: wire.AckNackV0}
+	if a.remote.Version.P2P > 0 {
+		if len(points) > wire.MaxNackPoints {
+			points = points[:wire.MaxNackPoints]
+		}
+		ack = wire.Ack{Kind: wire.AckNack, Motive: motive, Points: points}
+	}
+	if err := a.c.writeHandshakeChunk(ack.Append(nil)); err != nil {
+		return a.fail(StageAck, err)
+	}
+	a.Close()
+	return nil
+}
+
+// Close abandons the handshake and closes the connection.
+func (a *AuthConn) Close() error {
+	a.stopWatch()
+	a.cancel()
+	err := a.c.Close()
+	a.c.Free()
+	return err
+}
+
+func (a *AuthConn) fail(stage Stage, err error) error {
+	err = a.classify(err) // before Close, which cancels the context
+	a.Close()
+	return &HandshakeError{Stage: stage, Peer: a.remote.PeerID, Err: err}
+}
+
+// classify turns the I/O errors of an aborted handshake into the errors
+// callers match on: a deadline from Timeout or ctx becomes ErrTimeout (or
+// the context's error when it was cancelled), an early close becomes
+// ErrClosedDuringHandshake.
+func (a *AuthConn) classify(err error) error {
+	if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, net.ErrClosed) && a.ctx.Err() != nil {
+		switch cause := context.Cause(a.ctx); {
+		case cause == nil, errors.Is(cause, context.DeadlineExceeded), errors.Is(cause, ErrTimeout):
+			return fmt.Errorf("%w: %w", ErrTimeout, err)
+		default:
+			return cause
+		}
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.ErrClosedPipe) {
+		return fmt.Errorf("%w: %w", ErrClosedDuringHandshake, err)
+	}
+	return err
+}
+
+// exchange writes out while running read, as both octez sides write before
+// reading. The write runs on its own goroutine so that unbuffered transports
+// (net.Pipe) cannot deadlock with both peers writing. A read error aborts
+// the write. If the read succeeded, its result wins over a failed write:
+// a peer that nacks closes without reading our ack.
+func (a *AuthConn) exchange(stage Stage, out []byte, read func() error) error {
+	werr := make(chan error, 1)
+	go func() {
+		_, err := a.c.nc.Write(out)
+		werr <- err
+	}()
+	if err := read(); err != nil {
+		a.c.nc.SetDeadline(aLongTimeAgo)
+		<-werr
+		return err
+	}
+	if err := <-werr; err != nil && stage != StageAck {
+		return err
+	}
+	return nil
+}
+
+func (a *AuthConn) exchangeConnectionMessages(cfg *Config) error {
+	rnd := cfg.Rand
+	if rnd == nil {
+		rnd = rand.Reader
+	}
+	nonce, err := crypto.RandomNonce(rnd)
+	if err != nil {
+		return err
+	}
+	msg := wire.ConnectionMessage{
+		Port:             cfg.Port,
+		PublicKey:        cfg.PublicKey,
+		ProofOfWorkStamp: cfg.ProofOfWorkStamp,
+		MessageNonce:     nonce,
+		Version:          cfg.Version,
+	}
+	sent, err := msg.AppendFrame(nil)
+	if err != nil {
+		return err
+	}
+	var recv []byte
+	if err := a.exchange(StageConnectionMessage, sent, func() error {
+		var hdr [2]byte
+		if _, err := io.ReadFull(a.c.nc, hdr[:]); err != nil {
+			return err
+		}
+		recv = make([]byte, 2+int(binary.BigEndian.Uint16(hdr[:])))
+		copy(recv, hdr[:])
+		_, err := io.ReadFull(a.c.nc, recv[2:])
+		return err
+	}); err != nil {
+		return err
+	}
+	remote, err := wire.DecodeConnectionMessage(recv[2:])
+	if err != nil {
+		return err
+	}
+	pk := crypto.PublicKey(remote.PublicKey)
+	stamp := crypto.Nonce(remote.ProofOfWorkStamp)
+	a.remote = Remote{
+		PeerID:    crypto.PeerIDHash(&pk),
+		PublicKey: pk,
+		Port:      remote.Port,
+		Version:   remote.Version,
+	}
+	if !crypto.CheckPow(&pk, &stamp, &cfg.PowTarget) {
+		return ErrNotEnoughProofOfWork
+	}
+	a.c.key, err = crypto.Precompute(&pk, &cfg.SecretKey)
+	if err != nil {
+		return err
+	}
+	a.c.wnonce, a.c.rnonce = crypto.DeriveNonces(sent, recv, a.incoming)
+	return nil
+}
+
+func (a *AuthConn) exchangeMetadata(cfg *Config) error {
+	out := a.c.sealHandshakeChunk(cfg.Metadata)
+	if err := a.exchange(StageMetadata, out, func() error {
+		pt, err := a.c.readHandshakeChunk()
+		a.remote.Metadata = append([]byte(nil), pt...)
+		return err
+	}); err != nil {
+		return err
+	}
+	if a.remote.PeerID == crypto.PeerIDHash(&cfg.PublicKey) {
+		return ErrMyself
+	}
+	return nil
+}
+
+// sealHandshakeChunk seals one handshake payload as a single chunk, whatever
+// the configured chunk size (octez Crypto.write_chunk), into a fresh buffer:
+// the buffer is handed to the writing goroutine of exchange, so it must not
+// be the connection's reusable output buffer.
+func (c *Conn) sealHandshakeChunk(pt []byte) []byte {
+	out := binary.BigEndian.AppendUint16(make([]byte, 0, len(pt)+chunkOverhead), uint16(tagLen+len(pt)))
+	out = crypto.Seal(out, pt, &c.wnonce, &c.key)
+	c.wnonce.Increment()
+	return out
+}
+
+func (c *Conn) writeHandshakeChunk(pt []byte) error {
+	_, err := c.nc.Write(c.sealHandshakeChunk(pt))
+	return err
+}
