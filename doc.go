@@ -1,0 +1,34 @@
+// Package p2ppool is the connection pool of a peer-to-peer node, modelled
+// on the pool of the Tezos node (octez P2p_pool) and speaking its wire
+// protocol byte for byte, so a Go program built on it can talk to octez
+// nodes and octez nodes can talk to it.
+//
+// # Identity
+//
+// A node is identified by a Curve25519 key pair; its [PeerID] is the
+// 16-byte Blake2b hash of the public key. Every connection message carries
+// a proof-of-work stamp: peers refuse keys whose stamp does not meet their
+// target, which makes identities costly to mint. [GenerateIdentity] finds a
+// stamp on all cores; [LoadIdentity] and [Identity.Save] read and write
+// octez's identity.json.
+//
+// # Handshake and message flow
+//
+// Each connection starts with a handshake that both sides run at once:
+//
+//	initiator (dialled)                          responder (accepted)
+//	connection message (cleartext: port, public key,
+//	  PoW stamp, random nonce, chain name and versions)  <->  same
+//	check the peer's proof of work; channel key = box.Precompute(peer pk, my sk);
+//	nonces = Blake2b-256(init msg ‖ resp msg ‖ "Init -> Resp" / "Resp -> Init")
+//	metadata chunk (encrypted)                  <->  same
+//	admission checks (myself, bans, versions, slots)
+//	ack, or nack with a motive and alternative points  <->  same
+//
+// After the handshake every byte travels in chunks: a 2-byte length, a
+// 16-byte Poly1305 tag, and XSalsa20 ciphertext of at most 65,517 bytes,
+// each chunk sealed with the next nonce of its direction. The plaintext is
+// a stream of messages, each a 4-byte size, a 2-byte tag and a body: the
+// P2P messages (Disconnect, Bootstrap, Advertise, Swap_request, Swap_ack)
+// and the application's own tags.
+package p2ppool
