@@ -10,7 +10,12 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 )
+
+// The identity subcommand searches proof of work on several goroutines:
+// none may outlive a run.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // runCmd runs the command line in-process and returns its exit code and
 // outputs.
