@@ -1,0 +1,399 @@
+package p2ppool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/p2ppool/p2ppool/internal/socket"
+	"github.com/p2ppool/p2ppool/internal/wire"
+)
+
+// RefusalReason classifies why an incoming connection was refused, for
+// the counters of Stats.
+type RefusalReason uint8
+
+// Refusal reasons.
+const (
+	RefusedTooManyIncoming RefusalReason = iota
+	RefusedTooManyConnections
+	RefusedAlreadyConnected
+	RefusedNoCommonVersion
+	RefusedPrivateMode
+	RefusedMyself
+	RefusedHandshakeFailed // bad proof of work, decipher or decoding failure, timeout, peer gone
+	RefusedByPeer          // the peer nacked our ack
+	numRefusals
+)
+
+func (r RefusalReason) String() string {
+	return [...]string{"too many incoming", "too many connections", "already connected",
+		"no common version", "private mode", "myself", "handshake failed", "rejected by peer"}[r]
+}
+
+// Connect opens a connection to point (octez connect): dial, handshake,
+// admission. It is bounded by ctx and by Config.ConnectionTimeout,
+// whichever ends first, and returns the established connection or an
+// error matching one of ErrTooManyConnections, ErrPrivateMode,
+// ErrPendingConnection, ErrAlreadyConnected, ErrConnectionFailed,
+// ErrTimeout, ErrMyself, ErrNotEnoughProofOfWork, ErrNoCommonVersion
+// (*VersionError), ErrRejected (*RejectedError), ErrPoolClosed.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) Connect(ctx context.Context, point netip.AddrPort) (*Connection[Msg, PeerMeta, ConnMeta], error) {
+	if err := p.enter(); err != nil {
+		return nil, err
+	}
+	defer p.wg.Done()
+	point = netip.AddrPortFrom(point.Addr().Unmap(), point.Port())
+	if err := p.requestPoint(point); err != nil {
+		return nil, err
+	}
+	ctx, cancel := p.handshakeContext(ctx, p.cfg.ConnectionTimeout)
+	defer cancel()
+	nc, err := p.cfg.Dialer.DialContext(ctx, "tcp", point.String())
+	if err != nil {
+		p.pointFailed(point)
+		if ctx.Err() != nil && errors.Is(context.Cause(ctx), socket.ErrTimeout) {
+			return nil, fmt.Errorf("p2ppool: connect %v: %w: %w", point, ErrTimeout, err)
+		}
+		return nil, fmt.Errorf("p2ppool: connect %v: %w: %w", point, ErrConnectionFailed, err)
+	}
+	c, err := p.establish(ctx, nc, false, point)
+	if err != nil {
+		p.pointFailed(point)
+		return nil, fmt.Errorf("p2ppool: connect %v: %w", point, err)
+	}
+	return c, nil
+}
+
+// requestPoint runs octez's checks before dialling and marks the point
+// requested.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) requestPoint(point netip.AddrPort) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.conns)+p.accepted >= p.cfg.MaxConnections {
+		return ErrTooManyConnections
+	}
+	pi := p.registerPointLocked(point)
+	if p.cfg.ClosedNetwork && !pi.Trusted {
+		return ErrPrivateMode
+	}
+	switch pi.State {
+	case PointRequested, PointAccepted:
+		return ErrPendingConnection
+	case PointRunning:
+		return ErrAlreadyConnected
+	}
+	pi.State = PointRequested
+	return nil
+}
+
+// pointFailed returns a requested or accepted point to disconnected after a
+// failed attempt. octez leaves the point requested forever when the peer
+// turns out banned or unexpected (quirk 1); we reset it so it can be
+// retried.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) pointFailed(point netip.AddrPort) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if pi := p.points[point]; pi != nil && (pi.State == PointRequested || pi.State == PointAccepted) {
+		pi.State = PointDisconnected
+		pi.Peer = PeerID{}
+		pi.LastMiss = time.Now()
+	}
+}
+
+// Accept runs the handshake on an incoming connection nc (octez accept),
+// bounded by ctx and Config.AuthenticationTimeout. Serve calls it for each
+// accepted socket; call it directly for connections accepted elsewhere.
+// On error nc is closed.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) Accept(ctx context.Context, nc net.Conn) (*Connection[Msg, PeerMeta, ConnMeta], error) {
+	if err := p.enter(); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	defer p.wg.Done()
+	p.mu.Lock()
+	if p.incoming >= p.cfg.MaxIncomingConnections {
+		p.mu.Unlock()
+		nc.Close()
+		p.refuse(RefusedTooManyIncoming, nil)
+		return nil, ErrTooManyIncoming
+	}
+	p.incoming++
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		p.incoming--
+		p.mu.Unlock()
+	}()
+	ctx, cancel := p.handshakeContext(ctx, p.cfg.AuthenticationTimeout)
+	defer cancel()
+	c, err := p.establish(ctx, nc, true, netip.AddrPort{})
+	if err != nil {
+		p.refuse(refusalOf(err), err)
+		return nil, fmt.Errorf("p2ppool: accept from %v: %w", nc.RemoteAddr(), err)
+	}
+	return c, nil
+}
+
+func (p *Pool[Msg, PeerMeta, ConnMeta]) refuse(r RefusalReason, err error) {
+	p.refused[r].Add(1)
+	if err != nil {
+		p.log.Debug("incoming connection refused", "reason", r, "err", err)
+	}
+}
+
+func refusalOf(err error) RefusalReason {
+	switch {
+	case errors.Is(err, ErrTooManyConnections):
+		return RefusedTooManyConnections
+	case errors.Is(err, ErrAlreadyConnected):
+		return RefusedAlreadyConnected
+	case errors.Is(err, ErrNoCommonVersion):
+		return RefusedNoCommonVersion
+	case errors.Is(err, ErrPrivateMode):
+		return RefusedPrivateMode
+	case errors.Is(err, ErrMyself):
+		return RefusedMyself
+	case errors.Is(err, ErrRejected):
+		return RefusedByPeer
+	}
+	return RefusedHandshakeFailed
+}
+
+// handshakeContext bounds a handshake by ctx, the timeout and the pool's
+// life; the timeout's cause is ErrTimeout.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) handshakeContext(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	ctx, cancelTimeout := context.WithTimeoutCause(ctx, timeout, socket.ErrTimeout)
+	ctx, cancel := context.WithCancelCause(ctx)
+	stop := context.AfterFunc(p.ctx, func() { cancel(ErrPoolClosed) })
+	return ctx, func() {
+		stop()
+		cancel(nil)
+		cancelTimeout()
+	}
+}
+
+// admission is the outcome of the checks between metadata and ack.
+type admission struct {
+	motive  wire.NackMotive // nack with this motive when err is set and nack is true
+	nack    bool
+	err     error
+	version NetworkVersion
+}
+
+// establish runs the handshake on nc and, if the peer is admitted, creates
+// the connection (octez authenticate then create_connection). dialled is
+// the point we dialled (outgoing) or invalid (incoming).
+func (p *Pool[Msg, PeerMeta, ConnMeta]) establish(ctx context.Context, nc net.Conn, incoming bool, dialled netip.AddrPort) (*Connection[Msg, PeerMeta, ConnMeta], error) {
+	cfg := p.sockCfg
+	cfg.Port = uint16(p.port.Load())
+	auth, err := socket.Authenticate(ctx, nc, incoming, &cfg)
+	if err != nil {
+		err = fromSocketError(err)
+		if errors.Is(err, ErrMyself) && dialled.IsValid() {
+			p.rememberMyself(dialled)
+		}
+		return nil, err
+	}
+	remote := auth.Remote()
+	peer := PeerID(remote.PeerID)
+	idPoint := dialled
+	if incoming {
+		if ap, ok := addrPortOf(nc.RemoteAddr()); ok && remote.Port != 0 {
+			idPoint = netip.AddrPortFrom(ap.Addr(), remote.Port)
+		}
+	}
+	meta, err := p.connMeta.Decode(remote.Metadata)
+	if err != nil {
+		auth.Close()
+		return nil, &HandshakeError{Stage: StageMetadata, Peer: peer, Err: fmt.Errorf("%w: connection metadata: %w", ErrDecode, err)}
+	}
+	private := p.connMeta.PrivateNode(meta)
+	version, verr := p.versions.Select(remote.Version)
+
+	adm := p.admit(peer, idPoint, incoming, private, verr)
+	if adm.err != nil {
+		if adm.nack {
+			p.mu.Lock()
+			alternatives := p.knownPointsLocked(maxAdvertised)
+			p.mu.Unlock()
+			if p.cfg.DisablePeerDiscovery {
+				alternatives = nil
+			}
+			auth.Nack(adm.motive, alternatives)
+		} else {
+			auth.Close()
+		}
+		return nil, &HandshakeError{Stage: StageAck, Peer: peer, Err: adm.err}
+	}
+	sc, err := auth.Accept()
+	if err != nil {
+		p.unaccept(peer, idPoint)
+		err = fromSocketError(err)
+		var rej *RejectedError
+		if errors.As(err, &rej) {
+			p.mu.Lock()
+			p.registerNewPointsLocked(rej.Points)
+			p.mu.Unlock()
+		}
+		return nil, err
+	}
+	info := ConnInfo[ConnMeta]{
+		Peer:        peer,
+		Point:       idPoint,
+		RemoteAddr:  nc.RemoteAddr(),
+		Incoming:    incoming,
+		Version:     NetworkVersion(version),
+		Announced:   NetworkVersion(remote.Version),
+		LocalMeta:   p.connMeta.Local(),
+		RemoteMeta:  meta,
+		PrivateNode: private,
+		Established: time.Now(),
+	}
+	return p.startConnection(sc, info)
+}
+
+// admit runs octez's acceptability checks in octez's order and, when they
+// pass, marks peer and point accepted, holding a connection slot.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) admit(peer PeerID, idPoint netip.AddrPort, incoming, private bool, verr error) admission {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return admission{err: ErrPoolClosed}
+	}
+	var pt *pointInfo
+	if idPoint.IsValid() && !slices.Contains(p.myPoints, idPoint) {
+		pt = p.registerPointLocked(idPoint)
+	}
+	pe := p.registerPeerLocked(peer)
+	if pt != nil {
+		// octez records whether the point is public whatever the outcome.
+		pt.KnownPublic = !private
+	}
+	var ve *socket.VersionError
+	switch {
+	case errors.As(verr, &ve):
+		return admission{nack: true, motive: ve.Motive, err: &VersionError{Motive: NackMotive(ve.Motive), Remote: NetworkVersion(ve.Remote)}}
+	case len(p.conns)+p.accepted >= p.connectionsThreshold():
+		return admission{nack: true, motive: wire.TooManyConnections, err: ErrTooManyConnections}
+	case p.cfg.ClosedNetwork && !(pt != nil && pt.Trusted) && !pe.trusted:
+		return admission{err: ErrPrivateMode}
+	case pt != nil && (pt.State == PointAccepted || pt.State == PointRunning || pt.State == PointRequested && incoming):
+		return admission{nack: true, motive: wire.AlreadyConnected, err: ErrAlreadyConnected}
+	case pe.state != PeerDisconnected:
+		return admission{nack: true, motive: wire.AlreadyConnected, err: ErrAlreadyConnected}
+	}
+	if pt != nil {
+		pt.State = PointAccepted
+		pt.Peer = peer
+	}
+	pe.state = PeerAccepted
+	p.accepted++
+	return admission{}
+}
+
+// connectionsThreshold is the count at which new connections are refused
+// with Too_many_connections. octez uses max − (max − expected)/3 when its
+// maintenance runs; this pool has no maintenance yet, so it refuses at
+// max_connections, as octez does without maintenance.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) connectionsThreshold() int {
+	return p.cfg.MaxConnections
+}
+
+// unaccept undoes admit after a failed ack exchange.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) unaccept(peer PeerID, idPoint netip.AddrPort) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.accepted--
+	if pe := p.peers[peer]; pe != nil && pe.state == PeerAccepted {
+		pe.state = PeerDisconnected
+	}
+	if pt := p.points[idPoint]; pt != nil && pt.State == PointAccepted && pt.Peer == peer {
+		pt.State = PointDisconnected
+		pt.Peer = PeerID{}
+		pt.LastMiss = time.Now()
+	}
+}
+
+// startConnection registers an accepted connection as running, starts its
+// goroutines and runs the hooks.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) startConnection(sc *socket.Conn, info ConnInfo[ConnMeta]) (*Connection[Msg, PeerMeta, ConnMeta], error) {
+	info.ID = p.nextID.Add(1)
+	c := &Connection[Msg, PeerMeta, ConnMeta]{
+		pool:  p,
+		sc:    sc,
+		info:  info,
+		log:   p.log.With("peer", info.Peer, "point", info.Point, "conn", info.ID, "dir", direction(info.Incoming)),
+		in:    newAppQueue[Msg](p.cfg.IncomingAppMessageQueueSize),
+		out:   newOutQueue(p.cfg.OutgoingMessageQueueSize),
+		done:  make(chan struct{}),
+		drain: make(chan struct{}),
+	}
+	c.ctx, c.cancel = context.WithCancelCause(context.Background())
+	now := info.Established
+	p.mu.Lock()
+	p.accepted--
+	if p.closed {
+		p.mu.Unlock()
+		sc.Close()
+		sc.Free()
+		return nil, ErrPoolClosed
+	}
+	if pe := p.peers[info.Peer]; pe != nil {
+		pe.state = PeerRunning
+	}
+	if pt := p.points[info.Point]; info.Point.IsValid() && pt != nil {
+		pt.State = PointRunning
+		pt.Peer = info.Peer
+		pt.LastSeen = now
+	}
+	p.conns[info.Peer] = c
+	p.goLocked(c.run)
+	hooks := slices.Clone(p.hooks)
+	p.mu.Unlock()
+	c.log.Debug("connection established")
+	for i := len(hooks) - 1; i >= 0; i-- {
+		hooks[i](c)
+	}
+	return c, nil
+}
+
+// rememberMyself records a point that turned out to be this node, so it
+// is neither kept nor dialled again (octez my_id_points, 7 entries).
+func (p *Pool[Msg, PeerMeta, ConnMeta]) rememberMyself(pt netip.AddrPort) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !slices.Contains(p.myPoints, pt) {
+		if len(p.myPoints) == 7 {
+			p.myPoints = p.myPoints[1:]
+		}
+		p.myPoints = append(p.myPoints, pt)
+	}
+	if pi := p.points[pt]; pi != nil && !pi.Trusted {
+		delete(p.points, pt)
+	}
+}
+
+func addrPortOf(a net.Addr) (netip.AddrPort, bool) {
+	switch a := a.(type) {
+	case *net.TCPAddr:
+		ap := a.AddrPort()
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), true
+	}
+	ap, err := netip.ParseAddrPort(a.String())
+	if err != nil {
+		return netip.AddrPort{}, false
+	}
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), true
+}
+
+func direction(incoming bool) string {
+	if incoming {
+		return "in"
+	}
+	return "out"
+}

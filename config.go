@@ -1,0 +1,248 @@
+package p2ppool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/p2ppool/p2ppool/internal/socket"
+)
+
+// NoProofOfWork, as Config.ProofOfWorkTarget, accepts peers whatever their
+// proof-of-work stamp (octez target 0, used by sandboxes and tests).
+const NoProofOfWork = -1.0
+
+// Disabled, as a Config duration that can be turned off (SwapLinger),
+// turns the feature off (octez None).
+const Disabled time.Duration = -1
+
+// Octez defaults (P2p_limits.default and the node configuration), applied
+// to zero Config fields.
+const (
+	DefaultMinConnections              = 10
+	DefaultExpectedConnections         = 50
+	DefaultMaxConnections              = 100
+	DefaultMaxIncomingConnections      = 20
+	DefaultConnectionTimeout           = 10 * time.Second
+	DefaultAuthenticationTimeout       = 5 * time.Second
+	DefaultGreylistTimeout             = 24 * time.Hour
+	DefaultIncomingAppMessageQueueSize = 10
+	DefaultIncomingMessageQueueSize    = 8 << 20
+	DefaultOutgoingMessageQueueSize    = 8 << 20
+	DefaultKnownPeerIDsHistorySize     = 100
+	DefaultKnownPointsHistorySize      = 100
+	DefaultSwapLinger                  = 30 * time.Second
+	DefaultListeningPort               = 9732
+)
+
+// DefaultMaxKnownPoints and DefaultMaxKnownPeerIDs are octez's known-table
+// bounds: past High entries, the table is trimmed to Low.
+var (
+	DefaultMaxKnownPoints  = TableLimit{High: 400, Low: 300}
+	DefaultMaxKnownPeerIDs = TableLimit{High: 400, Low: 300}
+)
+
+// TableLimit bounds a known-peers or known-points table: when it grows past
+// High it is trimmed to Low.
+type TableLimit struct {
+	High, Low int
+}
+
+// Dialer opens outgoing transport connections. *net.Dialer is one; tests
+// inject an in-memory network.
+type Dialer interface {
+	DialContext(ctx context.Context, network, address string) (net.Conn, error)
+}
+
+// Config is the pool's configuration, octez's P2p.config and P2p_limits in
+// one plain struct. A zero field means the octez default named in its
+// comment; New copies the Config and never writes to it. Identity is the
+// only required field.
+type Config struct {
+	// Identity is this node's key pair and proof-of-work stamp. Required.
+	Identity *Identity
+	// ProofOfWorkTarget is the difficulty, in bits, that peers' stamps must
+	// meet (octez proof_of_work_target). If zero, 26, the octez node
+	// default (DefaultNodeProofOfWork); NoProofOfWork accepts any stamp.
+	ProofOfWorkTarget float64
+	// TrustedPoints are points the pool trusts (octez trusted_points): in
+	// a closed network only they may connect.
+	TrustedPoints []netip.AddrPort
+	// PeersFile is the path of the peers file (octez peers_file). If
+	// empty, peers are not saved.
+	PeersFile string
+	// ClosedNetwork, octez private_mode: only trusted points and peers may
+	// connect, and this node's points are never advertised.
+	ClosedNetwork bool
+	// DisablePeerDiscovery: Bootstrap requests get no answer and
+	// advertised points are ignored (octez disable_peer_discovery).
+	DisablePeerDiscovery bool
+	// ListeningPort is the port announced in connection messages, so
+	// peers can dial us back (octez listening_port). If zero, the port of
+	// the first TCP listener given to Serve, else none.
+	ListeningPort uint16
+	// ListeningAddr is the address this node listens on (octez
+	// listening_addr). It is informational: Serve takes any listener.
+	ListeningAddr netip.Addr
+	// MinConnections, ExpectedConnections and MaxConnections bound the
+	// number of connections (octez min/expected/max_connections). If
+	// zero, 10, 50 and 100.
+	MinConnections      int
+	ExpectedConnections int
+	MaxConnections      int
+	// MaxIncomingConnections bounds the incoming handshakes running at
+	// once (octez max_incoming_connections); more are closed at once. If
+	// zero, 20.
+	MaxIncomingConnections int
+	// ConnectionTimeout bounds an outgoing connection: dial plus handshake
+	// (octez connection_timeout). If zero, 10 s.
+	ConnectionTimeout time.Duration
+	// AuthenticationTimeout bounds an incoming handshake (octez
+	// authentication_timeout). If zero, 5 s.
+	AuthenticationTimeout time.Duration
+	// GreylistTimeout is how long an address stays greylisted (octez
+	// greylist_timeout). If zero, 24 h.
+	GreylistTimeout time.Duration
+	// IncomingAppMessageQueueSize is the number of decoded application
+	// messages buffered per connection (octez
+	// incoming_app_message_queue_size). When the queue is full the
+	// connection's reader stops reading the socket, so TCP pushes back on
+	// the peer; nothing is dropped. If zero, 10.
+	IncomingAppMessageQueueSize int
+	// IncomingMessageQueueSize bounds, in bytes, the received plaintext a
+	// connection holds ahead of decoding (octez
+	// incoming_message_queue_size). Our reader decodes each message as
+	// soon as it is whole, so the bound only matters as a ceiling. If
+	// zero, 8 MiB.
+	IncomingMessageQueueSize int
+	// OutgoingMessageQueueSize bounds, in encoded bytes, each connection's
+	// outgoing queue (octez outgoing_message_queue_size). When it is full,
+	// Write blocks and WriteNow and WriteAll drop; a single message larger
+	// than the bound is still accepted into an empty queue. If zero, 8 MiB.
+	OutgoingMessageQueueSize int
+	// KnownPeerIDsHistorySize and KnownPointsHistorySize are the number of
+	// events kept per peer and per point. If zero, 100.
+	KnownPeerIDsHistorySize int
+	KnownPointsHistorySize  int
+	// MaxKnownPoints and MaxKnownPeerIDs bound the known tables. If zero,
+	// {400, 300}.
+	MaxKnownPoints  TableLimit
+	MaxKnownPeerIDs TableLimit
+	// SwapLinger is the least time between two swaps (octez swap_linger).
+	// If zero, 30 s; Disabled ignores swap requests.
+	SwapLinger time.Duration
+	// BinaryChunksSize is the on-wire size of the chunks this node writes,
+	// header and MAC included, in [19, 65535] (octez binary_chunks_size).
+	// If zero, 65535.
+	BinaryChunksSize int
+	// Dialer opens outgoing connections. If nil, a *net.Dialer.
+	Dialer Dialer
+	// Logger receives the pool's logs; peers' misbehaviour is logged at
+	// Debug. If nil, logs are discarded.
+	Logger *slog.Logger
+}
+
+// Validate reports values that make no sense, instead of clamping them.
+// Zero fields are valid: they mean the defaults.
+func (c *Config) Validate() error {
+	r := c.withDefaults()
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("p2ppool: config: "+format, args...)) }
+	if c.Identity == nil {
+		bad("Identity is required")
+	} else if err := c.Identity.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.ProofOfWorkTarget != NoProofOfWork && (c.ProofOfWorkTarget < 0 || c.ProofOfWorkTarget > 256 || c.ProofOfWorkTarget != c.ProofOfWorkTarget) {
+		bad("ProofOfWorkTarget %v outside [0, 256] (use NoProofOfWork to accept any stamp)", c.ProofOfWorkTarget)
+	}
+	if c.MinConnections < 0 || c.ExpectedConnections < 0 || c.MaxConnections < 0 || c.MaxIncomingConnections < 0 {
+		bad("connection counts must not be negative")
+	} else if !(r.MinConnections <= r.ExpectedConnections && r.ExpectedConnections <= r.MaxConnections) {
+		bad("connection bounds need min %d <= expected %d <= max %d", r.MinConnections, r.ExpectedConnections, r.MaxConnections)
+	}
+	for name, d := range map[string]time.Duration{
+		"ConnectionTimeout": c.ConnectionTimeout, "AuthenticationTimeout": c.AuthenticationTimeout,
+		"GreylistTimeout": c.GreylistTimeout,
+	} {
+		if d < 0 {
+			bad("%s %v is negative", name, d)
+		}
+	}
+	if c.SwapLinger < 0 && c.SwapLinger != Disabled {
+		bad("SwapLinger %v is negative (use Disabled to turn swaps off)", c.SwapLinger)
+	}
+	for name, n := range map[string]int{
+		"IncomingAppMessageQueueSize": c.IncomingAppMessageQueueSize, "IncomingMessageQueueSize": c.IncomingMessageQueueSize,
+		"OutgoingMessageQueueSize": c.OutgoingMessageQueueSize, "KnownPeerIDsHistorySize": c.KnownPeerIDsHistorySize,
+		"KnownPointsHistorySize": c.KnownPointsHistorySize,
+	} {
+		if n < 0 {
+			bad("%s %d is negative", name, n)
+		}
+	}
+	for name, l := range map[string]TableLimit{"MaxKnownPoints": r.MaxKnownPoints, "MaxKnownPeerIDs": r.MaxKnownPeerIDs} {
+		if l.Low < 0 || l.High <= 0 || l.Low > l.High {
+			bad("%s needs 0 <= Low %d <= High %d, High > 0", name, l.Low, l.High)
+		}
+	}
+	if c.BinaryChunksSize != 0 && (c.BinaryChunksSize < socket.MinChunkSize || c.BinaryChunksSize > socket.MaxChunkSize) {
+		bad("BinaryChunksSize %d outside [%d, %d]", c.BinaryChunksSize, socket.MinChunkSize, socket.MaxChunkSize)
+	}
+	for _, p := range c.TrustedPoints {
+		if !p.IsValid() {
+			bad("trusted point %v is not valid", p)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// withDefaults returns a copy of c with every zero field set to its
+// default.
+func (c Config) withDefaults() Config {
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	defD := func(v *time.Duration, d time.Duration) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	if c.ProofOfWorkTarget == 0 {
+		c.ProofOfWorkTarget = DefaultNodeProofOfWork
+	}
+	def(&c.MinConnections, DefaultMinConnections)
+	def(&c.ExpectedConnections, DefaultExpectedConnections)
+	def(&c.MaxConnections, DefaultMaxConnections)
+	def(&c.MaxIncomingConnections, DefaultMaxIncomingConnections)
+	defD(&c.ConnectionTimeout, DefaultConnectionTimeout)
+	defD(&c.AuthenticationTimeout, DefaultAuthenticationTimeout)
+	defD(&c.GreylistTimeout, DefaultGreylistTimeout)
+	def(&c.IncomingAppMessageQueueSize, DefaultIncomingAppMessageQueueSize)
+	def(&c.IncomingMessageQueueSize, DefaultIncomingMessageQueueSize)
+	def(&c.OutgoingMessageQueueSize, DefaultOutgoingMessageQueueSize)
+	def(&c.KnownPeerIDsHistorySize, DefaultKnownPeerIDsHistorySize)
+	def(&c.KnownPointsHistorySize, DefaultKnownPointsHistorySize)
+	if c.MaxKnownPoints == (TableLimit{}) {
+		c.MaxKnownPoints = DefaultMaxKnownPoints
+	}
+	if c.MaxKnownPeerIDs == (TableLimit{}) {
+		c.MaxKnownPeerIDs = DefaultMaxKnownPeerIDs
+	}
+	defD(&c.SwapLinger, DefaultSwapLinger)
+	def(&c.BinaryChunksSize, socket.MaxChunkSize)
+	if c.Dialer == nil {
+		c.Dialer = &net.Dialer{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	c.TrustedPoints = append([]netip.AddrPort(nil), c.TrustedPoints...)
+	return c
+}

@@ -1,0 +1,357 @@
+package p2ppool
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	pool "github.com/libp2p/go-buffer-pool"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/p2ppool/p2ppool/internal/socket"
+	"github.com/p2ppool/p2ppool/internal/wire"
+)
+
+// writeBatchBytes caps what the writer hands to one WriteMessages call:
+// enough to coalesce many small messages into one syscall without
+// delaying the first byte of a large batch.
+const writeBatchBytes = 256 << 10
+
+// ConnInfo describes an established connection (octez
+// P2p_connection.Info).
+type ConnInfo[ConnMeta any] struct {
+	// ID numbers the pool's connections from 1, in establishment order.
+	ID uint64
+	// Peer is the remote peer id.
+	Peer PeerID
+	// Point is the remote's listening point: the address and port we
+	// dialled, or, for an incoming connection, its address and the port
+	// it announced; invalid when it announced none (octez id_point).
+	Point netip.AddrPort
+	// RemoteAddr is the transport address of the other end.
+	RemoteAddr net.Addr
+	// Incoming reports whether the peer dialled us.
+	Incoming bool
+	// Version is the negotiated version; Announced what the peer
+	// announced.
+	Version   NetworkVersion
+	Announced NetworkVersion
+	// LocalMeta and RemoteMeta are the metadata exchanged in the
+	// handshake.
+	LocalMeta  ConnMeta
+	RemoteMeta ConnMeta
+	// PrivateNode: the peer runs in private mode.
+	PrivateNode bool
+	// Established is when the handshake finished.
+	Established time.Time
+}
+
+// ConnStat counts a connection's traffic: whole P2P messages, application
+// and protocol alike, and their plaintext bytes (size prefix included).
+type ConnStat struct {
+	MsgsSent, MsgsRecv   uint64
+	BytesSent, BytesRecv uint64
+	// Dropped counts messages WriteNow, WriteAll or the pool itself gave
+	// up on because the outgoing queue was full.
+	Dropped uint64
+}
+
+// Connection is an established connection of a Pool. Its reader goroutine
+// decodes incoming messages into a bounded queue that Read drains; its
+// writer goroutine sends what Write and friends queue, coalescing small
+// messages into few syscalls. All methods are safe for concurrent use.
+type Connection[Msg, PeerMeta, ConnMeta any] struct {
+	// Immutable after establishment.
+	pool *Pool[Msg, PeerMeta, ConnMeta]
+	sc   *socket.Conn
+	info ConnInfo[ConnMeta]
+	log  *slog.Logger
+	in   *appQueue[Msg]
+	out  *outQueue
+	// ctx ends, with a *DisconnectError as cause, when the connection
+	// ends; done is closed once its teardown is complete.
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	done   chan struct{}
+	// drain, closed by Disconnect(wait=true), tells the writer to send
+	// what is queued and then close the socket.
+	drain     chan struct{}
+	drainOnce sync.Once
+	// cause is the first recorded reason the connection ends.
+	cause atomic.Pointer[DisconnectError]
+
+	// Counters, updated by the reader and writer goroutines.
+	msgsSent, msgsRecv, bytesSent, bytesRecv, dropped atomic.Uint64
+}
+
+// Info describes the connection.
+func (c *Connection[Msg, PeerMeta, ConnMeta]) Info() ConnInfo[ConnMeta] { return c.info }
+
+// Peer is the remote peer id.
+func (c *Connection[Msg, PeerMeta, ConnMeta]) Peer() PeerID { return c.info.Peer }
+
+// Stat returns the connection's counters.
+func (c *Connection[Msg, PeerMeta, ConnMeta]) Stat() ConnStat {
+	return ConnStat{
+		MsgsSent: c.msgsSent.Load(), MsgsRecv: c.msgsRecv.Load(),
+		BytesSent: c.bytesSent.Load(), BytesRecv: c.bytesRecv.Load(),
+		Dropped: c.dropped.Load(),
+	}
+}
+
+// Context is done when the connection has ended; its cause
+// (context.Cause) is the *DisconnectError saying why.
+func (c *Connection[Msg, PeerMeta, ConnMeta]) Context() context.Context { return c.ctx }
+
+// Done is closed once the connection has ended and the pool's tables no
+// longer list it.
+func (c *Connection[Msg, PeerMeta, ConnMeta]) Done() <-chan struct{} { return c.done }
+
+// Err returns nil while the connection runs, then the *DisconnectError
+// saying why it ended.
+func (c *Connection[Msg, PeerMeta, ConnMeta]) Err() error {
+	if c.ctx.Err() == nil {
+		return nil
+	}
+	return context.Cause(c.ctx)
+}
+
+// Read returns the next application message, waiting for one (octez
+// read). Messages queued before the connection ended are still returned;
+// after that Read fails with the *DisconnectError.
+func (c *Connection[Msg, PeerMeta, ConnMeta]) Read(ctx context.Context) (Msg, error) {
+	return c.in.pop(ctx)
+}
+
+// WaitReadable returns when Read would not block: a message is queued, or
+// the connection has ended and nothing is left, in which case it returns
+// the *DisconnectError (octez is_readable).
+func (c *Connection[Msg, PeerMeta, ConnMeta]) WaitReadable(ctx context.Context) error {
+	return c.in.wait(ctx)
+}
+
+// Write queues msg for sending, waiting while the outgoing queue is full
+// (octez write). It returns once msg is queued, not sent.
+func (c *Connection[Msg, PeerMeta, ConnMeta]) Write(ctx context.Context, msg Msg) error {
+	it, err := c.encode(msg)
+	if err != nil {
+		return err
+	}
+	if err := c.out.push(ctx, it, true); err != nil {
+		it.release(nil)
+		return err
+	}
+	return nil
+}
+
+// WriteSync queues msg and waits until it has been written to the socket
+// (octez write_sync). If the connection ends first, the message may not
+// have been sent and WriteSync returns the *DisconnectError.
+func (c *Connection[Msg, PeerMeta, ConnMeta]) WriteSync(ctx context.Context, msg Msg) error {
+	it, err := c.encode(msg)
+	if err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	it.done = done
+	if err := c.out.push(ctx, it, true); err != nil {
+		it.done = nil
+		it.release(nil)
+		return err
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// WriteNow queues msg if the outgoing queue has room and never blocks
+// (octez write_now). It returns ErrQueueFull, and counts a drop, when the
+// queue is full: the message is not sent.
+func (c *Connection[Msg, PeerMeta, ConnMeta]) WriteNow(msg Msg) error {
+	it, err := c.encode(msg)
+	if err != nil {
+		return err
+	}
+	return c.pushNow(it)
+}
+
+func (c *Connection[Msg, PeerMeta, ConnMeta]) pushNow(it outItem) error {
+	if err := c.out.push(context.Background(), it, false); err != nil {
+		if errors.Is(err, ErrQueueFull) {
+			c.dropped.Add(1)
+			c.pool.dropped.Add(1)
+		}
+		it.release(nil)
+		return err
+	}
+	return nil
+}
+
+// encode encodes msg into a pooled buffer.
+func (c *Connection[Msg, PeerMeta, ConnMeta]) encode(msg Msg) (outItem, error) {
+	if err := c.Err(); err != nil {
+		return outItem{}, err
+	}
+	b, err := c.pool.codec.appendMessage(pool.Get(512)[:0], msg)
+	if err != nil {
+		pool.Put(b[:cap(b)])
+		return outItem{}, err
+	}
+	return outItem{b: b, pooled: true}, nil
+}
+
+// Disconnect ends the connection (octez disconnect). With wait, queued
+// messages are sent first. It returns once the connection is torn down
+// and gone from the pool's tables, or when ctx ends.
+func (c *Connection[Msg, PeerMeta, ConnMeta]) Disconnect(ctx context.Context, wait bool) error {
+	c.end(&DisconnectError{Reason: ReasonLocal}, wait)
+	select {
+	case <-c.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// end records why the connection ends (the first reason wins; nil keeps
+// the recorded one) and stops it: at once, or, with drain, after the
+// writer has sent what is queued.
+func (c *Connection[Msg, PeerMeta, ConnMeta]) end(cause *DisconnectError, drain bool) {
+	if cause != nil {
+		c.cause.CompareAndSwap(nil, cause)
+	}
+	cause = c.cause.Load()
+	if cause == nil {
+		cause = &DisconnectError{Reason: ReasonLocal}
+	}
+	c.out.close(cause)
+	if drain && c.ctx.Err() == nil {
+		c.drainOnce.Do(func() { close(c.drain) })
+		return
+	}
+	c.cancel(cause)
+	c.sc.Close()
+}
+
+// run is the connection's reader goroutine: it owns the connection,
+// starts the writer, reads until the connection ends, then tears it down.
+func (c *Connection[Msg, PeerMeta, ConnMeta]) run() {
+	var g errgroup.Group
+	g.Go(func() error { c.writeLoop(); return nil })
+	c.end(c.readLoop(), false)
+	g.Wait()
+	c.sc.Free()
+	cause := context.Cause(c.ctx)
+	c.in.close(cause)
+	c.out.discard(cause)
+	c.pool.removeConnection(c)
+	close(c.done)
+}
+
+// readLoop reads and dispatches messages until an error, which it returns
+// as the reason the connection ends.
+func (c *Connection[Msg, PeerMeta, ConnMeta]) readLoop() *DisconnectError {
+	for {
+		raw, err := c.sc.ReadMessage()
+		if err != nil {
+			return c.readError(err)
+		}
+		c.msgsRecv.Add(1)
+		c.bytesRecv.Add(uint64(len(raw)))
+		tag := binary.BigEndian.Uint16(raw[4:])
+		if !wire.IsReservedTag(tag) {
+			msg, err := c.pool.codec.decode(tag, raw[6:])
+			if err != nil {
+				c.log.Debug("peer sent a bad message", "tag", tag, "err", err)
+				return &DisconnectError{Reason: ReasonProtocolError, Remote: true, Err: err}
+			}
+			if err := c.in.push(c.ctx, msg); err != nil {
+				return nil // the connection was ended elsewhere
+			}
+			continue
+		}
+		m, err := wire.DecodeMessage(raw)
+		if err != nil {
+			c.log.Debug("peer sent a bad P2P message", "tag", tag, "err", err)
+			return &DisconnectError{Reason: ReasonProtocolError, Remote: true, Err: errors.Join(ErrDecode, err)}
+		}
+		switch m.Tag {
+		case wire.TagDisconnect:
+			return &DisconnectError{Reason: ReasonRemoteDisconnect, Remote: true}
+		case wire.TagBootstrap:
+			c.pool.onBootstrap(c)
+		case wire.TagAdvertise:
+			c.pool.onAdvertise(m.Points)
+		case wire.TagSwapRequest, wire.TagSwapAck:
+			// Swaps come with the peer tables (see the issues); until then
+			// they are ignored, as octez does with swap disabled.
+		}
+	}
+}
+
+func (c *Connection[Msg, PeerMeta, ConnMeta]) readError(err error) *DisconnectError {
+	switch {
+	case c.ctx.Err() != nil:
+		return nil // ended locally; the cause is already recorded
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
+		return &DisconnectError{Reason: ReasonRemoteClosed, Remote: true, Err: err}
+	case errors.Is(err, socket.ErrInvalidMessageSize), errors.Is(err, socket.ErrInvalidChunkSize):
+		return &DisconnectError{Reason: ReasonProtocolError, Remote: true, Err: err}
+	}
+	return &DisconnectError{Reason: ReasonReadError, Remote: true, Err: err}
+}
+
+// writeLoop is the writer goroutine: it takes batches from the outgoing
+// queue and writes each with one WriteMessages call until the connection
+// ends, or, when draining, until the queue is empty.
+func (c *Connection[Msg, PeerMeta, ConnMeta]) writeLoop() {
+	var batch []outItem
+	var bufs [][]byte
+	stop := c.ctx.Done()
+	for {
+		var ok bool
+		batch, ok = c.out.take(batch[:0], writeBatchBytes, stop)
+		if !ok {
+			select {
+			case <-c.drain:
+				// Everything queued before the drain was sent: close the
+				// socket, which ends the reader.
+				c.end(nil, false)
+			default:
+			}
+			return
+		}
+		bufs = bufs[:0]
+		size := 0
+		for _, it := range batch {
+			bufs = append(bufs, it.b)
+			size += len(it.b)
+		}
+		err := c.sc.WriteMessages(bufs...)
+		clear(bufs)
+		if err == nil {
+			c.msgsSent.Add(uint64(len(batch)))
+			c.bytesSent.Add(uint64(size))
+		}
+		for i := range batch {
+			batch[i].release(err)
+		}
+		if err != nil {
+			if c.ctx.Err() == nil {
+				c.log.Debug("write failed", "err", err)
+			}
+			c.end(&DisconnectError{Reason: ReasonWriteError, Err: err}, false)
+			return
+		}
+	}
+}

@@ -1,0 +1,275 @@
+package p2ppool
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/p2ppool/p2ppool/internal/wire"
+)
+
+// Encoding is one kind of application message: its tag on the wire and
+// how its body is written and read. An application with several message
+// kinds gives one Encoding per kind; the Msg type is usually an interface
+// or a sum type over the kinds. Encodings are called from the pool's
+// goroutines, concurrently: they must be safe for concurrent use.
+type Encoding[Msg any] struct {
+	// Tag is the kind's 2-byte tag. Tags 0x0001..0x0005 belong to the P2P
+	// messages and are refused by New.
+	Tag uint16
+	// Name names the kind in errors and logs.
+	Name string
+	// MaxLength bounds the body (the bytes after the tag). A peer sending
+	// more loses its connection. Zero means only the pool-wide bound of
+	// 100 MiB per message.
+	MaxLength int
+	// Encode appends the body of msg to dst. It returns ok=false, without
+	// appending, when msg is not of this kind, so the pool tries the next
+	// encoding (octez's unwrap).
+	Encode func(dst []byte, msg Msg) (out []byte, ok bool, err error)
+	// Decode reads a body. body is only valid during the call: copy what
+	// the message keeps.
+	Decode func(body []byte) (Msg, error)
+}
+
+// StringEncoding is an Encoding whose body is one data-encoding string
+// (4-byte big-endian length, then the bytes), like many octez messages.
+// wrap builds the Msg from the text; unwrap returns the text of a Msg of
+// this kind and false for other kinds.
+func StringEncoding[Msg any](tag uint16, name string, maxLength int, wrap func(string) Msg, unwrap func(Msg) (string, bool)) Encoding[Msg] {
+	return Encoding[Msg]{
+		Tag:       tag,
+		Name:      name,
+		MaxLength: maxLength,
+		Encode: func(dst []byte, msg Msg) ([]byte, bool, error) {
+			s, ok := unwrap(msg)
+			if !ok {
+				return dst, false, nil
+			}
+			return wire.AppendString(dst, s), true, nil
+		},
+		Decode: func(body []byte) (Msg, error) {
+			r := wire.MakeReader(body)
+			s := r.String(-1)
+			if err := r.Finish(name); err != nil {
+				var zero Msg
+				return zero, err
+			}
+			return wrap(s), nil
+		},
+	}
+}
+
+// NetworkVersion is what a connection message announces and what a
+// connection negotiates (octez Network_version): the chain name and the
+// distributed-db and p2p versions.
+type NetworkVersion struct {
+	ChainName     string
+	DistributedDB uint16
+	P2P           uint16
+}
+
+// Defaults of MessageConfig, those of an octez mainnet node.
+const (
+	DefaultChainName = "TEZOS_MAINNET"
+)
+
+// DefaultDistributedDBVersions are the distributed-db versions octez
+// supports (announcing the highest, 2).
+var DefaultDistributedDBVersions = []uint16{0, 1, 2}
+
+// p2pVersions are the p2p versions octez supports; 1 added nacks with
+// alternative points. They are the protocol's, not the application's.
+var p2pVersions = []uint16{0, 1}
+
+// MessageConfig is the application's message set (octez message_config):
+// the encodings, and the chain name and distributed-db versions announced
+// in every connection message and negotiated with each peer.
+type MessageConfig[Msg any] struct {
+	Encodings []Encoding[Msg]
+	// ChainName must be byte-equal on both sides. If empty,
+	// DefaultChainName.
+	ChainName string
+	// DistributedDBVersions are the application protocol versions this
+	// node speaks; the highest is announced. If empty,
+	// DefaultDistributedDBVersions.
+	DistributedDBVersions []uint16
+}
+
+// PeerMetaConfig describes the application's per-peer metadata (octez
+// peer_meta_config): what a new peer starts with and how peers are scored.
+// The metadata is saved in the peers file as JSON.
+type PeerMetaConfig[PeerMeta any] struct {
+	// Initial returns the metadata of a newly known peer. If nil, the zero
+	// PeerMeta.
+	Initial func() PeerMeta
+	// Score ranks peers; the lowest scores are forgotten first when the
+	// peer table is full. If nil, every peer scores 1.0, as in octez.
+	Score func(PeerMeta) float64
+	// MarshalJSON and UnmarshalJSON convert the metadata for the peers
+	// file. If nil, encoding/json.
+	MarshalJSON   func(PeerMeta) ([]byte, error)
+	UnmarshalJSON func([]byte) (PeerMeta, error)
+}
+
+// ConnMetaConfig describes the metadata exchanged in the handshake (octez
+// conn_meta_config). For ConnMeta = Metadata (octez's own connection
+// metadata) the zero value is octez's configuration, announcing
+// Metadata{}; for any other type every function must be set.
+type ConnMetaConfig[ConnMeta any] struct {
+	// Local returns the metadata this node announces.
+	Local func() ConnMeta
+	// Encode appends the binary form of m to dst; it must fit one chunk
+	// (65,517 bytes).
+	Encode func(dst []byte, m ConnMeta) []byte
+	// Decode reads a peer's metadata. A failure is a protocol violation
+	// that greylists the peer's address, as in octez.
+	Decode func(b []byte) (ConnMeta, error)
+	// PrivateNode reports whether a peer with this metadata runs in
+	// private mode: its points are never advertised and its Bootstrap
+	// requests get no answer. If nil, no peer is private.
+	PrivateNode func(ConnMeta) bool
+}
+
+// Metadata is octez's connection metadata (Connection_metadata): what the
+// Tezos shell announces in the handshake.
+type Metadata struct {
+	// DisableMempool: the sender runs without a mempool.
+	DisableMempool bool
+	// PrivateNode: the sender runs in private mode.
+	PrivateNode bool
+}
+
+// codec is the non-generic view of the pool's message set plus its typed
+// encoders: the one place where Msg meets bytes.
+type codec[Msg any] struct {
+	byTag     map[uint16]*Encoding[Msg]
+	encodings []Encoding[Msg]
+	// maxMessage is the largest whole message (size prefix included) a
+	// peer may send, for the socket's early size check.
+	maxMessage int
+}
+
+func newCodec[Msg any](mc *MessageConfig[Msg]) (*codec[Msg], error) {
+	if len(mc.Encodings) == 0 {
+		return nil, errors.New("p2ppool: message config: no encodings")
+	}
+	c := &codec[Msg]{byTag: make(map[uint16]*Encoding[Msg], len(mc.Encodings)), encodings: mc.Encodings}
+	// P2P messages bound the size too: an Advertise of 100 points.
+	c.maxMessage = 4 + 2 + wire.MaxAdvertisePoints*wire.MaxPointSize
+	for i := range c.encodings {
+		e := &c.encodings[i]
+		switch {
+		case wire.IsReservedTag(e.Tag):
+			return nil, fmt.Errorf("p2ppool: message config: encoding %q: tag %#04x is reserved for P2P messages", e.Name, e.Tag)
+		case c.byTag[e.Tag] != nil:
+			return nil, fmt.Errorf("p2ppool: message config: encodings %q and %q share tag %#04x", c.byTag[e.Tag].Name, e.Name, e.Tag)
+		case e.Encode == nil || e.Decode == nil:
+			return nil, fmt.Errorf("p2ppool: message config: encoding %q: Encode and Decode are required", e.Name)
+		case e.MaxLength < 0 || e.MaxLength > wire.MaxMessageSize-6:
+			return nil, fmt.Errorf("p2ppool: message config: encoding %q: max length %d outside [0, %d]", e.Name, e.MaxLength, wire.MaxMessageSize-6)
+		}
+		c.byTag[e.Tag] = e
+		if e.MaxLength == 0 {
+			c.maxMessage = wire.MaxMessageSize
+		} else {
+			c.maxMessage = max(c.maxMessage, 6+e.MaxLength)
+		}
+	}
+	return c, nil
+}
+
+// appendMessage appends msg as a whole P2P message (size, tag, body).
+func (c *codec[Msg]) appendMessage(dst []byte, msg Msg) ([]byte, error) {
+	for i := range c.encodings {
+		e := &c.encodings[i]
+		out, start := wire.BeginMessage(dst, e.Tag)
+		out, ok, err := e.Encode(out, msg)
+		if !ok && err == nil {
+			continue
+		}
+		if err != nil {
+			return dst, fmt.Errorf("p2ppool: encode %s: %w", e.Name, err)
+		}
+		if body := len(out) - start - 6; e.MaxLength > 0 && body > e.MaxLength {
+			return dst, fmt.Errorf("%w: %s body of %d bytes, limit %d", ErrMessageTooLarge, e.Name, body, e.MaxLength)
+		}
+		out, err = wire.EndMessage(out, start)
+		if err != nil {
+			return dst, fmt.Errorf("%w: %s: %w", ErrMessageTooLarge, e.Name, err)
+		}
+		return out, nil
+	}
+	return dst, ErrNoEncoding
+}
+
+// decode decodes an application message body of the given tag.
+func (c *codec[Msg]) decode(tag uint16, body []byte) (Msg, error) {
+	var zero Msg
+	e := c.byTag[tag]
+	if e == nil {
+		return zero, fmt.Errorf("%w %#04x", ErrUnknownTag, tag)
+	}
+	if e.MaxLength > 0 && len(body) > e.MaxLength {
+		return zero, fmt.Errorf("%w: %s body of %d bytes, limit %d", ErrMessageTooLarge, e.Name, len(body), e.MaxLength)
+	}
+	m, err := e.Decode(body)
+	if err != nil {
+		return zero, fmt.Errorf("%w: %s: %w", ErrDecode, e.Name, err)
+	}
+	return m, nil
+}
+
+// connMetaCodec resolves a ConnMetaConfig, filling octez's defaults when
+// ConnMeta is Metadata.
+func connMetaCodec[ConnMeta any](cc ConnMetaConfig[ConnMeta]) (ConnMetaConfig[ConnMeta], error) {
+	if cc.Local != nil && cc.Encode != nil && cc.Decode != nil {
+		if cc.PrivateNode == nil {
+			cc.PrivateNode = func(ConnMeta) bool { return false }
+		}
+		return cc, nil
+	}
+	def, ok := any(defaultMetadataConfig()).(ConnMetaConfig[ConnMeta])
+	if !ok {
+		return cc, errors.New("p2ppool: conn meta config: Local, Encode and Decode are required unless ConnMeta is p2ppool.Metadata")
+	}
+	if cc.Local != nil || cc.Encode != nil || cc.Decode != nil || cc.PrivateNode != nil {
+		return cc, errors.New("p2ppool: conn meta config: set all of Local, Encode and Decode, or none")
+	}
+	return def, nil
+}
+
+func defaultMetadataConfig() ConnMetaConfig[Metadata] {
+	return ConnMetaConfig[Metadata]{
+		Local: func() Metadata { return Metadata{} },
+		Encode: func(dst []byte, m Metadata) []byte {
+			return wire.Metadata(m).Append(dst)
+		},
+		Decode: func(b []byte) (Metadata, error) {
+			m, err := wire.DecodeMetadata(b)
+			return Metadata(m), err
+		},
+		PrivateNode: func(m Metadata) bool { return m.PrivateNode },
+	}
+}
+
+// peerMetaCodec fills PeerMetaConfig's defaults.
+func peerMetaCodec[PeerMeta any](pc PeerMetaConfig[PeerMeta]) PeerMetaConfig[PeerMeta] {
+	if pc.Initial == nil {
+		pc.Initial = func() PeerMeta { var zero PeerMeta; return zero }
+	}
+	if pc.Score == nil {
+		pc.Score = func(PeerMeta) float64 { return 1.0 }
+	}
+	if pc.MarshalJSON == nil {
+		pc.MarshalJSON = func(m PeerMeta) ([]byte, error) { return json.Marshal(m) }
+	}
+	if pc.UnmarshalJSON == nil {
+		pc.UnmarshalJSON = func(b []byte) (PeerMeta, error) {
+			var m PeerMeta
+			err := json.Unmarshal(b, &m)
+			return m, err
+		}
+	}
+	return pc
+}

@@ -1,0 +1,246 @@
+package p2ppool
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+
+	"github.com/p2ppool/p2ppool/internal/socket"
+	"github.com/p2ppool/p2ppool/internal/wire"
+)
+
+// Errors of the pool. Match them with errors.Is; the typed errors below
+// carry data and are matched with errors.As.
+var (
+	// ErrPoolClosed is returned by every call after Close or Shutdown.
+	ErrPoolClosed = errors.New("p2ppool: pool closed")
+	// ErrConnectionClosed is returned by reads and writes on a connection
+	// that has ended; the error is a *DisconnectError saying why.
+	ErrConnectionClosed = errors.New("p2ppool: connection closed")
+	// ErrTooManyConnections: the pool is at its connection limit (octez
+	// Too_many_connections); inbound peers get a nack with alternative
+	// points.
+	ErrTooManyConnections = errors.New("p2ppool: too many connections")
+	// ErrTooManyIncoming: max_incoming_connections handshakes are already
+	// running; the socket is closed without a word.
+	ErrTooManyIncoming = errors.New("p2ppool: too many incoming handshakes")
+	// ErrAlreadyConnected: there is already a connection (or a handshake
+	// past authentication) with this peer or point (octez
+	// Already_connected / Connected).
+	ErrAlreadyConnected = errors.New("p2ppool: already connected")
+	// ErrPendingConnection: a connection to this point is being set up
+	// (octez Pending_connection).
+	ErrPendingConnection = errors.New("p2ppool: connection to point pending")
+	// ErrPrivateMode: the pool runs a closed network and the point or peer
+	// is not trusted (octez Private_mode); no nack is sent.
+	ErrPrivateMode = errors.New("p2ppool: closed network: point or peer not trusted")
+	// ErrConnectionFailed: the transport connection could not be opened.
+	ErrConnectionFailed = errors.New("p2ppool: connection failed")
+	// ErrUnknownTag: a peer sent a message tag no encoding declares.
+	ErrUnknownTag = errors.New("p2ppool: unknown message tag")
+	// ErrDecode: a message from a peer failed to decode.
+	ErrDecode = errors.New("p2ppool: message decoding failed")
+	// ErrMessageTooLarge: a message is larger than its encoding allows.
+	ErrMessageTooLarge = errors.New("p2ppool: message too large")
+	// ErrNoEncoding: the application asked to send a message that no
+	// encoding accepts.
+	ErrNoEncoding = errors.New("p2ppool: no encoding for message")
+	// ErrQueueFull is WriteNow's answer when the connection's outgoing
+	// queue has no room; the message was dropped.
+	ErrQueueFull = errors.New("p2ppool: outgoing queue full")
+)
+
+// Handshake errors, shared with the authenticated socket so that
+// errors.Is works on whatever layer produced them.
+var (
+	// ErrNotEnoughProofOfWork: the peer's proof-of-work stamp is below
+	// our target (octez Not_enough_proof_of_work). Its address is
+	// greylisted.
+	ErrNotEnoughProofOfWork = socket.ErrNotEnoughProofOfWork
+	// ErrMyself: the peer is this pool's own identity (octez Myself).
+	ErrMyself = socket.ErrMyself
+	// ErrDecipher: a chunk failed authentication (octez Decipher_error).
+	ErrDecipher = socket.ErrDecipher
+	// ErrInvalidChunkSize: a chunk announced fewer bytes than its MAC.
+	ErrInvalidChunkSize = socket.ErrInvalidChunkSize
+	// ErrInvalidMessageSize: a message size prefix is zero, too short for
+	// a tag, or above the limit.
+	ErrInvalidMessageSize = socket.ErrInvalidMessageSize
+	// ErrRejected: the peer nacked us; the error is a *RejectedError.
+	ErrRejected = socket.ErrRejected
+	// ErrNoCommonVersion: chain name or versions do not match; the error
+	// is a *VersionError.
+	ErrNoCommonVersion = socket.ErrNoCommonVersion
+	// ErrTimeout: the handshake (or, for Connect, dial plus handshake)
+	// did not finish in time.
+	ErrTimeout = socket.ErrTimeout
+	// ErrClosedDuringHandshake: the peer closed the connection before the
+	// handshake ended.
+	ErrClosedDuringHandshake = socket.ErrClosedDuringHandshake
+)
+
+// NackMotive is the reason in a nack (octez P2p_rejection).
+type NackMotive int16
+
+// Nack motives, with octez's codes. Other codes may arrive from peers and
+// are kept as they are.
+const (
+	NoMotive                       = NackMotive(wire.NoMotive)
+	TooManyConnections             = NackMotive(wire.TooManyConnections)
+	UnknownChainName               = NackMotive(wire.UnknownChainName)
+	DeprecatedP2PVersion           = NackMotive(wire.DeprecatedP2PVersion)
+	DeprecatedDistributedDBVersion = NackMotive(wire.DeprecatedDistributedDBVersion)
+	AlreadyConnected               = NackMotive(wire.AlreadyConnected)
+)
+
+func (m NackMotive) String() string { return wire.NackMotive(m).String() }
+
+// RejectedError is a peer's nack. errors.Is(err, ErrRejected) holds.
+type RejectedError struct {
+	Motive NackMotive
+	// Points are the alternative points the peer suggested; the pool
+	// also learns them.
+	Points []netip.AddrPort
+}
+
+func (e *RejectedError) Error() string {
+	return fmt.Sprintf("p2ppool: rejected by peer: %v (%d alternative points)", e.Motive, len(e.Points))
+}
+
+// Is makes errors.Is(err, ErrRejected) true.
+func (e *RejectedError) Is(target error) bool { return target == ErrRejected }
+
+// VersionError says why version negotiation with a peer failed. The
+// Motive is what the pool put in its nack. errors.Is(err,
+// ErrNoCommonVersion) holds.
+type VersionError struct {
+	Motive NackMotive
+	// Remote is the version the peer announced.
+	Remote NetworkVersion
+}
+
+func (e *VersionError) Error() string {
+	return fmt.Sprintf("p2ppool: no common version: %v (peer announced chain %q, ddb %d, p2p %d)",
+		e.Motive, e.Remote.ChainName, e.Remote.DistributedDB, e.Remote.P2P)
+}
+
+// Is makes errors.Is(err, ErrNoCommonVersion) true.
+func (e *VersionError) Is(target error) bool { return target == ErrNoCommonVersion }
+
+// HandshakeStage names the step of the handshake an error happened in.
+type HandshakeStage uint8
+
+// Handshake stages, in wire order.
+const (
+	StageConnectionMessage = HandshakeStage(socket.StageConnectionMessage)
+	StageMetadata          = HandshakeStage(socket.StageMetadata)
+	StageAck               = HandshakeStage(socket.StageAck)
+)
+
+func (s HandshakeStage) String() string { return socket.Stage(s).String() }
+
+// HandshakeError wraps an error of the handshake with its stage and, once
+// known, the peer id.
+type HandshakeError struct {
+	Stage HandshakeStage
+	// Peer is zero when the failure came before the peer's connection
+	// message was read.
+	Peer PeerID
+	Err  error
+}
+
+func (e *HandshakeError) Error() string {
+	if e.Peer.IsZero() {
+		return fmt.Sprintf("p2ppool: handshake: %v: %v", e.Stage, e.Err)
+	}
+	return fmt.Sprintf("p2ppool: handshake with %v: %v: %v", e.Peer, e.Stage, e.Err)
+}
+
+func (e *HandshakeError) Unwrap() error { return e.Err }
+
+// fromSocketError converts the socket's typed errors into the exported ones.
+func fromSocketError(err error) error {
+	var he *socket.HandshakeError
+	if !errors.As(err, &he) {
+		return err
+	}
+	inner := he.Err
+	var rej *socket.RejectedError
+	var ve *socket.VersionError
+	switch {
+	case errors.As(inner, &rej):
+		inner = &RejectedError{Motive: NackMotive(rej.Motive), Points: rej.Points}
+	case errors.As(inner, &ve):
+		inner = &VersionError{Motive: NackMotive(ve.Motive), Remote: NetworkVersion(ve.Remote)}
+	}
+	return &HandshakeError{Stage: HandshakeStage(he.Stage), Peer: PeerID(he.Peer), Err: inner}
+}
+
+// DisconnectReason says why a connection ended.
+type DisconnectReason uint8
+
+// Disconnect reasons.
+const (
+	// ReasonLocal: this side called Disconnect.
+	ReasonLocal DisconnectReason = iota + 1
+	// ReasonRemoteClosed: the peer closed the transport connection.
+	ReasonRemoteClosed
+	// ReasonRemoteDisconnect: the peer sent a Disconnect message.
+	ReasonRemoteDisconnect
+	// ReasonReadError: reading failed (including a decipher failure).
+	ReasonReadError
+	// ReasonWriteError: writing failed.
+	ReasonWriteError
+	// ReasonProtocolError: the peer sent a message that does not decode,
+	// has an unknown tag or is too large.
+	ReasonProtocolError
+	// ReasonPoolClosed: the pool was closed or shut down.
+	ReasonPoolClosed
+)
+
+func (r DisconnectReason) String() string {
+	switch r {
+	case ReasonLocal:
+		return "local disconnect"
+	case ReasonRemoteClosed:
+		return "closed by peer"
+	case ReasonRemoteDisconnect:
+		return "peer said disconnect"
+	case ReasonReadError:
+		return "read error"
+	case ReasonWriteError:
+		return "write error"
+	case ReasonProtocolError:
+		return "protocol error"
+	case ReasonPoolClosed:
+		return "pool closed"
+	}
+	return fmt.Sprintf("reason(%d)", uint8(r))
+}
+
+// DisconnectError is why a connection ended: returned by its reads and
+// writes once it is over, and the cause of its Context. It matches
+// ErrConnectionClosed and net.ErrClosed with errors.Is, and unwraps to the
+// underlying error, if any.
+type DisconnectError struct {
+	Reason DisconnectReason
+	// Remote is true when the peer ended the connection (it closed, said
+	// Disconnect, or misbehaved).
+	Remote bool
+	Err    error
+}
+
+func (e *DisconnectError) Error() string {
+	if e.Err == nil {
+		return "p2ppool: connection closed: " + e.Reason.String()
+	}
+	return fmt.Sprintf("p2ppool: connection closed: %v: %v", e.Reason, e.Err)
+}
+
+func (e *DisconnectError) Unwrap() error { return e.Err }
+
+// Is makes errors.Is match ErrConnectionClosed and net.ErrClosed.
+func (e *DisconnectError) Is(target error) bool {
+	return target == ErrConnectionClosed || target == net.ErrClosed
+}

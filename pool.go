@@ -1,0 +1,425 @@
+package p2ppool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/p2ppool/p2ppool/internal/crypto"
+	"github.com/p2ppool/p2ppool/internal/socket"
+	"github.com/p2ppool/p2ppool/internal/wire"
+)
+
+// Pool is the connection pool of a node (octez P2p_pool). It accepts and
+// opens connections, runs the handshake and admission rules, and owns two
+// goroutines per connection. All methods are safe for concurrent use.
+//
+// Msg is the application's message type, PeerMeta what it keeps per peer,
+// ConnMeta what it exchanges in the handshake (Metadata for octez's).
+type Pool[Msg, PeerMeta, ConnMeta any] struct {
+	// Immutable after New.
+	cfg      Config // with defaults applied
+	codec    *codec[Msg]
+	peerMeta PeerMetaConfig[PeerMeta]
+	connMeta ConnMetaConfig[ConnMeta]
+	versions socket.Versions
+	sockCfg  socket.Config // Port is filled per handshake from port
+	self     PeerID
+	log      *slog.Logger
+	// ctx is cancelled by Close: it aborts handshakes and dials.
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{} // closed when Close or Shutdown begins
+
+	// port is the listening port announced in connection messages.
+	port atomic.Uint32
+	// nextID numbers connections.
+	nextID atomic.Uint64
+	// dropped counts messages dropped on full outgoing queues.
+	dropped atomic.Uint64
+	// refused counts inbound connections refused, by reason.
+	refused [numRefusals]atomic.Uint64
+
+	// wg counts every goroutine the pool started and every call in
+	// flight that may start one (handshakes); Close waits for it.
+	wg sync.WaitGroup
+
+	// Lock order: mu, then a queue's own lock. mu is never held across
+	// network I/O or a user callback.
+	mu sync.Mutex
+	// Guarded by mu.
+	closed    bool
+	listeners map[net.Listener]struct{}
+	conns     map[PeerID]*Connection[Msg, PeerMeta, ConnMeta]
+	peers     map[PeerID]*peerInfo[PeerMeta]
+	points    map[netip.AddrPort]*pointInfo
+	// accepted counts handshakes past admission, not yet running: they
+	// hold a connection slot so concurrent handshakes cannot overshoot
+	// the limit (octez quirk 9).
+	accepted int
+	incoming int // incoming handshakes in flight
+	// myPoints are addresses found to be our own (octez my_id_points).
+	myPoints []netip.AddrPort
+	hooks    []func(*Connection[Msg, PeerMeta, ConnMeta])
+}
+
+// New creates a pool. It checks the configuration and the message set
+// (tags must be unique and outside the P2P range) and starts nothing: call
+// Serve to accept connections and Connect to open them.
+func New[Msg, PeerMeta, ConnMeta any](msgs MessageConfig[Msg], peerMeta PeerMetaConfig[PeerMeta], connMeta ConnMetaConfig[ConnMeta], cfg Config) (*Pool[Msg, PeerMeta, ConnMeta], error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	cd, err := newCodec(&msgs)
+	if err != nil {
+		return nil, err
+	}
+	cm, err := connMetaCodec(connMeta)
+	if err != nil {
+		return nil, err
+	}
+	versions := socket.Versions{ChainName: msgs.ChainName, DistributedDB: msgs.DistributedDBVersions, P2P: p2pVersions}
+	if versions.ChainName == "" {
+		versions.ChainName = DefaultChainName
+	}
+	if len(versions.DistributedDB) == 0 {
+		versions.DistributedDB = DefaultDistributedDBVersions
+	}
+	difficulty := cfg.ProofOfWorkTarget
+	if difficulty == NoProofOfWork {
+		difficulty = 0
+	}
+	target, err := crypto.MakePowTarget(difficulty)
+	if err != nil {
+		return nil, fmt.Errorf("p2ppool: config: ProofOfWorkTarget: %w", err)
+	}
+	localMeta := cm.Encode(nil, cm.Local())
+	if len(localMeta) > socket.MaxChunkPayload {
+		return nil, fmt.Errorf("p2ppool: conn meta config: local metadata of %d bytes does not fit one chunk", len(localMeta))
+	}
+	id := cfg.Identity
+	p := &Pool[Msg, PeerMeta, ConnMeta]{
+		cfg:      cfg,
+		codec:    cd,
+		peerMeta: peerMetaCodec(peerMeta),
+		connMeta: cm,
+		versions: versions,
+		sockCfg: socket.Config{
+			PublicKey:        crypto.PublicKey(id.PublicKey),
+			SecretKey:        crypto.SecretKey(id.SecretKey),
+			ProofOfWorkStamp: crypto.Nonce(id.ProofOfWorkStamp),
+			Version:          versions.Announced(),
+			PowTarget:        target,
+			Metadata:         localMeta,
+			BinaryChunksSize: cfg.BinaryChunksSize,
+			MaxMessageSize:   min(cd.maxMessage, max(cfg.IncomingMessageQueueSize, socket.MaxChunkSize)),
+		},
+		self:      id.PeerID,
+		log:       cfg.Logger,
+		done:      make(chan struct{}),
+		listeners: make(map[net.Listener]struct{}),
+		conns:     make(map[PeerID]*Connection[Msg, PeerMeta, ConnMeta]),
+		peers:     make(map[PeerID]*peerInfo[PeerMeta]),
+		points:    make(map[netip.AddrPort]*pointInfo),
+	}
+	p.ctx, p.cancel = context.WithCancel(context.Background())
+	p.port.Store(uint32(cfg.ListeningPort))
+	for _, pt := range cfg.TrustedPoints {
+		p.registerPointLocked(pt).Trusted = true
+	}
+	return p, nil
+}
+
+// Config returns the pool's configuration, defaults applied.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) Config() Config { return p.cfg }
+
+// Identity returns the pool's identity.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) Identity() *Identity { return p.cfg.Identity }
+
+// Done is closed when Close or Shutdown begins.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) Done() <-chan struct{} { return p.done }
+
+// enter registers a call that may start goroutines or connections; it
+// fails once the pool is closing. Pair with p.wg.Done.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) enter() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return ErrPoolClosed
+	}
+	p.wg.Add(1)
+	return nil
+}
+
+// goLocked starts f on a goroutine owned by the pool. p.mu must be held
+// and the pool open.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) goLocked(f func()) {
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		f()
+	}()
+}
+
+// OnNewConnection registers a hook run for every new connection, in the
+// goroutine that established it, before Connect or Accept return; hooks
+// run newest first, as in octez. A hook must not block for long: it
+// delays the handshake that triggered it.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) OnNewConnection(hook func(*Connection[Msg, PeerMeta, ConnMeta])) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.hooks = append(p.hooks, hook)
+}
+
+// Serve accepts connections on ln until ln fails or the pool closes, and
+// runs each handshake on its own goroutine (octez welcome worker). It
+// returns ErrPoolClosed after Close or Shutdown. The first TCP listener
+// also sets the announced listening port if Config.ListeningPort is zero.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) Serve(ln net.Listener) error {
+	if err := p.enter(); err != nil {
+		ln.Close()
+		return err
+	}
+	defer p.wg.Done()
+	p.mu.Lock()
+	p.listeners[ln] = struct{}{}
+	p.mu.Unlock()
+	if addr, ok := ln.Addr().(*net.TCPAddr); ok {
+		p.port.CompareAndSwap(0, uint32(addr.Port))
+	}
+	defer func() {
+		p.mu.Lock()
+		delete(p.listeners, ln)
+		p.mu.Unlock()
+		ln.Close()
+	}()
+	var delay time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			select {
+			case <-p.done: // beginClose closed the listener
+				return ErrPoolClosed
+			default:
+			}
+			if isTemporaryAcceptError(err) {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				p.log.Warn("accept failed; retrying", "err", err, "delay", delay)
+				select {
+				case <-time.After(delay):
+					continue
+				case <-p.ctx.Done():
+					return ErrPoolClosed
+				}
+			}
+			return fmt.Errorf("p2ppool: accept: %w", err)
+		}
+		delay = 0
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			nc.Close()
+			return ErrPoolClosed
+		}
+		p.goLocked(func() { p.Accept(p.ctx, nc) })
+		p.mu.Unlock()
+	}
+}
+
+// isTemporaryAcceptError reports accept errors worth a retry after a pause
+// (out of file descriptors, a connection aborted before accept), as octez's
+// welcome worker and net/http do.
+func isTemporaryAcceptError(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout() ||
+		errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
+		errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, syscall.ENOBUFS)
+}
+
+// ActiveConnections is the number of established connections.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) ActiveConnections() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.conns)
+}
+
+// Connections returns the established connections.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) Connections() []*Connection[Msg, PeerMeta, ConnMeta] {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]*Connection[Msg, PeerMeta, ConnMeta], 0, len(p.conns))
+	for _, c := range p.conns {
+		out = append(out, c)
+	}
+	slices.SortFunc(out, func(a, b *Connection[Msg, PeerMeta, ConnMeta]) int { return int(a.info.ID - b.info.ID) })
+	return out
+}
+
+// Connection returns the connection with peer, if any.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) Connection(peer PeerID) (*Connection[Msg, PeerMeta, ConnMeta], bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c, ok := p.conns[peer]
+	return c, ok
+}
+
+// Disconnect ends conn; see Connection.Disconnect.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) Disconnect(ctx context.Context, conn *Connection[Msg, PeerMeta, ConnMeta], wait bool) error {
+	return conn.Disconnect(ctx, wait)
+}
+
+// WriteAll queues msg on every established connection without ever
+// blocking (octez broadcast): msg is encoded once, and a connection whose
+// outgoing queue is full is skipped, its drop counted. It returns the
+// number of connections msg was queued on.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) WriteAll(msg Msg) (int, error) {
+	if p.ctx.Err() != nil {
+		return 0, ErrPoolClosed
+	}
+	b, err := p.codec.appendMessage(nil, msg)
+	if err != nil {
+		return 0, err
+	}
+	return p.broadcast(b, func(*Connection[Msg, PeerMeta, ConnMeta]) bool { return true }), nil
+}
+
+// BroadcastBootstrap asks every established, non-private peer for points
+// (a Bootstrap message each, dropped where the queue is full).
+func (p *Pool[Msg, PeerMeta, ConnMeta]) BroadcastBootstrap() {
+	p.broadcast(bootstrapMsg, func(c *Connection[Msg, PeerMeta, ConnMeta]) bool { return !c.info.PrivateNode })
+}
+
+var (
+	bootstrapMsg  = (&wire.Message{Tag: wire.TagBootstrap}).Append(nil)
+	disconnectMsg = (&wire.Message{Tag: wire.TagDisconnect}).Append(nil)
+)
+
+// broadcast queues the encoded message b, shared read-only by every
+// writer, on the connections to that match.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) broadcast(b []byte, to func(*Connection[Msg, PeerMeta, ConnMeta]) bool) int {
+	n := 0
+	for _, c := range p.Connections() {
+		if to(c) && c.pushNow(outItem{b: b}) == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// onBootstrap answers a peer's Bootstrap with an Advertise of known public
+// points (octez: nothing for private peers, in a closed network, without
+// discovery, or with no points).
+func (p *Pool[Msg, PeerMeta, ConnMeta]) onBootstrap(c *Connection[Msg, PeerMeta, ConnMeta]) {
+	if c.info.PrivateNode || p.cfg.ClosedNetwork || p.cfg.DisablePeerDiscovery {
+		return
+	}
+	p.mu.Lock()
+	pts := p.knownPointsLocked(maxAdvertised)
+	p.mu.Unlock()
+	if len(pts) == 0 {
+		return
+	}
+	m := wire.Message{Tag: wire.TagAdvertise, Points: pts}
+	c.pushNow(outItem{b: m.Append(nil)})
+}
+
+// onAdvertise learns the points a peer advertised.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) onAdvertise(pts []netip.AddrPort) {
+	if p.cfg.ClosedNetwork {
+		return
+	}
+	p.mu.Lock()
+	p.registerNewPointsLocked(pts)
+	p.mu.Unlock()
+}
+
+// removeConnection updates the tables once a connection has ended
+// (octez disconnection bookkeeping).
+func (p *Pool[Msg, PeerMeta, ConnMeta]) removeConnection(c *Connection[Msg, PeerMeta, ConnMeta]) {
+	now := time.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.conns[c.info.Peer] == c {
+		delete(p.conns, c.info.Peer)
+	}
+	if pi := p.peers[c.info.Peer]; pi != nil {
+		pi.state = PeerDisconnected
+	}
+	if c.info.Point.IsValid() {
+		if pi := p.points[c.info.Point]; pi != nil && pi.Peer == c.info.Peer {
+			pi.State = PointDisconnected
+			pi.LastSeen, pi.LastMiss = now, now
+		}
+	}
+	cause, _ := context.Cause(c.ctx).(*DisconnectError)
+	p.log.Debug("disconnected", "peer", c.info.Peer, "point", c.info.Point, "conn", c.info.ID, "reason", cause)
+}
+
+// Close closes the pool at once: listeners, handshakes and connections are
+// cut, and Close returns once every goroutine the pool started has
+// exited. Later calls return ErrPoolClosed; Close itself is idempotent.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) Close() error {
+	conns := p.beginClose()
+	p.cancel()
+	cause := &DisconnectError{Reason: ReasonPoolClosed}
+	for _, c := range conns {
+		c.end(cause, false)
+	}
+	p.wg.Wait()
+	return nil
+}
+
+// beginClose marks the pool closed, stops the listeners and returns the
+// connections to end. Idempotent.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) beginClose() []*Connection[Msg, PeerMeta, ConnMeta] {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.closed {
+		p.closed = true
+		close(p.done)
+		for ln := range p.listeners {
+			ln.Close()
+		}
+	}
+	conns := make([]*Connection[Msg, PeerMeta, ConnMeta], 0, len(p.conns))
+	for _, c := range p.conns {
+		conns = append(conns, c)
+	}
+	return conns
+}
+
+// Shutdown closes the pool gracefully (octez destroy): it stops accepting,
+// tells every peer Disconnect after what is already queued for it, and
+// waits for the connections to end, then closes. If ctx ends first, the
+// rest is cut as by Close and ctx's error returned.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) Shutdown(ctx context.Context) error {
+	conns := p.beginClose()
+	cause := &DisconnectError{Reason: ReasonPoolClosed}
+	for _, c := range conns {
+		c.pushNow(outItem{b: disconnectMsg})
+		c.end(cause, true)
+	}
+	var err error
+	for _, c := range conns {
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		if err != nil {
+			break
+		}
+	}
+	p.cancel()
+	p.Close()
+	return err
+}

@@ -1,0 +1,271 @@
+package p2ppool
+
+import (
+	"context"
+	"sync"
+
+	pool "github.com/libp2p/go-buffer-pool"
+)
+
+// appQueue is a connection's bounded queue of decoded application
+// messages, between its reader goroutine and the application. When it is
+// full, push blocks: the reader stops reading the socket and TCP pushes
+// back on the peer (octez's app pipe). Safe for concurrent use.
+type appQueue[Msg any] struct {
+	mu sync.Mutex
+	// Guarded by mu.
+	items []Msg // ring buffer of capacity max
+	head  int
+	n     int
+	err   error // set once by close; pops fail with it once drained
+	// readable is closed (and replaced) when a message arrives or the
+	// queue closes; space likewise when a message leaves. Never nil.
+	readable chan struct{}
+	space    chan struct{}
+}
+
+func newAppQueue[Msg any](size int) *appQueue[Msg] {
+	return &appQueue[Msg]{items: make([]Msg, size), readable: make(chan struct{}), space: make(chan struct{})}
+}
+
+// push appends m, waiting while the queue is full. It fails with the
+// close error, or with ctx's.
+func (q *appQueue[Msg]) push(ctx context.Context, m Msg) error {
+	for {
+		q.mu.Lock()
+		if q.err != nil {
+			q.mu.Unlock()
+			return q.err
+		}
+		if q.n < len(q.items) {
+			q.items[(q.head+q.n)%len(q.items)] = m
+			q.n++
+			close(q.readable)
+			q.readable = make(chan struct{})
+			q.mu.Unlock()
+			return nil
+		}
+		space := q.space
+		q.mu.Unlock()
+		select {
+		case <-space:
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}
+}
+
+// pop removes and returns the oldest message, waiting for one. Once the
+// queue is closed and drained it fails with the close error.
+func (q *appQueue[Msg]) pop(ctx context.Context) (Msg, error) {
+	for {
+		q.mu.Lock()
+		if q.n > 0 {
+			m := q.items[q.head]
+			var zero Msg
+			q.items[q.head] = zero
+			q.head = (q.head + 1) % len(q.items)
+			q.n--
+			close(q.space)
+			q.space = make(chan struct{})
+			q.mu.Unlock()
+			return m, nil
+		}
+		readable, err := q.readable, q.err
+		q.mu.Unlock()
+		if err != nil {
+			var zero Msg
+			return zero, err
+		}
+		select {
+		case <-readable:
+		case <-ctx.Done():
+			var zero Msg
+			return zero, ctx.Err()
+		}
+	}
+}
+
+// wait returns when a message can be popped, or with the close error once
+// the queue is closed and drained (octez is_readable).
+func (q *appQueue[Msg]) wait(ctx context.Context) error {
+	for {
+		q.mu.Lock()
+		n, readable, err := q.n, q.readable, q.err
+		q.mu.Unlock()
+		switch {
+		case n > 0:
+			return nil
+		case err != nil:
+			return err
+		}
+		select {
+		case <-readable:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (q *appQueue[Msg]) len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.n
+}
+
+// close fails pending and future pushes with err; messages already queued
+// can still be popped.
+func (q *appQueue[Msg]) close(err error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.err != nil {
+		return
+	}
+	q.err = err
+	close(q.readable)
+	q.readable = make(chan struct{})
+	close(q.space)
+	q.space = make(chan struct{})
+}
+
+// outItem is one encoded message waiting for the writer.
+type outItem struct {
+	b []byte
+	// pooled: b came from the buffer pool and the writer gives it back.
+	pooled bool
+	// done, for WriteSync, receives the write's outcome.
+	done chan error
+}
+
+func (it *outItem) release(err error) {
+	if it.pooled {
+		pool.Put(it.b)
+	}
+	if it.done != nil {
+		it.done <- err
+	}
+	*it = outItem{}
+}
+
+// outQueue is a connection's bounded outgoing queue, counted in encoded
+// bytes (octez outgoing_message_queue_size). A message is accepted when it
+// fits, or when the queue is empty, so one oversized message cannot wedge
+// the connection. Safe for concurrent use.
+type outQueue struct {
+	mu sync.Mutex
+	// Guarded by mu.
+	items []outItem
+	bytes int
+	max   int
+	err   error // set once by close
+	// wake has room for one token: a push leaves one for the writer.
+	// space is closed (and replaced) when the writer takes items.
+	wake  chan struct{}
+	space chan struct{}
+}
+
+func newOutQueue(max int) *outQueue {
+	return &outQueue{max: max, wake: make(chan struct{}, 1), space: make(chan struct{})}
+}
+
+// push queues it. With block it waits for room (or ctx, or close);
+// without, it returns ErrQueueFull when there is none. On failure the item
+// is not released: the caller still owns it.
+func (q *outQueue) push(ctx context.Context, it outItem, block bool) error {
+	for {
+		q.mu.Lock()
+		if q.err != nil {
+			q.mu.Unlock()
+			return q.err
+		}
+		if len(q.items) == 0 || q.bytes+len(it.b) <= q.max {
+			q.items = append(q.items, it)
+			q.bytes += len(it.b)
+			q.mu.Unlock()
+			select {
+			case q.wake <- struct{}{}:
+			default:
+			}
+			return nil
+		}
+		space := q.space
+		q.mu.Unlock()
+		if !block {
+			return ErrQueueFull
+		}
+		select {
+		case <-space:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// take moves up to maxBytes of queued items (at least one) into dst,
+// waiting for some. It returns false once the queue is closed and, when
+// drain is not set, at once even if items remain.
+func (q *outQueue) take(dst []outItem, maxBytes int, stop <-chan struct{}) ([]outItem, bool) {
+	for {
+		q.mu.Lock()
+		if len(q.items) > 0 {
+			n, size := 0, 0
+			for n < len(q.items) && (n == 0 || size+len(q.items[n].b) <= maxBytes) {
+				size += len(q.items[n].b)
+				n++
+			}
+			dst = append(dst, q.items[:n]...)
+			rest := copy(q.items, q.items[n:])
+			clear(q.items[rest:])
+			q.items = q.items[:rest]
+			q.bytes -= size
+			close(q.space)
+			q.space = make(chan struct{})
+			q.mu.Unlock()
+			return dst, true
+		}
+		err := q.err
+		q.mu.Unlock()
+		if err != nil {
+			return dst, false
+		}
+		select {
+		case <-q.wake:
+		case <-stop:
+			return dst, false
+		}
+	}
+}
+
+func (q *outQueue) len() (items, bytes int) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.items), q.bytes
+}
+
+// close refuses further pushes with err. Items already queued stay for a
+// draining writer; discard releases them.
+func (q *outQueue) close(err error) {
+	q.mu.Lock()
+	if q.err == nil {
+		q.err = err
+		close(q.space)
+		q.space = make(chan struct{})
+	}
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// discard releases every queued item with err (WriteSync callers learn
+// their message was not sent).
+func (q *outQueue) discard(err error) {
+	q.mu.Lock()
+	items := q.items
+	q.items, q.bytes = nil, 0
+	q.mu.Unlock()
+	for i := range items {
+		items[i].release(err)
+	}
+}

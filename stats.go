@@ -1,0 +1,65 @@
+package p2ppool
+
+// PoolStat sums the traffic of the pool's established connections (octez
+// P2p_stat totals): whole P2P messages and their plaintext bytes.
+type PoolStat struct {
+	MsgsSent, MsgsRecv   uint64
+	BytesSent, BytesRecv uint64
+}
+
+// Stat returns the traffic totals of the current connections.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) Stat() PoolStat {
+	var s PoolStat
+	for _, c := range p.Connections() {
+		cs := c.Stat()
+		s.MsgsSent += cs.MsgsSent
+		s.MsgsRecv += cs.MsgsRecv
+		s.BytesSent += cs.BytesSent
+		s.BytesRecv += cs.BytesRecv
+	}
+	return s
+}
+
+// Stats is a snapshot of the pool's internals, for monitoring.
+type Stats struct {
+	// Connections established, handshakes past admission (Accepted) and
+	// incoming handshakes in flight.
+	Connections, Accepted, IncomingHandshakes int
+	// KnownPoints and KnownPeers are the sizes of the known tables.
+	KnownPoints, KnownPeers int
+	// Dropped counts messages dropped because an outgoing queue was full
+	// (WriteNow, WriteAll, Bootstrap and Advertise).
+	Dropped uint64
+	// Refused counts incoming connections refused, by reason.
+	Refused map[RefusalReason]uint64
+	// AppQueued and OutQueuedBytes are the messages waiting in the
+	// connections' incoming app queues and the bytes in their outgoing
+	// queues.
+	AppQueued, OutQueuedBytes int
+}
+
+// Stats returns a snapshot of the pool's counters.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) Stats() Stats {
+	p.mu.Lock()
+	s := Stats{
+		Connections:        len(p.conns),
+		Accepted:           p.accepted,
+		IncomingHandshakes: p.incoming,
+		KnownPoints:        len(p.points),
+		KnownPeers:         len(p.peers),
+	}
+	p.mu.Unlock()
+	s.Dropped = p.dropped.Load()
+	s.Refused = make(map[RefusalReason]uint64)
+	for r := range numRefusals {
+		if n := p.refused[r].Load(); n > 0 {
+			s.Refused[r] = n
+		}
+	}
+	for _, c := range p.Connections() {
+		s.AppQueued += c.in.len()
+		_, b := c.out.len()
+		s.OutQueuedBytes += b
+	}
+	return s
+}
