@@ -113,11 +113,13 @@ type Config struct {
 	// connection's reader stops reading the socket, so TCP pushes back on
 	// the peer; nothing is dropped. If zero, 10.
 	IncomingAppMessageQueueSize int
-	// IncomingMessageQueueSize bounds, in bytes, the received plaintext a
-	// connection holds ahead of decoding (octez
-	// incoming_message_queue_size). Our reader decodes each message as
-	// soon as it is whole, so the bound only matters as a ceiling. If
-	// zero, 8 MiB.
+	// IncomingMessageQueueSize is octez's incoming_message_queue_size, the
+	// bytes of decoded P2P messages waiting between its socket reader and
+	// its connection worker. This pool has no such stage: each message is
+	// decoded into the application queue as soon as it is whole, so at
+	// most one message is held outside that queue and the field has no
+	// effect; it is kept so octez configurations carry over. If zero,
+	// 8 MiB.
 	IncomingMessageQueueSize int
 	// OutgoingMessageQueueSize bounds, in encoded bytes, each connection's
 	// outgoing queue (octez outgoing_message_queue_size). When it is full,

@@ -87,6 +87,10 @@ type Connection[Msg, PeerMeta, ConnMeta any] struct {
 	// cause is the first recorded reason the connection ends.
 	cause atomic.Pointer[DisconnectError]
 
+	// sizeHint is the size of the last message encoded, to take a buffer
+	// of the right size from the pool.
+	sizeHint atomic.Int64
+
 	// Counters, updated by the reader and writer goroutines.
 	msgsSent, msgsRecv, bytesSent, bytesRecv, dropped atomic.Uint64
 }
@@ -202,11 +206,12 @@ func (c *Connection[Msg, PeerMeta, ConnMeta]) encode(msg Msg) (outItem, error) {
 	if err := c.Err(); err != nil {
 		return outItem{}, err
 	}
-	b, err := c.pool.codec.appendMessage(pool.Get(512)[:0], msg)
+	b, err := c.pool.codec.appendMessage(pool.Get(max(int(c.sizeHint.Load()), 512))[:0], msg)
 	if err != nil {
 		pool.Put(b[:cap(b)])
 		return outItem{}, err
 	}
+	c.sizeHint.Store(int64(len(b)))
 	return outItem{b: b, pooled: true}, nil
 }
 

@@ -121,7 +121,7 @@ func New[Msg, PeerMeta, ConnMeta any](msgs MessageConfig[Msg], peerMeta PeerMeta
 			PowTarget:        target,
 			Metadata:         localMeta,
 			BinaryChunksSize: cfg.BinaryChunksSize,
-			MaxMessageSize:   min(cd.maxMessage, max(cfg.IncomingMessageQueueSize, socket.MaxChunkSize)),
+			MaxMessageSize:   cd.maxMessage,
 		},
 		self:      id.PeerID,
 		log:       cfg.Logger,

@@ -18,18 +18,34 @@ type appQueue[Msg any] struct {
 	head  int
 	n     int
 	err   error // set once by close; pops fail with it once drained
-	// readable is closed (and replaced) when a message arrives or the
-	// queue closes; space likewise when a message leaves. Never nil.
-	readable chan struct{}
-	space    chan struct{}
+
+	// readSig and spaceSig hold a wake-up token (capacity 1) for a waiting
+	// reader or pusher; a woken waiter re-checks and passes the token on
+	// if work remains, so tokens are never lost and nothing is allocated
+	// per message. closed is closed by close. Never nil, never replaced.
+	readSig  chan struct{}
+	spaceSig chan struct{}
+	closed   chan struct{}
 }
 
 func newAppQueue[Msg any](size int) *appQueue[Msg] {
-	return &appQueue[Msg]{items: make([]Msg, size), readable: make(chan struct{}), space: make(chan struct{})}
+	return &appQueue[Msg]{
+		items:    make([]Msg, size),
+		readSig:  make(chan struct{}, 1),
+		spaceSig: make(chan struct{}, 1),
+		closed:   make(chan struct{}),
+	}
+}
+
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
 }
 
 // push appends m, waiting while the queue is full. It fails with the
-// close error, or with ctx's.
+// close error, or with ctx's cause.
 func (q *appQueue[Msg]) push(ctx context.Context, m Msg) error {
 	for {
 		q.mu.Lock()
@@ -40,15 +56,18 @@ func (q *appQueue[Msg]) push(ctx context.Context, m Msg) error {
 		if q.n < len(q.items) {
 			q.items[(q.head+q.n)%len(q.items)] = m
 			q.n++
-			close(q.readable)
-			q.readable = make(chan struct{})
+			room := q.n < len(q.items)
 			q.mu.Unlock()
+			signal(q.readSig)
+			if room {
+				signal(q.spaceSig) // pass the token on to another pusher
+			}
 			return nil
 		}
-		space := q.space
 		q.mu.Unlock()
 		select {
-		case <-space:
+		case <-q.spaceSig:
+		case <-q.closed:
 		case <-ctx.Done():
 			return context.Cause(ctx)
 		}
@@ -58,29 +77,31 @@ func (q *appQueue[Msg]) push(ctx context.Context, m Msg) error {
 // pop removes and returns the oldest message, waiting for one. Once the
 // queue is closed and drained it fails with the close error.
 func (q *appQueue[Msg]) pop(ctx context.Context) (Msg, error) {
+	var zero Msg
 	for {
 		q.mu.Lock()
 		if q.n > 0 {
 			m := q.items[q.head]
-			var zero Msg
 			q.items[q.head] = zero
 			q.head = (q.head + 1) % len(q.items)
 			q.n--
-			close(q.space)
-			q.space = make(chan struct{})
+			more := q.n > 0
 			q.mu.Unlock()
+			signal(q.spaceSig)
+			if more {
+				signal(q.readSig) // pass the token on to another reader
+			}
 			return m, nil
 		}
-		readable, err := q.readable, q.err
+		err := q.err
 		q.mu.Unlock()
 		if err != nil {
-			var zero Msg
 			return zero, err
 		}
 		select {
-		case <-readable:
+		case <-q.readSig:
+		case <-q.closed:
 		case <-ctx.Done():
-			var zero Msg
 			return zero, ctx.Err()
 		}
 	}
@@ -91,16 +112,18 @@ func (q *appQueue[Msg]) pop(ctx context.Context) (Msg, error) {
 func (q *appQueue[Msg]) wait(ctx context.Context) error {
 	for {
 		q.mu.Lock()
-		n, readable, err := q.n, q.readable, q.err
+		n, err := q.n, q.err
 		q.mu.Unlock()
 		switch {
 		case n > 0:
+			signal(q.readSig) // leave the token for Read
 			return nil
 		case err != nil:
 			return err
 		}
 		select {
-		case <-readable:
+		case <-q.readSig:
+		case <-q.closed:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -122,10 +145,7 @@ func (q *appQueue[Msg]) close(err error) {
 		return
 	}
 	q.err = err
-	close(q.readable)
-	q.readable = make(chan struct{})
-	close(q.space)
-	q.space = make(chan struct{})
+	close(q.closed)
 }
 
 // outItem is one encoded message waiting for the writer.

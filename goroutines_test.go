@@ -1,0 +1,66 @@
+package p2ppool
+
+import (
+	"runtime"
+	"testing"
+	"time"
+)
+
+// TestTwoGoroutinesPerConnection pins the design budget: once the
+// handshakes are over, each end of each connection costs exactly two
+// goroutines (its reader and its writer), nothing per message.
+func TestTwoGoroutinesPerConnection(t *testing.T) {
+	for _, name := range networks {
+		t.Run(name, func(t *testing.T) {
+			n := newNetwork(name)
+			hub := newNode(t, n, nil)
+			clients := make([]*node, 5)
+			for i := range clients {
+				clients[i] = newNode(t, n, nil)
+			}
+			base := settledGoroutines(t, -1)
+			ctx := ctxT(t)
+			for _, c := range clients {
+				ca, cb := connect(t, c, hub)
+				// Traffic does not start goroutines either.
+				for range 10 {
+					if err := ca.Write(ctx, "ping"); err != nil {
+						t.Fatal(err)
+					}
+					if _, err := cb.Read(ctx); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			want := base + 2*2*len(clients)
+			if got := settledGoroutines(t, want); got != want {
+				t.Fatalf("%d goroutines for %d connections, want %d (base %d)", got, len(clients), want, base)
+			}
+		})
+	}
+}
+
+// settledGoroutines waits for the goroutine count to reach want (short-
+// lived handshake goroutines finish on their own) and returns the count;
+// with want < 0 it waits for the count to stop changing.
+func settledGoroutines(t *testing.T, want int) int {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	last, stable := runtime.NumGoroutine(), 0
+	for time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+		n := runtime.NumGoroutine()
+		if want >= 0 && n == want {
+			return n
+		}
+		if n == last {
+			stable++
+		} else {
+			last, stable = n, 0
+		}
+		if want < 0 && stable >= 20 {
+			return n
+		}
+	}
+	return runtime.NumGoroutine()
+}

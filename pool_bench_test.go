@@ -1,0 +1,47 @@
+package p2ppool
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// BenchmarkPoolThroughput sends Text messages one way through two pools on
+// loopback TCP: Write on one connection, Read on the other, through the
+// queues and the reader and writer goroutines. Compare with
+// internal/socket's BenchmarkThroughput (the bare socket) and
+// BenchmarkSealCeiling.
+func BenchmarkPoolThroughput(b *testing.B) {
+	for _, size := range []int{100, 1 << 10, 64 << 10} {
+		b.Run(fmt.Sprintf("%dB", size), func(b *testing.B) {
+			n := newNetwork("tcp")
+			x, y := newNode(b, n, nil), newNode(b, n, nil)
+			cx, cy := connect(b, x, y)
+			// 6 bytes of envelope and 4 of string length.
+			msg := strings.Repeat("x", size-10)
+			ctx := context.Background()
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			b.ResetTimer()
+			errc := make(chan error, 1)
+			go func() {
+				for range b.N {
+					if err := cx.Write(ctx, msg); err != nil {
+						errc <- err
+						return
+					}
+				}
+				errc <- nil
+			}()
+			for range b.N {
+				if _, err := cy.Read(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := <-errc; err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
+}
