@@ -31,4 +31,35 @@
 // a stream of messages, each a 4-byte size, a 2-byte tag and a body: the
 // P2P messages (Disconnect, Bootstrap, Advertise, Swap_request, Swap_ack)
 // and the application's own tags.
+//
+// # Connections and concurrency
+//
+// [New] builds a [Pool]; [Pool.Serve] accepts connections and
+// [Pool.Connect] opens them. Every established [Connection] owns exactly
+// two goroutines:
+//
+//	socket --decrypt, reassemble, decode--> reader goroutine
+//	    Bootstrap/Advertise/Disconnect handled in place
+//	    application messages --> bounded queue --> Connection.Read
+//	Connection.Write/WriteSync/WriteNow, Pool.WriteAll
+//	    --> bounded queue (bytes) --> writer goroutine --encrypt, coalesce--> socket
+//
+// The reader owns the connection: when it stops, for whatever reason, it
+// stops the writer, closes the socket, removes the connection from the
+// pool's tables and closes [Connection.Done]. [Connection.Context] is
+// cancelled with a [*DisconnectError] saying why.
+//
+// Queues are bounded and their overflow is part of the API: when the
+// incoming queue is full the reader stops reading the socket, so TCP
+// pushes back on the peer and nothing is dropped; when the outgoing queue
+// is full [Connection.Write] and [Connection.WriteSync] wait, while
+// [Connection.WriteNow] and [Pool.WriteAll] drop and count the drop.
+// Messages written on one connection are sent in the order they were
+// queued.
+//
+// All methods of Pool and Connection are safe for concurrent use. No lock
+// is held across network I/O or a user callback. [Pool.Close] cuts
+// everything and returns once every goroutine the pool started has
+// exited; [Pool.Shutdown] first lets each connection send what is queued
+// and a Disconnect. After either, every call returns [ErrPoolClosed].
 package p2ppool
