@@ -1,0 +1,276 @@
+package p2ppool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync"
+	"time"
+)
+
+// EventKind is the kind of a pool event: octez's P2p_event cases, plus
+// EventsDropped, the marker a slow watcher finds where it missed events.
+type EventKind uint8
+
+// Pool event kinds, in octez's order (P2p_connection.P2p_event).
+const (
+	EventTooFewConnections EventKind = iota + 1
+	EventTooManyConnections
+	EventMaintenanceStarted
+	EventMaintenanceEnded
+	EventNewPoint              // Point
+	EventNewPeer               // Peer
+	EventGCPoints              //
+	EventGCPeers               //
+	EventIncomingConnection    // Point: the socket's address
+	EventOutgoingConnection    // Point
+	EventAuthenticationFailed  // Point, Err
+	EventAcceptingRequest      // Point, IDPoint, Peer
+	EventRejectingRequest      // Point, IDPoint, Peer, Err: we nacked
+	EventRequestRejected       // Point, IDPoint, Peer, Err: the ack exchange failed
+	EventConnectionEstablished // IDPoint, Peer
+	EventBootstrapReceived     // Peer
+	EventBootstrapSent         // Peer
+	EventAdvertiseReceived     // Peer
+	EventAdvertiseSent         // Peer
+	EventSwapRequestReceived   // Peer
+	EventSwapAckReceived       // Peer
+	EventSwapRequestSent       // Peer
+	EventSwapAckSent           // Peer
+	EventSwapRequestIgnored    // Peer
+	EventSwapSuccess           // Peer
+	EventSwapFailure           // Peer
+	EventDisconnection         // Peer, IDPoint, Err: the *DisconnectError
+	EventExternalDisconnection // Peer (never raised by octez either)
+	// EventsDropped marks where a watcher that did not keep up lost
+	// events; Dropped says how many.
+	EventsDropped
+)
+
+var eventNames = [...]string{
+	EventTooFewConnections: "too_few_connections", EventTooManyConnections: "too_many_connections",
+	EventMaintenanceStarted: "maintenance_started", EventMaintenanceEnded: "maintenance_ended",
+	EventNewPoint: "new_point", EventNewPeer: "new_peer", EventGCPoints: "gc_points", EventGCPeers: "gc_peer_ids",
+	EventIncomingConnection: "incoming_connection", EventOutgoingConnection: "outgoing_connection",
+	EventAuthenticationFailed: "authentication_failed", EventAcceptingRequest: "accepting_request",
+	EventRejectingRequest: "rejecting_request", EventRequestRejected: "request_rejected",
+	EventConnectionEstablished: "connection_established", EventBootstrapReceived: "bootstrap_received",
+	EventBootstrapSent: "bootstrap_sent", EventAdvertiseReceived: "advertise_received",
+	EventAdvertiseSent: "advertise_sent", EventSwapRequestReceived: "swap_request_received",
+	EventSwapAckReceived: "swap_ack_received", EventSwapRequestSent: "swap_request_sent",
+	EventSwapAckSent: "swap_ack_sent", EventSwapRequestIgnored: "swap_request_ignored",
+	EventSwapSuccess: "swap_success", EventSwapFailure: "swap_failure",
+	EventDisconnection: "disconnection", EventExternalDisconnection: "external_disconnection",
+	EventsDropped: "events_dropped",
+}
+
+// String returns octez's JSON name of the kind.
+func (k EventKind) String() string {
+	if int(k) < len(eventNames) && eventNames[k] != "" {
+		return eventNames[k]
+	}
+	return fmt.Sprintf("event(%d)", uint8(k))
+}
+
+// Event is one pool event. Which fields are set depends on Kind (see the
+// kind constants).
+type Event struct {
+	Kind EventKind
+	Time time.Time
+	// Point is the point concerned: the socket's address for incoming
+	// connections, the dialled point for outgoing ones.
+	Point netip.AddrPort
+	// IDPoint is the peer's listening point (octez id_point), when known.
+	IDPoint netip.AddrPort
+	Peer    PeerID
+	// Err says why, for failures, rejections and disconnections.
+	Err error
+	// Dropped is the number of events lost, for EventsDropped.
+	Dropped uint64
+}
+
+func (e Event) String() string {
+	s := e.Kind.String()
+	if e.Point.IsValid() {
+		s += " " + e.Point.String()
+	}
+	if !e.Peer.IsZero() {
+		s += " " + e.Peer.String()
+	}
+	if e.Kind == EventsDropped {
+		s += fmt.Sprintf(" %d", e.Dropped)
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+// ErrWatcherClosed is returned by Watcher.Next once the watcher is closed
+// (its context ended, Close was called, or the pool closed) and its buffer
+// is drained.
+var ErrWatcherClosed = errors.New("p2ppool: watcher closed")
+
+// DefaultWatchBuffer is a watcher's buffer when Watch is given 0.
+const DefaultWatchBuffer = 1024
+
+// Watcher receives the pool's events in the order they happened. Its
+// buffer is bounded: when it is full, new events are dropped for this
+// watcher only, counted, and an EventsDropped marker takes their place in
+// the stream once there is room. A watcher never slows the pool or other
+// watchers. Safe for concurrent use.
+type Watcher struct {
+	hub *eventHub
+	mu  sync.Mutex
+	// Guarded by mu.
+	buf     []Event // ring of capacity cap(buf)
+	head, n int
+	pending uint64 // dropped since the last marker was queued
+	missed  uint64 // dropped in total
+	closed  bool
+	// sig holds a wake-up token for Next; done is closed by close.
+	sig  chan struct{}
+	done chan struct{}
+	stop func() bool
+}
+
+// Next returns the next event, waiting for one. After the watcher is
+// closed it returns the events still buffered, then ErrWatcherClosed.
+func (w *Watcher) Next(ctx context.Context) (Event, error) {
+	for {
+		w.mu.Lock()
+		if w.n > 0 {
+			e := w.buf[w.head]
+			w.buf[w.head] = Event{}
+			w.head = (w.head + 1) % len(w.buf)
+			w.n--
+			w.mu.Unlock()
+			return e, nil
+		}
+		if w.pending > 0 {
+			// Drops happened after the last buffered event: report them
+			// now rather than wait for the next event.
+			e := Event{Kind: EventsDropped, Time: time.Now(), Dropped: w.pending}
+			w.pending = 0
+			w.mu.Unlock()
+			return e, nil
+		}
+		closed := w.closed
+		w.mu.Unlock()
+		if closed {
+			return Event{}, ErrWatcherClosed
+		}
+		select {
+		case <-w.sig:
+		case <-w.done:
+		case <-ctx.Done():
+			return Event{}, ctx.Err()
+		}
+	}
+}
+
+// Missed returns how many events this watcher has lost in total.
+func (w *Watcher) Missed() uint64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.missed
+}
+
+// Close unsubscribes the watcher; buffered events can still be read.
+func (w *Watcher) Close() {
+	w.stop()
+	w.hub.remove(w)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.closed {
+		w.closed = true
+		close(w.done)
+	}
+}
+
+// deliver queues e, or counts it dropped. It never blocks.
+func (w *Watcher) deliver(e Event) {
+	w.mu.Lock()
+	switch {
+	case w.closed:
+	case w.pending > 0 && w.n+2 <= len(w.buf):
+		w.pushLocked(Event{Kind: EventsDropped, Time: e.Time, Dropped: w.pending})
+		w.pending = 0
+		w.pushLocked(e)
+	case w.pending == 0 && w.n < len(w.buf):
+		w.pushLocked(e)
+	default:
+		w.pending++
+		w.missed++
+	}
+	w.mu.Unlock()
+	select {
+	case w.sig <- struct{}{}:
+	default:
+	}
+}
+
+func (w *Watcher) pushLocked(e Event) {
+	w.buf[(w.head+w.n)%len(w.buf)] = e
+	w.n++
+}
+
+// eventHub fans events out to watchers. Safe for concurrent use; publish
+// takes only the hub's and each watcher's own lock, never blocks, and may
+// be called with the pool's lock held (lock order: Pool.mu, eventHub.mu,
+// Watcher.mu), which is how events are published only after the tables
+// show the change, and in the order of the changes.
+type eventHub struct {
+	mu       sync.Mutex
+	watchers map[*Watcher]struct{}
+	closed   bool
+}
+
+func (h *eventHub) publish(e Event) {
+	if e.Time.IsZero() {
+		e.Time = time.Now()
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for w := range h.watchers {
+		w.deliver(e)
+	}
+}
+
+func (h *eventHub) watch(ctx context.Context, buffer int) *Watcher {
+	if buffer <= 0 {
+		buffer = DefaultWatchBuffer
+	}
+	w := &Watcher{hub: h, buf: make([]Event, buffer), sig: make(chan struct{}, 1), done: make(chan struct{})}
+	w.stop = context.AfterFunc(ctx, w.Close)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		w.closed = true
+		close(w.done)
+		return w
+	}
+	if h.watchers == nil {
+		h.watchers = make(map[*Watcher]struct{})
+	}
+	h.watchers[w] = struct{}{}
+	return w
+}
+
+func (h *eventHub) remove(w *Watcher) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.watchers, w)
+}
+
+// close closes every watcher; later watchers start closed.
+func (h *eventHub) close() {
+	h.mu.Lock()
+	ws := h.watchers
+	h.watchers, h.closed = nil, true
+	h.mu.Unlock()
+	for w := range ws {
+		w.Close()
+	}
+}

@@ -1,0 +1,90 @@
+package p2ppool
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestWatcherDropsAndMarksWhenFull(t *testing.T) {
+	var h eventHub
+	ctx := context.Background()
+	slow := h.watch(ctx, 4)
+	fast := h.watch(ctx, 100)
+	defer slow.Close()
+	defer fast.Close()
+	for i := range 10 {
+		h.publish(Event{Kind: EventNewPeer, Dropped: uint64(i)}) // Dropped used as a sequence number here
+	}
+	// The fast watcher saw everything, in order.
+	for i := range 10 {
+		e, err := fast.Next(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, uint64(i), e.Dropped)
+	}
+	// The slow one kept the first 4, lost 6, and is told so.
+	for i := range 4 {
+		e, err := slow.Next(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, EventNewPeer, e.Kind)
+		assert.Equal(t, uint64(i), e.Dropped)
+	}
+	e, err := slow.Next(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, EventsDropped, e.Kind)
+	assert.Equal(t, uint64(6), e.Dropped)
+	assert.Equal(t, uint64(6), slow.Missed())
+
+	// After a gap, the marker comes before the next event, in place.
+	for i := range 6 {
+		h.publish(Event{Kind: EventNewPoint, Dropped: uint64(100 + i)})
+	}
+	h.publish(Event{Kind: EventGCPoints})
+	var kinds []EventKind
+	for range 4 {
+		e, err := slow.Next(ctx)
+		require.NoError(t, err)
+		kinds = append(kinds, e.Kind)
+	}
+	assert.Equal(t, []EventKind{EventNewPoint, EventNewPoint, EventNewPoint, EventNewPoint}, kinds)
+	h.publish(Event{Kind: EventGCPeers}) // room now: marker for the 3 lost, then this one
+	e, _ = slow.Next(ctx)
+	assert.Equal(t, EventsDropped, e.Kind)
+	assert.Equal(t, uint64(3), e.Dropped)
+	e, _ = slow.Next(ctx)
+	assert.Equal(t, EventGCPeers, e.Kind)
+	assert.Equal(t, uint64(9), slow.Missed())
+}
+
+func TestWatcherClose(t *testing.T) {
+	var h eventHub
+	ctx, cancel := context.WithCancel(context.Background())
+	w := h.watch(ctx, 8)
+	h.publish(Event{Kind: EventNewPeer})
+	cancel() // ending the context closes the watcher
+	<-w.done
+	e, err := w.Next(context.Background())
+	require.NoError(t, err, "buffered events survive the close")
+	assert.Equal(t, EventNewPeer, e.Kind)
+	_, err = w.Next(context.Background())
+	require.ErrorIs(t, err, ErrWatcherClosed)
+	h.publish(Event{Kind: EventNewPoint}) // not delivered, no panic
+	assert.Empty(t, h.watchers)
+
+	h.close()
+	late := h.watch(context.Background(), 1)
+	_, err = late.Next(context.Background())
+	require.ErrorIs(t, err, ErrWatcherClosed, "a watcher of a closed hub starts closed")
+}
+
+func TestWatcherNextHonoursContext(t *testing.T) {
+	var h eventHub
+	w := h.watch(context.Background(), 1)
+	defer w.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := w.Next(ctx)
+	require.ErrorIs(t, err, context.Canceled)
+}
