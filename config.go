@@ -104,8 +104,11 @@ type Config struct {
 	// AuthenticationTimeout bounds an incoming handshake (octez
 	// authentication_timeout). If zero, 5 s.
 	AuthenticationTimeout time.Duration
-	// GreylistTimeout is how long an address stays greylisted (octez
-	// greylist_timeout). If zero, 24 h.
+	// GreylistTimeout is how long an address stays greylisted. octez
+	// parses greylist_timeout but never uses it: its addresses decay with
+	// ip_greylist_cleanup_delay (same 24 h default), one sixteenth at a
+	// time, so an address stays greylisted 14/16 to 15/16 of it. This
+	// field plays the role of that delay. If zero, 24 h.
 	GreylistTimeout time.Duration
 	// IncomingAppMessageQueueSize is the number of decoded application
 	// messages buffered per connection (octez
