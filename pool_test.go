@@ -33,3 +33,17 @@ func TestTwoPoolsExchangeMessages(t *testing.T) {
 		})
 	}
 }
+
+func TestPoolStatKeepsEndedConnections(t *testing.T) {
+	n := newNetwork("pipe")
+	a, b := newNode(t, n, nil), newNode(t, n, nil)
+	ca, cb := connect(t, a, b)
+	ctx := ctxT(t)
+	require.NoError(t, ca.WriteSync(ctx, "counted"))
+	_, err := cb.Read(ctx)
+	require.NoError(t, err)
+	before := a.Stat()
+	require.Equal(t, uint64(1), before.MsgsSent)
+	require.NoError(t, ca.Disconnect(ctx, false))
+	assert.Equal(t, before, a.Stat(), "totals survive the connection")
+}

@@ -1,16 +1,23 @@
 package p2ppool
 
-// PoolStat sums the traffic of the pool's established connections (octez
-// P2p_stat totals): whole P2P messages and their plaintext bytes.
+// PoolStat sums the traffic of all the pool's connections, past and
+// present (octez P2p_stat totals): whole P2P messages and their plaintext
+// bytes.
 type PoolStat struct {
 	MsgsSent, MsgsRecv   uint64
 	BytesSent, BytesRecv uint64
 }
 
-// Stat returns the traffic totals of the current connections.
+// Stat returns the pool's traffic totals since New.
 func (p *Pool[Msg, PeerMeta, ConnMeta]) Stat() PoolStat {
-	var s PoolStat
-	for _, c := range p.Connections() {
+	p.mu.Lock()
+	s := p.closedStat
+	conns := make([]*Connection[Msg, PeerMeta, ConnMeta], 0, len(p.conns))
+	for _, c := range p.conns {
+		conns = append(conns, c)
+	}
+	p.mu.Unlock()
+	for _, c := range conns {
 		cs := c.Stat()
 		s.MsgsSent += cs.MsgsSent
 		s.MsgsRecv += cs.MsgsRecv
