@@ -41,7 +41,8 @@ func (r RefusalReason) String() string {
 // error matching one of ErrTooManyConnections, ErrPrivateMode,
 // ErrPendingConnection, ErrAlreadyConnected, ErrConnectionFailed,
 // ErrTimeout, ErrMyself, ErrNotEnoughProofOfWork, ErrNoCommonVersion
-// (*VersionError), ErrRejected (*RejectedError), ErrPoolClosed.
+// (*VersionError), ErrRejected (*RejectedError), ErrPoolClosed, or, when
+// ctx ends first, its cause (context.Cause).
 func (p *Pool[Msg, PeerMeta, ConnMeta]) Connect(ctx context.Context, point netip.AddrPort) (*Connection[Msg, PeerMeta, ConnMeta], error) {
 	if err := p.enter(); err != nil {
 		return nil, err
@@ -56,15 +57,18 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) Connect(ctx context.Context, point netip
 	nc, err := p.cfg.Dialer.DialContext(ctx, "tcp", point.String())
 	if err != nil {
 		p.pointFailed(point)
-		if ctx.Err() != nil && errors.Is(context.Cause(ctx), socket.ErrTimeout) {
-			return nil, fmt.Errorf("p2ppool: connect %v: %w: %w", point, ErrTimeout, err)
+		if ctx.Err() != nil {
+			// The dial was cut short: say why, as the handshake does
+			// (ErrTimeout, ErrPoolClosed or the cause of the caller's
+			// ctx); dial errors do not wrap it.
+			return nil, fmt.Errorf("%w: connect %v: %w", context.Cause(ctx), point, err)
 		}
-		return nil, fmt.Errorf("p2ppool: connect %v: %w: %w", point, ErrConnectionFailed, err)
+		return nil, fmt.Errorf("%w: connect %v: %w", ErrConnectionFailed, point, err)
 	}
 	c, err := p.establish(ctx, nc, false, point)
 	if err != nil {
 		p.pointFailed(point)
-		return nil, fmt.Errorf("p2ppool: connect %v: %w", point, err)
+		return nil, fmt.Errorf("connect %v: %w", point, err)
 	}
 	return c, nil
 }
@@ -134,7 +138,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) Accept(ctx context.Context, nc net.Conn)
 	c, err := p.establish(ctx, nc, true, netip.AddrPort{})
 	if err != nil {
 		p.refuse(refusalOf(err), err)
-		return nil, fmt.Errorf("p2ppool: accept from %v: %w", nc.RemoteAddr(), err)
+		return nil, fmt.Errorf("accept from %v: %w", nc.RemoteAddr(), err)
 	}
 	return c, nil
 }

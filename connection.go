@@ -239,11 +239,15 @@ func (c *Connection[Msg, PeerMeta, ConnMeta]) end(cause *DisconnectError, drain 
 	if cause == nil {
 		cause = &DisconnectError{Reason: ReasonLocal}
 	}
-	c.out.close(cause)
 	if drain && c.ctx.Err() == nil {
+		// drain is closed before the queue: the writer looks at drain
+		// once it finds the queue closed and empty, and must not miss it,
+		// or it would exit leaving the connection open.
 		c.drainOnce.Do(func() { close(c.drain) })
+		c.out.close(cause)
 		return
 	}
+	c.out.close(cause)
 	c.cancel(cause)
 	c.sc.Close()
 }
@@ -347,15 +351,21 @@ func (c *Connection[Msg, PeerMeta, ConnMeta]) writeLoop() {
 		if err == nil {
 			c.msgsSent.Add(uint64(len(batch)))
 			c.bytesSent.Add(uint64(size))
+		} else {
+			if c.ctx.Err() == nil {
+				c.log.Debug("write failed", "err", err)
+			}
+			// End first, so that the batch's WriteSync callers get the
+			// *DisconnectError saying why the connection ended (often a
+			// local Disconnect that closed the socket under the write),
+			// as the callers whose messages were still queued do.
+			c.end(&DisconnectError{Reason: ReasonWriteError, Err: err}, false)
+			err = context.Cause(c.ctx)
 		}
 		for i := range batch {
 			batch[i].release(err)
 		}
 		if err != nil {
-			if c.ctx.Err() == nil {
-				c.log.Debug("write failed", "err", err)
-			}
-			c.end(&DisconnectError{Reason: ReasonWriteError, Err: err}, false)
 			return
 		}
 	}

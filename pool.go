@@ -66,6 +66,8 @@ type Pool[Msg, PeerMeta, ConnMeta any] struct {
 	// the limit (octez quirk 9).
 	accepted int
 	incoming int // incoming handshakes in flight
+	// closedStat sums the traffic of connections that have ended.
+	closedStat PoolStat
 	// myPoints are addresses found to be our own (octez my_id_points).
 	myPoints []netip.AddrPort
 	hooks    []func(*Connection[Msg, PeerMeta, ConnMeta])
@@ -280,10 +282,13 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) Disconnect(ctx context.Context, conn *Co
 // WriteAll queues msg on every established connection without ever
 // blocking (octez broadcast): msg is encoded once, and a connection whose
 // outgoing queue is full is skipped, its drop counted. It returns the
-// number of connections msg was queued on.
+// number of connections msg was queued on, or ErrPoolClosed once Close or
+// Shutdown has begun.
 func (p *Pool[Msg, PeerMeta, ConnMeta]) WriteAll(msg Msg) (int, error) {
-	if p.ctx.Err() != nil {
+	select {
+	case <-p.done:
 		return 0, ErrPoolClosed
+	default:
 	}
 	b, err := p.codec.appendMessage(nil, msg)
 	if err != nil {
@@ -351,6 +356,12 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) removeConnection(c *Connection[Msg, Peer
 	if p.conns[c.info.Peer] == c {
 		delete(p.conns, c.info.Peer)
 	}
+	// Keep the traffic of ended connections in the pool's totals.
+	cs := c.Stat()
+	p.closedStat.MsgsSent += cs.MsgsSent
+	p.closedStat.MsgsRecv += cs.MsgsRecv
+	p.closedStat.BytesSent += cs.BytesSent
+	p.closedStat.BytesRecv += cs.BytesRecv
 	if pi := p.peers[c.info.Peer]; pi != nil {
 		pi.state = PeerDisconnected
 	}
@@ -405,7 +416,9 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) Shutdown(ctx context.Context) error {
 	conns := p.beginClose()
 	cause := &DisconnectError{Reason: ReasonPoolClosed}
 	for _, c := range conns {
-		c.pushNow(outItem{b: disconnectMsg})
+		// The Disconnect goes behind what is queued even when the queue is
+		// full: it is the last message, not one to drop.
+		c.out.pushLast(outItem{b: disconnectMsg})
 		c.end(cause, true)
 	}
 	var err error

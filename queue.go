@@ -221,6 +221,25 @@ func (q *outQueue) push(ctx context.Context, it outItem, block bool) error {
 	}
 }
 
+// pushLast queues it whatever the bound, for the last message a closing
+// connection sends (Shutdown's Disconnect). It fails only once the queue
+// is closed; the caller then still owns it.
+func (q *outQueue) pushLast(it outItem) error {
+	q.mu.Lock()
+	if q.err != nil {
+		q.mu.Unlock()
+		return q.err
+	}
+	q.items = append(q.items, it)
+	q.bytes += len(it.b)
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
 // take moves up to maxBytes of queued items (at least one) into dst,
 // waiting for some. It returns false once the queue is closed and, when
 // drain is not set, at once even if items remain.
