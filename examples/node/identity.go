@@ -76,10 +76,7 @@ func generateIdentity(ctx context.Context, path string, pow float64, stdout, std
 		return exitFailure
 	}
 
-	fmt.Fprintf(stderr, "Generating a new identity... (level: %.2f)\n", pow)
-	bar := newProgressBar(stderr, pow)
-	id, err := p2ppool.GenerateIdentity(ctx, pow, bar.update)
-	bar.finish()
+	id, err := createIdentity(ctx, path, pow, stderr)
 	if err != nil {
 		if ctx.Err() != nil {
 			fmt.Fprintln(stderr, "node identity: interrupted, no identity written")
@@ -88,13 +85,27 @@ func generateIdentity(ctx context.Context, path string, pow float64, stdout, std
 		fmt.Fprintf(stderr, "node identity: %v\n", err)
 		return exitFailure
 	}
-	if err := id.Save(path); err != nil {
-		fmt.Fprintf(stderr, "node identity: %v\n", err)
-		return exitFailure
-	}
-	fmt.Fprintf(stderr, "Stored the new identity (%s) into '%s'.\n", id.PeerID, path)
 	fmt.Fprintln(stdout, id.PeerID)
 	return exitOK
+}
+
+// createIdentity searches for a new identity at difficulty pow, showing
+// progress on stderr, and saves it to path (never overwriting a file). It
+// is shared by "node identity -o" and "node run", which creates a missing
+// identity file.
+func createIdentity(ctx context.Context, path string, pow float64, stderr io.Writer) (*p2ppool.Identity, error) {
+	fmt.Fprintf(stderr, "Generating a new identity... (level: %.2f)\n", pow)
+	bar := newProgressBar(stderr, pow)
+	id, err := p2ppool.GenerateIdentity(ctx, pow, bar.update)
+	bar.finish()
+	if err != nil {
+		return nil, err
+	}
+	if err := id.Save(path); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(stderr, "Stored the new identity (%s) into '%s'.\n", id.PeerID, path)
+	return id, nil
 }
 
 // progressBar redraws one status line on w: stamps tried, rate, share of

@@ -1,0 +1,475 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"net"
+	"net/netip"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/p2ppool/p2ppool"
+)
+
+// Text is the node's one application message: a line of text, sent with
+// tag textTag as a data-encoding string (4-byte big-endian length, then
+// the UTF-8 bytes).
+type Text string
+
+const (
+	// textTag is Text's application tag, clear of the P2P range.
+	textTag = 0x1000
+	// maxTextBody bounds a Text body on the wire (length prefix
+	// included); a peer sending more loses its connection.
+	maxTextBody = 64 << 10
+)
+
+// textEncoding is the Encoding of Text.
+func textEncoding() p2ppool.Encoding[Text] {
+	return p2ppool.StringEncoding(textTag, "text", maxTextBody,
+		func(s string) Text { return Text(s) },
+		func(m Text) (string, bool) { return string(m), true })
+}
+
+// nodePool and nodeConn are the pool and connection types of the node:
+// Text messages, no peer metadata, octez's connection metadata.
+type (
+	nodePool = p2ppool.Pool[Text, struct{}, p2ppool.Metadata]
+	nodeConn = p2ppool.Connection[Text, struct{}, p2ppool.Metadata]
+)
+
+// Retries of the connections to -peer points refused or timing out.
+const (
+	dialAttempts     = 5
+	dialFirstBackoff = 250 * time.Millisecond
+	// shutdownTimeout bounds the graceful Shutdown on exit; past it the
+	// remaining connections are cut.
+	shutdownTimeout = 3 * time.Second
+)
+
+// runNode implements "node run": a node that listens, connects to the
+// -peer points and exchanges Text messages, until ctx ends (SIGINT or
+// SIGTERM in main). Lines typed on stdin are sent to every connection.
+func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return runNodeWithInput(ctx, args, nil, stdout, stderr)
+}
+
+// runNodeWithInput is runNode reading the lines to send from in instead
+// of the process's stdin (nil means stdin). If in is an io.Closer it is
+// closed when the node stops, to end a read in progress.
+func runNodeWithInput(ctx context.Context, args []string, in io.Reader, stdout, stderr io.Writer) int {
+	opts, code := parseRunFlags(args, stderr)
+	if opts == nil {
+		return code
+	}
+	errw := &lineWriter{w: stderr}
+	id, code := loadOrCreateIdentity(ctx, opts.identity, opts.pow, errw)
+	if id == nil {
+		return code
+	}
+	ln, err := net.Listen("tcp", opts.listen)
+	if err != nil {
+		fmt.Fprintf(errw, "node run: %v\n", err)
+		return exitFailure
+	}
+	cfg := p2ppool.Config{
+		Identity:          id,
+		ProofOfWorkTarget: opts.pow,
+		PeersFile:         opts.peersFile,
+	}
+	if opts.pow == 0 {
+		// A zero Config field means the octez default (26 bits); a target
+		// of 0 has its own name.
+		cfg.ProofOfWorkTarget = p2ppool.NoProofOfWork
+	}
+	if ap, ok := tcpAddrPort(ln.Addr()); ok {
+		cfg.ListeningPort = ap.Port()
+		cfg.ListeningAddr = ap.Addr()
+	}
+	pool, err := p2ppool.New(
+		p2ppool.MessageConfig[Text]{Encodings: []p2ppool.Encoding[Text]{textEncoding()}, ChainName: opts.chain},
+		p2ppool.PeerMetaConfig[struct{}]{}, p2ppool.ConnMetaConfig[p2ppool.Metadata]{}, cfg)
+	if err != nil {
+		ln.Close()
+		fmt.Fprintf(errw, "node run: %v\n", err)
+		return exitFailure
+	}
+	n := &node{pool: pool, out: &lineWriter{w: stdout}, errw: errw, echo: opts.echo}
+	pool.OnNewConnection(n.onConnection)
+	fmt.Fprintf(n.out, "listening on %v as %v\n", ln.Addr(), id.PeerID)
+	return n.run(ctx, ln, opts.peers, in)
+}
+
+// runOptions are the flags of "node run".
+type runOptions struct {
+	identity, listen, peersFile, chain string
+	peers                              []string
+	pow                                float64
+	echo                               bool
+}
+
+// parseRunFlags parses the command line of "node run". On failure or -h
+// it returns nil and the exit code.
+func parseRunFlags(args []string, stderr io.Writer) (*runOptions, int) {
+	var o runOptions
+	flags := flag.NewFlagSet("run", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	flags.StringVar(&o.identity, "identity", "", "identity `FILE`, created at -pow difficulty if missing")
+	flags.StringVar(&o.listen, "listen", "", "`HOST:PORT` to listen on (port 0 picks a free one)")
+	flags.Func("peer", "connect to `HOST:PORT` (repeatable)", func(s string) error {
+		if err := checkHostPort(s); err != nil {
+			return err
+		}
+		o.peers = append(o.peers, s)
+		return nil
+	})
+	flags.StringVar(&o.peersFile, "peers-file", "", "peers `FILE` (Config.PeersFile)")
+	flags.Float64Var(&o.pow, "pow", p2ppool.DefaultNodeProofOfWork,
+		"proof-of-work difficulty in `BITS` that peers must meet and a new identity is made at")
+	flags.StringVar(&o.chain, "chain", p2ppool.DefaultChainName, "chain `NAME` announced; peers must announce the same")
+	flags.BoolVar(&o.echo, "echo", false, "send every text received back to its sender")
+	flags.Usage = func() {
+		fmt.Fprintln(stderr, "usage: node run -identity FILE -listen HOST:PORT [-peer HOST:PORT]... [-peers-file FILE] [-pow BITS] [-chain NAME] [-echo]")
+		fmt.Fprintln(stderr)
+		fmt.Fprintln(stderr, "Prints a line per connection, disconnection and text received; lines typed")
+		fmt.Fprintln(stderr, "on stdin are sent to every connection. Stop with Ctrl-C.")
+		fmt.Fprintln(stderr)
+		flags.PrintDefaults()
+	}
+	if err := flags.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, exitOK
+		}
+		return nil, exitUsage
+	}
+	switch {
+	case flags.NArg() > 0:
+		fmt.Fprintf(stderr, "node run: unexpected argument %q\n", flags.Arg(0))
+	case o.identity == "" || o.listen == "":
+		fmt.Fprintln(stderr, "node run: -identity and -listen are required")
+	case math.IsNaN(o.pow) || o.pow < 0 || o.pow > 256:
+		fmt.Fprintf(stderr, "node run: -pow must be between 0 and 256, got %v\n", o.pow)
+	case o.chain == "":
+		fmt.Fprintln(stderr, "node run: -chain must not be empty")
+	default:
+		return &o, exitOK
+	}
+	flags.Usage()
+	return nil, exitUsage
+}
+
+// checkHostPort accepts HOST:PORT with a port in 1..65535.
+func checkHostPort(s string) error {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return err
+	}
+	if host == "" {
+		return fmt.Errorf("%q: missing host", s)
+	}
+	if p, err := strconv.ParseUint(port, 10, 16); err != nil || p == 0 {
+		return fmt.Errorf("%q: port must be in 1..65535", s)
+	}
+	return nil
+}
+
+// loadOrCreateIdentity loads the identity at path, checking that it meets
+// pow, or creates it at difficulty pow when the file does not exist. On
+// failure it returns nil and the exit code.
+func loadOrCreateIdentity(ctx context.Context, path string, pow float64, stderr io.Writer) (*p2ppool.Identity, int) {
+	id, err := p2ppool.LoadIdentity(path, pow)
+	if errors.Is(err, fs.ErrNotExist) {
+		id, err = createIdentity(ctx, path, pow, stderr)
+		if errors.Is(err, p2ppool.ErrIdentityExists) { // created meanwhile by someone else
+			id, err = p2ppool.LoadIdentity(path, pow)
+		}
+		if err != nil && ctx.Err() != nil {
+			fmt.Fprintln(stderr, "node run: interrupted, no identity written")
+			return nil, exitInterrupted
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "node run: %v\n", err)
+		return nil, exitFailure
+	}
+	return id, exitOK
+}
+
+// node is a running "node run": its pool and the goroutines it owns.
+type node struct {
+	pool *nodePool
+	out  *lineWriter // stdout: connections, disconnections, texts
+	errw *lineWriter // stderr: diagnostics
+	echo bool
+	// readers counts the per-connection reader goroutines started by
+	// onConnection. Hooks only run inside the pool's own goroutines, so
+	// once the pool is closed no reader can be added and Wait is safe.
+	readers sync.WaitGroup
+}
+
+// run serves ln, dials peers and sends the lines read from in until ctx
+// ends or serving fails, then shuts the pool down and waits for every
+// goroutine it started.
+func (n *node) run(ctx context.Context, ln net.Listener, peers []string, in io.Reader) int {
+	code := exitOK
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- n.pool.Serve(ln) }()
+
+	// Dialers stop with dialCtx; the input reader when interrupted.
+	dialCtx, stop := context.WithCancel(ctx)
+	var dialers sync.WaitGroup
+	for _, peer := range peers {
+		dialers.Go(func() { n.dial(dialCtx, peer) })
+	}
+	input := openInput(in)
+	inputDone := make(chan struct{})
+	go func() {
+		defer close(inputDone)
+		n.sendLines(input.r)
+	}()
+
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		fmt.Fprintf(n.errw, "node run: %v\n", err)
+		serveErr <- err // for the wait below
+		code = exitFailure
+	}
+	stop()
+	dialers.Wait()
+	input.interrupt()
+	if input.waitable {
+		<-inputDone
+	}
+
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	if err := n.pool.Shutdown(shutdownCtx); err != nil {
+		fmt.Fprintf(n.errw, "node run: shutdown: %v; remaining connections cut\n", err)
+	}
+	cancel()
+	<-serveErr
+	n.readers.Wait()
+	if !input.waitable {
+		// A read of a terminal that cannot be interrupted: the reader
+		// gets up to a moment to notice, then is left to process exit.
+		select {
+		case <-inputDone:
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	fmt.Fprintln(n.errw, "node run: stopped")
+	return code
+}
+
+// onConnection is the pool's new-connection hook: it announces the
+// connection and starts its reader.
+func (n *node) onConnection(c *nodeConn) {
+	fmt.Fprintf(n.out, "connected %v %v %s\n", c.Peer(), connPoint(c), direction(c))
+	n.readers.Go(func() { n.readMessages(c) })
+}
+
+// readMessages prints the texts received on c, echoing them back with
+// -echo, until the connection ends; then it prints why.
+func (n *node) readMessages(c *nodeConn) {
+	for {
+		m, err := c.Read(context.Background()) // ends when c does
+		if err != nil {
+			fmt.Fprintf(n.out, "disconnected %v %v %s: %s\n", c.Peer(), connPoint(c), direction(c), disconnectReason(err))
+			return
+		}
+		fmt.Fprintf(n.out, "text from %v: %s\n", c.Peer(), m)
+		if n.echo {
+			// Write waits for room in the outgoing queue and fails once
+			// the connection has ended, which the next Read reports.
+			_ = c.Write(context.Background(), m)
+		}
+	}
+}
+
+// dial connects to addr, retrying with exponential backoff while the
+// point refuses or times out, up to dialAttempts attempts.
+func (n *node) dial(ctx context.Context, addr string) {
+	backoff := dialFirstBackoff
+	for attempt := 1; ; attempt++ {
+		point, err := resolve(ctx, addr)
+		if err == nil {
+			_, err = n.pool.Connect(ctx, point)
+		}
+		switch {
+		case err == nil:
+			return
+		case ctx.Err() != nil || errors.Is(err, p2ppool.ErrPoolClosed):
+			return
+		case errors.Is(err, p2ppool.ErrAlreadyConnected):
+			fmt.Fprintf(n.errw, "node run: %s: already connected\n", addr)
+			return
+		}
+		retry := errors.Is(err, p2ppool.ErrConnectionFailed) || errors.Is(err, p2ppool.ErrTimeout) ||
+			errors.Is(err, p2ppool.ErrPendingConnection)
+		if !retry || attempt == dialAttempts {
+			fmt.Fprintf(n.errw, "node run: %s: %v (attempt %d/%d, giving up)\n", addr, err, attempt, dialAttempts)
+			return
+		}
+		fmt.Fprintf(n.errw, "node run: %s: %v (attempt %d/%d, retrying in %v)\n", addr, err, attempt, dialAttempts, backoff)
+		t := time.NewTimer(backoff)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return
+		}
+		backoff *= 2
+	}
+}
+
+// resolve turns HOST:PORT into a point, looking the host up if it is a
+// name.
+func resolve(ctx context.Context, addr string) (netip.AddrPort, error) {
+	if ap, err := netip.ParseAddrPort(addr); err == nil {
+		return ap, nil
+	}
+	host, portStr, err := net.SplitHostPort(addr)
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	port, err := strconv.ParseUint(portStr, 10, 16)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("%q: bad port", addr)
+	}
+	ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	if len(ips) == 0 {
+		return netip.AddrPort{}, fmt.Errorf("%s: no address", host)
+	}
+	return netip.AddrPortFrom(ips[0].Unmap(), uint16(port)), nil
+}
+
+// sendLines sends each non-empty line of r to every connection. The end
+// of r (CI runs without a stdin) only ends this; the node goes on.
+func (n *node) sendLines(r io.Reader) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 4096), maxTextBody-4)
+	for sc.Scan() {
+		line := strings.TrimRight(sc.Text(), "\r")
+		if line == "" {
+			continue
+		}
+		k, err := n.pool.WriteAll(Text(line))
+		switch {
+		case errors.Is(err, p2ppool.ErrPoolClosed):
+			return
+		case err != nil:
+			fmt.Fprintf(n.errw, "node run: send: %v\n", err)
+		default:
+			fmt.Fprintf(n.errw, "node run: sent to %d connection(s)\n", k)
+		}
+	}
+	if err := sc.Err(); err != nil && !errors.Is(err, os.ErrClosed) && !errors.Is(err, io.ErrClosedPipe) &&
+		!errors.Is(err, os.ErrDeadlineExceeded) {
+		fmt.Fprintf(n.errw, "node run: stdin: %v; no longer reading it\n", err)
+	}
+}
+
+// input is where the lines to send come from, and how to stop reading
+// them.
+type input struct {
+	r io.Reader
+	// interrupt makes a pending or future read of r fail.
+	interrupt func()
+	// waitable: after interrupt, the reader goroutine ends promptly.
+	waitable bool
+}
+
+// openInput returns the lines' source: in if not nil, else the process's
+// stdin. A read of os.Stdin blocks in the kernel and cannot be
+// interrupted, so on Linux a terminal or pipe on stdin is opened again
+// through /dev/stdin: the new file is non-blocking (a new file
+// description, so the shell's stays as it is) and Close interrupts its
+// reads. Elsewhere the reader may outlive run until the process exits.
+func openInput(in io.Reader) input {
+	if in != nil {
+		c, ok := in.(io.Closer)
+		if !ok {
+			return input{r: in, interrupt: func() {}, waitable: true}
+		}
+		return input{r: in, interrupt: func() { c.Close() }, waitable: true}
+	}
+	if fi, err := os.Stdin.Stat(); err == nil && runtime.GOOS == "linux" &&
+		fi.Mode()&(os.ModeCharDevice|os.ModeNamedPipe) != 0 {
+		if f, err := os.Open("/dev/stdin"); err == nil {
+			if f.SetReadDeadline(time.Time{}) == nil { // pollable: reads can be interrupted
+				return input{r: f, interrupt: func() { f.Close() }, waitable: true}
+			}
+			f.Close()
+		}
+	}
+	return input{r: os.Stdin, interrupt: func() {}, waitable: false}
+}
+
+// lineWriter serialises writes to w, so lines written by different
+// goroutines do not interleave. Each Fprintf to it must be one whole line.
+type lineWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lineWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
+}
+
+// connPoint is the peer's listening point, or its transport address when
+// it announced no port.
+func connPoint(c *nodeConn) string {
+	info := c.Info()
+	if info.Point.IsValid() {
+		return info.Point.String()
+	}
+	return info.RemoteAddr.String()
+}
+
+func direction(c *nodeConn) string {
+	if c.Info().Incoming {
+		return "in"
+	}
+	return "out"
+}
+
+// disconnectReason is the reason in a *p2ppool.DisconnectError, with the
+// underlying error when it says more.
+func disconnectReason(err error) string {
+	var de *p2ppool.DisconnectError
+	if !errors.As(err, &de) {
+		return err.Error()
+	}
+	switch de.Reason {
+	case p2ppool.ReasonReadError, p2ppool.ReasonWriteError, p2ppool.ReasonProtocolError:
+		if de.Err != nil {
+			return fmt.Sprintf("%v (%v)", de.Reason, de.Err)
+		}
+	}
+	return de.Reason.String()
+}
+
+// tcpAddrPort returns the address and port of a TCP listener's address.
+func tcpAddrPort(a net.Addr) (netip.AddrPort, bool) {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok {
+		return netip.AddrPort{}, false
+	}
+	ap := ta.AddrPort()
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), true
+}

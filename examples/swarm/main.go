@@ -1,0 +1,761 @@
+// Command swarm is p2ppool's demo: it starts a swarm of nodes in one
+// process on loopback, each knowing a single bootstrap peer, lets them
+// find each other with Bootstrap and Advertise messages until each has
+// its target number of connections, has them gossip text messages, and
+// shows a live table of connections and traffic.
+//
+//	go run ./examples/swarm [-nodes 16] [-duration 10s] [-target 4] [-rate 20] [-json]
+//
+// It exits 0 when, at the end, every node has a connection and the graph
+// of connections is connected.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/p2ppool/p2ppool"
+)
+
+// Exit codes.
+const (
+	exitOK          = 0
+	exitNotAllGood  = 1 // the swarm did not connect
+	exitUsage       = 2
+	exitSetupFailed = 3
+)
+
+// Tunables of the demo.
+const (
+	defaultTarget   = 4
+	discoverMin     = 100 * time.Millisecond // discovery round period, jittered
+	discoverJitter  = 100 * time.Millisecond
+	dialsPerRound   = 3
+	dialTimeout     = time.Second
+	shutdownTimeout = 5 * time.Second
+	settleTimeout   = time.Second
+	ttyRefresh      = 250 * time.Millisecond
+	pipeRefresh     = time.Second
+	maxLiveRows     = 40 // rows of the live table; the final one shows all
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// options are the command-line flags.
+type options struct {
+	nodes, target int
+	duration      time.Duration
+	rate          float64
+	json          bool
+}
+
+func parseFlags(args []string, stderr io.Writer) (*options, int) {
+	var o options
+	flags := flag.NewFlagSet("swarm", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	flags.IntVar(&o.nodes, "nodes", 16, "number of nodes, at least 2")
+	flags.DurationVar(&o.duration, "duration", 10*time.Second, "how long the swarm runs")
+	flags.BoolVar(&o.json, "json", false, "no live table; print one JSON object per node at the end")
+	flags.IntVar(&o.target, "target", 0,
+		fmt.Sprintf("connections each node seeks (default %d, or nodes-1 if smaller)", defaultTarget))
+	flags.Float64Var(&o.rate, "rate", 20, "text messages per second each node gossips (0: none)")
+	flags.Usage = func() {
+		fmt.Fprintln(stderr, "usage: swarm [-nodes N] [-duration D] [-target N] [-rate R] [-json]")
+		fmt.Fprintln(stderr)
+		flags.PrintDefaults()
+	}
+	if err := flags.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, exitOK
+		}
+		return nil, exitUsage
+	}
+	if o.target == 0 {
+		o.target = min(defaultTarget, o.nodes-1)
+	}
+	switch {
+	case flags.NArg() > 0:
+		fmt.Fprintf(stderr, "swarm: unexpected argument %q\n", flags.Arg(0))
+	case o.nodes < 2:
+		fmt.Fprintln(stderr, "swarm: -nodes must be at least 2")
+	case o.duration <= 0:
+		fmt.Fprintln(stderr, "swarm: -duration must be positive")
+	case o.target < 1 || o.target > o.nodes-1:
+		fmt.Fprintf(stderr, "swarm: -target must be between 1 and nodes-1 (%d)\n", o.nodes-1)
+	case !(o.rate >= 0 && o.rate <= 10000):
+		fmt.Fprintln(stderr, "swarm: -rate must be between 0 and 10000")
+	default:
+		return &o, exitOK
+	}
+	flags.Usage()
+	return nil, exitUsage
+}
+
+// run is main without the process globals, for tests: it runs the swarm
+// until -duration has passed or ctx ends and returns the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	opts, code := parseFlags(args, stderr)
+	if opts == nil {
+		return code
+	}
+	s, err := newSwarm(ctx, opts)
+	if err != nil {
+		fmt.Fprintf(stderr, "swarm: %v\n", err)
+		return exitSetupFailed
+	}
+	s.start()
+	view := newView(s, stdout)
+	interrupted := view.live(ctx, opts.duration)
+	elapsed := time.Since(s.started)
+
+	s.stopLoops()
+	s.settle(settleTimeout)
+	final := s.snapshot() // connections as they were, before shutdown
+	if err := s.shutdown(); err != nil {
+		fmt.Fprintf(stderr, "swarm: %v\n", err)
+	}
+	s.updateCounters(final) // traffic including what drained at shutdown
+
+	if opts.json {
+		enc := json.NewEncoder(stdout)
+		for _, st := range final.nodes {
+			enc.Encode(st)
+		}
+	} else {
+		view.final(final)
+	}
+	report := stdout
+	if opts.json {
+		report = stderr // stdout carries only the JSON lines
+	}
+	ok := s.summary(report, final, elapsed, interrupted)
+	if !ok {
+		return exitNotAllGood
+	}
+	return exitOK
+}
+
+// Text is the swarm's one application message (tag 0x1000, a
+// data-encoding string).
+type Text string
+
+type (
+	swarmPool = p2ppool.Pool[Text, struct{}, p2ppool.Metadata]
+	swarmConn = p2ppool.Connection[Text, struct{}, p2ppool.Metadata]
+)
+
+func messages() p2ppool.MessageConfig[Text] {
+	return p2ppool.MessageConfig[Text]{
+		Encodings: []p2ppool.Encoding[Text]{p2ppool.StringEncoding(0x1000, "text", 1<<10,
+			func(s string) Text { return Text(s) },
+			func(m Text) (string, bool) { return string(m), true })},
+		ChainName: "P2PPOOL_SWARM",
+	}
+}
+
+// swarm is the set of nodes and the goroutines that drive them.
+type swarm struct {
+	opts    *options
+	nodes   []*node
+	byPeer  map[p2ppool.PeerID]int // node index by peer id
+	started time.Time
+
+	// loops are the discovery and gossip goroutines, stopped by
+	// stopLoops; servers the Serve goroutines, ended by shutdown.
+	loopCtx  context.Context
+	stop     context.CancelFunc
+	loops    sync.WaitGroup
+	servers  sync.WaitGroup
+	serveErr []error // by node, set when its Serve returns
+}
+
+// node is one pool of the swarm with its listener and counters.
+type node struct {
+	idx    int
+	pool   *swarmPool
+	ln     net.Listener
+	point  netip.AddrPort // where it listens; never dialled by itself
+	target int
+	start  time.Time
+
+	// Application-level counters: Text messages read, and queued for
+	// sending (one per connection a WriteAll reached).
+	msgsIn, msgsOut atomic.Uint64
+	dials, failures atomic.Uint64
+	// reached is when ActiveConnections first reached the target, as a
+	// duration since start plus one; 0 while it has not.
+	reached atomic.Int64
+
+	mu sync.Mutex
+	// Guarded by mu: the connections whose reader runs, and the P2P
+	// bytes of those that ended.
+	live                map[*swarmConn]struct{}
+	bytesIn0, bytesOut0 uint64
+
+	// readers counts the per-connection reader goroutines.
+	readers sync.WaitGroup
+}
+
+// newSwarm creates the nodes: identities without proof of work, a
+// loopback listener each, and pools whose one trusted point, the
+// bootstrap peer, is the previous node.
+func newSwarm(ctx context.Context, o *options) (*swarm, error) {
+	s := &swarm{opts: o, byPeer: make(map[p2ppool.PeerID]int), serveErr: make([]error, o.nodes)}
+	cleanup := func() {
+		for _, n := range s.nodes {
+			if n.pool != nil {
+				n.pool.Close()
+			}
+			n.ln.Close() // not served yet: the pool does not own it
+		}
+	}
+	for i := range o.nodes {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			cleanup()
+			return nil, err
+		}
+		ap := ln.Addr().(*net.TCPAddr).AddrPort()
+		s.nodes = append(s.nodes, &node{idx: i, ln: ln, point: ap, target: o.target, live: make(map[*swarmConn]struct{})})
+	}
+	for i, n := range s.nodes {
+		id, err := p2ppool.GenerateIdentity(ctx, 0, nil)
+		if err != nil {
+			cleanup()
+			return nil, err
+		}
+		cfg := p2ppool.Config{
+			Identity:          id,
+			ProofOfWorkTarget: p2ppool.NoProofOfWork,
+			ListeningPort:     n.point.Port(),
+			ListeningAddr:     n.point.Addr(),
+			// Nodes seek target connections and accept up to about twice
+			// as many, so that nodes still looking find room at nodes that
+			// are done: with max = target no node would take a
+			// connection past its own target and late nodes could starve.
+			MinConnections:         o.target,
+			ExpectedConnections:    o.target + 2,
+			MaxConnections:         2*o.target + 2,
+			MaxIncomingConnections: max(20, o.nodes),
+			ConnectionTimeout:      2 * time.Second,
+			AuthenticationTimeout:  2 * time.Second,
+		}
+		if i > 0 {
+			// The bootstrap peer, a trusted point as octez makes of its
+			// bootstrap peers: the discovery loop dials it first thing.
+			cfg.TrustedPoints = []netip.AddrPort{s.nodes[i-1].point}
+		}
+		pool, err := p2ppool.New(messages(), p2ppool.PeerMetaConfig[struct{}]{}, p2ppool.ConnMetaConfig[p2ppool.Metadata]{}, cfg)
+		if err != nil {
+			cleanup()
+			return nil, err
+		}
+		n.pool = pool
+		pool.OnNewConnection(n.onConnection)
+		s.byPeer[id.PeerID] = i
+	}
+	return s, nil
+}
+
+// start serves every listener and starts the discovery and gossip loops.
+func (s *swarm) start() {
+	s.started = time.Now()
+	s.loopCtx, s.stop = context.WithCancel(context.Background())
+	for i, n := range s.nodes {
+		n.start = s.started
+		s.servers.Go(func() {
+			if err := n.pool.Serve(n.ln); !errors.Is(err, p2ppool.ErrPoolClosed) {
+				s.serveErr[i] = err
+			}
+		})
+		s.loops.Go(func() { n.discover(s.loopCtx) })
+		if s.opts.rate > 0 {
+			s.loops.Go(func() { n.gossip(s.loopCtx, s.opts.rate) })
+		}
+	}
+}
+
+// stopLoops stops discovery and gossip and waits for them.
+func (s *swarm) stopLoops() {
+	s.stop()
+	s.loops.Wait()
+}
+
+// settle waits, up to timeout, until every message queued has been read
+// by its receiver, so that the totals add up: the nodes shut down at once,
+// and each hangs up without reading what is still on its way to it.
+func (s *swarm) settle(timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		var in, out uint64
+		for _, n := range s.nodes {
+			in += n.msgsIn.Load()
+			out += n.msgsOut.Load()
+		}
+		if in >= out {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// shutdown shuts every pool down at once, gracefully within
+// shutdownTimeout, and waits for every goroutine of the swarm.
+func (s *swarm) shutdown() error {
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make([]error, len(s.nodes))
+	for i, n := range s.nodes {
+		wg.Go(func() {
+			if err := n.pool.Shutdown(ctx); err != nil {
+				errs[i] = fmt.Errorf("node %d: shutdown: %w", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	s.servers.Wait()
+	for i, n := range s.nodes {
+		n.readers.Wait()
+		if s.serveErr[i] != nil {
+			errs = append(errs, fmt.Errorf("node %d: serve: %w", i, s.serveErr[i]))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// onConnection is each pool's new-connection hook: it starts the
+// connection's reader.
+func (n *node) onConnection(c *swarmConn) {
+	n.mu.Lock()
+	n.live[c] = struct{}{}
+	n.mu.Unlock()
+	if n.pool.ActiveConnections() >= n.target {
+		n.reached.CompareAndSwap(0, int64(time.Since(n.start))+1)
+	}
+	n.readers.Go(func() { n.read(c) })
+}
+
+// read counts the messages of c until it ends, then keeps its byte
+// counts.
+func (n *node) read(c *swarmConn) {
+	for {
+		if _, err := c.Read(context.Background()); err != nil { // ends when c does
+			break
+		}
+		n.msgsIn.Add(1)
+	}
+	st := c.Stat() // final: the connection's goroutines are done
+	n.mu.Lock()
+	delete(n.live, c)
+	n.bytesIn0 += st.BytesRecv
+	n.bytesOut0 += st.BytesSent
+	n.mu.Unlock()
+}
+
+// bytes returns the P2P plaintext bytes received and sent over all the
+// node's connections, ended ones included.
+func (n *node) bytes() (in, out uint64) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	in, out = n.bytesIn0, n.bytesOut0
+	for c := range n.live {
+		st := c.Stat()
+		in += st.BytesRecv
+		out += st.BytesSent
+	}
+	return in, out
+}
+
+// discover is the node's maintenance, which the pool does not run yet:
+// every 100–200 ms, while the node has fewer connections than its
+// target, it asks its peers for points (Bootstrap; they answer with
+// Advertise) and dials a few known points it is not connected to.
+func (n *node) discover(ctx context.Context) {
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if n.pool.ActiveConnections() < n.target {
+			n.pool.BroadcastBootstrap()
+			n.dialSome(ctx)
+		}
+		t.Reset(discoverMin + rand.N(discoverJitter))
+	}
+}
+
+// dialSome connects to up to dialsPerRound known, disconnected points.
+// Failures are expected and only counted: the point may be full
+// (TooManyConnections nack), already connected to us under another
+// handshake, or being dialled by us at the same time.
+func (n *node) dialSome(ctx context.Context) {
+	var cands []netip.AddrPort
+	for pt, info := range n.pool.Points() {
+		if info.State == p2ppool.PointDisconnected && pt != n.point {
+			cands = append(cands, pt)
+		}
+	}
+	rand.Shuffle(len(cands), func(i, j int) { cands[i], cands[j] = cands[j], cands[i] })
+	for _, pt := range cands[:min(len(cands), dialsPerRound)] {
+		if n.pool.ActiveConnections() >= n.target {
+			return
+		}
+		dctx, cancel := context.WithTimeout(ctx, dialTimeout)
+		_, err := n.pool.Connect(dctx, pt)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		n.dials.Add(1)
+		if err != nil {
+			n.failures.Add(1)
+		}
+	}
+}
+
+// gossip sends "hello from node i #n" to every connection, rate times a
+// second.
+func (n *node) gossip(ctx context.Context, rate float64) {
+	period := time.Duration(float64(time.Second) / rate)
+	// Start at a random phase so that the nodes do not send in lockstep.
+	t := time.NewTimer(rand.N(period) + 1)
+	defer t.Stop()
+	for seq := 1; ; seq++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		k, err := n.pool.WriteAll(Text(fmt.Sprintf("hello from node %d #%d", n.idx, seq)))
+		if err == nil {
+			n.msgsOut.Add(uint64(k))
+		}
+		t.Reset(period)
+	}
+}
+
+// nodeStat is a node's line of the table, and its JSON object.
+type nodeStat struct {
+	Node        int            `json:"node"`
+	PeerID      p2ppool.PeerID `json:"peer_id"`
+	Connections int            `json:"connections"`
+	KnownPoints int            `json:"known_points"`
+	MsgsIn      uint64         `json:"msgs_in"`
+	MsgsOut     uint64         `json:"msgs_out"`
+	BytesIn     uint64         `json:"bytes_in"`
+	BytesOut    uint64         `json:"bytes_out"`
+
+	peers   []p2ppool.PeerID // connected to
+	reached time.Duration    // when it reached its target, 0 if never
+}
+
+// swarmState is the swarm at one instant.
+type swarmState struct {
+	nodes []nodeStat
+	// edges is the number of distinct connected pairs; components the
+	// number of connected components of the graph they form.
+	edges, components int
+}
+
+func (s *swarm) snapshot() swarmState {
+	snap := swarmState{nodes: make([]nodeStat, len(s.nodes))}
+	for i, n := range s.nodes {
+		st := &snap.nodes[i]
+		st.Node = i
+		st.PeerID = n.pool.Identity().PeerID
+		for _, c := range n.pool.Connections() {
+			st.peers = append(st.peers, c.Peer())
+		}
+		st.Connections = len(st.peers)
+		st.KnownPoints = n.pool.Stats().KnownPoints
+		if r := n.reached.Load(); r > 0 {
+			st.reached = time.Duration(r - 1)
+		}
+	}
+	s.updateCounters(snap)
+	snap.edges, snap.components = s.graph(snap)
+	return snap
+}
+
+// updateCounters refreshes the traffic counters of snap.
+func (s *swarm) updateCounters(snap swarmState) {
+	for i, n := range s.nodes {
+		st := &snap.nodes[i]
+		st.MsgsIn, st.MsgsOut = n.msgsIn.Load(), n.msgsOut.Load()
+		st.BytesIn, st.BytesOut = n.bytes()
+	}
+}
+
+// graph counts the distinct connections and the connected components of
+// the graph of nodes linked by connections, over peer ids.
+func (s *swarm) graph(snap swarmState) (edges, components int) {
+	parent := make([]int, len(snap.nodes))
+	for i := range parent {
+		parent[i] = i
+	}
+	var find func(int) int
+	find = func(i int) int {
+		if parent[i] != i {
+			parent[i] = find(parent[i])
+		}
+		return parent[i]
+	}
+	seen := make(map[[2]int]bool)
+	for i, st := range snap.nodes {
+		for _, p := range st.peers {
+			j, ok := s.byPeer[p]
+			if !ok {
+				continue
+			}
+			e := [2]int{min(i, j), max(i, j)}
+			if !seen[e] {
+				seen[e] = true
+				edges++
+			}
+			parent[find(i)] = find(j)
+		}
+	}
+	for i := range parent {
+		if find(i) == i {
+			components++
+		}
+	}
+	return edges, components
+}
+
+// summary prints the outcome and reports whether the swarm connected:
+// every node has a connection and the graph is connected.
+func (s *swarm) summary(w io.Writer, snap swarmState, elapsed time.Duration, interrupted bool) bool {
+	o := s.opts
+	var msgsIn, msgsOut, bytesIn, bytesOut, dials, failures uint64
+	minC, maxC, atTarget, isolated := -1, 0, 0, 0
+	var slowest time.Duration
+	for i, st := range snap.nodes {
+		msgsIn += st.MsgsIn
+		msgsOut += st.MsgsOut
+		bytesIn += st.BytesIn
+		bytesOut += st.BytesOut
+		dials += s.nodes[i].dials.Load()
+		failures += s.nodes[i].failures.Load()
+		if minC < 0 || st.Connections < minC {
+			minC = st.Connections
+		}
+		maxC = max(maxC, st.Connections)
+		if st.Connections == 0 {
+			isolated++
+		}
+		if st.reached > 0 {
+			atTarget++
+			slowest = max(slowest, st.reached)
+		}
+	}
+	how := "ran"
+	if interrupted {
+		how = "interrupted after"
+	}
+	fmt.Fprintf(w, "swarm %s %v: %d nodes, target %s each\n", how, elapsed.Round(10*time.Millisecond), o.nodes, plural(o.target, "connection"))
+	if atTarget == o.nodes {
+		fmt.Fprintf(w, "  target:      every node reached %s (the last after %v)\n",
+			plural(o.target, "connection"), max(slowest.Round(time.Millisecond), time.Millisecond))
+	} else {
+		fmt.Fprintf(w, "  target:      %d of %d nodes reached %s\n", atTarget, o.nodes, plural(o.target, "connection"))
+	}
+	fmt.Fprintf(w, "  connections: %d (per node %d to %d, average %.1f), from %d dials (%d failed)\n",
+		snap.edges, minC, maxC, 2*float64(snap.edges)/float64(o.nodes), dials, failures)
+	fmt.Fprintf(w, "  messages:    %d sent, %d received (%s out, %s in of P2P traffic)\n",
+		msgsOut, msgsIn, humanBytes(bytesOut), humanBytes(bytesIn))
+	ok := isolated == 0 && snap.components == 1
+	switch {
+	case ok:
+		fmt.Fprintln(w, "  graph:       connected")
+	case isolated > 0:
+		fmt.Fprintf(w, "  graph:       NOT connected: %d node(s) without a connection\n", isolated)
+	default:
+		fmt.Fprintf(w, "  graph:       NOT connected: %d components\n", snap.components)
+	}
+	return ok
+}
+
+// view shows the swarm while it runs: a table redrawn in place on a
+// terminal, a progress line a second otherwise, nothing with -json.
+type view struct {
+	s   *swarm
+	w   io.Writer
+	tty bool
+}
+
+func newView(s *swarm, w io.Writer) *view {
+	return &view{s: s, w: w, tty: isTerminal(w)}
+}
+
+// isTerminal reports whether w is a character device, where ANSI escapes
+// make sense.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// live refreshes the view until d has passed or ctx ends; it reports
+// whether ctx ended first.
+func (v *view) live(ctx context.Context, d time.Duration) (interrupted bool) {
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	var tick <-chan time.Time
+	if !v.s.opts.json {
+		period := pipeRefresh
+		if v.tty {
+			period = ttyRefresh
+			io.WriteString(v.w, "\x1b[?25l\x1b[H\x1b[2J") // hide the cursor, clear
+		}
+		t := time.NewTicker(period)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return true
+		case <-deadline.C:
+			return false
+		case <-tick:
+			snap := v.s.snapshot()
+			if v.tty {
+				v.frame(snap, maxLiveRows)
+			} else {
+				v.progress(snap)
+			}
+		}
+	}
+}
+
+// final shows the final table, in place of the live one on a terminal.
+func (v *view) final(snap swarmState) {
+	if v.tty {
+		v.frame(snap, len(snap.nodes))
+		io.WriteString(v.w, "\x1b[?25h\n") // show the cursor again
+		return
+	}
+	fmt.Fprintln(v.w)
+	io.WriteString(v.w, v.table(snap, len(snap.nodes)))
+	fmt.Fprintln(v.w)
+}
+
+// frame redraws the screen from the top left: each line is cleared to its
+// end and the rest of the screen below, which does not flicker as a full
+// clear would.
+func (v *view) frame(snap swarmState, rows int) {
+	var b strings.Builder
+	b.WriteString("\x1b[H")
+	for line := range strings.Lines(v.header(snap) + "\n" + v.table(snap, rows)) {
+		b.WriteString(strings.TrimSuffix(line, "\n"))
+		b.WriteString("\x1b[K\n")
+	}
+	b.WriteString("\x1b[J")
+	io.WriteString(v.w, b.String())
+}
+
+func (v *view) header(snap swarmState) string {
+	o := v.s.opts
+	at := 0
+	for _, st := range snap.nodes {
+		if st.reached > 0 {
+			at++
+		}
+	}
+	graph := "connected"
+	if snap.components != 1 {
+		graph = fmt.Sprintf("%d components", snap.components)
+	}
+	elapsed := min(time.Since(v.s.started), o.duration)
+	return fmt.Sprintf("p2ppool swarm · %d nodes on 127.0.0.1 · target %s (max %d) · %g msgs/s/node\n"+
+		"%v of %v · %d connections · %d/%d nodes reached target · graph %s\n",
+		o.nodes, plural(o.target, "connection"), 2*o.target+2, o.rate,
+		elapsed.Truncate(100*time.Millisecond), o.duration, snap.edges, at, o.nodes, graph)
+}
+
+// table formats the first rows nodes of snap.
+func (v *view) table(snap swarmState, rows int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%4s  %-12s  %5s  %6s  %9s  %9s  %9s  %9s\n",
+		"node", "peer id", "conns", "points", "msgs in", "msgs out", "bytes in", "bytes out")
+	for _, st := range snap.nodes[:min(rows, len(snap.nodes))] {
+		fmt.Fprintf(&b, "%4d  %-12s  %5d  %6d  %9d  %9d  %9s  %9s\n",
+			st.Node, st.PeerID.String()[:12], st.Connections, st.KnownPoints,
+			st.MsgsIn, st.MsgsOut, humanBytes(st.BytesIn), humanBytes(st.BytesOut))
+	}
+	if more := len(snap.nodes) - rows; more > 0 {
+		fmt.Fprintf(&b, "   … and %d more nodes\n", more)
+	}
+	return b.String()
+}
+
+// progress prints one compact line, for logs and pipes.
+func (v *view) progress(snap swarmState) {
+	minC, maxC, at := -1, 0, 0
+	var in, out uint64
+	for _, st := range snap.nodes {
+		if minC < 0 || st.Connections < minC {
+			minC = st.Connections
+		}
+		maxC = max(maxC, st.Connections)
+		if st.reached > 0 {
+			at++
+		}
+		in += st.MsgsIn
+		out += st.MsgsOut
+	}
+	graph := "connected"
+	if snap.components != 1 {
+		graph = fmt.Sprintf("%d components", snap.components)
+	}
+	fmt.Fprintf(v.w, "%5.1fs  %d connections (per node %d-%d)  %d/%d at target  graph %s  msgs out %d in %d\n",
+		time.Since(v.s.started).Seconds(), snap.edges, minC, maxC, at, len(snap.nodes), graph, out, in)
+}
+
+// plural formats a count of things.
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
+}
+
+// humanBytes formats a byte count with a k/M/G (powers of 1000) suffix.
+func humanBytes(n uint64) string {
+	switch {
+	case n >= 1e9:
+		return fmt.Sprintf("%.2fGB", float64(n)/1e9)
+	case n >= 1e6:
+		return fmt.Sprintf("%.2fMB", float64(n)/1e6)
+	case n >= 1e3:
+		return fmt.Sprintf("%.1fkB", float64(n)/1e3)
+	}
+	return fmt.Sprintf("%dB", n)
+}

@@ -1,0 +1,170 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/p2ppool/p2ppool"
+)
+
+// Every pool, listener, reader, discovery and gossip goroutine must be
+// gone when run returns.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func runSwarm(t *testing.T, ctx context.Context, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(ctx, args, &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+func TestSwarmJSON(t *testing.T) {
+	code, stdout, stderr := runSwarm(t, context.Background(), "-nodes", "6", "-duration", "3s", "-json")
+	require.Equal(t, exitOK, code, stderr)
+
+	lines := strings.Split(strings.TrimSuffix(stdout, "\n"), "\n")
+	require.Len(t, lines, 6, stdout)
+	peers := make(map[p2ppool.PeerID]bool)
+	for i, line := range lines {
+		var keys map[string]json.RawMessage
+		require.NoError(t, json.Unmarshal([]byte(line), &keys), line)
+		assert.ElementsMatch(t, []string{"node", "peer_id", "connections", "known_points",
+			"msgs_in", "msgs_out", "bytes_in", "bytes_out"}, slices.Collect(maps.Keys(keys)), line)
+
+		var st nodeStat
+		require.NoError(t, json.Unmarshal([]byte(line), &st), "peer_id is the octez text form: %s", line)
+		assert.Equal(t, i, st.Node)
+		peers[st.PeerID] = true
+		assert.GreaterOrEqual(t, st.Connections, 1, line)
+		assert.Positive(t, st.KnownPoints, line)
+		assert.Positive(t, st.MsgsIn, "messages flowed: %s", line)
+		assert.Positive(t, st.MsgsOut, line)
+		assert.Greater(t, st.BytesIn, st.MsgsIn, line)
+		assert.Greater(t, st.BytesOut, st.MsgsOut, line)
+	}
+	assert.Len(t, peers, 6, "distinct identities")
+	// The summary goes to stderr, keeping stdout pure JSON.
+	assert.Contains(t, stderr, "every node reached 4 connections")
+	assert.Contains(t, stderr, "graph:       connected")
+}
+
+func TestSwarmTable(t *testing.T) {
+	code, stdout, stderr := runSwarm(t, context.Background(), "-nodes", "4", "-duration", "1500ms", "-rate", "50")
+	require.Equal(t, exitOK, code, stderr)
+	assert.Empty(t, stderr)
+	assert.NotContains(t, stdout, "\x1b[", "no ANSI escapes when stdout is not a terminal")
+	// A progress line a second, then the final table and the summary.
+	assert.Regexp(t, `(?m)^\s+1\.\ds  \d+ connections \(per node \d+-\d+\)  \d/4 at target  graph `, stdout)
+	assert.Regexp(t, `(?m)^node  peer id\s+conns\s+points\s+msgs in\s+msgs out\s+bytes in\s+bytes out$`, stdout)
+	for i := range 4 {
+		assert.Regexp(t, `(?m)^\s+`+string(rune('0'+i))+`  id\w{10}\s+3\s+\d+`, stdout, "node %d: 3 connections, the target", i)
+	}
+	assert.Regexp(t, `swarm ran 1\.5\d*s: 4 nodes, target 3 connections each`, stdout)
+	assert.Contains(t, stdout, "every node reached 3 connections")
+	assert.Contains(t, stdout, "graph:       connected")
+	assert.Regexp(t, `messages:    (\d+) sent, (\d+) received`, stdout)
+}
+
+func TestSwarmLiveFrame(t *testing.T) {
+	s := &swarm{opts: &options{nodes: 2, target: 1, duration: time.Second, rate: 20}, started: time.Now()}
+	snap := fakeSnapshot(t, s, 3, [][2]int{{0, 1}, {1, 2}})
+	var out bytes.Buffer
+	v := &view{s: s, w: &out, tty: true}
+	v.frame(snap, 2)
+	frame := out.String()
+	assert.True(t, strings.HasPrefix(frame, "\x1b[H"), "starts from the top left")
+	assert.True(t, strings.HasSuffix(frame, "\x1b[J"), "clears what is left below")
+	assert.Contains(t, frame, "target 1 connection (max 4)")
+	assert.Contains(t, frame, " · 2 connections · ")
+	assert.Contains(t, frame, "graph connected\x1b[K\n")
+	assert.Contains(t, frame, "… and 1 more nodes")
+}
+
+// fakeSnapshot builds a snapshot of n nodes linked by edges, with made-up
+// peer ids registered in s.
+func fakeSnapshot(t *testing.T, s *swarm, n int, edges [][2]int) swarmState {
+	t.Helper()
+	s.byPeer = make(map[p2ppool.PeerID]int)
+	snap := swarmState{nodes: make([]nodeStat, n)}
+	for i := range snap.nodes {
+		id := p2ppool.PeerID{byte(i + 1)}
+		s.byPeer[id] = i
+		snap.nodes[i].Node, snap.nodes[i].PeerID = i, id
+	}
+	for _, e := range edges {
+		a, b := &snap.nodes[e[0]], &snap.nodes[e[1]]
+		a.peers = append(a.peers, b.PeerID)
+		b.peers = append(b.peers, a.PeerID)
+		a.Connections++
+		b.Connections++
+	}
+	snap.edges, snap.components = s.graph(snap)
+	return snap
+}
+
+func TestSwarmConnectivityVerdict(t *testing.T) {
+	s := &swarm{opts: &options{nodes: 4, target: 1}, nodes: make([]*node, 4)}
+	for i := range s.nodes {
+		s.nodes[i] = &node{}
+	}
+	for _, tc := range []struct {
+		name       string
+		edges      [][2]int
+		components int
+		ok         bool
+		says       string
+	}{
+		{"path", [][2]int{{0, 1}, {1, 2}, {3, 2}}, 1, true, "graph:       connected"},
+		{"two pairs", [][2]int{{0, 1}, {2, 3}}, 2, false, "NOT connected: 2 components"},
+		{"isolated node", [][2]int{{0, 1}, {1, 2}}, 2, false, "1 node(s) without a connection"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			snap := fakeSnapshot(t, s, 4, tc.edges)
+			assert.Equal(t, len(tc.edges), snap.edges)
+			assert.Equal(t, tc.components, snap.components)
+			var out bytes.Buffer
+			assert.Equal(t, tc.ok, s.summary(&out, snap, time.Second, false))
+			assert.Contains(t, out.String(), tc.says)
+		})
+	}
+}
+
+func TestSwarmInterrupted(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	code, stdout, stderr := runSwarm(t, ctx, "-nodes", "3", "-duration", "1m")
+	assert.Less(t, time.Since(start), 5*time.Second, "stops promptly")
+	assert.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, stdout, "swarm interrupted after")
+}
+
+func TestSwarmUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"-nodes", "1"},
+		{"-nodes", "4", "-target", "4"},
+		{"-target", "-1"},
+		{"-duration", "0s"},
+		{"-rate", "-3"},
+		{"-bogus"},
+		{"extra"},
+	} {
+		code, stdout, stderr := runSwarm(t, context.Background(), args...)
+		assert.Equal(t, exitUsage, code, "%q", args)
+		assert.Empty(t, stdout)
+		assert.Contains(t, stderr, "usage: swarm", "%q", args)
+	}
+	code, _, stderr := runSwarm(t, context.Background(), "-h")
+	assert.Equal(t, exitOK, code)
+	assert.Contains(t, stderr, "-nodes")
+}
