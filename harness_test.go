@@ -32,6 +32,10 @@ type testConn = Connection[text, struct{}, Metadata]
 
 // network is a transport for tests: "tcp" uses loopback sockets, "pipe" an
 // in-memory network of net.Pipe connections with made-up addresses.
+//
+// The tcp sockets get small kernel buffers (tcpBuffer), so that a peer that
+// stops reading stalls its sender after a bounded number of bytes, far
+// fewer than one bigMsg, as net.Pipe does at once.
 type network struct {
 	name string
 	mu   sync.Mutex
@@ -50,9 +54,10 @@ var networks = []string{"tcp", "pipe"}
 func (n *network) listen(t testing.TB) net.Listener {
 	t.Helper()
 	if n.name == "tcp" {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		lc := net.ListenConfig{Control: tcpControl}
+		ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
 		require.NoError(t, err)
-		return ln
+		return smallBufferListener{ln}
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -66,8 +71,16 @@ func (n *network) listen(t testing.TB) net.Listener {
 // DialContext implements Dialer.
 func (n *network) DialContext(ctx context.Context, _, address string) (net.Conn, error) {
 	if n.name == "tcp" {
-		var d net.Dialer
-		return d.DialContext(ctx, "tcp", address)
+		d := net.Dialer{Control: tcpControl}
+		c, err := d.DialContext(ctx, "tcp", address)
+		if err != nil {
+			return nil, err
+		}
+		if err := shrinkBuffers(c); err != nil {
+			c.Close()
+			return nil, err
+		}
+		return c, nil
 	}
 	pt, err := netip.ParseAddrPort(address)
 	if err != nil {
@@ -92,6 +105,29 @@ func (n *network) DialContext(ctx context.Context, _, address string) (net.Conn,
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// tcpBuffer is the kernel send and receive buffer size of the tcp
+// network's sockets (Linux doubles it). tcpControl sets it before the
+// connection is made, so that the window a receiver advertises never
+// exceeds its buffer: shrinking the buffer of an established connection
+// makes the kernel drop segments sent into the old window, and the
+// sender's retransmission backoff then stalls the connection for seconds.
+// Where tcpControl cannot (not unix), shrinkBuffers does it afterwards.
+const tcpBuffer = 16 << 10
+
+type smallBufferListener struct{ net.Listener }
+
+func (l smallBufferListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	if err := shrinkBuffers(c); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
 }
 
 type addrConn struct {
@@ -152,6 +188,7 @@ func newNode(t testing.TB, n *network, mutate func(*Config)) *node {
 	ln := n.listen(t)
 	nd := &node{testPool: p, point: ln.Addr().(*net.TCPAddr).AddrPort(), serve: make(chan error, 1)}
 	go func() { nd.serve <- p.Serve(ln) }()
+	waitServing(t, p, ln)
 	t.Cleanup(func() {
 		require.NoError(t, p.Close())
 		select {

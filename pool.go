@@ -416,6 +416,9 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) Shutdown(ctx context.Context) error {
 	conns := p.beginClose()
 	cause := &DisconnectError{Reason: ReasonPoolClosed}
 	for _, c := range conns {
+		// Record why first: the peer may hang up as soon as it has read
+		// the Disconnect, and its hanging up must not become the reason.
+		c.cause.CompareAndSwap(nil, cause)
 		// The Disconnect goes behind what is queued even when the queue is
 		// full: it is the last message, not one to drop.
 		c.out.pushLast(outItem{b: disconnectMsg})

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/p2ppool/p2ppool/internal/crypto"
@@ -65,6 +66,12 @@ func Authenticate(ctx context.Context, nc net.Conn, incoming bool, cfg *Config) 
 	if cfg.Timeout > 0 {
 		ctx, cancel = context.WithTimeoutCause(ctx, cfg.Timeout, ErrTimeout)
 	}
+	// The deadline goes first: the watcher, registered next, must have
+	// the last word, or a cancellation landing in between would be
+	// overwritten and the handshake would run to its full timeout.
+	if d, ok := ctx.Deadline(); ok {
+		nc.SetDeadline(d)
+	}
 	a := &AuthConn{
 		c:        newConn(nc, cfg),
 		incoming: incoming,
@@ -73,9 +80,6 @@ func Authenticate(ctx context.Context, nc net.Conn, incoming bool, cfg *Config) 
 		stopWatch: context.AfterFunc(ctx, func() {
 			nc.SetDeadline(aLongTimeAgo)
 		}),
-	}
-	if d, ok := ctx.Deadline(); ok {
-		nc.SetDeadline(d)
 	}
 	if err := a.exchangeConnectionMessages(cfg); err != nil {
 		return nil, a.fail(StageConnectionMessage, err)
@@ -139,11 +143,25 @@ func (a *AuthConn) Nack(motive wire.NackMotive, points []netip.AddrPort) error {
 		}
 		ack = wire.Ack{Kind: wire.AckNack, Motive: motive, Points: points}
 	}
-	if err := a.c.writeHandshakeChunk(ack.Append(nil)); err != nil {
-		return a.fail(StageAck, err)
+	// The peer may be writing at the same moment: its ack, or its own nack
+	// when both sides refuse each other. What it sends is read and
+	// discarded while we write, or on an unbuffered transport (net.Pipe)
+	// the two writes would wait for each other until the timeout; it also
+	// keeps unread bytes from turning our close into a TCP reset that
+	// could destroy the nack in flight. Closing ends the drain.
+	drained := make(chan struct{})
+	go func() {
+		defer close(drained)
+		io.Copy(io.Discard, a.c.nc)
+	}()
+	_, err := a.c.nc.Write(a.c.sealHandshakeChunk(ack.Append(nil)))
+	if err != nil {
+		err = a.fail(StageAck, err)
+	} else {
+		a.Close()
 	}
-	a.Close()
-	return nil
+	<-drained
+	return err
 }
 
 // Close abandons the handshake and closes the connection.
@@ -174,7 +192,8 @@ func (a *AuthConn) classify(err error) error {
 			return cause
 		}
 	}
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.ErrClosedPipe) {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.ErrClosedPipe) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
 		return fmt.Errorf("%w: %w", ErrClosedDuringHandshake, err)
 	}
 	return err

@@ -588,3 +588,37 @@ func TestNonceAdvancesPerChunk(t *testing.T) {
 	assert.Equal(t, want, w.wnonce)
 	assert.Equal(t, want, r.rnonce)
 }
+
+// TestMutualNack: both sides refuse each other at once (same version
+// mismatch, same existing connection). On net.Pipe, which has no buffer,
+// the two nacks must not wait for each other until the timeout.
+func TestMutualNack(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a, b := net.Pipe()
+		iniCfg, respCfg := testConfig(t), testConfig(t)
+		iniCfg.Timeout, respCfg.Timeout = time.Minute, time.Minute
+		start := time.Now()
+		errc := make(chan error, 2)
+		for _, side := range []struct {
+			nc       net.Conn
+			incoming bool
+			cfg      *Config
+		}{{a, false, iniCfg}, {b, true, respCfg}} {
+			go func() {
+				auth, err := Authenticate(context.Background(), side.nc, side.incoming, side.cfg)
+				if err == nil {
+					err = auth.Nack(wire.AlreadyConnected, nil)
+				}
+				errc <- err
+			}()
+		}
+		for range 2 {
+			// Whoever finishes first closes; the other's nack may then find
+			// the pipe closed, which is not a timeout.
+			if err := <-errc; err != nil {
+				require.ErrorIs(t, err, ErrClosedDuringHandshake)
+			}
+		}
+		assert.Less(t, time.Since(start), time.Second, "the nacks did not wait for the timeout")
+	})
+}
