@@ -20,6 +20,8 @@ type RefusalReason uint8
 // Refusal reasons.
 const (
 	RefusedTooManyIncoming RefusalReason = iota
+	RefusedBanned                        // address or peer banned or greylisted
+	RefusedUnexpectedPeer
 	RefusedTooManyConnections
 	RefusedAlreadyConnected
 	RefusedNoCommonVersion
@@ -31,24 +33,25 @@ const (
 )
 
 func (r RefusalReason) String() string {
-	return [...]string{"too many incoming", "too many connections", "already connected",
+	return [...]string{"too many incoming", "banned", "unexpected peer", "too many connections", "already connected",
 		"no common version", "private mode", "myself", "handshake failed", "rejected by peer"}[r]
 }
 
 // Connect opens a connection to point (octez connect): dial, handshake,
 // admission. It is bounded by ctx and by Config.ConnectionTimeout,
 // whichever ends first, and returns the established connection or an
-// error matching one of ErrTooManyConnections, ErrPrivateMode,
+// error matching one of ErrPointBanned, ErrTooManyConnections, ErrPrivateMode,
 // ErrPendingConnection, ErrAlreadyConnected, ErrConnectionFailed,
 // ErrTimeout, ErrMyself, ErrNotEnoughProofOfWork, ErrNoCommonVersion
-// (*VersionError), ErrRejected (*RejectedError), ErrPoolClosed, or, when
+// (*VersionError), ErrRejected (*RejectedError), ErrPeerBanned,
+// ErrUnexpectedPeer, ErrPoolClosed, or, when
 // ctx ends first, its cause (context.Cause).
 func (p *Pool[Msg, PeerMeta, ConnMeta]) Connect(ctx context.Context, point netip.AddrPort) (*Connection[Msg, PeerMeta, ConnMeta], error) {
 	if err := p.enter(); err != nil {
 		return nil, err
 	}
 	defer p.wg.Done()
-	point = netip.AddrPortFrom(point.Addr().Unmap(), point.Port())
+	point = normalizePoint(point)
 	if err := p.requestPoint(point); err != nil {
 		return nil, err
 	}
@@ -73,11 +76,14 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) Connect(ctx context.Context, point netip
 	return c, nil
 }
 
-// requestPoint runs octez's checks before dialling and marks the point
-// requested.
+// requestPoint runs octez's checks before dialling, in octez's order, and
+// marks the point requested.
 func (p *Pool[Msg, PeerMeta, ConnMeta]) requestPoint(point netip.AddrPort) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.acl.bannedAddr(point.Addr()) {
+		return ErrPointBanned
+	}
 	if len(p.conns)+p.accepted >= p.cfg.MaxConnections {
 		return ErrTooManyConnections
 	}
@@ -91,21 +97,20 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) requestPoint(point netip.AddrPort) error
 	case PointRunning:
 		return ErrAlreadyConnected
 	}
-	pi.State = PointRequested
+	pi.setRequested(time.Now())
+	p.publishLocked(Event{Kind: EventOutgoingConnection, Point: point})
 	return nil
 }
 
 // pointFailed returns a requested or accepted point to disconnected after a
-// failed attempt. octez leaves the point requested forever when the peer
-// turns out banned or unexpected (quirk 1); we reset it so it can be
-// retried.
+// failed attempt, with octez's back-off. octez leaves the point requested
+// forever when the peer turns out banned or unexpected (spec §12 quirk 1);
+// here it can be retried once the back-off allows.
 func (p *Pool[Msg, PeerMeta, ConnMeta]) pointFailed(point netip.AddrPort) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if pi := p.points[point]; pi != nil && (pi.State == PointRequested || pi.State == PointAccepted) {
-		pi.State = PointDisconnected
-		pi.Peer = PeerID{}
-		pi.LastMiss = time.Now()
+		pi.setDisconnected(&p.cfg.Reconnection, time.Now())
 	}
 }
 
@@ -119,12 +124,20 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) Accept(ctx context.Context, nc net.Conn)
 		return nil, err
 	}
 	defer p.wg.Done()
+	socketPoint, _ := addrPortOf(nc.RemoteAddr())
 	p.mu.Lock()
+	p.publishLocked(Event{Kind: EventIncomingConnection, Point: socketPoint})
 	if p.incoming >= p.cfg.MaxIncomingConnections {
 		p.mu.Unlock()
 		nc.Close()
 		p.refuse(RefusedTooManyIncoming, nil)
 		return nil, ErrTooManyIncoming
+	}
+	if p.acl.bannedAddr(socketPoint.Addr()) {
+		p.mu.Unlock()
+		nc.Close()
+		p.refuse(RefusedBanned, nil)
+		return nil, ErrPointBanned
 	}
 	p.incoming++
 	p.mu.Unlock()
@@ -164,6 +177,10 @@ func refusalOf(err error) RefusalReason {
 		return RefusedMyself
 	case errors.Is(err, ErrRejected):
 		return RefusedByPeer
+	case errors.Is(err, ErrPeerBanned), errors.Is(err, ErrPointBanned):
+		return RefusedBanned
+	case errors.Is(err, ErrUnexpectedPeer):
+		return RefusedUnexpectedPeer
 	}
 	return RefusedHandshakeFailed
 }
@@ -183,47 +200,55 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) handshakeContext(ctx context.Context, ti
 
 // admission is the outcome of the checks between metadata and ack.
 type admission struct {
-	motive  wire.NackMotive // nack with this motive when err is set and nack is true
-	nack    bool
-	err     error
-	version NetworkVersion
+	motive wire.NackMotive // nack with this motive when err is set and nack is true
+	nack   bool
+	err    error
 }
 
 // establish runs the handshake on nc and, if the peer is admitted, creates
 // the connection (octez authenticate then create_connection). dialled is
 // the point we dialled (outgoing) or invalid (incoming).
 func (p *Pool[Msg, PeerMeta, ConnMeta]) establish(ctx context.Context, nc net.Conn, incoming bool, dialled netip.AddrPort) (*Connection[Msg, PeerMeta, ConnMeta], error) {
+	socketPoint, _ := addrPortOf(nc.RemoteAddr())
 	cfg := p.sockCfg
 	cfg.Port = uint16(p.port.Load())
 	auth, err := socket.Authenticate(ctx, nc, incoming, &cfg)
 	if err != nil {
+		if socket.ShouldGreylist(err) {
+			// Bad proof of work, decipher or decoding failures: octez
+			// greylists the address.
+			p.punish(socketPoint.Addr(), PeerID{})
+		}
 		err = fromSocketError(err)
 		if errors.Is(err, ErrMyself) && dialled.IsValid() {
 			p.rememberMyself(dialled)
 		}
+		p.publish(Event{Kind: EventAuthenticationFailed, Point: socketPoint, Err: err})
 		return nil, err
 	}
 	remote := auth.Remote()
 	peer := PeerID(remote.PeerID)
 	idPoint := dialled
-	if incoming {
-		if ap, ok := addrPortOf(nc.RemoteAddr()); ok && remote.Port != 0 {
-			idPoint = netip.AddrPortFrom(ap.Addr(), remote.Port)
-		}
+	if incoming && remote.Port != 0 && socketPoint.IsValid() {
+		idPoint = netip.AddrPortFrom(socketPoint.Addr(), remote.Port)
 	}
 	meta, err := p.connMeta.Decode(remote.Metadata)
 	if err != nil {
 		auth.Close()
-		return nil, &HandshakeError{Stage: StageMetadata, Peer: peer, Err: fmt.Errorf("%w: connection metadata: %w", ErrDecode, err)}
+		p.punish(socketPoint.Addr(), PeerID{})
+		err = &HandshakeError{Stage: StageMetadata, Peer: peer, Err: fmt.Errorf("%w: connection metadata: %w", ErrDecode, err)}
+		p.publish(Event{Kind: EventAuthenticationFailed, Point: socketPoint, Err: err})
+		return nil, err
 	}
 	private := p.connMeta.PrivateNode(meta)
 	version, verr := p.versions.Select(remote.Version)
 
-	adm := p.admit(peer, idPoint, incoming, private, verr)
+	adm := p.admit(socketPoint, peer, idPoint, dialled, incoming, private, verr)
 	if adm.err != nil {
 		if adm.nack {
 			p.mu.Lock()
 			alternatives := p.knownPointsLocked(maxAdvertised)
+			p.publishLocked(Event{Kind: EventRejectingRequest, Point: socketPoint, IDPoint: idPoint, Peer: peer, Err: adm.err})
 			p.mu.Unlock()
 			if p.cfg.DisablePeerDiscovery {
 				alternatives = nil
@@ -236,14 +261,8 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) establish(ctx context.Context, nc net.Co
 	}
 	sc, err := auth.Accept()
 	if err != nil {
-		p.unaccept(peer, idPoint)
 		err = fromSocketError(err)
-		var rej *RejectedError
-		if errors.As(err, &rej) {
-			p.mu.Lock()
-			p.registerNewPointsLocked(rej.Points)
-			p.mu.Unlock()
-		}
+		p.unaccept(socketPoint, peer, idPoint, err)
 		return nil, err
 	}
 	info := ConnInfo[ConnMeta]{
@@ -261,17 +280,27 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) establish(ctx context.Context, nc net.Co
 	return p.startConnection(sc, info)
 }
 
-// admit runs octez's acceptability checks in octez's order and, when they
-// pass, marks peer and point accepted, holding a connection slot.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) admit(peer PeerID, idPoint netip.AddrPort, incoming, private bool, verr error) admission {
+// admit runs octez's checks after authentication, in octez's order (spec
+// §3.3: banned peer, point registration, expected peer id, peer
+// registration, then acceptability: versions, slots, private mode, point
+// and peer states) and, when they pass, marks peer and point accepted,
+// holding a connection slot.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) admit(socketPoint netip.AddrPort, peer PeerID, idPoint, dialled netip.AddrPort, incoming, private bool, verr error) admission {
+	now := time.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
 		return admission{err: ErrPoolClosed}
 	}
+	if p.acl.bannedPeer(peer) {
+		return admission{err: ErrPeerBanned}
+	}
 	var pt *pointInfo
 	if idPoint.IsValid() && !slices.Contains(p.myPoints, idPoint) {
 		pt = p.registerPointLocked(idPoint)
+	}
+	if pt != nil && !pt.ExpectedPeer.IsZero() && pt.ExpectedPeer != peer {
+		return admission{err: fmt.Errorf("%w: %v at %v, expected %v", ErrUnexpectedPeer, peer, idPoint, pt.ExpectedPeer)}
 	}
 	pe := p.registerPeerLocked(peer)
 	if pt != nil {
@@ -281,22 +310,30 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) admit(peer PeerID, idPoint netip.AddrPor
 	var ve *socket.VersionError
 	switch {
 	case errors.As(verr, &ve):
+		if !incoming && dialled.IsValid() {
+			// A node of another network: octez forgets the point (spec
+			// §3.3-12), unless the operator trusts it.
+			if pi := p.points[dialled]; pi != nil && !pi.Trusted {
+				pi.setDisconnected(&p.cfg.Reconnection, now)
+				delete(p.points, dialled)
+			}
+		}
 		return admission{nack: true, motive: ve.Motive, err: &VersionError{Motive: NackMotive(ve.Motive), Remote: NetworkVersion(ve.Remote)}}
 	case len(p.conns)+p.accepted >= p.connectionsThreshold():
 		return admission{nack: true, motive: wire.TooManyConnections, err: ErrTooManyConnections}
-	case p.cfg.ClosedNetwork && !(pt != nil && pt.Trusted) && !pe.trusted:
+	case p.cfg.ClosedNetwork && !(pt != nil && pt.Trusted) && !pe.Trusted:
 		return admission{err: ErrPrivateMode}
 	case pt != nil && (pt.State == PointAccepted || pt.State == PointRunning || pt.State == PointRequested && incoming):
 		return admission{nack: true, motive: wire.AlreadyConnected, err: ErrAlreadyConnected}
-	case pe.state != PeerDisconnected:
+	case pe.State != PeerDisconnected:
 		return admission{nack: true, motive: wire.AlreadyConnected, err: ErrAlreadyConnected}
 	}
 	if pt != nil {
-		pt.State = PointAccepted
-		pt.Peer = peer
+		pt.setAccepted(peer, now)
 	}
-	pe.state = PeerAccepted
+	pe.setAccepted(idPoint, now)
 	p.accepted++
+	p.publishLocked(Event{Kind: EventAcceptingRequest, Point: socketPoint, IDPoint: idPoint, Peer: peer})
 	return admission{}
 }
 
@@ -308,19 +345,25 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) connectionsThreshold() int {
 	return p.cfg.MaxConnections
 }
 
-// unaccept undoes admit after a failed ack exchange.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) unaccept(peer PeerID, idPoint netip.AddrPort) {
+// unaccept undoes admit after a failed ack exchange: peer and point back
+// off (octez Accepted -> Disconnected), and a nack's alternative points
+// are learnt.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) unaccept(socketPoint netip.AddrPort, peer PeerID, idPoint netip.AddrPort, err error) {
+	now := time.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.accepted--
-	if pe := p.peers[peer]; pe != nil && pe.state == PeerAccepted {
-		pe.state = PeerDisconnected
+	if pe := p.peers[peer]; pe != nil && pe.State == PeerAccepted {
+		pe.setDisconnected(now)
 	}
 	if pt := p.points[idPoint]; pt != nil && pt.State == PointAccepted && pt.Peer == peer {
-		pt.State = PointDisconnected
-		pt.Peer = PeerID{}
-		pt.LastMiss = time.Now()
+		pt.setDisconnected(&p.cfg.Reconnection, now)
 	}
+	var rej *RejectedError
+	if errors.As(err, &rej) {
+		p.registerNewPointsLocked(rej.Points)
+	}
+	p.publishLocked(Event{Kind: EventRequestRejected, Point: socketPoint, IDPoint: idPoint, Peer: peer, Err: err})
 }
 
 // startConnection registers an accepted connection as running, starts its
@@ -342,20 +385,25 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) startConnection(sc *socket.Conn, info Co
 	p.mu.Lock()
 	p.accepted--
 	if p.closed {
+		if pe := p.peers[info.Peer]; pe != nil && pe.State == PeerAccepted {
+			pe.setDisconnected(now)
+		}
+		if pt := p.points[info.Point]; pt != nil && pt.State == PointAccepted && pt.Peer == info.Peer {
+			pt.setDisconnected(&p.cfg.Reconnection, now)
+		}
 		p.mu.Unlock()
 		sc.Close()
 		sc.Free()
 		return nil, ErrPoolClosed
 	}
 	if pe := p.peers[info.Peer]; pe != nil {
-		pe.state = PeerRunning
+		pe.setRunning(info.Point, now)
 	}
 	if pt := p.points[info.Point]; info.Point.IsValid() && pt != nil {
-		pt.State = PointRunning
-		pt.Peer = info.Peer
-		pt.LastSeen = now
+		pt.setRunning(info.Peer, now)
 	}
 	p.conns[info.Peer] = c
+	p.publishLocked(Event{Kind: EventConnectionEstablished, IDPoint: info.Point, Peer: info.Peer})
 	p.goLocked(c.run)
 	hooks := slices.Clone(p.hooks)
 	p.mu.Unlock()

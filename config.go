@@ -37,6 +37,9 @@ const (
 	DefaultKnownPointsHistorySize      = 100
 	DefaultSwapLinger                  = 30 * time.Second
 	DefaultListeningPort               = 9732
+	DefaultIPGreylistSizeKiB           = 2048
+	DefaultPeerGreylistSize            = 1023
+	DefaultPeersFileSavePeriod         = 5 * time.Minute
 )
 
 // DefaultMaxKnownPoints and DefaultMaxKnownPeerIDs are octez's known-table
@@ -137,6 +140,20 @@ type Config struct {
 	// {400, 300}.
 	MaxKnownPoints  TableLimit
 	MaxKnownPeerIDs TableLimit
+	// IPGreylistSizeKiB sizes the address greylist's Bloom filter (octez
+	// ip_greylist_size_in_kilobytes; the filter takes 1 to 2 times this,
+	// at most 8191). If zero, 2048.
+	IPGreylistSizeKiB int
+	// PeerGreylistSize is how many peer ids the peer greylist holds before
+	// it forgets the oldest (octez peer_greylist_size). If zero, 1023.
+	PeerGreylistSize int
+	// Reconnection is the back-off applied to points whose connections
+	// fail or end (octez greylisting_config). Zero fields mean octez's.
+	Reconnection ReconnectionConfig
+	// PeersFileSavePeriod is how often the peers file is saved while the
+	// pool runs, on top of Shutdown and SavePeers. If zero, 5 minutes;
+	// Disabled saves only at Shutdown and on request.
+	PeersFileSavePeriod time.Duration
 	// SwapLinger is the least time between two swaps (octez swap_linger).
 	// If zero, 30 s; Disabled ignores swap requests.
 	SwapLinger time.Duration
@@ -177,6 +194,18 @@ func (c *Config) Validate() error {
 		if d < 0 {
 			bad("%s %v is negative", name, d)
 		}
+	}
+	if c.IPGreylistSizeKiB < 0 || c.IPGreylistSizeKiB > 8191 {
+		bad("IPGreylistSizeKiB %d outside [0, 8191]", c.IPGreylistSizeKiB)
+	}
+	if c.PeerGreylistSize < 0 {
+		bad("PeerGreylistSize %d is negative", c.PeerGreylistSize)
+	}
+	if rc := c.Reconnection; rc.Factor < 0 || rc.InitialDelay < 0 || rc.DisconnectionDelay < 0 || rc.IncreaseCap < 0 {
+		bad("Reconnection fields must not be negative")
+	}
+	if c.PeersFileSavePeriod < 0 && c.PeersFileSavePeriod != Disabled {
+		bad("PeersFileSavePeriod %v is negative (use Disabled)", c.PeersFileSavePeriod)
 	}
 	if c.SwapLinger < 0 && c.SwapLinger != Disabled {
 		bad("SwapLinger %v is negative (use Disabled to turn swaps off)", c.SwapLinger)
@@ -241,6 +270,10 @@ func (c Config) withDefaults() Config {
 		c.MaxKnownPeerIDs = DefaultMaxKnownPeerIDs
 	}
 	defD(&c.SwapLinger, DefaultSwapLinger)
+	def(&c.IPGreylistSizeKiB, DefaultIPGreylistSizeKiB)
+	def(&c.PeerGreylistSize, DefaultPeerGreylistSize)
+	c.Reconnection = c.Reconnection.withDefaults()
+	defD(&c.PeersFileSavePeriod, DefaultPeersFileSavePeriod)
 	def(&c.BinaryChunksSize, socket.MaxChunkSize)
 	if c.Dialer == nil {
 		c.Dialer = &net.Dialer{}

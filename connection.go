@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -281,8 +282,7 @@ func (c *Connection[Msg, PeerMeta, ConnMeta]) readLoop() *DisconnectError {
 		if !wire.IsReservedTag(tag) {
 			msg, err := c.pool.codec.decode(tag, raw[6:])
 			if err != nil {
-				c.log.Debug("peer sent a bad message", "tag", tag, "err", err)
-				return &DisconnectError{Reason: ReasonProtocolError, Remote: true, Err: err}
+				return c.protocolError(tag, err)
 			}
 			if err := c.in.push(c.ctx, msg); err != nil {
 				return nil // the connection was ended elsewhere
@@ -291,8 +291,7 @@ func (c *Connection[Msg, PeerMeta, ConnMeta]) readLoop() *DisconnectError {
 		}
 		m, err := wire.DecodeMessage(raw)
 		if err != nil {
-			c.log.Debug("peer sent a bad P2P message", "tag", tag, "err", err)
-			return &DisconnectError{Reason: ReasonProtocolError, Remote: true, Err: errors.Join(ErrDecode, err)}
+			return c.protocolError(tag, fmt.Errorf("%w: %w", ErrDecode, err))
 		}
 		switch m.Tag {
 		case wire.TagDisconnect:
@@ -300,12 +299,23 @@ func (c *Connection[Msg, PeerMeta, ConnMeta]) readLoop() *DisconnectError {
 		case wire.TagBootstrap:
 			c.pool.onBootstrap(c)
 		case wire.TagAdvertise:
-			c.pool.onAdvertise(m.Points)
+			c.pool.onAdvertise(c.info.Peer, m.Points)
 		case wire.TagSwapRequest, wire.TagSwapAck:
 			// Swaps come with the peer tables (see the issues); until then
 			// they are ignored, as octez does with swap disabled.
 		}
 	}
+}
+
+// protocolError ends the connection after a message that does not decode:
+// octez greylists the peer and its address (greylist_peer).
+func (c *Connection[Msg, PeerMeta, ConnMeta]) protocolError(tag uint16, err error) *DisconnectError {
+	c.log.Debug("peer sent a bad message", "tag", tag, "err", err)
+	cause := &DisconnectError{Reason: ReasonProtocolError, Remote: true, Err: err}
+	c.cause.CompareAndSwap(nil, cause)
+	ap, _ := addrPortOf(c.info.RemoteAddr)
+	c.pool.punish(ap.Addr(), c.info.Peer)
+	return cause
 }
 
 func (c *Connection[Msg, PeerMeta, ConnMeta]) readError(err error) *DisconnectError {

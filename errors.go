@@ -35,6 +35,15 @@ var (
 	// ErrPrivateMode: the pool runs a closed network and the point or peer
 	// is not trusted (octez Private_mode); no nack is sent.
 	ErrPrivateMode = errors.New("p2ppool: closed network: point or peer not trusted")
+	// ErrPointBanned: the point's address is banned or greylisted (octez
+	// Point_banned); inbound, the socket is closed without a word.
+	ErrPointBanned = errors.New("p2ppool: address banned or greylisted")
+	// ErrPeerBanned: the peer id is banned or greylisted (octez
+	// Peer_banned).
+	ErrPeerBanned = errors.New("p2ppool: peer banned or greylisted")
+	// ErrUnexpectedPeer: the peer at a point is not the one expected
+	// there (octez Identity_check_failure).
+	ErrUnexpectedPeer = errors.New("p2ppool: unexpected peer id at point")
 	// ErrConnectionFailed: the transport connection could not be opened.
 	ErrConnectionFailed = errors.New("p2ppool: connection failed")
 	// ErrUnknownTag: a peer sent a message tag no encoding declares.
@@ -197,6 +206,13 @@ const (
 	ReasonProtocolError
 	// ReasonPoolClosed: the pool was closed or shut down.
 	ReasonPoolClosed
+	// ReasonBanned: the peer or its address was banned.
+	ReasonBanned
+	// ReasonGreylisted: the peer or its address was greylisted, for
+	// misbehaviour or by GreylistAddr/GreylistPeer.
+	ReasonGreylisted
+	// ReasonUnexpectedPeer: the point was given another expected peer id.
+	ReasonUnexpectedPeer
 )
 
 func (r DisconnectReason) String() string {
@@ -215,6 +231,12 @@ func (r DisconnectReason) String() string {
 		return "protocol error"
 	case ReasonPoolClosed:
 		return "pool closed"
+	case ReasonBanned:
+		return "banned"
+	case ReasonGreylisted:
+		return "greylisted"
+	case ReasonUnexpectedPeer:
+		return "unexpected peer"
 	}
 	return fmt.Sprintf("reason(%d)", uint8(r))
 }

@@ -2,6 +2,7 @@ package p2ppool
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/netip"
 	"testing"
@@ -89,6 +90,16 @@ func TestHostilePeerMessages(t *testing.T) {
 					}
 					rp.nc.Close() // ends a write the pool left unread
 					recvErr(t, sent, "the scripted peer's write")
+
+					// A message that does not decode costs the peer a
+					// greylist entry for its id and address, as in octez;
+					// other failures only cost the connection.
+					addr, _ := addrPortOf(conn.Info().RemoteAddr)
+					greylisted := tc.reason == ReasonProtocolError && !errors.Is(de, ErrInvalidMessageSize) && !errors.Is(de, ErrInvalidChunkSize)
+					assert.Equal(t, greylisted, nd.PeerBanned(rp.id.PeerID), "peer greylisted")
+					assert.Equal(t, greylisted, nd.AddrBanned(addr.Addr()), "address greylisted")
+					// The next case dials from the same address.
+					nd.ClearACL()
 
 					// The pool's other connection still works both ways.
 					ctx := ctxT(t)

@@ -1,6 +1,12 @@
 package p2ppool
 
-import "time"
+import (
+	"cmp"
+	"iter"
+	"net/netip"
+	"slices"
+	"time"
+)
 
 // PeerState is where a peer stands (octez P2p_peer_state).
 type PeerState uint8
@@ -28,22 +34,259 @@ func (s PeerState) String() string {
 	return "unknown"
 }
 
-// peerInfo is the pool's record of a peer. Guarded by Pool.mu.
-type peerInfo[PeerMeta any] struct {
-	id      PeerID
-	state   PeerState
-	trusted bool
-	meta    PeerMeta
-	created time.Time
+// PointAt is a point and a time: where a peer was when something
+// happened. Point is invalid when the peer announced no listening port.
+type PointAt struct {
+	Point netip.AddrPort
+	Time  time.Time
 }
 
-// registerPeerLocked returns the record of id, creating it if new.
-// p.mu must be held.
+// PeerEventKind is the kind of a peer's history entry (octez
+// P2p_peer.Pool_event); String gives the name used in peers.json.
+type PeerEventKind uint8
+
+// Peer event kinds.
+const (
+	PeerIncomingRequest PeerEventKind = iota + 1
+	PeerRejectingRequest
+	PeerRequestRejected
+	PeerConnectionEstablished
+	PeerDisconnection
+	PeerExternalDisconnection
+)
+
+var peerEventNames = [...]string{"", "incoming_request", "rejecting_request", "request_rejected",
+	"connection_established", "disconnection", "external_disconnection"}
+
+func (k PeerEventKind) String() string {
+	if int(k) < len(peerEventNames) {
+		return peerEventNames[k]
+	}
+	return "unknown"
+}
+
+// PeerEvent is an entry of a peer's history.
+type PeerEvent struct {
+	Kind  PeerEventKind
+	Time  time.Time
+	Point netip.AddrPort
+}
+
+// PeerInfo is a snapshot of what the pool knows of a peer (octez
+// P2p_peer_state.Info).
+type PeerInfo[PeerMeta any] struct {
+	Peer    PeerID
+	Created time.Time
+	State   PeerState
+	// Point is the peer's point while it is accepted or running.
+	Point   netip.AddrPort
+	Trusted bool
+	Meta    PeerMeta
+	// Score is PeerMetaConfig.Score of Meta: the lowest are forgotten
+	// first when the table is full.
+	Score                     float64
+	LastFailedConnection      PointAt
+	LastRejectedConnection    PointAt
+	LastEstablishedConnection PointAt
+	LastDisconnection         PointAt
+}
+
+// LastSeen is the most recent of the last established, rejected and ended
+// connections (octez last_seen).
+func (pi *PeerInfo[PeerMeta]) LastSeen() PointAt {
+	return mostRecentAt(pi.LastEstablishedConnection, mostRecentAt(pi.LastRejectedConnection, pi.LastDisconnection))
+}
+
+// LastMiss is the most recent failure, rejection or disconnection (octez
+// last_miss).
+func (pi *PeerInfo[PeerMeta]) LastMiss() PointAt {
+	return mostRecentAt(pi.LastFailedConnection, mostRecentAt(pi.LastRejectedConnection, pi.LastDisconnection))
+}
+
+func mostRecentAt(a, b PointAt) PointAt {
+	if b.Time.After(a.Time) {
+		return b
+	}
+	return a
+}
+
+// peerInfo is the pool's record of a peer. Guarded by Pool.mu.
+type peerInfo[PeerMeta any] struct {
+	PeerInfo[PeerMeta]
+	events ring[PeerEvent]
+	// unknown keeps the fields of its peers.json record this version does
+	// not know, so a save does not lose them.
+	unknown any
+}
+
+// registerPeerLocked returns the record of id, creating it if new (octez
+// register_peer): the table is trimmed first when full, and a new peer is
+// announced. p.mu must be held.
 func (p *Pool[Msg, PeerMeta, ConnMeta]) registerPeerLocked(id PeerID) *peerInfo[PeerMeta] {
 	if pi := p.peers[id]; pi != nil {
 		return pi
 	}
-	pi := &peerInfo[PeerMeta]{id: id, meta: p.peerMeta.Initial(), created: time.Now()}
+	if len(p.peers) >= p.cfg.MaxKnownPeerIDs.High {
+		p.gcPeersLocked()
+	}
+	pi := p.newPeerInfo(id, time.Now())
 	p.peers[id] = pi
+	p.publishLocked(Event{Kind: EventNewPeer, Peer: id})
 	return pi
+}
+
+func (p *Pool[Msg, PeerMeta, ConnMeta]) newPeerInfo(id PeerID, created time.Time) *peerInfo[PeerMeta] {
+	return &peerInfo[PeerMeta]{
+		PeerInfo: PeerInfo[PeerMeta]{Peer: id, Created: created, Meta: p.peerMeta.Initial()},
+		events:   newRing[PeerEvent](p.cfg.KnownPeerIDsHistorySize),
+	}
+}
+
+// gcPeersLocked trims the known peers to the low mark as octez's peer GC
+// does: among disconnected, untrusted peers, the lowest scores go first,
+// and among equal scores the most recently created (a flood of new ids
+// cannot push out long-known peers). p.mu must be held.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) gcPeersLocked() {
+	defer p.publishLocked(Event{Kind: EventGCPeers})
+	excess := len(p.peers) - p.cfg.MaxKnownPeerIDs.Low
+	if excess <= 0 {
+		return
+	}
+	var victims []*peerInfo[PeerMeta]
+	for _, pi := range p.peers {
+		if pi.State == PeerDisconnected && !pi.Trusted {
+			victims = append(victims, pi)
+		}
+	}
+	score := func(pi *peerInfo[PeerMeta]) float64 { return p.peerMeta.Score(pi.Meta) }
+	slices.SortStableFunc(victims, func(a, b *peerInfo[PeerMeta]) int {
+		if c := cmp.Compare(score(a), score(b)); c != 0 {
+			return c
+		}
+		return b.Created.Compare(a.Created)
+	})
+	for _, pi := range victims[:min(excess, len(victims))] {
+		delete(p.peers, pi.Peer)
+	}
+}
+
+// Transitions of octez's peer state machine. p.mu must be held for all.
+
+func (pi *peerInfo[PeerMeta]) setAccepted(pt netip.AddrPort, now time.Time) {
+	pi.State, pi.Point = PeerAccepted, pt
+	pi.events.add(PeerEvent{Kind: PeerIncomingRequest, Time: now, Point: pt})
+}
+
+func (pi *peerInfo[PeerMeta]) setRunning(pt netip.AddrPort, now time.Time) {
+	pi.State, pi.Point = PeerRunning, pt
+	pi.LastEstablishedConnection = PointAt{pt, now}
+	pi.events.add(PeerEvent{Kind: PeerConnectionEstablished, Time: now, Point: pt})
+}
+
+func (pi *peerInfo[PeerMeta]) setDisconnected(now time.Time) {
+	switch pi.State {
+	case PeerAccepted:
+		pi.LastRejectedConnection = PointAt{pi.Point, now}
+		pi.events.add(PeerEvent{Kind: PeerRequestRejected, Time: now, Point: pi.Point})
+	case PeerRunning:
+		pi.LastDisconnection = PointAt{pi.Point, now}
+		pi.events.add(PeerEvent{Kind: PeerExternalDisconnection, Time: now, Point: pi.Point})
+	}
+	pi.State, pi.Point = PeerDisconnected, netip.AddrPort{}
+}
+
+func (p *Pool[Msg, PeerMeta, ConnMeta]) peerSnapshot(pi *peerInfo[PeerMeta]) PeerInfo[PeerMeta] {
+	s := pi.PeerInfo
+	s.Score = p.peerMeta.Score(pi.Meta)
+	return s
+}
+
+func (p *Pool[Msg, PeerMeta, ConnMeta]) peersSnapshot(match func(*peerInfo[PeerMeta]) bool) iter.Seq2[PeerID, PeerInfo[PeerMeta]] {
+	p.mu.Lock()
+	snap := make([]PeerInfo[PeerMeta], 0, len(p.peers))
+	for _, pi := range p.peers {
+		if match(pi) {
+			snap = append(snap, p.peerSnapshot(pi))
+		}
+	}
+	p.mu.Unlock()
+	slices.SortFunc(snap, func(a, b PeerInfo[PeerMeta]) int { return slices.Compare(a.Peer[:], b.Peer[:]) })
+	return func(yield func(PeerID, PeerInfo[PeerMeta]) bool) {
+		for _, pi := range snap {
+			if !yield(pi.Peer, pi) {
+				return
+			}
+		}
+	}
+}
+
+// Peers iterates over a snapshot of the known peers, in id order.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) Peers() iter.Seq2[PeerID, PeerInfo[PeerMeta]] {
+	return p.peersSnapshot(func(*peerInfo[PeerMeta]) bool { return true })
+}
+
+// ConnectedPeers iterates over a snapshot of the peers with a running
+// connection.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) ConnectedPeers() iter.Seq2[PeerID, PeerInfo[PeerMeta]] {
+	return p.peersSnapshot(func(pi *peerInfo[PeerMeta]) bool { return pi.State == PeerRunning })
+}
+
+// Peer returns what the pool knows of id (octez Peers.info).
+func (p *Pool[Msg, PeerMeta, ConnMeta]) Peer(id PeerID) (PeerInfo[PeerMeta], bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pi := p.peers[id]
+	if pi == nil {
+		return PeerInfo[PeerMeta]{}, false
+	}
+	return p.peerSnapshot(pi), true
+}
+
+// PeerEvents returns the history of id, oldest first (at most
+// Config.KnownPeerIDsHistorySize entries).
+func (p *Pool[Msg, PeerMeta, ConnMeta]) PeerEvents(id PeerID) []PeerEvent {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if pi := p.peers[id]; pi != nil {
+		return pi.events.list()
+	}
+	return nil
+}
+
+// PeerMeta returns the metadata of id; for an unknown peer, the initial
+// metadata, without registering it (octez get_peer_metadata).
+func (p *Pool[Msg, PeerMeta, ConnMeta]) PeerMeta(id PeerID) PeerMeta {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if pi := p.peers[id]; pi != nil {
+		return pi.Meta
+	}
+	return p.peerMeta.Initial()
+}
+
+// SetPeerMeta sets the metadata of id, registering the peer first (octez
+// set_peer_metadata).
+func (p *Pool[Msg, PeerMeta, ConnMeta]) SetPeerMeta(id PeerID, meta PeerMeta) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.registerPeerLocked(id).Meta = meta
+}
+
+// TrustPeer marks id trusted, registering it and lifting any ban or
+// greylisting (octez Peers.trust). Trusted peers may connect in a closed
+// network, are never forgotten, and are not greylisted automatically.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) TrustPeer(id PeerID) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.acl.unbanPeer(id)
+	p.registerPeerLocked(id).Trusted = true
+}
+
+// UntrustPeer removes the trust of id, if it is known.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) UntrustPeer(id PeerID) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if pi := p.peers[id]; pi != nil {
+		pi.Trusted = false
+	}
 }

@@ -39,43 +39,155 @@ func (s PointState) String() string {
 	return "unknown"
 }
 
-// PointInfo is a snapshot of what the pool knows of a point.
-type PointInfo struct {
-	Point   netip.AddrPort
-	State   PointState
-	Trusted bool
-	// Peer is the peer behind the point while it is accepted or running.
+// PeerAt is a peer and a time: who was behind a point when something
+// happened.
+type PeerAt struct {
 	Peer PeerID
+	Time time.Time
+}
+
+// PointEventKind is the kind of a point's history entry (octez
+// P2p_point.Pool_event).
+type PointEventKind uint8
+
+// Point event kinds.
+const (
+	PointOutgoingRequest PointEventKind = iota + 1
+	PointAcceptingRequest
+	PointRejectingRequest
+	PointRequestRejected
+	PointConnectionEstablished
+	PointDisconnection
+	PointExternalDisconnection
+)
+
+func (k PointEventKind) String() string {
+	return [...]string{"", "outgoing_request", "accepting_request", "rejecting_request", "request_rejected",
+		"connection_established", "disconnection", "external_disconnection"}[k]
+}
+
+// PointEvent is an entry of a point's history.
+type PointEvent struct {
+	Kind PointEventKind
+	Time time.Time
+	// Peer, when known.
+	Peer PeerID
+}
+
+// PointInfo is a snapshot of what the pool knows of a point (octez
+// P2p_point_state.Info).
+type PointInfo struct {
+	Point netip.AddrPort
+	State PointState
+	// Peer is the peer behind the point while it is accepted or running.
+	Peer    PeerID
+	Trusted bool
 	// KnownPublic: a peer reached at this point said it is not private,
 	// so the point may be advertised.
 	KnownPublic bool
-	// LastSeen is the last time a connection with the point was
-	// established or ended; LastMiss the last time one failed or ended.
-	LastSeen time.Time
-	LastMiss time.Time
+	// ExpectedPeer, when not zero, is the only peer the pool accepts at
+	// this point.
+	ExpectedPeer PeerID
+	// LastFailedConnection is the last dial or handshake that failed
+	// before admission; the others record the peer too.
+	LastFailedConnection      time.Time
+	LastRejectedConnection    PeerAt
+	LastEstablishedConnection PeerAt
+	LastDisconnection         PeerAt
+	// ReconnectionDelay is the back-off the next failure will impose, and
+	// ReconnectAfter the time before which the maintenance will not dial
+	// the point (octez reconnection_info; the RPC calls it
+	// greylisted_until). Zero when none.
+	ReconnectionDelay time.Duration
+	ReconnectAfter    time.Time
+}
+
+// LastSeen is the most recent of the last rejected, established and ended
+// connections (octez last_seen).
+func (pi *PointInfo) LastSeen() PeerAt {
+	return mostRecent(pi.LastRejectedConnection, mostRecent(pi.LastEstablishedConnection, pi.LastDisconnection))
+}
+
+// LastMiss is the most recent failure, rejection or disconnection (octez
+// last_miss).
+func (pi *PointInfo) LastMiss() time.Time {
+	t := mostRecent(pi.LastRejectedConnection, pi.LastDisconnection).Time
+	if pi.LastFailedConnection.After(t) {
+		return pi.LastFailedConnection
+	}
+	return t
+}
+
+// CanReconnect reports whether the back-off allows a new dial at now.
+func (pi *PointInfo) CanReconnect(now time.Time) bool {
+	return pi.ReconnectAfter.IsZero() || now.After(pi.ReconnectAfter)
+}
+
+// mostRecent is octez's most_recent: the later of two, the first on a tie.
+func mostRecent(a, b PeerAt) PeerAt {
+	if b.Time.After(a.Time) {
+		return b
+	}
+	return a
+}
+
+// ReconnectionConfig is octez's back-off for failed points
+// (p2p.greylisting_config). Zero fields mean octez's defaults.
+type ReconnectionConfig struct {
+	// Factor multiplies the delay after each failure. If zero, 1.2.
+	Factor float64
+	// InitialDelay is the first delay. If zero, 1 s.
+	InitialDelay time.Duration
+	// DisconnectionDelay is the pause after a connection ends. If zero,
+	// 60 s.
+	DisconnectionDelay time.Duration
+	// IncreaseCap caps the delay. If zero, 48 h.
+	IncreaseCap time.Duration
+}
+
+func (r ReconnectionConfig) withDefaults() ReconnectionConfig {
+	if r.Factor == 0 {
+		r.Factor = 1.2
+	}
+	if r.InitialDelay == 0 {
+		r.InitialDelay = time.Second
+	}
+	if r.DisconnectionDelay == 0 {
+		r.DisconnectionDelay = time.Minute
+	}
+	if r.IncreaseCap == 0 {
+		r.IncreaseCap = 48 * time.Hour
+	}
+	return r
 }
 
 // pointInfo is the pool's record of a point. Guarded by Pool.mu.
 type pointInfo struct {
 	PointInfo
+	events ring[PointEvent]
 }
 
 // maxAdvertised is how many points octez puts in an Advertise or a nack.
 const maxAdvertised = 50
 
+func normalizePoint(pt netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(pt.Addr().Unmap().WithZone(""), pt.Port())
+}
+
 // registerPointLocked returns the record of pt, creating it if new (octez
-// register_point), and trims the table when it outgrows its limit.
-// p.mu must be held.
+// register_point): the table is trimmed first when full, and a new point
+// is announced. p.mu must be held.
 func (p *Pool[Msg, PeerMeta, ConnMeta]) registerPointLocked(pt netip.AddrPort) *pointInfo {
-	pt = netip.AddrPortFrom(pt.Addr().Unmap(), pt.Port())
+	pt = normalizePoint(pt)
 	if pi := p.points[pt]; pi != nil {
 		return pi
 	}
 	if len(p.points) >= p.cfg.MaxKnownPoints.High {
 		p.gcPointsLocked()
 	}
-	pi := &pointInfo{PointInfo{Point: pt}}
+	pi := &pointInfo{PointInfo: PointInfo{Point: pt}, events: newRing[PointEvent](p.cfg.KnownPointsHistorySize)}
 	p.points[pt] = pi
+	p.publishLocked(Event{Kind: EventNewPoint, Point: pt})
 	return pi
 }
 
@@ -86,6 +198,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) registerNewPointsLocked(pts []netip.Addr
 		return
 	}
 	for _, pt := range pts {
+		pt = normalizePoint(pt)
 		if !pt.IsValid() || pt.Port() == 0 || slices.Contains(p.myPoints, pt) {
 			continue
 		}
@@ -93,64 +206,120 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) registerNewPointsLocked(pts []netip.Addr
 	}
 }
 
-// gcPointsLocked trims the known points to the low mark: disconnected,
-// untrusted points only, the longest-missed first (never-missed last), as
-// octez's point GC. p.mu must be held.
+// gcPointsLocked trims the known points to the low mark as octez's point
+// GC does: among disconnected, untrusted points, the longest-missed go
+// first and never-missed ones last. Trusted and connected points are never
+// evicted. p.mu must be held.
 func (p *Pool[Msg, PeerMeta, ConnMeta]) gcPointsLocked() {
+	defer p.publishLocked(Event{Kind: EventGCPoints})
 	excess := len(p.points) - p.cfg.MaxKnownPoints.Low
 	if excess <= 0 {
 		return
 	}
+	now := time.Now()
 	var victims []*pointInfo
 	for _, pi := range p.points {
 		if pi.State == PointDisconnected && !pi.Trusted {
 			victims = append(victims, pi)
 		}
 	}
-	slices.SortFunc(victims, func(a, b *pointInfo) int {
-		switch {
-		case a.LastMiss.IsZero() != b.LastMiss.IsZero():
-			if a.LastMiss.IsZero() {
-				return 1
-			}
-			return -1
+	missed := func(pi *pointInfo) time.Time {
+		if t := pi.LastMiss(); !t.IsZero() {
+			return t
 		}
-		return a.LastMiss.Compare(b.LastMiss)
-	})
+		return now
+	}
+	slices.SortStableFunc(victims, func(a, b *pointInfo) int { return missed(a).Compare(missed(b)) })
 	for _, pi := range victims[:min(excess, len(victims))] {
 		delete(p.points, pi.Point)
 	}
 }
 
+// Transitions of octez's point state machine. p.mu must be held for all.
+
+func (pi *pointInfo) setRequested(now time.Time) {
+	pi.State = PointRequested
+	pi.events.add(PointEvent{Kind: PointOutgoingRequest, Time: now})
+}
+
+func (pi *pointInfo) setAccepted(peer PeerID, now time.Time) {
+	pi.State, pi.Peer = PointAccepted, peer
+	pi.events.add(PointEvent{Kind: PointAcceptingRequest, Time: now, Peer: peer})
+}
+
+func (pi *pointInfo) setRunning(peer PeerID, now time.Time) {
+	pi.State, pi.Peer = PointRunning, peer
+	pi.LastEstablishedConnection = PeerAt{peer, now}
+	pi.events.add(PointEvent{Kind: PointConnectionEstablished, Time: now, Peer: peer})
+}
+
+// setDisconnected ends whatever the point was doing. A failed attempt
+// (requested or accepted) backs off by octez's rule; the end of a running
+// connection imposes the flat disconnection delay and resets the back-off.
+func (pi *pointInfo) setDisconnected(rc *ReconnectionConfig, now time.Time) {
+	switch pi.State {
+	case PointRequested, PointAccepted:
+		d := pi.ReconnectionDelay
+		if d == 0 {
+			d = rc.InitialDelay
+		}
+		pi.ReconnectAfter = now.Add(d)
+		pi.ReconnectionDelay = min(time.Duration(float64(d)*rc.Factor), rc.IncreaseCap)
+		if pi.State == PointRequested {
+			pi.LastFailedConnection = now
+			pi.events.add(PointEvent{Kind: PointRequestRejected, Time: now})
+		} else {
+			pi.LastRejectedConnection = PeerAt{pi.Peer, now}
+			pi.events.add(PointEvent{Kind: PointRequestRejected, Time: now, Peer: pi.Peer})
+		}
+	case PointRunning:
+		pi.ReconnectionDelay = rc.InitialDelay
+		pi.ReconnectAfter = now.Add(rc.DisconnectionDelay)
+		pi.LastDisconnection = PeerAt{pi.Peer, now}
+		pi.events.add(PointEvent{Kind: PointExternalDisconnection, Time: now, Peer: pi.Peer})
+	}
+	pi.State, pi.Peer = PointDisconnected, PeerID{}
+}
+
 // knownPointsLocked lists up to size points for a Bootstrap answer or a
-// nack (octez list_known_points ~ignore_private:true): public points only,
-// connected ones first (longest standing first), then disconnected ones
-// seen most recently; past the first 3/5 the rest are drawn at random so
-// that every node does not advertise the same points. p.mu must be held.
+// nack (octez list_known_points ~ignore_private:true): public, unbanned
+// points; connected ones first (never seen, then longest standing), then
+// disconnected ones seen most recently; past the first 3/5 the rest are
+// drawn at random so that every node does not advertise the same points.
+// p.mu must be held.
 func (p *Pool[Msg, PeerMeta, ConnMeta]) knownPointsLocked(size int) []netip.AddrPort {
 	var cands []*pointInfo
 	for _, pi := range p.points {
-		if pi.KnownPublic {
+		if pi.KnownPublic && !p.acl.bannedAddr(pi.Point.Addr()) {
 			cands = append(cands, pi)
 		}
 	}
-	slices.SortFunc(cands, func(a, b *pointInfo) int {
+	// Shuffle first so that the stable sort breaks ties at random, as
+	// octez's coin flip does.
+	rand.Shuffle(len(cands), func(i, j int) { cands[i], cands[j] = cands[j], cands[i] })
+	slices.SortStableFunc(cands, func(a, b *pointInfo) int {
 		ad, bd := a.State == PointDisconnected, b.State == PointDisconnected
+		as, bs := a.LastSeen().Time, b.LastSeen().Time
 		switch {
 		case ad != bd:
 			if ad {
 				return 1
 			}
 			return -1
+		case as.IsZero() != bs.IsZero():
+			// Never seen: first among connected, last among disconnected.
+			if as.IsZero() != ad {
+				return -1
+			}
+			return 1
 		case !ad:
-			return a.LastSeen.Compare(b.LastSeen) // oldest connection first
+			return as.Compare(bs) // longest standing first
 		default:
-			return cmp.Compare(b.LastSeen.UnixNano(), a.LastSeen.UnixNano()) // most recent first
+			return cmp.Compare(bs.UnixNano(), as.UnixNano()) // most recent first
 		}
 	})
 	if len(cands) > size {
-		other := size * 2 / 5
-		best := size - other
+		best := size - size*2/5
 		rest := cands[best:]
 		rand.Shuffle(len(rest), func(i, j int) { rest[i], rest[j] = rest[j], rest[i] })
 		cands = cands[:size]
@@ -162,19 +331,103 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) knownPointsLocked(size int) []netip.Addr
 	return out
 }
 
-// Points returns a snapshot of the known points.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) Points() iter.Seq2[netip.AddrPort, PointInfo] {
+// pointsSnapshot copies the records that match.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) pointsSnapshot(match func(*pointInfo) bool) iter.Seq2[netip.AddrPort, PointInfo] {
 	p.mu.Lock()
 	snap := make([]PointInfo, 0, len(p.points))
 	for _, pi := range p.points {
-		snap = append(snap, pi.PointInfo)
+		if match(pi) {
+			snap = append(snap, pi.PointInfo)
+		}
 	}
 	p.mu.Unlock()
+	slices.SortFunc(snap, func(a, b PointInfo) int { return a.Point.Compare(b.Point) })
 	return func(yield func(netip.AddrPort, PointInfo) bool) {
 		for _, pi := range snap {
 			if !yield(pi.Point, pi) {
 				return
 			}
 		}
+	}
+}
+
+// Points iterates over a snapshot of the known points, in address order.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) Points() iter.Seq2[netip.AddrPort, PointInfo] {
+	return p.pointsSnapshot(func(*pointInfo) bool { return true })
+}
+
+// ConnectedPoints iterates over a snapshot of the points with a running
+// connection.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) ConnectedPoints() iter.Seq2[netip.AddrPort, PointInfo] {
+	return p.pointsSnapshot(func(pi *pointInfo) bool { return pi.State == PointRunning })
+}
+
+// Point returns what the pool knows of pt (octez Points.info).
+func (p *Pool[Msg, PeerMeta, ConnMeta]) Point(pt netip.AddrPort) (PointInfo, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pi := p.points[normalizePoint(pt)]
+	if pi == nil {
+		return PointInfo{}, false
+	}
+	return pi.PointInfo, true
+}
+
+// PointEvents returns the history of pt, oldest first (at most
+// Config.KnownPointsHistorySize entries).
+func (p *Pool[Msg, PeerMeta, ConnMeta]) PointEvents(pt netip.AddrPort) []PointEvent {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if pi := p.points[normalizePoint(pt)]; pi != nil {
+		return pi.events.list()
+	}
+	return nil
+}
+
+// RegisterPoint makes pt known, so maintenance and Bootstrap answers can
+// use it (octez register_point).
+func (p *Pool[Msg, PeerMeta, ConnMeta]) RegisterPoint(pt netip.AddrPort) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.registerPointLocked(pt)
+}
+
+// TrustPoint marks pt trusted, registering it if needed, and lifts any ban
+// or greylisting of its address (octez Points.trust). Trusted points are
+// the only ones allowed in a closed network, are never forgotten, and are
+// not greylisted automatically.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) TrustPoint(pt netip.AddrPort) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.acl.unbanAddr(pt.Addr())
+	p.registerPointLocked(pt).Trusted = true
+}
+
+// UntrustPoint removes the trust of pt, if it is known.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) UntrustPoint(pt netip.AddrPort) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if pi := p.points[normalizePoint(pt)]; pi != nil {
+		pi.Trusted = false
+	}
+}
+
+// SetExpectedPeerID makes peer the only peer accepted at pt, registering
+// pt if needed (octez set_expected_peer_id). A running connection there
+// with another peer is ended and its address greylisted.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) SetExpectedPeerID(pt netip.AddrPort, peer PeerID) {
+	p.mu.Lock()
+	pi := p.registerPointLocked(pt)
+	pi.ExpectedPeer = peer
+	var victim *Connection[Msg, PeerMeta, ConnMeta]
+	if (pi.State == PointRunning || pi.State == PointAccepted) && pi.Peer != peer {
+		p.greylistAddrLocked(pi.Point.Addr(), time.Now())
+		if pi.State == PointRunning {
+			victim = p.conns[pi.Peer]
+		}
+	}
+	p.mu.Unlock()
+	if victim != nil {
+		victim.end(&DisconnectError{Reason: ReasonUnexpectedPeer}, false)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/p2ppool/p2ppool/internal/crypto"
+	"github.com/p2ppool/p2ppool/internal/greylist"
 	"github.com/p2ppool/p2ppool/internal/socket"
 	"github.com/p2ppool/p2ppool/internal/wire"
 )
@@ -48,6 +49,10 @@ type Pool[Msg, PeerMeta, ConnMeta any] struct {
 	// refused counts inbound connections refused, by reason.
 	refused [numRefusals]atomic.Uint64
 
+	// events fans events out to watchers; it has its own lock, taken
+	// after mu.
+	events eventHub
+
 	// wg counts every goroutine the pool started and every call in
 	// flight that may start one (handshakes); Close waits for it.
 	wg sync.WaitGroup
@@ -68,6 +73,7 @@ type Pool[Msg, PeerMeta, ConnMeta any] struct {
 	incoming int // incoming handshakes in flight
 	// closedStat sums the traffic of connections that have ended.
 	closedStat PoolStat
+	acl        *acl
 	// myPoints are addresses found to be our own (octez my_id_points).
 	myPoints []netip.AddrPort
 	hooks    []func(*Connection[Msg, PeerMeta, ConnMeta])
@@ -108,8 +114,13 @@ func New[Msg, PeerMeta, ConnMeta any](msgs MessageConfig[Msg], peerMeta PeerMeta
 	if len(localMeta) > socket.MaxChunkPayload {
 		return nil, fmt.Errorf("p2ppool: conn meta config: local metadata of %d bytes does not fit one chunk", len(localMeta))
 	}
+	acl, err := newACL(&cfg)
+	if err != nil {
+		return nil, fmt.Errorf("p2ppool: config: %w", err)
+	}
 	id := cfg.Identity
 	p := &Pool[Msg, PeerMeta, ConnMeta]{
+		acl:      acl,
 		cfg:      cfg,
 		codec:    cd,
 		peerMeta: peerMetaCodec(peerMeta),
@@ -138,7 +149,43 @@ func New[Msg, PeerMeta, ConnMeta any](msgs MessageConfig[Msg], peerMeta PeerMeta
 	for _, pt := range cfg.TrustedPoints {
 		p.registerPointLocked(pt).Trusted = true
 	}
+	p.goLocked(p.housekeeping)
 	return p, nil
+}
+
+// housekeeping is the pool's background goroutine: it ages the address
+// greylist (octez's countdown every cleanup delay / 16).
+func (p *Pool[Msg, PeerMeta, ConnMeta]) housekeeping() {
+	countdown := time.NewTicker(greylist.CountdownPeriod(p.cfg.GreylistTimeout))
+	defer countdown.Stop()
+	for {
+		select {
+		case <-countdown.C:
+			p.greylistCountdown()
+		case <-p.ctx.Done():
+			return
+		}
+	}
+}
+
+// publishLocked publishes e to the watchers. p.mu must be held: events are
+// published in the order of the table changes they report, after them.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) publishLocked(e Event) { p.events.publish(e) }
+
+// publish publishes an event that reports no table change.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) publish(e Event) { p.events.publish(e) }
+
+// Watch subscribes to the pool's events (octez's pool watcher) until ctx
+// ends, the watcher is closed, or the pool closes. The watcher buffers up
+// to buffer events (DefaultWatchBuffer if 0); a watcher that falls behind
+// loses events, and finds an EventsDropped marker in their place, but
+// never slows the pool or other watchers.
+//
+// Ordering: events come in the order the pool's tables changed, each
+// published after the change it reports, so a watcher that sees
+// EventConnectionEstablished finds the connection in Connections.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) Watch(ctx context.Context, buffer int) *Watcher {
+	return p.events.watch(ctx, buffer)
 }
 
 // Config returns the pool's configuration, defaults applied.
@@ -300,7 +347,13 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) WriteAll(msg Msg) (int, error) {
 // BroadcastBootstrap asks every established, non-private peer for points
 // (a Bootstrap message each, dropped where the queue is full).
 func (p *Pool[Msg, PeerMeta, ConnMeta]) BroadcastBootstrap() {
-	p.broadcast(bootstrapMsg, func(c *Connection[Msg, PeerMeta, ConnMeta]) bool { return !c.info.PrivateNode })
+	p.broadcast(bootstrapMsg, func(c *Connection[Msg, PeerMeta, ConnMeta]) bool {
+		if c.info.PrivateNode {
+			return false
+		}
+		p.publish(Event{Kind: EventBootstrapSent, Peer: c.info.Peer})
+		return true
+	})
 }
 
 var (
@@ -324,7 +377,11 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) broadcast(b []byte, to func(*Connection[
 // points (octez: nothing for private peers, in a closed network, without
 // discovery, or with no points).
 func (p *Pool[Msg, PeerMeta, ConnMeta]) onBootstrap(c *Connection[Msg, PeerMeta, ConnMeta]) {
-	if c.info.PrivateNode || p.cfg.ClosedNetwork || p.cfg.DisablePeerDiscovery {
+	if p.cfg.ClosedNetwork || p.cfg.DisablePeerDiscovery {
+		return
+	}
+	p.publish(Event{Kind: EventBootstrapReceived, Peer: c.info.Peer})
+	if c.info.PrivateNode {
 		return
 	}
 	p.mu.Lock()
@@ -334,15 +391,18 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) onBootstrap(c *Connection[Msg, PeerMeta,
 		return
 	}
 	m := wire.Message{Tag: wire.TagAdvertise, Points: pts}
-	c.pushNow(outItem{b: m.Append(nil)})
+	if c.pushNow(outItem{b: m.Append(nil)}) == nil {
+		p.publish(Event{Kind: EventAdvertiseSent, Peer: c.info.Peer})
+	}
 }
 
 // onAdvertise learns the points a peer advertised.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) onAdvertise(pts []netip.AddrPort) {
-	if p.cfg.ClosedNetwork {
+func (p *Pool[Msg, PeerMeta, ConnMeta]) onAdvertise(from PeerID, pts []netip.AddrPort) {
+	if p.cfg.ClosedNetwork || p.cfg.DisablePeerDiscovery {
 		return
 	}
 	p.mu.Lock()
+	p.publishLocked(Event{Kind: EventAdvertiseReceived, Peer: from})
 	p.registerNewPointsLocked(pts)
 	p.mu.Unlock()
 }
@@ -362,16 +422,16 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) removeConnection(c *Connection[Msg, Peer
 	p.closedStat.MsgsRecv += cs.MsgsRecv
 	p.closedStat.BytesSent += cs.BytesSent
 	p.closedStat.BytesRecv += cs.BytesRecv
-	if pi := p.peers[c.info.Peer]; pi != nil {
-		pi.state = PeerDisconnected
+	if pi := p.peers[c.info.Peer]; pi != nil && pi.State == PeerRunning {
+		pi.setDisconnected(now)
 	}
 	if c.info.Point.IsValid() {
-		if pi := p.points[c.info.Point]; pi != nil && pi.Peer == c.info.Peer {
-			pi.State = PointDisconnected
-			pi.LastSeen, pi.LastMiss = now, now
+		if pi := p.points[c.info.Point]; pi != nil && pi.State == PointRunning && pi.Peer == c.info.Peer {
+			pi.setDisconnected(&p.cfg.Reconnection, now)
 		}
 	}
 	cause, _ := context.Cause(c.ctx).(*DisconnectError)
+	p.publishLocked(Event{Kind: EventDisconnection, Peer: c.info.Peer, IDPoint: c.info.Point, Err: cause})
 	p.log.Debug("disconnected", "peer", c.info.Peer, "point", c.info.Point, "conn", c.info.ID, "reason", cause)
 }
 
@@ -386,6 +446,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) Close() error {
 		c.end(cause, false)
 	}
 	p.wg.Wait()
+	p.events.close()
 	return nil
 }
 

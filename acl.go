@@ -1,0 +1,249 @@
+package p2ppool
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/p2ppool/p2ppool/internal/greylist"
+)
+
+// acl is the pool's access control (octez P2p_acl): permanent bans of
+// addresses and peers, and the automatic greylists. Guarded by Pool.mu;
+// none of its methods reads the clock.
+type acl struct {
+	bannedAddrs greylist.Multiset[netip.Addr]
+	bannedPeers greylist.Multiset[PeerID]
+	addrs       *greylist.AddrGreylist
+	peers       *greylist.PeerSet[PeerID]
+	// peerSince is when each greylisted peer was added, for GCGreylist.
+	peerSince map[PeerID]time.Time
+}
+
+func newACL(cfg *Config) (*acl, error) {
+	addrs, err := greylist.NewAddrGreylist(cfg.IPGreylistSizeKiB)
+	if err != nil {
+		return nil, err
+	}
+	peers, err := greylist.NewPeerSet[PeerID](cfg.PeerGreylistSize)
+	if err != nil {
+		return nil, err
+	}
+	return &acl{addrs: addrs, peers: peers, peerSince: make(map[PeerID]time.Time)}, nil
+}
+
+// bannedAddr: banned or greylisted (octez banned_addr; the port does not
+// matter).
+func (a *acl) bannedAddr(addr netip.Addr) bool {
+	return a.bannedAddrs.Contains(greylist.Key(addr)) || a.addrs.Contains(addr)
+}
+
+// bannedPeer: banned or greylisted (octez banned_peer).
+func (a *acl) bannedPeer(id PeerID) bool {
+	return a.bannedPeers.Contains(id) || a.peers.Contains(id)
+}
+
+func (a *acl) greylistPeer(id PeerID, now time.Time) {
+	if old, evicted := a.peers.Add(id); evicted {
+		delete(a.peerSince, old)
+	}
+	a.peerSince[id] = now
+}
+
+// unbanAddr lifts the ban and greylisting of addr. Unlike octez, one unban
+// undoes any number of bans (octez's Hashtbl needs one unban per ban,
+// spec §12 quirk 11).
+func (a *acl) unbanAddr(addr netip.Addr) {
+	a.bannedAddrs.RemoveAll(greylist.Key(addr))
+	a.addrs.Remove(addr)
+}
+
+func (a *acl) unbanPeer(id PeerID) {
+	a.bannedPeers.RemoveAll(id)
+	a.peers.Remove(id)
+	delete(a.peerSince, id)
+}
+
+// greylistAddrLocked greylists addr and returns the connections to end:
+// every running connection from that address. p.mu must be held.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) greylistAddrLocked(addr netip.Addr, now time.Time) []*Connection[Msg, PeerMeta, ConnMeta] {
+	p.acl.addrs.Add(addr, now)
+	return p.connsFromLocked(addr)
+}
+
+// connsFromLocked lists the running connections whose peer is at addr.
+// p.mu must be held.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) connsFromLocked(addr netip.Addr) []*Connection[Msg, PeerMeta, ConnMeta] {
+	addr = addr.Unmap()
+	var out []*Connection[Msg, PeerMeta, ConnMeta]
+	for _, c := range p.conns {
+		if ap, ok := addrPortOf(c.info.RemoteAddr); ok && ap.Addr() == addr {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// trustedAddrLocked: a trusted point has this address. Automatic
+// greylisting spares trusted points and peers. p.mu must be held.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) trustedAddrLocked(addr netip.Addr) bool {
+	addr = addr.Unmap()
+	for pt, pi := range p.points {
+		if pi.Trusted && pt.Addr() == addr {
+			return true
+		}
+	}
+	return false
+}
+
+func endAll[Msg, PeerMeta, ConnMeta any](conns []*Connection[Msg, PeerMeta, ConnMeta], reason DisconnectReason) {
+	for _, c := range conns {
+		c.end(&DisconnectError{Reason: reason}, false)
+	}
+}
+
+// punish greylists, after a protocol violation, the address (and, once
+// authenticated, the peer id) of the offender, as octez does, unless the
+// operator trusts them. New connections from them are refused; other
+// running connections from the same address are left alone (many peers
+// may share an address behind a NAT): a misbehaving peer costs only its
+// own connection.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) punish(addr netip.Addr, peer PeerID) {
+	now := time.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if pi := p.peers[peer]; !peer.IsZero() && pi != nil && pi.Trusted {
+		return
+	}
+	if addr.IsValid() && !p.trustedAddrLocked(addr) {
+		p.acl.addrs.Add(addr, now)
+	}
+	if !peer.IsZero() {
+		p.acl.greylistPeer(peer, now)
+	}
+}
+
+// GreylistAddr greylists addr: connections from it are refused until it
+// decays (Config.GreylistTimeout), and its running connections are ended
+// (octez only refuses new ones).
+func (p *Pool[Msg, PeerMeta, ConnMeta]) GreylistAddr(addr netip.Addr) {
+	p.mu.Lock()
+	victims := p.greylistAddrLocked(addr, time.Now())
+	p.mu.Unlock()
+	endAll(victims, ReasonGreylisted)
+}
+
+// GreylistPeer greylists peer and, if it is connected, its address, and
+// ends its connection. octez does nothing for a peer that is not
+// connected; here the peer id is greylisted anyway. The peer greylist
+// holds Config.PeerGreylistSize ids, evicting the oldest.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) GreylistPeer(peer PeerID) {
+	now := time.Now()
+	p.mu.Lock()
+	p.acl.greylistPeer(peer, now)
+	var victims []*Connection[Msg, PeerMeta, ConnMeta]
+	if c := p.conns[peer]; c != nil {
+		if ap, ok := addrPortOf(c.info.RemoteAddr); ok {
+			victims = p.greylistAddrLocked(ap.Addr(), now)
+		}
+		victims = append(victims, c)
+	}
+	p.mu.Unlock()
+	endAll(victims, ReasonGreylisted)
+}
+
+// GCGreylist ages the address greylist by one step and forgets the
+// addresses that decayed (octez gc_greylist), and forgets the peers
+// greylisted more than olderThan ago (all of them for olderThan <= 0).
+func (p *Pool[Msg, PeerMeta, ConnMeta]) GCGreylist(olderThan time.Duration) {
+	cutoff := time.Now().Add(-olderThan)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.acl.addrs.GC()
+	for id, since := range p.acl.peerSince {
+		if olderThan <= 0 || since.Before(cutoff) {
+			p.acl.peers.Remove(id)
+			delete(p.acl.peerSince, id)
+		}
+	}
+}
+
+// ClearACL lifts every ban and greylisting (octez acl_clear, the RPC
+// DELETE /network/greylist).
+func (p *Pool[Msg, PeerMeta, ConnMeta]) ClearACL() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.acl.bannedAddrs.Clear()
+	p.acl.bannedPeers.Clear()
+	p.acl.addrs.Clear()
+	p.acl.peers.Clear()
+	clear(p.acl.peerSince)
+}
+
+// BanAddr bans addr until UnbanAddr or ClearACL, and ends its running
+// connections; with banPeers the peers of those connections are banned
+// too (octez Points.ban ~ban_peers).
+func (p *Pool[Msg, PeerMeta, ConnMeta]) BanAddr(addr netip.Addr, banPeers bool) {
+	p.mu.Lock()
+	p.acl.bannedAddrs.Add(greylist.Key(addr))
+	victims := p.connsFromLocked(addr)
+	if banPeers {
+		for _, c := range victims {
+			p.acl.bannedPeers.Add(c.info.Peer)
+		}
+	}
+	p.mu.Unlock()
+	endAll(victims, ReasonBanned)
+}
+
+// UnbanAddr lifts the ban and greylisting of addr and of the peers
+// connected from it (octez Points.unban).
+func (p *Pool[Msg, PeerMeta, ConnMeta]) UnbanAddr(addr netip.Addr) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.acl.unbanAddr(addr)
+	for _, c := range p.connsFromLocked(addr) {
+		p.acl.unbanPeer(c.info.Peer)
+	}
+}
+
+// BanPeer bans peer until UnbanPeer or ClearACL and ends its connection
+// (octez Peers.ban).
+func (p *Pool[Msg, PeerMeta, ConnMeta]) BanPeer(peer PeerID) {
+	p.mu.Lock()
+	p.acl.bannedPeers.Add(peer)
+	c := p.conns[peer]
+	p.mu.Unlock()
+	if c != nil {
+		c.end(&DisconnectError{Reason: ReasonBanned}, false)
+	}
+}
+
+// UnbanPeer lifts the ban and greylisting of peer (octez Peers.unban).
+func (p *Pool[Msg, PeerMeta, ConnMeta]) UnbanPeer(peer PeerID) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.acl.unbanPeer(peer)
+}
+
+// AddrBanned reports whether connections from addr are refused: banned or
+// greylisted.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) AddrBanned(addr netip.Addr) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.acl.bannedAddr(addr)
+}
+
+// PeerBanned reports whether peer is refused: banned or greylisted.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) PeerBanned(peer PeerID) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.acl.bannedPeer(peer)
+}
+
+// greylistCountdown ages the address greylist one step (octez's bloomer
+// countdown, every ip_greylist_cleanup_delay/16).
+func (p *Pool[Msg, PeerMeta, ConnMeta]) greylistCountdown() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.acl.addrs.Countdown()
+}
