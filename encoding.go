@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/p2ppool/p2ppool/internal/peersfile"
 	"github.com/p2ppool/p2ppool/internal/wire"
 )
 
@@ -255,6 +256,11 @@ func defaultMetadataConfig() ConnMetaConfig[Metadata] {
 
 // peerMetaCodec fills PeerMetaConfig's defaults.
 func peerMetaCodec[PeerMeta any](pc PeerMetaConfig[PeerMeta]) PeerMetaConfig[PeerMeta] {
+	if pc.Initial == nil {
+		if initial, ok := any(func() OctezPeerMetadata { return peersfile.EmptyPeerMetadata() }).(func() PeerMeta); ok {
+			pc.Initial = initial
+		}
+	}
 	if pc.Initial == nil {
 		pc.Initial = func() PeerMeta { var zero PeerMeta; return zero }
 	}

@@ -2,6 +2,8 @@ package p2ppool
 
 import (
 	"cmp"
+
+	"github.com/p2ppool/p2ppool/internal/peersfile"
 	"iter"
 	"net/netip"
 	"slices"
@@ -116,7 +118,7 @@ type peerInfo[PeerMeta any] struct {
 	events ring[PeerEvent]
 	// unknown keeps the fields of its peers.json record this version does
 	// not know, so a save does not lose them.
-	unknown any
+	unknown []peersfile.Field
 }
 
 // registerPeerLocked returns the record of id, creating it if new (octez

@@ -53,6 +53,9 @@ type Pool[Msg, PeerMeta, ConnMeta any] struct {
 	// after mu.
 	events eventHub
 
+	// saveMu serialises peers-file saves.
+	saveMu sync.Mutex
+
 	// wg counts every goroutine the pool started and every call in
 	// flight that may start one (handshakes); Close waits for it.
 	wg sync.WaitGroup
@@ -149,19 +152,33 @@ func New[Msg, PeerMeta, ConnMeta any](msgs MessageConfig[Msg], peerMeta PeerMeta
 	for _, pt := range cfg.TrustedPoints {
 		p.registerPointLocked(pt).Trusted = true
 	}
+	if err := p.loadPeers(); err != nil {
+		return nil, err
+	}
 	p.goLocked(p.housekeeping)
 	return p, nil
 }
 
 // housekeeping is the pool's background goroutine: it ages the address
-// greylist (octez's countdown every cleanup delay / 16).
+// greylist (octez's countdown every cleanup delay / 16) and saves the
+// peers file periodically.
 func (p *Pool[Msg, PeerMeta, ConnMeta]) housekeeping() {
 	countdown := time.NewTicker(greylist.CountdownPeriod(p.cfg.GreylistTimeout))
 	defer countdown.Stop()
+	var save <-chan time.Time
+	if p.cfg.PeersFile != "" && p.cfg.PeersFileSavePeriod > 0 {
+		t := time.NewTicker(p.cfg.PeersFileSavePeriod)
+		defer t.Stop()
+		save = t.C
+	}
 	for {
 		select {
 		case <-countdown.C:
 			p.greylistCountdown()
+		case <-save:
+			if err := p.SavePeers(); err != nil {
+				p.log.Error("periodic save of the peers file failed", "err", err)
+			}
 		case <-p.ctx.Done():
 			return
 		}
@@ -475,6 +492,12 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) beginClose() []*Connection[Msg, PeerMeta
 // rest is cut as by Close and ctx's error returned.
 func (p *Pool[Msg, PeerMeta, ConnMeta]) Shutdown(ctx context.Context) error {
 	conns := p.beginClose()
+	// octez saves the peers before tearing down, so the file records the
+	// connections as they were.
+	saveErr := p.SavePeers()
+	if saveErr != nil {
+		p.log.Error("saving the peers file failed", "err", saveErr)
+	}
 	cause := &DisconnectError{Reason: ReasonPoolClosed}
 	for _, c := range conns {
 		// Record why first: the peer may hang up as soon as it has read
@@ -498,5 +521,5 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) Shutdown(ctx context.Context) error {
 	}
 	p.cancel()
 	p.Close()
-	return err
+	return errors.Join(err, saveErr)
 }

@@ -1,0 +1,169 @@
+package p2ppool
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+
+	"github.com/p2ppool/p2ppool/internal/peersfile"
+)
+
+// ErrPeersFileCorrupt is returned by New when Config.PeersFile cannot be
+// read as a peers file. The file has been moved aside, next to it, under a
+// name the error gives (it is never overwritten), so a new call to New
+// starts with no known peers.
+var ErrPeersFileCorrupt = peersfile.ErrCorrupt
+
+// OctezPeerMetadata is the peer metadata of the octez shell, kept as raw
+// JSON. With PeerMeta = OctezPeerMetadata, a zero PeerMetaConfig starts
+// new peers with octez's empty metadata (every counter "0") and keeps the
+// metadata of loaded peers untouched, so octez can read the peers file
+// this pool writes.
+type OctezPeerMetadata = json.RawMessage
+
+var peerEventKinds = map[peersfile.EventKind]PeerEventKind{
+	peersfile.EventIncomingRequest:       PeerIncomingRequest,
+	peersfile.EventRejectingRequest:      PeerRejectingRequest,
+	peersfile.EventRequestRejected:       PeerRequestRejected,
+	peersfile.EventConnectionEstablished: PeerConnectionEstablished,
+	peersfile.EventDisconnection:         PeerDisconnection,
+	peersfile.EventExternalDisconnection: PeerExternalDisconnection,
+}
+
+// loadPeers fills the peer table from the peers file (octez: peers are
+// inserted without GC or events, and the points they were last seen at
+// become known). p.mu must not be held; New calls it before the pool is
+// shared.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) loadPeers() error {
+	if p.cfg.PeersFile == "" {
+		return nil
+	}
+	recs, err := peersfile.Load(p.cfg.PeersFile, p.cfg.KnownPeerIDsHistorySize)
+	if err != nil {
+		return fmt.Errorf("p2ppool: peers file: %w", err)
+	}
+	for i := range recs {
+		r := &recs[i]
+		meta, err := p.peerMeta.UnmarshalJSON(r.Metadata)
+		if err != nil {
+			return fmt.Errorf("p2ppool: peers file %s: peer %v: peer_metadata: %w", p.cfg.PeersFile, PeerID(r.PeerID), err)
+		}
+		pi := p.newPeerInfo(PeerID(r.PeerID), r.Created)
+		pi.Trusted = r.Trusted
+		pi.Meta = meta
+		pi.LastFailedConnection = pointAtOf(r.LastFailedConnection)
+		pi.LastRejectedConnection = pointAtOf(r.LastRejectedConnection)
+		pi.LastEstablishedConnection = pointAtOf(r.LastEstablishedConnection)
+		pi.LastDisconnection = pointAtOf(r.LastDisconnection)
+		for _, e := range r.Events {
+			kind, ok := peerEventKinds[e.Kind]
+			if !ok {
+				continue // a kind from a newer octez: the record keeps no slot for it
+			}
+			pt := netip.AddrPort{}
+			if e.HasPort {
+				pt = netip.AddrPortFrom(e.Addr.Unmap(), e.Port)
+			}
+			pi.events.add(PeerEvent{Kind: kind, Time: e.Timestamp, Point: pt})
+		}
+		pi.unknown = r.Unknown
+		p.peers[pi.Peer] = pi
+		if seen := pi.LastSeen().Point; seen.IsValid() {
+			p.registerPointLocked(seen)
+		}
+	}
+	return nil
+}
+
+func pointAtOf(cp *peersfile.ConnPoint) PointAt {
+	if cp == nil {
+		return PointAt{}
+	}
+	pa := PointAt{Time: cp.Time}
+	if cp.HasPort {
+		pa.Point = netip.AddrPortFrom(cp.Addr.Unmap(), cp.Port)
+	}
+	return pa
+}
+
+func connPointOf(pa PointAt) *peersfile.ConnPoint {
+	if pa.Time.IsZero() {
+		return nil
+	}
+	cp := &peersfile.ConnPoint{Time: pa.Time}
+	if pa.Point.IsValid() {
+		cp.Addr, cp.Port, cp.HasPort = pa.Point.Addr(), pa.Point.Port(), true
+	} else {
+		cp.Addr = netip.IPv6Unspecified()
+	}
+	return cp
+}
+
+// SavePeers writes the known peers to Config.PeersFile now, atomically
+// (temporary file, fsync, rename): a crash leaves the old file or the new
+// one, never a mix. The pool also saves at Shutdown and every
+// Config.PeersFileSavePeriod. Without a peers file it does nothing.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) SavePeers() error {
+	if p.cfg.PeersFile == "" {
+		return nil
+	}
+	recs, err := p.peerRecords()
+	if err != nil {
+		return err
+	}
+	p.saveMu.Lock()
+	defer p.saveMu.Unlock()
+	if err := peersfile.Save(p.cfg.PeersFile, recs); err != nil {
+		return fmt.Errorf("p2ppool: save peers: %w", err)
+	}
+	return nil
+}
+
+// peerRecords snapshots the peer table as peers-file records.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) peerRecords() ([]peersfile.Record, error) {
+	p.mu.Lock()
+	infos := make([]*peerInfo[PeerMeta], 0, len(p.peers))
+	for _, pi := range p.peers {
+		cp := *pi
+		cp.events = ring[PeerEvent]{buf: pi.events.list(), max: pi.events.max}
+		infos = append(infos, &cp)
+	}
+	p.mu.Unlock()
+	// Encoding runs outside the lock: metadata marshalling is the
+	// application's code.
+	slices.SortFunc(infos, func(a, b *peerInfo[PeerMeta]) int { return a.Created.Compare(b.Created) })
+	recs := make([]peersfile.Record, 0, len(infos))
+	var errs []error
+	for _, pi := range infos {
+		meta, err := p.peerMeta.MarshalJSON(pi.Meta)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("peer %v: peer_metadata: %w", pi.Peer, err))
+			continue
+		}
+		r := peersfile.Record{
+			PeerID:                    pi.Peer,
+			Created:                   pi.Created,
+			Trusted:                   pi.Trusted,
+			Metadata:                  meta,
+			LastFailedConnection:      connPointOf(pi.LastFailedConnection),
+			LastRejectedConnection:    connPointOf(pi.LastRejectedConnection),
+			LastEstablishedConnection: connPointOf(pi.LastEstablishedConnection),
+			LastDisconnection:         connPointOf(pi.LastDisconnection),
+		}
+		r.Unknown = pi.unknown
+		for _, e := range pi.events.buf {
+			ev := peersfile.Event{Kind: peersfile.EventKind(e.Kind.String()), Timestamp: e.Time, Addr: netip.IPv6Unspecified()}
+			if e.Point.IsValid() {
+				ev.Addr, ev.Port, ev.HasPort = e.Point.Addr(), e.Point.Port(), true
+			}
+			r.Events = append(r.Events, ev)
+		}
+		recs = append(recs, r)
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("p2ppool: save peers: %w", errors.Join(errs...))
+	}
+	return recs, nil
+}
