@@ -88,6 +88,10 @@ type Connection[Msg, PeerMeta, ConnMeta any] struct {
 	// cause is the first recorded reason the connection ends.
 	cause atomic.Pointer[DisconnectError]
 
+	// lastSwapRequest is what we last proposed to this peer. Guarded by
+	// Pool.mu.
+	lastSwapRequest swapRequest
+
 	// sizeHint is the size of the last message encoded, to take a buffer
 	// of the right size from the pool.
 	sizeHint atomic.Int64
@@ -300,9 +304,14 @@ func (c *Connection[Msg, PeerMeta, ConnMeta]) readLoop() *DisconnectError {
 			c.pool.onBootstrap(c)
 		case wire.TagAdvertise:
 			c.pool.onAdvertise(c.info.Peer, m.Points)
-		case wire.TagSwapRequest, wire.TagSwapAck:
-			// Swaps come with the peer tables (see the issues); until then
-			// they are ignored, as octez does with swap disabled.
+		case wire.TagSwapRequest:
+			if !c.pool.cfg.ClosedNetwork {
+				c.pool.onSwapRequest(c, m.Point)
+			}
+		case wire.TagSwapAck:
+			if !c.pool.cfg.ClosedNetwork {
+				c.pool.onSwapAck(c, m.Point)
+			}
 		}
 	}
 }

@@ -213,6 +213,8 @@ const (
 	ReasonGreylisted
 	// ReasonUnexpectedPeer: the point was given another expected peer id.
 	ReasonUnexpectedPeer
+	// ReasonSwapped: the connection was given up for another in a swap.
+	ReasonSwapped
 )
 
 func (r DisconnectReason) String() string {
@@ -237,6 +239,8 @@ func (r DisconnectReason) String() string {
 		return "greylisted"
 	case ReasonUnexpectedPeer:
 		return "unexpected peer"
+	case ReasonSwapped:
+		return "swapped"
 	}
 	return fmt.Sprintf("reason(%d)", uint8(r))
 }

@@ -77,6 +77,9 @@ type Pool[Msg, PeerMeta, ConnMeta any] struct {
 	// closedStat sums the traffic of connections that have ended.
 	closedStat PoolStat
 	acl        *acl
+	// latestAccepted and latestSuccessful are the times of the last swap
+	// started and the last one that succeeded (octez, for swap_linger).
+	latestAccepted, latestSuccessful time.Time
 	// myPoints are addresses found to be our own (octez my_id_points).
 	myPoints []netip.AddrPort
 	hooks    []func(*Connection[Msg, PeerMeta, ConnMeta])
