@@ -7,6 +7,7 @@ replace github.com/p2ppool/p2ppool => ../
 require (
 	github.com/libp2p/go-libp2p v0.51.0
 	github.com/p2ppool/p2ppool v0.0.0
+	golang.org/x/crypto v0.59.0
 )
 
 require (
@@ -83,7 +84,6 @@ require (
 	go.uber.org/mock v0.6.0 // indirect
 	go.uber.org/multierr v1.11.0 // indirect
 	go.uber.org/zap v1.28.0 // indirect
-	golang.org/x/crypto v0.59.0 // indirect
 	golang.org/x/exp v0.0.0-20260718201538-764159d718ef // indirect
 	golang.org/x/mod v0.42.0 // indirect
 	golang.org/x/net v0.62.0 // indirect
