@@ -133,7 +133,8 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) GreylistAddr(addr netip.Addr) {
 }
 
 // GreylistPeer greylists peer and, if it is connected, its address, and
-// ends its connection. octez does nothing for a peer that is not
+// ends its connection along with every other running connection from that
+// address, as GreylistAddr does. octez does nothing for a peer that is not
 // connected; here the peer id is greylisted anyway. The peer greylist
 // holds Config.PeerGreylistSize ids, evicting the oldest.
 func (p *Pool[Msg, PeerMeta, ConnMeta]) GreylistPeer(peer PeerID) {

@@ -129,10 +129,12 @@ type Watcher struct {
 	pending uint64 // dropped since the last marker was queued
 	missed  uint64 // dropped in total
 	closed  bool
+	// stop detaches the watcher from its context; nil until watch has
+	// registered it.
+	stop func() bool
 	// sig holds a wake-up token for Next; done is closed by close.
 	sig  chan struct{}
 	done chan struct{}
-	stop func() bool
 }
 
 // Next returns the next event, waiting for one. After the watcher is
@@ -179,13 +181,16 @@ func (w *Watcher) Missed() uint64 {
 
 // Close unsubscribes the watcher; buffered events can still be read.
 func (w *Watcher) Close() {
-	w.stop()
 	w.hub.remove(w)
 	w.mu.Lock()
-	defer w.mu.Unlock()
+	stop := w.stop
 	if !w.closed {
 		w.closed = true
 		close(w.done)
+	}
+	w.mu.Unlock()
+	if stop != nil {
+		stop()
 	}
 }
 
@@ -243,10 +248,9 @@ func (h *eventHub) watch(ctx context.Context, buffer int) *Watcher {
 		buffer = DefaultWatchBuffer
 	}
 	w := &Watcher{hub: h, buf: make([]Event, buffer), sig: make(chan struct{}, 1), done: make(chan struct{})}
-	w.stop = context.AfterFunc(ctx, w.Close)
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	if h.closed {
+		h.mu.Unlock()
 		w.closed = true
 		close(w.done)
 		return w
@@ -255,6 +259,18 @@ func (h *eventHub) watch(ctx context.Context, buffer int) *Watcher {
 		h.watchers = make(map[*Watcher]struct{})
 	}
 	h.watchers[w] = struct{}{}
+	h.mu.Unlock()
+	// Tie the watcher to ctx only once it is registered: if ctx is already
+	// done, Close runs at once on another goroutine and must find it there.
+	stop := context.AfterFunc(ctx, w.Close)
+	w.mu.Lock()
+	w.stop = stop
+	closed := w.closed
+	w.mu.Unlock()
+	if closed {
+		// Closed meanwhile (by ctx or the hub): let go of ctx.
+		stop()
+	}
 	return w
 }
 

@@ -147,13 +147,15 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) newPeerInfo(id PeerID, created time.Time
 // gcPeersLocked trims the known peers to the low mark as octez's peer GC
 // does: among disconnected, untrusted peers, the lowest scores go first,
 // and among equal scores the most recently created (a flood of new ids
-// cannot push out long-known peers). p.mu must be held.
+// cannot push out long-known peers). Like octez, it does nothing, and
+// publishes no EventGCPeers, unless the table is above the low mark. p.mu
+// must be held.
 func (p *Pool[Msg, PeerMeta, ConnMeta]) gcPeersLocked() {
-	defer p.publishLocked(Event{Kind: EventGCPeers})
 	excess := len(p.peers) - p.cfg.MaxKnownPeerIDs.Low
 	if excess <= 0 {
 		return
 	}
+	defer p.publishLocked(Event{Kind: EventGCPeers})
 	var victims []*peerInfo[PeerMeta]
 	for _, pi := range p.peers {
 		if pi.State == PeerDisconnected && !pi.Trusted {

@@ -209,13 +209,14 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) registerNewPointsLocked(pts []netip.Addr
 // gcPointsLocked trims the known points to the low mark as octez's point
 // GC does: among disconnected, untrusted points, the longest-missed go
 // first and never-missed ones last. Trusted and connected points are never
-// evicted. p.mu must be held.
+// evicted. Like octez, it does nothing, and publishes no EventGCPoints,
+// unless the table is above the low mark. p.mu must be held.
 func (p *Pool[Msg, PeerMeta, ConnMeta]) gcPointsLocked() {
-	defer p.publishLocked(Event{Kind: EventGCPoints})
 	excess := len(p.points) - p.cfg.MaxKnownPoints.Low
 	if excess <= 0 {
 		return
 	}
+	defer p.publishLocked(Event{Kind: EventGCPoints})
 	now := time.Now()
 	var victims []*pointInfo
 	for _, pi := range p.points {

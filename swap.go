@@ -48,11 +48,13 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) SendSwapRequest() bool {
 	}
 	proposal := proposals[rand.IntN(len(proposals))]
 	recipient.lastSwapRequest = swapRequest{at: time.Now(), proposed: proposal.info.Peer}
+	// Published before the request leaves, so that it comes before
+	// whatever the answer causes (octez logs it whether or not the write
+	// was dropped).
+	p.publishLocked(Event{Kind: EventSwapRequestSent, Peer: recipient.info.Peer})
 	p.mu.Unlock()
 	m := wire.Message{Tag: wire.TagSwapRequest, Point: proposal.info.Point, PeerID: proposal.info.Peer}
-	ok := recipient.pushNow(outItem{b: m.Append(nil)}) == nil
-	p.publish(Event{Kind: EventSwapRequestSent, Peer: recipient.info.Peer})
-	return ok
+	return recipient.pushNow(outItem{b: m.Append(nil)}) == nil
 }
 
 func without[T comparable](s []T, x T) []T {

@@ -1,0 +1,408 @@
+package p2ppool
+
+import (
+	"context"
+	"net/netip"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/p2ppool/p2ppool/internal/wire"
+)
+
+// Tests of the ACL (spec §2) and of expected peer ids: bans and
+// greylists refuse connections both ways and end running ones, lifting
+// them admits again, automatic punishment spares what the operator
+// trusts, and greylisted addresses decay on the housekeeping ticker. They
+// run in synctest bubbles over the pipe network, where nodes created with
+// newNodeFrom dial from a known address (every other dial comes from an
+// address of its own).
+
+// newNodeFrom is newNode for a pool whose connections come from src.
+func newNodeFrom(t testing.TB, n *network, src netip.Addr, mutate func(*Config)) *node {
+	t.Helper()
+	return newNode(t, n, func(c *Config) {
+		c.Dialer = fromAddr{n, src}
+		if mutate != nil {
+			mutate(c)
+		}
+	})
+}
+
+// endedWith waits for c to end and checks why.
+func endedWith(t testing.TB, c *testConn, reason DisconnectReason, remote bool) {
+	t.Helper()
+	<-c.Done()
+	de := disconnectError(t, c.Err())
+	assert.Equal(t, reason, de.Reason, "connection with %v", c.Peer())
+	assert.Equal(t, remote, de.Remote)
+}
+
+func requireConnRunning(t testing.TB, c *testConn) {
+	t.Helper()
+	require.NoError(t, c.Err(), "connection with %v", c.Peer())
+}
+
+func TestGreylistAddr(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := newNetwork("pipe")
+		b := newNode(t, n, nil)
+		a, c := newNodeFrom(t, n, srcA, nil), newNodeFrom(t, n, srcB, nil)
+		ab, ba := connectSettled(t, a, b)
+		_, bc := connectSettled(t, c, b)
+
+		// Running connections from the address end; others do not.
+		b.GreylistAddr(srcA)
+		endedWith(t, ba, ReasonGreylisted, false)
+		endedWith(t, ab, ReasonRemoteClosed, true)
+		synctest.Wait()
+		requireConnRunning(t, bc)
+		assert.True(t, b.AddrBanned(srcA))
+		assert.False(t, b.AddrBanned(srcB))
+		assert.False(t, b.PeerBanned(a.Identity().PeerID), "greylisting an address spares its peers")
+
+		// New connections from it are closed at once, and counted.
+		_, err := a.Connect(context.Background(), b.point)
+		requireHungUp(t, err)
+		synctest.Wait()
+		assert.Equal(t, map[RefusalReason]uint64{RefusedBanned: 1}, b.Stats().Refused)
+		assert.Equal(t, 1, b.ActiveConnections())
+
+		// Dialling it is refused before anything is registered.
+		pt := netip.AddrPortFrom(srcA, 9732)
+		_, err = b.Connect(context.Background(), pt)
+		require.ErrorIs(t, err, ErrPointBanned)
+		assert.False(t, knows(b.testPool, pt))
+		// The port does not matter.
+		_, err = b.Connect(context.Background(), netip.AddrPortFrom(srcA, 1))
+		require.ErrorIs(t, err, ErrPointBanned)
+	})
+}
+
+func TestGreylistPeer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := newNetwork("pipe")
+		b := newNode(t, n, nil)
+		// a and d share an address (a NAT).
+		a, d := newNodeFrom(t, n, srcA, nil), newNodeFrom(t, n, srcA, nil)
+		_, ba := connectSettled(t, a, b)
+		_, bd := connectSettled(t, d, b)
+		peer := a.Identity().PeerID
+
+		// The peer's connection ends; its id and its address are
+		// greylisted. As with GreylistAddr (and unlike automatic
+		// punishment), the other peer behind that address loses its
+		// connection too, though its id is not greylisted.
+		b.GreylistPeer(peer)
+		endedWith(t, ba, ReasonGreylisted, false)
+		endedWith(t, bd, ReasonGreylisted, false)
+		assert.True(t, b.PeerBanned(peer))
+		assert.True(t, b.AddrBanned(srcA))
+		assert.False(t, b.PeerBanned(d.Identity().PeerID))
+
+		// Dialling the peer (its listening address is not greylisted):
+		// refused once it is identified.
+		_, err := b.Connect(context.Background(), a.point)
+		require.ErrorIs(t, err, ErrPeerBanned)
+		var he *HandshakeError
+		require.ErrorAs(t, err, &he)
+		assert.Equal(t, peer, he.Peer)
+		assert.Equal(t, StageAck, he.Stage)
+
+		// The same peer from another address: refused and counted.
+		a2 := newNodeFrom(t, n, srcB, func(c *Config) { c.Identity = a.Identity() })
+		_, err = a2.Connect(context.Background(), b.point)
+		requireHungUp(t, err)
+		synctest.Wait()
+		assert.Equal(t, map[RefusalReason]uint64{RefusedBanned: 1}, b.Stats().Refused)
+
+		// A peer that is not connected is greylisted too (octez ignores
+		// it); no address is.
+		other := PeerID{0x42}
+		b.GreylistPeer(other)
+		assert.True(t, b.PeerBanned(other))
+
+		// UnbanPeer lifts the peer's greylisting.
+		b.UnbanPeer(peer)
+		assert.False(t, b.PeerBanned(peer))
+		connectSettled(t, a2, b)
+	})
+}
+
+func TestBanAddrAndPeer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := newNetwork("pipe")
+		b := newNode(t, n, nil)
+		a, c := newNodeFrom(t, n, srcA, nil), newNodeFrom(t, n, srcB, nil)
+		peerA, peerC := a.Identity().PeerID, c.Identity().PeerID
+		_, ba := connectSettled(t, a, b)
+		_, bc := connectSettled(t, c, b)
+
+		// With banPeers, the peers of the address's connections are
+		// banned too.
+		b.BanAddr(srcA, true)
+		endedWith(t, ba, ReasonBanned, false)
+		assert.True(t, b.AddrBanned(srcA))
+		assert.True(t, b.PeerBanned(peerA))
+		b.BanAddr(srcB, false)
+		endedWith(t, bc, ReasonBanned, false)
+		assert.True(t, b.AddrBanned(srcB))
+		assert.False(t, b.PeerBanned(peerC))
+		synctest.Wait()
+
+		_, err := a.Connect(context.Background(), b.point)
+		requireHungUp(t, err)
+		// UnbanAddr lifts the address ban, but a's connection ended with
+		// the ban: its peer id stays banned (octez unbans the peers of
+		// running connections only).
+		b.UnbanAddr(srcA)
+		assert.False(t, b.AddrBanned(srcA))
+		assert.True(t, b.PeerBanned(peerA))
+		_, err = a.Connect(context.Background(), b.point)
+		requireHungUp(t, err)
+		synctest.Wait()
+		assert.Equal(t, map[RefusalReason]uint64{RefusedBanned: 2}, b.Stats().Refused)
+		b.UnbanPeer(peerA)
+		assert.False(t, b.PeerBanned(peerA))
+		ab, ba := connectSettled(t, a, b)
+
+		// One unban lifts any number of bans (octez needs one each).
+		b.BanAddr(srcB, false)
+		b.UnbanAddr(srcB)
+		assert.False(t, b.AddrBanned(srcB))
+		connectSettled(t, c, b)
+
+		// BanPeer ends the peer's connection.
+		b.BanPeer(peerA)
+		endedWith(t, ba, ReasonBanned, false)
+		endedWith(t, ab, ReasonRemoteClosed, true)
+		assert.True(t, b.PeerBanned(peerA))
+		assert.False(t, b.AddrBanned(srcA))
+		b.UnbanPeer(peerA)
+		_, ba = connectSettled(t, a, b)
+
+		// ClearACL lifts everything.
+		b.BanAddr(srcA, true)
+		endedWith(t, ba, ReasonBanned, false)
+		b.GreylistAddr(srcC)
+		b.BanPeer(PeerID{1})
+		b.GreylistPeer(PeerID{2})
+		b.ClearACL()
+		for _, addr := range []netip.Addr{srcA, srcB, srcC} {
+			assert.False(t, b.AddrBanned(addr), "%v", addr)
+		}
+		for _, id := range []PeerID{peerA, {1}, {2}} {
+			assert.False(t, b.PeerBanned(id), "%v", id)
+		}
+		synctest.Wait()
+		connectSettled(t, a, b)
+	})
+}
+
+func TestTrustLiftsBans(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := newNetwork("pipe")
+		b := newNode(t, n, nil)
+		a := newNodeFrom(t, n, srcA, nil)
+
+		b.GreylistAddr(srcA)
+		b.BanAddr(srcA, false)
+		pt := netip.AddrPortFrom(srcA, a.point.Port())
+		b.TrustPoint(pt)
+		assert.False(t, b.AddrBanned(srcA))
+		pi, _ := b.Point(pt)
+		assert.True(t, pi.Trusted)
+
+		peer := a.Identity().PeerID
+		b.BanPeer(peer)
+		b.GreylistPeer(peer)
+		b.TrustPeer(peer)
+		assert.False(t, b.PeerBanned(peer))
+		pe, _ := b.Peer(peer)
+		assert.True(t, pe.Trusted)
+		connectSettled(t, a, b)
+	})
+}
+
+func TestPunishmentSparesTrusted(t *testing.T) {
+	// A peer sending a message that does not decode loses its
+	// connection; its id and address are greylisted unless trusted.
+	synctest.Test(t, func(t *testing.T) {
+		n := newNetwork("pipe")
+		nd := newNode(t, n, nil)
+		misbehave := func(src netip.Addr, id *Identity) {
+			t.Helper()
+			auth := scriptedDial(t, fromAddr{n, src}, nd, id, 0)
+			sc, err := auth.Accept()
+			require.NoError(t, err)
+			synctest.Wait()
+			conn, ok := nd.Connection(id.PeerID)
+			require.True(t, ok)
+			require.NoError(t, sc.WriteMessages(appMsg(0x2000, wire.AppendString(nil, "?"))))
+			<-conn.Done()
+			de := disconnectError(t, conn.Err())
+			assert.Equal(t, ReasonProtocolError, de.Reason)
+			assert.ErrorIs(t, de, ErrUnknownTag)
+		}
+
+		// A well-behaved neighbour behind the same address (a NAT) keeps
+		// its connection.
+		neighbour := newNodeFrom(t, n, srcA, nil)
+		toNd, _ := connectSettled(t, neighbour, nd)
+		untrusted := testIdentity(t)
+		misbehave(srcA, untrusted)
+		assert.True(t, nd.PeerBanned(untrusted.PeerID))
+		assert.True(t, nd.AddrBanned(srcA))
+		synctest.Wait()
+		requireConnRunning(t, toNd)
+
+		trusted := testIdentity(t)
+		nd.TrustPeer(trusted.PeerID)
+		misbehave(srcB, trusted)
+		assert.False(t, nd.PeerBanned(trusted.PeerID), "trusted peer")
+		assert.False(t, nd.AddrBanned(srcB), "address of a trusted peer")
+
+		atTrusted := testIdentity(t)
+		nd.TrustPoint(netip.AddrPortFrom(srcC, 9732))
+		misbehave(srcC, atTrusted)
+		assert.True(t, nd.PeerBanned(atTrusted.PeerID), "untrusted peer at a trusted address")
+		assert.False(t, nd.AddrBanned(srcC), "trusted address")
+	})
+}
+
+func TestGreylistDecays(t *testing.T) {
+	// With GreylistTimeout 16 s the housekeeping goroutine counts the
+	// greylist down every second; an address is forgotten after 15
+	// countdowns, i.e. 14 to 15 periods after it was greylisted.
+	synctest.Test(t, func(t *testing.T) {
+		n := newNetwork("pipe")
+		t0 := time.Now() // the countdown ticks at t0 + k s
+		b := newNode(t, n, func(c *Config) { c.GreylistTimeout = 16 * time.Second })
+		a := newNodeFrom(t, n, srcA, nil)
+		time.Sleep(t0.Add(500 * time.Millisecond).Sub(time.Now()))
+		b.GreylistAddr(srcA)
+		greylisted := time.Now()
+		var refused uint64
+		for b.AddrBanned(srcA) {
+			require.Less(t, time.Since(greylisted), time.Minute, "the greylist does not decay")
+			_, err := a.Connect(context.Background(), b.point)
+			requireHungUp(t, err)
+			refused++
+			time.Sleep(time.Second)
+		}
+		assert.Equal(t, greylisted.Add(15*time.Second).Round(0), time.Now().Round(0), "banned at +14 s, free at +15 s")
+		synctest.Wait()
+		assert.Equal(t, map[RefusalReason]uint64{RefusedBanned: refused}, b.Stats().Refused)
+		connectSettled(t, a, b)
+	})
+}
+
+func TestGCGreylist(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := newNetwork("pipe")
+		b := newNode(t, n, nil) // countdown every 1.5 h: no tick here
+		p1, p2, p3 := PeerID{1}, PeerID{2}, PeerID{3}
+		b.GreylistPeer(p1)
+		b.GreylistPeer(p3)
+		time.Sleep(10 * time.Second)
+		b.GreylistPeer(p2)
+		b.GreylistPeer(p3) // greylisted again: its age starts over
+		time.Sleep(5 * time.Second)
+
+		b.GCGreylist(10 * time.Second)
+		assert.False(t, b.PeerBanned(p1), "greylisted 15 s ago")
+		assert.True(t, b.PeerBanned(p2), "greylisted 5 s ago")
+		assert.True(t, b.PeerBanned(p3), "greylisted again 5 s ago")
+		b.GCGreylist(5 * time.Second)
+		assert.True(t, b.PeerBanned(p2), "exactly 5 s ago is not longer ago than 5 s")
+		b.GCGreylist(0)
+		assert.False(t, b.PeerBanned(p2))
+		assert.False(t, b.PeerBanned(p3))
+
+		// Each call also counts the address greylist down once: an
+		// address is forgotten by the 15th.
+		b.GreylistAddr(srcA)
+		for range 14 {
+			b.GCGreylist(time.Hour)
+		}
+		assert.True(t, b.AddrBanned(srcA))
+		b.GCGreylist(time.Hour)
+		assert.False(t, b.AddrBanned(srcA))
+		// Banned peers are not greylisted peers: GCGreylist leaves them.
+		b.BanPeer(p1)
+		b.GCGreylist(0)
+		assert.True(t, b.PeerBanned(p1))
+	})
+}
+
+func TestExpectedPeerID(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := newNetwork("pipe")
+		a, c := newNode(t, n, nil), newNode(t, n, nil)
+		peerC := c.Identity().PeerID
+		x := PeerID{0x42}
+
+		// Outgoing: the peer at the point is not the expected one.
+		a.SetExpectedPeerID(c.point, x)
+		pi, ok := a.Point(c.point)
+		require.True(t, ok, "SetExpectedPeerID registers the point")
+		assert.Equal(t, x, pi.ExpectedPeer)
+		now := time.Now()
+		_, err := a.Connect(context.Background(), c.point)
+		require.ErrorIs(t, err, ErrUnexpectedPeer)
+		var he *HandshakeError
+		require.ErrorAs(t, err, &he)
+		assert.Equal(t, peerC, he.Peer)
+		pi, _ = a.Point(c.point)
+		assert.Equal(t, PointDisconnected, pi.State)
+		assert.Equal(t, now.Round(0), pi.LastFailedConnection.Round(0))
+		assert.Equal(t, x, pi.ExpectedPeer)
+		assert.False(t, a.AddrBanned(c.point.Addr()), "no greylisting")
+		assert.False(t, a.PeerBanned(peerC))
+		_, known := a.Peer(peerC)
+		assert.False(t, known, "checked before the peer is registered")
+		synctest.Wait()
+		assert.Equal(t, map[RefusalReason]uint64{RefusedHandshakeFailed: 1}, c.Stats().Refused, "a hung up on c")
+
+		// Incoming: the point is the dialler's address and announced
+		// port; the refusal is counted.
+		b, d := newNode(t, n, nil), newNodeFrom(t, n, srcA, nil)
+		b.SetExpectedPeerID(netip.AddrPortFrom(srcA, d.point.Port()), x)
+		_, err = d.Connect(context.Background(), b.point)
+		requireHungUp(t, err)
+		synctest.Wait()
+		assert.Equal(t, map[RefusalReason]uint64{RefusedUnexpectedPeer: 1}, b.Stats().Refused)
+		assert.False(t, b.AddrBanned(srcA))
+
+		// The expected peer is admitted.
+		a.SetExpectedPeerID(c.point, peerC)
+		ac, _ := connectSettled(t, a, c)
+
+		// A running connection with another peer than the new expected
+		// one ends, and the address is greylisted.
+		a.SetExpectedPeerID(c.point, x)
+		endedWith(t, ac, ReasonUnexpectedPeer, false)
+		assert.True(t, a.AddrBanned(c.point.Addr()))
+		assert.False(t, a.PeerBanned(peerC))
+
+		// A handshake past admission with another peer: only the
+		// address is greylisted (octez), the handshake goes on.
+		srv := newScriptedServer(t, n)
+		res := goConnect(a.testPool, srv.point)
+		auth := srv.handshake(t)
+		synctest.Wait()
+		pi, _ = a.Point(srv.point)
+		require.Equal(t, PointAccepted, pi.State)
+		a.SetExpectedPeerID(srv.point, x)
+		assert.True(t, a.AddrBanned(srv.point.Addr()))
+		sc, err := auth.Accept()
+		require.NoError(t, err)
+		r := <-res
+		require.NoError(t, r.err)
+		require.NoError(t, sc.Close())
+		<-r.c.Done()
+	})
+}

@@ -1,0 +1,231 @@
+package p2ppool
+
+import (
+	"context"
+	"net/netip"
+	"slices"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Tests of the known-table GC (spec §4): which points and peers a full
+// table forgets, in which order, and the event it publishes. They run in
+// synctest bubbles so that last misses and creation times are distinct
+// and exact.
+
+// pointKeys lists the points p knows, in address order.
+func pointKeys[M, P, C any](p *Pool[M, P, C]) []netip.AddrPort {
+	var out []netip.AddrPort
+	for pt := range p.Points() {
+		out = append(out, pt)
+	}
+	return out
+}
+
+// peerKeys lists the peers p knows.
+func peerKeys[M, P, C any](p *Pool[M, P, C]) []PeerID {
+	var out []PeerID
+	for id := range p.Peers() {
+		out = append(out, id)
+	}
+	return out
+}
+
+// drainEvents returns the events w holds now, without waiting for more.
+func drainEvents(t testing.TB, w *Watcher) []Event {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var out []Event
+	for {
+		e, err := w.Next(ctx)
+		if err != nil {
+			return out
+		}
+		out = append(out, e)
+	}
+}
+
+// eventKinds names the kinds of es, for readable diffs.
+func eventKinds(es []Event) []string {
+	out := make([]string, len(es))
+	for i, e := range es {
+		out[i] = e.Kind.String()
+	}
+	return out
+}
+
+// kinds names ks, to compare with eventKinds.
+func kinds(ks ...EventKind) []string {
+	out := make([]string, len(ks))
+	for i, k := range ks {
+		out[i] = k.String()
+	}
+	return out
+}
+
+func TestPointGCOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := newNetwork("pipe")
+		b := newNode(t, n, nil)
+		a := newNode(t, n, func(c *Config) { c.MaxKnownPoints = TableLimit{High: 5, Low: 3} })
+		fail := func(pt netip.AddrPort) {
+			t.Helper()
+			_, err := a.Connect(context.Background(), pt)
+			require.ErrorIs(t, err, ErrConnectionFailed)
+		}
+		trusted, running := nowhere(1), b.point
+		p1, p2, p3 := nowhere(2), nowhere(3), nowhere(4)
+		// The trusted and the running point have the oldest misses, but
+		// are never evicted.
+		a.TrustPoint(trusted)
+		fail(trusted)
+		replug := unplug(n, b.point)
+		fail(running)
+		replug()
+		time.Sleep(time.Second)
+		connectSettled(t, a, b)
+		for _, pt := range []netip.AddrPort{p1, p2, p3} {
+			time.Sleep(time.Second)
+			fail(pt)
+		}
+		time.Sleep(time.Second)
+		require.Len(t, pointKeys(a.testPool), 5)
+		w := a.Watch(context.Background(), 0)
+		defer w.Close()
+
+		// The table is full: before the new point goes in, it is trimmed
+		// to 3 by evicting the two disconnected points missed longest ago.
+		x := nowhere(5)
+		a.RegisterPoint(x)
+		assert.ElementsMatch(t, []netip.AddrPort{trusted, running, p3, x}, pointKeys(a.testPool))
+		es := drainEvents(t, w)
+		assert.Equal(t, kinds(EventGCPoints, EventNewPoint), eventKinds(es))
+		assert.Equal(t, x, es[1].Point)
+
+		// Never-missed points count as missed now: they go last.
+		y := nowhere(6)
+		a.RegisterPoint(y) // 5 points: no GC yet
+		time.Sleep(time.Second)
+		fail(y)
+		time.Sleep(time.Second)
+		z := nowhere(7)
+		a.RegisterPoint(z)
+		assert.ElementsMatch(t, []netip.AddrPort{trusted, running, x, z}, pointKeys(a.testPool),
+			"p3 and y (missed) go before x (never missed)")
+		assert.Equal(t, kinds(EventNewPoint, EventOutgoingConnection, EventGCPoints, EventNewPoint), eventKinds(drainEvents(t, w)))
+	})
+}
+
+func TestPointGCSparesTrustedAndConnected(t *testing.T) {
+	// When nothing can be evicted, the GC still runs and says so, and the
+	// table grows past its bound.
+	synctest.Test(t, func(t *testing.T) {
+		n := newNetwork("pipe")
+		b := newNode(t, n, nil)
+		a := newNode(t, n, func(c *Config) { c.MaxKnownPoints = TableLimit{High: 3, Low: 1} })
+		connectSettled(t, a, b)
+		a.TrustPoint(nowhere(1))
+		a.TrustPoint(nowhere(2))
+		w := a.Watch(context.Background(), 0)
+		defer w.Close()
+		a.RegisterPoint(nowhere(3))
+		assert.ElementsMatch(t, []netip.AddrPort{b.point, nowhere(1), nowhere(2), nowhere(3)}, pointKeys(a.testPool))
+		assert.Equal(t, kinds(EventGCPoints, EventNewPoint), eventKinds(drainEvents(t, w)))
+	})
+}
+
+func TestTableGCWithLowEqualHigh(t *testing.T) {
+	// With Low = High the table holds High+1 entries: octez's GC runs
+	// when the table is full before an insertion, and only trims (and
+	// logs Gc_points / Gc_peer_ids) when the table is above its target.
+	synctest.Test(t, func(t *testing.T) {
+		n := newNetwork("pipe")
+		a := newNode(t, n, func(c *Config) {
+			c.MaxKnownPoints = TableLimit{High: 2, Low: 2}
+			c.MaxKnownPeerIDs = TableLimit{High: 2, Low: 2}
+		})
+		w := a.Watch(context.Background(), 0)
+		defer w.Close()
+		for i := 1; i <= 3; i++ {
+			a.RegisterPoint(nowhere(i))
+			a.SetPeerMeta(PeerID{byte(i)}, struct{}{})
+		}
+		assert.Len(t, pointKeys(a.testPool), 3)
+		assert.Len(t, peerKeys(a.testPool), 3)
+		assert.Equal(t, kinds(EventNewPoint, EventNewPeer, EventNewPoint, EventNewPeer, EventNewPoint, EventNewPeer),
+			eventKinds(drainEvents(t, w)), "at High = Low there is nothing to trim: no GC event")
+		a.RegisterPoint(nowhere(4))
+		a.SetPeerMeta(PeerID{4}, struct{}{})
+		assert.Len(t, pointKeys(a.testPool), 3)
+		assert.Len(t, peerKeys(a.testPool), 3)
+		assert.Equal(t, kinds(EventGCPoints, EventNewPoint, EventGCPeers, EventNewPeer), eventKinds(drainEvents(t, w)))
+	})
+}
+
+// scoredPool is a pool whose peer metadata is its score.
+type scoredPool = Pool[text, float64, Metadata]
+
+func newScoredPool(t testing.TB, n *network, mutate func(*Config)) *scoredPool {
+	t.Helper()
+	cfg := Config{Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork, Dialer: n}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	p, err := New(textMessages(), PeerMetaConfig[float64]{Score: func(m float64) float64 { return m }}, ConnMetaConfig[Metadata]{}, cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, p.Close()) })
+	return p
+}
+
+func TestPeerGCOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := newNetwork("pipe")
+		b := newNode(t, n, nil)
+		a := newScoredPool(t, n, func(c *Config) { c.MaxKnownPeerIDs = TableLimit{High: 6, Low: 4} })
+		// The running peer and the trusted one score 0, the lowest, but
+		// are never evicted.
+		_, err := a.Connect(context.Background(), b.point)
+		require.NoError(t, err)
+		running := b.Identity().PeerID
+		trusted := PeerID{0xee}
+		a.TrustPeer(trusted)
+		// p1 and p2 score the same; p2 is the more recent.
+		p1, p2, p3, p4 := PeerID{1}, PeerID{2}, PeerID{3}, PeerID{4}
+		for _, s := range []struct {
+			id    PeerID
+			score float64
+		}{{p1, 1}, {p2, 1}, {p3, 2}, {p4, 0.5}} {
+			time.Sleep(time.Second)
+			a.SetPeerMeta(s.id, s.score)
+		}
+		pi1, _ := a.Peer(p1)
+		pi2, _ := a.Peer(p2)
+		require.True(t, pi1.Created.Before(pi2.Created))
+		assert.Equal(t, 1.0, pi2.Score)
+		require.Len(t, peerKeys(a), 6)
+		w := a.Watch(context.Background(), 0)
+		defer w.Close()
+
+		// Full: trimmed to 4 before q goes in. Lowest score first (p4),
+		// then, among equal scores, the most recently created (p2).
+		q := PeerID{5}
+		a.SetPeerMeta(q, 0)
+		assert.ElementsMatch(t, []PeerID{running, trusted, p1, p3, q}, peerKeys(a))
+		es := drainEvents(t, w)
+		assert.Equal(t, kinds(EventGCPeers, EventNewPeer), eventKinds(es))
+		assert.Equal(t, q, es[1].Peer)
+		assert.Equal(t, 0.0, a.PeerMeta(p2), "a forgotten peer has the initial metadata")
+
+		// Next round: q (score 0, newest) then p1 go; running and trusted
+		// stay whatever their score.
+		a.SetPeerMeta(PeerID{6}, 3)
+		a.SetPeerMeta(PeerID{7}, 3)
+		assert.ElementsMatch(t, []PeerID{running, trusted, p3, {6}, {7}}, peerKeys(a))
+		assert.True(t, slices.Contains(eventKinds(drainEvents(t, w)), EventGCPeers.String()))
+	})
+}
