@@ -1,6 +1,7 @@
 package p2ppool
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -252,7 +253,9 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) OnNewConnection(hook func(*Connection[Ms
 // Serve accepts connections on ln until ln fails or the pool closes, and
 // runs each handshake on its own goroutine (octez welcome worker). It
 // returns ErrPoolClosed after Close or Shutdown. The first TCP listener
-// also sets the announced listening port if Config.ListeningPort is zero.
+// also sets the announced listening port if Config.ListeningPort is zero;
+// connections opened before Serve has started announce no port, so a node
+// that dials right away should set Config.ListeningPort.
 func (p *Pool[Msg, PeerMeta, ConnMeta]) Serve(ln net.Listener) error {
 	if err := p.enter(); err != nil {
 		ln.Close()
@@ -329,7 +332,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) Connections() []*Connection[Msg, PeerMet
 	for _, c := range p.conns {
 		out = append(out, c)
 	}
-	slices.SortFunc(out, func(a, b *Connection[Msg, PeerMeta, ConnMeta]) int { return int(a.info.ID - b.info.ID) })
+	slices.SortFunc(out, func(a, b *Connection[Msg, PeerMeta, ConnMeta]) int { return cmp.Compare(a.info.ID, b.info.ID) })
 	return out
 }
 
