@@ -53,6 +53,11 @@ var networks = []string{"tcp", "pipe"}
 // listen returns a listener of the network.
 func (n *network) listen(t testing.TB) net.Listener {
 	t.Helper()
+	if n.name == "loopback" {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		return ln
+	}
 	if n.name == "tcp" {
 		lc := net.ListenConfig{Control: tcpControl}
 		ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
@@ -70,6 +75,10 @@ func (n *network) listen(t testing.TB) net.Listener {
 
 // DialContext implements Dialer.
 func (n *network) DialContext(ctx context.Context, _, address string) (net.Conn, error) {
+	if n.name == "loopback" {
+		var d net.Dialer
+		return d.DialContext(ctx, "tcp", address)
+	}
 	if n.name == "tcp" {
 		d := net.Dialer{Control: tcpControl}
 		c, err := d.DialContext(ctx, "tcp", address)
