@@ -1,0 +1,271 @@
+package sched
+
+import (
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// flow is one direction of one connection.
+type flow struct {
+	// total is the byte count: the only thing the unlimited path writes,
+	// alone on its cache line so that neither the other direction's
+	// goroutine nor readers of the connection's read-only fields miss
+	// their cache on every IO.
+	_     [64]byte
+	total atomic.Int64
+	_     [56]byte
+
+	// avg is the moving average, written by the ticker; last is total at
+	// the previous tick, folded the part of total already in the
+	// scheduler's closedTotal. Both are guarded by Scheduler.mu.
+	avg          atomic.Int64
+	last, folded int64
+
+	// deadline is the direction's deadline in Unix nanoseconds, 0 for
+	// none; changing it pokes wake.
+	deadline atomic.Int64
+	wake     chan struct{}
+
+	// opMu serialises the limited Reads (or Writes), which share the
+	// fields below; net.Conn allows concurrent calls.
+	opMu  sync.Mutex
+	debt  int // inflow: bytes read but not yet paid for
+	timer *time.Timer
+
+	// Guarded by the direction's limiter mutex: the connection's own
+	// bucket, and its request in the global queue.
+	tokens        float64
+	refilled      time.Time // zero: not used yet, starts full
+	start, finish int64     // SFQ tags
+	seq           uint64
+	n             int
+	qidx          int // index in the queue, -1 when not queued
+	ready         chan struct{}
+}
+
+func (f *flow) init() {
+	f.wake = make(chan struct{}, 1)
+	f.ready = make(chan struct{}, 1)
+	f.qidx = -1
+}
+
+func (f *flow) refill(now time.Time, rate, burst float64) {
+	if f.refilled.IsZero() {
+		f.tokens, f.refilled = burst, now
+		return
+	}
+	if el := now.Sub(f.refilled); el > 0 {
+		f.tokens = min(burst, f.tokens+rate*el.Seconds())
+		f.refilled = now
+	}
+}
+
+// poke makes a waiting Read or Write look at its wait again.
+func (f *flow) poke() {
+	select {
+	case f.wake <- struct{}{}:
+	default:
+	}
+}
+
+// arm returns a channel receiving after d, reusing the flow's timer.
+func (f *flow) arm(d time.Duration) <-chan time.Time {
+	if f.timer == nil {
+		f.timer = time.NewTimer(d)
+	} else {
+		f.timer.Reset(d)
+	}
+	return f.timer.C
+}
+
+func (f *flow) disarm() {
+	if f.timer != nil {
+		f.timer.Stop()
+	}
+}
+
+func (f *flow) setDeadline(t time.Time) {
+	var ns int64
+	if !t.IsZero() {
+		ns = t.UnixNano()
+	}
+	f.deadline.Store(ns)
+	f.poke()
+}
+
+// Conn is a net.Conn registered with a Scheduler: its reads and writes are
+// counted and, when the Scheduler has limits, paced. Its methods are safe
+// for concurrent use; limited Reads (or Writes) are serialised.
+type Conn struct {
+	nc net.Conn
+	s  *Scheduler
+	// isClosed is set by Close before it unregisters the connection, so
+	// that an IO ending after that folds its bytes into the scheduler's
+	// totals itself.
+	isClosed  atomic.Bool
+	closed    chan struct{}
+	closeOnce sync.Once
+	flows     [2]flow
+}
+
+var _ net.Conn = (*Conn)(nil)
+
+// Read reads from the connection. When inflow is limited it reads at most
+// one chunk (the scheduler's quantum, or less under a slow limit), having
+// first waited until the bytes of the
+// previous Read are paid for.
+func (c *Conn) Read(p []byte) (int, error) {
+	if c.s.lim[in].limited.Load() {
+		return c.readLimited(p)
+	}
+	n, err := c.nc.Read(p)
+	c.count(&c.flows[in], n)
+	return n, err
+}
+
+func (c *Conn) readLimited(p []byte) (int, error) {
+	f := &c.flows[in]
+	f.opMu.Lock()
+	defer f.opMu.Unlock()
+	if f.debt > 0 {
+		if err := c.s.lim[in].acquire(c, f, f.debt); err != nil {
+			return 0, err
+		}
+		f.debt = 0
+	}
+	if chunk := int(c.s.lim[in].chunk.Load()); len(p) > chunk {
+		p = p[:chunk]
+	}
+	n, err := c.nc.Read(p)
+	c.count(f, n)
+	f.debt = n
+	return n, err
+}
+
+// count adds n bytes to f. The closed check orders with Close's: either
+// the bytes are in f.total before unregister reads it, or this sees the
+// flag and folds them.
+func (c *Conn) count(f *flow, n int) {
+	f.total.Add(int64(n))
+	if c.isClosed.Load() {
+		c.s.fold(c)
+	}
+}
+
+// Write writes p to the connection. When outflow is limited it writes p in
+// chunks (of the scheduler's quantum, or less under a slow limit), each
+// after waiting for its
+// budget.
+func (c *Conn) Write(p []byte) (int, error) {
+	if c.s.lim[out].limited.Load() {
+		return c.writeLimited(p)
+	}
+	n, err := c.nc.Write(p)
+	c.count(&c.flows[out], n)
+	return n, err
+}
+
+func (c *Conn) writeLimited(p []byte) (int, error) {
+	f := &c.flows[out]
+	f.opMu.Lock()
+	defer f.opMu.Unlock()
+	if len(p) == 0 {
+		return c.nc.Write(p)
+	}
+	written := 0
+	for written < len(p) {
+		chunk := p[written:min(len(p), written+int(c.s.lim[out].chunk.Load()))]
+		if err := c.s.lim[out].acquire(c, f, len(chunk)); err != nil {
+			return written, err
+		}
+		n, err := c.nc.Write(chunk)
+		c.count(f, n)
+		written += n
+		if err != nil {
+			return written, err
+		}
+	}
+	return written, nil
+}
+
+// sleep waits for d, a poke, the direction's deadline or Close, whichever
+// comes first; only the last two are errors.
+func (c *Conn) sleep(f *flow, d time.Duration) error {
+	if dl := f.deadline.Load(); dl != 0 {
+		left := time.Until(time.Unix(0, dl))
+		if left <= 0 {
+			return os.ErrDeadlineExceeded
+		}
+		d = min(d, left)
+	}
+	t := f.arm(d)
+	select {
+	case <-t:
+		return nil
+	case <-f.wake:
+		f.disarm()
+		return nil
+	case <-c.closed:
+		f.disarm()
+		return net.ErrClosed
+	}
+}
+
+// Close unregisters the connection from its scheduler, unblocks the Reads
+// and Writes waiting for bandwidth, and closes the underlying connection.
+func (c *Conn) Close() error {
+	c.closeOnce.Do(func() {
+		c.isClosed.Store(true)
+		close(c.closed)
+		c.s.unregister(c)
+	})
+	return c.nc.Close()
+}
+
+// Stat returns the connection's traffic (octez P2p_io_scheduler.stat).
+// It keeps working after Close, the flows frozen at their last value.
+func (c *Conn) Stat() Stat {
+	return Stat{
+		TotalRecv:      c.flows[in].total.Load(),
+		TotalSent:      c.flows[out].total.Load(),
+		CurrentInflow:  int(c.flows[in].avg.Load()),
+		CurrentOutflow: int(c.flows[out].avg.Load()),
+	}
+}
+
+// NetConn returns the wrapped connection.
+func (c *Conn) NetConn() net.Conn { return c.nc }
+
+// LocalAddr returns the local address of the wrapped connection.
+func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
+
+// RemoteAddr returns the remote address of the wrapped connection.
+func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+
+// SetDeadline sets both deadlines, which also bound the waits for
+// bandwidth: a handshake aborts by setting a past deadline.
+func (c *Conn) SetDeadline(t time.Time) error {
+	err := c.nc.SetDeadline(t)
+	c.flows[in].setDeadline(t)
+	c.flows[out].setDeadline(t)
+	return err
+}
+
+// SetReadDeadline sets the read deadline, which also bounds a Read's wait
+// for bandwidth.
+func (c *Conn) SetReadDeadline(t time.Time) error {
+	err := c.nc.SetReadDeadline(t)
+	c.flows[in].setDeadline(t)
+	return err
+}
+
+// SetWriteDeadline sets the write deadline, which also bounds a Write's
+// wait for bandwidth.
+func (c *Conn) SetWriteDeadline(t time.Time) error {
+	err := c.nc.SetWriteDeadline(t)
+	c.flows[out].setDeadline(t)
+	return err
+}
