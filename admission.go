@@ -210,6 +210,10 @@ type admission struct {
 // the point we dialled (outgoing) or invalid (incoming).
 func (p *Pool[Msg, PeerMeta, ConnMeta]) establish(ctx context.Context, nc net.Conn, incoming bool, dialled netip.AddrPort) (*Connection[Msg, PeerMeta, ConnMeta], error) {
 	socketPoint, _ := addrPortOf(nc.RemoteAddr())
+	// From here on the connection's bytes go through the bandwidth
+	// scheduler, handshake included, as in octez; closing the wrapper
+	// closes nc.
+	nc = p.sched.Wrap(nc)
 	cfg := p.sockCfg
 	cfg.Port = uint16(p.port.Load())
 	auth, err := socket.Authenticate(ctx, nc, incoming, &cfg)

@@ -154,6 +154,16 @@ type Config struct {
 	// pool runs, on top of Shutdown and SavePeers. If zero, 5 minutes;
 	// Disabled saves only at Shutdown and on request.
 	PeersFileSavePeriod time.Duration
+	// MaxDownloadSpeed and MaxUploadSpeed cap, in bytes per second, the
+	// pool's total inflow and outflow, shared fairly between connections
+	// (octez max_download_speed / max_upload_speed, which are KiB/s: multiply
+	// by 1024). If zero, unlimited, as in octez.
+	MaxDownloadSpeed int64
+	MaxUploadSpeed   int64
+	// MaxConnDownloadSpeed and MaxConnUploadSpeed cap each connection, in
+	// bytes per second (octez has no such cap). If zero, unlimited.
+	MaxConnDownloadSpeed int64
+	MaxConnUploadSpeed   int64
 	// SwapLinger is the least time between two swaps (octez swap_linger).
 	// If zero, 30 s; Disabled ignores swap requests.
 	SwapLinger time.Duration
@@ -194,6 +204,9 @@ func (c *Config) Validate() error {
 		if d < 0 {
 			bad("%s %v is negative", name, d)
 		}
+	}
+	if c.MaxDownloadSpeed < 0 || c.MaxUploadSpeed < 0 || c.MaxConnDownloadSpeed < 0 || c.MaxConnUploadSpeed < 0 {
+		bad("speed limits must not be negative")
 	}
 	if c.IPGreylistSizeKiB < 0 || c.IPGreylistSizeKiB > 8191 {
 		bad("IPGreylistSizeKiB %d outside [0, 8191]", c.IPGreylistSizeKiB)

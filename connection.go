@@ -16,6 +16,7 @@ import (
 	pool "github.com/libp2p/go-buffer-pool"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/p2ppool/p2ppool/internal/sched"
 	"github.com/p2ppool/p2ppool/internal/socket"
 	"github.com/p2ppool/p2ppool/internal/wire"
 )
@@ -113,6 +114,15 @@ func (c *Connection[Msg, PeerMeta, ConnMeta]) Stat() ConnStat {
 		BytesSent: c.bytesSent.Load(), BytesRecv: c.bytesRecv.Load(),
 		Dropped: c.dropped.Load(),
 	}
+}
+
+// FlowStat returns the connection's wire traffic and current rates (octez
+// P2p_stat of a connection).
+func (c *Connection[Msg, PeerMeta, ConnMeta]) FlowStat() FlowStat {
+	if sc, ok := c.sc.NetConn().(*sched.Conn); ok {
+		return FlowStat(sc.Stat())
+	}
+	return FlowStat{}
 }
 
 // Context is done when the connection has ended; its cause

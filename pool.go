@@ -16,6 +16,7 @@ import (
 
 	"github.com/p2ppool/p2ppool/internal/crypto"
 	"github.com/p2ppool/p2ppool/internal/greylist"
+	"github.com/p2ppool/p2ppool/internal/sched"
 	"github.com/p2ppool/p2ppool/internal/socket"
 	"github.com/p2ppool/p2ppool/internal/wire"
 )
@@ -78,6 +79,7 @@ type Pool[Msg, PeerMeta, ConnMeta any] struct {
 	// closedStat sums the traffic of connections that have ended.
 	closedStat PoolStat
 	acl        *acl
+	sched      *sched.Scheduler
 	// latestAccepted and latestSuccessful are the times of the last swap
 	// started and the last one that succeeded (octez, for swap_linger).
 	latestAccepted, latestSuccessful time.Time
@@ -125,9 +127,17 @@ func New[Msg, PeerMeta, ConnMeta any](msgs MessageConfig[Msg], peerMeta PeerMeta
 	if err != nil {
 		return nil, fmt.Errorf("p2ppool: config: %w", err)
 	}
+	sch, err := sched.New(sched.Config{Limits: sched.Limits{
+		MaxInflow: cfg.MaxDownloadSpeed, MaxOutflow: cfg.MaxUploadSpeed,
+		ConnMaxInflow: cfg.MaxConnDownloadSpeed, ConnMaxOutflow: cfg.MaxConnUploadSpeed,
+	}})
+	if err != nil {
+		return nil, fmt.Errorf("p2ppool: config: %w", err)
+	}
 	id := cfg.Identity
 	p := &Pool[Msg, PeerMeta, ConnMeta]{
 		acl:      acl,
+		sched:    sch,
 		cfg:      cfg,
 		codec:    cd,
 		peerMeta: peerMetaCodec(peerMeta),
@@ -157,6 +167,7 @@ func New[Msg, PeerMeta, ConnMeta any](msgs MessageConfig[Msg], peerMeta PeerMeta
 		p.registerPointLocked(pt).Trusted = true
 	}
 	if err := p.loadPeers(); err != nil {
+		sch.Close()
 		return nil, err
 	}
 	p.goLocked(p.housekeeping)
@@ -469,6 +480,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) Close() error {
 		c.end(cause, false)
 	}
 	p.wg.Wait()
+	p.sched.Close()
 	p.events.close()
 	return nil
 }

@@ -70,3 +70,17 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) Stats() Stats {
 	}
 	return s
 }
+
+// FlowStat is octez's P2p_stat: the bytes on the wire, encryption and
+// framing included, and the current rates (bytes per second, a moving
+// average updated every second).
+type FlowStat struct {
+	TotalSent, TotalRecv          int64
+	CurrentInflow, CurrentOutflow int
+}
+
+// FlowStat returns the pool's wire traffic since New, handshakes included
+// (octez global_stat).
+func (p *Pool[Msg, PeerMeta, ConnMeta]) FlowStat() FlowStat {
+	return FlowStat(p.sched.Stat())
+}
