@@ -91,6 +91,16 @@ func (n *network) DialContext(ctx context.Context, _, address string) (net.Conn,
 		}
 		return c, nil
 	}
+	n.mu.Lock()
+	n.next++
+	src := netip.AddrFrom4([4]byte{10, 1, 0, byte(n.next % 250)})
+	n.mu.Unlock()
+	return n.dialFrom(ctx, address, src)
+}
+
+// dialFrom opens a pipe connection to address whose local end is src at a
+// new port.
+func (n *network) dialFrom(ctx context.Context, address string, src netip.Addr) (net.Conn, error) {
 	pt, err := netip.ParseAddrPort(address)
 	if err != nil {
 		return nil, err
@@ -98,7 +108,7 @@ func (n *network) DialContext(ctx context.Context, _, address string) (net.Conn,
 	n.mu.Lock()
 	ln := n.listeners[pt]
 	n.next++
-	local := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, 0, byte(n.next % 250)}), n.next)
+	local := netip.AddrPortFrom(src, n.next)
 	n.mu.Unlock()
 	if ln == nil {
 		return nil, fmt.Errorf("dial %v: connection refused", pt)
@@ -188,26 +198,7 @@ type node struct {
 // newNode starts a pool on net; mutate adjusts its config.
 func newNode(t testing.TB, n *network, mutate func(*Config)) *node {
 	t.Helper()
-	cfg := Config{Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork, Dialer: n}
-	if mutate != nil {
-		mutate(&cfg)
-	}
-	p, err := New(textMessages(), PeerMetaConfig[struct{}]{}, ConnMetaConfig[Metadata]{}, cfg)
-	require.NoError(t, err)
-	ln := n.listen(t)
-	nd := &node{testPool: p, point: ln.Addr().(*net.TCPAddr).AddrPort(), serve: make(chan error, 1)}
-	go func() { nd.serve <- p.Serve(ln) }()
-	waitServing(t, p, ln)
-	t.Cleanup(func() {
-		require.NoError(t, p.Close())
-		select {
-		case err := <-nd.serve:
-			require.ErrorIs(t, err, ErrPoolClosed)
-		case <-time.After(10 * time.Second):
-			t.Error("Serve did not return after Close")
-		}
-	})
-	return nd
+	return newMsgNode(t, n, textMessages(), mutate)
 }
 
 // connect dials b from a and returns both ends once b has registered its

@@ -2,7 +2,6 @@ package p2ppool
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"net"
 	"net/netip"
@@ -37,29 +36,7 @@ type fromAddr struct {
 }
 
 func (d fromAddr) DialContext(ctx context.Context, _, address string) (net.Conn, error) {
-	pt, err := netip.ParseAddrPort(address)
-	if err != nil {
-		return nil, err
-	}
-	d.n.mu.Lock()
-	ln := d.n.listeners[pt]
-	d.n.next++
-	local := netip.AddrPortFrom(d.src, d.n.next)
-	d.n.mu.Unlock()
-	if ln == nil {
-		return nil, fmt.Errorf("dial %v: connection refused", pt)
-	}
-	a, b := net.Pipe()
-	ca := &addrConn{Conn: a, local: net.TCPAddrFromAddrPort(local), remote: ln.addr}
-	cb := &addrConn{Conn: b, local: ln.addr, remote: net.TCPAddrFromAddrPort(local)}
-	select {
-	case ln.conns <- cb:
-		return ca, nil
-	case <-ln.done:
-		return nil, fmt.Errorf("dial %v: connection refused", pt)
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+	return d.n.dialFrom(ctx, address, d.src)
 }
 
 // unplug makes dials to the pipe point pt fail, as if nothing listened
