@@ -70,6 +70,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) Connect(ctx context.Context, point netip
 	}
 	c, err := p.establish(ctx, nc, false, point)
 	if err != nil {
+		p.handshakeFailed(err)
 		p.pointFailed(point)
 		return nil, fmt.Errorf("connect %v: %w", point, err)
 	}
@@ -150,6 +151,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) Accept(ctx context.Context, nc net.Conn)
 	defer cancel()
 	c, err := p.establish(ctx, nc, true, netip.AddrPort{})
 	if err != nil {
+		p.handshakeFailed(err)
 		p.refuse(refusalOf(err), err)
 		return nil, fmt.Errorf("accept from %v: %w", nc.RemoteAddr(), err)
 	}
@@ -158,8 +160,18 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) Accept(ctx context.Context, nc net.Conn)
 
 func (p *Pool[Msg, PeerMeta, ConnMeta]) refuse(r RefusalReason, err error) {
 	p.refused[r].Add(1)
+	p.cfg.Metrics.ConnRefused(r)
 	if err != nil {
 		p.log.Debug("incoming connection refused", "reason", r, "err", err)
+	}
+}
+
+// handshakeFailed reports a failed establish to the metrics when the
+// error is a handshake's (not, say, ErrPoolClosed).
+func (p *Pool[Msg, PeerMeta, ConnMeta]) handshakeFailed(err error) {
+	var he *HandshakeError
+	if errors.As(err, &he) {
+		p.cfg.Metrics.HandshakeFailed(he.Stage, err)
 	}
 }
 
@@ -342,10 +354,13 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) admit(socketPoint netip.AddrPort, peer P
 }
 
 // connectionsThreshold is the count at which new connections are refused
-// with Too_many_connections. octez uses max − (max − expected)/3 when its
-// maintenance runs; this pool has no maintenance yet, so it refuses at
-// max_connections, as octez does without maintenance.
+// with Too_many_connections: octez's max threshold, max − (max −
+// expected)/3 (84 by default), when the maintenance runs, else
+// max_connections.
 func (p *Pool[Msg, PeerMeta, ConnMeta]) connectionsThreshold() int {
+	if p.maintenanceEnabled() {
+		return boundsOf(&p.cfg).maxThreshold
+	}
 	return p.cfg.MaxConnections
 }
 
@@ -408,6 +423,9 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) startConnection(sc *socket.Conn, info Co
 	}
 	p.conns[info.Peer] = c
 	p.publishLocked(Event{Kind: EventConnectionEstablished, IDPoint: info.Point, Peer: info.Peer})
+	if len(p.conns) >= p.cfg.MaxConnections && p.maintenanceEnabled() {
+		p.wakeMaintenance() // octez trigger too_many_connections
+	}
 	p.goLocked(c.run)
 	hooks := slices.Clone(p.hooks)
 	p.mu.Unlock()

@@ -40,6 +40,7 @@ const (
 	DefaultIPGreylistSizeKiB           = 2048
 	DefaultPeerGreylistSize            = 1023
 	DefaultPeersFileSavePeriod         = 5 * time.Minute
+	DefaultMaintenanceIdleTime         = 120 * time.Second
 )
 
 // DefaultMaxKnownPoints and DefaultMaxKnownPeerIDs are octez's known-table
@@ -164,6 +165,13 @@ type Config struct {
 	// bytes per second (octez has no such cap). If zero, unlimited.
 	MaxConnDownloadSpeed int64
 	MaxConnUploadSpeed   int64
+	// MaintenanceIdleTime is the longest the maintenance waits between two
+	// runs; it also runs when the count crosses MinConnections or
+	// MaxConnections and on Pool.Maintain (octez maintenance_idle_time).
+	// If zero, 120 s; Disabled turns the maintenance off, and then
+	// connections are refused at MaxConnections instead of octez's max
+	// threshold.
+	MaintenanceIdleTime time.Duration
 	// SwapLinger is the least time between two swaps (octez swap_linger).
 	// If zero, 30 s; Disabled ignores swap requests.
 	SwapLinger time.Duration
@@ -176,6 +184,10 @@ type Config struct {
 	// Logger receives the pool's logs; peers' misbehaviour is logged at
 	// Debug. If nil, logs are discarded.
 	Logger *slog.Logger
+	// Metrics receives the pool's events (connections opened and closed,
+	// failed handshakes, refusals, drops, bytes) for a monitoring system.
+	// If nil, NopMetrics.
+	Metrics Metrics
 }
 
 // Validate reports values that make no sense, instead of clamping them.
@@ -219,6 +231,9 @@ func (c *Config) Validate() error {
 	}
 	if c.PeersFileSavePeriod < 0 && c.PeersFileSavePeriod != Disabled {
 		bad("PeersFileSavePeriod %v is negative (use Disabled)", c.PeersFileSavePeriod)
+	}
+	if c.MaintenanceIdleTime < 0 && c.MaintenanceIdleTime != Disabled {
+		bad("MaintenanceIdleTime %v is negative (use Disabled)", c.MaintenanceIdleTime)
 	}
 	if c.SwapLinger < 0 && c.SwapLinger != Disabled {
 		bad("SwapLinger %v is negative (use Disabled to turn swaps off)", c.SwapLinger)
@@ -283,6 +298,7 @@ func (c Config) withDefaults() Config {
 		c.MaxKnownPeerIDs = DefaultMaxKnownPeerIDs
 	}
 	defD(&c.SwapLinger, DefaultSwapLinger)
+	defD(&c.MaintenanceIdleTime, DefaultMaintenanceIdleTime)
 	def(&c.IPGreylistSizeKiB, DefaultIPGreylistSizeKiB)
 	def(&c.PeerGreylistSize, DefaultPeerGreylistSize)
 	c.Reconnection = c.Reconnection.withDefaults()
@@ -293,6 +309,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Metrics == nil {
+		c.Metrics = NopMetrics{}
 	}
 	c.TrustedPoints = append([]netip.AddrPort(nil), c.TrustedPoints...)
 	return c

@@ -55,6 +55,9 @@ var (
 	// ErrNoEncoding: the application asked to send a message that no
 	// encoding accepts.
 	ErrNoEncoding = errors.New("p2ppool: no encoding for message")
+	// ErrMaintenanceDisabled: Maintain was called with the maintenance
+	// off (octez Maintenance_disabled).
+	ErrMaintenanceDisabled = errors.New("p2ppool: maintenance disabled")
 	// ErrQueueFull is WriteNow's answer when the connection's outgoing
 	// queue has no room; the message was dropped.
 	ErrQueueFull = errors.New("p2ppool: outgoing queue full")
@@ -215,6 +218,9 @@ const (
 	ReasonUnexpectedPeer
 	// ReasonSwapped: the connection was given up for another in a swap.
 	ReasonSwapped
+	// ReasonMaintenance: the maintenance ended it to come back under the
+	// connection target.
+	ReasonMaintenance
 )
 
 func (r DisconnectReason) String() string {
@@ -241,6 +247,8 @@ func (r DisconnectReason) String() string {
 		return "unexpected peer"
 	case ReasonSwapped:
 		return "swapped"
+	case ReasonMaintenance:
+		return "maintenance"
 	}
 	return fmt.Sprintf("reason(%d)", uint8(r))
 }

@@ -28,7 +28,9 @@ const waitTimeout = 10 * time.Second
 // encodings).
 func newMsgNode(t testing.TB, n *network, msgs MessageConfig[text], mutate func(*Config)) *node {
 	t.Helper()
-	cfg := Config{Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork, Dialer: n}
+	// The maintenance is off unless a test turns it on: the tests of the
+	// pool's mechanics count messages, drops and connections exactly.
+	cfg := Config{Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork, Dialer: n, MaintenanceIdleTime: Disabled}
 	if mutate != nil {
 		mutate(&cfg)
 	}

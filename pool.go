@@ -55,6 +55,14 @@ type Pool[Msg, PeerMeta, ConnMeta any] struct {
 	// after mu.
 	events eventHub
 
+	// maintainReq wakes the maintenance worker (capacity 1).
+	maintainReq chan struct{}
+	// Guarded by mu: maintenance runs completed, whether one is running,
+	// and a channel closed (and replaced) at the end of each run.
+	maintainRuns int
+	maintaining  bool
+	maintainDone chan struct{}
+
 	// saveMu serialises peers-file saves.
 	saveMu sync.Mutex
 
@@ -153,13 +161,15 @@ func New[Msg, PeerMeta, ConnMeta any](msgs MessageConfig[Msg], peerMeta PeerMeta
 			BinaryChunksSize: cfg.BinaryChunksSize,
 			MaxMessageSize:   cd.maxMessage,
 		},
-		self:      id.PeerID,
-		log:       cfg.Logger,
-		done:      make(chan struct{}),
-		listeners: make(map[net.Listener]struct{}),
-		conns:     make(map[PeerID]*Connection[Msg, PeerMeta, ConnMeta]),
-		peers:     make(map[PeerID]*peerInfo[PeerMeta]),
-		points:    make(map[netip.AddrPort]*pointInfo),
+		self:         id.PeerID,
+		log:          cfg.Logger,
+		done:         make(chan struct{}),
+		maintainReq:  make(chan struct{}, 1),
+		maintainDone: make(chan struct{}),
+		listeners:    make(map[net.Listener]struct{}),
+		conns:        make(map[PeerID]*Connection[Msg, PeerMeta, ConnMeta]),
+		peers:        make(map[PeerID]*peerInfo[PeerMeta]),
+		points:       make(map[netip.AddrPort]*pointInfo),
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.port.Store(uint32(cfg.ListeningPort))
@@ -171,6 +181,9 @@ func New[Msg, PeerMeta, ConnMeta any](msgs MessageConfig[Msg], peerMeta PeerMeta
 		return nil, err
 	}
 	p.goLocked(p.housekeeping)
+	if p.maintenanceEnabled() {
+		p.goLocked(p.maintenance)
+	}
 	return p, nil
 }
 
@@ -466,6 +479,9 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) removeConnection(c *Connection[Msg, Peer
 	}
 	cause, _ := context.Cause(c.ctx).(*DisconnectError)
 	p.publishLocked(Event{Kind: EventDisconnection, Peer: c.info.Peer, IDPoint: c.info.Point, Err: cause})
+	if len(p.conns) < p.cfg.MinConnections && p.maintenanceEnabled() {
+		p.wakeMaintenance() // octez trigger too_few_connections
+	}
 	p.log.Debug("disconnected", "peer", c.info.Peer, "point", c.info.Point, "conn", c.info.ID, "reason", cause)
 }
 
