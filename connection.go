@@ -209,6 +209,7 @@ func (c *Connection[Msg, PeerMeta, ConnMeta]) pushNow(it outItem) error {
 		if errors.Is(err, ErrQueueFull) {
 			c.dropped.Add(1)
 			c.pool.dropped.Add(1)
+			c.pool.cfg.Metrics.MsgDropped(DropQueueFull)
 		}
 		it.release(nil)
 		return err
@@ -270,6 +271,9 @@ func (c *Connection[Msg, PeerMeta, ConnMeta]) end(cause *DisconnectError, drain 
 // run is the connection's reader goroutine: it owns the connection,
 // starts the writer, reads until the connection ends, then tears it down.
 func (c *Connection[Msg, PeerMeta, ConnMeta]) run() {
+	// Opened here rather than in startConnection, so that ConnOpened
+	// always comes before the connection's ConnClosed.
+	c.pool.cfg.Metrics.ConnOpened(c.info.Incoming)
 	var g errgroup.Group
 	g.Go(func() error { c.writeLoop(); return nil })
 	c.end(c.readLoop(), false)
@@ -279,6 +283,12 @@ func (c *Connection[Msg, PeerMeta, ConnMeta]) run() {
 	c.in.close(cause)
 	c.out.discard(cause)
 	c.pool.removeConnection(c)
+	reason := ReasonLocal
+	var de *DisconnectError
+	if errors.As(cause, &de) {
+		reason = de.Reason
+	}
+	c.pool.cfg.Metrics.ConnClosed(reason, time.Since(c.info.Established))
 	close(c.done)
 }
 
@@ -292,6 +302,7 @@ func (c *Connection[Msg, PeerMeta, ConnMeta]) readLoop() *DisconnectError {
 		}
 		c.msgsRecv.Add(1)
 		c.bytesRecv.Add(uint64(len(raw)))
+		c.pool.cfg.Metrics.BytesIn(len(raw))
 		tag := binary.BigEndian.Uint16(raw[4:])
 		if !wire.IsReservedTag(tag) {
 			msg, err := c.pool.codec.decode(tag, raw[6:])
@@ -380,6 +391,7 @@ func (c *Connection[Msg, PeerMeta, ConnMeta]) writeLoop() {
 		if err == nil {
 			c.msgsSent.Add(uint64(len(batch)))
 			c.bytesSent.Add(uint64(size))
+			c.pool.cfg.Metrics.BytesOut(size)
 		} else {
 			if c.ctx.Err() == nil {
 				c.log.Debug("write failed", "err", err)
