@@ -389,13 +389,16 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) unaccept(socketPoint netip.AddrPort, pee
 // goroutines and runs the hooks.
 func (p *Pool[Msg, PeerMeta, ConnMeta]) startConnection(sc *socket.Conn, info ConnInfo[ConnMeta]) (*Connection[Msg, PeerMeta, ConnMeta], error) {
 	info.ID = p.nextID.Add(1)
+	p.mu.Lock() // the queue sizes may change at run time (SetLimits)
+	inSize, outSize := p.cfg.IncomingAppMessageQueueSize, p.cfg.OutgoingMessageQueueSize
+	p.mu.Unlock()
 	c := &Connection[Msg, PeerMeta, ConnMeta]{
 		pool:  p,
 		sc:    sc,
 		info:  info,
 		log:   p.log.With("peer", info.Peer, "point", info.Point, "conn", info.ID, "dir", direction(info.Incoming)),
-		in:    newAppQueue[Msg](p.cfg.IncomingAppMessageQueueSize),
-		out:   newOutQueue(p.cfg.OutgoingMessageQueueSize),
+		in:    newAppQueue[Msg](inSize),
+		out:   newOutQueue(outSize),
 		done:  make(chan struct{}),
 		drain: make(chan struct{}),
 	}

@@ -172,7 +172,7 @@ type scoredPool = Pool[text, float64, Metadata]
 
 func newScoredPool(t testing.TB, n *network, mutate func(*Config)) *scoredPool {
 	t.Helper()
-	cfg := Config{Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork, Dialer: n}
+	cfg := Config{Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork, Dialer: n, MaintenanceIdleTime: Disabled}
 	if mutate != nil {
 		mutate(&cfg)
 	}

@@ -36,7 +36,12 @@ func newMsgNode(t testing.TB, n *network, msgs MessageConfig[text], mutate func(
 	}
 	p, err := New(msgs, PeerMetaConfig[struct{}]{}, ConnMetaConfig[Metadata]{}, cfg)
 	require.NoError(t, err)
-	ln := n.listen(t)
+	return serveNode(t, p, n.listen(t))
+}
+
+// serveNode serves ln with p until the test ends.
+func serveNode(t testing.TB, p *testPool, ln net.Listener) *node {
+	t.Helper()
 	nd := &node{testPool: p, point: ln.Addr().(*net.TCPAddr).AddrPort(), serve: make(chan error, 1)}
 	go func() { nd.serve <- p.Serve(ln) }()
 	waitServing(t, p, ln)

@@ -113,10 +113,11 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) maintenance() {
 // maintain is one maintenance run: bring the count back in range, or,
 // when it is in range, ask for a swap (octez maintain).
 func (p *Pool[Msg, PeerMeta, ConnMeta]) maintain() {
-	b := boundsOf(&p.cfg)
 	swapped := false
 	for p.ctx.Err() == nil {
-		n := p.ActiveConnections()
+		p.mu.Lock() // the limits may change at run time (SetLimits)
+		b, n := boundsOf(&p.cfg), len(p.conns)
+		p.mu.Unlock()
 		p.publish(Event{Kind: EventMaintenanceStarted})
 		switch {
 		case n < b.minThreshold:
@@ -177,6 +178,16 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) tryToContact(wantMin, wantMax int) bool 
 		established := 0
 		for _, c := range cands {
 			wg.Go(func() {
+				// A random pause of up to 50 ms before each dial: two
+				// nodes that dial each other at the same instant both
+				// refuse the other's connection (already connected), and
+				// with octez's deterministic back-off they would meet
+				// again at every retry.
+				select {
+				case <-time.After(rand.N(50 * time.Millisecond)):
+				case <-p.ctx.Done():
+					return
+				}
 				if _, err := p.Connect(p.ctx, c.pt); err == nil {
 					mu.Lock()
 					established++

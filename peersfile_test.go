@@ -23,7 +23,7 @@ func TestPeersFileSurvivesARestart(t *testing.T) {
 	require.NoError(t, a.Shutdown(context.Background()))
 
 	again, err := New(textMessages(), PeerMetaConfig[struct{}]{}, ConnMetaConfig[Metadata]{},
-		Config{Identity: id, ProofOfWorkTarget: NoProofOfWork, PeersFile: path, Dialer: n})
+		Config{Identity: id, ProofOfWorkTarget: NoProofOfWork, PeersFile: path, Dialer: n, MaintenanceIdleTime: Disabled})
 	require.NoError(t, err)
 	defer again.Close()
 	pi, ok := again.Peer(b.Identity().PeerID)

@@ -233,8 +233,13 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) Watch(ctx context.Context, buffer int) *
 	return p.events.watch(ctx, buffer)
 }
 
-// Config returns the pool's configuration, defaults applied.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) Config() Config { return p.cfg }
+// Config returns the pool's configuration, defaults applied, with the
+// limits in force (see SetLimits).
+func (p *Pool[Msg, PeerMeta, ConnMeta]) Config() Config {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cfg
+}
 
 // Identity returns the pool's identity.
 func (p *Pool[Msg, PeerMeta, ConnMeta]) Identity() *Identity { return p.cfg.Identity }

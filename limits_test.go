@@ -1,0 +1,74 @@
+package p2ppool
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestSetLimitsLowersMaxConnectionsThroughMaintenance(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := newNetwork("pipe")
+		hub := newNode(t, n, func(c *Config) {
+			c.MinConnections, c.ExpectedConnections, c.MaxConnections = 1, 4, 8
+			c.MaintenanceIdleTime = time.Hour
+		})
+		for range 6 {
+			connect(t, newNode(t, n, nil), hub)
+		}
+		require.Equal(t, 6, hub.ActiveConnections())
+		// New bounds 1/2/3: max threshold 3, max target 3.
+		require.NoError(t, hub.SetLimits(Limits{MinConnections: 1, ExpectedConnections: 2, MaxConnections: 3}))
+		require.NoError(t, hub.Maintain(context.Background()))
+		synctest.Wait()
+		assert.Equal(t, 3, hub.ActiveConnections(), "trimmed to the new target")
+		assert.Equal(t, 3, hub.Config().MaxConnections)
+
+		err := hub.SetLimits(Limits{MinConnections: 5, ExpectedConnections: 2, MaxConnections: 3})
+		require.Error(t, err, "min > expected is refused")
+		assert.Equal(t, 3, hub.Limits().MaxConnections, "nothing changed")
+	})
+}
+
+func TestSetLimitsRaisesBandwidthWithinAPeriod(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := newNetwork("pipe")
+		a := newNode(t, n, func(c *Config) { c.MaxUploadSpeed = 10 << 10 })
+		b := newNode(t, n, nil)
+		ab, ba := connect(t, a, b)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		msg := strings.Repeat("x", 1<<10)
+		go func() {
+			for ab.Write(ctx, msg) == nil {
+			}
+		}()
+		received := func(d time.Duration) int {
+			total := 0
+			deadline := time.Now().Add(d)
+			for time.Now().Before(deadline) {
+				rctx, rcancel := context.WithDeadline(ctx, deadline)
+				m, err := ba.Read(rctx)
+				rcancel()
+				if err != nil {
+					break
+				}
+				total += len(m)
+			}
+			return total
+		}
+		slow := received(5 * time.Second)
+		require.NoError(t, a.SetLimits(Limits{MaxUploadSpeed: 100 << 10}))
+		received(time.Second) // one period for the new limit to settle
+		fast := received(5 * time.Second)
+		t.Logf("5 s at 10 KiB/s: %d bytes; 5 s at 100 KiB/s: %d bytes", slow, fast)
+		assert.InDelta(t, 5*10240, slow, 0.15*5*10240)
+		assert.InDelta(t, 5*102400, fast, 0.15*5*102400)
+		cancel()
+	})
+}
