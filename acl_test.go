@@ -406,3 +406,14 @@ func TestExpectedPeerID(t *testing.T) {
 		<-r.c.Done()
 	})
 }
+
+func TestStatsReportGreylistFill(t *testing.T) {
+	nd := newNode(t, newNetwork("pipe"), nil)
+	assert.Zero(t, nd.Stats().GreylistFill)
+	nd.GreylistAddr(netip.MustParseAddr("192.0.2.7"))
+	nd.GreylistPeer(PeerID{7})
+	s := nd.Stats()
+	assert.Equal(t, 1, s.GreylistedAddrs)
+	assert.Equal(t, 1, s.GreylistedPeers)
+	assert.Greater(t, s.GreylistFill, 0.0)
+}

@@ -39,6 +39,11 @@ type Stats struct {
 	Dropped uint64
 	// Refused counts incoming connections refused, by reason.
 	Refused map[RefusalReason]uint64
+	// GreylistedAddrs is the number of addresses in the greylist's display
+	// list and GreylistFill the fraction of the address filter in use;
+	// GreylistedPeers the number of greylisted peer ids.
+	GreylistedAddrs, GreylistedPeers int
+	GreylistFill                     float64
 	// AppQueued and OutQueuedBytes are the messages waiting in the
 	// connections' incoming app queues and the bytes in their outgoing
 	// queues.
@@ -54,6 +59,9 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) Stats() Stats {
 		IncomingHandshakes: p.incoming,
 		KnownPoints:        len(p.points),
 		KnownPeers:         len(p.peers),
+		GreylistedAddrs:    p.acl.addrs.Len(),
+		GreylistedPeers:    p.acl.peers.Len(),
+		GreylistFill:       p.acl.addrs.FillRatio(),
 	}
 	p.mu.Unlock()
 	s.Dropped = p.dropped.Load()

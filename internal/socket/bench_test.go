@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/p2ppool/p2ppool/internal/crypto"
+	"github.com/p2ppool/p2ppool/internal/sched"
 )
 
 var benchSizes = []int{100, 64 << 10}
@@ -68,43 +69,66 @@ func BenchmarkHandshake(b *testing.B) {
 // BenchmarkThroughput sends size-byte messages one way over one
 // authenticated loopback TCP socket. The writer hands batches of up to
 // 256 KiB to WriteMessages, as a coalescing writer goroutine would.
+// The "scheduled" runs put both ends behind the pool's bandwidth
+// scheduler with no limit set, as every pool connection is: their ratio to
+// the plain runs is the scheduler's overhead.
 func BenchmarkThroughput(b *testing.B) {
-	for _, size := range benchSizes {
-		b.Run(fmt.Sprintf("%dB", size), func(b *testing.B) {
-			w, r := connectedPair(b, transports[1], testConfig(b), testConfig(b))
-			msg := appMessage(0x10, make([]byte, size-6))
-			batch := make([][]byte, max(1, (256<<10)/len(msg)))
-			for i := range batch {
-				batch[i] = msg
+	for _, scheduled := range []bool{false, true} {
+		for _, size := range benchSizes {
+			name := fmt.Sprintf("%dB", size)
+			if scheduled {
+				name = "scheduled/" + name
 			}
-			b.SetBytes(int64(size))
-			b.ReportAllocs()
-			b.ResetTimer()
-			errc := make(chan error, 1)
-			go func() {
-				for left := b.N; left > 0; {
-					n := min(left, len(batch))
-					if err := w.WriteMessages(batch[:n]...); err != nil {
-						errc <- err
-						return
-					}
-					left -= n
-				}
-				errc <- nil
-			}()
-			for i := 0; i < b.N; i++ {
-				m, err := r.ReadMessage()
-				if err != nil {
-					b.Fatal(err)
-				}
-				if len(m) != size {
-					b.Fatalf("got %d bytes", len(m))
-				}
+			b.Run(name, func(b *testing.B) { benchThroughput(b, size, scheduled) })
+		}
+	}
+}
+
+func benchThroughput(b *testing.B, size int, scheduled bool) {
+	tr := transports[1]
+	if scheduled {
+		s, err := sched.New(sched.Config{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(s.Close)
+		tr = transport{"tcp+sched", func(t testing.TB) (net.Conn, net.Conn) {
+			x, y := tcpPair(t)
+			return s.Wrap(x), s.Wrap(y)
+		}}
+	}
+	w, r := connectedPair(b, tr, testConfig(b), testConfig(b))
+	msg := appMessage(0x10, make([]byte, size-6))
+	batch := make([][]byte, max(1, (256<<10)/len(msg)))
+	for i := range batch {
+		batch[i] = msg
+	}
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	b.ResetTimer()
+	errc := make(chan error, 1)
+	go func() {
+		for left := b.N; left > 0; {
+			n := min(left, len(batch))
+			if err := w.WriteMessages(batch[:n]...); err != nil {
+				errc <- err
+				return
 			}
-			if err := <-errc; err != nil {
-				b.Fatal(err)
-			}
-		})
+			left -= n
+		}
+		errc <- nil
+	}()
+	for i := 0; i < b.N; i++ {
+		m, err := r.ReadMessage()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(m) != size {
+			b.Fatalf("got %d bytes", len(m))
+		}
+	}
+	if err := <-errc; err != nil {
+		b.Fatal(err)
 	}
 }
 
