@@ -4,7 +4,7 @@
 // its target number of connections, has them gossip text messages, and
 // shows a live table of connections and traffic.
 //
-//	go run ./examples/swarm [-nodes 16] [-duration 10s] [-target 4] [-rate 20] [-json]
+//	go run ./examples/swarm [-nodes 16] [-duration 10s] [-target 4] [-rate 20] [-cap 0] [-json]
 //
 // It exits 0 when, at the end, every node has a connection and the graph
 // of connections is connected.
@@ -65,6 +65,7 @@ type options struct {
 	nodes, target int
 	duration      time.Duration
 	rate          float64
+	cap           int64 // per-node upload cap, bytes per second; 0: none
 	json          bool
 }
 
@@ -78,8 +79,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, int) {
 	flags.IntVar(&o.target, "target", 0,
 		fmt.Sprintf("connections each node seeks (default %d, or nodes-1 if smaller)", defaultTarget))
 	flags.Float64Var(&o.rate, "rate", 20, "text messages per second each node gossips (0: none)")
+	flags.Int64Var(&o.cap, "cap", 0, "per-node upload cap in bytes per second, shared by its connections (0: unlimited)")
 	flags.Usage = func() {
-		fmt.Fprintln(stderr, "usage: swarm [-nodes N] [-duration D] [-target N] [-rate R] [-json]")
+		fmt.Fprintln(stderr, "usage: swarm [-nodes N] [-duration D] [-target N] [-rate R] [-cap BYTES] [-json]")
 		fmt.Fprintln(stderr)
 		flags.PrintDefaults()
 	}
@@ -103,6 +105,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, int) {
 		fmt.Fprintf(stderr, "swarm: -target must be between 1 and nodes-1 (%d)\n", o.nodes-1)
 	case !(o.rate >= 0 && o.rate <= 10000):
 		fmt.Fprintln(stderr, "swarm: -rate must be between 0 and 10000")
+	case o.cap < 0:
+		fmt.Fprintln(stderr, "swarm: -cap must not be negative")
 	default:
 		return &o, exitOK
 	}
@@ -258,6 +262,14 @@ func newSwarm(ctx context.Context, o *options) (*swarm, error) {
 			MaxIncomingConnections: max(20, o.nodes),
 			ConnectionTimeout:      2 * time.Second,
 			AuthenticationTimeout:  2 * time.Second,
+			MaxUploadSpeed:         o.cap, // wire bytes, shared by the node's connections
+		}
+		if o.cap > 0 {
+			// Capped, a connection's outgoing queue holds about a quarter
+			// second of the node's upload, not the default 8 MiB: past
+			// that WriteAll drops, and the backlog drains in moments at
+			// the end instead of outlasting the shutdown timeout.
+			cfg.OutgoingMessageQueueSize = int(min(max(o.cap/4, 1<<10), p2ppool.DefaultOutgoingMessageQueueSize))
 		}
 		if i > 0 {
 			// The bootstrap peer, a trusted point as octez makes of its
@@ -467,6 +479,10 @@ type nodeStat struct {
 	MsgsOut     uint64         `json:"msgs_out"`
 	BytesIn     uint64         `json:"bytes_in"`
 	BytesOut    uint64         `json:"bytes_out"`
+	// Inflow and Outflow are the node's current wire rates, bytes per
+	// second (a moving average the pool updates every second).
+	Inflow  int `json:"inflow"`
+	Outflow int `json:"outflow"`
 
 	peers   []p2ppool.PeerID // connected to
 	reached time.Duration    // when it reached its target, 0 if never
@@ -491,6 +507,8 @@ func (s *swarm) snapshot() swarmState {
 		}
 		st.Connections = len(st.peers)
 		st.KnownPoints = n.pool.Stats().KnownPoints
+		flow := n.pool.FlowStat()
+		st.Inflow, st.Outflow = flow.CurrentInflow, flow.CurrentOutflow
 		if r := n.reached.Load(); r > 0 {
 			st.reached = time.Duration(r - 1)
 		}
@@ -694,21 +712,26 @@ func (v *view) header(snap swarmState) string {
 		graph = fmt.Sprintf("%d components", snap.components)
 	}
 	elapsed := min(time.Since(v.s.started), o.duration)
-	return fmt.Sprintf("p2ppool swarm · %d nodes on 127.0.0.1 · target %s (max %d) · %g msgs/s/node\n"+
+	capped := ""
+	if o.cap > 0 {
+		capped = " · upload cap " + humanRate(int(o.cap)) + "/node"
+	}
+	return fmt.Sprintf("p2ppool swarm · %d nodes on 127.0.0.1 · target %s (max %d) · %g msgs/s/node%s\n"+
 		"%v of %v · %d connections · %d/%d nodes reached target · graph %s\n",
-		o.nodes, plural(o.target, "connection"), 2*o.target+2, o.rate,
+		o.nodes, plural(o.target, "connection"), 2*o.target+2, o.rate, capped,
 		elapsed.Truncate(100*time.Millisecond), o.duration, snap.edges, at, o.nodes, graph)
 }
 
 // table formats the first rows nodes of snap.
 func (v *view) table(snap swarmState, rows int) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%4s  %-12s  %5s  %6s  %9s  %9s  %9s  %9s\n",
-		"node", "peer id", "conns", "points", "msgs in", "msgs out", "bytes in", "bytes out")
+	fmt.Fprintf(&b, "%4s  %-12s  %5s  %6s  %9s  %9s  %9s  %9s  %10s  %10s\n",
+		"node", "peer id", "conns", "points", "msgs in", "msgs out", "bytes in", "bytes out", "in/s", "out/s")
 	for _, st := range snap.nodes[:min(rows, len(snap.nodes))] {
-		fmt.Fprintf(&b, "%4d  %-12s  %5d  %6d  %9d  %9d  %9s  %9s\n",
+		fmt.Fprintf(&b, "%4d  %-12s  %5d  %6d  %9d  %9d  %9s  %9s  %10s  %10s\n",
 			st.Node, st.PeerID.String()[:12], st.Connections, st.KnownPoints,
-			st.MsgsIn, st.MsgsOut, humanBytes(st.BytesIn), humanBytes(st.BytesOut))
+			st.MsgsIn, st.MsgsOut, humanBytes(st.BytesIn), humanBytes(st.BytesOut),
+			humanRate(st.Inflow), humanRate(st.Outflow))
 	}
 	if more := len(snap.nodes) - rows; more > 0 {
 		fmt.Fprintf(&b, "   … and %d more nodes\n", more)
@@ -720,7 +743,10 @@ func (v *view) table(snap swarmState, rows int) string {
 func (v *view) progress(snap swarmState) {
 	minC, maxC, at := -1, 0, 0
 	var in, out uint64
+	var inflow, outflow int
 	for _, st := range snap.nodes {
+		inflow += st.Inflow
+		outflow += st.Outflow
 		if minC < 0 || st.Connections < minC {
 			minC = st.Connections
 		}
@@ -735,8 +761,9 @@ func (v *view) progress(snap swarmState) {
 	if snap.components != 1 {
 		graph = fmt.Sprintf("%d components", snap.components)
 	}
-	fmt.Fprintf(v.w, "%5.1fs  %d connections (per node %d-%d)  %d/%d at target  graph %s  msgs out %d in %d\n",
-		time.Since(v.s.started).Seconds(), snap.edges, minC, maxC, at, len(snap.nodes), graph, out, in)
+	fmt.Fprintf(v.w, "%5.1fs  %d connections (per node %d-%d)  %d/%d at target  graph %s  msgs out %d in %d  flow out %s in %s\n",
+		time.Since(v.s.started).Seconds(), snap.edges, minC, maxC, at, len(snap.nodes), graph, out, in,
+		humanRate(outflow), humanRate(inflow))
 }
 
 // plural formats a count of things.
@@ -758,4 +785,10 @@ func humanBytes(n uint64) string {
 		return fmt.Sprintf("%.1fkB", float64(n)/1e3)
 	}
 	return fmt.Sprintf("%dB", n)
+}
+
+// humanRate formats a rate in bytes per second like humanBytes, with a
+// "/s" suffix.
+func humanRate(n int) string {
+	return humanBytes(uint64(max(n, 0))) + "/s"
 }

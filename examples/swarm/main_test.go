@@ -39,7 +39,7 @@ func TestSwarmJSON(t *testing.T) {
 		var keys map[string]json.RawMessage
 		require.NoError(t, json.Unmarshal([]byte(line), &keys), line)
 		assert.ElementsMatch(t, []string{"node", "peer_id", "connections", "known_points",
-			"msgs_in", "msgs_out", "bytes_in", "bytes_out"}, slices.Collect(maps.Keys(keys)), line)
+			"msgs_in", "msgs_out", "bytes_in", "bytes_out", "inflow", "outflow"}, slices.Collect(maps.Keys(keys)), line)
 
 		var st nodeStat
 		require.NoError(t, json.Unmarshal([]byte(line), &st), "peer_id is the octez text form: %s", line)
@@ -51,6 +51,8 @@ func TestSwarmJSON(t *testing.T) {
 		assert.Positive(t, st.MsgsOut, line)
 		assert.Greater(t, st.BytesIn, st.MsgsIn, line)
 		assert.Greater(t, st.BytesOut, st.MsgsOut, line)
+		assert.Positive(t, st.Inflow, "wire rate at the end: %s", line)
+		assert.Positive(t, st.Outflow, line)
 	}
 	assert.Len(t, peers, 6, "distinct identities")
 	// The summary goes to stderr, keeping stdout pure JSON.
@@ -65,7 +67,7 @@ func TestSwarmTable(t *testing.T) {
 	assert.NotContains(t, stdout, "\x1b[", "no ANSI escapes when stdout is not a terminal")
 	// A progress line a second, then the final table and the summary.
 	assert.Regexp(t, `(?m)^\s+1\.\ds  \d+ connections \(per node \d+-\d+\)  \d/4 at target  graph `, stdout)
-	assert.Regexp(t, `(?m)^node  peer id\s+conns\s+points\s+msgs in\s+msgs out\s+bytes in\s+bytes out$`, stdout)
+	assert.Regexp(t, `(?m)^node  peer id\s+conns\s+points\s+msgs in\s+msgs out\s+bytes in\s+bytes out\s+in/s\s+out/s$`, stdout)
 	for i := range 4 {
 		assert.Regexp(t, `(?m)^\s+`+string(rune('0'+i))+`  id\w{10}\s+3\s+\d+`, stdout, "node %d: 3 connections, the target", i)
 	}
@@ -156,6 +158,8 @@ func TestSwarmUsage(t *testing.T) {
 		{"-target", "-1"},
 		{"-duration", "0s"},
 		{"-rate", "-3"},
+		{"-cap", "-1"},
+		{"-cap", "20k"},
 		{"-bogus"},
 		{"extra"},
 	} {
@@ -167,4 +171,30 @@ func TestSwarmUsage(t *testing.T) {
 	code, _, stderr := runSwarm(t, context.Background(), "-h")
 	assert.Equal(t, exitOK, code)
 	assert.Contains(t, stderr, "-nodes")
+}
+
+// TestSwarmCap checks that -cap bounds each node's upload. At -rate 1000
+// the nodes offer far more than the cap: the same run without -cap sent
+// about 230 kB per node (~77 kB/s); with -cap 20000 about 50-60 kB
+// (current outflow ~12 kB/s). bytes_out counts plaintext (size prefixes
+// included), less than the wire bytes the cap limits (which add a 2-byte
+// length and a 16-byte MAC per encrypted chunk), so wire limits bound it
+// a fortiori. Allowed: the cap over the run, half again for the
+// settle and the drain at shutdown, and 10 kB per connection for
+// the handshake and protocol messages.
+func TestSwarmCap(t *testing.T) {
+	const capBps, run = 20000, 3
+	code, stdout, stderr := runSwarm(t, context.Background(),
+		"-nodes", "4", "-duration", "3s", "-json", "-cap", "20000", "-rate", "1000")
+	require.Equal(t, exitOK, code, stderr)
+	lines := strings.Split(strings.TrimSuffix(stdout, "\n"), "\n")
+	require.Len(t, lines, 4, stdout)
+	for _, line := range lines {
+		var st nodeStat
+		require.NoError(t, json.Unmarshal([]byte(line), &st), line)
+		limit := uint64(capBps*run*3/2 + st.Connections*10_000)
+		assert.LessOrEqual(t, st.BytesOut, limit, line)
+		assert.Positive(t, st.BytesOut, line)
+		assert.LessOrEqual(t, st.Outflow, capBps*3/2, "current outflow within the cap: %s", line)
+	}
 }
