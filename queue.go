@@ -179,9 +179,13 @@ type outQueue struct {
 	max   int
 	err   error // set once by close
 	// wake has room for one token: a push leaves one for the writer.
-	// space is closed (and replaced) when the writer takes items.
-	wake  chan struct{}
-	space chan struct{}
+	// space is closed (and replaced) when the writer takes items and
+	// spaceWaiters > 0 (blocked Writes).
+	wake         chan struct{}
+	space        chan struct{}
+	spaceWaiters int
+	// batches counts the writer's takes (tests wait for the next one).
+	batches uint64
 }
 
 func newOutQueue(max int) *outQueue {
@@ -208,16 +212,35 @@ func (q *outQueue) push(ctx context.Context, it outItem, block bool) error {
 			}
 			return nil
 		}
-		space := q.space
-		q.mu.Unlock()
 		if !block {
+			q.mu.Unlock()
 			return ErrQueueFull
 		}
+		space := q.space
+		q.spaceWaiters++
+		q.mu.Unlock()
+		var err error
 		select {
 		case <-space:
 		case <-ctx.Done():
-			return ctx.Err()
+			err = ctx.Err()
 		}
+		q.mu.Lock()
+		q.spaceWaiters--
+		q.mu.Unlock()
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// wakeWritersLocked wakes the Writes waiting for room, if any: without
+// waiters no channel is replaced, so taking a batch allocates nothing.
+// q.mu must be held.
+func (q *outQueue) wakeWritersLocked() {
+	if q.spaceWaiters > 0 {
+		close(q.space)
+		q.space = make(chan struct{})
 	}
 }
 
@@ -257,8 +280,8 @@ func (q *outQueue) take(dst []outItem, maxBytes int, stop <-chan struct{}) ([]ou
 			clear(q.items[rest:])
 			q.items = q.items[:rest]
 			q.bytes -= size
-			close(q.space)
-			q.space = make(chan struct{})
+			q.batches++
+			q.wakeWritersLocked()
 			q.mu.Unlock()
 			return dst, true
 		}
@@ -287,8 +310,7 @@ func (q *outQueue) close(err error) {
 	q.mu.Lock()
 	if q.err == nil {
 		q.err = err
-		close(q.space)
-		q.space = make(chan struct{})
+		q.wakeWritersLocked()
 	}
 	q.mu.Unlock()
 	select {

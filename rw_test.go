@@ -139,10 +139,10 @@ func TestWriteSyncReturnsAfterTheWrite(t *testing.T) {
 
 // queueEpoch returns the channel c's outgoing queue replaces whenever the
 // writer takes messages: a new one means the writer took something.
-func queueEpoch(c *testConn) chan struct{} {
+func queueEpoch(c *testConn) uint64 {
 	c.out.mu.Lock()
 	defer c.out.mu.Unlock()
-	return c.out.space
+	return c.out.batches
 }
 
 func TestWriteSyncFailsWhenConnectionEnds(t *testing.T) {
