@@ -137,8 +137,8 @@ func TestWriteSyncReturnsAfterTheWrite(t *testing.T) {
 	}
 }
 
-// queueEpoch returns the channel c's outgoing queue replaces whenever the
-// writer takes messages: a new one means the writer took something.
+// queueEpoch returns how many batches the writer of c has taken: a new
+// value means it took something.
 func queueEpoch(c *testConn) uint64 {
 	c.out.mu.Lock()
 	defer c.out.mu.Unlock()
