@@ -18,15 +18,22 @@ func TestSetLimitsLowersMaxConnectionsThroughMaintenance(t *testing.T) {
 			c.MinConnections, c.ExpectedConnections, c.MaxConnections = 1, 4, 8
 			c.MaintenanceIdleTime = time.Hour
 		})
+		var peers []*node
 		for range 6 {
-			connect(t, newNode(t, n, nil), hub)
+			nd := newNode(t, n, nil)
+			connect(t, nd, hub)
+			peers = append(peers, nd)
 		}
 		require.Equal(t, 6, hub.ActiveConnections())
+		trusted := peers[0].Identity().PeerID
+		hub.TrustPeer(trusted)
 		// New bounds 1/2/3: max threshold 3, max target 3.
 		require.NoError(t, hub.SetLimits(Limits{MinConnections: 1, ExpectedConnections: 2, MaxConnections: 3}))
 		require.NoError(t, hub.Maintain(context.Background()))
 		synctest.Wait()
 		assert.Equal(t, 3, hub.ActiveConnections(), "trimmed to the new target")
+		_, kept := hub.Connection(trusted)
+		assert.True(t, kept, "the trusted peer is spared")
 		assert.Equal(t, 3, hub.Config().MaxConnections)
 
 		err := hub.SetLimits(Limits{MinConnections: 5, ExpectedConnections: 2, MaxConnections: 3})

@@ -220,8 +220,10 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) askForMoreContacts() {
 	}
 }
 
-// dropConnections ends k random connections, sparing peers that are both
-// private and trusted (octez: the maintenance never kills those).
+// dropConnections ends k random connections, sparing trusted peers and
+// points. octez only spares peers that are both private and trusted; an
+// operator who trusts a peer expects the pool to keep it, so every
+// trusted one is spared here.
 func (p *Pool[Msg, PeerMeta, ConnMeta]) dropConnections(k int) {
 	p.mu.Lock()
 	var cands []*Connection[Msg, PeerMeta, ConnMeta]
@@ -229,7 +231,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) dropConnections(k int) {
 		pe := p.peers[c.info.Peer]
 		pt := p.points[c.info.Point]
 		trusted := pe != nil && pe.Trusted || pt != nil && pt.Trusted
-		if !(c.info.PrivateNode && trusted) {
+		if !trusted {
 			cands = append(cands, c)
 		}
 	}
