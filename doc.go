@@ -62,4 +62,20 @@
 // everything and returns once every goroutine the pool started has
 // exited; [Pool.Shutdown] first lets each connection send what is queued
 // and a Disconnect. After either, every call returns [ErrPoolClosed].
+//
+// # Around the connections
+//
+// The pool keeps octez's tables of known peers and points ([Pool.Peers],
+// [Pool.Points]) with their states, back-off and histories, saved in the
+// peers file; greylists and bans ([Pool.GreylistAddr], [Pool.BanPeer]);
+// a maintenance worker that dials known points or trims connections to
+// stay between the thresholds derived from min/expected/max connections
+// ([Pool.Maintain]); swaps ([Pool.SendSwapRequest]); a bandwidth scheduler
+// shared fairly by all connections ([Pool.SetLimits] changes its caps at
+// run time); and an event stream ([Pool.Watch]) whose watchers have
+// bounded buffers, so a slow watcher loses events (it is told how many)
+// but never slows the pool. Besides the pool's own goroutines (a
+// housekeeping loop, the maintenance worker, the scheduler's statistics
+// ticker, short-lived handshakes and swaps), each connection costs exactly
+// its two.
 package p2ppool
