@@ -601,7 +601,7 @@ func (s *swarm) summary(w io.Writer, snap swarmState, elapsed time.Duration, int
 	} else {
 		fmt.Fprintf(w, "  target:      %d of %d nodes reached %s\n", atTarget, o.nodes, plural(o.target, "connection"))
 	}
-	fmt.Fprintf(w, "  connections: %d (per node %d to %d, average %.1f), from %d dials (%d failed)\n",
+	fmt.Fprintf(w, "  connections: %d (per node %d to %d, average %.1f), %d dials by the discovery loop (%d failed; the pools' maintenance dials too)\n",
 		snap.edges, minC, maxC, 2*float64(snap.edges)/float64(o.nodes), dials, failures)
 	fmt.Fprintf(w, "  messages:    %d sent, %d received (%s out, %s in of P2P traffic)\n",
 		msgsOut, msgsIn, humanBytes(bytesOut), humanBytes(bytesIn))
