@@ -59,9 +59,12 @@ func newPool(tb testing.TB, onConn func(*benchConn)) (*benchPool, netip.AddrPort
 		DistributedDBVersions: []uint16{0},
 	}
 	pool, err := p2ppool.New(msgs, p2ppool.PeerMetaConfig[struct{}]{}, p2ppool.ConnMetaConfig[p2ppool.Metadata]{}, p2ppool.Config{
-		Identity:            id,
-		ProofOfWorkTarget:   p2ppool.NoProofOfWork,
-		MaxConnections:      1000,
+		Identity:          id,
+		ProofOfWorkTarget: p2ppool.NoProofOfWork,
+		MaxConnections:    1000,
+		// No maintenance: it would dial and send Bootstrap messages on its
+		// own, which is not what these benchmarks measure.
+		MaintenanceIdleTime: p2ppool.Disabled,
 		MinConnections:      1,
 		ExpectedConnections: 500,
 	})
