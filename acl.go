@@ -144,9 +144,10 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) GreylistPeer(peer PeerID) {
 	var victims []*Connection[Msg, PeerMeta, ConnMeta]
 	if c := p.conns[peer]; c != nil {
 		if ap, ok := addrPortOf(c.info.RemoteAddr); ok {
-			victims = p.greylistAddrLocked(ap.Addr(), now)
+			victims = p.greylistAddrLocked(ap.Addr(), now) // c among them
+		} else {
+			victims = append(victims, c)
 		}
-		victims = append(victims, c)
 	}
 	p.mu.Unlock()
 	endAll(victims, ReasonGreylisted)

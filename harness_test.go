@@ -2,7 +2,6 @@ package p2ppool
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -232,5 +231,3 @@ func ctxT(t testing.TB) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
-
-var errNotYet = errors.New("not yet")

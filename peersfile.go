@@ -123,17 +123,21 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) SavePeers() error {
 
 // peerRecords snapshots the peer table as peers-file records.
 func (p *Pool[Msg, PeerMeta, ConnMeta]) peerRecords() ([]peersfile.Record, error) {
+	// A copy of each record, its history oldest first: encoding runs
+	// outside the lock, since metadata marshalling is the application's
+	// code.
+	type snapshot struct {
+		PeerInfo[PeerMeta]
+		events  []PeerEvent
+		unknown []peersfile.Field
+	}
 	p.mu.Lock()
-	infos := make([]*peerInfo[PeerMeta], 0, len(p.peers))
+	infos := make([]snapshot, 0, len(p.peers))
 	for _, pi := range p.peers {
-		cp := *pi
-		cp.events = ring[PeerEvent]{buf: pi.events.list(), max: pi.events.max}
-		infos = append(infos, &cp)
+		infos = append(infos, snapshot{pi.PeerInfo, pi.events.list(), pi.unknown})
 	}
 	p.mu.Unlock()
-	// Encoding runs outside the lock: metadata marshalling is the
-	// application's code.
-	slices.SortFunc(infos, func(a, b *peerInfo[PeerMeta]) int { return a.Created.Compare(b.Created) })
+	slices.SortFunc(infos, func(a, b snapshot) int { return a.Created.Compare(b.Created) })
 	recs := make([]peersfile.Record, 0, len(infos))
 	var errs []error
 	for _, pi := range infos {
@@ -153,7 +157,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) peerRecords() ([]peersfile.Record, error
 			LastDisconnection:         connPointOf(pi.LastDisconnection),
 		}
 		r.Unknown = pi.unknown
-		for _, e := range pi.events.buf {
+		for _, e := range pi.events {
 			ev := peersfile.Event{Kind: peersfile.EventKind(e.Kind.String()), Timestamp: e.Time, Addr: netip.IPv6Unspecified()}
 			if e.Point.IsValid() {
 				ev.Addr, ev.Port, ev.HasPort = e.Point.Addr(), e.Point.Port(), true
