@@ -286,14 +286,20 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) OnNewConnection(hook func(*Connection[Ms
 // connections opened before Serve has started announce no port, so a node
 // that dials right away should set Config.ListeningPort.
 func (p *Pool[Msg, PeerMeta, ConnMeta]) Serve(ln net.Listener) error {
-	if err := p.enter(); err != nil {
-		ln.Close()
-		return err
-	}
-	defer p.wg.Done()
+	// The listener is registered under the same lock that checks the
+	// pool is open: registered after the check, it could miss
+	// beginClose, and Close would wait forever for this Accept loop.
 	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		ln.Close()
+		return ErrPoolClosed
+	}
+	p.wg.Add(1)
 	p.listeners[ln] = struct{}{}
 	p.mu.Unlock()
+	defer p.wg.Done()
+	testHookServeRegistered()
 	if addr, ok := ln.Addr().(*net.TCPAddr); ok {
 		p.port.CompareAndSwap(0, uint32(addr.Port))
 	}
@@ -335,6 +341,11 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) Serve(ln net.Listener) error {
 		p.mu.Unlock()
 	}
 }
+
+// testHookServeRegistered runs once Serve has registered its listener; a
+// test uses it to close the pool at that moment (as net/http's
+// testHookServerServe).
+var testHookServeRegistered = func() {}
 
 // isTemporaryAcceptError reports accept errors worth a retry after a pause
 // (out of file descriptors, a connection aborted before accept), as octez's
