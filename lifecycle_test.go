@@ -378,8 +378,10 @@ type blockingListener struct {
 func newBlockingListener() *blockingListener { return &blockingListener{closed: make(chan struct{})} }
 
 func (l *blockingListener) Accept() (net.Conn, error) { <-l.closed; return nil, net.ErrClosed }
-func (l *blockingListener) Close() error               { l.once.Do(func() { close(l.closed) }); return nil }
-func (l *blockingListener) Addr() net.Addr             { return &net.TCPAddr{IP: net.IPv4(10, 9, 9, 9), Port: 9732} }
+func (l *blockingListener) Close() error              { l.once.Do(func() { close(l.closed) }); return nil }
+func (l *blockingListener) Addr() net.Addr {
+	return &net.TCPAddr{IP: net.IPv4(10, 9, 9, 9), Port: 9732}
+}
 
 // TestCloseWhileServeStarts closes the pool while Serve is starting, at
 // the moment it has entered: Close must close the listener Serve
