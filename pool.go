@@ -104,7 +104,7 @@ func New[Msg, PeerMeta, ConnMeta any](msgs MessageConfig[Msg], peerMeta PeerMeta
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	cd, err := newCodec(&msgs)
+	cd, err := newCodec(&msgs, cfg.MaxMessageSize)
 	if err != nil {
 		return nil, err
 	}
