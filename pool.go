@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -37,6 +38,10 @@ type Pool[Msg, PeerMeta, ConnMeta any] struct {
 	sockCfg  socket.Config // Port is filled per handshake from port
 	self     PeerID
 	log      *slog.Logger
+	groups   netGroups
+	// evictSeed keys the subnet hash that protects connections from
+	// eviction, so that no peer can predict which are protected.
+	evictSeed maphash.Seed
 	// ctx is cancelled by Close: it aborts handshakes and dials.
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -48,6 +53,8 @@ type Pool[Msg, PeerMeta, ConnMeta any] struct {
 	nextID atomic.Uint64
 	// dropped counts messages dropped on full outgoing queues.
 	dropped atomic.Uint64
+	// evictions counts connections evicted for a newcomer.
+	evictions atomic.Uint64
 	// refused counts inbound connections refused, by reason.
 	refused [numRefusals]atomic.Uint64
 
@@ -83,7 +90,13 @@ type Pool[Msg, PeerMeta, ConnMeta any] struct {
 	// hold a connection slot so concurrent handshakes cannot overshoot
 	// the limit (octez quirk 9).
 	accepted int
-	incoming int // incoming handshakes in flight
+	// pending are the incoming handshakes in flight; fails the scores of
+	// the addresses whose handshakes stall; evicting the connections
+	// evicted for a newcomer and not yet torn down, whose slots are
+	// already given away.
+	pending  pendingSet
+	fails    failScores
+	evicting int
 	// closedStat sums the traffic of connections that have ended.
 	closedStat PoolStat
 	acl        *acl
@@ -162,6 +175,8 @@ func New[Msg, PeerMeta, ConnMeta any](msgs MessageConfig[Msg], peerMeta PeerMeta
 			MaxMessageSize:   cd.maxMessage,
 		},
 		self:         id.PeerID,
+		groups:       newNetGroups(&cfg),
+		evictSeed:    maphash.MakeSeed(),
 		log:          cfg.Logger,
 		done:         make(chan struct{}),
 		maintainReq:  make(chan struct{}, 1),
@@ -478,6 +493,9 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) removeConnection(c *Connection[Msg, Peer
 	defer p.mu.Unlock()
 	if p.conns[c.info.Peer] == c {
 		delete(p.conns, c.info.Peer)
+		if c.evicted {
+			p.evicting--
+		}
 	}
 	// Keep the traffic of ended connections in the pool's totals.
 	cs := c.Stat()
