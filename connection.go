@@ -366,6 +366,12 @@ func (c *Connection[Msg, PeerMeta, ConnMeta]) readLoop() *DisconnectError {
 // octez greylists the peer and its address (greylist_peer).
 func (c *Connection[Msg, PeerMeta, ConnMeta]) protocolError(tag uint16, err error) *DisconnectError {
 	c.log.Debug("peer sent a bad message", "tag", tag, "err", err)
+	return c.violation(err)
+}
+
+// violation ends the connection after something no honest peer sends,
+// greylisting the peer and its address.
+func (c *Connection[Msg, PeerMeta, ConnMeta]) violation(err error) *DisconnectError {
 	cause := &DisconnectError{Reason: ReasonProtocolError, Remote: true, Err: err}
 	c.cause.CompareAndSwap(nil, cause)
 	ap, _ := addrPortOf(c.info.RemoteAddr)
@@ -379,8 +385,11 @@ func (c *Connection[Msg, PeerMeta, ConnMeta]) readError(err error) *DisconnectEr
 		return nil // ended locally; the cause is already recorded
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
 		return &DisconnectError{Reason: ReasonRemoteClosed, Remote: true, Err: err}
-	case errors.Is(err, socket.ErrInvalidMessageSize), errors.Is(err, socket.ErrInvalidChunkSize):
-		return &DisconnectError{Reason: ReasonProtocolError, Remote: true, Err: err}
+	case errors.Is(err, socket.ErrInvalidMessageSize), errors.Is(err, socket.ErrInvalidChunkSize), errors.Is(err, socket.ErrDecipher):
+		// No honest implementation sends these once the channel is up:
+		// greylist, as a message that does not decode is (octez only
+		// ends the connection).
+		return c.violation(err)
 	}
 	return &DisconnectError{Reason: ReasonReadError, Remote: true, Err: err}
 }
