@@ -334,11 +334,14 @@ func (c *Connection[Msg, PeerMeta, ConnMeta]) readLoop() *DisconnectError {
 				return c.protocolError(tag, err)
 			}
 			c.lastUseful.Store(now)
-			if err := c.in.push(c.ctx, msg); err != nil {
+			if err := c.in.push(msg); err != nil {
 				return nil // the connection was ended elsewhere
 			}
 			continue
 		}
+		// P2P messages are handled here and now: their bytes are free
+		// again.
+		c.in.release()
 		m, err := wire.DecodeMessage(raw)
 		if err != nil {
 			return c.protocolError(tag, fmt.Errorf("%w: %w", ErrDecode, err))

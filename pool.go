@@ -58,6 +58,9 @@ type Pool[Msg, PeerMeta, ConnMeta any] struct {
 	// refused counts inbound connections refused, by reason.
 	refused [numRefusals]atomic.Uint64
 
+	// inBudget bounds the incoming bytes held across connections.
+	inBudget *inBudget
+
 	// events fans events out to watchers; it has its own lock, taken
 	// after mu.
 	events eventHub
@@ -176,6 +179,7 @@ func New[Msg, PeerMeta, ConnMeta any](msgs MessageConfig[Msg], peerMeta PeerMeta
 		},
 		self:         id.PeerID,
 		groups:       newNetGroups(&cfg),
+		inBudget:     newInBudget(cfg.TotalIncomingQueueSize),
 		evictSeed:    maphash.MakeSeed(),
 		log:          cfg.Logger,
 		done:         make(chan struct{}),
