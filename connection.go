@@ -64,6 +64,9 @@ type ConnStat struct {
 	// Dropped counts messages WriteNow, WriteAll or the pool itself gave
 	// up on because the outgoing queue was full.
 	Dropped uint64
+	// Unknown counts the messages received with a tag no Encoding
+	// declares, dropped under UnknownMessagesIgnore.
+	Unknown uint64
 }
 
 // Connection is an established connection of a Pool. Its reader goroutine
@@ -118,7 +121,7 @@ type Connection[Msg, PeerMeta, ConnMeta any] struct {
 	sizeHint atomic.Int64
 
 	// Counters, updated by the reader and writer goroutines.
-	msgsSent, msgsRecv, bytesSent, bytesRecv, dropped atomic.Uint64
+	msgsSent, msgsRecv, bytesSent, bytesRecv, dropped, unknown atomic.Uint64
 }
 
 // Info describes the connection.
@@ -132,7 +135,7 @@ func (c *Connection[Msg, PeerMeta, ConnMeta]) Stat() ConnStat {
 	return ConnStat{
 		MsgsSent: c.msgsSent.Load(), MsgsRecv: c.msgsRecv.Load(),
 		BytesSent: c.bytesSent.Load(), BytesRecv: c.bytesRecv.Load(),
-		Dropped: c.dropped.Load(),
+		Dropped: c.dropped.Load(), Unknown: c.unknown.Load(),
 	}
 }
 
@@ -331,6 +334,12 @@ func (c *Connection[Msg, PeerMeta, ConnMeta]) readLoop() *DisconnectError {
 		if !wire.IsReservedTag(tag) {
 			msg, err := c.pool.codec.decode(tag, raw[6:])
 			if err != nil {
+				if errors.Is(err, ErrUnknownTag) && c.pool.cfg.UnknownMessages == UnknownMessagesIgnore {
+					c.in.release()
+					c.unknown.Add(1)
+					c.pool.unknown.Add(1)
+					continue
+				}
 				return c.protocolError(tag, err)
 			}
 			c.lastUseful.Store(now)

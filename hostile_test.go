@@ -237,3 +237,29 @@ func TestScriptedPeerBootstrap(t *testing.T) {
 		}
 	}
 }
+
+// TestUnknownMessagesIgnored: with UnknownMessagesIgnore, a message of an
+// undeclared tag is dropped and counted, the connection goes on and the
+// peer is not greylisted; what follows it is read as usual.
+func TestUnknownMessagesIgnored(t *testing.T) {
+	for _, name := range networks {
+		t.Run(name, func(t *testing.T) {
+			n := newNetwork(name)
+			nd := newMsgNode(t, n, textMessages(), func(c *Config) { c.UnknownMessages = UnknownMessagesIgnore })
+			rp, conn := dialRaw(t, n, nd)
+			require.NoError(t, rp.sc.WriteMessages(
+				appMsg(0x10, wire.AppendString(nil, "Get_current_branch, say")),
+				appMsg(0x1000, wire.AppendString(nil, "after it")),
+			))
+			assert.Equal(t, []text{"after it"}, readN(t, conn, 1))
+			assert.NoError(t, conn.Err())
+			assert.Equal(t, uint64(1), conn.Stat().Unknown)
+			assert.Equal(t, uint64(1), nd.Stats().UnknownMessages)
+			assert.False(t, nd.PeerBanned(rp.id.PeerID))
+			// A message of a declared tag that does not decode still costs
+			// the connection.
+			require.NoError(t, rp.sc.WriteMessages(appMsg(0x1000, []byte{0, 0, 0, 9})))
+			assert.Equal(t, ReasonProtocolError, endReason(t, conn).Reason)
+		})
+	}
+}

@@ -53,6 +53,9 @@ type Pool[Msg, PeerMeta, ConnMeta any] struct {
 	nextID atomic.Uint64
 	// dropped counts messages dropped on full outgoing queues.
 	dropped atomic.Uint64
+	// unknown counts messages of undeclared tags dropped
+	// (UnknownMessagesIgnore).
+	unknown atomic.Uint64
 	// evictions counts connections evicted for a newcomer.
 	evictions atomic.Uint64
 	// refused counts inbound connections refused, by reason.

@@ -39,6 +39,9 @@ type Stats struct {
 	Dropped uint64
 	// Refused counts incoming connections refused, by reason.
 	Refused map[RefusalReason]uint64
+	// UnknownMessages counts messages with undeclared tags dropped under
+	// UnknownMessagesIgnore.
+	UnknownMessages uint64
 	// Evicted counts established incoming connections ended to let in a
 	// peer from a less represented subnet.
 	Evicted uint64
@@ -73,6 +76,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) Stats() Stats {
 	p.mu.Unlock()
 	s.Dropped = p.dropped.Load()
 	s.Evicted = p.evictions.Load()
+	s.UnknownMessages = p.unknown.Load()
 	s.IncomingBudgetHeld = p.inBudget.held.Load()
 	s.Refused = make(map[RefusalReason]uint64)
 	for r := range numRefusals {
