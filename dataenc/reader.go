@@ -26,13 +26,14 @@ const MaxLength = 1<<30 - 1
 // clipped, so appending to them never overwrites the input. A Reader is not
 // safe for concurrent use; use one per goroutine.
 type Reader struct {
-	buf   []byte
-	off   int
-	end   int // end of the current dynamic_size region
-	lim   int // current check_size limit (absolute offset; MaxInt if none)
-	err   error
-	field string // label of what is being read, set by Field
-	where string // field (and detail) at the time of the first error
+	buf    []byte
+	off    int
+	end    int // end of the current dynamic_size region
+	lim    int // current check_size limit (absolute offset; MaxInt if none)
+	err    error
+	field  string // label of what is being read, set by Field
+	where  string // field at the time of the first error
+	detail string // what Failf added to it, joined by Finish
 }
 
 // MakeReader returns a Reader over b by value, so it can live on the stack.
@@ -52,19 +53,15 @@ func (r *Reader) Field(name string) { r.field = name }
 func (r *Reader) Fail(err error) { r.Failf(err, "") }
 
 // Failf is Fail with a detail appended to the current field label in the
-// error (e.g. "tag 0x07"). The detail is only used on the failure path.
+// error (e.g. "unknown tag 7"). Recording it allocates nothing; the label
+// and detail are joined only by Finish.
 func (r *Reader) Failf(err error, detail string) {
 	if r.err != nil {
 		return
 	}
 	r.err = err
 	r.where = r.field
-	if detail != "" {
-		if r.where != "" {
-			r.where += ": "
-		}
-		r.where += detail
-	}
+	r.detail = detail
 	r.off = r.end
 }
 
@@ -89,7 +86,14 @@ func (r *Reader) Remaining() int {
 // octez rejects both.
 func (r *Reader) Finish(what string) error {
 	if r.err != nil {
-		return decodeErr(what, r.where, r.err)
+		where := r.where
+		if r.detail != "" {
+			if where != "" {
+				where += ": "
+			}
+			where += r.detail
+		}
+		return decodeErr(what, where, r.err)
 	}
 	if r.off != len(r.buf) {
 		return decodeErr(what, "", ErrTrailingBytes)
@@ -261,7 +265,8 @@ func (r *Reader) Rest() []byte {
 	return r.take(r.end - r.off)
 }
 
-// length reads and validates a uint30 length prefix (see Bytes).
+// length reads and validates a uint30 length prefix (see Bytes). Failing
+// allocates nothing.
 func (r *Reader) length(max int) (int, bool) {
 	l := r.Uint32()
 	if r.err != nil {
@@ -271,7 +276,9 @@ func (r *Reader) length(max int) (int, bool) {
 		max = MaxLength
 	}
 	if uint64(l) > uint64(max) {
-		r.Failf(ErrTooLarge, "length "+strconv.FormatUint(uint64(l), 10)+" over "+strconv.Itoa(max))
+		// No numbers in the detail: refusing a hostile length must not
+		// allocate.
+		r.Failf(ErrTooLarge, "length prefix over its bound")
 		return 0, false
 	}
 	return int(l), true

@@ -229,3 +229,18 @@ func TestEncodeErrorUnwraps(t *testing.T) {
 	require.True(t, errors.As(err, &ee))
 	assert.Contains(t, err.Error(), "dataenc: encode list of 3 elements")
 }
+
+func TestRefusingHugeLengthsAllocatesNothing(t *testing.T) {
+	in := []byte{0xFF, 0xFF, 0xFF, 0xF0, 1, 2, 3}
+	allocs := testing.AllocsPerRun(100, func() {
+		r := MakeReader(in)
+		r.Field("blob")
+		s := r.BeginDynamic(NoLimit)
+		r.End(s)
+		_ = r.Bytes(NoLimit)
+		if !errors.Is(r.Err(), ErrTooLarge) {
+			panic("expected ErrTooLarge")
+		}
+	})
+	assert.Zero(t, allocs)
+}

@@ -1,7 +1,5 @@
 package dataenc
 
-import "strconv"
-
 // Span is an open dynamic_size region or check_size limit of a Reader,
 // returned by BeginDynamic and BeginCheckSize and closed by End.
 type Span struct {
@@ -24,7 +22,7 @@ func (r *Reader) BeginDynamic(max int) Span {
 func (r *Reader) BeginDynamic8(max int) Span {
 	n := int(r.Uint8())
 	if r.err == nil && max >= 0 && n > max {
-		r.Failf(ErrTooLarge, "length "+strconv.Itoa(n)+" over "+strconv.Itoa(max))
+		r.Failf(ErrTooLarge, "length prefix over its bound")
 	}
 	return r.openRegion(n)
 }
@@ -33,7 +31,7 @@ func (r *Reader) BeginDynamic8(max int) Span {
 func (r *Reader) BeginDynamic16(max int) Span {
 	n := int(r.Uint16())
 	if r.err == nil && max >= 0 && n > max {
-		r.Failf(ErrTooLarge, "length "+strconv.Itoa(n)+" over "+strconv.Itoa(max))
+		r.Failf(ErrTooLarge, "length prefix over its bound")
 	}
 	return r.openRegion(n)
 }
@@ -81,7 +79,7 @@ func (r *Reader) End(s Span) {
 		return
 	}
 	if r.err == nil && r.off != s.end {
-		r.Failf(ErrTrailingBytes, strconv.Itoa(s.end-r.off)+" bytes left in dynamic_size")
+		r.Failf(ErrTrailingBytes, "bytes left in dynamic_size")
 	}
 	r.end = s.saved
 	if r.err != nil {
