@@ -31,8 +31,7 @@ type Reader struct {
 	end    int // end of the current dynamic_size region
 	lim    int // current check_size limit (absolute offset; MaxInt if none)
 	err    error
-	field  string // label of what is being read, set by Field
-	where  string // field at the time of the first error
+	field  string // label of what is being read; frozen by the first error
 	detail string // what Failf added to it, joined by Finish
 }
 
@@ -44,8 +43,13 @@ func (r *Reader) Reset(b []byte) { *r = MakeReader(b) }
 
 // Field labels what the next reads decode (e.g. "chain_id"). If one of
 // them fails, the label appears in the DecodeError built by Finish. It only
-// stores the string, so labelling costs nothing on success.
-func (r *Reader) Field(name string) { r.field = name }
+// stores the string, so labelling costs nothing on success; after a failure
+// it does nothing, so the label stays the failing field's.
+func (r *Reader) Field(name string) {
+	if r.err == nil {
+		r.field = name
+	}
+}
 
 // Fail records err as the sticky error unless one is already set. err
 // should be one of the package sentinels; decoders built on a Reader use it
@@ -60,7 +64,6 @@ func (r *Reader) Failf(err error, detail string) {
 		return
 	}
 	r.err = err
-	r.where = r.field
 	r.detail = detail
 	r.off = r.end
 }
@@ -85,8 +88,16 @@ func (r *Reader) Remaining() int {
 // and wrapping the sticky error, or ErrTrailingBytes if bytes remain:
 // octez rejects both.
 func (r *Reader) Finish(what string) error {
+	if r.err == nil && r.off == len(r.buf) {
+		return nil // the inlined fast path
+	}
+	return r.finishErr(what)
+}
+
+// finishErr builds Finish's error.
+func (r *Reader) finishErr(what string) error {
 	if r.err != nil {
-		where := r.where
+		where := r.field
 		if r.detail != "" {
 			if where != "" {
 				where += ": "
@@ -95,10 +106,7 @@ func (r *Reader) Finish(what string) error {
 		}
 		return decodeErr(what, where, r.err)
 	}
-	if r.off != len(r.buf) {
-		return decodeErr(what, "", ErrTrailingBytes)
-	}
-	return nil
+	return decodeErr(what, "", ErrTrailingBytes)
 }
 
 // take consumes n bytes. Past the check_size limit it fails with
@@ -108,6 +116,13 @@ func (r *Reader) take(n int) []byte {
 	if r.err != nil {
 		return nil
 	}
+	// The common case first: in the region, under the limit (lim is MaxInt
+	// unless a check_size is open).
+	if n >= 0 && n <= r.end-r.off && n <= r.lim-r.off {
+		b := r.buf[r.off : r.off+n : r.off+n]
+		r.off += n
+		return b
+	}
 	switch {
 	case n < 0:
 		r.Fail(ErrInvalid)
@@ -115,13 +130,10 @@ func (r *Reader) take(n int) []byte {
 	case n > r.lim-r.off:
 		r.Fail(ErrTooLarge)
 		return nil
-	case n > r.end-r.off:
+	default:
 		r.Fail(ErrTruncated)
 		return nil
 	}
-	b := r.buf[r.off : r.off+n : r.off+n]
-	r.off += n
-	return b
 }
 
 // Uint8 reads one byte (octez uint8).
@@ -259,11 +271,16 @@ func (r *Reader) String(max int) string {
 // input: octez Variable.bytes and Variable.string. Under a check_size limit
 // shorter than the region it fails with ErrTooLarge.
 func (r *Reader) Rest() []byte {
-	if r.err != nil {
-		return nil
+	if r.err == nil && r.lim >= r.end {
+		b := r.buf[r.off:r.end:r.end]
+		r.off = r.end
+		return b
 	}
-	return r.take(r.end - r.off)
+	return r.restSlow()
 }
+
+// restSlow is Rest after an error (nil) or under a check_size limit.
+func (r *Reader) restSlow() []byte { return r.take(r.end - r.off) }
 
 // length reads and validates a uint30 length prefix (see Bytes). Failing
 // allocates nothing.
