@@ -27,6 +27,11 @@ func List[T any](r *Reader, maxLength, maxBytes int, elem func(*Reader) T) []T {
 // its region. See List for the bounds.
 func VariableList[T any](r *Reader, maxLength int, elem func(*Reader) T) []T {
 	var out []T
+	if maxLength >= 0 && r.err == nil {
+		// A bounded list is allocated once: at most maxLength elements, and
+		// never more than the bytes present, as each takes at least one.
+		out = make([]T, 0, min(maxLength, r.end-r.off))
+	}
 	for r.err == nil && r.off < r.end {
 		if maxLength >= 0 && len(out) >= maxLength {
 			r.Failf(ErrTooLarge, "list longer than "+strconv.Itoa(maxLength))
@@ -43,7 +48,7 @@ func VariableList[T any](r *Reader, maxLength int, elem func(*Reader) T) []T {
 		}
 		out = append(out, v)
 	}
-	if r.err != nil {
+	if r.err != nil || len(out) == 0 {
 		return nil
 	}
 	return out

@@ -63,7 +63,7 @@ func readBlockHeaderMessage(r *dataenc.Reader) Message {
 }
 
 func (m BlockHeaderMessage) appendBody(dst []byte) ([]byte, error) {
-	return BlockHeaderCodec.Encode(dst, &m.Header)
+	return appendBoundedHeader(dst, &m.Header)
 }
 
 func readGetOperations(r *dataenc.Reader) Message {
@@ -82,7 +82,7 @@ func readOperationMessage(r *dataenc.Reader) Message {
 }
 
 func (m OperationMessage) appendBody(dst []byte) ([]byte, error) {
-	return OperationCodec.Encode(dst, &m.Operation)
+	return appendBoundedOperation(dst, &m.Operation)
 }
 
 func readGetProtocols(r *dataenc.Reader) Message {
@@ -157,7 +157,7 @@ func (m OperationsForBlocks) appendBody(dst []byte) ([]byte, error) {
 	for i := range m.Operations {
 		var s int
 		out, s = dataenc.BeginDynamic(out)
-		if out, err = OperationCodec.Encode(out, &m.Operations[i]); err != nil {
+		if out, err = appendBoundedOperation(out, &m.Operations[i]); err != nil {
 			return dst, err
 		}
 		if out, err = dataenc.EndDynamic(out, s); err != nil {
@@ -180,7 +180,7 @@ func readCheckpoint(r *dataenc.Reader) Message {
 }
 
 func (m Checkpoint) appendBody(dst []byte) ([]byte, error) {
-	return BlockHeaderCodec.Encode(append(dst, m.ChainID[:]...), &m.Header)
+	return appendBoundedHeader(append(dst, m.ChainID[:]...), &m.Header)
 }
 
 func readGetProtocolBranch(r *dataenc.Reader) Message {
@@ -235,5 +235,5 @@ func readPredecessorHeader(r *dataenc.Reader) Message {
 }
 
 func (m PredecessorHeader) appendBody(dst []byte) ([]byte, error) {
-	return BlockHeaderCodec.Encode(dataenc.AppendInt32(append(dst, m.Block[:]...), m.Offset), &m.Header)
+	return appendBoundedHeader(dataenc.AppendInt32(append(dst, m.Block[:]...), m.Offset), &m.Header)
 }

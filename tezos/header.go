@@ -98,6 +98,19 @@ var BlockHeaderCodec = dataenc.Codec[BlockHeader]{
 	Append:  appendBlockHeader,
 }
 
+// appendBoundedHeader is BlockHeaderCodec.Encode called directly, so that
+// h does not escape to the heap through the Codec's function value.
+func appendBoundedHeader(dst []byte, h *BlockHeader) ([]byte, error) {
+	out, err := appendBlockHeader(dst, h)
+	if err != nil {
+		return dst, err
+	}
+	if n := len(out) - len(dst); n > MaxBlockHeaderSize {
+		return dst, tooLarge("block header", n, MaxBlockHeaderSize)
+	}
+	return out, nil
+}
+
 // Hash returns the block's hash: Blake2B-256 of its encoding.
 func (h *BlockHeader) Hash() (BlockHash, error) {
 	b, err := BlockHeaderCodec.Encode(nil, h)

@@ -41,6 +41,16 @@ var OperationCodec = dataenc.Codec[Operation]{
 	Append:  appendOperation,
 }
 
+// appendBoundedOperation is OperationCodec.Encode called directly (see
+// appendBoundedHeader).
+func appendBoundedOperation(dst []byte, o *Operation) ([]byte, error) {
+	out, _ := appendOperation(dst, o)
+	if n := len(out) - len(dst); n > MaxOperationSize {
+		return dst, tooLarge("operation", n, MaxOperationSize)
+	}
+	return out, nil
+}
+
 // Hash returns the operation's hash: Blake2B-256 of its encoding.
 func (o *Operation) Hash() OperationHash {
 	b := make([]byte, 0, HashSize+len(o.Data))
