@@ -54,3 +54,37 @@ func TestHashTextPrefixes(t *testing.T) {
 	_, err := ParseOperationHash(BlockHash(fill).String())
 	require.ErrorIs(t, err, crypto.ErrBase58Prefix)
 }
+
+func TestTextForms(t *testing.T) {
+	g := newGen(11)
+	for _, v := range []interface {
+		MarshalText() ([]byte, error)
+	}{ChainID(g.chain()), BlockHash(g.hash()), OperationHash(g.hash()), OperationListHash(g.hash()),
+		OperationListListHash(g.hash()), ProtocolHash(g.hash()), ContextHash(g.hash())} {
+		text, err := v.MarshalText()
+		require.NoError(t, err)
+		var back interface{ UnmarshalText([]byte) error }
+		switch v.(type) {
+		case ChainID:
+			back = new(ChainID)
+		case BlockHash:
+			back = new(BlockHash)
+		case OperationHash:
+			back = new(OperationHash)
+		case OperationListHash:
+			back = new(OperationListHash)
+		case OperationListListHash:
+			back = new(OperationListListHash)
+		case ProtocolHash:
+			back = new(ProtocolHash)
+		case ContextHash:
+			back = new(ContextHash)
+		}
+		require.NoError(t, back.UnmarshalText(text))
+		again, err := back.(interface{ MarshalText() ([]byte, error) }).MarshalText()
+		require.NoError(t, err)
+		assert.Equal(t, text, again)
+		assert.Error(t, back.UnmarshalText(append(text, 'x')))
+	}
+	assert.True(t, strings.HasPrefix(OperationListHash{}.String(), "Lo"))
+}
