@@ -72,18 +72,25 @@ func tagCounts(c map[uint16]int) string {
 // session (the 5,472 the initiator sent and every whole chunk it
 // received) and encodes each back to the identical bytes. It also checks
 // that the session makes sense: every block header received hashes to a
-// hash the initiator asked for with Get_block_headers.
+// hash the initiator asked for with Get_block_headers, and every operation
+// to one it asked for with Get_operations.
 func TestReplayRecordedSession(t *testing.T) {
 	s := loadSession(t)
 
 	requested := map[BlockHash]bool{}
+	requestedOps := map[OperationHash]bool{}
 	sent := map[uint16]int{}
 	for _, raw := range s.Sent {
 		tag, m := roundTrip(t, raw)
 		sent[tag]++
-		if g, ok := m.(GetBlockHeaders); ok {
+		switch g := m.(type) {
+		case GetBlockHeaders:
 			for _, h := range g.Hashes {
 				requested[h] = true
+			}
+		case GetOperations:
+			for _, h := range g.Hashes {
+				requestedOps[h] = true
 			}
 		}
 	}
@@ -92,16 +99,22 @@ func TestReplayRecordedSession(t *testing.T) {
 	t.Logf("sent: %d messages:%s", len(s.Sent), tagCounts(sent))
 
 	received := map[uint16]int{}
-	headers, known := 0, 0
+	headers, known, ops, knownOps := 0, 0, 0, 0
 	for _, raw := range s.Received {
 		tag, m := roundTrip(t, raw)
 		received[tag]++
-		if bh, ok := m.(BlockHeaderMessage); ok {
+		switch m := m.(type) {
+		case BlockHeaderMessage:
 			headers++
-			h, err := bh.Header.Hash()
+			h, err := m.Header.Hash()
 			require.NoError(t, err)
 			if requested[h] {
 				known++
+			}
+		case OperationMessage:
+			ops++
+			if requestedOps[m.Operation.Hash()] {
+				knownOps++
 			}
 		}
 	}
@@ -109,5 +122,7 @@ func TestReplayRecordedSession(t *testing.T) {
 	assert.Equal(t, map[uint16]int{0x02: 1, 0x10: 2, 0x14: 6, 0x21: 60, 0x31: 1, 0x61: 41}, received)
 	require.Positive(t, headers)
 	assert.Equal(t, headers, known, "every Block_header received answers a Get_block_headers sent")
+	require.Positive(t, ops)
+	assert.Equal(t, ops, knownOps, "every Operation received hashes to one asked for with Get_operations")
 	t.Logf("received: %d whole chunks, each one message:%s", len(s.Received), tagCounts(received))
 }
