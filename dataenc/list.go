@@ -6,6 +6,9 @@ import "strconv"
 // input's size (and MaxLength for a length prefix).
 const NoLimit = -1
 
+// preallocMax caps VariableList's up-front allocation, in elements.
+const preallocMax = 64
+
 // List reads octez `list ?max_length e` (= dynamic_size (Variable.list
 // e)): a uint30 byte length, then elements decoded by elem until those
 // bytes are used up. maxBytes bounds the byte length (checked on the
@@ -28,9 +31,11 @@ func List[T any](r *Reader, maxLength, maxBytes int, elem func(*Reader) T) []T {
 func VariableList[T any](r *Reader, maxLength int, elem func(*Reader) T) []T {
 	var out []T
 	if maxLength >= 0 && r.err == nil {
-		// A bounded list is allocated once: at most maxLength elements, and
-		// never more than the bytes present, as each takes at least one.
-		out = make([]T, 0, min(maxLength, r.end-r.off))
+		// A short bounded list is allocated once: at most maxLength
+		// elements, never more than the bytes present (each takes at least
+		// one), and never more than preallocMax, so that a large T cannot
+		// multiply the input's size before elements are actually read.
+		out = make([]T, 0, min(maxLength, r.end-r.off, preallocMax))
 	}
 	for r.err == nil && r.off < r.end {
 		if maxLength >= 0 && len(out) >= maxLength {
