@@ -89,7 +89,7 @@ func (r *Reader) Remaining() int {
 // octez rejects both.
 func (r *Reader) Finish(what string) error {
 	if r.err == nil && r.off == len(r.buf) {
-		return nil // the inlined fast path
+		return nil // the common case, without building anything
 	}
 	return r.finishErr(what)
 }
