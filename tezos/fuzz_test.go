@@ -1,6 +1,7 @@
 package tezos
 
 import (
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"testing"
@@ -8,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/p2ppool/p2ppool/dataenc"
+	"github.com/p2ppool/p2ppool/internal/vectors"
 )
 
 // The fuzz targets check one contract: no panic; a failure is a
@@ -46,6 +48,19 @@ func FuzzDecodeBody(f *testing.F) {
 	for _, s := range teztProtocolBlockHeaders {
 		b, _ := hex.DecodeString(s)
 		f.Add(TagBlockHeader, b)
+	}
+	// Real messages, two of each tag, when the recorded session is there.
+	if dir, err := vectors.Dir(); err == nil {
+		if s, err := vectors.Load(dir); err == nil {
+			seen := map[uint16]int{}
+			for _, raw := range append(s.Sent, s.Received...) {
+				tag := binary.BigEndian.Uint16(raw[4:])
+				if seen[tag] < 2 {
+					seen[tag]++
+					f.Add(tag, raw[6:])
+				}
+			}
+		}
 	}
 	for _, s := range teztProtocolOperations {
 		b, _ := hex.DecodeString(s)
