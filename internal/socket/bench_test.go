@@ -10,7 +10,7 @@ import (
 	"github.com/p2ppool/p2ppool/internal/sched"
 )
 
-var benchSizes = []int{100, 64 << 10}
+var benchSizes = []int{100, 1 << 10, 64 << 10}
 
 // BenchmarkHandshake measures connect + full handshake (connection
 // messages, metadata, ack) over loopback TCP, both sides in this process.

@@ -55,6 +55,15 @@ type Config struct {
 	// Timeout bounds the whole handshake (Authenticate then Accept or
 	// Nack), on top of the context. Zero means only the context.
 	Timeout time.Duration
+	// ChunkPerMessage makes every message written start a new chunk, as
+	// octez's writer does. By default messages written together are
+	// sealed as one stream, several to a chunk, which octez's reader
+	// accepts; some other implementations' readers (tezedge) need each
+	// message to start a chunk.
+	ChunkPerMessage bool
+	// WriteTimeout bounds each Write of messages once the handshake is
+	// over (Conn.SetWriteTimeout changes it later). Zero means none.
+	WriteTimeout time.Duration
 	// Rand is the source of the connection nonce; nil means crypto/rand.
 	Rand io.Reader
 }
@@ -66,6 +75,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxMessageSize < 0 || c.MaxMessageSize > wire.MaxMessageSize {
 		return fmt.Errorf("socket: max message size %d outside [0, %d]", c.MaxMessageSize, wire.MaxMessageSize)
+	}
+	if c.WriteTimeout < 0 {
+		return fmt.Errorf("socket: negative write timeout %v", c.WriteTimeout)
 	}
 	if len(c.Metadata) > MaxChunkPayload {
 		return fmt.Errorf("socket: metadata of %d bytes does not fit in one chunk of %d", len(c.Metadata), MaxChunkPayload)

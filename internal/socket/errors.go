@@ -34,6 +34,10 @@ var (
 	ErrNoCommonVersion = errors.New("p2ppool: no common version")
 	// ErrTimeout: the handshake did not finish within its time bound.
 	ErrTimeout = errors.New("p2ppool: handshake timeout")
+	// ErrWriteTimeout: a write of messages did not finish within the write
+	// timeout (Config.WriteTimeout, Conn.SetWriteTimeout); the peer is not
+	// reading, or not fast enough.
+	ErrWriteTimeout = errors.New("p2ppool: write timeout")
 	// ErrClosedDuringHandshake: the peer closed the connection before the
 	// handshake ended (octez Rejected_socket_connection on the ack).
 	ErrClosedDuringHandshake = errors.New("p2ppool: connection closed during handshake")
