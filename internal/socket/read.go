@@ -98,10 +98,6 @@ func (c *Conn) assemble(total int) ([]byte, error) {
 
 // readChunk reads one chunk and appends its plaintext to c.pt.
 func (c *Conn) readChunk() error {
-	if c.inStart == c.inEnd {
-		// The next read may block: wait holding nothing pooled.
-		c.goIdle()
-	}
 	if err := c.fill(headerLen); err != nil {
 		return err
 	}
@@ -126,16 +122,6 @@ func (c *Conn) readChunk() error {
 	c.rnonce.Increment()
 	c.inStart += n
 	return nil
-}
-
-// goIdle gives back what the reader holds between chunks: the drained raw
-// buffer and, when everything in it was returned, the plaintext buffer.
-func (c *Conn) goIdle() {
-	c.releaseIn()
-	c.inStart, c.inEnd = 0, 0
-	if c.ptStart == len(c.pt) {
-		c.releasePlaintext()
-	}
 }
 
 func (c *Conn) releaseIn() {
@@ -187,6 +173,14 @@ func (c *Conn) reservePlaintext(n int) {
 func (c *Conn) fill(n int) error {
 	if c.inEnd-c.inStart >= n {
 		return nil
+	}
+	// The read below may block: wait holding only what is still needed.
+	if c.ptStart == len(c.pt) {
+		c.releasePlaintext()
+	}
+	if c.inStart == c.inEnd && n <= len(c.idle) {
+		c.releaseIn()
+		c.inStart, c.inEnd = 0, 0
 	}
 	if len(c.in)-c.inStart < n {
 		live := c.inEnd - c.inStart
