@@ -22,9 +22,15 @@ import (
 )
 
 // writeBatchBytes caps what the writer hands to one WriteMessages call:
-// enough to coalesce many small messages into one syscall without
-// delaying the first byte of a large batch.
+// enough to coalesce many small messages into one syscall and few chunks
+// without delaying the first byte of a large batch. Under a bandwidth
+// limit the scheduler paces the batch's Write in quanta; a message queued
+// meanwhile waits for the bytes queued before it, as it would with any
+// batch size, and goes out in the next batch.
 const writeBatchBytes = 256 << 10
+
+// maxIdleBatch is the largest batch slice an idle writer keeps.
+const maxIdleBatch = 64
 
 // ConnInfo describes an established connection (octez
 // P2p_connection.Info).
@@ -361,13 +367,23 @@ func (c *Connection[Msg, PeerMeta, ConnMeta]) readError(err error) *DisconnectEr
 }
 
 // writeLoop is the writer goroutine: it takes batches from the outgoing
-// queue and writes each with one WriteMessages call until the connection
-// ends, or, when draining, until the queue is empty.
+// queue and writes each with one WriteMessages call, which seals the batch
+// as one stream (several messages to a chunk), until the connection ends,
+// or, when draining, until the queue is empty. While the queue is empty it
+// holds no buffer.
 func (c *Connection[Msg, PeerMeta, ConnMeta]) writeLoop() {
 	var batch []outItem
 	var bufs [][]byte
 	stop := c.ctx.Done()
 	for {
+		if n, _ := c.out.len(); n == 0 {
+			// take is about to wait (only this goroutine empties the
+			// queue): wait holding nothing.
+			c.sc.ReleaseWriteBuffers()
+			if cap(batch) > maxIdleBatch {
+				batch, bufs = nil, nil
+			}
+		}
 		var ok bool
 		batch, ok = c.out.take(batch[:0], writeBatchBytes, stop)
 		if !ok {

@@ -339,3 +339,31 @@ func TestWriterKeepsTheMessageSizeLimit(t *testing.T) {
 		assert.False(t, errors.Is(w.WriteMessages(appMessage(0x10, nil)), ErrInvalidMessageSize), "not sticky: nothing was written")
 	}
 }
+
+// pacedCapture is a captureConn whose writes are paced in quanta.
+type pacedCapture struct {
+	captureConn
+	quantum int
+}
+
+func (c *pacedCapture) WriteQuantum() int { return c.quantum }
+
+// TestPacedWriterKeepsChunksWithinAQuantum: under a bandwidth limit a
+// chunk is no bigger than the scheduler's quantum (header and MAC
+// included), so a message packed with later ones waits at most for a
+// quantum; unpaced, chunks are full size again.
+func TestPacedWriterKeepsChunksWithinAQuantum(t *testing.T) {
+	pc := &pacedCapture{quantum: 1000}
+	w := newConn(pc, &Config{})
+	w.key = streamKey
+	batch := make([][]byte, 30)
+	for i := range batch {
+		batch[i] = appMessage(0x10, make([]byte, 94)) // 100 bytes
+	}
+	require.NoError(t, w.WriteMessages(batch...))
+	assert.Equal(t, []int{982, 982, 982, 54}, chunkSizes(t, pc.buf.Bytes()))
+	pc.buf.Reset()
+	pc.quantum = 0
+	require.NoError(t, w.WriteMessages(batch...))
+	assert.Equal(t, []int{3000}, chunkSizes(t, pc.buf.Bytes()))
+}

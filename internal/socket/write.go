@@ -32,11 +32,20 @@ func (c *Conn) WriteMessages(msgs ...[]byte) error {
 		plain += len(m)
 		size += SealedSize(len(m), c.chunkPayload)
 	}
+	payload := c.chunkPayload
 	if !c.perMessage {
 		if plain == 0 {
 			return nil
 		}
-		size = SealedSize(plain, c.chunkPayload)
+		if p, ok := c.nc.(pacedConn); ok {
+			if q := p.WriteQuantum(); q > 0 {
+				// Paced: a chunk is opened only once it has all arrived,
+				// so one bigger than a quantum would hold the messages in
+				// it back for more than the scheduler does.
+				payload = min(payload, max(q-chunkOverhead, 1))
+			}
+		}
+		size = SealedSize(plain, payload)
 	}
 	c.reserveOutput(size)
 	out := c.out[:0]
@@ -45,7 +54,7 @@ func (c *Conn) WriteMessages(msgs ...[]byte) error {
 			out = c.appendSealed(out, m)
 		}
 	} else {
-		out = c.appendStream(out, msgs, plain)
+		out = c.appendStream(out, msgs, plain, payload)
 	}
 	c.out = out
 	err := c.write(out)
@@ -58,6 +67,10 @@ func (c *Conn) WriteMessages(msgs ...[]byte) error {
 	}
 	return err
 }
+
+// pacedConn is a net.Conn whose writes are paced in quanta
+// (internal/sched.Conn); WriteQuantum is 0 while they are not.
+type pacedConn interface{ WriteQuantum() int }
 
 // SetWriteTimeout bounds every later Write on the connection (a batch, and
 // under a bandwidth limit the waits for its budget) to d; zero removes the
@@ -104,13 +117,13 @@ func (c *Conn) reserveOutput(n int) {
 }
 
 // appendStream appends the plain bytes of msgs, taken as one stream, cut
-// into chunks of c.chunkPayload plaintext bytes. A chunk that lies in one
+// into chunks of payload plaintext bytes (at most c.chunkPayload). A chunk that lies in one
 // message is sealed from it directly; one that spans messages is gathered
 // into c.stage first, as sealing needs its plaintext in one piece.
-func (c *Conn) appendStream(out []byte, msgs [][]byte, plain int) []byte {
+func (c *Conn) appendStream(out []byte, msgs [][]byte, plain, payload int) []byte {
 	i, off := 0, 0 // the next plaintext byte is msgs[i][off]
 	for left := plain; left > 0; {
-		n := min(left, c.chunkPayload)
+		n := min(left, payload)
 		left -= n
 		for off == len(msgs[i]) {
 			i, off = i+1, 0
