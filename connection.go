@@ -24,9 +24,7 @@ import (
 // writeBatchBytes caps what the writer hands to one WriteMessages call:
 // enough to coalesce many small messages into one syscall and few chunks
 // without delaying the first byte of a large batch. Under a bandwidth
-// limit the scheduler paces the batch's Write in quanta; a message queued
-// meanwhile waits for the bytes queued before it, as it would with any
-// batch size, and goes out in the next batch.
+// limit a batch is one scheduler quantum instead (see writeLoop).
 const writeBatchBytes = 256 << 10
 
 // maxIdleBatch is the largest batch slice an idle writer keeps.
@@ -384,8 +382,18 @@ func (c *Connection[Msg, PeerMeta, ConnMeta]) writeLoop() {
 				batch, bufs = nil, nil
 			}
 		}
+		// Under a bandwidth limit the Write of a batch waits for its
+		// budget quantum by quantum: a batch of one quantum completes
+		// WriteSync calls and counts bytes as they go out rather than
+		// after a long batch, and a write timeout bounds one quantum.
+		limit := writeBatchBytes
+		if sc, ok := c.sc.NetConn().(*sched.Conn); ok {
+			if q := sc.WriteQuantum(); q > 0 {
+				limit = q
+			}
+		}
 		var ok bool
-		batch, ok = c.out.take(batch[:0], writeBatchBytes, stop)
+		batch, ok = c.out.take(batch[:0], limit, stop)
 		if !ok {
 			select {
 			case <-c.drain:
