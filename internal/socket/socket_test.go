@@ -205,8 +205,8 @@ func TestMessagesSpanningAndSharingChunks(t *testing.T) {
 	}
 
 	// octez's reader is a stream decoder: several messages may share one
-	// chunk and a message may start mid-chunk. Our writer never does that,
-	// so seal such chunks by hand.
+	// chunk and a message may start mid-chunk. Seal such chunks by hand
+	// with cuts our writer would not choose.
 	w, r := connectedPair(t, transports[0], testConfig(t), testConfig(t))
 	m1, m2, m3 := appMessage(0x10, []byte("one")), appMessage(0x11, []byte("two")), appMessage(0x12, make([]byte, 300))
 	stream := append(append(append([]byte(nil), m1...), m2...), m3...)

@@ -30,7 +30,9 @@ func (c *Conn) WriteMessages(msgs ...[]byte) error {
 			return fmt.Errorf("%w: writing %d bytes, limit %d", ErrInvalidMessageSize, len(m), c.maxMsg)
 		}
 		plain += len(m)
-		size += SealedSize(len(m), c.chunkPayload)
+		if c.perMessage {
+			size += SealedSize(len(m), c.chunkPayload)
+		}
 	}
 	payload := c.chunkPayload
 	if !c.perMessage {
