@@ -106,6 +106,7 @@ func benchThroughput(b *testing.B, size int, scheduled bool) {
 	b.SetBytes(int64(size))
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := cpuTime()
 	errc := make(chan error, 1)
 	go func() {
 		for left := b.N; left > 0; {
@@ -130,6 +131,7 @@ func benchThroughput(b *testing.B, size int, scheduled bool) {
 	if err := <-errc; err != nil {
 		b.Fatal(err)
 	}
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
 }
 
 // BenchmarkSealCeiling is the crypto ceiling of BenchmarkThroughput: the
