@@ -83,7 +83,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) Connect(ctx context.Context, point netip
 		}
 		return nil, fmt.Errorf("%w: connect %v: %w", ErrConnectionFailed, point, err)
 	}
-	c, err := p.establish(ctx, nc, false, point, 0)
+	c, err := p.establish(ctx, nc, false, point, 0, nil)
 	if err != nil {
 		p.handshakeFailed(err)
 		p.pointFailed(point)
@@ -166,7 +166,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) Accept(ctx context.Context, nc net.Conn)
 		p.refuse(r, nil)
 		return nil, err
 	}
-	h, victim, r, ok := p.pending.admit(&p.cfg, p.groups, addr, evict, time.Now())
+	h, victim, r, ok := p.pending.admit(&p.cfg, p.groups, addr, evict, time.Now(), &p.fails)
 	p.mu.Unlock()
 	if !ok {
 		nc.Close()
@@ -189,12 +189,17 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) Accept(ctx context.Context, nc net.Conn)
 	}()
 	hctx, cancel := p.handshakeContext(hctx, p.cfg.AuthenticationTimeout)
 	defer cancel()
-	c, err := p.establish(hctx, nc, true, netip.AddrPort{}, p.cfg.FirstMessageTimeout)
+	c, err := p.establish(hctx, nc, true, netip.AddrPort{}, p.cfg.FirstMessageTimeout, h)
 	if err != nil {
 		p.handshakeFailed(err)
 		r := refusalOf(err)
 		p.refuse(r, err)
-		if r == RefusedHandshakeEvicted || r == RefusedFirstMessageTimeout || r == RefusedHandshakeTimeout {
+		// Timeouts count toward the address's stall score; so does an
+		// eviction, but only of a handshake that had been slow (half the
+		// first-message bound): a fast honest handshake that happened to
+		// be the oldest when the slots ran out is no staller.
+		slow := r == RefusedHandshakeEvicted && time.Since(h.started) >= p.cfg.FirstMessageTimeout/2
+		if slow || r == RefusedFirstMessageTimeout || r == RefusedHandshakeTimeout {
 			p.handshakeStalled(h, addr)
 		}
 		return nil, fmt.Errorf("accept from %v: %w", nc.RemoteAddr(), err)
@@ -220,6 +225,17 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) incomingShareLocked(addr netip.Addr) (Re
 		}
 		if p.groups.subnet(c.remoteAddr) == sk {
 			sameSubnet++
+		}
+	}
+	// Handshakes past admission, not yet running, hold their slot too.
+	for _, h := range p.pending.all {
+		if h.admitted {
+			if h.addr == ak {
+				sameAddr++
+			}
+			if h.subnet == sk {
+				sameSubnet++
+			}
 		}
 	}
 	switch {
@@ -272,6 +288,10 @@ func refusalOf(err error) RefusalReason {
 		return RefusedFirstMessageTimeout
 	case errors.Is(err, ErrTimeout):
 		return RefusedHandshakeTimeout
+	case errors.Is(err, ErrTooManyFromAddress):
+		return RefusedIncomingPerAddr
+	case errors.Is(err, ErrTooManyFromSubnet):
+		return RefusedIncomingPerSubnet
 	case errors.Is(err, ErrTooManyConnections):
 		return RefusedTooManyConnections
 	case errors.Is(err, ErrAlreadyConnected):
@@ -319,7 +339,11 @@ type admission[Msg, PeerMeta, ConnMeta any] struct {
 // the connection (octez authenticate then create_connection). dialled is
 // the point we dialled (outgoing) or invalid (incoming); firstMessage
 // bounds the wait for the peer's connection message (0: none).
-func (p *Pool[Msg, PeerMeta, ConnMeta]) establish(ctx context.Context, nc net.Conn, incoming bool, dialled netip.AddrPort, firstMessage time.Duration) (*Connection[Msg, PeerMeta, ConnMeta], error) {
+//
+// h is the incoming handshake's entry (nil for an outgoing one): from
+// admission until the connection runs or fails it counts toward its
+// address's share of established connections.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) establish(ctx context.Context, nc net.Conn, incoming bool, dialled netip.AddrPort, firstMessage time.Duration, h *pendingHandshake) (*Connection[Msg, PeerMeta, ConnMeta], error) {
 	socketPoint, _ := addrPortOf(nc.RemoteAddr())
 	// From here on the connection's bytes go through the bandwidth
 	// scheduler, handshake included, as in octez; closing the wrapper
@@ -329,6 +353,13 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) establish(ctx context.Context, nc net.Co
 	cfg.Port = uint16(p.port.Load())
 	if firstMessage > 0 {
 		cfg.FirstMessageTimeout = firstMessage
+	}
+	if h != nil {
+		cfg.FirstMessageReceived = func() {
+			p.mu.Lock()
+			h.progressed = true
+			p.mu.Unlock()
+		}
 	}
 	auth, err := socket.Authenticate(ctx, nc, incoming, &cfg)
 	if err != nil {
@@ -361,7 +392,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) establish(ctx context.Context, nc net.Co
 	private := p.connMeta.PrivateNode(meta)
 	version, verr := p.versions.Select(remote.Version)
 
-	adm := p.admit(socketPoint, peer, idPoint, dialled, incoming, private, verr)
+	adm := p.admit(socketPoint, peer, idPoint, dialled, incoming, private, verr, h)
 	if adm.err != nil {
 		if adm.nack {
 			p.mu.Lock()
@@ -385,7 +416,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) establish(ctx context.Context, nc net.Co
 	sc, err := auth.Accept()
 	if err != nil {
 		err = fromSocketError(err)
-		p.unaccept(socketPoint, peer, idPoint, err)
+		p.unaccept(socketPoint, peer, idPoint, err, h)
 		return nil, err
 	}
 	info := ConnInfo[ConnMeta]{
@@ -400,7 +431,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) establish(ctx context.Context, nc net.Co
 		PrivateNode: private,
 		Established: time.Now(),
 	}
-	return p.startConnection(sc, info)
+	return p.startConnection(sc, info, h)
 }
 
 // admit runs octez's checks after authentication, in octez's order (spec
@@ -408,7 +439,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) establish(ctx context.Context, nc net.Co
 // registration, then acceptability: versions, slots, private mode, point
 // and peer states) and, when they pass, marks peer and point accepted,
 // holding a connection slot.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) admit(socketPoint netip.AddrPort, peer PeerID, idPoint, dialled netip.AddrPort, incoming, private bool, verr error) admission[Msg, PeerMeta, ConnMeta] {
+func (p *Pool[Msg, PeerMeta, ConnMeta]) admit(socketPoint netip.AddrPort, peer PeerID, idPoint, dialled netip.AddrPort, incoming, private bool, verr error, h *pendingHandshake) admission[Msg, PeerMeta, ConnMeta] {
 	now := time.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -455,6 +486,15 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) admit(socketPoint netip.AddrPort, peer P
 		return admission[Msg, PeerMeta, ConnMeta]{nack: true, motive: wire.AlreadyConnected, err: ErrAlreadyConnected}
 	case pe.State != PeerDisconnected:
 		return admission[Msg, PeerMeta, ConnMeta]{nack: true, motive: wire.AlreadyConnected, err: ErrAlreadyConnected}
+	}
+	if h != nil {
+		// Checked again now that the handshake is over: the sockets from
+		// the same address that passed Accept's check together must not
+		// all get in.
+		if _, err := p.incomingShareLocked(socketPoint.Addr()); err != nil {
+			return admission[Msg, PeerMeta, ConnMeta]{nack: true, motive: wire.TooManyConnections, err: err}
+		}
+		h.admitted = true
 	}
 	if pt != nil {
 		pt.setAccepted(peer, now)
@@ -523,10 +563,13 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) connectionsThreshold() int {
 // unaccept undoes admit after a failed ack exchange: peer and point back
 // off (octez Accepted -> Disconnected), and a nack's alternative points
 // are learnt.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) unaccept(socketPoint netip.AddrPort, peer PeerID, idPoint netip.AddrPort, err error) {
+func (p *Pool[Msg, PeerMeta, ConnMeta]) unaccept(socketPoint netip.AddrPort, peer PeerID, idPoint netip.AddrPort, err error, h *pendingHandshake) {
 	now := time.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if h != nil {
+		h.admitted = false
+	}
 	p.accepted--
 	if pe := p.peers[peer]; pe != nil && pe.State == PeerAccepted {
 		pe.setDisconnected(now)
@@ -543,7 +586,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) unaccept(socketPoint netip.AddrPort, pee
 
 // startConnection registers an accepted connection as running, starts its
 // goroutines and runs the hooks.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) startConnection(sc *socket.Conn, info ConnInfo[ConnMeta]) (*Connection[Msg, PeerMeta, ConnMeta], error) {
+func (p *Pool[Msg, PeerMeta, ConnMeta]) startConnection(sc *socket.Conn, info ConnInfo[ConnMeta], h *pendingHandshake) (*Connection[Msg, PeerMeta, ConnMeta], error) {
 	info.ID = p.nextID.Add(1)
 	p.mu.Lock() // the queue sizes may change at run time (SetLimits)
 	inSize, outSize := p.cfg.IncomingAppMessageQueueSize, p.cfg.OutgoingMessageQueueSize
@@ -564,6 +607,9 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) startConnection(sc *socket.Conn, info Co
 	sc.SetReserve(func(size int) error { return c.in.reserve(c.ctx, size) })
 	now := info.Established
 	p.mu.Lock()
+	if h != nil {
+		h.admitted = false // from now on it counts in p.conns
+	}
 	p.accepted--
 	if p.closed {
 		if pe := p.peers[info.Peer]; pe != nil && pe.State == PeerAccepted {

@@ -2,6 +2,7 @@ package p2ppool
 
 import (
 	"context"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"os"
@@ -69,7 +70,8 @@ func attack(t *testing.T, source func(i int) netip.Addr) {
 					select {
 					case <-stop:
 						return
-					case <-time.After(100 * time.Millisecond): // redial when dropped
+					// Redial when dropped, each attacker at its own pace.
+					case <-time.After(100*time.Millisecond + time.Duration(rand.Int64N(int64(100*time.Millisecond)))):
 					}
 				}
 			})
@@ -82,18 +84,31 @@ func attack(t *testing.T, source func(i int) netip.Addr) {
 				idlers = append(idlers, sc)
 			}
 		}
-		assert.Len(t, idlers, DefaultMaxIncomingPerAddr, "one address holds its share, no more")
+		// One address holds its share, no more (fewer when an attacker's
+		// socket took the slot of one of its handshakes).
+		synctest.Wait()
+		fromIdle := func() (n int) {
+			for _, c := range b.Connections() {
+				if ap, _ := addrPortOf(c.Info().RemoteAddr); ap.Addr() == idle {
+					n++
+				}
+			}
+			return n
+		}
+		held := fromIdle()
+		assert.LessOrEqual(t, held, DefaultMaxIncomingPerAddr)
 
 		var took []time.Duration
 		for range 10 {
-			time.Sleep(time.Second) // let the attack churn
+			// Let the attack churn, and come at a moment of our own.
+			time.Sleep(time.Second + time.Duration(rand.Int64N(int64(time.Second))))
 			start := time.Now()
 			c, err := honest.Connect(ctxT(t), b.point)
 			require.NoError(t, err, "first try")
 			waitConn(t, b, honest.Identity().PeerID) // and b has it too
 			took = append(took, time.Since(start))
 			require.NoError(t, c.Disconnect(ctxT(t), false))
-			waitFor(t, "b to see the disconnection", func() bool { return b.ActiveConnections() == len(idlers) })
+			waitFor(t, "b to see the disconnection", func() bool { return b.ActiveConnections() == fromIdle() })
 		}
 		slices.Sort(took)
 		p99 := took[len(took)*99/100]
@@ -111,7 +126,10 @@ func attack(t *testing.T, source func(i int) netip.Addr) {
 			return s.Connections == 0 && s.IncomingHandshakes == 0
 		})
 		synctest.Wait()
-		assert.Equal(t, baseline, runtime.NumGoroutine(), "goroutines back to baseline")
+		if !assert.Equal(t, baseline, runtime.NumGoroutine(), "goroutines back to baseline") {
+			buf := make([]byte, 1<<20)
+			t.Logf("%s", buf[:runtime.Stack(buf, true)])
+		}
 	})
 }
 

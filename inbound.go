@@ -54,6 +54,13 @@ type pendingHandshake struct {
 	addr, subnet netip.Prefix
 	limited      bool
 	started      time.Time
+	// progressed: the peer's connection message has arrived, with a
+	// valid proof of work; such a handshake is spared by eviction until
+	// it has been pending for FirstMessageTimeout.
+	progressed bool
+	// admitted: past admission, not yet running (or failed); it counts
+	// toward its address's share of established connections.
+	admitted bool
 	// evict aborts the handshake to free its slot.
 	evict context.CancelCauseFunc
 }
@@ -69,7 +76,7 @@ type pendingSet struct {
 // when every slot is busy it picks the handshake to evict for it: the
 // oldest of the most represented subnet. The caller evicts victim (not
 // under the lock) and removes h when its handshake ends.
-func (s *pendingSet) admit(cfg *Config, g netGroups, a netip.Addr, evict context.CancelCauseFunc, now time.Time) (h *pendingHandshake, victim *pendingHandshake, refused RefusalReason, ok bool) {
+func (s *pendingSet) admit(cfg *Config, g netGroups, a netip.Addr, evict context.CancelCauseFunc, now time.Time, fails *failScores) (h *pendingHandshake, victim *pendingHandshake, refused RefusalReason, ok bool) {
 	h = &pendingHandshake{addr: g.addr(a), subnet: g.subnet(a), limited: g.limited(a), started: now, evict: evict}
 	if h.limited {
 		var sameAddr, sameSubnet int
@@ -89,7 +96,7 @@ func (s *pendingSet) admit(cfg *Config, g netGroups, a netip.Addr, evict context
 		}
 	}
 	if len(s.all) >= cfg.MaxIncomingConnections {
-		victim = s.victim()
+		victim = s.victim(now, cfg.FirstMessageTimeout, fails)
 		if victim == nil {
 			return nil, nil, RefusedTooManyIncoming, false
 		}
@@ -100,21 +107,30 @@ func (s *pendingSet) admit(cfg *Config, g netGroups, a netip.Addr, evict context
 }
 
 // victim is the oldest handshake of the most represented subnet (ties:
-// the subnet whose oldest handshake is older), nil if there is none.
-// Handshakes exempt from the bounds (loopback) are not evicted: among
-// them the pool behaves as octez, refusing the newcomer.
-func (s *pendingSet) victim() *pendingHandshake {
+// the address with the higher stall score, then the older handshake),
+// nil if there is none.
+// Only handshakes that have not delivered their connection message (what
+// an honest peer sends at once), or have been pending longer than
+// firstMessage, may be evicted: an honest handshake in progress is never
+// cut for a newcomer. Handshakes exempt from the bounds (loopback) are not
+// evicted either. With no victim, the newcomer is refused, as in octez.
+func (s *pendingSet) victim(now time.Time, firstMessage time.Duration, fails *failScores) *pendingHandshake {
 	count := make(map[netip.Prefix]int, len(s.all))
 	for _, o := range s.all {
 		count[o.subnet]++
 	}
 	var best *pendingHandshake
 	for _, o := range s.all {
-		if !o.limited {
+		if !o.limited || o.progressed && (firstMessage <= 0 || now.Sub(o.started) < firstMessage) {
 			continue
 		}
-		if best == nil || count[o.subnet] > count[best.subnet] ||
-			count[o.subnet] == count[best.subnet] && o.started.Before(best.started) {
+		if best == nil {
+			best = o
+			continue
+		}
+		if c := cmp.Or(cmp.Compare(count[o.subnet], count[best.subnet]),
+			cmp.Compare(fails.score(o.addr, now), fails.score(best.addr, now)),
+			best.started.Compare(o.started)); c > 0 {
 			best = o
 		}
 	}
@@ -172,6 +188,15 @@ func (f *failScores) add(addr netip.Prefix, limit int, now time.Time) bool {
 	}
 	f.m[addr] = sc
 	return false
+}
+
+// score is addr's current count of failures (0 past the window).
+func (f *failScores) score(addr netip.Prefix, now time.Time) int {
+	sc, ok := f.m[addr]
+	if !ok || now.Sub(sc.last) > failWindow {
+		return 0
+	}
+	return sc.n
 }
 
 // forgetStalest drops the scores past the window, or, if none is, the

@@ -71,7 +71,7 @@ func TestPendingSet(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	evicted := map[string]bool{}
 	add := func(addr string, at int) (*pendingHandshake, *pendingHandshake, RefusalReason, bool) {
-		return s.admit(&cfg, g, netip.MustParseAddr(addr), func(error) { evicted[addr] = true }, t0.Add(time.Duration(at)*time.Second))
+		return s.admit(&cfg, g, netip.MustParseAddr(addr), func(error) { evicted[addr] = true }, t0.Add(time.Duration(at)*time.Second), &failScores{})
 	}
 	_, _, _, ok := add("10.0.0.1", 0)
 	require.True(t, ok)

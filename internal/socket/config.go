@@ -60,6 +60,10 @@ type Config struct {
 	// fails the handshake with ErrFirstMessageTimeout. Zero means only
 	// Timeout and the context.
 	FirstMessageTimeout time.Duration
+	// FirstMessageReceived, if set, is called once the peer's connection
+	// message has arrived and its proof of work checked: the peer is
+	// making progress.
+	FirstMessageReceived func()
 	// ChunkPerMessage makes every message written start a new chunk, as
 	// octez's writer does. By default messages written together are
 	// sealed as one stream, several to a chunk, which octez's reader

@@ -270,6 +270,9 @@ func (a *AuthConn) exchangeConnectionMessages(cfg *Config) error {
 	if !crypto.CheckPow(&pk, &stamp, &cfg.PowTarget) {
 		return ErrNotEnoughProofOfWork
 	}
+	if cfg.FirstMessageReceived != nil {
+		cfg.FirstMessageReceived()
+	}
 	a.c.key, err = crypto.Precompute(&pk, &cfg.SecretKey)
 	if err != nil {
 		return err
