@@ -78,7 +78,7 @@ func withMetrics(m Metrics, more ...func(*Config)) func(*Config) {
 }
 
 func TestMetricsConnectionLifecycle(t *testing.T) {
-	n := newNetwork("pipe")
+	n := newNetwork("mem")
 	ra, rb := newRecMetrics(), newRecMetrics()
 	a, b := newNode(t, n, withMetrics(ra)), newNode(t, n, withMetrics(rb))
 	ca, cb := connect(t, a, b)
@@ -112,7 +112,7 @@ func TestMetricsConnectionLifecycle(t *testing.T) {
 
 func TestMetricsRefusals(t *testing.T) {
 	t.Run("unknown chain name", func(t *testing.T) {
-		n := newNetwork("pipe")
+		n := newNetwork("mem")
 		other := textMessages()
 		other.ChainName = "OTHER_CHAIN"
 		ra, rb := newRecMetrics(), newRecMetrics()
@@ -135,7 +135,7 @@ func TestMetricsRefusals(t *testing.T) {
 	})
 	t.Run("too many incoming", func(t *testing.T) {
 		// Refused before any handshake: a refusal, no handshake failure.
-		n := newNetwork("pipe")
+		n := newNetwork("mem")
 		rb := newRecMetrics()
 		b := newNode(t, n, withMetrics(rb, func(c *Config) { c.MaxIncomingConnections = 1 }))
 		dialSilent(t, n, b) // holds b's only incoming slot
@@ -148,7 +148,7 @@ func TestMetricsRefusals(t *testing.T) {
 }
 
 func TestMetricsDropQueueFull(t *testing.T) {
-	n := newNetwork("pipe")
+	n := newNetwork("mem")
 	ra := newRecMetrics()
 	a := newNode(t, n, withMetrics(ra, func(c *Config) { c.OutgoingMessageQueueSize = smallQueue }))
 	b := newNode(t, n, func(c *Config) { c.IncomingAppMessageQueueSize = 1 })
@@ -162,7 +162,7 @@ func TestMetricsDropQueueFull(t *testing.T) {
 }
 
 func TestNopMetricsIsTheDefault(t *testing.T) {
-	n := newNetwork("pipe")
+	n := newNetwork("mem")
 	a := newNode(t, n, nil)
 	assert.Equal(t, Metrics(NopMetrics{}), a.Config().Metrics)
 	assert.Equal(t, "queue full", DropQueueFull.String())
