@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/p2ppool/p2ppool/internal/sched"
 	"github.com/p2ppool/p2ppool/internal/socket"
 	"github.com/p2ppool/p2ppool/internal/wire"
 )
@@ -27,14 +28,28 @@ const (
 	RefusedNoCommonVersion
 	RefusedPrivateMode
 	RefusedMyself
-	RefusedHandshakeFailed // bad proof of work, decipher or decoding failure, timeout, peer gone
-	RefusedByPeer          // the peer nacked our ack
+	RefusedHandshakeFailed     // bad proof of work, decipher or decoding failure, peer gone
+	RefusedByPeer              // the peer nacked our ack
+	RefusedPendingPerAddr      // MaxPendingPerAddr handshakes already from this address
+	RefusedPendingPerSubnet    // MaxPendingPerSubnet handshakes already from this subnet
+	RefusedIncomingPerAddr     // MaxIncomingPerAddr connections already from this address
+	RefusedIncomingPerSubnet   // MaxIncomingPerSubnet connections already from this subnet
+	RefusedHandshakeEvicted    // its slot went to a newer socket (all slots busy)
+	RefusedFirstMessageTimeout // no connection message within FirstMessageTimeout
+	RefusedHandshakeTimeout    // the handshake outlasted AuthenticationTimeout
 	numRefusals
 )
 
+var refusalNames = [numRefusals]string{"too many incoming", "banned", "unexpected peer", "too many connections", "already connected",
+	"no common version", "private mode", "myself", "handshake failed", "rejected by peer",
+	"too many pending from address", "too many pending from subnet", "too many from address", "too many from subnet",
+	"handshake evicted", "first message timeout", "handshake timeout"}
+
 func (r RefusalReason) String() string {
-	return [...]string{"too many incoming", "banned", "unexpected peer", "too many connections", "already connected",
-		"no common version", "private mode", "myself", "handshake failed", "rejected by peer"}[r]
+	if r < numRefusals {
+		return refusalNames[r]
+	}
+	return fmt.Sprintf("refusal(%d)", uint8(r))
 }
 
 // Connect opens a connection to point (octez connect): dial, handshake,
@@ -68,7 +83,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) Connect(ctx context.Context, point netip
 		}
 		return nil, fmt.Errorf("%w: connect %v: %w", ErrConnectionFailed, point, err)
 	}
-	c, err := p.establish(ctx, nc, false, point)
+	c, err := p.establish(ctx, nc, false, point, 0)
 	if err != nil {
 		p.handshakeFailed(err)
 		p.pointFailed(point)
@@ -119,6 +134,14 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) pointFailed(point netip.AddrPort) {
 // bounded by ctx and Config.AuthenticationTimeout. Serve calls it for each
 // accepted socket; call it directly for connections accepted elsewhere.
 // On error nc is closed.
+//
+// Before any handshake byte, nc must pass the address checks, in order:
+// banned or greylisted address (ErrPointBanned), its address's and its
+// subnet's share of the handshakes in flight (ErrTooManyFromAddress,
+// ErrTooManyFromSubnet) and of the established incoming connections
+// (same errors). When every handshake slot (MaxIncomingConnections) is
+// busy, nc takes the slot of the oldest handshake of the most
+// represented subnet, which fails with ErrHandshakeEvicted.
 func (p *Pool[Msg, PeerMeta, ConnMeta]) Accept(ctx context.Context, nc net.Conn) (*Connection[Msg, PeerMeta, ConnMeta], error) {
 	if err := p.enter(); err != nil {
 		nc.Close()
@@ -126,36 +149,102 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) Accept(ctx context.Context, nc net.Conn)
 	}
 	defer p.wg.Done()
 	socketPoint, _ := addrPortOf(nc.RemoteAddr())
+	addr := socketPoint.Addr()
+	hctx, evict := context.WithCancelCause(ctx)
+	defer evict(nil)
 	p.mu.Lock()
 	p.publishLocked(Event{Kind: EventIncomingConnection, Point: socketPoint})
-	if p.incoming >= p.cfg.MaxIncomingConnections {
-		p.mu.Unlock()
-		nc.Close()
-		p.refuse(RefusedTooManyIncoming, nil)
-		return nil, ErrTooManyIncoming
-	}
-	if p.acl.bannedAddr(socketPoint.Addr()) {
+	if p.acl.bannedAddr(addr) {
 		p.mu.Unlock()
 		nc.Close()
 		p.refuse(RefusedBanned, nil)
 		return nil, ErrPointBanned
 	}
-	p.incoming++
+	if r, err := p.incomingShareLocked(addr); err != nil {
+		p.mu.Unlock()
+		nc.Close()
+		p.refuse(r, nil)
+		return nil, err
+	}
+	h, victim, r, ok := p.pending.admit(&p.cfg, p.groups, addr, evict, time.Now())
 	p.mu.Unlock()
+	if !ok {
+		nc.Close()
+		p.refuse(r, nil)
+		if r == RefusedTooManyIncoming {
+			return nil, ErrTooManyIncoming
+		}
+		if r == RefusedPendingPerAddr {
+			return nil, ErrTooManyFromAddress
+		}
+		return nil, ErrTooManyFromSubnet
+	}
+	if victim != nil {
+		victim.evict(ErrHandshakeEvicted)
+	}
 	defer func() {
 		p.mu.Lock()
-		p.incoming--
+		p.pending.remove(h)
 		p.mu.Unlock()
 	}()
-	ctx, cancel := p.handshakeContext(ctx, p.cfg.AuthenticationTimeout)
+	hctx, cancel := p.handshakeContext(hctx, p.cfg.AuthenticationTimeout)
 	defer cancel()
-	c, err := p.establish(ctx, nc, true, netip.AddrPort{})
+	c, err := p.establish(hctx, nc, true, netip.AddrPort{}, p.cfg.FirstMessageTimeout)
 	if err != nil {
 		p.handshakeFailed(err)
-		p.refuse(refusalOf(err), err)
+		r := refusalOf(err)
+		p.refuse(r, err)
+		if r == RefusedHandshakeEvicted || r == RefusedFirstMessageTimeout || r == RefusedHandshakeTimeout {
+			p.handshakeStalled(h, addr)
+		}
 		return nil, fmt.Errorf("accept from %v: %w", nc.RemoteAddr(), err)
 	}
 	return c, nil
+}
+
+// incomingShareLocked refuses a socket from addr when its address or its
+// subnet already has its share of established incoming connections.
+// p.mu must be held.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) incomingShareLocked(addr netip.Addr) (RefusalReason, error) {
+	if !p.groups.limited(addr) {
+		return 0, nil
+	}
+	ak, sk := p.groups.addr(addr), p.groups.subnet(addr)
+	var sameAddr, sameSubnet int
+	for _, c := range p.conns {
+		if !c.info.Incoming || !c.remoteAddr.IsValid() {
+			continue
+		}
+		if p.groups.addr(c.remoteAddr) == ak {
+			sameAddr++
+		}
+		if p.groups.subnet(c.remoteAddr) == sk {
+			sameSubnet++
+		}
+	}
+	switch {
+	case sameAddr >= p.cfg.MaxIncomingPerAddr:
+		return RefusedIncomingPerAddr, ErrTooManyFromAddress
+	case sameSubnet >= p.cfg.MaxIncomingPerSubnet:
+		return RefusedIncomingPerSubnet, ErrTooManyFromSubnet
+	}
+	return 0, nil
+}
+
+// handshakeStalled counts an incoming handshake from addr that timed
+// out, stalled or was evicted; enough of them greylist the address, as a
+// bad proof of work does at once (octez never greylists for these).
+func (p *Pool[Msg, PeerMeta, ConnMeta]) handshakeStalled(h *pendingHandshake, addr netip.Addr) {
+	if !h.limited {
+		return
+	}
+	p.mu.Lock()
+	full := p.fails.add(h.addr, p.cfg.HandshakeFailureLimit, time.Now())
+	p.mu.Unlock()
+	if full {
+		p.log.Debug("greylisting an address whose handshakes keep stalling", "addr", addr)
+		p.punish(addr, PeerID{})
+	}
 }
 
 func (p *Pool[Msg, PeerMeta, ConnMeta]) refuse(r RefusalReason, err error) {
@@ -177,6 +266,12 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) handshakeFailed(err error) {
 
 func refusalOf(err error) RefusalReason {
 	switch {
+	case errors.Is(err, ErrHandshakeEvicted):
+		return RefusedHandshakeEvicted
+	case errors.Is(err, ErrFirstMessageTimeout):
+		return RefusedFirstMessageTimeout
+	case errors.Is(err, ErrTimeout):
+		return RefusedHandshakeTimeout
 	case errors.Is(err, ErrTooManyConnections):
 		return RefusedTooManyConnections
 	case errors.Is(err, ErrAlreadyConnected):
@@ -211,16 +306,20 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) handshakeContext(ctx context.Context, ti
 }
 
 // admission is the outcome of the checks between metadata and ack.
-type admission struct {
+type admission[Msg, PeerMeta, ConnMeta any] struct {
 	motive wire.NackMotive // nack with this motive when err is set and nack is true
 	nack   bool
 	err    error
+	// evict, when the pool was full, is the connection whose slot the
+	// newcomer takes: the caller ends it once the lock is released.
+	evict *Connection[Msg, PeerMeta, ConnMeta]
 }
 
 // establish runs the handshake on nc and, if the peer is admitted, creates
 // the connection (octez authenticate then create_connection). dialled is
-// the point we dialled (outgoing) or invalid (incoming).
-func (p *Pool[Msg, PeerMeta, ConnMeta]) establish(ctx context.Context, nc net.Conn, incoming bool, dialled netip.AddrPort) (*Connection[Msg, PeerMeta, ConnMeta], error) {
+// the point we dialled (outgoing) or invalid (incoming); firstMessage
+// bounds the wait for the peer's connection message (0: none).
+func (p *Pool[Msg, PeerMeta, ConnMeta]) establish(ctx context.Context, nc net.Conn, incoming bool, dialled netip.AddrPort, firstMessage time.Duration) (*Connection[Msg, PeerMeta, ConnMeta], error) {
 	socketPoint, _ := addrPortOf(nc.RemoteAddr())
 	// From here on the connection's bytes go through the bandwidth
 	// scheduler, handshake included, as in octez; closing the wrapper
@@ -228,6 +327,9 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) establish(ctx context.Context, nc net.Co
 	nc = p.sched.Wrap(nc)
 	cfg := p.sockCfg
 	cfg.Port = uint16(p.port.Load())
+	if firstMessage > 0 {
+		cfg.FirstMessageTimeout = firstMessage
+	}
 	auth, err := socket.Authenticate(ctx, nc, incoming, &cfg)
 	if err != nil {
 		if socket.ShouldGreylist(err) {
@@ -275,6 +377,11 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) establish(ctx context.Context, nc net.Co
 		}
 		return nil, &HandshakeError{Stage: StageAck, Peer: peer, Err: adm.err}
 	}
+	if v := adm.evict; v != nil {
+		p.evictions.Add(1)
+		v.log.Debug("evicted for a peer of a less represented subnet", "newcomer", socketPoint)
+		v.end(&DisconnectError{Reason: ReasonEvicted}, false)
+	}
 	sc, err := auth.Accept()
 	if err != nil {
 		err = fromSocketError(err)
@@ -301,27 +408,32 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) establish(ctx context.Context, nc net.Co
 // registration, then acceptability: versions, slots, private mode, point
 // and peer states) and, when they pass, marks peer and point accepted,
 // holding a connection slot.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) admit(socketPoint netip.AddrPort, peer PeerID, idPoint, dialled netip.AddrPort, incoming, private bool, verr error) admission {
+func (p *Pool[Msg, PeerMeta, ConnMeta]) admit(socketPoint netip.AddrPort, peer PeerID, idPoint, dialled netip.AddrPort, incoming, private bool, verr error) admission[Msg, PeerMeta, ConnMeta] {
 	now := time.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
-		return admission{err: ErrPoolClosed}
+		return admission[Msg, PeerMeta, ConnMeta]{err: ErrPoolClosed}
 	}
 	if p.acl.bannedPeer(peer) {
-		return admission{err: ErrPeerBanned}
+		return admission[Msg, PeerMeta, ConnMeta]{err: ErrPeerBanned}
 	}
 	var pt *pointInfo
 	if idPoint.IsValid() && !slices.Contains(p.myPoints, idPoint) {
 		pt = p.registerPointLocked(idPoint)
 	}
 	if pt != nil && !pt.ExpectedPeer.IsZero() && pt.ExpectedPeer != peer {
-		return admission{err: fmt.Errorf("%w: %v at %v, expected %v", ErrUnexpectedPeer, peer, idPoint, pt.ExpectedPeer)}
+		return admission[Msg, PeerMeta, ConnMeta]{err: fmt.Errorf("%w: %v at %v, expected %v", ErrUnexpectedPeer, peer, idPoint, pt.ExpectedPeer)}
 	}
 	pe := p.registerPeerLocked(peer)
 	if pt != nil {
 		// octez records whether the point is public whatever the outcome.
 		pt.KnownPublic = !private
+	}
+	full := len(p.conns)+p.accepted-p.evicting >= p.connectionsThreshold()
+	var victim *Connection[Msg, PeerMeta, ConnMeta]
+	if full && incoming {
+		victim = p.evictionVictimLocked(socketPoint.Addr())
 	}
 	var ve *socket.VersionError
 	switch {
@@ -334,23 +446,67 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) admit(socketPoint netip.AddrPort, peer P
 				delete(p.points, dialled)
 			}
 		}
-		return admission{nack: true, motive: ve.Motive, err: &VersionError{Motive: NackMotive(ve.Motive), Remote: NetworkVersion(ve.Remote)}}
-	case len(p.conns)+p.accepted >= p.connectionsThreshold():
-		return admission{nack: true, motive: wire.TooManyConnections, err: ErrTooManyConnections}
+		return admission[Msg, PeerMeta, ConnMeta]{nack: true, motive: ve.Motive, err: &VersionError{Motive: NackMotive(ve.Motive), Remote: NetworkVersion(ve.Remote)}}
+	case full && victim == nil:
+		return admission[Msg, PeerMeta, ConnMeta]{nack: true, motive: wire.TooManyConnections, err: ErrTooManyConnections}
 	case p.cfg.ClosedNetwork && !(pt != nil && pt.Trusted) && !pe.Trusted:
-		return admission{err: ErrPrivateMode}
+		return admission[Msg, PeerMeta, ConnMeta]{err: ErrPrivateMode}
 	case pt != nil && (pt.State == PointAccepted || pt.State == PointRunning || pt.State == PointRequested && incoming):
-		return admission{nack: true, motive: wire.AlreadyConnected, err: ErrAlreadyConnected}
+		return admission[Msg, PeerMeta, ConnMeta]{nack: true, motive: wire.AlreadyConnected, err: ErrAlreadyConnected}
 	case pe.State != PeerDisconnected:
-		return admission{nack: true, motive: wire.AlreadyConnected, err: ErrAlreadyConnected}
+		return admission[Msg, PeerMeta, ConnMeta]{nack: true, motive: wire.AlreadyConnected, err: ErrAlreadyConnected}
 	}
 	if pt != nil {
 		pt.setAccepted(peer, now)
 	}
 	pe.setAccepted(idPoint, now)
 	p.accepted++
+	if victim != nil {
+		victim.evicted = true
+		p.evicting++
+	}
 	p.publishLocked(Event{Kind: EventAcceptingRequest, Point: socketPoint, IDPoint: idPoint, Peer: peer})
-	return admission{}
+	return admission[Msg, PeerMeta, ConnMeta]{evict: victim}
+}
+
+// evictionVictimLocked picks the established incoming connection to end
+// so that a newcomer from addr can come in when the pool is full (see
+// selectEviction), or nil. Trusted peers and points are never evicted.
+// p.mu must be held.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) evictionVictimLocked(addr netip.Addr) *Connection[Msg, PeerMeta, ConnMeta] {
+	if !addr.IsValid() {
+		return nil
+	}
+	var cands []evictCandidate
+	for _, c := range p.conns {
+		if !c.info.Incoming || c.evicted || !c.remoteAddr.IsValid() || p.trustedConnLocked(c) {
+			continue
+		}
+		cands = append(cands, evictCandidate{
+			id: c.info.ID, subnet: p.groups.subnet(c.remoteAddr),
+			established: c.info.Established, lastUseful: c.lastUseful.Load(),
+		})
+	}
+	id, ok := selectEviction(cands, p.groups.subnet(addr), p.evictSeed)
+	if !ok {
+		return nil
+	}
+	for _, c := range p.conns {
+		if c.info.ID == id {
+			return c
+		}
+	}
+	return nil
+}
+
+// trustedConnLocked reports whether c's peer or point is trusted. p.mu
+// must be held.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) trustedConnLocked(c *Connection[Msg, PeerMeta, ConnMeta]) bool {
+	if pe := p.peers[c.info.Peer]; pe != nil && pe.Trusted {
+		return true
+	}
+	pt := p.points[c.info.Point]
+	return c.info.Point.IsValid() && pt != nil && pt.Trusted
 }
 
 // connectionsThreshold is the count at which new connections are refused
@@ -392,15 +548,17 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) startConnection(sc *socket.Conn, info Co
 	p.mu.Lock() // the queue sizes may change at run time (SetLimits)
 	inSize, outSize := p.cfg.IncomingAppMessageQueueSize, p.cfg.OutgoingMessageQueueSize
 	p.mu.Unlock()
+	remote, _ := addrPortOf(info.RemoteAddr)
 	c := &Connection[Msg, PeerMeta, ConnMeta]{
-		pool:  p,
-		sc:    sc,
-		info:  info,
-		log:   p.log.With("peer", info.Peer, "point", info.Point, "conn", info.ID, "dir", direction(info.Incoming)),
-		in:    newAppQueue[Msg](inSize),
-		out:   newOutQueue(outSize),
-		done:  make(chan struct{}),
-		drain: make(chan struct{}),
+		pool:       p,
+		sc:         sc,
+		info:       info,
+		remoteAddr: remote.Addr(),
+		log:        p.log.With("peer", info.Peer, "point", info.Point, "conn", info.ID, "dir", direction(info.Incoming)),
+		in:         newAppQueue[Msg](inSize),
+		out:        newOutQueue(outSize),
+		done:       make(chan struct{}),
+		drain:      make(chan struct{}),
 	}
 	c.ctx, c.cancel = context.WithCancelCause(context.Background())
 	now := info.Established
@@ -428,6 +586,11 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) startConnection(sc *socket.Conn, info Co
 	p.publishLocked(Event{Kind: EventConnectionEstablished, IDPoint: info.Point, Peer: info.Peer})
 	if len(p.conns) >= p.cfg.MaxConnections && p.maintenanceEnabled() {
 		p.wakeMaintenance() // octez trigger too_many_connections
+	}
+	if d := p.cfg.WriteTimeout; d > 0 {
+		if wc, ok := sc.NetConn().(*sched.Conn); ok {
+			wc.SetWriteStallTimeout(d)
+		}
 	}
 	p.goLocked(c.run)
 	hooks := slices.Clone(p.hooks)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/p2ppool/p2ppool/internal/socket"
+	"github.com/p2ppool/p2ppool/internal/wire"
 )
 
 // NoProofOfWork, as Config.ProofOfWorkTarget, accepts peers whatever their
@@ -41,6 +42,21 @@ const (
 	DefaultPeerGreylistSize            = 1023
 	DefaultPeersFileSavePeriod         = 5 * time.Minute
 	DefaultMaintenanceIdleTime         = 120 * time.Second
+
+	// Bounds octez does not have, for a node on a public address (see
+	// the README's Security section).
+	DefaultMaxMessageSize         = 8 << 20
+	DefaultTotalIncomingQueueSize = 64 << 20
+	DefaultMaxPendingPerAddr      = 2
+	DefaultMaxPendingPerSubnet    = 4
+	DefaultMaxIncomingPerAddr     = 4
+	DefaultMaxIncomingPerSubnet   = 10
+	DefaultSubnetBitsIPv4         = 24
+	DefaultAddrBitsIPv6           = 64
+	DefaultSubnetBitsIPv6         = 48
+	DefaultFirstMessageTimeout    = 2 * time.Second
+	DefaultHandshakeFailureLimit  = 3
+	DefaultWriteTimeout           = 60 * time.Second
 )
 
 // DefaultMaxKnownPoints and DefaultMaxKnownPeerIDs are octez's known-table
@@ -120,14 +136,27 @@ type Config struct {
 	// connection's reader stops reading the socket, so TCP pushes back on
 	// the peer; nothing is dropped. If zero, 10.
 	IncomingAppMessageQueueSize int
-	// IncomingMessageQueueSize is octez's incoming_message_queue_size, the
-	// bytes of decoded P2P messages waiting between its socket reader and
-	// its connection worker. This pool has no such stage: each message is
-	// decoded into the application queue as soon as it is whole, so at
-	// most one message is held outside that queue and the field has no
-	// effect; it is kept so octez configurations carry over. If zero,
-	// 8 MiB.
+	// IncomingMessageQueueSize bounds, in wire bytes, what one connection
+	// holds of incoming messages: those queued for Read plus the one being
+	// reassembled (octez incoming_message_queue_size, the bytes between
+	// its socket reader and its connection worker). The reader reserves a
+	// message's size as soon as its 4-byte prefix arrives and, when the
+	// bound is reached, stops reading until Read makes room, so TCP pushes
+	// back on the peer; nothing is dropped. A message larger than the
+	// bound is still taken into an empty queue. If zero, 8 MiB.
 	IncomingMessageQueueSize int
+	// TotalIncomingQueueSize bounds the same bytes summed over every
+	// connection of the pool: a reader waits for room here too, so many
+	// peers sending large messages to an application that reads slowly
+	// hold at most this much between them. If zero, 64 MiB.
+	TotalIncomingQueueSize int
+	// MaxMessageSize bounds the body of an application message whose
+	// Encoding sets no MaxLength, in both directions; a peer that
+	// announces a larger message is cut before anything is allocated for
+	// it, and its address greylisted. octez's only bound is 100 MiB. If
+	// zero, 8 MiB, more than any message of the octez shell carries in
+	// practice (the largest, Protocol, holds a protocol's sources).
+	MaxMessageSize int
 	// OutgoingMessageQueueSize bounds, in encoded bytes, each connection's
 	// outgoing queue (octez outgoing_message_queue_size). When it is full,
 	// Write blocks and WriteNow and WriteAll drop; a single message larger
@@ -179,6 +208,55 @@ type Config struct {
 	// header and MAC included, in [19, 65535] (octez binary_chunks_size).
 	// If zero, 65535.
 	BinaryChunksSize int
+	// MaxPendingPerAddr and MaxPendingPerSubnet bound the incoming
+	// handshakes in flight from one address and from one subnet (octez
+	// bounds only their total, MaxIncomingConnections). A socket over
+	// either bound is closed at once. If zero, 2 and 4.
+	MaxPendingPerAddr   int
+	MaxPendingPerSubnet int
+	// MaxIncomingPerAddr and MaxIncomingPerSubnet bound the established
+	// incoming connections from one address and from one subnet; a peer
+	// over either bound is nacked with Too_many_connections (octez has no
+	// such bound). If zero, 4 and 10.
+	MaxIncomingPerAddr   int
+	MaxIncomingPerSubnet int
+	// SubnetBitsIPv4, AddrBitsIPv6 and SubnetBitsIPv6 say what one address
+	// and one subnet are for the bounds above and for eviction: an IPv4
+	// address is itself and its subnet its /SubnetBitsIPv4; an IPv6
+	// "address" is its /AddrBitsIPv6 (a host commonly holds a whole /64)
+	// and its subnet its /SubnetBitsIPv6. If zero, /24, /64 and /48.
+	SubnetBitsIPv4 int
+	AddrBitsIPv6   int
+	SubnetBitsIPv6 int
+	// LimitLoopback applies the per-address and per-subnet bounds to
+	// loopback addresses too. By default they are exempt: a local test
+	// network puts every node on 127.0.0.1, and whoever connects from
+	// loopback already runs on this host.
+	LimitLoopback bool
+	// FirstMessageTimeout bounds how long an incoming socket may take to
+	// deliver the peer's whole connection message, the first bytes of
+	// the handshake, which an honest peer sends as soon as it has
+	// connected; AuthenticationTimeout still bounds the whole handshake.
+	// A socket that sends nothing frees its slot after this, not after
+	// AuthenticationTimeout. If zero, 2 s; Disabled leaves only
+	// AuthenticationTimeout (octez).
+	FirstMessageTimeout time.Duration
+	// HandshakeFailureLimit is how many incoming handshakes from one
+	// address may time out, stall or be evicted (within ten minutes of
+	// each other) before the address is greylisted, as a bad proof of
+	// work is at once. octez never greylists for timeouts. If zero, 3;
+	// Disabled never greylists for them.
+	HandshakeFailureLimit int
+	// IdleTimeout ends an established connection on which no message has
+	// gone either way for this long (ReasonIdle). If zero, connections
+	// may idle forever, as in octez.
+	IdleTimeout time.Duration
+	// WriteTimeout ends a connection whose peer accepts no byte for this
+	// long while we have some to send (ReasonWriteTimeout), so a peer
+	// that never reads cannot pin a writer and its queue forever. Time
+	// spent waiting for the bandwidth caps does not count. If zero, 60 s
+	// (octez has no such bound); Disabled turns it off.
+	WriteTimeout time.Duration
 	// Dialer opens outgoing connections. If nil, a *net.Dialer.
 	Dialer Dialer
 	// Logger receives the pool's logs; peers' misbehaviour is logged at
@@ -217,6 +295,27 @@ func (c *Config) Validate() error {
 			bad("%s %v is negative", name, d)
 		}
 	}
+	for name, d := range map[string]time.Duration{
+		"FirstMessageTimeout": c.FirstMessageTimeout, "WriteTimeout": c.WriteTimeout,
+	} {
+		if d < 0 && d != Disabled {
+			bad("%s %v is negative (use Disabled)", name, d)
+		}
+	}
+	if c.IdleTimeout < 0 {
+		bad("IdleTimeout %v is negative", c.IdleTimeout)
+	}
+	if c.HandshakeFailureLimit < 0 && c.HandshakeFailureLimit != int(Disabled) {
+		bad("HandshakeFailureLimit %d is negative (use int(Disabled))", c.HandshakeFailureLimit)
+	}
+	if c.SubnetBitsIPv4 < 0 || c.SubnetBitsIPv4 > 32 || c.AddrBitsIPv6 < 0 || c.AddrBitsIPv6 > 128 || c.SubnetBitsIPv6 < 0 || c.SubnetBitsIPv6 > 128 {
+		bad("subnet bits outside [0, 32] (IPv4) or [0, 128] (IPv6)")
+	} else if r.SubnetBitsIPv6 > r.AddrBitsIPv6 {
+		bad("SubnetBitsIPv6 %d is longer than AddrBitsIPv6 %d", r.SubnetBitsIPv6, r.AddrBitsIPv6)
+	}
+	if r.MaxMessageSize > wire.MaxMessageSize-6 {
+		bad("MaxMessageSize %d above octez's bound %d", r.MaxMessageSize, wire.MaxMessageSize-6)
+	}
 	if c.MaxDownloadSpeed < 0 || c.MaxUploadSpeed < 0 || c.MaxConnDownloadSpeed < 0 || c.MaxConnUploadSpeed < 0 {
 		bad("speed limits must not be negative")
 	}
@@ -241,7 +340,9 @@ func (c *Config) Validate() error {
 	for name, n := range map[string]int{
 		"IncomingAppMessageQueueSize": c.IncomingAppMessageQueueSize, "IncomingMessageQueueSize": c.IncomingMessageQueueSize,
 		"OutgoingMessageQueueSize": c.OutgoingMessageQueueSize, "KnownPeerIDsHistorySize": c.KnownPeerIDsHistorySize,
-		"KnownPointsHistorySize": c.KnownPointsHistorySize,
+		"KnownPointsHistorySize": c.KnownPointsHistorySize, "TotalIncomingQueueSize": c.TotalIncomingQueueSize,
+		"MaxMessageSize": c.MaxMessageSize, "MaxPendingPerAddr": c.MaxPendingPerAddr, "MaxPendingPerSubnet": c.MaxPendingPerSubnet,
+		"MaxIncomingPerAddr": c.MaxIncomingPerAddr, "MaxIncomingPerSubnet": c.MaxIncomingPerSubnet,
 	} {
 		if n < 0 {
 			bad("%s %d is negative", name, n)
@@ -304,6 +405,18 @@ func (c Config) withDefaults() Config {
 	c.Reconnection = c.Reconnection.withDefaults()
 	defD(&c.PeersFileSavePeriod, DefaultPeersFileSavePeriod)
 	def(&c.BinaryChunksSize, socket.MaxChunkSize)
+	def(&c.MaxMessageSize, DefaultMaxMessageSize)
+	def(&c.TotalIncomingQueueSize, DefaultTotalIncomingQueueSize)
+	def(&c.MaxPendingPerAddr, DefaultMaxPendingPerAddr)
+	def(&c.MaxPendingPerSubnet, DefaultMaxPendingPerSubnet)
+	def(&c.MaxIncomingPerAddr, DefaultMaxIncomingPerAddr)
+	def(&c.MaxIncomingPerSubnet, DefaultMaxIncomingPerSubnet)
+	def(&c.SubnetBitsIPv4, DefaultSubnetBitsIPv4)
+	def(&c.AddrBitsIPv6, DefaultAddrBitsIPv6)
+	def(&c.SubnetBitsIPv6, DefaultSubnetBitsIPv6)
+	defD(&c.FirstMessageTimeout, DefaultFirstMessageTimeout)
+	def(&c.HandshakeFailureLimit, DefaultHandshakeFailureLimit)
+	defD(&c.WriteTimeout, DefaultWriteTimeout)
 	if c.Dialer == nil {
 		c.Dialer = &net.Dialer{}
 	}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -89,9 +90,28 @@ type Connection[Msg, PeerMeta, ConnMeta any] struct {
 	// cause is the first recorded reason the connection ends.
 	cause atomic.Pointer[DisconnectError]
 
-	// lastSwapRequest is what we last proposed to this peer. Guarded by
-	// Pool.mu.
+	// remoteAddr is the transport address of the other end, for the
+	// per-address bounds and eviction. Immutable.
+	remoteAddr netip.Addr
+
+	// lastSwapRequest is what we last proposed to this peer; evicted is
+	// set when the pool gave this connection's slot to a newcomer.
+	// Guarded by Pool.mu.
 	lastSwapRequest swapRequest
+	evicted         bool
+
+	// lastUseful is when the peer last delivered an application message
+	// and lastActive when any message last went either way, in Unix
+	// nanoseconds: eviction protects the useful, IdleTimeout ends the
+	// idle.
+	lastUseful, lastActive atomic.Int64
+	// idle ends the connection after Config.IdleTimeout without a
+	// message; nil when there is no such bound. idleMu serialises its
+	// callback with the teardown that stops it, so no callback runs once
+	// the connection's run has returned.
+	idle        *time.Timer
+	idleMu      sync.Mutex
+	idleStopped bool
 
 	// sizeHint is the size of the last message encoded, to take a buffer
 	// of the right size from the pool.
@@ -274,10 +294,12 @@ func (c *Connection[Msg, PeerMeta, ConnMeta]) run() {
 	// Opened here rather than in startConnection, so that ConnOpened
 	// always comes before the connection's ConnClosed.
 	c.pool.cfg.Metrics.ConnOpened(c.info.Incoming)
+	c.startIdleTimer()
 	var g errgroup.Group
 	g.Go(func() error { c.writeLoop(); return nil })
 	c.end(c.readLoop(), false)
 	g.Wait()
+	c.stopIdleTimer()
 	c.sc.Free()
 	cause := context.Cause(c.ctx)
 	c.in.close(cause)
@@ -300,6 +322,8 @@ func (c *Connection[Msg, PeerMeta, ConnMeta]) readLoop() *DisconnectError {
 		if err != nil {
 			return c.readError(err)
 		}
+		now := time.Now().UnixNano()
+		c.lastActive.Store(now)
 		c.msgsRecv.Add(1)
 		c.bytesRecv.Add(uint64(len(raw)))
 		c.pool.cfg.Metrics.BytesIn(len(raw))
@@ -309,6 +333,7 @@ func (c *Connection[Msg, PeerMeta, ConnMeta]) readLoop() *DisconnectError {
 			if err != nil {
 				return c.protocolError(tag, err)
 			}
+			c.lastUseful.Store(now)
 			if err := c.in.push(c.ctx, msg); err != nil {
 				return nil // the connection was ended elsewhere
 			}
@@ -360,6 +385,52 @@ func (c *Connection[Msg, PeerMeta, ConnMeta]) readError(err error) *DisconnectEr
 	return &DisconnectError{Reason: ReasonReadError, Remote: true, Err: err}
 }
 
+// writeError says why a failed write ends the connection: the peer
+// accepted no byte for Config.WriteTimeout, or the write failed.
+func writeError(err error) *DisconnectError {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return &DisconnectError{Reason: ReasonWriteTimeout, Remote: true, Err: err}
+	}
+	return &DisconnectError{Reason: ReasonWriteError, Err: err}
+}
+
+// startIdleTimer arms the IdleTimeout check, if there is one.
+func (c *Connection[Msg, PeerMeta, ConnMeta]) startIdleTimer() {
+	d := c.pool.cfg.IdleTimeout
+	if d <= 0 {
+		return
+	}
+	c.lastActive.Store(time.Now().UnixNano())
+	c.idleMu.Lock()
+	defer c.idleMu.Unlock()
+	c.idle = time.AfterFunc(d, func() { c.checkIdle(d) })
+}
+
+// checkIdle ends the connection if no message went either way for d,
+// else re-arms for the rest of d. It never blocks: ending only closes.
+func (c *Connection[Msg, PeerMeta, ConnMeta]) checkIdle(d time.Duration) {
+	c.idleMu.Lock()
+	defer c.idleMu.Unlock()
+	if c.idleStopped {
+		return
+	}
+	quiet := time.Since(time.Unix(0, c.lastActive.Load()))
+	if quiet < d {
+		c.idle.Reset(d - quiet)
+		return
+	}
+	c.end(&DisconnectError{Reason: ReasonIdle}, false)
+}
+
+func (c *Connection[Msg, PeerMeta, ConnMeta]) stopIdleTimer() {
+	c.idleMu.Lock()
+	defer c.idleMu.Unlock()
+	c.idleStopped = true
+	if c.idle != nil {
+		c.idle.Stop()
+	}
+}
+
 // writeLoop is the writer goroutine: it takes batches from the outgoing
 // queue and writes each with one WriteMessages call until the connection
 // ends, or, when draining, until the queue is empty.
@@ -389,6 +460,7 @@ func (c *Connection[Msg, PeerMeta, ConnMeta]) writeLoop() {
 		err := c.sc.WriteMessages(bufs...)
 		clear(bufs)
 		if err == nil {
+			c.lastActive.Store(time.Now().UnixNano())
 			c.msgsSent.Add(uint64(len(batch)))
 			c.bytesSent.Add(uint64(size))
 			c.pool.cfg.Metrics.BytesOut(size)
@@ -400,7 +472,7 @@ func (c *Connection[Msg, PeerMeta, ConnMeta]) writeLoop() {
 			// *DisconnectError saying why the connection ended (often a
 			// local Disconnect that closed the socket under the write),
 			// as the callers whose messages were still queued do.
-			c.end(&DisconnectError{Reason: ReasonWriteError, Err: err}, false)
+			c.end(writeError(err), false)
 			err = context.Cause(c.ctx)
 		}
 		for i := range batch {

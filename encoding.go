@@ -21,8 +21,8 @@ type Encoding[Msg any] struct {
 	// Name names the kind in errors and logs.
 	Name string
 	// MaxLength bounds the body (the bytes after the tag). A peer sending
-	// more loses its connection. Zero means only the pool-wide bound of
-	// 100 MiB per message.
+	// more loses its connection. Zero means the pool's
+	// Config.MaxMessageSize (8 MiB by default).
 	MaxLength int
 	// Encode appends the body of msg to dst. It returns ok=false, without
 	// appending, when msg is not of this kind, so the pool tries the next
@@ -146,16 +146,19 @@ type Metadata struct {
 type codec[Msg any] struct {
 	byTag     map[uint16]*Encoding[Msg]
 	encodings []Encoding[Msg]
+	// defaultMax bounds the body of an encoding with no MaxLength
+	// (Config.MaxMessageSize).
+	defaultMax int
 	// maxMessage is the largest whole message (size prefix included) a
 	// peer may send, for the socket's early size check.
 	maxMessage int
 }
 
-func newCodec[Msg any](mc *MessageConfig[Msg]) (*codec[Msg], error) {
+func newCodec[Msg any](mc *MessageConfig[Msg], defaultMax int) (*codec[Msg], error) {
 	if len(mc.Encodings) == 0 {
 		return nil, errors.New("p2ppool: message config: no encodings")
 	}
-	c := &codec[Msg]{byTag: make(map[uint16]*Encoding[Msg], len(mc.Encodings)), encodings: mc.Encodings}
+	c := &codec[Msg]{byTag: make(map[uint16]*Encoding[Msg], len(mc.Encodings)), encodings: mc.Encodings, defaultMax: defaultMax}
 	// P2P messages bound the size too: an Advertise of 100 points.
 	c.maxMessage = 4 + 2 + wire.MaxAdvertisePoints*wire.MaxPointSize
 	for i := range c.encodings {
@@ -171,13 +174,18 @@ func newCodec[Msg any](mc *MessageConfig[Msg]) (*codec[Msg], error) {
 			return nil, fmt.Errorf("p2ppool: message config: encoding %q: max length %d outside [0, %d]", e.Name, e.MaxLength, wire.MaxMessageSize-6)
 		}
 		c.byTag[e.Tag] = e
-		if e.MaxLength == 0 {
-			c.maxMessage = wire.MaxMessageSize
-		} else {
-			c.maxMessage = max(c.maxMessage, 6+e.MaxLength)
-		}
+		c.maxMessage = max(c.maxMessage, 6+c.maxBody(e))
 	}
 	return c, nil
+}
+
+// maxBody is the largest body of e: its MaxLength, or the pool's
+// MaxMessageSize when it sets none.
+func (c *codec[Msg]) maxBody(e *Encoding[Msg]) int {
+	if e.MaxLength > 0 {
+		return e.MaxLength
+	}
+	return c.defaultMax
 }
 
 // appendMessage appends msg as a whole P2P message (size, tag, body).
@@ -192,8 +200,8 @@ func (c *codec[Msg]) appendMessage(dst []byte, msg Msg) ([]byte, error) {
 		if err != nil {
 			return dst, fmt.Errorf("p2ppool: encode %s: %w", e.Name, err)
 		}
-		if body := len(out) - start - 6; e.MaxLength > 0 && body > e.MaxLength {
-			return dst, fmt.Errorf("%w: %s body of %d bytes, limit %d", ErrMessageTooLarge, e.Name, body, e.MaxLength)
+		if body, limit := len(out)-start-6, c.maxBody(e); body > limit {
+			return dst, fmt.Errorf("%w: %s body of %d bytes, limit %d", ErrMessageTooLarge, e.Name, body, limit)
 		}
 		out, err = wire.EndMessage(out, start)
 		if err != nil {
@@ -211,8 +219,8 @@ func (c *codec[Msg]) decode(tag uint16, body []byte) (Msg, error) {
 	if e == nil {
 		return zero, fmt.Errorf("%w %#04x", ErrUnknownTag, tag)
 	}
-	if e.MaxLength > 0 && len(body) > e.MaxLength {
-		return zero, fmt.Errorf("%w: %s body of %d bytes, limit %d", ErrMessageTooLarge, e.Name, len(body), e.MaxLength)
+	if limit := c.maxBody(e); len(body) > limit {
+		return zero, fmt.Errorf("%w: %s body of %d bytes, limit %d", ErrMessageTooLarge, e.Name, len(body), limit)
 	}
 	m, err := e.Decode(body)
 	if err != nil {

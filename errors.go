@@ -58,6 +58,16 @@ var (
 	// ErrMaintenanceDisabled: Maintain was called with the maintenance
 	// off (octez Maintenance_disabled).
 	ErrMaintenanceDisabled = errors.New("p2ppool: maintenance disabled")
+	// ErrTooManyFromAddress and ErrTooManyFromSubnet: the socket's address
+	// or subnet already has its share of incoming handshakes or
+	// connections (Config.MaxPendingPerAddr and friends); the socket is
+	// closed without a word.
+	ErrTooManyFromAddress = errors.New("p2ppool: too many incoming from this address")
+	ErrTooManyFromSubnet  = errors.New("p2ppool: too many incoming from this subnet")
+	// ErrHandshakeEvicted: every handshake slot was busy and this
+	// incoming handshake, the oldest of the most represented subnet, gave
+	// its slot to a newer socket.
+	ErrHandshakeEvicted = errors.New("p2ppool: incoming handshake evicted for another")
 	// ErrQueueFull is WriteNow's answer when the connection's outgoing
 	// queue has no room; the message was dropped.
 	ErrQueueFull = errors.New("p2ppool: outgoing queue full")
@@ -87,6 +97,9 @@ var (
 	// ErrTimeout: the handshake (or, for Connect, dial plus handshake)
 	// did not finish in time.
 	ErrTimeout = socket.ErrTimeout
+	// ErrFirstMessageTimeout: the peer's connection message did not come
+	// within Config.FirstMessageTimeout. It matches ErrTimeout.
+	ErrFirstMessageTimeout = socket.ErrFirstMessageTimeout
 	// ErrClosedDuringHandshake: the peer closed the connection before the
 	// handshake ended.
 	ErrClosedDuringHandshake = socket.ErrClosedDuringHandshake
@@ -200,12 +213,14 @@ const (
 	ReasonRemoteClosed
 	// ReasonRemoteDisconnect: the peer sent a Disconnect message.
 	ReasonRemoteDisconnect
-	// ReasonReadError: reading failed (including a decipher failure).
+	// ReasonReadError: reading failed.
 	ReasonReadError
 	// ReasonWriteError: writing failed.
 	ReasonWriteError
-	// ReasonProtocolError: the peer sent a message that does not decode,
-	// has an unknown tag or is too large.
+	// ReasonProtocolError: the peer sent what no honest implementation
+	// sends: a message that does not decode, has an unknown tag or is too
+	// large, a chunk that fails authentication or has an invalid size. Its
+	// address is greylisted.
 	ReasonProtocolError
 	// ReasonPoolClosed: the pool was closed or shut down.
 	ReasonPoolClosed
@@ -221,6 +236,14 @@ const (
 	// ReasonMaintenance: the maintenance ended it to come back under the
 	// connection target.
 	ReasonMaintenance
+	// ReasonEvicted: the pool was full and gave the slot of this incoming
+	// connection to a peer from a less represented subnet.
+	ReasonEvicted
+	// ReasonIdle: no message went either way for Config.IdleTimeout.
+	ReasonIdle
+	// ReasonWriteTimeout: the peer accepted no byte for
+	// Config.WriteTimeout while we had some to send.
+	ReasonWriteTimeout
 )
 
 func (r DisconnectReason) String() string {
@@ -249,6 +272,12 @@ func (r DisconnectReason) String() string {
 		return "swapped"
 	case ReasonMaintenance:
 		return "maintenance"
+	case ReasonEvicted:
+		return "evicted"
+	case ReasonIdle:
+		return "idle"
+	case ReasonWriteTimeout:
+		return "write timeout"
 	}
 	return fmt.Sprintf("reason(%d)", uint8(r))
 }

@@ -120,25 +120,27 @@ func TestHostileHandshakes(t *testing.T) {
 		name string
 		// act misbehaves against nd and returns once nd has hung up.
 		act func(t *testing.T, n *network, nd *node)
+		// want is the refusal counted.
+		want RefusalReason
 	}{
 		{"silent peer times out", func(t *testing.T, n *network, nd *node) {
 			start := time.Now()
 			nc := dialSilent(t, n, nd)
 			assert.Equal(t, io.EOF, waitRemoteEOF(t, nc))
 			assert.GreaterOrEqual(t, time.Since(start), timeout)
-		}},
+		}, RefusedHandshakeTimeout},
 		{"garbage connection message", func(t *testing.T, n *network, nd *node) {
 			nc := dialSilent(t, n, nd)
 			_, err := nc.Write([]byte{0, 5, 1, 2, 3, 4, 5})
 			require.NoError(t, err)
 			assert.Equal(t, io.EOF, waitRemoteEOF(t, nc))
-		}},
+		}, RefusedHandshakeFailed},
 		{"peer closes mid-handshake", func(t *testing.T, n *network, nd *node) {
 			nc := dialSilent(t, n, nd)
 			_, err := nc.Write([]byte{0, 100, 1, 2, 3})
 			require.NoError(t, err)
 			require.NoError(t, nc.Close())
-		}},
+		}, RefusedHandshakeFailed},
 	}
 	for _, name := range networks {
 		for _, tc := range cases {
@@ -147,7 +149,7 @@ func TestHostileHandshakes(t *testing.T) {
 					n := newNetwork(name)
 					nd := newNode(t, n, func(c *Config) { c.AuthenticationTimeout = timeout })
 					tc.act(t, n, nd)
-					requireRefused(t, nd, map[RefusalReason]uint64{RefusedHandshakeFailed: 1})
+					requireRefused(t, nd, map[RefusalReason]uint64{tc.want: 1})
 					waitFor(t, "the handshake slot to be freed", func() bool { return nd.Stats().IncomingHandshakes == 0 })
 					assert.Zero(t, nd.ActiveConnections())
 				}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -366,4 +367,63 @@ func TestConnectCutShortDuringDial(t *testing.T) {
 			assert.Equal(t, PointDisconnected, state, "the point can be dialled again")
 		})
 	}
+}
+
+// blockingListener's Accept blocks until Close, like an idle TCP listener.
+type blockingListener struct {
+	once   sync.Once
+	closed chan struct{}
+}
+
+func newBlockingListener() *blockingListener { return &blockingListener{closed: make(chan struct{})} }
+
+func (l *blockingListener) Accept() (net.Conn, error) { <-l.closed; return nil, net.ErrClosed }
+func (l *blockingListener) Close() error              { l.once.Do(func() { close(l.closed) }); return nil }
+func (l *blockingListener) Addr() net.Addr {
+	return &net.TCPAddr{IP: net.IPv4(10, 9, 9, 9), Port: 9732}
+}
+
+// TestCloseWhileServeStarts closes the pool while Serve is starting, at
+// the moment it has entered: Close must close the listener Serve
+// registers, or it waits forever for that Serve's Accept loop. Then it
+// loops Serve and Close racing freely.
+func TestCloseWhileServeStarts(t *testing.T) {
+	id := testIdentity(t)
+	newPool := func() *testPool {
+		p, err := New(textMessages(), PeerMetaConfig[struct{}]{}, ConnMetaConfig[Metadata]{},
+			Config{Identity: id, ProofOfWorkTarget: NoProofOfWork, MaintenanceIdleTime: Disabled})
+		require.NoError(t, err)
+		return p
+	}
+	run := func(t *testing.T, p *testPool, closeNow func()) {
+		ln := newBlockingListener()
+		served := make(chan error, 1)
+		go func() { served <- p.Serve(ln) }()
+		closed := make(chan struct{})
+		go func() { closeNow(); p.Close(); close(closed) }()
+		select {
+		case <-closed:
+		case <-time.After(waitTimeout):
+			t.Fatal("Close did not return while Serve was starting")
+		}
+		require.ErrorIs(t, recvErr(t, served, "Serve"), ErrPoolClosed)
+		select {
+		case <-ln.closed:
+		default:
+			t.Fatal("the listener was left open")
+		}
+	}
+	t.Run("at registration", func(t *testing.T) {
+		p := newPool()
+		entered, closing := make(chan struct{}), make(chan struct{})
+		testHookServeRegistered = func() { close(entered); <-p.Done(); close(closing) }
+		defer func() { testHookServeRegistered = func() {} }()
+		run(t, p, func() { <-entered })
+		<-closing
+	})
+	t.Run("racing", func(t *testing.T) {
+		for range 200 {
+			run(t, newPool(), runtime.Gosched)
+		}
+	})
 }

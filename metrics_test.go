@@ -135,7 +135,8 @@ func TestMetricsRefusals(t *testing.T) {
 	})
 	t.Run("too many incoming", func(t *testing.T) {
 		// Refused before any handshake: a refusal, no handshake failure.
-		n := newNetwork("mem")
+		// On loopback, exempt from eviction, as in octez.
+		n := newNetwork("tcp")
 		rb := newRecMetrics()
 		b := newNode(t, n, withMetrics(rb, func(c *Config) { c.MaxIncomingConnections = 1 }))
 		dialSilent(t, n, b) // holds b's only incoming slot

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -37,6 +38,10 @@ type Pool[Msg, PeerMeta, ConnMeta any] struct {
 	sockCfg  socket.Config // Port is filled per handshake from port
 	self     PeerID
 	log      *slog.Logger
+	groups   netGroups
+	// evictSeed keys the subnet hash that protects connections from
+	// eviction, so that no peer can predict which are protected.
+	evictSeed maphash.Seed
 	// ctx is cancelled by Close: it aborts handshakes and dials.
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -48,6 +53,8 @@ type Pool[Msg, PeerMeta, ConnMeta any] struct {
 	nextID atomic.Uint64
 	// dropped counts messages dropped on full outgoing queues.
 	dropped atomic.Uint64
+	// evictions counts connections evicted for a newcomer.
+	evictions atomic.Uint64
 	// refused counts inbound connections refused, by reason.
 	refused [numRefusals]atomic.Uint64
 
@@ -83,7 +90,13 @@ type Pool[Msg, PeerMeta, ConnMeta any] struct {
 	// hold a connection slot so concurrent handshakes cannot overshoot
 	// the limit (octez quirk 9).
 	accepted int
-	incoming int // incoming handshakes in flight
+	// pending are the incoming handshakes in flight; fails the scores of
+	// the addresses whose handshakes stall; evicting the connections
+	// evicted for a newcomer and not yet torn down, whose slots are
+	// already given away.
+	pending  pendingSet
+	fails    failScores
+	evicting int
 	// closedStat sums the traffic of connections that have ended.
 	closedStat PoolStat
 	acl        *acl
@@ -104,7 +117,7 @@ func New[Msg, PeerMeta, ConnMeta any](msgs MessageConfig[Msg], peerMeta PeerMeta
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	cd, err := newCodec(&msgs)
+	cd, err := newCodec(&msgs, cfg.MaxMessageSize)
 	if err != nil {
 		return nil, err
 	}
@@ -162,6 +175,8 @@ func New[Msg, PeerMeta, ConnMeta any](msgs MessageConfig[Msg], peerMeta PeerMeta
 			MaxMessageSize:   cd.maxMessage,
 		},
 		self:         id.PeerID,
+		groups:       newNetGroups(&cfg),
+		evictSeed:    maphash.MakeSeed(),
 		log:          cfg.Logger,
 		done:         make(chan struct{}),
 		maintainReq:  make(chan struct{}, 1),
@@ -286,14 +301,20 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) OnNewConnection(hook func(*Connection[Ms
 // connections opened before Serve has started announce no port, so a node
 // that dials right away should set Config.ListeningPort.
 func (p *Pool[Msg, PeerMeta, ConnMeta]) Serve(ln net.Listener) error {
-	if err := p.enter(); err != nil {
-		ln.Close()
-		return err
-	}
-	defer p.wg.Done()
+	// The listener is registered under the same lock that checks the
+	// pool is open: registered after the check, it could miss
+	// beginClose, and Close would wait forever for this Accept loop.
 	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		ln.Close()
+		return ErrPoolClosed
+	}
+	p.wg.Add(1)
 	p.listeners[ln] = struct{}{}
 	p.mu.Unlock()
+	defer p.wg.Done()
+	testHookServeRegistered()
 	if addr, ok := ln.Addr().(*net.TCPAddr); ok {
 		p.port.CompareAndSwap(0, uint32(addr.Port))
 	}
@@ -335,6 +356,11 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) Serve(ln net.Listener) error {
 		p.mu.Unlock()
 	}
 }
+
+// testHookServeRegistered runs once Serve has registered its listener; a
+// test uses it to close the pool at that moment (as net/http's
+// testHookServerServe).
+var testHookServeRegistered = func() {}
 
 // isTemporaryAcceptError reports accept errors worth a retry after a pause
 // (out of file descriptors, a connection aborted before accept), as octez's
@@ -467,6 +493,9 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) removeConnection(c *Connection[Msg, Peer
 	defer p.mu.Unlock()
 	if p.conns[c.info.Peer] == c {
 		delete(p.conns, c.info.Peer)
+		if c.evicted {
+			p.evicting--
+		}
 	}
 	// Keep the traffic of ended connections in the pool's totals.
 	cs := c.Stat()

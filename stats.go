@@ -39,6 +39,9 @@ type Stats struct {
 	Dropped uint64
 	// Refused counts incoming connections refused, by reason.
 	Refused map[RefusalReason]uint64
+	// Evicted counts established incoming connections ended to let in a
+	// peer from a less represented subnet.
+	Evicted uint64
 	// GreylistedAddrs is the number of addresses in the greylist's display
 	// list and GreylistFill the fraction of the address filter in use;
 	// GreylistedPeers the number of greylisted peer ids.
@@ -56,7 +59,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) Stats() Stats {
 	s := Stats{
 		Connections:        len(p.conns),
 		Accepted:           p.accepted,
-		IncomingHandshakes: p.incoming,
+		IncomingHandshakes: len(p.pending.all),
 		KnownPoints:        len(p.points),
 		KnownPeers:         len(p.peers),
 		GreylistedAddrs:    p.acl.addrs.Len(),
@@ -65,6 +68,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) Stats() Stats {
 	}
 	p.mu.Unlock()
 	s.Dropped = p.dropped.Load()
+	s.Evicted = p.evictions.Load()
 	s.Refused = make(map[RefusalReason]uint64)
 	for r := range numRefusals {
 		if n := p.refused[r].Load(); n > 0 {

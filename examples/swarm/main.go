@@ -4,7 +4,7 @@
 // its target number of connections, has them gossip text messages, and
 // shows a live table of connections and traffic.
 //
-//	go run ./examples/swarm [-nodes 16] [-duration 10s] [-target 4] [-rate 20] [-cap 0] [-json]
+//	go run ./examples/swarm [-nodes 16] [-duration 10s] [-target 4] [-rate 20] [-cap 0] [-until-target] [-json]
 //
 // It exits 0 when, at the end, every node has a connection and the graph
 // of connections is connected.
@@ -67,6 +67,7 @@ type options struct {
 	rate          float64
 	cap           int64 // per-node upload cap, bytes per second; 0: none
 	json          bool
+	untilTarget   bool // stop early once every node has reached its target
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, int) {
@@ -75,13 +76,14 @@ func parseFlags(args []string, stderr io.Writer) (*options, int) {
 	flags.SetOutput(stderr)
 	flags.IntVar(&o.nodes, "nodes", 16, "number of nodes, at least 2")
 	flags.DurationVar(&o.duration, "duration", 10*time.Second, "how long the swarm runs")
+	flags.BoolVar(&o.untilTarget, "until-target", false, "stop as soon as every node has reached its target (-duration is then the longest run)")
 	flags.BoolVar(&o.json, "json", false, "no live table; print one JSON object per node at the end")
 	flags.IntVar(&o.target, "target", 0,
 		fmt.Sprintf("connections each node seeks (default %d, or nodes-1 if smaller)", defaultTarget))
 	flags.Float64Var(&o.rate, "rate", 20, "text messages per second each node gossips (0: none)")
 	flags.Int64Var(&o.cap, "cap", 0, "per-node upload cap in bytes per second, shared by its connections (0: unlimited)")
 	flags.Usage = func() {
-		fmt.Fprintln(stderr, "usage: swarm [-nodes N] [-duration D] [-target N] [-rate R] [-cap BYTES] [-json]")
+		fmt.Fprintln(stderr, "usage: swarm [-nodes N] [-duration D] [-target N] [-rate R] [-cap BYTES] [-until-target] [-json]")
 		fmt.Fprintln(stderr)
 		flags.PrintDefaults()
 	}
@@ -190,6 +192,11 @@ type swarm struct {
 	loops    sync.WaitGroup
 	servers  sync.WaitGroup
 	serveErr []error // by node, set when its Serve returns
+
+	// atTarget counts the nodes that have reached their target;
+	// allAtTarget is closed when the last one does.
+	atTarget    atomic.Int32
+	allAtTarget chan struct{}
 }
 
 // node is one pool of the swarm with its listener and counters.
@@ -208,6 +215,8 @@ type node struct {
 	// reached is when ActiveConnections first reached the target, as a
 	// duration since start plus one; 0 while it has not.
 	reached atomic.Int64
+	// onReached runs once, when reached is set.
+	onReached func()
 
 	mu sync.Mutex
 	// Guarded by mu: the connections whose reader runs, and the P2P
@@ -223,7 +232,7 @@ type node struct {
 // loopback listener each, and pools whose one trusted point, the
 // bootstrap peer, is the previous node.
 func newSwarm(ctx context.Context, o *options) (*swarm, error) {
-	s := &swarm{opts: o, byPeer: make(map[p2ppool.PeerID]int), serveErr: make([]error, o.nodes)}
+	s := &swarm{opts: o, byPeer: make(map[p2ppool.PeerID]int), serveErr: make([]error, o.nodes), allAtTarget: make(chan struct{})}
 	cleanup := func() {
 		for _, n := range s.nodes {
 			if n.pool != nil {
@@ -239,7 +248,7 @@ func newSwarm(ctx context.Context, o *options) (*swarm, error) {
 			return nil, err
 		}
 		ap := ln.Addr().(*net.TCPAddr).AddrPort()
-		s.nodes = append(s.nodes, &node{idx: i, ln: ln, point: ap, target: o.target, live: make(map[*swarmConn]struct{})})
+		s.nodes = append(s.nodes, &node{idx: i, ln: ln, point: ap, target: o.target, live: make(map[*swarmConn]struct{}), onReached: s.nodeReached})
 	}
 	for i, n := range s.nodes {
 		id, err := p2ppool.GenerateIdentity(ctx, 0, nil)
@@ -355,6 +364,13 @@ func (s *swarm) shutdown() error {
 	return errors.Join(errs...)
 }
 
+// nodeReached counts a node that reached its target.
+func (s *swarm) nodeReached() {
+	if int(s.atTarget.Add(1)) == len(s.nodes) {
+		close(s.allAtTarget)
+	}
+}
+
 // onConnection is each pool's new-connection hook: it starts the
 // connection's reader.
 func (n *node) onConnection(c *swarmConn) {
@@ -362,7 +378,9 @@ func (n *node) onConnection(c *swarmConn) {
 	n.live[c] = struct{}{}
 	n.mu.Unlock()
 	if n.pool.ActiveConnections() >= n.target {
-		n.reached.CompareAndSwap(0, int64(time.Since(n.start))+1)
+		if n.reached.CompareAndSwap(0, int64(time.Since(n.start))+1) {
+			n.onReached()
+		}
 	}
 	n.readers.Go(func() { n.read(c) })
 }
@@ -640,8 +658,9 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
-// live refreshes the view until d has passed or ctx ends; it reports
-// whether ctx ended first.
+// live refreshes the view until d has passed, ctx ends, or, with
+// -until-target, every node has reached its target; it reports whether
+// ctx ended first.
 func (v *view) live(ctx context.Context, d time.Duration) (interrupted bool) {
 	deadline := time.NewTimer(d)
 	defer deadline.Stop()
@@ -656,11 +675,20 @@ func (v *view) live(ctx context.Context, d time.Duration) (interrupted bool) {
 		defer t.Stop()
 		tick = t.C
 	}
+	var allAtTarget <-chan struct{}
+	if v.s.opts.untilTarget {
+		allAtTarget = v.s.allAtTarget
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return true
 		case <-deadline.C:
+			return false
+		case <-allAtTarget:
+			if !v.s.opts.json && !v.tty {
+				v.progress(v.s.snapshot()) // at least one line, however soon
+			}
 			return false
 		case <-tick:
 			snap := v.s.snapshot()

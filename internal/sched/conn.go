@@ -109,6 +109,9 @@ type Conn struct {
 	closed    chan struct{}
 	closeOnce sync.Once
 	flows     [2]flow
+	// stall, in nanoseconds, bounds each write to the wrapped connection
+	// (SetWriteStallTimeout); 0 for none.
+	stall atomic.Int64
 }
 
 var _ net.Conn = (*Conn)(nil)
@@ -163,9 +166,30 @@ func (c *Conn) Write(p []byte) (int, error) {
 	if c.s.lim[out].limited.Load() {
 		return c.writeLimited(p)
 	}
+	c.armStall()
 	n, err := c.nc.Write(p)
 	c.count(&c.flows[out], n)
 	return n, err
+}
+
+// SetWriteStallTimeout bounds, from then on, each write to the wrapped
+// connection by d: a peer that accepts no byte for d fails the Write with
+// os.ErrDeadlineExceeded. Unlike a write deadline it does not count the
+// waits for bandwidth, only the time the peer keeps us from writing.
+// Zero removes the bound. It replaces any write deadline set before.
+func (c *Conn) SetWriteStallTimeout(d time.Duration) {
+	c.stall.Store(int64(d))
+	if d == 0 {
+		c.nc.SetWriteDeadline(time.Time{})
+	}
+}
+
+// armStall sets the wrapped connection's write deadline for the write
+// about to start, when a stall timeout is set.
+func (c *Conn) armStall() {
+	if d := c.stall.Load(); d > 0 {
+		c.nc.SetWriteDeadline(time.Now().Add(time.Duration(d)))
+	}
 }
 
 func (c *Conn) writeLimited(p []byte) (int, error) {
@@ -181,6 +205,7 @@ func (c *Conn) writeLimited(p []byte) (int, error) {
 		if err := c.s.lim[out].acquire(c, f, len(chunk)); err != nil {
 			return written, err
 		}
+		c.armStall()
 		n, err := c.nc.Write(chunk)
 		c.count(f, n)
 		written += n

@@ -509,3 +509,39 @@ func TestLimitedAllocs(t *testing.T) {
 	})
 	assert.Zero(t, allocs)
 }
+
+// TestWriteStallTimeout: a peer that reads nothing fails the Write after
+// the stall timeout; under a bandwidth cap, the waits for tokens do not
+// count, however longer than the timeout the Write takes.
+func TestWriteStallTimeout(t *testing.T) {
+	t.Run("peer never reads", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			s := newSched(t, Config{})
+			defer s.Close()
+			a, b := net.Pipe()
+			defer b.Close()
+			c := s.Wrap(a)
+			defer c.Close()
+			c.SetWriteStallTimeout(30 * time.Second)
+			start := time.Now()
+			_, err := c.Write(make([]byte, 100))
+			require.ErrorIs(t, err, os.ErrDeadlineExceeded)
+			assert.Equal(t, 30*time.Second, time.Since(start))
+		})
+	})
+	t.Run("slow cap, reading peer", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			s := newSched(t, Config{Limits: Limits{ConnMaxOutflow: 10 * kib}})
+			defer s.Close()
+			var r rig
+			c := r.drained(s)
+			defer r.close()
+			c.SetWriteStallTimeout(time.Second)
+			start := time.Now()
+			n, err := c.Write(make([]byte, 100*kib))
+			require.NoError(t, err)
+			assert.Equal(t, 100*kib, n)
+			assert.Greater(t, time.Since(start), 5*time.Second, "the cap made it slow, and that is no stall")
+		})
+	})
+}

@@ -55,6 +55,11 @@ type Config struct {
 	// Timeout bounds the whole handshake (Authenticate then Accept or
 	// Nack), on top of the context. Zero means only the context.
 	Timeout time.Duration
+	// FirstMessageTimeout bounds the wait for the peer's whole connection
+	// message, which an honest peer sends as soon as it has connected; it
+	// fails the handshake with ErrFirstMessageTimeout. Zero means only
+	// Timeout and the context.
+	FirstMessageTimeout time.Duration
 	// Rand is the source of the connection nonce; nil means crypto/rand.
 	Rand io.Reader
 }

@@ -34,6 +34,9 @@ var (
 	ErrNoCommonVersion = errors.New("p2ppool: no common version")
 	// ErrTimeout: the handshake did not finish within its time bound.
 	ErrTimeout = errors.New("p2ppool: handshake timeout")
+	// ErrFirstMessageTimeout: the peer's connection message did not
+	// arrive within Config.FirstMessageTimeout. It matches ErrTimeout.
+	ErrFirstMessageTimeout = fmt.Errorf("%w: no connection message in time", ErrTimeout)
 	// ErrClosedDuringHandshake: the peer closed the connection before the
 	// handshake ended (octez Rejected_socket_connection on the ack).
 	ErrClosedDuringHandshake = errors.New("p2ppool: connection closed during handshake")

@@ -243,14 +243,15 @@ func (a *AuthConn) exchangeConnectionMessages(cfg *Config) error {
 	}
 	var recv []byte
 	if err := a.exchange(StageConnectionMessage, sent, func() error {
+		restore := a.firstMessageDeadline(cfg.FirstMessageTimeout)
 		var hdr [2]byte
 		if _, err := io.ReadFull(a.c.nc, hdr[:]); err != nil {
-			return err
+			return restore(err)
 		}
 		recv = make([]byte, 2+int(binary.BigEndian.Uint16(hdr[:])))
 		copy(recv, hdr[:])
 		_, err := io.ReadFull(a.c.nc, recv[2:])
-		return err
+		return restore(err)
 	}); err != nil {
 		return err
 	}
@@ -275,6 +276,36 @@ func (a *AuthConn) exchangeConnectionMessages(cfg *Config) error {
 	}
 	a.c.wnonce, a.c.rnonce = crypto.DeriveNonces(sent, recv, a.incoming)
 	return nil
+}
+
+// firstMessageDeadline sets a read deadline d from now, when d is set and
+// comes before the handshake's own; the function it returns puts the
+// handshake's deadline back and turns a timeout of the first one into
+// ErrFirstMessageTimeout.
+func (a *AuthConn) firstMessageDeadline(d time.Duration) func(error) error {
+	if d <= 0 {
+		return func(err error) error { return err }
+	}
+	first := time.Now().Add(d)
+	end, bounded := a.ctx.Deadline()
+	if bounded && !first.Before(end) {
+		return func(err error) error { return err }
+	}
+	a.c.nc.SetReadDeadline(first)
+	return func(err error) error {
+		a.c.nc.SetReadDeadline(end) // zero when unbounded: none
+		if a.ctx.Err() != nil {
+			// The context watcher may have run before the line above
+			// and its past deadline been overwritten: it must have the
+			// last word.
+			a.c.nc.SetDeadline(aLongTimeAgo)
+			return err
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return fmt.Errorf("%w after %v", ErrFirstMessageTimeout, d)
+		}
+		return err
+	}
 }
 
 func (a *AuthConn) exchangeMetadata(cfg *Config) error {

@@ -622,3 +622,53 @@ func TestMutualNack(t *testing.T) {
 		assert.Less(t, time.Since(start), time.Second, "the nacks did not wait for the timeout")
 	})
 }
+
+func TestFirstMessageTimeout(t *testing.T) {
+	t.Run("silent peer", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			cfg := testConfig(t)
+			cfg.Timeout = 5 * time.Second
+			cfg.FirstMessageTimeout = time.Second
+			a, b := net.Pipe()
+			defer b.Close()
+			go io.Copy(io.Discard, b)
+			start := time.Now()
+			_, err := Authenticate(context.Background(), a, true, cfg)
+			require.ErrorIs(t, err, ErrFirstMessageTimeout)
+			require.ErrorIs(t, err, ErrTimeout, "a kind of timeout")
+			assert.Equal(t, time.Second, time.Since(start), "the slot is freed after the first bound, not the whole handshake's")
+		})
+	})
+	t.Run("lifted once the message arrived", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			// The initiator sends its connection message at once, then
+			// takes longer than the first bound over its metadata: the
+			// handshake still completes within Timeout.
+			respCfg := testConfig(t)
+			respCfg.Timeout = 5 * time.Second
+			respCfg.FirstMessageTimeout = time.Second
+			iniCfg := testConfig(t)
+			a, b := net.Pipe()
+			slow := &delayedWriter{Conn: a, after: 1, delay: 1500 * time.Millisecond}
+			ir, rr := handshake(t, slow, b, iniCfg, respCfg, nil)
+			require.NoError(t, ir.err)
+			require.NoError(t, rr.err)
+		})
+	})
+}
+
+// delayedWriter waits delay before every write after the first `after`.
+type delayedWriter struct {
+	net.Conn
+	after  int
+	delay  time.Duration
+	writes int
+}
+
+func (w *delayedWriter) Write(p []byte) (int, error) {
+	w.writes++
+	if w.writes > w.after {
+		time.Sleep(w.delay)
+	}
+	return w.Conn.Write(p)
+}
