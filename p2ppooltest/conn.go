@@ -21,7 +21,8 @@ import (
 //   - Close ends this end: its pending and later calls fail with
 //     net.ErrClosed; the peer reads what was written, then io.EOF, and its
 //     writes fail with syscall.EPIPE (a real socket fails them one round
-//     trip later, when the reset comes back).
+//     trip later, when the reset comes back). Across a partition the peer
+//     learns nothing until the hosts heal.
 //   - [Conn.CloseWrite] sends the end of the stream and keeps reading.
 //   - [Conn.Reset] drops every byte in flight and fails both ends' calls
 //     with an error matching syscall.ECONNRESET.
@@ -117,7 +118,7 @@ func (c *Conn) Read(b []byte) (int, error) {
 		}
 		changed := p.changed
 		p.mu.Unlock()
-		c.wait(changed, pathChanged, c.rd, wake)
+		c.wait(changed, pathChanged, nil, c.rd, wake)
 	}
 }
 
@@ -137,7 +138,13 @@ func (c *Conn) Write(b []byte) (int, error) {
 		case p.reset:
 			p.mu.Unlock()
 			return n, c.opError("write", os.NewSyscallError("write", syscall.ECONNRESET))
-		case p.eof, p.gone:
+		case p.eof:
+			p.mu.Unlock()
+			return n, c.opError("write", os.NewSyscallError("write", syscall.EPIPE))
+		case p.gone && !c.partitioned():
+			// The peer's host answers with a reset, which a partition
+			// would stop: then the write waits in the buffer as if the
+			// peer were still there.
 			p.mu.Unlock()
 			return n, c.opError("write", os.NewSyscallError("write", syscall.EPIPE))
 		case n == len(b):
@@ -154,15 +161,23 @@ func (c *Conn) Write(b []byte) (int, error) {
 		}
 		changed := p.changed
 		p.mu.Unlock()
-		c.wait(changed, nil, c.wd, time.Time{})
+		// A heal may turn a closed peer into a reset: watch the paths.
+		_, outPath := p.path.watch()
+		_, inPath := c.in.path.watch()
+		c.wait(changed, outPath, inPath, c.wd, time.Time{})
 	}
 }
 
-// wait blocks until the pipe or the path changes, the end is closed, the
-// deadline passes or the time wake comes (if not zero). Every case is a
-// channel or a timer, so that the wait is durably blocking under
-// testing/synctest. The caller then looks again.
-func (c *Conn) wait(changed, pathChanged <-chan struct{}, d *deadline, wake time.Time) {
+// partitioned reports whether the hosts of the connection are partitioned.
+func (c *Conn) partitioned() bool {
+	return c.out.path.isPartitioned() || c.in.path.isPartitioned()
+}
+
+// wait blocks until one of the changed channels is closed (a nil one never
+// is), the end is closed, the deadline passes or the time wake comes (if
+// not zero). Every case is a channel or a timer, so that the wait is
+// durably blocking under testing/synctest. The caller then looks again.
+func (c *Conn) wait(changed, path1, path2 <-chan struct{}, d *deadline, wake time.Time) {
 	var timer <-chan time.Time
 	if !wake.IsZero() {
 		t := time.NewTimer(time.Until(wake))
@@ -171,7 +186,8 @@ func (c *Conn) wait(changed, pathChanged <-chan struct{}, d *deadline, wake time
 	}
 	select {
 	case <-changed:
-	case <-pathChanged:
+	case <-path1:
+	case <-path2:
 	case <-c.closed:
 	case <-d.wait():
 	case <-timer:
@@ -193,8 +209,9 @@ func (c *Conn) Close() error {
 	c.out.mu.Lock()
 	c.out.closeWriteLocked(now)
 	c.out.mu.Unlock()
+	cut := c.partitioned()
 	c.in.mu.Lock()
-	c.in.closeReadLocked()
+	c.in.closeReadLocked(cut)
 	c.in.mu.Unlock()
 	c.nw.forget(c)
 	return nil

@@ -32,10 +32,10 @@ func clocks(t *testing.T, f func(t *testing.T)) {
 // 10.0.0.2 on nw and returns the dialled and the accepted end.
 func pair(t testing.TB, nw *Network) (client, server *Conn) {
 	t.Helper()
-	ln, err := nw.Host("10.0.0.2").Listen("tcp", ":9732")
+	ln, err := nw.Host("10.0.0.2").Listen("tcp", ":0")
 	require.NoError(t, err)
 	t.Cleanup(func() { ln.Close() })
-	nc, err := nw.Host("10.0.0.1").DialContext(context.Background(), "tcp", "10.0.0.2:9732")
+	nc, err := nw.Host("10.0.0.1").DialContext(context.Background(), "tcp", ln.Addr().String())
 	require.NoError(t, err)
 	sc, err := ln.Accept()
 	require.NoError(t, err)

@@ -30,8 +30,10 @@ type Faults struct {
 	// Stalled stops the direction: nothing written reaches the reader, not
 	// even the end of the stream, until it is cleared; the writer fills
 	// the buffer and then blocks (until a write deadline, a Close or a
-	// reset). On one direction it is a half-open connection, whose reader
-	// stopped reading or vanished; on both, a partition of this link.
+	// reset). It is a half-open connection whose reader stopped reading:
+	// a Close of the reader still fails the writer's next write, as the
+	// reader's kernel resets it. A host that vanishes is a partition
+	// ([Network.Partition]).
 	Stalled bool
 }
 

@@ -222,3 +222,32 @@ func TestFaultsAdd(t *testing.T) {
 	assert.Equal(t, Faults{Latency: time.Second + time.Millisecond, Bandwidth: 100, ReadRate: 7, Stalled: true}, f.add(g))
 	assert.Equal(t, Faults{Bandwidth: 50}, Faults{Bandwidth: 100}.add(Faults{Bandwidth: 50}))
 }
+
+func TestCloseAcrossStallAndPartition(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := NewNetwork(Config{BufferSize: 100})
+		// A stalled reader that closes still resets the writer, as its
+		// kernel does.
+		c, s := pair(t, nw)
+		c.SetFaults(Faults{Stalled: true})
+		require.NoError(t, s.Close())
+		_, err := c.Write([]byte("x"))
+		require.ErrorIs(t, err, syscall.EPIPE)
+
+		// Across a partition the writer learns nothing: its bytes wait
+		// unacknowledged and it blocks, until the hosts heal.
+		c, s = pair(t, nw)
+		nw.Partition(nw.Host("10.0.0.1"), nw.Host("10.0.0.2"))
+		_, err = c.Write(make([]byte, 60))
+		require.NoError(t, err)
+		require.NoError(t, s.Close())
+		w := goWrite(c, make([]byte, 60))
+		synctest.Wait()
+		blocked(t, w, "Write across a partition")
+		assert.Equal(t, 100, c.Unread())
+		nw.Heal(nw.Host("10.0.0.1"), nw.Host("10.0.0.2"))
+		res := <-w
+		require.ErrorIs(t, res.err, syscall.EPIPE)
+		assert.Equal(t, 40, res.n)
+	})
+}

@@ -116,10 +116,13 @@ func (p *pipe) closeWriteLocked(now time.Time) {
 }
 
 // closeReadLocked drops what the reader will never read; later writes
-// fail. p.mu must be held.
-func (p *pipe) closeReadLocked() {
+// fail. Across a partition (cut) the writer's host does not learn of it:
+// its bytes stay unacknowledged in its buffer. p.mu must be held.
+func (p *pipe) closeReadLocked(cut bool) {
 	p.gone = true
-	p.segs, p.buffered = nil, 0
+	if !cut {
+		p.segs, p.buffered = nil, 0
+	}
 	p.signalLocked()
 }
 
