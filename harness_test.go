@@ -257,6 +257,7 @@ func TestHarness(t *testing.T) {
 			tc := n.transport(t, ca, cb)
 			tc.SetFaults(p2ppooltest.Faults{Stalled: true})
 			require.NoError(t, ca.Write(ctxT(t), "lost"))
+			waitFor(t, "a's writer to write", func() bool { return tc.Unread() > 0 })
 			tc.Reset()
 			require.Equal(t, ReasonReadError, endReason(t, ca).Reason)
 			require.Equal(t, ReasonReadError, endReason(t, cb).Reason)

@@ -19,10 +19,10 @@ import (
 //     including one already waiting, fails with an error that matches
 //     os.ErrDeadlineExceeded and whose Timeout method reports true.
 //   - Close ends this end: its pending and later calls fail with
-//     net.ErrClosed; the peer reads what was written, then io.EOF, and its
-//     writes fail with syscall.EPIPE (a real socket fails them one round
-//     trip later, when the reset comes back). Across a partition the peer
-//     learns nothing until the hosts heal.
+//     net.ErrClosed; the peer reads what was written, then io.EOF. The
+//     peer's next write succeeds, its bytes lost, and the writes after it
+//     fail with syscall.EPIPE, as the reset that write provokes comes back.
+//     Across a partition the peer learns nothing until the hosts heal.
 //   - [Conn.CloseWrite] sends the end of the stream and keeps reading.
 //   - [Conn.Reset] drops every byte in flight and fails both ends' calls
 //     with an error matching syscall.ECONNRESET.
@@ -141,12 +141,17 @@ func (c *Conn) Write(b []byte) (int, error) {
 		case p.eof:
 			p.mu.Unlock()
 			return n, c.opError("write", os.NewSyscallError("write", syscall.EPIPE))
-		case p.gone && !c.partitioned():
-			// The peer's host answers with a reset, which a partition
-			// would stop: then the write waits in the buffer as if the
-			// peer were still there.
+		case p.gone && p.rst:
 			p.mu.Unlock()
 			return n, c.opError("write", os.NewSyscallError("write", syscall.EPIPE))
+		case p.gone && !c.partitioned():
+			// The first write to a closed peer succeeds, and its bytes
+			// are lost: the peer's host answers them with a reset, which
+			// fails the next write. A partition stops both, and the write
+			// waits in the buffer as if the peer were still there.
+			p.rst = true
+			p.mu.Unlock()
+			return len(b), nil
 		case n == len(b):
 			p.mu.Unlock()
 			return n, nil
@@ -157,6 +162,9 @@ func (c *Conn) Write(b []byte) (int, error) {
 			p.pushLocked(b[n:n+k], f, time.Now())
 			n += k
 			p.mu.Unlock()
+			if n == len(b) {
+				return n, nil // written: what happens next is the peer's news
+			}
 			continue
 		}
 		changed := p.changed

@@ -264,6 +264,11 @@ func TestConnClose(t *testing.T) {
 		assert.Equal(t, "last", string(got.b))
 		_, err = s.Read(make([]byte, 10))
 		assert.Equal(t, io.EOF, err)
+		// Its next write is lost; the reset it provokes fails the one
+		// after.
+		n, err := s.Write([]byte("lost"))
+		require.NoError(t, err)
+		assert.Equal(t, 4, n)
 		_, err = s.Write([]byte("x"))
 		require.ErrorIs(t, err, syscall.EPIPE)
 	})

@@ -23,7 +23,8 @@ type pipe struct {
 	nextRead time.Time     // when a slow reader may read again
 	eof      bool          // the writer closed its side: no more writes
 	eofAt    time.Time     // when the end of the stream reaches the reader
-	gone     bool          // the reader closed: writes fail
+	gone     bool          // the reader closed: writes are lost, then fail
+	rst      bool          // a write reached the closed reader: later ones fail
 	reset    bool          // the connection was reset: both ends fail
 	changed  chan struct{} // closed and replaced on every change
 }
