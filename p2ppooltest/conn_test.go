@@ -334,6 +334,11 @@ func TestDialAndListenErrors(t *testing.T) {
 		require.ErrorAs(t, err, &unknown)
 		_, err = a.DialContext(ctx, "tcp", "no-such-host:1")
 		require.Error(t, err)
+		var ae *net.AddrError
+		_, err = a.DialContext(ctx, "tcp6", "192.0.2.2:9732")
+		require.ErrorAs(t, err, &ae)
+		_, err = nw.Host("2001:db8::1").Listen("tcp4", ":1")
+		require.ErrorAs(t, err, &ae)
 
 		ln, err := b.Listen("tcp", "192.0.2.2:9732")
 		require.NoError(t, err)

@@ -59,6 +59,25 @@ func TestLatency(t *testing.T) {
 	})
 }
 
+func TestLatencyKeepsOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, s := pair(t, NewNetwork(Config{}))
+		start := time.Now()
+		c.SetFaults(Faults{Latency: 100 * time.Millisecond})
+		_, err := c.Write([]byte("a"))
+		require.NoError(t, err)
+		// Lowering the latency does not let later bytes overtake.
+		c.SetFaults(Faults{})
+		_, err = c.Write([]byte("b"))
+		require.NoError(t, err)
+		b := make([]byte, 2)
+		_, err = io.ReadFull(s, b)
+		require.NoError(t, err)
+		assert.Equal(t, "ab", string(b))
+		assert.Equal(t, 100*time.Millisecond, time.Since(start))
+	})
+}
+
 func TestBandwidth(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c, s := pair(t, NewNetwork(Config{BufferSize: 8 << 10}))

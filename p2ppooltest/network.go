@@ -261,6 +261,9 @@ func (h *Host) Listen(network, address string) (net.Listener, error) {
 			return nil, opErr(fmt.Errorf("listen on %v from host %v: %w", ip, h.addr, syscall.EADDRNOTAVAIL))
 		}
 	}
+	if err := checkFamily(network, h.addr); err != nil {
+		return nil, opErr(err)
+	}
 	port, err := net.LookupPort("tcp", portPart)
 	if err != nil {
 		return nil, opErr(err)
@@ -301,6 +304,12 @@ func (h *Host) DialContext(ctx context.Context, network, address string) (net.Co
 		return nil, opErr(err)
 	}
 	ap = unmap(ap)
+	if err := checkFamily(network, ap.Addr()); err != nil {
+		return nil, opErr(err)
+	}
+	if err := checkFamily(network, h.addr); err != nil {
+		return nil, opErr(err)
+	}
 	dst := net.TCPAddrFromAddrPort(ap)
 	opErr = func(err error) error { return &net.OpError{Op: "dial", Net: network, Addr: dst, Err: err} }
 	if err := ctx.Err(); err != nil {
@@ -347,4 +356,12 @@ func checkNetwork(network string) error {
 		return nil
 	}
 	return net.UnknownNetworkError(network)
+}
+
+// checkFamily refuses an address of the other family on "tcp4" or "tcp6".
+func checkFamily(network string, ip netip.Addr) error {
+	if (network == "tcp4" && !ip.Is4()) || (network == "tcp6" && ip.Is4()) {
+		return &net.AddrError{Err: "address of the wrong family for " + network, Addr: ip.String()}
+	}
+	return nil
 }
