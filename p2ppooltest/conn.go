@@ -37,6 +37,7 @@ type Conn struct {
 	owner         *Host // the dialling host, whose port this end took; nil for an accepted end
 	local, remote *net.TCPAddr
 	in, out       *pipe // what this end reads, and what it writes
+	link          *link // shared with the peer
 	peer          *Conn
 	rd, wd        *deadline
 	closed        chan struct{} // closed by Close
@@ -81,7 +82,7 @@ func (c *Conn) Read(b []byte) (int, error) {
 			return 0, c.opError("read", os.ErrDeadlineExceeded)
 		}
 		p.mu.Lock()
-		if p.reset {
+		if c.link.reset.Load() {
 			p.mu.Unlock()
 			return 0, c.opError("read", os.NewSyscallError("read", syscall.ECONNRESET))
 		}
@@ -135,7 +136,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 		}
 		p.mu.Lock()
 		switch {
-		case p.reset:
+		case c.link.reset.Load():
 			p.mu.Unlock()
 			return n, c.opError("write", os.NewSyscallError("write", syscall.ECONNRESET))
 		case p.eof:
@@ -242,6 +243,7 @@ func (c *Conn) CloseWrite() error {
 // fails with an error matching syscall.ECONNRESET (an end closed before
 // says net.ErrClosed instead).
 func (c *Conn) Reset() {
+	c.link.reset.Store(true)
 	for _, p := range []*pipe{c.in, c.out} {
 		p.mu.Lock()
 		p.resetLocked()

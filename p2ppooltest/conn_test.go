@@ -428,3 +428,26 @@ func TestConnConcurrentUse(t *testing.T) {
 		}
 	})
 }
+
+// TestResetBeatsTheEOFItCauses: an end that closes because of a reset must
+// not make its peer see an EOF instead of the reset. Each round races the
+// two; a Reset that told its two directions one after the other failed
+// some rounds.
+func TestResetBeatsTheEOFItCauses(t *testing.T) {
+	nw := NewNetwork(Config{})
+	for range 200 {
+		c, s := pair(t, nw)
+		closer := make(chan error, 1)
+		go func() {
+			// c reads, and closes when its read fails, as a pool does.
+			_, err := c.Read(make([]byte, 1))
+			c.Close()
+			closer <- err
+		}()
+		other := goRead(s, 1)
+		c.Reset()
+		require.ErrorIs(t, <-closer, syscall.ECONNRESET)
+		require.ErrorIs(t, await(t, other, "s's Read").err, syscall.ECONNRESET)
+		s.Close()
+	}
+}

@@ -334,9 +334,10 @@ func (h *Host) DialContext(ctx context.Context, network, address string) (net.Co
 	src := net.TCPAddrFromAddrPort(netip.AddrPortFrom(h.addr, port))
 	up := newPipe(n.pathLocked(h.addr, ap.Addr()), n.cfg.BufferSize)
 	down := newPipe(n.pathLocked(ap.Addr(), h.addr), n.cfg.BufferSize)
-	client := &Conn{nw: n, owner: h, local: src, remote: dst, in: down, out: up,
+	lk := &link{}
+	client := &Conn{nw: n, owner: h, local: src, remote: dst, in: down, out: up, link: lk,
 		rd: newDeadline(), wd: newDeadline(), closed: make(chan struct{})}
-	server := &Conn{nw: n, local: dst, remote: src, in: up, out: down,
+	server := &Conn{nw: n, local: dst, remote: src, in: up, out: down, link: lk,
 		rd: newDeadline(), wd: newDeadline(), closed: make(chan struct{})}
 	client.peer, server.peer = server, client
 	n.conns[[2]netip.AddrPort{client.localAP(), client.remoteAP()}] = client

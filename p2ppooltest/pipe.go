@@ -2,8 +2,18 @@ package p2ppooltest
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
+
+// link is what the two ends of a connection share.
+type link struct {
+	// reset is set, once, before either pipe learns of a reset: an end
+	// that sees the effects of the reset (its peer ending, say) under a
+	// pipe's lock then reads it as set, so both ends see the reset, never
+	// an EOF the reset caused.
+	reset atomic.Bool
+}
 
 // pipe is one direction of a connection: the bytes one end has written
 // and the other has not read yet, at most size of them, like the send and
@@ -25,7 +35,6 @@ type pipe struct {
 	eofAt    time.Time     // when the end of the stream reaches the reader
 	gone     bool          // the reader closed: writes are lost, then fail
 	rst      bool          // a write reached the closed reader: later ones fail
-	reset    bool          // the connection was reset: both ends fail
 	changed  chan struct{} // closed and replaced on every change
 }
 
@@ -127,10 +136,9 @@ func (p *pipe) closeReadLocked(cut bool) {
 	p.signalLocked()
 }
 
-// resetLocked drops everything: both ends fail from now on. p.mu must be
-// held.
+// resetLocked drops everything and wakes the waiters, who find the
+// connection reset. p.mu must be held.
 func (p *pipe) resetLocked() {
-	p.reset = true
 	p.segs, p.buffered = nil, 0
 	p.signalLocked()
 }
