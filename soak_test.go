@@ -31,9 +31,9 @@ const (
 	// phase two soakSecond long ones, more than soakBuffer in all, so a
 	// writer whose bytes no longer move stalls; phase three two more,
 	// one at a time.
-	soakFirst   = 10
-	soakSecond  = 32
-	soakLong    = 200
+	soakFirst   = 5
+	soakSecond  = 8
+	soakLong    = 800
 	soakBuffer  = 4 << 10
 	soakTimeout = 10 * time.Second // Config.WriteTimeout
 )
@@ -213,6 +213,9 @@ func TestSoak(t *testing.T) {
 				l.ta.SetFaults(p2ppooltest.Faults{Stalled: true})
 			}
 		}
+		// The reset links end before anything more is written, so their
+		// readers, not their writers, meet the reset.
+		synctest.Wait()
 
 		// Phase two: long messages, which fill the buffers of the links
 		// whose bytes no longer move; their writers time out.
