@@ -110,7 +110,8 @@ func (n *network) DialContext(ctx context.Context, _, address string) (net.Conn,
 // dialFrom opens a mem connection to address from the address src.
 func (n *network) dialFrom(ctx context.Context, address string, src netip.Addr) (net.Conn, error) {
 	n.mu.Lock()
-	refused := n.unplugged[netip.MustParseAddrPort(address)]
+	pt, _ := netip.ParseAddrPort(address) // a bad address fails in the dial
+	refused := n.unplugged[pt]
 	n.mu.Unlock()
 	if refused {
 		return nil, &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
