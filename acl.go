@@ -132,11 +132,13 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) GreylistAddr(addr netip.Addr) {
 	endAll(victims, ReasonGreylisted)
 }
 
-// GreylistPeer greylists peer and, if it is connected, its address, and
-// ends its connection along with every other running connection from that
-// address, as GreylistAddr does. octez does nothing for a peer that is not
-// connected; here the peer id is greylisted anyway. The peer greylist
-// holds Config.PeerGreylistSize ids, evicting the oldest.
+// GreylistPeer greylists peer and, if it is connected, its address for
+// new connections, and ends the peer's own connection (octez
+// greylist_peer). Other peers' connections from that address go on: an
+// address may be shared by honest neighbours (a NAT, a data centre's
+// gateway); GreylistAddr cuts them all. octez does nothing for a peer
+// that is not connected; here the peer id is greylisted anyway. The peer
+// greylist holds Config.PeerGreylistSize ids, evicting the oldest.
 func (p *Pool[Msg, PeerMeta, ConnMeta]) GreylistPeer(peer PeerID) {
 	now := time.Now()
 	p.mu.Lock()
@@ -144,10 +146,9 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) GreylistPeer(peer PeerID) {
 	var victims []*Connection[Msg, PeerMeta, ConnMeta]
 	if c := p.conns[peer]; c != nil {
 		if ap, ok := addrPortOf(c.info.RemoteAddr); ok {
-			victims = p.greylistAddrLocked(ap.Addr(), now) // c among them
-		} else {
-			victims = append(victims, c)
+			p.acl.addrs.Add(ap.Addr(), now)
 		}
+		victims = append(victims, c)
 	}
 	p.mu.Unlock()
 	endAll(victims, ReasonGreylisted)

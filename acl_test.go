@@ -93,15 +93,16 @@ func TestGreylistPeer(t *testing.T) {
 		peer := a.Identity().PeerID
 
 		// The peer's connection ends; its id and its address are
-		// greylisted. As with GreylistAddr (and unlike automatic
-		// punishment), the other peer behind that address loses its
-		// connection too, though its id is not greylisted.
+		// greylisted for new connections. The other peer behind that
+		// address keeps its connection (octez): only GreylistAddr cuts
+		// every connection from an address.
 		b.GreylistPeer(peer)
 		endedWith(t, ba, ReasonGreylisted, false)
-		endedWith(t, bd, ReasonGreylisted, false)
 		assert.True(t, b.PeerBanned(peer))
 		assert.True(t, b.AddrBanned(srcA))
 		assert.False(t, b.PeerBanned(d.Identity().PeerID))
+		synctest.Wait()
+		assert.NoError(t, bd.Err(), "the neighbour on the same address stays")
 
 		// Dialling the peer (its listening address is not greylisted):
 		// refused once it is identified.

@@ -555,12 +555,13 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) startConnection(sc *socket.Conn, info Co
 		info:       info,
 		remoteAddr: remote.Addr(),
 		log:        p.log.With("peer", info.Peer, "point", info.Point, "conn", info.ID, "dir", direction(info.Incoming)),
-		in:         newAppQueue[Msg](inSize),
+		in:         newAppQueue[Msg](inSize, p.cfg.IncomingMessageQueueSize, p.inBudget),
 		out:        newOutQueue(outSize),
 		done:       make(chan struct{}),
 		drain:      make(chan struct{}),
 	}
 	c.ctx, c.cancel = context.WithCancelCause(context.Background())
+	sc.SetReserve(func(size int) error { return c.in.reserve(c.ctx, size) })
 	now := info.Established
 	p.mu.Lock()
 	p.accepted--

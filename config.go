@@ -78,6 +78,30 @@ type Dialer interface {
 	DialContext(ctx context.Context, network, address string) (net.Conn, error)
 }
 
+// UnknownMessagePolicy is what a message with an undeclared tag costs
+// the peer (Config.UnknownMessages).
+type UnknownMessagePolicy uint8
+
+// Policies for messages with an undeclared tag.
+const (
+	// UnknownMessagesGreylist ends the connection and greylists the peer
+	// and its address (octez).
+	UnknownMessagesGreylist UnknownMessagePolicy = iota
+	// UnknownMessagesIgnore drops the message, counts it and keeps the
+	// connection.
+	UnknownMessagesIgnore
+)
+
+func (u UnknownMessagePolicy) String() string {
+	switch u {
+	case UnknownMessagesGreylist:
+		return "greylist"
+	case UnknownMessagesIgnore:
+		return "ignore"
+	}
+	return fmt.Sprintf("UnknownMessagePolicy(%d)", uint8(u))
+}
+
 // Config is the pool's configuration, octez's P2p.config and P2p_limits in
 // one plain struct. A zero field means the octez default named in its
 // comment; New copies the Config and never writes to it. Identity is the
@@ -257,6 +281,15 @@ type Config struct {
 	// spent waiting for the bandwidth caps does not count. If zero, 60 s
 	// (octez has no such bound); Disabled turns it off.
 	WriteTimeout time.Duration
+	// UnknownMessages says what a message whose tag no Encoding declares
+	// costs the peer. If zero (UnknownMessagesGreylist), what octez does
+	// with a message it cannot decode: the connection ends and the peer
+	// and its address are greylisted. UnknownMessagesIgnore drops the
+	// message, counts it (Stats.UnknownMessages, ConnStat.Unknown) and
+	// keeps the connection, so that a node declaring part of a message
+	// set (say, the octez shell's) stays connected to peers that speak
+	// all of it.
+	UnknownMessages UnknownMessagePolicy
 	// Dialer opens outgoing connections. If nil, a *net.Dialer.
 	Dialer Dialer
 	// Logger receives the pool's logs; peers' misbehaviour is logged at
@@ -301,6 +334,9 @@ func (c *Config) Validate() error {
 		if d < 0 && d != Disabled {
 			bad("%s %v is negative (use Disabled)", name, d)
 		}
+	}
+	if c.UnknownMessages > UnknownMessagesIgnore {
+		bad("UnknownMessages %v is not a policy", c.UnknownMessages)
 	}
 	if c.IdleTimeout < 0 {
 		bad("IdleTimeout %v is negative", c.IdleTimeout)

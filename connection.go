@@ -64,6 +64,9 @@ type ConnStat struct {
 	// Dropped counts messages WriteNow, WriteAll or the pool itself gave
 	// up on because the outgoing queue was full.
 	Dropped uint64
+	// Unknown counts the messages received with a tag no Encoding
+	// declares, dropped under UnknownMessagesIgnore.
+	Unknown uint64
 }
 
 // Connection is an established connection of a Pool. Its reader goroutine
@@ -118,7 +121,7 @@ type Connection[Msg, PeerMeta, ConnMeta any] struct {
 	sizeHint atomic.Int64
 
 	// Counters, updated by the reader and writer goroutines.
-	msgsSent, msgsRecv, bytesSent, bytesRecv, dropped atomic.Uint64
+	msgsSent, msgsRecv, bytesSent, bytesRecv, dropped, unknown atomic.Uint64
 }
 
 // Info describes the connection.
@@ -132,7 +135,7 @@ func (c *Connection[Msg, PeerMeta, ConnMeta]) Stat() ConnStat {
 	return ConnStat{
 		MsgsSent: c.msgsSent.Load(), MsgsRecv: c.msgsRecv.Load(),
 		BytesSent: c.bytesSent.Load(), BytesRecv: c.bytesRecv.Load(),
-		Dropped: c.dropped.Load(),
+		Dropped: c.dropped.Load(), Unknown: c.unknown.Load(),
 	}
 }
 
@@ -331,14 +334,23 @@ func (c *Connection[Msg, PeerMeta, ConnMeta]) readLoop() *DisconnectError {
 		if !wire.IsReservedTag(tag) {
 			msg, err := c.pool.codec.decode(tag, raw[6:])
 			if err != nil {
+				if errors.Is(err, ErrUnknownTag) && c.pool.cfg.UnknownMessages == UnknownMessagesIgnore {
+					c.in.release()
+					c.unknown.Add(1)
+					c.pool.unknown.Add(1)
+					continue
+				}
 				return c.protocolError(tag, err)
 			}
 			c.lastUseful.Store(now)
-			if err := c.in.push(c.ctx, msg); err != nil {
+			if err := c.in.push(msg); err != nil {
 				return nil // the connection was ended elsewhere
 			}
 			continue
 		}
+		// P2P messages are handled here and now: their bytes are free
+		// again.
+		c.in.release()
 		m, err := wire.DecodeMessage(raw)
 		if err != nil {
 			return c.protocolError(tag, fmt.Errorf("%w: %w", ErrDecode, err))
@@ -366,6 +378,12 @@ func (c *Connection[Msg, PeerMeta, ConnMeta]) readLoop() *DisconnectError {
 // octez greylists the peer and its address (greylist_peer).
 func (c *Connection[Msg, PeerMeta, ConnMeta]) protocolError(tag uint16, err error) *DisconnectError {
 	c.log.Debug("peer sent a bad message", "tag", tag, "err", err)
+	return c.violation(err)
+}
+
+// violation ends the connection after something no honest peer sends,
+// greylisting the peer and its address.
+func (c *Connection[Msg, PeerMeta, ConnMeta]) violation(err error) *DisconnectError {
 	cause := &DisconnectError{Reason: ReasonProtocolError, Remote: true, Err: err}
 	c.cause.CompareAndSwap(nil, cause)
 	ap, _ := addrPortOf(c.info.RemoteAddr)
@@ -379,8 +397,11 @@ func (c *Connection[Msg, PeerMeta, ConnMeta]) readError(err error) *DisconnectEr
 		return nil // ended locally; the cause is already recorded
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
 		return &DisconnectError{Reason: ReasonRemoteClosed, Remote: true, Err: err}
-	case errors.Is(err, socket.ErrInvalidMessageSize), errors.Is(err, socket.ErrInvalidChunkSize):
-		return &DisconnectError{Reason: ReasonProtocolError, Remote: true, Err: err}
+	case errors.Is(err, socket.ErrInvalidMessageSize), errors.Is(err, socket.ErrInvalidChunkSize), errors.Is(err, socket.ErrDecipher):
+		// No honest implementation sends these once the channel is up:
+		// greylist, as a message that does not decode is (octez only
+		// ends the connection).
+		return c.violation(err)
 	}
 	return &DisconnectError{Reason: ReasonReadError, Remote: true, Err: err}
 }

@@ -2,6 +2,7 @@ package p2ppool
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -87,4 +88,17 @@ func TestWatcherNextHonoursContext(t *testing.T) {
 	cancel()
 	_, err := w.Next(ctx)
 	require.ErrorIs(t, err, context.Canceled)
+}
+
+// TestStringersNeverPanic: every enum's String copes with values out of
+// its range, as a value read from a file or a newer peer may be.
+func TestStringersNeverPanic(t *testing.T) {
+	for _, v := range []fmt.Stringer{
+		EventKind(255), PeerState(255), PointState(255), PeerEventKind(255), PointEventKind(255),
+		DisconnectReason(255), RefusalReason(255), DropReason(255), HandshakeStage(255),
+		NackMotive(-7), UnknownMessagePolicy(255),
+	} {
+		assert.NotPanics(t, func() { _ = v.String() }, "%T", v)
+		assert.NotEmpty(t, v.String(), "%T", v)
+	}
 }

@@ -190,9 +190,10 @@ func bigMsg(i int) text { return numbered(i, bigSize) }
 const smallQueue = 4 << 10
 
 // poolHolds is how many whole messages a pool peer with an app queue of
-// one message takes in before it stops reading: one in its app queue and
-// one held by its reader, waiting for room.
-const poolHolds = 2
+// one message takes in before it stops reading: the one in its app queue.
+// Its reader waits for room as soon as the next message's size prefix
+// arrives, before reassembling the rest.
+const poolHolds = 1
 
 // stalledPair connects a sender a (outgoing queue smallQueue) to a receiver
 // b whose app queue holds one message; the test decides when b's

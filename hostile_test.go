@@ -2,7 +2,6 @@ package p2ppool
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net/netip"
 	"testing"
@@ -63,7 +62,7 @@ func TestHostilePeerMessages(t *testing.T) {
 		{"Advertise of a bad point", message(appMsg(wire.TagAdvertise, wire.AppendString(nil, "not a point"))), ReasonProtocolError, ErrDecode},
 		{"Advertise of too many points", message(appMsg(wire.TagAdvertise, tooManyPoints)), ReasonProtocolError, ErrDecode},
 		{"Disconnect with a body", message(appMsg(wire.TagDisconnect, []byte{0})), ReasonProtocolError, ErrDecode},
-		{"garbage instead of a chunk", rawBytes(append([]byte{0, 32}, make([]byte, 32)...)), ReasonReadError, ErrDecipher},
+		{"garbage instead of a chunk", rawBytes(append([]byte{0, 32}, make([]byte, 32)...)), ReasonProtocolError, ErrDecipher},
 		{"chunk shorter than its MAC", rawBytes([]byte{0, 5, 1, 2, 3, 4, 5}), ReasonProtocolError, ErrInvalidChunkSize},
 		{"Disconnect", message(appMsg(wire.TagDisconnect, nil)), ReasonRemoteDisconnect, nil},
 		{"close", func(rp *rawPeer) error { return rp.nc.Close() }, ReasonRemoteClosed, io.EOF},
@@ -91,11 +90,14 @@ func TestHostilePeerMessages(t *testing.T) {
 					rp.nc.Close() // ends a write the pool left unread
 					recvErr(t, sent, "the scripted peer's write")
 
-					// A message that does not decode costs the peer a
-					// greylist entry for its id and address, as in octez;
-					// other failures only cost the connection.
+					// What no honest implementation sends costs the peer a
+					// greylist entry for its id and address: a message that
+					// does not decode (as in octez), and also a chunk that
+					// fails authentication or has a bad size, or a message
+					// over the bound (octez only ends the connection).
+					// Closing or saying Disconnect costs nothing.
 					addr, _ := addrPortOf(conn.Info().RemoteAddr)
-					greylisted := tc.reason == ReasonProtocolError && !errors.Is(de, ErrInvalidMessageSize) && !errors.Is(de, ErrInvalidChunkSize)
+					greylisted := tc.reason == ReasonProtocolError
 					assert.Equal(t, greylisted, nd.PeerBanned(rp.id.PeerID), "peer greylisted")
 					assert.Equal(t, greylisted, nd.AddrBanned(addr.Addr()), "address greylisted")
 					// The next case dials from the same address.
@@ -233,5 +235,31 @@ func TestScriptedPeerBootstrap(t *testing.T) {
 				assert.Equal(t, wire.AppendString(nil, "pong"), m.Body)
 			})
 		}
+	}
+}
+
+// TestUnknownMessagesIgnored: with UnknownMessagesIgnore, a message of an
+// undeclared tag is dropped and counted, the connection goes on and the
+// peer is not greylisted; what follows it is read as usual.
+func TestUnknownMessagesIgnored(t *testing.T) {
+	for _, name := range networks {
+		t.Run(name, func(t *testing.T) {
+			n := newNetwork(name)
+			nd := newMsgNode(t, n, textMessages(), func(c *Config) { c.UnknownMessages = UnknownMessagesIgnore })
+			rp, conn := dialRaw(t, n, nd)
+			require.NoError(t, rp.sc.WriteMessages(
+				appMsg(0x10, wire.AppendString(nil, "Get_current_branch, say")),
+				appMsg(0x1000, wire.AppendString(nil, "after it")),
+			))
+			assert.Equal(t, []text{"after it"}, readN(t, conn, 1))
+			assert.NoError(t, conn.Err())
+			assert.Equal(t, uint64(1), conn.Stat().Unknown)
+			assert.Equal(t, uint64(1), nd.Stats().UnknownMessages)
+			assert.False(t, nd.PeerBanned(rp.id.PeerID))
+			// A message of a declared tag that does not decode still costs
+			// the connection.
+			require.NoError(t, rp.sc.WriteMessages(appMsg(0x1000, []byte{0, 0, 0, 9})))
+			assert.Equal(t, ReasonProtocolError, endReason(t, conn).Reason)
+		})
 	}
 }

@@ -2,6 +2,7 @@ package p2ppool
 
 import (
 	"cmp"
+	"fmt"
 
 	"github.com/p2ppool/p2ppool/internal/peersfile"
 	"iter"
@@ -61,10 +62,10 @@ var peerEventNames = [...]string{"", "incoming_request", "rejecting_request", "r
 	"connection_established", "disconnection", "external_disconnection"}
 
 func (k PeerEventKind) String() string {
-	if int(k) < len(peerEventNames) {
+	if int(k) < len(peerEventNames) && peerEventNames[k] != "" {
 		return peerEventNames[k]
 	}
-	return "unknown"
+	return fmt.Sprintf("peer_event(%d)", uint8(k))
 }
 
 // PeerEvent is an entry of a peer's history.

@@ -16,6 +16,11 @@ import (
 // starts with no known peers.
 var ErrPeersFileCorrupt = peersfile.ErrCorrupt
 
+// PeersFileCorruptError is the error New returns for a corrupt peers
+// file: it matches ErrPeersFileCorrupt, and says where the file was moved
+// (MovedTo; empty, with MoveErr, when it could not be).
+type PeersFileCorruptError = peersfile.CorruptError
+
 // OctezPeerMetadata is the peer metadata of the octez shell, kept as raw
 // JSON. With PeerMeta = OctezPeerMetadata, a zero PeerMetaConfig starts
 // new peers with octez's empty metadata (every counter "0") and keeps the

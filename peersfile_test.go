@@ -49,6 +49,10 @@ func TestCorruptPeersFileIsKeptAside(t *testing.T) {
 	cfg := Config{Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork, PeersFile: path}
 	_, err := New(textMessages(), PeerMetaConfig[struct{}]{}, ConnMetaConfig[Metadata]{}, cfg)
 	require.ErrorIs(t, err, ErrPeersFileCorrupt)
+	var ce *PeersFileCorruptError
+	require.ErrorAs(t, err, &ce, "reachable with errors.As")
+	assert.Equal(t, path, ce.Path)
+	assert.FileExists(t, ce.MovedTo, "the corrupt file, kept aside")
 	_, statErr := os.Stat(path)
 	assert.True(t, os.IsNotExist(statErr), "the corrupt file no longer blocks the path")
 	entries, _ := os.ReadDir(dir)

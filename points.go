@@ -2,6 +2,7 @@ package p2ppool
 
 import (
 	"cmp"
+	"fmt"
 	"iter"
 	"math/rand/v2"
 	"net/netip"
@@ -61,9 +62,14 @@ const (
 	PointExternalDisconnection
 )
 
+var pointEventNames = [...]string{"", "outgoing_request", "accepting_request", "rejecting_request", "request_rejected",
+	"connection_established", "disconnection", "external_disconnection"}
+
 func (k PointEventKind) String() string {
-	return [...]string{"", "outgoing_request", "accepting_request", "rejecting_request", "request_rejected",
-		"connection_established", "disconnection", "external_disconnection"}[k]
+	if int(k) < len(pointEventNames) && pointEventNames[k] != "" {
+		return pointEventNames[k]
+	}
+	return fmt.Sprintf("point_event(%d)", uint8(k))
 }
 
 // PointEvent is an entry of a point's history.

@@ -53,10 +53,16 @@ type Pool[Msg, PeerMeta, ConnMeta any] struct {
 	nextID atomic.Uint64
 	// dropped counts messages dropped on full outgoing queues.
 	dropped atomic.Uint64
+	// unknown counts messages of undeclared tags dropped
+	// (UnknownMessagesIgnore).
+	unknown atomic.Uint64
 	// evictions counts connections evicted for a newcomer.
 	evictions atomic.Uint64
 	// refused counts inbound connections refused, by reason.
 	refused [numRefusals]atomic.Uint64
+
+	// inBudget bounds the incoming bytes held across connections.
+	inBudget *inBudget
 
 	// events fans events out to watchers; it has its own lock, taken
 	// after mu.
@@ -176,6 +182,7 @@ func New[Msg, PeerMeta, ConnMeta any](msgs MessageConfig[Msg], peerMeta PeerMeta
 		},
 		self:         id.PeerID,
 		groups:       newNetGroups(&cfg),
+		inBudget:     newInBudget(cfg.TotalIncomingQueueSize),
 		evictSeed:    maphash.MakeSeed(),
 		log:          cfg.Logger,
 		done:         make(chan struct{}),

@@ -3,24 +3,38 @@ package p2ppool
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 
 	pool "github.com/libp2p/go-buffer-pool"
+	"golang.org/x/sync/semaphore"
 )
 
 // appQueue is a connection's bounded queue of decoded application
-// messages, between its reader goroutine and the application. When it is
-// full, push blocks: the reader stops reading the socket and TCP pushes
-// back on the peer (octez's app pipe). Safe for concurrent use.
+// messages, between its reader goroutine and the application. It is
+// bounded in messages (Config.IncomingAppMessageQueueSize) and in wire
+// bytes (Config.IncomingMessageQueueSize per connection, and
+// Config.TotalIncomingQueueSize across the pool through budget). The
+// reader reserves a message's bytes as soon as its size is known, before
+// reassembling it: when a bound is reached, reserve blocks, the reader
+// stops reading the socket and TCP pushes back on the peer (octez's app
+// pipe); nothing is dropped. Safe for concurrent use.
 type appQueue[Msg any] struct {
+	budget   *inBudget
+	maxBytes int
+
 	mu sync.Mutex
 	// Guarded by mu.
-	items []Msg // ring buffer of capacity max
+	items []appItem[Msg] // ring buffer of capacity max
 	head  int
 	n     int
-	err   error // set once by close; pops fail with it once drained
+	// bytes counts the queued messages and the reserved one; reserved is
+	// the reservation not yet pushed or released (0 for none).
+	bytes    int
+	reserved appItem[Msg]
+	err      error // set once by close; pops fail with it once drained
 
 	// readSig and spaceSig hold a wake-up token (capacity 1) for a waiting
-	// reader or pusher; a woken waiter re-checks and passes the token on
+	// reader or reserver; a woken waiter re-checks and passes the token on
 	// if work remains, so tokens are never lost and nothing is allocated
 	// per message. closed is closed by close. Never nil, never replaced.
 	readSig  chan struct{}
@@ -28,9 +42,53 @@ type appQueue[Msg any] struct {
 	closed   chan struct{}
 }
 
-func newAppQueue[Msg any](size int) *appQueue[Msg] {
+// appItem is a queued message with the bytes it holds: size against the
+// connection's bound, pooled against the pool's.
+type appItem[Msg any] struct {
+	m      Msg
+	size   int
+	pooled int64
+}
+
+// inBudget is the pool-wide bound on incoming bytes held
+// (Config.TotalIncomingQueueSize).
+type inBudget struct {
+	sem   *semaphore.Weighted
+	total int64
+	held  atomic.Int64 // for Stats
+}
+
+// freeSmallMessage is the size under which a connection whose queue is
+// empty takes a message without waiting for the pool's budget: a slow
+// reader of other connections can fill the budget, and must not starve
+// this one of small messages. Each connection may thus hold this much
+// beyond the pool's bound.
+const freeSmallMessage = 64 << 10
+
+func newInBudget(total int) *inBudget {
+	return &inBudget{sem: semaphore.NewWeighted(int64(total)), total: int64(total)}
+}
+
+func (b *inBudget) acquire(ctx context.Context, n int64) error {
+	if err := b.sem.Acquire(ctx, n); err != nil {
+		return err
+	}
+	b.held.Add(n)
+	return nil
+}
+
+func (b *inBudget) release(n int64) {
+	if n > 0 {
+		b.held.Add(-n)
+		b.sem.Release(n)
+	}
+}
+
+func newAppQueue[Msg any](size, maxBytes int, budget *inBudget) *appQueue[Msg] {
 	return &appQueue[Msg]{
-		items:    make([]Msg, size),
+		budget:   budget,
+		maxBytes: maxBytes,
+		items:    make([]appItem[Msg], size),
 		readSig:  make(chan struct{}, 1),
 		spaceSig: make(chan struct{}, 1),
 		closed:   make(chan struct{}),
@@ -44,24 +102,38 @@ func signal(c chan struct{}) {
 	}
 }
 
-// push appends m, waiting while the queue is full. It fails with the
-// close error, or with ctx's cause.
-func (q *appQueue[Msg]) push(ctx context.Context, m Msg) error {
+// reserve makes room for a message of size wire bytes, waiting while the
+// queue is full in messages or bytes (a message larger than the bound
+// fits an empty queue) and then for the pool's budget. Only the reader
+// calls it, and it pushes or releases the reservation before the next.
+// It fails with the close error, or with ctx's cause.
+func (q *appQueue[Msg]) reserve(ctx context.Context, size int) error {
 	for {
 		q.mu.Lock()
 		if q.err != nil {
 			q.mu.Unlock()
 			return q.err
 		}
-		if q.n < len(q.items) {
-			q.items[(q.head+q.n)%len(q.items)] = m
-			q.n++
-			room := q.n < len(q.items)
+		if q.n < len(q.items) && (q.bytes == 0 || q.bytes+size <= q.maxBytes) {
+			// The room found stays: only this reader takes it.
+			empty := q.bytes == 0
 			q.mu.Unlock()
-			signal(q.readSig)
-			if room {
-				signal(q.spaceSig) // pass the token on to another pusher
+			var pooled int64
+			if !empty || size > freeSmallMessage {
+				pooled = min(int64(size), q.budget.total)
 			}
+			if err := q.budget.acquire(ctx, pooled); err != nil {
+				return context.Cause(ctx)
+			}
+			q.mu.Lock()
+			if q.err != nil {
+				q.mu.Unlock()
+				q.budget.release(pooled)
+				return q.err
+			}
+			q.bytes += size
+			q.reserved = appItem[Msg]{size: size, pooled: pooled}
+			q.mu.Unlock()
 			return nil
 		}
 		q.mu.Unlock()
@@ -74,6 +146,38 @@ func (q *appQueue[Msg]) push(ctx context.Context, m Msg) error {
 	}
 }
 
+// release gives back the reservation of a message that is not queued
+// (a P2P message, handled in place).
+func (q *appQueue[Msg]) release() {
+	q.mu.Lock()
+	r := q.reserved
+	q.reserved = appItem[Msg]{}
+	if q.err == nil {
+		q.bytes -= r.size
+	}
+	q.mu.Unlock()
+	q.budget.release(r.pooled)
+	signal(q.spaceSig)
+}
+
+// push queues m under the reservation just made; it never blocks. It
+// fails with the close error.
+func (q *appQueue[Msg]) push(m Msg) error {
+	q.mu.Lock()
+	if q.err != nil {
+		q.mu.Unlock()
+		return q.err
+	}
+	it := q.reserved
+	it.m = m
+	q.reserved = appItem[Msg]{}
+	q.items[(q.head+q.n)%len(q.items)] = it
+	q.n++
+	q.mu.Unlock()
+	signal(q.readSig)
+	return nil
+}
+
 // pop removes and returns the oldest message, waiting for one. Once the
 // queue is closed and drained it fails with the close error.
 func (q *appQueue[Msg]) pop(ctx context.Context) (Msg, error) {
@@ -81,17 +185,21 @@ func (q *appQueue[Msg]) pop(ctx context.Context) (Msg, error) {
 	for {
 		q.mu.Lock()
 		if q.n > 0 {
-			m := q.items[q.head]
-			q.items[q.head] = zero
+			it := q.items[q.head]
+			q.items[q.head] = appItem[Msg]{}
 			q.head = (q.head + 1) % len(q.items)
 			q.n--
+			if q.err == nil {
+				q.bytes -= it.size
+			}
 			more := q.n > 0
 			q.mu.Unlock()
+			q.budget.release(it.pooled)
 			signal(q.spaceSig)
 			if more {
 				signal(q.readSig) // pass the token on to another reader
 			}
-			return m, nil
+			return it.m, nil
 		}
 		err := q.err
 		q.mu.Unlock()
@@ -130,22 +238,37 @@ func (q *appQueue[Msg]) wait(ctx context.Context) error {
 	}
 }
 
-func (q *appQueue[Msg]) len() int {
+// len returns the messages queued and the bytes held (queued and
+// reserved).
+func (q *appQueue[Msg]) len() (int, int) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.n
+	return q.n, q.bytes
 }
 
-// close fails pending and future pushes with err; messages already queued
-// can still be popped.
+// close fails pending and future reservations and pushes with err;
+// messages already queued can still be popped. The pool's budget they
+// hold is given back now: the connection is over and can bring no more,
+// so what it left queued no longer keeps other connections waiting.
 func (q *appQueue[Msg]) close(err error) {
 	q.mu.Lock()
-	defer q.mu.Unlock()
 	if q.err != nil {
+		q.mu.Unlock()
 		return
 	}
 	q.err = err
+	var pooled int64
+	for i := range q.n {
+		it := &q.items[(q.head+i)%len(q.items)]
+		pooled += it.pooled
+		it.pooled = 0
+	}
+	pooled += q.reserved.pooled
+	q.reserved = appItem[Msg]{}
+	q.bytes = 0
 	close(q.closed)
+	q.mu.Unlock()
+	q.budget.release(pooled)
 }
 
 // outItem is one encoded message waiting for the writer.

@@ -39,6 +39,9 @@ type Stats struct {
 	Dropped uint64
 	// Refused counts incoming connections refused, by reason.
 	Refused map[RefusalReason]uint64
+	// UnknownMessages counts messages with undeclared tags dropped under
+	// UnknownMessagesIgnore.
+	UnknownMessages uint64
 	// Evicted counts established incoming connections ended to let in a
 	// peer from a less represented subnet.
 	Evicted uint64
@@ -47,10 +50,14 @@ type Stats struct {
 	// GreylistedPeers the number of greylisted peer ids.
 	GreylistedAddrs, GreylistedPeers int
 	GreylistFill                     float64
-	// AppQueued and OutQueuedBytes are the messages waiting in the
-	// connections' incoming app queues and the bytes in their outgoing
-	// queues.
-	AppQueued, OutQueuedBytes int
+	// AppQueued and AppQueuedBytes are the messages waiting in the
+	// connections' incoming app queues and the wire bytes they hold
+	// (with the messages being reassembled); OutQueuedBytes the bytes in
+	// their outgoing queues.
+	AppQueued, AppQueuedBytes, OutQueuedBytes int
+	// IncomingBudgetHeld is the part of Config.TotalIncomingQueueSize in
+	// use.
+	IncomingBudgetHeld int64
 }
 
 // Stats returns a snapshot of the pool's counters.
@@ -69,6 +76,8 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) Stats() Stats {
 	p.mu.Unlock()
 	s.Dropped = p.dropped.Load()
 	s.Evicted = p.evictions.Load()
+	s.UnknownMessages = p.unknown.Load()
+	s.IncomingBudgetHeld = p.inBudget.held.Load()
 	s.Refused = make(map[RefusalReason]uint64)
 	for r := range numRefusals {
 		if n := p.refused[r].Load(); n > 0 {
@@ -76,9 +85,11 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) Stats() Stats {
 		}
 	}
 	for _, c := range p.Connections() {
-		s.AppQueued += c.in.len()
-		_, b := c.out.len()
-		s.OutQueuedBytes += b
+		n, b := c.in.len()
+		s.AppQueued += n
+		s.AppQueuedBytes += b
+		_, ob := c.out.len()
+		s.OutQueuedBytes += ob
 	}
 	return s
 }

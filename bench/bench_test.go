@@ -122,18 +122,15 @@ func readFrames(r *bufio.Reader, buf []byte, n int) error {
 
 func BenchmarkLibp2p(b *testing.B) {
 	b.Run("Throughput", benchLibp2pThroughput)
+	b.Run("WritePerMsg", benchLibp2pWritePerMsg)
+	b.Run("Queued", benchLibp2pQueued)
 	b.Run("Connect", benchLibp2pConnect)
 }
 
-// benchLibp2pThroughput: one libp2p connection and one yamux stream, opened
-// once (outside the timer) and shared by all sizes and all runs. Per
-// iteration the sender writes one message (4-byte length + payload) into a
-// 64 KiB bufio.Writer, which goes out as a Write on the stream whenever it
-// fills, plus one Flush at the end of the batch; the receiver, on its own
-// goroutine, reads b.N messages with io.ReadFull from a 64 KiB bufio.Reader
-// into one reused buffer. The clock stops when the receiver has the last
-// message. b.SetBytes counts the payload only.
-func benchLibp2pThroughput(b *testing.B) {
+// libp2pStream opens one libp2p connection and one yamux stream from h1 to
+// h2, both ends ready: the writing stream and a 64 KiB bufio.Reader on the
+// reading one. They are closed when the benchmark ends.
+func libp2pStream(b *testing.B) (network.Stream, *bufio.Reader) {
 	h1, h2 := hostPair(b)
 	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
 	defer cancel()
@@ -147,16 +144,12 @@ func benchLibp2pThroughput(b *testing.B) {
 	if err != nil {
 		b.Fatalf("new stream: %v", err)
 	}
-	defer s.Reset()
+	b.Cleanup(func() { s.Reset() })
 	// The protocol header goes out with the first write (lazy
 	// multistream-select), and only then does h2 call its handler: write
 	// one empty message to get the stream to the other side.
-	w := bufio.NewWriterSize(s, bufSize)
-	fw := &frameWriter{w: w}
-	if err := fw.put(nil); err != nil {
-		b.Fatal(err)
-	}
-	if err := w.Flush(); err != nil {
+	var hdr [4]byte
+	if _, err := s.Write(hdr[:]); err != nil {
 		b.Fatal(err)
 	}
 	var rs network.Stream
@@ -165,18 +158,32 @@ func benchLibp2pThroughput(b *testing.B) {
 	case <-ctx.Done():
 		b.Fatal("stream handler not called")
 	}
-	defer rs.Reset()
+	b.Cleanup(func() { rs.Reset() })
 	r := bufio.NewReaderSize(rs, bufSize)
 	if err := readFrames(r, nil, 1); err != nil {
 		b.Fatal(err)
 	}
+	return s, r
+}
 
+// benchLibp2pThroughput ("buffered"): one libp2p connection and one yamux
+// stream, opened once (outside the timer) and shared by all sizes and all
+// runs. Per iteration the sender writes one message (4-byte length +
+// payload) into a 64 KiB bufio.Writer, which goes out as a Write on the
+// stream whenever it fills, plus one Flush at the end of the batch; the
+// receiver, on its own goroutine, reads b.N messages with io.ReadFull from
+// a 64 KiB bufio.Reader into one reused buffer. The clock stops when the
+// receiver has the last message. b.SetBytes counts the payload only. The
+// fastest way to push bytes through libp2p, but not the semantics of a
+// pool: the sender owns the buffer, nothing is queued, and the receiver
+// keeps no message.
+func benchLibp2pThroughput(b *testing.B) {
+	s, r := libp2pStream(b)
+	w := bufio.NewWriterSize(s, bufSize)
+	fw := &frameWriter{w: w}
 	for _, sz := range sizes {
 		b.Run(sz.name, func(b *testing.B) {
-			payload := make([]byte, sz.n)
-			for i := range payload {
-				payload[i] = byte(i)
-			}
+			payload := pattern(sz.n)
 			buf := make([]byte, sz.n)
 			b.ReportAllocs()
 			b.SetBytes(int64(sz.n))
@@ -196,6 +203,107 @@ func benchLibp2pThroughput(b *testing.B) {
 			}
 		})
 	}
+}
+
+// benchLibp2pWritePerMsg: what most code does, one Stream.Write per
+// message (the 4-byte length and the payload in one buffer, built once);
+// the receiver parses each message into its own []byte.
+func benchLibp2pWritePerMsg(b *testing.B) {
+	s, r := libp2pStream(b)
+	for _, sz := range sizes {
+		b.Run(sz.name, func(b *testing.B) {
+			frame := binary.BigEndian.AppendUint32(nil, uint32(sz.n))
+			frame = append(frame, pattern(sz.n)...)
+			b.ReportAllocs()
+			b.SetBytes(int64(sz.n))
+			done := make(chan error, 1)
+			b.ResetTimer()
+			go func() { done <- readOwnedFrames(r, sz.n, b.N) }()
+			for i := 0; i < b.N; i++ {
+				if _, err := s.Write(frame); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := <-done; err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
+}
+
+// benchLibp2pQueued: the semantics of p2ppool's Write and Read on libp2p,
+// its strongest fair configuration. Write puts the message on a bounded
+// channel (1,024 messages) and returns; a writer goroutine drains the
+// channel into a 64 KiB bufio.Writer and flushes whenever the channel is
+// empty; the receiver parses each length-prefixed message into its own
+// []byte, as Read returns one.
+func benchLibp2pQueued(b *testing.B) {
+	s, r := libp2pStream(b)
+	for _, sz := range sizes {
+		b.Run(sz.name, func(b *testing.B) {
+			payload := pattern(sz.n)
+			queue := make(chan []byte, 1024)
+			written := make(chan error, 1)
+			go func() {
+				fw := &frameWriter{w: bufio.NewWriterSize(s, bufSize)}
+				var err error
+				for m := range queue {
+					if err == nil {
+						err = fw.put(m)
+					}
+					if err == nil && len(queue) == 0 {
+						err = fw.w.Flush()
+					}
+				}
+				written <- err
+			}()
+			b.ReportAllocs()
+			b.SetBytes(int64(sz.n))
+			done := make(chan error, 1)
+			b.ResetTimer()
+			go func() { done <- readOwnedFrames(r, sz.n, b.N) }()
+			for i := 0; i < b.N; i++ {
+				queue <- payload
+			}
+			if err := <-done; err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			close(queue)
+			if err := <-written; err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
+}
+
+// readOwnedFrames reads n length-prefixed messages from r, each into a
+// new []byte of its length, and checks each length.
+func readOwnedFrames(r *bufio.Reader, size, n int) error {
+	var hdr [4]byte
+	for i := 0; i < n; i++ {
+		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+			return fmt.Errorf("message %d header: %w", i, err)
+		}
+		l := int(binary.BigEndian.Uint32(hdr[:]))
+		if l != size {
+			return fmt.Errorf("message %d: length %d, want %d", i, l, size)
+		}
+		m := make([]byte, l)
+		if _, err := io.ReadFull(r, m); err != nil {
+			return fmt.Errorf("message %d body: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// pattern is a payload of n bytes that are not all zero.
+func pattern(n int) []byte {
+	p := make([]byte, n)
+	for i := range p {
+		p[i] = byte(i)
+	}
+	return p
 }
 
 // benchLibp2pConnect: per iteration, with h2's addresses already in h1's

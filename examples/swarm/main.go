@@ -416,8 +416,9 @@ func (n *node) bytes() (in, out uint64) {
 	return in, out
 }
 
-// discover is the node's maintenance, which the pool does not run yet:
-// every 100–200 ms, while the node has fewer connections than its
+// discover is the demo's own discovery loop, faster than the pool's
+// maintenance (which also runs, every 120 s and when the count crosses
+// its bounds): every 100–200 ms, while the node has fewer connections than its
 // target, it asks its peers for points (Bootstrap; they answer with
 // Advertise) and dials a few known points it is not connected to.
 func (n *node) discover(ctx context.Context) {

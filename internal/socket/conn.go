@@ -42,6 +42,9 @@ type Conn struct {
 	ptStart  int
 	consumed int   // length of the message last returned, dropped on the next call
 	readErr  error // sticky
+	// reserve, when set, is called with each message's size as soon as
+	// its size prefix is read, before the rest is reassembled.
+	reserve func(size int) error
 
 	// Owned by the writer (WriteMessages).
 	wnonce   crypto.Nonce
@@ -57,6 +60,12 @@ func newConn(nc net.Conn, cfg *Config) *Conn {
 		in:           pool.Get(initialReadBuffer),
 	}
 }
+
+// SetReserve makes ReadMessage call reserve with each message's whole
+// size (prefix included) as soon as it is known and before reading the
+// rest: reserve may wait for room, which stops the reader, or fail, which
+// fails the read. Call it before the first ReadMessage.
+func (c *Conn) SetReserve(reserve func(size int) error) { c.reserve = reserve }
 
 // NetConn returns the underlying connection.
 func (c *Conn) NetConn() net.Conn { return c.nc }
@@ -104,6 +113,11 @@ func (c *Conn) ReadMessage() ([]byte, error) {
 	total, err := wire.MessageLen(c.pt[c.ptStart:c.ptStart+4], c.maxMsg)
 	if err != nil {
 		return nil, c.failRead(fmt.Errorf("%w: %w", ErrInvalidMessageSize, err))
+	}
+	if c.reserve != nil {
+		if err := c.reserve(total); err != nil {
+			return nil, c.failRead(err)
+		}
 	}
 	for len(c.pt)-c.ptStart < total {
 		if err := c.readChunk(); err != nil {

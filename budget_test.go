@@ -1,0 +1,155 @@
+package p2ppool
+
+import (
+	"context"
+	"runtime"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/p2ppool/p2ppool/internal/wire"
+)
+
+// TestIncomingBytesAreBudgeted: 100 peers send maximum-size messages to
+// an application that never reads. What the pool holds is bounded by
+// TotalIncomingQueueSize plus a small constant per connection, however
+// much the peers send, and it is all given back when they leave.
+func TestIncomingBytesAreBudgeted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("opens 100 connections")
+	}
+	const (
+		peers   = 100
+		maxBody = 1 << 20
+		budget  = 16 << 20
+		// perConn bounds what one connection costs beyond the budget,
+		// both ends (the scripted senders run in this process): buffers
+		// of the reader and of the sender's socket, goroutine stacks, the
+		// tables' records, the small message a connection may always
+		// take outside the budget.
+		perConn = 512 << 10
+	)
+	n := newNetwork("tcp")
+	nd := newNode(t, n, func(c *Config) {
+		c.MaxConnections, c.ExpectedConnections = peers+10, peers
+		c.MaxIncomingConnections = peers
+		c.MaxMessageSize = maxBody
+		c.TotalIncomingQueueSize = budget
+		c.IncomingMessageQueueSize = 4 << 20 // per connection: 4 messages
+	})
+	before := heapInUse()
+
+	// One message of the largest size, shared read-only by the senders,
+	// each of which seals it piece by piece (WriteMessages does not parse
+	// what it seals), so that a sender holds one piece, not the message.
+	msg := appMsg(0x1000, wire.AppendString(nil, string(make([]byte, maxBody-4))))
+	var wg sync.WaitGroup
+	var peersUp []*rawPeer
+	for range peers {
+		rp, _ := dialRaw(t, n, nd)
+		peersUp = append(peersUp, rp)
+		wg.Go(func() {
+			for {
+				for off := 0; off < len(msg); off += 64 << 10 {
+					if err := rp.sc.WriteMessages(msg[off:min(len(msg), off+64<<10)]); err != nil {
+						return
+					}
+				}
+			}
+		})
+	}
+	// The readers fill the budget and stop.
+	waitFor(t, "the budget to fill", func() bool {
+		s := nd.Stats()
+		return s.Connections == peers && s.IncomingBudgetHeld > budget-maxBody
+	})
+	s := nd.Stats()
+	during := heapInUse()
+	growth := during - before
+	t.Logf("holding %d messages, %d wire bytes (budget %d held); heap grew by %.1f MiB for %d connections: %.0f KiB per connection beyond the budget",
+		s.AppQueued, s.AppQueuedBytes, s.IncomingBudgetHeld, float64(growth)/(1<<20), peers, float64(growth-budget)/peers/1024)
+	assert.LessOrEqual(t, s.IncomingBudgetHeld, int64(budget))
+	assert.Less(t, growth, int64(budget+peers*perConn), "heap within the budget plus a constant per connection")
+
+	// The peers leave. TCP delivers their goodbye behind the bytes the
+	// pool has not read, so it learns they left once its application
+	// reads again: it drains each connection to its end.
+	for _, rp := range peersUp {
+		rp.nc.Close()
+	}
+	wg.Wait()
+	for _, c := range nd.Connections() {
+		_, de := readAll(t, c)
+		assert.Equal(t, ReasonRemoteClosed, de.Reason)
+	}
+	waitFor(t, "the peers to be gone", func() bool { return nd.ActiveConnections() == 0 })
+	assert.Zero(t, nd.Stats().IncomingBudgetHeld, "the budget is given back")
+	after := heapInUse()
+	t.Logf("heap after they left: %+.1f MiB from the start", float64(after-before)/(1<<20))
+	assert.Less(t, after-before, int64(8<<20), "the memory is given back")
+}
+
+// heapInUse is the live heap after two collections (the buffer pool
+// keeps what it holds for one cycle).
+func heapInUse() int64 {
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc)
+}
+
+// TestAppQueueBytes pins the queue's bounds: per connection in bytes (a
+// message larger than the bound still fits an empty queue), across
+// connections through the pool's budget, and a small message into an
+// empty queue never waits for that budget.
+func TestAppQueueBytes(t *testing.T) {
+	ctx := context.Background()
+	blocked := func(t *testing.T, q *appQueue[int], size int) func() error {
+		t.Helper()
+		done := make(chan error, 1)
+		go func() { done <- q.reserve(ctx, size) }()
+		notYet(t, done, "reserve")
+		return func() error { return recvErr(t, done, "reserve") }
+	}
+	t.Run("per connection", func(t *testing.T) {
+		b := newInBudget(1 << 30)
+		q := newAppQueue[int](10, 100, b)
+		require.NoError(t, q.reserve(ctx, 150), "larger than the bound, into an empty queue")
+		require.NoError(t, q.push(1))
+		wait := blocked(t, q, 1)
+		_, err := q.pop(ctx)
+		require.NoError(t, err)
+		require.NoError(t, wait())
+		q.release()
+		require.NoError(t, q.reserve(ctx, 60))
+		require.NoError(t, q.push(2))
+		wait = blocked(t, q, 41) // 60 + 41 > 100
+		q.close(ErrConnectionClosed)
+		require.ErrorIs(t, wait(), ErrConnectionClosed)
+		m, err := q.pop(ctx)
+		require.NoError(t, err, "what was queued is still read after close")
+		assert.Equal(t, 2, m)
+	})
+	t.Run("across connections", func(t *testing.T) {
+		b := newInBudget(200 << 10)
+		q1 := newAppQueue[int](10, 1<<20, b)
+		q2 := newAppQueue[int](10, 1<<20, b)
+		require.NoError(t, q1.reserve(ctx, 150<<10))
+		require.NoError(t, q1.push(1))
+		wait := blocked(t, q2, 100<<10)
+		assert.Equal(t, int64(150<<10), b.held.Load())
+		q3 := newAppQueue[int](10, 1<<20, b)
+		require.NoError(t, q3.reserve(ctx, 1<<10), "a small message into an empty queue does not wait")
+		q3.release()
+		_, err := q1.pop(ctx)
+		require.NoError(t, err)
+		require.NoError(t, wait())
+		require.NoError(t, q2.push(2))
+		assert.Equal(t, int64(100<<10), b.held.Load())
+		q2.close(ErrConnectionClosed)
+		assert.Zero(t, b.held.Load(), "close gives back what the queue held")
+	})
+}

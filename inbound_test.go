@@ -1,0 +1,338 @@
+package p2ppool
+
+import (
+	"context"
+	"hash/maphash"
+	"io"
+	"net"
+	"net/netip"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// srcDialer dials on a pipe network from a fixed source address, as a
+// host with that address would.
+type srcDialer struct {
+	n   *network
+	src netip.Addr
+}
+
+func (d srcDialer) DialContext(ctx context.Context, _, address string) (net.Conn, error) {
+	return d.n.dialFrom(ctx, address, d.src)
+}
+
+// dialSilentFrom opens a transport connection to nd from src and says
+// nothing.
+func dialSilentFrom(t testing.TB, n *network, nd *node, src string) net.Conn {
+	t.Helper()
+	nc, err := n.dialFrom(ctxT(t), nd.point.String(), netip.MustParseAddr(src))
+	require.NoError(t, err)
+	t.Cleanup(func() { nc.Close() })
+	return nc
+}
+
+// nodeAt is newNode whose outgoing connections come from src.
+func nodeAt(t testing.TB, n *network, src string, mutate func(*Config)) *node {
+	t.Helper()
+	return newNode(t, n, func(c *Config) {
+		c.Dialer = srcDialer{n, netip.MustParseAddr(src)}
+		if mutate != nil {
+			mutate(c)
+		}
+	})
+}
+
+func TestNetGroups(t *testing.T) {
+	cfg := Config{}.withDefaults()
+	g := newNetGroups(&cfg)
+	for _, tc := range []struct{ addr, wantAddr, wantSubnet string }{
+		{"192.0.2.7", "192.0.2.7/32", "192.0.2.0/24"},
+		{"2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64", "2001:db8:1::/48"},
+	} {
+		a := netip.MustParseAddr(tc.addr)
+		assert.Equal(t, netip.MustParsePrefix(tc.wantAddr), g.addr(a))
+		assert.Equal(t, netip.MustParsePrefix(tc.wantSubnet), g.subnet(a))
+	}
+	assert.False(t, g.limited(netip.MustParseAddr("127.0.0.1")), "loopback is exempt by default")
+	assert.False(t, g.limited(netip.MustParseAddr("::1")))
+	assert.True(t, g.limited(netip.MustParseAddr("10.0.0.1")))
+	cfg.LimitLoopback = true
+	assert.True(t, newNetGroups(&cfg).limited(netip.MustParseAddr("127.0.0.1")))
+}
+
+func TestPendingSet(t *testing.T) {
+	cfg := Config{MaxIncomingConnections: 3}.withDefaults()
+	g := newNetGroups(&cfg)
+	var s pendingSet
+	t0 := time.Unix(1000, 0)
+	evicted := map[string]bool{}
+	add := func(addr string, at int) (*pendingHandshake, *pendingHandshake, RefusalReason, bool) {
+		return s.admit(&cfg, g, netip.MustParseAddr(addr), func(error) { evicted[addr] = true }, t0.Add(time.Duration(at)*time.Second))
+	}
+	_, _, _, ok := add("10.0.0.1", 0)
+	require.True(t, ok)
+	_, _, _, ok = add("10.0.0.1", 1)
+	require.True(t, ok)
+	_, _, r, ok := add("10.0.0.1", 2)
+	require.False(t, ok)
+	assert.Equal(t, RefusedPendingPerAddr, r)
+	_, _, _, ok = add("10.0.0.2", 3)
+	require.True(t, ok)
+	// All three slots busy, three from 10.0.0.0/24: a fourth socket of the
+	// subnet is over its share of 4? No: the subnet holds 3 < 4, so it
+	// evicts the subnet's oldest.
+	_, victim, _, ok := add("10.9.0.1", 4)
+	require.True(t, ok)
+	require.NotNil(t, victim)
+	assert.Equal(t, t0, victim.started, "the oldest of the most represented subnet")
+	assert.Len(t, s.all, 3)
+
+	// The subnet's share: 4 handshakes, whatever the addresses.
+	cfg.MaxIncomingConnections = 20
+	s = pendingSet{}
+	for i := range 4 {
+		_, _, _, ok := add(netip.AddrFrom4([4]byte{10, 1, 1, byte(i + 1)}).String(), i)
+		require.True(t, ok)
+	}
+	_, _, r, ok = add("10.1.1.99", 5)
+	require.False(t, ok)
+	assert.Equal(t, RefusedPendingPerSubnet, r)
+
+	// Loopback is exempt: no share, never evicted; with every slot held
+	// by loopback, a newcomer is refused as octez does.
+	cfg.MaxIncomingConnections = 2
+	s = pendingSet{}
+	for i := range 2 {
+		_, _, _, ok := add("127.0.0.1", i)
+		require.True(t, ok)
+	}
+	_, _, r, ok = add("10.2.0.1", 3)
+	require.False(t, ok)
+	assert.Equal(t, RefusedTooManyIncoming, r)
+}
+
+func TestFailScores(t *testing.T) {
+	var f failScores
+	a := netip.MustParsePrefix("192.0.2.1/32")
+	t0 := time.Unix(1000, 0)
+	assert.False(t, f.add(a, 3, t0))
+	assert.False(t, f.add(a, 3, t0.Add(time.Minute)))
+	assert.True(t, f.add(a, 3, t0.Add(2*time.Minute)), "the third within the window greylists")
+	assert.False(t, f.add(a, 3, t0.Add(3*time.Minute)), "and starts over")
+	assert.False(t, f.add(a, 3, t0.Add(3*time.Minute+failWindow+time.Second)), "failures further apart do not add up")
+	assert.False(t, f.add(a, 0, t0), "a limit of 0 never greylists")
+	// Bounded: the stalest are forgotten.
+	for i := range maxFailScores + 10 {
+		f.add(netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), 32), 3, t0.Add(time.Duration(i)*time.Millisecond))
+	}
+	assert.LessOrEqual(t, len(f.m), maxFailScores)
+}
+
+func TestSelectEviction(t *testing.T) {
+	seed := maphash.MakeSeed()
+	t0 := time.Unix(1000, 0)
+	subnetA := netip.MustParsePrefix("10.1.0.0/24")
+	subnetB := netip.MustParsePrefix("10.2.0.0/24")
+	subnetC := netip.MustParsePrefix("10.3.0.0/24")
+	var cands []evictCandidate
+	for i := range 12 {
+		cands = append(cands, evictCandidate{id: uint64(i + 1), subnet: subnetA, established: t0.Add(time.Duration(i) * time.Second)})
+	}
+	cands = append(cands, evictCandidate{id: 13, subnet: subnetB, established: t0.Add(20 * time.Second)})
+	id, ok := selectEviction(cands, subnetC, seed)
+	require.True(t, ok)
+	assert.Equal(t, subnetA, cands[id-1].subnet, "from the most represented subnet")
+	assert.GreaterOrEqual(t, id, uint64(7), "the older half is protected by uptime")
+
+	_, ok = selectEviction(cands, subnetA, seed)
+	assert.False(t, ok, "a newcomer from the crowded subnet evicts nobody")
+
+	// Recent useful traffic protects: mark every connection of A but one
+	// as useful and old; the victim is the one that never delivered.
+	useful := make([]evictCandidate, 0, 13)
+	for _, c := range cands {
+		if c.subnet == subnetA && c.id != 12 {
+			c.lastUseful = t0.Add(time.Hour).UnixNano() + int64(c.id)
+		}
+		useful = append(useful, c)
+	}
+	id, ok = selectEviction(useful, subnetC, seed)
+	require.True(t, ok)
+	assert.Equal(t, subnetA, useful[id-1].subnet)
+
+	// Too few candidates: every one is protected.
+	_, ok = selectEviction(cands[:4], subnetC, seed)
+	assert.False(t, ok)
+}
+
+// TestHandshakeSlotEviction: every handshake slot is held by silent
+// sockets of one subnet; an honest peer from another gets in at once, the
+// oldest silent socket losing its slot.
+func TestHandshakeSlotEviction(t *testing.T) {
+	n := newNetwork("pipe")
+	b := newNode(t, n, func(c *Config) { c.MaxIncomingConnections = 2 })
+	first := dialSilentFrom(t, n, b, "10.66.0.1")
+	waitFor(t, "the first handshake", func() bool { return b.Stats().IncomingHandshakes == 1 })
+	dialSilentFrom(t, n, b, "10.66.0.2")
+	waitFor(t, "the second handshake", func() bool { return b.Stats().IncomingHandshakes == 2 })
+	a := nodeAt(t, n, "10.77.0.1", nil)
+	connect(t, a, b)
+	assert.Equal(t, io.EOF, waitRemoteEOF(t, first), "the oldest silent socket was cut")
+	requireRefused(t, b, map[RefusalReason]uint64{RefusedHandshakeEvicted: 1})
+}
+
+func TestPerAddressAndSubnetShares(t *testing.T) {
+	t.Run("pending from one address", func(t *testing.T) {
+		n := newNetwork("pipe")
+		b := newNode(t, n, nil)
+		for range DefaultMaxPendingPerAddr {
+			dialSilentFrom(t, n, b, "10.66.0.1")
+		}
+		waitFor(t, "the handshakes", func() bool { return b.Stats().IncomingHandshakes == DefaultMaxPendingPerAddr })
+		over := dialSilentFrom(t, n, b, "10.66.0.1")
+		assert.Equal(t, io.EOF, waitRemoteEOF(t, over), "closed at once, without a word")
+		requireRefused(t, b, map[RefusalReason]uint64{RefusedPendingPerAddr: 1})
+		connect(t, nodeAt(t, n, "10.66.0.2", nil), b) // a neighbour still gets in
+	})
+	t.Run("established from one address", func(t *testing.T) {
+		n := newNetwork("pipe")
+		b := newNode(t, n, func(c *Config) { c.MaxIncomingPerAddr = 2 })
+		for range 2 {
+			connect(t, nodeAt(t, n, "10.66.0.1", nil), b)
+		}
+		_, err := nodeAt(t, n, "10.66.0.1", nil).Connect(ctxT(t), b.point)
+		require.Error(t, err)
+		requireRefused(t, b, map[RefusalReason]uint64{RefusedIncomingPerAddr: 1})
+		connect(t, nodeAt(t, n, "10.66.0.2", nil), b)
+		assert.Equal(t, 3, b.ActiveConnections())
+	})
+	t.Run("established from one subnet", func(t *testing.T) {
+		n := newNetwork("pipe")
+		b := newNode(t, n, func(c *Config) { c.MaxIncomingPerSubnet = 2 })
+		connect(t, nodeAt(t, n, "10.66.0.1", nil), b)
+		connect(t, nodeAt(t, n, "10.66.0.2", nil), b)
+		_, err := nodeAt(t, n, "10.66.0.3", nil).Connect(ctxT(t), b.point)
+		require.Error(t, err)
+		requireRefused(t, b, map[RefusalReason]uint64{RefusedIncomingPerSubnet: 1})
+		connect(t, nodeAt(t, n, "10.67.0.1", nil), b)
+	})
+}
+
+// TestConnectionEviction: the pool is full of incoming peers from one
+// subnet; a peer from another subnet evicts one of them, a peer from the
+// crowded subnet is refused, and trusted peers are never evicted.
+func TestConnectionEviction(t *testing.T) {
+	const full = 12
+	setup := func(t *testing.T, trust bool) (*network, *node, []*testConn) {
+		n := newNetwork("pipe")
+		b := newNode(t, n, func(c *Config) {
+			c.MaxConnections, c.ExpectedConnections, c.MinConnections = full, full, 1
+			c.MaxIncomingPerSubnet = full
+		})
+		var ends []*testConn
+		for i := range full {
+			a := nodeAt(t, n, netip.AddrFrom4([4]byte{10, 66, 0, byte(i + 1)}).String(), nil)
+			if trust {
+				b.TrustPeer(a.Identity().PeerID)
+			}
+			_, cb := connect(t, a, b)
+			ends = append(ends, cb)
+		}
+		return n, b, ends
+	}
+	t.Run("newcomer from another subnet", func(t *testing.T) {
+		n, b, ends := setup(t, false)
+		connect(t, nodeAt(t, n, "10.77.0.1", nil), b)
+		evicted := 0
+		for _, c := range ends {
+			select {
+			case <-c.Done():
+				assert.Equal(t, ReasonEvicted, endReason(t, c).Reason)
+				evicted++
+			default:
+			}
+		}
+		waitFor(t, "the evicted connection to be gone", func() bool { return b.ActiveConnections() == full })
+		assert.Equal(t, uint64(1), b.Stats().Evicted)
+		_, err := nodeAt(t, n, "10.66.0.200", nil).Connect(ctxT(t), b.point)
+		require.ErrorIs(t, err, ErrRejected, "from the crowded subnet: nacked, Too_many_connections")
+		requireRefused(t, b, map[RefusalReason]uint64{RefusedTooManyConnections: 1})
+	})
+	t.Run("trusted peers are never evicted", func(t *testing.T) {
+		n, b, _ := setup(t, true)
+		_, err := nodeAt(t, n, "10.77.0.1", nil).Connect(ctxT(t), b.point)
+		require.ErrorIs(t, err, ErrRejected)
+		assert.Zero(t, b.Stats().Evicted)
+	})
+}
+
+// TestStallingHandshakesGreylist: handshakes from one address that keep
+// timing out end in a greylist entry for it.
+func TestStallingHandshakesGreylist(t *testing.T) {
+	n := newNetwork("pipe")
+	b := newNode(t, n, func(c *Config) { c.FirstMessageTimeout = 20 * time.Millisecond })
+	addr := netip.MustParseAddr("10.66.0.1")
+	for i := range DefaultHandshakeFailureLimit {
+		assert.False(t, b.AddrBanned(addr), "not yet, after %d", i)
+		nc := dialSilentFrom(t, n, b, addr.String())
+		assert.Equal(t, io.EOF, waitRemoteEOF(t, nc))
+		waitFor(t, "the handshake to end", func() bool { return b.Stats().IncomingHandshakes == 0 })
+	}
+	assert.True(t, b.AddrBanned(addr))
+	requireRefused(t, b, map[RefusalReason]uint64{RefusedFirstMessageTimeout: DefaultHandshakeFailureLimit})
+	nc := dialSilentFrom(t, n, b, addr.String())
+	assert.Equal(t, io.EOF, waitRemoteEOF(t, nc))
+	requireRefused(t, b, map[RefusalReason]uint64{RefusedFirstMessageTimeout: DefaultHandshakeFailureLimit, RefusedBanned: 1})
+}
+
+func TestIdleAndWriteTimeouts(t *testing.T) {
+	t.Run("idle", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			n := newNetwork("pipe")
+			a := newNode(t, n, nil)
+			b := newNode(t, n, func(c *Config) { c.IdleTimeout = 5 * time.Second })
+			ca, cb := connect(t, a, b)
+			start := time.Now()
+			assert.Equal(t, ReasonIdle, endReason(t, cb).Reason)
+			assert.InDelta(t, 5*time.Second, time.Since(start), float64(10*time.Millisecond), "idle from the last message: the handshake's end")
+			assert.Equal(t, ReasonRemoteClosed, endReason(t, ca).Reason)
+		})
+	})
+	t.Run("busy is not idle", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			n := newNetwork("pipe")
+			a := newNode(t, n, nil)
+			b := newNode(t, n, func(c *Config) { c.IdleTimeout = 5 * time.Second })
+			ca, cb := connect(t, a, b)
+			// A message every 4 s for 48 s, either way: never idle.
+			for i := range 12 {
+				from, to := ca, cb
+				if i%2 == 1 {
+					from, to = cb, ca
+				}
+				require.NoError(t, from.Write(ctxT(t), numbered(i, 10)))
+				readN(t, to, 1)
+				time.Sleep(4 * time.Second)
+			}
+			assert.NoError(t, cb.Err())
+			assert.Equal(t, ReasonIdle, endReason(t, cb).Reason, "then quiet: idle")
+		})
+	})
+	t.Run("peer that never reads", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			n := newNetwork("pipe")
+			b := newNode(t, n, func(c *Config) { c.WriteTimeout = 3 * time.Second })
+			_, cb := dialRaw(t, n, b) // reads nothing
+			start := time.Now()
+			require.NoError(t, cb.Write(ctxT(t), bigMsg(0)))
+			de := endReason(t, cb)
+			assert.Equal(t, ReasonWriteTimeout, de.Reason)
+			assert.True(t, de.Remote)
+			assert.InDelta(t, 3*time.Second, time.Since(start), float64(10*time.Millisecond))
+		})
+	})
+}
