@@ -281,6 +281,16 @@ type Config struct {
 	// spent waiting for the bandwidth caps does not count. If zero, 60 s
 	// (octez has no such bound); Disabled turns it off.
 	WriteTimeout time.Duration
+	// ChunkPerMessage starts every message this node writes in a new
+	// chunk, as octez's writer does. By default the writer seals what is
+	// queued as one plaintext stream, filling each chunk with as many
+	// messages as are waiting when it is sealed (never waiting for more):
+	// octez's reader decodes the plaintext as a stream
+	// (src/lib_p2p/p2p_socket.ml, read_message resumes read_stream), so
+	// this is protocol-legal and 3 to 5 times cheaper for small messages.
+	// Set it for peers whose reader needs each message to start a chunk
+	// (tezedge).
+	ChunkPerMessage bool
 	// UnknownMessages says what a message whose tag no Encoding declares
 	// costs the peer. If zero (UnknownMessagesGreylist), what octez does
 	// with a message it cannot decode: the connection ends and the peer

@@ -23,9 +23,13 @@ import (
 )
 
 // writeBatchBytes caps what the writer hands to one WriteMessages call:
-// enough to coalesce many small messages into one syscall without
-// delaying the first byte of a large batch.
+// enough to coalesce many small messages into one syscall and few chunks
+// without delaying the first byte of a large batch. Under a bandwidth
+// limit a batch is one scheduler quantum instead (see writeLoop).
 const writeBatchBytes = 256 << 10
+
+// maxIdleBatch is the largest batch slice an idle writer keeps.
+const maxIdleBatch = 64
 
 // ConnInfo describes an established connection (octez
 // P2p_connection.Info).
@@ -453,15 +457,35 @@ func (c *Connection[Msg, PeerMeta, ConnMeta]) stopIdleTimer() {
 }
 
 // writeLoop is the writer goroutine: it takes batches from the outgoing
-// queue and writes each with one WriteMessages call until the connection
-// ends, or, when draining, until the queue is empty.
+// queue and writes each with one WriteMessages call, which seals the batch
+// as one stream (several messages to a chunk), until the connection ends,
+// or, when draining, until the queue is empty. While the queue is empty it
+// holds no buffer.
 func (c *Connection[Msg, PeerMeta, ConnMeta]) writeLoop() {
 	var batch []outItem
 	var bufs [][]byte
 	stop := c.ctx.Done()
 	for {
+		if n, _ := c.out.len(); n == 0 {
+			// take is about to wait (only this goroutine empties the
+			// queue): wait holding nothing.
+			c.sc.ReleaseWriteBuffers()
+			if cap(batch) > maxIdleBatch {
+				batch, bufs = nil, nil
+			}
+		}
+		// Under a bandwidth limit the Write of a batch waits for its
+		// budget quantum by quantum: a batch of one quantum completes
+		// WriteSync calls and counts bytes as they go out rather than
+		// after a long batch, and a write timeout bounds one quantum.
+		limit := writeBatchBytes
+		if sc, ok := c.sc.NetConn().(*sched.Conn); ok {
+			if q := sc.WriteQuantum(); q > 0 {
+				limit = q
+			}
+		}
 		var ok bool
-		batch, ok = c.out.take(batch[:0], writeBatchBytes, stop)
+		batch, ok = c.out.take(batch[:0], limit, stop)
 		if !ok {
 			select {
 			case <-c.drain:

@@ -178,6 +178,7 @@ func New[Msg, PeerMeta, ConnMeta any](msgs MessageConfig[Msg], peerMeta PeerMeta
 			PowTarget:        target,
 			Metadata:         localMeta,
 			BinaryChunksSize: cfg.BinaryChunksSize,
+			ChunkPerMessage:  cfg.ChunkPerMessage,
 			MaxMessageSize:   cd.maxMessage,
 		},
 		self:         id.PeerID,

@@ -296,8 +296,10 @@ func (it *outItem) release(err error) {
 // the connection. Safe for concurrent use.
 type outQueue struct {
 	mu sync.Mutex
-	// Guarded by mu.
+	// Guarded by mu. The queued items are items[head:]: the writer takes
+	// from the head without moving the rest.
 	items []outItem
+	head  int
 	bytes int
 	max   int
 	err   error // set once by close
@@ -325,9 +327,8 @@ func (q *outQueue) push(ctx context.Context, it outItem, block bool) error {
 			q.mu.Unlock()
 			return q.err
 		}
-		if len(q.items) == 0 || q.bytes+len(it.b) <= q.max {
-			q.items = append(q.items, it)
-			q.bytes += len(it.b)
+		if len(q.items) == q.head || q.bytes+len(it.b) <= q.max {
+			q.appendLocked(it)
 			q.mu.Unlock()
 			select {
 			case q.wake <- struct{}{}:
@@ -357,6 +358,24 @@ func (q *outQueue) push(ctx context.Context, it outItem, block bool) error {
 	}
 }
 
+// appendLocked queues it, first moving the queued items to the front of
+// the slice when it is full and mostly taken (amortised: at least as many
+// items were taken as are moved). q.mu must be held.
+func (q *outQueue) appendLocked(it outItem) {
+	if len(q.items) == cap(q.items) && q.head > 0 && q.head >= len(q.items)/2 {
+		n := copy(q.items, q.items[q.head:])
+		clear(q.items[n:])
+		q.items = q.items[:n]
+		q.head = 0
+	}
+	q.items = append(q.items, it)
+	q.bytes += len(it.b)
+}
+
+// maxIdleItems is the largest item slice an empty queue keeps, so that a
+// burst of small messages does not pin its slice for the connection's life.
+const maxIdleItems = 1024
+
 // wakeWritersLocked wakes the Writes waiting for room, if any: without
 // waiters no channel is replaced, so taking a batch allocates nothing.
 // q.mu must be held.
@@ -376,8 +395,7 @@ func (q *outQueue) pushLast(it outItem) error {
 		q.mu.Unlock()
 		return q.err
 	}
-	q.items = append(q.items, it)
-	q.bytes += len(it.b)
+	q.appendLocked(it)
 	q.mu.Unlock()
 	select {
 	case q.wake <- struct{}{}:
@@ -392,17 +410,29 @@ func (q *outQueue) pushLast(it outItem) error {
 func (q *outQueue) take(dst []outItem, maxBytes int, stop <-chan struct{}) ([]outItem, bool) {
 	for {
 		q.mu.Lock()
-		if len(q.items) > 0 {
-			n, size := 0, 0
-			for n < len(q.items) && (n == 0 || size+len(q.items[n].b) <= maxBytes) {
-				size += len(q.items[n].b)
-				n++
+		if queued := q.items[q.head:]; len(queued) > 0 {
+			if q.head == 0 && q.bytes <= maxBytes && len(dst) == 0 {
+				// All of it: hand the slice over and keep the writer's
+				// drained one, moving no item.
+				dst, q.items = q.items, dst[:0]
+				q.bytes = 0
+			} else {
+				n, size := 0, 0
+				for n < len(queued) && (n == 0 || size+len(queued[n].b) <= maxBytes) {
+					size += len(queued[n].b)
+					n++
+				}
+				dst = append(dst, queued[:n]...)
+				clear(queued[:n])
+				q.head += n
+				q.bytes -= size
+				if q.head == len(q.items) {
+					q.items, q.head = q.items[:0], 0
+				}
 			}
-			dst = append(dst, q.items[:n]...)
-			rest := copy(q.items, q.items[n:])
-			clear(q.items[rest:])
-			q.items = q.items[:rest]
-			q.bytes -= size
+			if len(q.items) == 0 && cap(q.items) > maxIdleItems {
+				q.items = nil
+			}
 			q.batches++
 			q.wakeWritersLocked()
 			q.mu.Unlock()
@@ -424,7 +454,7 @@ func (q *outQueue) take(dst []outItem, maxBytes int, stop <-chan struct{}) ([]ou
 func (q *outQueue) len() (items, bytes int) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return len(q.items), q.bytes
+	return len(q.items) - q.head, q.bytes
 }
 
 // close refuses further pushes with err. Items already queued stay for a
@@ -446,8 +476,8 @@ func (q *outQueue) close(err error) {
 // their message was not sent).
 func (q *outQueue) discard(err error) {
 	q.mu.Lock()
-	items := q.items
-	q.items, q.bytes = nil, 0
+	items := q.items[q.head:]
+	q.items, q.head, q.bytes = nil, 0, 0
 	q.mu.Unlock()
 	for i := range items {
 		items[i].release(err)

@@ -261,6 +261,18 @@ func (c *Conn) Stat() Stat {
 	}
 }
 
+// WriteQuantum is the most a paced Write moves at once (the scheduler's
+// quantum, or less under a slow limit), or 0 while outflow is not
+// limited. A writer that frames its stream in sealed chunks keeps them
+// within it, so that pacing holds no message back for more than a quantum
+// of bytes queued after it.
+func (c *Conn) WriteQuantum() int {
+	if !c.s.lim[out].limited.Load() {
+		return 0
+	}
+	return int(c.s.lim[out].chunk.Load())
+}
+
 // NetConn returns the wrapped connection.
 func (c *Conn) NetConn() net.Conn { return c.nc }
 

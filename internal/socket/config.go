@@ -60,6 +60,12 @@ type Config struct {
 	// fails the handshake with ErrFirstMessageTimeout. Zero means only
 	// Timeout and the context.
 	FirstMessageTimeout time.Duration
+	// ChunkPerMessage makes every message written start a new chunk, as
+	// octez's writer does. By default messages written together are
+	// sealed as one stream, several to a chunk, which octez's reader
+	// accepts; some other implementations' readers (tezedge) need each
+	// message to start a chunk.
+	ChunkPerMessage bool
 	// Rand is the source of the connection nonce; nil means crypto/rand.
 	Rand io.Reader
 }

@@ -148,13 +148,12 @@ func DecodeAck(b []byte) (Ack, error) {
 // then points that must exactly fill it, at most max of them. The slice is
 // preallocated from the bytes present, never from the claimed length.
 func readPointList(r *Reader, max int) []netip.AddrPort {
-	region := r.Bytes(-1)
-	if r.err != nil || len(region) == 0 {
+	s := r.beginDynamic(-1)
+	pts := readPoints(r, max)
+	r.end(s)
+	if r.Err() != nil {
 		return nil
 	}
-	sub := MakeReader(region)
-	pts := readPoints(&sub, max)
-	r.adopt(&sub, "")
 	return pts
 }
 
@@ -171,7 +170,7 @@ func readPoints(r *Reader, max int) []netip.AddrPort {
 			return nil
 		}
 		p := ReadPoint(r)
-		if r.err != nil {
+		if r.Err() != nil {
 			return nil
 		}
 		pts = append(pts, p)

@@ -1,27 +1,36 @@
 package wire
 
 import (
-	"errors"
 	"strings"
+
+	"github.com/p2ppool/p2ppool/dataenc"
 )
 
 // The sentinels below classify every decoding failure. Callers (the socket
 // layer deciding whether to greylist a peer, tests) match them with
-// errors.Is; the *DecodeError wrapping them says where it happened.
+// errors.Is; the *DecodeError wrapping them says where it happened. They
+// are package dataenc's, whose Reader does the reading.
 var (
 	// ErrTruncated reports that the input ended before a value was complete.
-	ErrTruncated = errors.New("wire: truncated input")
+	ErrTruncated = dataenc.ErrTruncated
 	// ErrTrailingBytes reports bytes left over after a complete value, which
 	// octez rejects (Data_encoding Extra_bytes).
-	ErrTrailingBytes = errors.New("wire: trailing bytes")
+	ErrTrailingBytes = dataenc.ErrTrailingBytes
 	// ErrTooLarge reports a length or count beyond the limit octez enforces
 	// (uint30 strings, check_size, list max_length, frame sizes).
-	ErrTooLarge = errors.New("wire: size exceeds limit")
+	ErrTooLarge = dataenc.ErrTooLarge
 	// ErrInvalid reports a well-sized but unacceptable value: an unknown
 	// union tag, a point text octez cannot parse, a length field whose value
 	// is impossible.
-	ErrInvalid = errors.New("wire: invalid value")
+	ErrInvalid = dataenc.ErrInvalid
 )
+
+// sentinelText is a sentinel's message without its package prefix.
+func sentinelText(err error) string {
+	msg := err.Error()
+	msg = strings.TrimPrefix(msg, "dataenc: ")
+	return strings.TrimPrefix(msg, "wire: ")
+}
 
 // DecodeError is the error type every decoder in this package returns. It
 // names what was being decoded so logs are useful, while Unwrap exposes
@@ -39,7 +48,7 @@ type DecodeError struct {
 func (e *DecodeError) Error() string {
 	msg := "<nil>"
 	if e.Err != nil {
-		msg = strings.TrimPrefix(e.Err.Error(), "wire: ")
+		msg = sentinelText(e.Err)
 	}
 	return "wire: decode " + e.What + ": " + msg
 }
@@ -71,7 +80,7 @@ type EncodeError struct {
 func (e *EncodeError) Error() string {
 	msg := "<nil>"
 	if e.Err != nil {
-		msg = strings.TrimPrefix(e.Err.Error(), "wire: ")
+		msg = sentinelText(e.Err)
 	}
 	return "wire: encode " + e.What + ": " + msg
 }

@@ -113,7 +113,7 @@ func appendPointText(dst []byte, p netip.AddrPort) []byte {
 // parsing does not allocate.
 func ReadPoint(r *Reader) netip.AddrPort {
 	b := r.Bytes(MaxPointText)
-	if r.err != nil {
+	if r.Err() != nil {
 		return netip.AddrPort{}
 	}
 	p, reason := parsePoint(b)

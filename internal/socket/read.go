@@ -1,0 +1,229 @@
+package socket
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	pool "github.com/libp2p/go-buffer-pool"
+
+	"github.com/p2ppool/p2ppool/internal/crypto"
+	"github.com/p2ppool/p2ppool/internal/wire"
+)
+
+// ReadMessage returns the next whole P2P message, 4-byte size prefix
+// included, decrypted from as many chunks as it spans (messages may span
+// or share chunks, as octez's stream decoder allows). The slice aliases an
+// internal buffer and is valid until the next ReadMessage call. Errors are
+// sticky: after one, every call returns it.
+//
+// Memory follows arrival: a buffer is taken when a chunk's header
+// arrives (at most one chunk's worth), and a message spanning chunks is
+// gathered in blocks taken as its bytes arrive, so what a stalled peer
+// costs is what it sent plus one chunk.
+func (c *Conn) ReadMessage() ([]byte, error) {
+	if c.readErr != nil {
+		return nil, c.readErr
+	}
+	c.ptStart += c.consumed
+	c.consumed = 0
+	c.releaseMessage()
+	for len(c.pt)-c.ptStart < 4 {
+		if err := c.readChunk(); err != nil {
+			return nil, c.failRead(err)
+		}
+	}
+	total, err := wire.MessageLen(c.pt[c.ptStart:c.ptStart+4], c.maxMsg)
+	if err != nil {
+		return nil, c.failRead(fmt.Errorf("%w: %w", ErrInvalidMessageSize, err))
+	}
+	if c.reserve != nil {
+		if err := c.reserve(total); err != nil {
+			return nil, c.failRead(err)
+		}
+	}
+	if len(c.pt)-c.ptStart >= total {
+		// The common case: the message lies in the chunks read so far, and
+		// is returned in place.
+		c.consumed = total
+		return c.pt[c.ptStart : c.ptStart+total], nil
+	}
+	m, err := c.assemble(total)
+	if err != nil {
+		return nil, c.failRead(err)
+	}
+	return m, nil
+}
+
+func (c *Conn) failRead(err error) error {
+	c.readErr = err
+	return err
+}
+
+// assemble gathers the total-byte message that starts at pt[ptStart:],
+// reading chunks until it is whole. Its bytes go into blocks of blockSize
+// (the last one shorter), each taken when its first byte has arrived; a
+// message of one block is returned as it is, a longer one is copied into
+// one buffer once whole.
+func (c *Conn) assemble(total int) ([]byte, error) {
+	have := 0
+	for {
+		for live := c.pt[c.ptStart:]; len(live) > 0 && have < total; {
+			i, off := have/blockSize, have%blockSize
+			if i == len(c.blocks) {
+				c.blocks = append(c.blocks, pool.Get(min(blockSize, total-have)))
+			}
+			n := copy(c.blocks[i][off:], live)
+			have += n
+			live = live[n:]
+			c.ptStart += n
+		}
+		if have == total {
+			break
+		}
+		if err := c.readChunk(); err != nil {
+			return nil, err
+		}
+	}
+	if len(c.blocks) == 1 {
+		c.msg = c.blocks[0]
+	} else {
+		c.msg = pool.Get(total)
+		off := 0
+		for _, b := range c.blocks {
+			off += copy(c.msg[off:], b)
+			putBuf(b)
+		}
+	}
+	clear(c.blocks)
+	c.blocks = c.blocks[:0]
+	return c.msg, nil
+}
+
+// readChunk reads one chunk and appends its plaintext to c.pt.
+func (c *Conn) readChunk() error {
+	if err := c.fill(headerLen); err != nil {
+		return err
+	}
+	n := int(binary.BigEndian.Uint16(c.in[c.inStart:]))
+	if n < tagLen {
+		return fmt.Errorf("%w: %d bytes", ErrInvalidChunkSize, n)
+	}
+	c.inStart += headerLen
+	if err := c.fill(n); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF // the header arrived
+		}
+		return err
+	}
+	sealed := c.in[c.inStart : c.inStart+n]
+	c.reservePlaintext(n - tagLen)
+	var ok bool
+	c.pt, ok = crypto.Open(c.pt, sealed, &c.rnonce, &c.key)
+	if !ok {
+		return ErrDecipher
+	}
+	c.rnonce.Increment()
+	c.inStart += n
+	return nil
+}
+
+func (c *Conn) releaseIn() {
+	if c.inPooled {
+		putBuf(c.in)
+		c.inPooled = false
+	}
+	c.in = c.idle[:]
+}
+
+func (c *Conn) releasePlaintext() {
+	if c.ptPooled {
+		putBuf(c.pt)
+		c.ptPooled = false
+	}
+	c.pt = c.idlePt[:0]
+	c.ptStart = 0
+}
+
+func (c *Conn) releaseMessage() {
+	putBuf(c.msg)
+	c.msg = nil
+}
+
+// reservePlaintext makes room for n more plaintext bytes: returned bytes
+// are dropped first, and a bigger buffer is exactly what is needed (the
+// reader only appends a chunk to pt when fewer than 4 live bytes are left
+// there, so pt never exceeds one chunk and a size prefix).
+func (c *Conn) reservePlaintext(n int) {
+	if cap(c.pt)-len(c.pt) >= n {
+		return
+	}
+	live := len(c.pt) - c.ptStart
+	if cap(c.pt)-live >= n {
+		copy(c.pt[:live], c.pt[c.ptStart:])
+		c.pt = c.pt[:live]
+		c.ptStart = 0
+		return
+	}
+	grown := pool.Get(live + n)[:live]
+	copy(grown, c.pt[c.ptStart:])
+	c.releasePlaintext()
+	c.pt, c.ptPooled = grown, true
+}
+
+// fill makes c.in[c.inStart:c.inEnd] hold at least n bytes (n is at most
+// one chunk), reading as much as the buffer takes per syscall so that many
+// small chunks cost one read.
+func (c *Conn) fill(n int) error {
+	if c.inEnd-c.inStart >= n {
+		return nil
+	}
+	// The read below may block: wait holding only what is still needed.
+	if c.ptStart == len(c.pt) {
+		c.releasePlaintext()
+	}
+	if c.inStart == c.inEnd && n <= len(c.idle) {
+		c.releaseIn()
+		c.inStart, c.inEnd = 0, 0
+	}
+	if len(c.in)-c.inStart < n {
+		live := c.inEnd - c.inStart
+		if len(c.in) < n {
+			grown := pool.Get(max(n, readAhead))
+			grown = grown[:cap(grown)]
+			copy(grown, c.in[c.inStart:c.inEnd])
+			c.releaseIn()
+			c.in, c.inPooled = grown, true
+		} else {
+			copy(c.in, c.in[c.inStart:c.inEnd])
+		}
+		c.inStart, c.inEnd = 0, live
+	}
+	for c.inEnd-c.inStart < n {
+		m, err := c.nc.Read(c.in[c.inEnd:])
+		c.inEnd += m
+		if err != nil {
+			if c.inEnd-c.inStart >= n {
+				return nil
+			}
+			if errors.Is(err, io.EOF) && c.inEnd > c.inStart {
+				err = io.ErrUnexpectedEOF
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// readHandshakeChunk reads exactly one chunk and returns its plaintext,
+// valid until the next read. Handshake payloads are one chunk each.
+func (c *Conn) readHandshakeChunk() ([]byte, error) {
+	c.releasePlaintext()
+	if err := c.readChunk(); err != nil {
+		return nil, err
+	}
+	pt := c.pt
+	c.pt = c.pt[:0]
+	return pt, nil
+}

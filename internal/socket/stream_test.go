@@ -1,0 +1,338 @@
+package socket
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/p2ppool/p2ppool/internal/crypto"
+)
+
+// captureConn is a write-only net.Conn that keeps what is written.
+type captureConn struct {
+	net.Conn
+	buf bytes.Buffer
+}
+
+func (c *captureConn) Write(p []byte) (int, error)       { return c.buf.Write(p) }
+func (c *captureConn) SetWriteDeadline(time.Time) error  { return nil }
+func (c *captureConn) Close() error                      { return nil }
+func (c *captureConn) Read(p []byte) (n int, err error)  { return 0, io.EOF }
+func (c *captureConn) SetDeadline(t time.Time) error     { return nil }
+func (c *captureConn) SetReadDeadline(t time.Time) error { return nil }
+func (c *captureConn) LocalAddr() net.Addr               { return nil }
+func (c *captureConn) RemoteAddr() net.Addr              { return nil }
+
+// scriptConn is a read-only net.Conn serving parts one after the other,
+// each as if it arrived after the reader had used up the one before, then
+// EOF: stall, when set, runs on the reading goroutine each time the reader
+// asks for more than has arrived (after each part), with the count of
+// bytes served so far.
+type scriptConn struct {
+	net.Conn
+	parts   [][]byte
+	served  int
+	maxRead int // when > 0, no Read returns more
+	stall   func(arrived int)
+}
+
+func (c *scriptConn) Read(p []byte) (int, error) {
+	if len(c.parts) == 0 {
+		return 0, io.EOF
+	}
+	if len(c.parts[0]) == 0 {
+		// The reader used up a part and wants more: it is stalled here.
+		c.parts = c.parts[1:]
+		if c.stall != nil {
+			c.stall(c.served)
+		}
+		if len(c.parts) == 0 {
+			return 0, io.EOF
+		}
+	}
+	if c.maxRead > 0 && len(p) > c.maxRead {
+		p = p[:c.maxRead]
+	}
+	n := copy(p, c.parts[0])
+	c.parts[0] = c.parts[0][n:]
+	c.served += n
+	return n, nil
+}
+
+var streamKey = crypto.ChannelKey{9, 9, 9}
+
+// newWriter returns a Conn writing into a captureConn with cfg's framing.
+func newWriter(cfg *Config) (*Conn, *captureConn) {
+	cc := &captureConn{}
+	w := newConn(cc, cfg)
+	w.key = streamKey
+	return w, cc
+}
+
+// newReader returns a Conn reading sc, keyed as newWriter's.
+func newReader(t testing.TB, sc *scriptConn, cfg *Config) *Conn {
+	r := newConn(sc, cfg)
+	r.key = streamKey
+	t.Cleanup(r.Free)
+	return r
+}
+
+// chunkSizes lists the plaintext size of every chunk in a sealed stream.
+func chunkSizes(t *testing.T, raw []byte) []int {
+	var sizes []int
+	for len(raw) > 0 {
+		require.GreaterOrEqual(t, len(raw), headerLen)
+		n := int(binary.BigEndian.Uint16(raw))
+		sizes = append(sizes, n-tagLen)
+		raw = raw[headerLen+n:]
+	}
+	return sizes
+}
+
+func TestWriterFraming(t *testing.T) {
+	msgs := [][]byte{appMessage(0x10, []byte("abc")), appMessage(0x10, make([]byte, 15))} // 9 and 21 bytes
+	for _, tc := range []struct {
+		name       string
+		perMessage bool
+		want       []int
+	}{
+		// One stream of 30 bytes: chunks of 10, the first message ending
+		// inside the first chunk.
+		{"stream", false, []int{10, 10, 10}},
+		// 9 bytes -> one chunk of 9; 21 bytes -> chunks of 10, 10, 1.
+		{"chunk per message", true, []int{9, 10, 10, 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := &Config{BinaryChunksSize: chunkOverhead + 10, ChunkPerMessage: tc.perMessage}
+			w, cc := newWriter(cfg)
+			require.NoError(t, w.WriteMessages(msgs...))
+			raw := cc.buf.Bytes()
+			assert.Equal(t, tc.want, chunkSizes(t, raw))
+
+			r := newReader(t, &scriptConn{parts: [][]byte{raw}}, cfg)
+			for _, want := range msgs {
+				got, err := r.ReadMessage()
+				require.NoError(t, err)
+				assert.Equal(t, want, got)
+			}
+			assert.Equal(t, w.wnonce, r.rnonce, "one nonce per chunk on both sides")
+		})
+	}
+}
+
+// TestWriterPacksSmallMessages: a batch of small messages costs one chunk
+// (one seal, 18 bytes of framing) when it fits, and each batch ends its
+// last chunk: nothing waits for the next batch.
+func TestWriterPacksSmallMessages(t *testing.T) {
+	w, cc := newWriter(&Config{})
+	batch := make([][]byte, 100)
+	for i := range batch {
+		batch[i] = appMessage(0x10, make([]byte, 94)) // 100 bytes
+	}
+	require.NoError(t, w.WriteMessages(batch...))
+	assert.Equal(t, []int{100 * 100}, chunkSizes(t, cc.buf.Bytes()))
+	cc.buf.Reset()
+	require.NoError(t, w.WriteMessages(batch[:1]...))
+	assert.Equal(t, []int{100}, chunkSizes(t, cc.buf.Bytes()))
+
+	cc.buf.Reset()
+	big := make([][]byte, 0, 700)
+	for range 700 {
+		big = append(big, batch[0])
+	}
+	require.NoError(t, w.WriteMessages(big...))
+	assert.Equal(t, []int{MaxChunkPayload, 70000 - MaxChunkPayload}, chunkSizes(t, cc.buf.Bytes()))
+}
+
+// FuzzStreamRoundTrip writes fuzzed messages in fuzzed batches with a
+// fuzzed chunk size, in both framings, and reads them back through reads
+// of fuzzed sizes: the reader must return exactly the messages written,
+// whatever the chunk and read boundaries.
+func FuzzStreamRoundTrip(f *testing.F) {
+	f.Add(uint16(MaxChunkPayload), []byte{1, 2, 3, 200, 0, 7}, uint64(1), false)
+	f.Add(uint16(1), []byte{0, 0, 5, 5}, uint64(2), true)
+	f.Add(uint16(100), []byte{255, 255, 1, 0, 128, 3, 4}, uint64(3), false)
+	f.Add(uint16(30000), []byte{255, 255, 255, 255, 255, 255}, uint64(4), false)
+	f.Fuzz(func(t *testing.T, chunk uint16, shape []byte, seed uint64, perMessage bool) {
+		if len(shape) > 32 {
+			shape = shape[:32]
+		}
+		rng := rand.New(rand.NewPCG(seed, seed>>7))
+		cfg := &Config{BinaryChunksSize: chunkOverhead + int(chunk)%MaxChunkPayload + 1, ChunkPerMessage: perMessage}
+		w, cc := newWriter(cfg)
+		// Each shape byte is a message: its body length grows fast with
+		// the byte (up to about 64 KiB) so that messages span chunks.
+		var msgs [][]byte
+		for i, s := range shape {
+			body := make([]byte, int(s)*int(s)+int(s)%7)
+			for j := range body {
+				body[j] = byte(i + j)
+			}
+			msgs = append(msgs, appMessage(0x10+uint16(i), body))
+		}
+		for rest := msgs; len(rest) > 0; {
+			n := 1 + rng.IntN(len(rest))
+			require.NoError(t, w.WriteMessages(rest[:n]...))
+			rest = rest[n:]
+		}
+		raw := cc.buf.Bytes()
+		// Cut the stream into parts at random places, and bound reads.
+		var parts [][]byte
+		for len(raw) > 0 {
+			n := 1 + rng.IntN(min(len(raw), 1+rng.IntN(70000)))
+			parts = append(parts, raw[:n])
+			raw = raw[n:]
+		}
+		sc := &scriptConn{parts: parts, maxRead: 1 + rng.IntN(100000)}
+		r := newReader(t, sc, cfg)
+		for i, want := range msgs {
+			got, err := r.ReadMessage()
+			require.NoError(t, err, "message %d", i)
+			require.Equal(t, want, got, "message %d", i)
+		}
+		_, err := r.ReadMessage()
+		require.ErrorIs(t, err, io.EOF)
+		require.Equal(t, w.wnonce, r.rnonce)
+	})
+}
+
+// TestStalledChunkHeaderCostsOneChunk: a peer that announces the largest
+// chunk and sends nothing more makes the reader take one chunk's buffer,
+// no more (it took 256 KiB of raw buffer and 64 KiB of plaintext before).
+func TestStalledChunkHeaderCostsOneChunk(t *testing.T) {
+	stalls := 0
+	sc := &scriptConn{parts: [][]byte{{0xff, 0xff}}}
+	sc.stall = func(arrived int) {
+		stalls++
+		r, _ := scReader.retained()
+		assert.LessOrEqual(t, r, MaxChunkSize+1, "after %d bytes", arrived)
+	}
+	scReader = newReader(t, sc, &Config{})
+	_, err := scReader.ReadMessage()
+	require.ErrorIs(t, err, io.ErrUnexpectedEOF)
+	assert.Equal(t, 1, stalls)
+}
+
+// scReader is the reader under test in the stall hooks (the hooks run on
+// the reading goroutine, inside its Read).
+var scReader *Conn
+
+// TestLargeMessageAllocatesAsItArrives: a 1 MiB message arriving in pieces
+// costs the reader, at every stall, no more than what has arrived plus one
+// chunk being received plus one reassembly block; and an idle reader,
+// once the message is returned and consumed, holds nothing.
+func TestLargeMessageAllocatesAsItArrives(t *testing.T) {
+	w, cc := newWriter(&Config{})
+	msg := appMessage(0x10, bytes.Repeat([]byte("0123456789abcdef"), 1<<16))
+	require.NoError(t, w.WriteMessages(msg, appMessage(0x11, []byte("after"))))
+	raw := cc.buf.Bytes()
+	rng := rand.New(rand.NewPCG(1, 2))
+	var parts [][]byte
+	for len(raw) > 0 {
+		n := min(len(raw), 1+rng.IntN(40000))
+		parts = append(parts, raw[:n])
+		raw = raw[n:]
+	}
+	stalls, peak := 0, 0
+	sc := &scriptConn{parts: parts}
+	sc.stall = func(arrived int) {
+		stalls++
+		r, _ := scReader.retained()
+		peak = max(peak, r-arrived)
+		require.LessOrEqual(t, r, arrived+MaxChunkSize+1+blockSize, "stall %d after %d bytes", stalls, arrived)
+	}
+	scReader = newReader(t, sc, &Config{})
+	got, err := scReader.ReadMessage()
+	require.NoError(t, err)
+	require.Equal(t, msg, got)
+	got, err = scReader.ReadMessage()
+	require.NoError(t, err)
+	require.Equal(t, appMessage(0x11, []byte("after")), got)
+	// The last stall is the reader waiting for the next chunk header.
+	sc.stall = func(int) {
+		r, _ := scReader.retained()
+		assert.Zero(t, r, "idle reader")
+	}
+	_, err = scReader.ReadMessage()
+	require.ErrorIs(t, err, io.EOF)
+	assert.Greater(t, stalls, 20)
+	t.Logf("%d stalls, at most %d bytes held beyond those arrived", stalls, peak)
+}
+
+// TestIdleConnHoldsNoBuffers: between messages the reader waits on its
+// inline array, and the writer holds nothing once it released its buffers.
+func TestIdleConnHoldsNoBuffers(t *testing.T) {
+	w, cc := newWriter(&Config{})
+	msgs := [][]byte{appMessage(0x10, make([]byte, 100)), appMessage(0x10, make([]byte, 40000)), appMessage(0x10, make([]byte, 200000))}
+	require.NoError(t, w.WriteMessages(msgs...))
+	_, held := w.retained()
+	assert.Positive(t, held)
+	w.ReleaseWriteBuffers()
+	_, held = w.retained()
+	assert.Zero(t, held)
+
+	idle := 0
+	sc := &scriptConn{parts: [][]byte{cc.buf.Bytes()}}
+	sc.stall = func(int) {
+		idle++
+		r, _ := scReader.retained()
+		assert.Zero(t, r)
+	}
+	scReader = newReader(t, sc, &Config{})
+	for _, want := range msgs {
+		got, err := scReader.ReadMessage()
+		require.NoError(t, err)
+		require.Equal(t, want, got)
+	}
+	_, err := scReader.ReadMessage()
+	require.ErrorIs(t, err, io.EOF)
+	assert.Equal(t, 1, idle)
+}
+
+// TestWriterKeepsTheMessageSizeLimit: both framings refuse a message over
+// the limit before writing anything.
+func TestWriterKeepsTheMessageSizeLimit(t *testing.T) {
+	for _, perMessage := range []bool{false, true} {
+		w, cc := newWriter(&Config{MaxMessageSize: 100, ChunkPerMessage: perMessage})
+		err := w.WriteMessages(appMessage(0x10, nil), appMessage(0x10, make([]byte, 100)))
+		require.ErrorIs(t, err, ErrInvalidMessageSize)
+		assert.Zero(t, cc.buf.Len())
+		assert.False(t, errors.Is(w.WriteMessages(appMessage(0x10, nil)), ErrInvalidMessageSize), "not sticky: nothing was written")
+	}
+}
+
+// pacedCapture is a captureConn whose writes are paced in quanta.
+type pacedCapture struct {
+	captureConn
+	quantum int
+}
+
+func (c *pacedCapture) WriteQuantum() int { return c.quantum }
+
+// TestPacedWriterKeepsChunksWithinAQuantum: under a bandwidth limit a
+// chunk is no bigger than the scheduler's quantum (header and MAC
+// included), so a message packed with later ones waits at most for a
+// quantum; unpaced, chunks are full size again.
+func TestPacedWriterKeepsChunksWithinAQuantum(t *testing.T) {
+	pc := &pacedCapture{quantum: 1000}
+	w := newConn(pc, &Config{})
+	w.key = streamKey
+	batch := make([][]byte, 30)
+	for i := range batch {
+		batch[i] = appMessage(0x10, make([]byte, 94)) // 100 bytes
+	}
+	require.NoError(t, w.WriteMessages(batch...))
+	assert.Equal(t, []int{982, 982, 982, 54}, chunkSizes(t, pc.buf.Bytes()))
+	pc.buf.Reset()
+	pc.quantum = 0
+	require.NoError(t, w.WriteMessages(batch...))
+	assert.Equal(t, []int{3000}, chunkSizes(t, pc.buf.Bytes()))
+}

@@ -1,0 +1,158 @@
+package socket
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	pool "github.com/libp2p/go-buffer-pool"
+
+	"github.com/p2ppool/p2ppool/internal/crypto"
+)
+
+// WriteMessages seals msgs, each a whole P2P message with its size prefix,
+// and writes them with a single Write call. Errors are sticky.
+//
+// By default the messages are sealed as one plaintext stream cut into
+// chunks of the configured size: a chunk may end one message and start
+// the next, as octez's stream reader allows, and the last chunk holds what
+// is left, so nothing waits for bytes that have not been queued. With
+// Config.ChunkPerMessage every message starts a new chunk instead.
+func (c *Conn) WriteMessages(msgs ...[]byte) error {
+	if c.writeErr != nil {
+		return c.writeErr
+	}
+	plain, size := 0, 0
+	for _, m := range msgs {
+		if len(m) > c.maxMsg {
+			return fmt.Errorf("%w: writing %d bytes, limit %d", ErrInvalidMessageSize, len(m), c.maxMsg)
+		}
+		plain += len(m)
+		if c.perMessage {
+			size += SealedSize(len(m), c.chunkPayload)
+		}
+	}
+	payload := c.chunkPayload
+	if !c.perMessage {
+		if plain == 0 {
+			return nil
+		}
+		if p, ok := c.nc.(pacedConn); ok {
+			if q := p.WriteQuantum(); q > 0 {
+				// Paced: a chunk is opened only once it has all arrived,
+				// so one bigger than a quantum would hold the messages in
+				// it back for more than the scheduler does.
+				payload = min(payload, max(q-chunkOverhead, 1))
+			}
+		}
+		size = SealedSize(plain, payload)
+	}
+	c.reserveOutput(size)
+	out := c.out[:0]
+	if c.perMessage {
+		for _, m := range msgs {
+			out = c.appendSealed(out, m)
+		}
+	} else {
+		out = c.appendStream(out, msgs, plain, payload)
+	}
+	c.out = out
+	err := c.write(out)
+	if cap(c.out) > maxRetainedBuffer {
+		putBuf(c.out)
+		c.out = nil
+	}
+	if err != nil {
+		c.writeErr = err
+	}
+	return err
+}
+
+// pacedConn is a net.Conn whose writes are paced in quanta
+// (internal/sched.Conn); WriteQuantum is 0 while they are not.
+type pacedConn interface{ WriteQuantum() int }
+
+// write writes b. A bound on how long the peer may keep us from
+// writing belongs to the transport (internal/sched's stall timeout),
+// which can tell waiting for the peer from waiting for bandwidth.
+func (c *Conn) write(b []byte) error {
+	_, err := c.nc.Write(b)
+	return err
+}
+
+// ReleaseWriteBuffers gives the writer's buffers back to the buffer pool;
+// the next WriteMessages takes new ones. The writing goroutine calls it
+// when it has nothing left to write, so that an idle connection holds no
+// output buffer.
+func (c *Conn) ReleaseWriteBuffers() {
+	putBuf(c.out)
+	putBuf(c.stage)
+	c.out, c.stage = nil, nil
+}
+
+func (c *Conn) reserveOutput(n int) {
+	if cap(c.out) >= n {
+		return
+	}
+	putBuf(c.out)
+	c.out = pool.Get(n)[:0]
+}
+
+// appendStream appends the plain bytes of msgs, taken as one stream, cut
+// into chunks of payload plaintext bytes (at most c.chunkPayload). A chunk that lies in one
+// message is sealed from it directly; one that spans messages is gathered
+// into c.stage first, as sealing needs its plaintext in one piece.
+func (c *Conn) appendStream(out []byte, msgs [][]byte, plain, payload int) []byte {
+	i, off := 0, 0 // the next plaintext byte is msgs[i][off]
+	for left := plain; left > 0; {
+		n := min(left, payload)
+		left -= n
+		for off == len(msgs[i]) {
+			i, off = i+1, 0
+		}
+		var piece []byte
+		if len(msgs[i])-off >= n {
+			piece = msgs[i][off : off+n]
+			off += n
+		} else {
+			if c.stage == nil {
+				c.stage = pool.Get(c.chunkPayload)
+			}
+			piece = c.stage[:0]
+			for len(piece) < n {
+				for off == len(msgs[i]) {
+					i, off = i+1, 0
+				}
+				k := min(n-len(piece), len(msgs[i])-off)
+				piece = append(piece, msgs[i][off:off+k]...)
+				off += k
+			}
+		}
+		out = binary.BigEndian.AppendUint16(out, uint16(tagLen+n))
+		out = crypto.Seal(out, piece, &c.wnonce, &c.key)
+		c.wnonce.Increment()
+	}
+	return out
+}
+
+// appendSealed appends m cut into chunks of c.chunkPayload plaintext bytes,
+// m starting a new chunk. An empty m still yields one (empty) chunk, as a
+// handshake ack never does but keeps the framing total.
+func (c *Conn) appendSealed(out, m []byte) []byte {
+	for {
+		piece := m[:min(len(m), c.chunkPayload)]
+		m = m[len(piece):]
+		out = binary.BigEndian.AppendUint16(out, uint16(tagLen+len(piece)))
+		out = crypto.Seal(out, piece, &c.wnonce, &c.key)
+		c.wnonce.Increment()
+		if len(m) == 0 {
+			return out
+		}
+	}
+}
+
+// SealedSize is the on-wire size of an n-byte plaintext cut into chunks of
+// at most payload bytes.
+func SealedSize(n, payload int) int {
+	chunks := max(1, (n+payload-1)/payload)
+	return n + chunks*chunkOverhead
+}
