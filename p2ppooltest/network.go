@@ -172,8 +172,10 @@ func (n *Network) Reset(a, b *Host) int {
 }
 
 // Lookup returns the open end of a connection whose local address is
-// local and whose peer is at remote: how a test finds the connection a
-// pool made, from the addresses the pool reports.
+// local and whose peer is at remote. A test finds the transport under a
+// pool's connection this way: remote is that connection's RemoteAddr, and
+// local the RemoteAddr of the other pool's end (or the address its own
+// dialer or listener handed out).
 func (n *Network) Lookup(local, remote netip.AddrPort) (*Conn, bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
