@@ -17,7 +17,7 @@ import (
 // greylists refuse connections both ways and end running ones, lifting
 // them admits again, automatic punishment spares what the operator
 // trusts, and greylisted addresses decay on the housekeeping ticker. They
-// run in synctest bubbles over the pipe network, where nodes created with
+// run in synctest bubbles over the mem network, where nodes created with
 // newNodeFrom dial from a known address (every other dial comes from an
 // address of its own).
 
@@ -48,7 +48,7 @@ func requireConnRunning(t testing.TB, c *testConn) {
 
 func TestGreylistAddr(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := newNetwork("pipe")
+		n := newNetwork("mem")
 		b := newNode(t, n, nil)
 		a, c := newNodeFrom(t, n, srcA, nil), newNodeFrom(t, n, srcB, nil)
 		ab, ba := connectSettled(t, a, b)
@@ -84,7 +84,7 @@ func TestGreylistAddr(t *testing.T) {
 
 func TestGreylistPeer(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := newNetwork("pipe")
+		n := newNetwork("mem")
 		b := newNode(t, n, nil)
 		// a and d share an address (a NAT).
 		a, d := newNodeFrom(t, n, srcA, nil), newNodeFrom(t, n, srcA, nil)
@@ -135,7 +135,7 @@ func TestGreylistPeer(t *testing.T) {
 
 func TestBanAddrAndPeer(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := newNetwork("pipe")
+		n := newNetwork("mem")
 		b := newNode(t, n, nil)
 		a, c := newNodeFrom(t, n, srcA, nil), newNodeFrom(t, n, srcB, nil)
 		peerA, peerC := a.Identity().PeerID, c.Identity().PeerID
@@ -205,7 +205,7 @@ func TestBanAddrAndPeer(t *testing.T) {
 
 func TestTrustLiftsBans(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := newNetwork("pipe")
+		n := newNetwork("mem")
 		b := newNode(t, n, nil)
 		a := newNodeFrom(t, n, srcA, nil)
 
@@ -232,7 +232,7 @@ func TestPunishmentSparesTrusted(t *testing.T) {
 	// A peer sending a message that does not decode loses its
 	// connection; its id and address are greylisted unless trusted.
 	synctest.Test(t, func(t *testing.T) {
-		n := newNetwork("pipe")
+		n := newNetwork("mem")
 		nd := newNode(t, n, nil)
 		misbehave := func(src netip.Addr, id *Identity) {
 			t.Helper()
@@ -279,7 +279,7 @@ func TestGreylistDecays(t *testing.T) {
 	// greylist down every second; an address is forgotten after 15
 	// countdowns, i.e. 14 to 15 periods after it was greylisted.
 	synctest.Test(t, func(t *testing.T) {
-		n := newNetwork("pipe")
+		n := newNetwork("mem")
 		t0 := time.Now() // the countdown ticks at t0 + k s
 		b := newNode(t, n, func(c *Config) { c.GreylistTimeout = 16 * time.Second })
 		a := newNodeFrom(t, n, srcA, nil)
@@ -303,7 +303,7 @@ func TestGreylistDecays(t *testing.T) {
 
 func TestGCGreylist(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := newNetwork("pipe")
+		n := newNetwork("mem")
 		b := newNode(t, n, nil) // countdown every 1.5 h: no tick here
 		p1, p2, p3 := PeerID{1}, PeerID{2}, PeerID{3}
 		b.GreylistPeer(p1)
@@ -341,7 +341,7 @@ func TestGCGreylist(t *testing.T) {
 
 func TestExpectedPeerID(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := newNetwork("pipe")
+		n := newNetwork("mem")
 		a, c := newNode(t, n, nil), newNode(t, n, nil)
 		peerC := c.Identity().PeerID
 		x := PeerID{0x42}
@@ -409,7 +409,7 @@ func TestExpectedPeerID(t *testing.T) {
 }
 
 func TestStatsReportGreylistFill(t *testing.T) {
-	nd := newNode(t, newNetwork("pipe"), nil)
+	nd := newNode(t, newNetwork("mem"), nil)
 	assert.Zero(t, nd.Stats().GreylistFill)
 	nd.GreylistAddr(netip.MustParseAddr("192.0.2.7"))
 	nd.GreylistPeer(PeerID{7})

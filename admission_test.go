@@ -22,7 +22,7 @@ import (
 func oneSlot(c *Config) { c.MinConnections, c.ExpectedConnections, c.MaxConnections = 1, 1, 1 }
 
 // patient gives a pool handshake timeouts far beyond the test's, for
-// cases where both sides nack at once: on net.Pipe, which buffers
+// cases where both sides nack at once: on a transport that buffers
 // nothing, two nacks that only wrote would block each other until a
 // timeout cut them (the pool's nack reads while it writes); with these
 // timeouts such a stall fails the test instead of slowing it down.

@@ -44,7 +44,7 @@ func TestHonestPeerGetsInUnderAttack(t *testing.T) {
 
 func attack(t *testing.T, source func(i int) netip.Addr) {
 	synctest.Test(t, func(t *testing.T) {
-		n := newNetwork("pipe")
+		n := newNetwork("mem")
 		b := newNode(t, n, nil) // octez defaults: 20 handshake slots, 100 connections
 		honest := nodeAt(t, n, "10.77.0.1", nil)
 		synctest.Wait()

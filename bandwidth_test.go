@@ -17,7 +17,7 @@ import (
 func TestSharedUploadCapIsSplitFairly(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const limit = 100 << 10
-		n := newNetwork("pipe")
+		n := newNetwork("mem")
 		a := newNode(t, n, func(c *Config) { c.MaxUploadSpeed = limit })
 		b, c := newNode(t, n, nil), newNode(t, n, nil)
 		ab, ba := connect(t, a, b)

@@ -31,7 +31,7 @@ func disconnectReason(t testing.TB, e Event) *DisconnectError {
 
 func TestEventsOfOneConnection(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := newNetwork("pipe")
+		n := newNetwork("mem")
 		a, b := newNodeFrom(t, n, srcA, nil), newNode(t, n, nil)
 		peerA, peerB := a.Identity().PeerID, b.Identity().PeerID
 		// b knows a by its address and announced port.
@@ -158,7 +158,7 @@ func TestEventsPublishedAfterTableChanges(t *testing.T) {
 	// Each step lets the watchers catch up before the next changes the
 	// tables again, so what they find is what the event reported.
 	synctest.Test(t, func(t *testing.T) {
-		n := newNetwork("pipe")
+		n := newNetwork("mem")
 		a, b := newNodeFrom(t, n, srcA, nil), newNodeFrom(t, n, srcB, nil)
 		ca, wa := checkTables(a)
 		cb, wb := checkTables(b)
@@ -193,7 +193,7 @@ func TestSlowWatcherDoesNotSlowThePool(t *testing.T) {
 	// watcher that keeps up sees everything, the slow one is told how
 	// much it missed.
 	synctest.Test(t, func(t *testing.T) {
-		n := newNetwork("pipe")
+		n := newNetwork("mem")
 		a, b := newNode(t, n, nil), newNode(t, n, nil)
 		slow := a.Watch(context.Background(), 4)
 		fast := a.Watch(context.Background(), 1<<15)
@@ -250,7 +250,7 @@ func TestSlowWatcherDoesNotSlowThePool(t *testing.T) {
 
 func TestCloseClosesWatchers(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := newNetwork("pipe")
+		n := newNetwork("mem")
 		a, b, c := newNode(t, n, nil), newNode(t, n, nil), newNode(t, n, nil)
 		connectSettled(t, a, b)
 		connectSettled(t, b, c)
@@ -297,7 +297,7 @@ func TestWatchWithDoneContext(t *testing.T) {
 	// A watcher whose context is already done is closed at once, from
 	// another goroutine: Watch must neither crash nor race with it, nor
 	// leave it subscribed.
-	n := newNetwork("pipe")
+	n := newNetwork("mem")
 	a := newNode(t, n, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()

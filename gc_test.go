@@ -70,7 +70,7 @@ func kinds(ks ...EventKind) []string {
 
 func TestPointGCOrder(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := newNetwork("pipe")
+		n := newNetwork("mem")
 		b := newNode(t, n, nil)
 		a := newNode(t, n, func(c *Config) { c.MaxKnownPoints = TableLimit{High: 5, Low: 3} })
 		fail := func(pt netip.AddrPort) {
@@ -125,7 +125,7 @@ func TestPointGCSparesTrustedAndConnected(t *testing.T) {
 	// When nothing can be evicted, the GC still runs and says so, and the
 	// table grows past its bound.
 	synctest.Test(t, func(t *testing.T) {
-		n := newNetwork("pipe")
+		n := newNetwork("mem")
 		b := newNode(t, n, nil)
 		a := newNode(t, n, func(c *Config) { c.MaxKnownPoints = TableLimit{High: 3, Low: 1} })
 		connectSettled(t, a, b)
@@ -144,7 +144,7 @@ func TestTableGCWithLowEqualHigh(t *testing.T) {
 	// when the table is full before an insertion, and only trims (and
 	// logs Gc_points / Gc_peer_ids) when the table is above its target.
 	synctest.Test(t, func(t *testing.T) {
-		n := newNetwork("pipe")
+		n := newNetwork("mem")
 		a := newNode(t, n, func(c *Config) {
 			c.MaxKnownPoints = TableLimit{High: 2, Low: 2}
 			c.MaxKnownPeerIDs = TableLimit{High: 2, Low: 2}
@@ -184,7 +184,7 @@ func newScoredPool(t testing.TB, n *network, mutate func(*Config)) *scoredPool {
 
 func TestPeerGCOrder(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := newNetwork("pipe")
+		n := newNetwork("mem")
 		b := newNode(t, n, nil)
 		a := newScoredPool(t, n, func(c *Config) { c.MaxKnownPeerIDs = TableLimit{High: 6, Low: 4} })
 		// The running peer and the trusted one score 0, the lowest, but

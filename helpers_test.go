@@ -174,8 +174,9 @@ func numbered(i, size int) text {
 // it is writing a message the peer never takes in whole: the peer's
 // application does not read, so the peer stops reading the socket once it
 // holds a few messages, and a bigMsg is larger than what the transport
-// buffers between them (nothing for net.Pipe; the small kernel buffers of
-// the tcp network plus the peer's read-ahead of at most two chunks).
+// buffers between them (the 64 KiB buffers of the mem network or the
+// small kernel buffers of the tcp network, plus the peer's read-ahead of
+// at most two chunks).
 
 // bigSize is the size of a bigMsg body.
 const bigSize = 512 << 10
@@ -337,8 +338,8 @@ func appMsg(tag uint16, body []byte) []byte { return wire.AppendAppMessage(nil, 
 // returns EOF (anything the other end sent first is skipped).
 func waitRemoteEOF(t testing.TB, nc net.Conn) error {
 	t.Helper()
-	// net.Pipe refuses deadlines once the other end is closed; reads then
-	// return EOF at once.
+	// A socket whose other end is closed may refuse deadlines; its reads
+	// then return at once.
 	_ = nc.SetReadDeadline(time.Now().Add(waitTimeout))
 	buf := make([]byte, 4096)
 	for {

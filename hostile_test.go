@@ -155,8 +155,8 @@ func TestHostileHandshakes(t *testing.T) {
 					waitFor(t, "the handshake slot to be freed", func() bool { return nd.Stats().IncomingHandshakes == 0 })
 					assert.Zero(t, nd.ActiveConnections())
 				}
-				// Over net.Pipe the timeout runs on synctest's clock.
-				if name == "pipe" {
+				// Over the mem network the timeout runs on synctest's clock.
+				if name == "mem" {
 					synctest.Test(t, run)
 				} else {
 					run(t)
@@ -184,7 +184,7 @@ func TestConnectToSilentPointTimesOut(t *testing.T) {
 				state, _ := pointState(a.testPool, silent.point)
 				assert.Equal(t, PointDisconnected, state)
 			}
-			if name == "pipe" {
+			if name == "mem" {
 				synctest.Test(t, run)
 			} else {
 				run(t)

@@ -2,7 +2,6 @@ package p2ppool
 
 import (
 	"context"
-	"net"
 	"runtime"
 	"sync"
 	"testing"
@@ -18,7 +17,7 @@ import (
 const idleConns = 10_000
 
 // BenchmarkIdleConnections opens idleConns connections to one pool over
-// the in-memory pipe network, lets them go idle, and reports what the
+// the in-memory mem network, lets them go idle, and reports what the
 // pool's end of one idle connection costs: heap bytes (heap-B/conn),
 // goroutine stack bytes (stack-B/conn) and goroutines (goroutines/conn).
 // The peers are bare authenticated sockets (internal/socket), whose own
@@ -40,7 +39,7 @@ func BenchmarkIdleConnections(b *testing.B) {
 	for b.Loop() {
 		socketEnd := measure(b, func() func() { return openSocketPairs(b, cfgs) }).heap / float64(2*n)
 
-		net := newNetwork("pipe")
+		net := newNetwork("mem")
 		hub := newNode(b, net, func(c *Config) {
 			c.MaxConnections, c.ExpectedConnections, c.MinConnections = n+1, n, 0
 			c.MaxIncomingConnections = 64
@@ -84,12 +83,13 @@ func snapshot() memSnapshot {
 	return memSnapshot{heap: ms.HeapAlloc, stack: ms.StackInuse, goroutines: runtime.NumGoroutine()}
 }
 
-// openSocketPairs hands out net.Pipe pairs of authenticated sockets, one
-// per config, and returns their teardown.
+// openSocketPairs hands out pairs of authenticated sockets on the mem
+// network, the hub's, one per config, and returns their teardown.
 func openSocketPairs(b *testing.B, cfgs []socket.Config) func() {
 	conns := make([]*socket.Conn, 0, 2*len(cfgs))
+	mem := newNetwork("mem")
 	for i := range cfgs {
-		x, y := net.Pipe()
+		x, y := mem.connPair(b)
 		done := make(chan *socket.Conn, 1)
 		go func() {
 			a, err := socket.Authenticate(context.Background(), y, true, &cfgs[(i+1)%len(cfgs)])

@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// srcDialer dials on a pipe network from a fixed source address, as a
+// srcDialer dials on a mem network from a fixed source address, as a
 // host with that address would.
 type srcDialer struct {
 	n   *network
@@ -173,7 +173,7 @@ func TestSelectEviction(t *testing.T) {
 // sockets of one subnet; an honest peer from another gets in at once, the
 // oldest silent socket losing its slot.
 func TestHandshakeSlotEviction(t *testing.T) {
-	n := newNetwork("pipe")
+	n := newNetwork("mem")
 	b := newNode(t, n, func(c *Config) { c.MaxIncomingConnections = 2 })
 	first := dialSilentFrom(t, n, b, "10.66.0.1")
 	waitFor(t, "the first handshake", func() bool { return b.Stats().IncomingHandshakes == 1 })
@@ -187,7 +187,7 @@ func TestHandshakeSlotEviction(t *testing.T) {
 
 func TestPerAddressAndSubnetShares(t *testing.T) {
 	t.Run("pending from one address", func(t *testing.T) {
-		n := newNetwork("pipe")
+		n := newNetwork("mem")
 		b := newNode(t, n, nil)
 		for range DefaultMaxPendingPerAddr {
 			dialSilentFrom(t, n, b, "10.66.0.1")
@@ -199,7 +199,7 @@ func TestPerAddressAndSubnetShares(t *testing.T) {
 		connect(t, nodeAt(t, n, "10.66.0.2", nil), b) // a neighbour still gets in
 	})
 	t.Run("established from one address", func(t *testing.T) {
-		n := newNetwork("pipe")
+		n := newNetwork("mem")
 		b := newNode(t, n, func(c *Config) { c.MaxIncomingPerAddr = 2 })
 		for range 2 {
 			connect(t, nodeAt(t, n, "10.66.0.1", nil), b)
@@ -211,7 +211,7 @@ func TestPerAddressAndSubnetShares(t *testing.T) {
 		assert.Equal(t, 3, b.ActiveConnections())
 	})
 	t.Run("established from one subnet", func(t *testing.T) {
-		n := newNetwork("pipe")
+		n := newNetwork("mem")
 		b := newNode(t, n, func(c *Config) { c.MaxIncomingPerSubnet = 2 })
 		connect(t, nodeAt(t, n, "10.66.0.1", nil), b)
 		connect(t, nodeAt(t, n, "10.66.0.2", nil), b)
@@ -228,7 +228,7 @@ func TestPerAddressAndSubnetShares(t *testing.T) {
 func TestConnectionEviction(t *testing.T) {
 	const full = 12
 	setup := func(t *testing.T, trust bool) (*network, *node, []*testConn) {
-		n := newNetwork("pipe")
+		n := newNetwork("mem")
 		b := newNode(t, n, func(c *Config) {
 			c.MaxConnections, c.ExpectedConnections, c.MinConnections = full, full, 1
 			c.MaxIncomingPerSubnet = full
@@ -273,7 +273,7 @@ func TestConnectionEviction(t *testing.T) {
 // TestStallingHandshakesGreylist: handshakes from one address that keep
 // timing out end in a greylist entry for it.
 func TestStallingHandshakesGreylist(t *testing.T) {
-	n := newNetwork("pipe")
+	n := newNetwork("mem")
 	b := newNode(t, n, func(c *Config) { c.FirstMessageTimeout = 20 * time.Millisecond })
 	addr := netip.MustParseAddr("10.66.0.1")
 	for i := range DefaultHandshakeFailureLimit {
@@ -292,7 +292,7 @@ func TestStallingHandshakesGreylist(t *testing.T) {
 func TestIdleAndWriteTimeouts(t *testing.T) {
 	t.Run("idle", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			n := newNetwork("pipe")
+			n := newNetwork("mem")
 			a := newNode(t, n, nil)
 			b := newNode(t, n, func(c *Config) { c.IdleTimeout = 5 * time.Second })
 			ca, cb := connect(t, a, b)
@@ -304,7 +304,7 @@ func TestIdleAndWriteTimeouts(t *testing.T) {
 	})
 	t.Run("busy is not idle", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			n := newNetwork("pipe")
+			n := newNetwork("mem")
 			a := newNode(t, n, nil)
 			b := newNode(t, n, func(c *Config) { c.IdleTimeout = 5 * time.Second })
 			ca, cb := connect(t, a, b)
@@ -324,7 +324,7 @@ func TestIdleAndWriteTimeouts(t *testing.T) {
 	})
 	t.Run("peer that never reads", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			n := newNetwork("pipe")
+			n := newNetwork("mem")
 			b := newNode(t, n, func(c *Config) { c.WriteTimeout = 3 * time.Second })
 			_, cb := dialRaw(t, n, b) // reads nothing
 			start := time.Now()

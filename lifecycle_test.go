@@ -81,7 +81,7 @@ func TestConnectionContextAndInfo(t *testing.T) {
 }
 
 func TestHooksRunNewestFirstBeforeConnectReturns(t *testing.T) {
-	n := newNetwork("pipe")
+	n := newNetwork("mem")
 	a, b := newNode(t, n, nil), newNode(t, n, nil)
 	var mu sync.Mutex
 	var calls []string
@@ -283,7 +283,7 @@ func testClosedPoolRefusesCalls(t *testing.T, n *network, closePool func(context
 	}{
 		{"Connect", func(t *testing.T) error { _, err := a.Connect(ctx, b.point); return err }},
 		{"Accept", func(t *testing.T) error {
-			mine, theirs := net.Pipe()
+			mine, theirs := n.connPair(t)
 			defer theirs.Close()
 			_, err := a.Accept(ctx, mine)
 			_, rerr := theirs.Read(make([]byte, 1))
@@ -348,7 +348,7 @@ func TestConnectCutShortDuringDial(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			d := stuckDialer{dialing: make(chan struct{}, 1)}
-			a := newNode(t, newNetwork("pipe"), func(c *Config) { c.Dialer = d; c.ConnectionTimeout = tc.timeout })
+			a := newNode(t, newNetwork("mem"), func(c *Config) { c.Dialer = d; c.ConnectionTimeout = tc.timeout })
 			pt := netip.MustParseAddrPort("192.0.2.1:9732")
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()

@@ -13,7 +13,7 @@ import (
 
 func TestSetLimitsLowersMaxConnectionsThroughMaintenance(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := newNetwork("pipe")
+		n := newNetwork("mem")
 		hub := newNode(t, n, func(c *Config) {
 			c.MinConnections, c.ExpectedConnections, c.MaxConnections = 1, 4, 8
 			c.MaintenanceIdleTime = time.Hour
@@ -44,7 +44,7 @@ func TestSetLimitsLowersMaxConnectionsThroughMaintenance(t *testing.T) {
 
 func TestSetLimitsRaisesBandwidthWithinAPeriod(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := newNetwork("pipe")
+		n := newNetwork("mem")
 		a := newNode(t, n, func(c *Config) { c.MaxUploadSpeed = 10 << 10 })
 		b := newNode(t, n, nil)
 		ab, ba := connect(t, a, b)

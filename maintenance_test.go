@@ -21,7 +21,7 @@ func TestMaintenanceBounds(t *testing.T) {
 // newcomers in.
 func TestMaintenanceConverges(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := newNetwork("pipe")
+		n := newNetwork("mem")
 		// Each node dials from its listening address, as nodes on one host
 		// do over TCP: the points peers learn from incoming connections
 		// (address, announced port) are then dialable, as in the real
@@ -97,6 +97,6 @@ func TestMaintenanceConverges(t *testing.T) {
 }
 
 func TestMaintainDisabled(t *testing.T) {
-	nd := newNode(t, newNetwork("pipe"), nil)
+	nd := newNode(t, newNetwork("mem"), nil)
 	require.ErrorIs(t, nd.Maintain(ctxT(t)), ErrMaintenanceDisabled)
 }

@@ -78,7 +78,7 @@ func withMetrics(m Metrics, more ...func(*Config)) func(*Config) {
 }
 
 func TestMetricsConnectionLifecycle(t *testing.T) {
-	n := newNetwork("pipe")
+	n := newNetwork("mem")
 	ra, rb := newRecMetrics(), newRecMetrics()
 	a, b := newNode(t, n, withMetrics(ra)), newNode(t, n, withMetrics(rb))
 	ca, cb := connect(t, a, b)
@@ -112,7 +112,7 @@ func TestMetricsConnectionLifecycle(t *testing.T) {
 
 func TestMetricsRefusals(t *testing.T) {
 	t.Run("unknown chain name", func(t *testing.T) {
-		n := newNetwork("pipe")
+		n := newNetwork("mem")
 		other := textMessages()
 		other.ChainName = "OTHER_CHAIN"
 		ra, rb := newRecMetrics(), newRecMetrics()
@@ -149,7 +149,7 @@ func TestMetricsRefusals(t *testing.T) {
 }
 
 func TestMetricsDropQueueFull(t *testing.T) {
-	n := newNetwork("pipe")
+	n := newNetwork("mem")
 	ra := newRecMetrics()
 	a := newNode(t, n, withMetrics(ra, func(c *Config) { c.OutgoingMessageQueueSize = smallQueue }))
 	b := newNode(t, n, func(c *Config) { c.IncomingAppMessageQueueSize = 1 })
@@ -163,7 +163,7 @@ func TestMetricsDropQueueFull(t *testing.T) {
 }
 
 func TestNopMetricsIsTheDefault(t *testing.T) {
-	n := newNetwork("pipe")
+	n := newNetwork("mem")
 	a := newNode(t, n, nil)
 	assert.Equal(t, Metrics(NopMetrics{}), a.Config().Metrics)
 	assert.Equal(t, "queue full", DropQueueFull.String())

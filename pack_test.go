@@ -55,7 +55,7 @@ func TestMixedSizesArriveInOrder(t *testing.T) {
 // TestChunkPerMessage: with Config.ChunkPerMessage every message is its
 // own chunk on the wire: n messages cost exactly n chunk overheads.
 func TestChunkPerMessage(t *testing.T) {
-	n := newNetwork("pipe")
+	n := newNetwork("mem")
 	a := newNode(t, n, func(c *Config) { c.ChunkPerMessage = true })
 	b := newNode(t, n, nil)
 	ab, ba := connect(t, a, b)

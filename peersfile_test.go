@@ -13,7 +13,7 @@ import (
 )
 
 func TestPeersFileSurvivesARestart(t *testing.T) {
-	n := newNetwork("pipe")
+	n := newNetwork("mem")
 	path := filepath.Join(t.TempDir(), "peers.json")
 	id := testIdentity(t)
 	a := newNode(t, n, func(c *Config) { c.Identity, c.PeersFile = id, path })

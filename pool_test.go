@@ -35,7 +35,7 @@ func TestTwoPoolsExchangeMessages(t *testing.T) {
 }
 
 func TestPoolStatKeepsEndedConnections(t *testing.T) {
-	n := newNetwork("pipe")
+	n := newNetwork("mem")
 	a, b := newNode(t, n, nil), newNode(t, n, nil)
 	ca, cb := connect(t, a, b)
 	ctx := ctxT(t)

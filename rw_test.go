@@ -344,7 +344,7 @@ func pickyMessages() MessageConfig[text] {
 }
 
 func TestWritesRefuseUnencodableMessages(t *testing.T) {
-	n := newNetwork("pipe")
+	n := newNetwork("mem")
 	a := newMsgNode(t, n, pickyMessages(), nil)
 	b := newMsgNode(t, n, pickyMessages(), nil)
 	ca, cb := connect(t, a, b)

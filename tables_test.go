@@ -19,14 +19,14 @@ import (
 // Tests of the point and peer tables (spec §1, octez P2p_point_state and
 // P2p_peer_state): every transition with what it records and the history
 // entry it adds, the bounded histories, and the reconnection back-off.
-// They run in synctest bubbles over the harness's pipe network, where the
+// They run in synctest bubbles over the harness's mem network, where the
 // clock only moves when every goroutine is blocked: the times the tables
 // record are exact.
 //
 // This file also holds the helpers of gc_test.go, acl_test.go and
 // events_pool_test.go.
 
-// fromAddr is a Dialer on the pipe network n whose connections all come
+// fromAddr is a Dialer on the mem network n whose connections all come
 // from the address src (each from a new port). The harness's own dialer
 // gives every connection a new address; tests of bans, greylists and
 // expected peers need to know it beforehand.
@@ -39,21 +39,11 @@ func (d fromAddr) DialContext(ctx context.Context, _, address string) (net.Conn,
 	return d.n.dialFrom(ctx, address, d.src)
 }
 
-// unplug makes dials to the pipe point pt fail, as if nothing listened
+// unplug makes dials to the mem point pt fail, as if nothing listened
 // there, until replug is called.
-func unplug(n *network, pt netip.AddrPort) (replug func()) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	ln := n.listeners[pt]
-	delete(n.listeners, pt)
-	return func() {
-		n.mu.Lock()
-		defer n.mu.Unlock()
-		n.listeners[pt] = ln
-	}
-}
+func unplug(n *network, pt netip.AddrPort) (replug func()) { return n.unplug(pt) }
 
-// nowhere is the i-th of a set of pipe points nothing listens on: dials to
+// nowhere is the i-th of a set of mem points nothing listens on: dials to
 // them fail at once.
 func nowhere(i int) netip.AddrPort {
 	return netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 99, 0, byte(i)}), 9732)
@@ -86,7 +76,7 @@ func connectSettled(t testing.TB, a, b *node) (*testConn, *testConn) {
 	return ca, cb
 }
 
-// scriptedServer is a pipe listener whose peer runs the real handshake up
+// scriptedServer is a mem listener whose peer runs the real handshake up
 // to the ack and lets the test decide what comes next: ack, nack or hang
 // up.
 type scriptedServer struct {
@@ -203,7 +193,7 @@ type tenv struct {
 // at is the scenario's start plus k seconds.
 func (e *tenv) at(k float64) time.Time { return e.t0.Add(time.Duration(k * float64(time.Second))) }
 
-// Addresses for fromAddr dialers: no other pipe connection comes from
+// Addresses for fromAddr dialers: no other mem connection comes from
 // them.
 var (
 	srcA = netip.MustParseAddr("10.7.0.1")
@@ -411,7 +401,7 @@ func TestTableTransitions(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				n := newNetwork("pipe")
+				n := newNetwork("mem")
 				e := &tenv{n: n, a: newNode(t, n, tc.mutate)}
 				e.t0 = time.Now()
 				for i, s := range tc.steps {
@@ -465,7 +455,7 @@ func TestTableHistoriesAreBounded(t *testing.T) {
 	// Three connect/disconnect cycles write 4 point entries and 3 peer
 	// entries each; the histories keep the last 5 and 4, oldest first.
 	synctest.Test(t, func(t *testing.T) {
-		n := newNetwork("pipe")
+		n := newNetwork("mem")
 		a := newNode(t, n, func(c *Config) { c.KnownPointsHistorySize, c.KnownPeerIDsHistorySize = 5, 4 })
 		b := newNode(t, n, nil)
 		peer := b.Identity().PeerID
@@ -502,7 +492,7 @@ func TestTableHistoriesAreBounded(t *testing.T) {
 func TestPointBackoff(t *testing.T) {
 	t.Run("repeated dial failures", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			n := newNetwork("pipe")
+			n := newNetwork("mem")
 			a := newNode(t, n, func(c *Config) { c.Reconnection.IncreaseCap = 2 * time.Second })
 			pt := nowhere(1)
 			// Each failure bans the point for the current delay and
@@ -539,7 +529,7 @@ func TestPointBackoff(t *testing.T) {
 	})
 	t.Run("default factor and cap", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			n := newNetwork("pipe")
+			n := newNetwork("mem")
 			a := newNode(t, n, nil)
 			pt := nowhere(2)
 			// 1.2^66 s < 48 h < 1.2^67 s: the 67th failure reaches the cap.
@@ -558,7 +548,7 @@ func TestPointBackoff(t *testing.T) {
 	})
 	t.Run("a connection keeps the delay, its end resets it", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			n := newNetwork("pipe")
+			n := newNetwork("mem")
 			rc := ReconnectionConfig{Factor: 1.5, InitialDelay: 2 * time.Second, DisconnectionDelay: 7 * time.Second, IncreaseCap: time.Hour}
 			a := newNode(t, n, func(c *Config) { c.Reconnection = rc })
 			b := newNode(t, n, nil)

@@ -1,0 +1,100 @@
+package p2ppooltest
+
+import (
+	"sync"
+	"time"
+)
+
+// Faults are the faults of one direction of a link, from the end that
+// writes to the end that reads. The zero value is a healthy link: bytes
+// arrive at once, in order, as fast as the reader takes them.
+//
+// Faults set on a connection ([Conn.SetFaults]) and on the pair of hosts
+// it joins ([Network.SetFaults]) add up: latencies add, the lower rate
+// wins, and either side can stall the direction.
+type Faults struct {
+	// Latency delays every write: its bytes can be read this long after
+	// the write returned. Bytes stay in order.
+	Latency time.Duration
+	// Bandwidth caps the direction, in bytes per second: each write's
+	// bytes leave one after another at this rate (and then take Latency
+	// to arrive). Bytes on the way count against the buffer, so a sender
+	// faster than the cap blocks once the buffer is full. If zero,
+	// unlimited.
+	Bandwidth int
+	// ReadRate makes the reading end a slow reader: its reads take at most
+	// this many bytes per second, in slices of a fiftieth of a second's
+	// worth. Bytes it has not read fill the buffer and stall the sender.
+	// If zero, unlimited.
+	ReadRate int
+	// Stalled stops the direction: nothing written reaches the reader, not
+	// even the end of the stream, until it is cleared; the writer fills
+	// the buffer and then blocks (until a write deadline, a Close or a
+	// reset). It is a half-open connection whose reader stopped reading:
+	// a Close of the reader still fails the writer's next write, as the
+	// reader's kernel resets it. A host that vanishes is a partition
+	// ([Network.Partition]).
+	Stalled bool
+}
+
+// add combines two sets of faults on the same direction.
+func (f Faults) add(g Faults) Faults {
+	lower := func(a, b int) int {
+		switch {
+		case a == 0:
+			return b
+		case b == 0:
+			return a
+		}
+		return min(a, b)
+	}
+	return Faults{
+		Latency:   f.Latency + g.Latency,
+		Bandwidth: lower(f.Bandwidth, g.Bandwidth),
+		ReadRate:  lower(f.ReadRate, g.ReadRate),
+		Stalled:   f.Stalled || g.Stalled,
+	}
+}
+
+// path is one direction between two hosts: the faults set on the host
+// pair and whether it is partitioned. Every connection between the hosts
+// in that direction reads them.
+type path struct {
+	mu sync.Mutex
+	// Guarded by mu.
+	faults      Faults
+	partitioned bool
+	changed     chan struct{} // closed and replaced when the fields change
+}
+
+func newPath() *path { return &path{changed: make(chan struct{})} }
+
+// stateLocked returns the path's faults, with a partition as a stall.
+// p.mu must be held.
+func (p *path) stateLocked() Faults {
+	f := p.faults
+	f.Stalled = f.Stalled || p.partitioned
+	return f
+}
+
+// update changes the path and wakes every connection that waits on it.
+func (p *path) update(fn func(p *path)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fn(p)
+	close(p.changed)
+	p.changed = make(chan struct{})
+}
+
+// watch returns the path's faults and a channel closed when they change.
+func (p *path) watch() (Faults, <-chan struct{}) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stateLocked(), p.changed
+}
+
+func (p *path) isPartitioned() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.partitioned
+}
