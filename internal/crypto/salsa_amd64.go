@@ -8,7 +8,7 @@ import (
 	"golang.org/x/sys/cpu"
 )
 
-//go:generate sh -c "cd _asm && go run . -out ../salsa_amd64.s -stubs ../salsa_amd64_stub.go -pkg crypto"
+//go:generate go -C _asm run . -out ../salsa_amd64.s -stubs ../salsa_amd64_stub.go -pkg crypto
 
 // useAVX2 selects the eight-block Salsa20 (salsa_amd64.s); without it the
 // generic code runs. The scalar HSalsa20 needs only base amd64, so
