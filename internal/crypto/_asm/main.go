@@ -24,7 +24,8 @@ func main() {
 		DATA(4*i, U32(uint32(i)))
 	}
 
-	salsa20XORKeyStream8(sigma, lanes)
+	salsa20XORKeyStream8(sigma, lanes, false)
+	salsa20XORKeyStream8(sigma, lanes, true)
 	hsalsa20(sigma)
 	Generate()
 }

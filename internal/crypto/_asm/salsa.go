@@ -30,16 +30,26 @@ var salsaRotations = [4]int{7, 9, 13, 18}
 // rounds are fully unrolled and a generator-side allocator keeps 14 words in
 // Y0..Y13, evicting the word whose next use is farthest (Belady's rule,
 // exact here because the schedule is static) to an aligned stack area.
-func salsa20XORKeyStream8(sigma, lanes Mem) {
-	TEXT("salsa20XORKeyStream8", 0, "func(dst, src *byte, groups int, key *[32]byte, counter *[16]byte)")
+//
+// With avx512 it emits the same function for AVX-512VL instead (still on
+// YMM registers, eight blocks): VPROLD rotates in one instruction and the
+// 32 vector registers hold the whole state, so there is nothing to spill.
+// The rounds are latency-bound (each step is add, rotate, xor in a chain),
+// and the shorter chain is what makes this variant faster.
+func salsa20XORKeyStream8(sigma, lanes Mem, avx512 bool) {
+	name, isa := "salsa20XORKeyStream8", "AVX2"
+	if avx512 {
+		name, isa = "salsa20XORKeyStream8AVX512", "AVX-512F and AVX-512VL"
+	}
+	TEXT(name, 0, "func(dst, src *byte, groups int, key *[32]byte, counter *[16]byte)")
 	Pragma("noescape")
 	Doc(
-		"salsa20XORKeyStream8 XORs groups*512 bytes of src with the Salsa20/20",
+		name+" XORs groups*512 bytes of src with the Salsa20/20",
 		"keystream of key and counter into dst, eight 64-byte blocks at a time,",
 		"and adds 8*groups to the little-endian block counter in counter[8:16].",
 		"The block counter must be a multiple of 8 so that the low 32 bits never",
 		"wrap inside a group. dst and src must overlap exactly or not at all.",
-		"It requires AVX2.",
+		"It requires "+isa+".",
 	)
 	dst := Load(Param("dst"), GP64())
 	src := Load(Param("src"), GP64())
@@ -74,42 +84,26 @@ func salsa20XORKeyStream8(sigma, lanes Mem) {
 		default: // 6, 7 nonce; 8, 9 block counter
 			m = Mem{Base: counter, Disp: 4 * (w - 6)}
 		}
-		VPBROADCASTD(m, Y0)
+		// With AVX-512 the state starts in Y0..Y15; the AVX2 allocator
+		// loads it from in as it goes.
+		r := Y0
+		if avx512 {
+			r = ymm[w]
+		}
+		VPBROADCASTD(m, r)
 		if w == 8 {
-			VPADDD(lanes, Y0, Y0)
+			VPADDD(lanes, r, r)
 		}
-		VMOVDQA(Y0, in(w))
+		VMOVDQA(r, in(w))
 	}
 
-	Comment("Twenty rounds, fully unrolled.")
-	a := newAllocator(regs(ymm[:14]), func(src, dst Op) { VMOVDQA(src, dst) }, in, x)
-	qrs := salsaRounds()
-	for i, q := range qrs {
-		a.ensure(q, qrs[i+1:])
-		y := [4]Register{a.reg(q[0]), a.reg(q[1]), a.reg(q[2]), a.reg(q[3])}
-		for step, r := range salsaRotations {
-			// y[step+1] ^= rotl(y[step] + y[step+3], r), indices mod 4.
-			s, t, u := y[step], y[(step+1)%4], y[(step+3)%4]
-			VPADDD(s, u, Y14)
-			VPSLLD(U8(r), Y14, Y15)
-			VPSRLD(U8(32-r), Y14, Y14)
-			VPXOR(Y15, t, t)
-			VPXOR(Y14, t, t)
-		}
-		a.modified(q)
+	if avx512 {
+		rounds512(in, x)
+	} else {
+		rounds2(in, x)
 	}
 
-	Comment("Add the input block; keep the result in x.")
-	for w := 0; w < 16; w++ {
-		r, ok := a.resident(w)
-		if !ok {
-			r = Y14
-			VMOVDQA(a.home(w), r)
-		}
-		VPADDD(in(w), r, r)
-		VMOVDQA(r, x(w))
-	}
-
+	Comment("Transpose to blocks and XOR into dst: words 0-7 then 8-15.")
 	Comment("Transpose to blocks and XOR into dst: words 0-7 then 8-15.")
 	for h := 0; h < 2; h++ {
 		lo := [4]VecPhysical{Y0, Y1, Y2, Y3}
@@ -165,4 +159,63 @@ func regs[R Register](rs []R) []Register {
 		out[i] = r
 	}
 	return out
+}
+
+// rounds2 emits the twenty AVX2 rounds and leaves input plus output of
+// every word in x.
+func rounds2(in, x func(int) Mem) {
+	Comment("Twenty rounds, fully unrolled.")
+	a := newAllocator(regs(ymm[:14]), func(src, dst Op) { VMOVDQA(src, dst) }, in, x)
+	qrs := salsaRounds()
+	for i, q := range qrs {
+		a.ensure(q, qrs[i+1:])
+		y := [4]Register{a.reg(q[0]), a.reg(q[1]), a.reg(q[2]), a.reg(q[3])}
+		for step, r := range salsaRotations {
+			// y[step+1] ^= rotl(y[step] + y[step+3], r), indices mod 4.
+			s, t, u := y[step], y[(step+1)%4], y[(step+3)%4]
+			VPADDD(s, u, Y14)
+			VPSLLD(U8(r), Y14, Y15)
+			VPSRLD(U8(32-r), Y14, Y14)
+			VPXOR(Y15, t, t)
+			VPXOR(Y14, t, t)
+		}
+		a.modified(q)
+	}
+
+	Comment("Add the input block; keep the result in x.")
+	for w := 0; w < 16; w++ {
+		r, ok := a.resident(w)
+		if !ok {
+			r = Y14
+			VMOVDQA(a.home(w), r)
+		}
+		VPADDD(in(w), r, r)
+		VMOVDQA(r, x(w))
+	}
+}
+
+// rounds512 emits the twenty AVX-512VL rounds on Y0..Y15 (word w in Yw),
+// the four independent quarter rounds of each round interleaved step by
+// step with one temporary each in Y16..Y19, and leaves input plus output
+// of every word in x.
+func rounds512(in, x func(int) Mem) {
+	Comment("Twenty rounds, fully unrolled.")
+	qrs := salsaRounds()
+	tmp := [4]VecPhysical{Y16, Y17, Y18, Y19}
+	for round := 0; round < len(qrs); round += 4 {
+		for step, r := range salsaRotations {
+			for k, q := range qrs[round : round+4] {
+				s, t, u := ymm[q[step]], ymm[q[(step+1)%4]], ymm[q[(step+3)%4]]
+				VPADDD(s, u, tmp[k])
+				VPROLD(U8(r), tmp[k], tmp[k])
+				VPXORD(tmp[k], t, t)
+			}
+		}
+	}
+
+	Comment("Add the input block; keep the result in x.")
+	for w := 0; w < 16; w++ {
+		VPADDD(in(w), ymm[w], ymm[w])
+		VMOVDQA(ymm[w], x(w))
+	}
 }
