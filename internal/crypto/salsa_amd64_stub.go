@@ -24,6 +24,16 @@ func salsa20XORKeyStream8(dst *byte, src *byte, groups int, key *[32]byte, count
 //go:noescape
 func salsa20XORKeyStream8AVX512(dst *byte, src *byte, groups int, key *[32]byte, counter *[16]byte)
 
+// salsa20XORKeyStream16AVX512 XORs groups*1024 bytes of src with the
+// Salsa20/20 keystream of key and counter into dst, sixteen 64-byte blocks
+// at a time, and adds 16*groups to the little-endian block counter in
+// counter[8:16]. The block counter must be a multiple of 16 so that the
+// low 32 bits never wrap inside a group. dst and src must overlap exactly
+// or not at all. It requires AVX-512F.
+//
+//go:noescape
+func salsa20XORKeyStream16AVX512(dst *byte, src *byte, groups int, key *[32]byte, counter *[16]byte)
+
 // hsalsa20 sets out to HSalsa20(key, nonce) with the Salsa20 constants:
 // the subkey of XSalsa20 and of NaCl's crypto_box_beforenm.
 //

@@ -12,9 +12,17 @@ import (
 	"golang.org/x/sys/cpu"
 )
 
-// implementations lists the code paths of this build: the assembly when
-// the CPU has AVX2 and the generic fallback, which amd64 machines without
-// AVX2 (and the purego tag) run.
+// kernels maps the implementation names the tests use to their kernels.
+var kernels = map[string]salsaKernel{
+	"generic":   kernelGeneric,
+	"avx2":      kernelAVX2,
+	"avx512vl8": kernelAVX512VL,
+	"avx512x16": kernelAVX512,
+}
+
+// implementations lists the code paths this CPU can run: the generic
+// fallback (what amd64 without AVX2 and the purego tag run) and each
+// assembly kernel it supports.
 func implementations(t *testing.T) []string {
 	impls := []string{"generic"}
 	if cpu.X86.HasAVX2 {
@@ -23,9 +31,9 @@ func implementations(t *testing.T) []string {
 		t.Log("no AVX2 on this CPU: the assembly Salsa20 is not tested")
 	}
 	if cpu.X86.HasAVX2 && cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL {
-		impls = append(impls, "avx512")
+		impls = append(impls, "avx512vl8", "avx512x16")
 	} else {
-		t.Log("no AVX-512VL on this CPU: its Salsa20 is not tested")
+		t.Log("no AVX-512VL on this CPU: its Salsa20 kernels are not tested")
 	}
 	return impls
 }
@@ -33,10 +41,9 @@ func implementations(t *testing.T) []string {
 // useImplementation switches the package to the named path until the end
 // of the test. Tests that call it must not run in parallel.
 func useImplementation(t *testing.T, name string) {
-	old2, old512, oldH := useAVX2, useAVX512, useHSalsa20Asm
-	t.Cleanup(func() { useAVX2, useAVX512, useHSalsa20Asm = old2, old512, oldH })
-	useAVX2 = name == "avx2" || name == "avx512"
-	useAVX512 = name == "avx512"
+	oldK, oldH := kernel, useHSalsa20Asm
+	t.Cleanup(func() { kernel, useHSalsa20Asm = oldK, oldH })
+	kernel = kernels[name]
 	useHSalsa20Asm = name != "generic"
 }
 
@@ -53,37 +60,36 @@ func TestHSalsa20Asm(t *testing.T) {
 	}
 }
 
-// The eight-lane core against x/crypto's Salsa20 for 1..5 groups, starting
-// counters that are multiples of 8, including one whose low 32 bits wrap
-// between two groups, and for in-place and separate output.
-func TestSalsa20XORKeyStream8(t *testing.T) {
-	kernels := map[string]func(dst, src *byte, groups int, key *[32]byte, counter *[16]byte){}
-	for _, impl := range implementations(t) {
-		switch impl {
-		case "avx2":
-			kernels[impl] = salsa20XORKeyStream8
-		case "avx512":
-			kernels[impl] = salsa20XORKeyStream8AVX512
+// Each multi-block kernel against x/crypto's Salsa20 for 1..5 passes,
+// starting counters that are multiples of the blocks per pass, including
+// ones whose low 32 bits or whole 64 bits wrap between two passes, with
+// output in place and apart.
+func TestSalsa20Kernels(t *testing.T) {
+	tested := 0
+	for _, name := range implementations(t) {
+		k := kernels[name]
+		if k == kernelGeneric {
+			continue
 		}
+		tested++
+		t.Run(name, func(t *testing.T) { testKernel(t, k) })
 	}
-	if len(kernels) == 0 {
+	if tested == 0 {
 		t.Skip("no AVX2 on this CPU")
-	}
-	for name, kernel := range kernels {
-		t.Run(name, func(t *testing.T) { testKernel8(t, kernel) })
 	}
 }
 
-func testKernel8(t *testing.T, salsa20XORKeyStream8 func(dst, src *byte, groups int, key *[32]byte, counter *[16]byte)) {
+func testKernel(t *testing.T, k salsaKernel) {
 	rng := rand.New(rand.NewChaCha8([32]byte{2}))
-	for _, start := range []uint64{0, 8, 1 << 20, 1<<32 - 16, 1<<32 - 8, 1<<64 - 16} {
+	n := uint64(k.group() / 64)                                                      // blocks per pass: starts must be multiples
+	for _, start := range []uint64{0, n, 1 << 20, 1<<32 - 2*n, 1<<32 - n, 0 - 2*n} { // 0-2n wraps the whole 64-bit counter
 		for groups := 1; groups <= 5; groups++ {
 			var key [32]byte
 			var counter [16]byte
 			fill(rng, key[:])
 			fill(rng, counter[:8])
 			binary.LittleEndian.PutUint64(counter[8:], start)
-			src := make([]byte, 512*groups)
+			src := make([]byte, k.group()*groups)
 			fill(rng, src)
 
 			want := make([]byte, len(src))
@@ -92,13 +98,13 @@ func testKernel8(t *testing.T, salsa20XORKeyStream8 func(dst, src *byte, groups 
 
 			got := make([]byte, len(src))
 			c := counter
-			salsa20XORKeyStream8(&got[0], &src[0], groups, &key, &c)
+			k.run(&got[0], &src[0], groups, &key, &c)
 			require.Equal(t, want, got, "start %d groups %d", start, groups)
-			require.Equal(t, start+8*uint64(groups), binary.LittleEndian.Uint64(c[8:]))
+			require.Equal(t, start+n*uint64(groups), binary.LittleEndian.Uint64(c[8:]))
 			require.Equal(t, counter[:8], c[:8], "nonce untouched")
 
 			c = counter
-			salsa20XORKeyStream8(&src[0], &src[0], groups, &key, &c)
+			k.run(&src[0], &src[0], groups, &key, &c)
 			require.Equal(t, want, src, "in place, start %d groups %d", start, groups)
 		}
 	}

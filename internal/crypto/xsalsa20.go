@@ -6,9 +6,9 @@ import (
 	"golang.org/x/crypto/poly1305"
 )
 
-// keyStreamMax is the most keystream a firstKeyStream call produces: eight
-// Salsa20 blocks, what the AVX2 code computes in one pass.
-const keyStreamMax = 512
+// keyStreamMax is the most keystream a firstKeyStream call produces:
+// sixteen Salsa20 blocks, what the AVX-512 code computes in one pass.
+const keyStreamMax = 1024
 
 // xsalsa20 is XSalsa20 after its HSalsa20 step: a Salsa20/20 stream keyed
 // by the subkey, with the last 8 nonce bytes and a little-endian block
@@ -27,8 +27,8 @@ func (s *xsalsa20) init(nonce *Nonce, key *ChannelKey) {
 }
 
 // firstKeyStream writes the keystream of block 0 onwards into ks and
-// returns how many bytes it wrote (64 or keyStreamMax, whichever the
-// implementation makes cheapest), advancing the counter past them. The
+// returns how many bytes it wrote (64, 512 or 1024: one pass of the
+// implementation in use), advancing the counter past them. The
 // first 32 bytes are the Poly1305 key; the rest encrypt the message.
 func (s *xsalsa20) firstKeyStream(ks *[keyStreamMax]byte) int {
 	return firstKeyStreamFast(s, ks)

@@ -20,12 +20,13 @@ func main() {
 		DATA(4*i, U32(w))
 	}
 	lanes := GLOBL("salsaLanes", RODATA|NOPTR)
-	for i := 0; i < 8; i++ {
+	for i := 0; i < 16; i++ {
 		DATA(4*i, U32(uint32(i)))
 	}
 
 	salsa20XORKeyStream8(sigma, lanes, false)
 	salsa20XORKeyStream8(sigma, lanes, true)
+	salsa20XORKeyStream16(sigma, lanes)
 	hsalsa20(sigma)
 	Generate()
 }

@@ -73,17 +73,7 @@ func salsa20XORKeyStream8(sigma, lanes Mem, avx512 bool) {
 
 	Comment("Broadcast the input block; lane i gets block counter+i.")
 	for w := 0; w < 16; w++ {
-		var m Mem
-		switch w {
-		case 0, 5, 10, 15:
-			m = sigma.Offset(4 * (w / 5))
-		case 1, 2, 3, 4:
-			m = Mem{Base: key, Disp: 4 * (w - 1)}
-		case 11, 12, 13, 14:
-			m = Mem{Base: key, Disp: 16 + 4*(w-11)}
-		default: // 6, 7 nonce; 8, 9 block counter
-			m = Mem{Base: counter, Disp: 4 * (w - 6)}
-		}
+		m := inputWord(w, sigma, key, counter)
 		// With AVX-512 the state starts in Y0..Y15; the AVX2 allocator
 		// loads it from in as it goes.
 		r := Y0
@@ -112,8 +102,8 @@ func salsa20XORKeyStream8(sigma, lanes Mem, avx512 bool) {
 			VMOVDQA(x(8*h+j), lo[j])
 			VMOVDQA(x(8*h+4+j), hi[j])
 		}
-		transpose4(lo, [4]VecPhysical{Y8, Y9, Y10, Y11})
-		transpose4(hi, [4]VecPhysical{Y12, Y13, Y14, Y15})
+		transpose4(lo[:], []VecPhysical{Y8, Y9, Y10, Y11})
+		transpose4(hi[:], []VecPhysical{Y12, Y13, Y14, Y15})
 		for j := 0; j < 4; j++ {
 			// lo[j] and hi[j] hold block j in their low 128 bits and
 			// block j+4 in their high 128 bits.
@@ -137,10 +127,25 @@ func salsa20XORKeyStream8(sigma, lanes Mem, avx512 bool) {
 	RET()
 }
 
+// inputWord is where word w of the Salsa20 input block comes from: the
+// constants, the key, or the 16 bytes of nonce and block counter.
+func inputWord(w int, sigma Mem, key, counter Register) Mem {
+	switch w {
+	case 0, 5, 10, 15:
+		return sigma.Offset(4 * (w / 5))
+	case 1, 2, 3, 4:
+		return Mem{Base: key, Disp: 4 * (w - 1)}
+	case 11, 12, 13, 14:
+		return Mem{Base: key, Disp: 16 + 4*(w-11)}
+	default: // 6, 7 nonce; 8, 9 block counter
+		return Mem{Base: counter, Disp: 4 * (w - 6)}
+	}
+}
+
 // transpose4 transposes the 4x4 dword matrix in each 128-bit half of r
 // (row i = word i of four blocks) so that r[j] holds the four words of
 // block j; t are scratch registers.
-func transpose4(r, t [4]VecPhysical) {
+func transpose4(r, t []VecPhysical) {
 	VPUNPCKLDQ(r[1], r[0], t[0])
 	VPUNPCKHDQ(r[1], r[0], t[1])
 	VPUNPCKLDQ(r[3], r[2], t[2])
