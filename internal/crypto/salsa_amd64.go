@@ -36,12 +36,12 @@ func bestKernel() salsaKernel {
 	return kernelGeneric
 }
 
-// kernel is the Salsa20 in use; useHSalsa20Asm selects the scalar assembly
-// HSalsa20, which needs only base amd64. Tests switch both to cover every
-// path; nothing else writes them.
+// kernel is the multi-block Salsa20 in use; useScalarAsm selects the
+// scalar assembly HSalsa20 and single block, which need only base amd64.
+// Tests switch both to cover every path; nothing else writes them.
 var (
-	kernel         = bestKernel()
-	useHSalsa20Asm = true
+	kernel       = bestKernel()
+	useScalarAsm = true
 )
 
 // group is how many keystream bytes one pass of k produces.
@@ -65,17 +65,23 @@ func (k salsaKernel) run(dst, src *byte, groups int, key *[32]byte, counter *[16
 }
 
 func hsalsa20Fast(out *[32]byte, nonce *[16]byte, key *[32]byte) {
-	if !useHSalsa20Asm {
+	if !useScalarAsm {
 		hsalsa20Generic(out, nonce, key)
 		return
 	}
 	hsalsa20(out, nonce, key)
 }
 
-// firstKeyStreamFast computes the first pass of blocks from 0: for small
-// messages one pass costs about what two or three single blocks would,
-// and a 100-byte chunk already needs three.
-func firstKeyStreamFast(s *xsalsa20, ks *[keyStreamMax]byte) int {
+// firstKeyStreamFast computes keystream from block 0 for a message of
+// msgLen bytes. Up to 32 bytes need block 0 only, which the scalar core
+// makes in half the time of a vector pass; beyond that one pass of the
+// kernel costs about what two single blocks would.
+func firstKeyStreamFast(s *xsalsa20, ks *[keyStreamMax]byte, msgLen int) int {
+	if msgLen <= 32 && useScalarAsm {
+		salsa20Block((*[64]byte)(ks[:64]), &s.counter, &s.subKey)
+		s.counter[8] = 1 // the counter was 0
+		return 64
+	}
 	k := kernel
 	if k == kernelGeneric {
 		return firstKeyStreamGeneric(s, ks)
@@ -85,7 +91,8 @@ func firstKeyStreamFast(s *xsalsa20, ks *[keyStreamMax]byte) int {
 }
 
 // xorKeyStreamFast XORs src into dst from the current block counter, which
-// must be where firstKeyStreamFast left it. dst and src must overlap
+// must be where firstKeyStreamFast left it after a pass of the kernel
+// (never after a single block: those messages need no more keystream). dst and src must overlap
 // exactly or not at all.
 func xorKeyStreamFast(s *xsalsa20, dst, src []byte) {
 	k := kernel

@@ -39,3 +39,11 @@ func salsa20XORKeyStream16AVX512(dst *byte, src *byte, groups int, key *[32]byte
 //
 //go:noescape
 func hsalsa20(out *[32]byte, nonce *[16]byte, key *[32]byte)
+
+// salsa20Block sets out to the Salsa20/20 keystream block of key and
+// counter (8 nonce bytes then the little-endian block counter).
+// One block on general registers takes half the time of one pass of the
+// vector kernels, so it serves messages that need no more keystream.
+//
+//go:noescape
+func salsa20Block(out *[64]byte, counter *[16]byte, key *[32]byte)

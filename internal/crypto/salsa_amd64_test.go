@@ -41,10 +41,10 @@ func implementations(t *testing.T) []string {
 // useImplementation switches the package to the named path until the end
 // of the test. Tests that call it must not run in parallel.
 func useImplementation(t *testing.T, name string) {
-	oldK, oldH := kernel, useHSalsa20Asm
-	t.Cleanup(func() { kernel, useHSalsa20Asm = oldK, oldH })
+	oldK, oldS := kernel, useScalarAsm
+	t.Cleanup(func() { kernel, useScalarAsm = oldK, oldS })
 	kernel = kernels[name]
-	useHSalsa20Asm = name != "generic"
+	useScalarAsm = name != "generic"
 }
 
 func TestHSalsa20Asm(t *testing.T) {
@@ -56,6 +56,24 @@ func TestHSalsa20Asm(t *testing.T) {
 		fill(rng, nonce[:])
 		salsa.HSalsa20(&want, &nonce, &key, &salsa.Sigma)
 		hsalsa20(&got, &nonce, &key)
+		require.Equal(t, want, got)
+	}
+}
+
+func TestSalsa20BlockAsm(t *testing.T) {
+	rng := rand.New(rand.NewChaCha8([32]byte{6}))
+	for i := range 1000 {
+		var key [32]byte
+		var counter [16]byte
+		fill(rng, key[:])
+		fill(rng, counter[:])
+		if i%2 == 0 {
+			clear(counter[8:]) // block 0, the one the package asks for
+		}
+		var want, got [64]byte
+		ref := counter
+		salsa.XORKeyStream(want[:], make([]byte, 64), &ref, &key)
+		salsa20Block(&got, &counter, &key)
 		require.Equal(t, want, got)
 	}
 }

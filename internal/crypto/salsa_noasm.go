@@ -6,7 +6,7 @@ func hsalsa20Fast(out *[32]byte, nonce *[16]byte, key *[32]byte) {
 	hsalsa20Generic(out, nonce, key)
 }
 
-func firstKeyStreamFast(s *xsalsa20, ks *[keyStreamMax]byte) int {
+func firstKeyStreamFast(s *xsalsa20, ks *[keyStreamMax]byte, _ int) int {
 	return firstKeyStreamGeneric(s, ks)
 }
 

@@ -26,12 +26,13 @@ func (s *xsalsa20) init(nonce *Nonce, key *ChannelKey) {
 	clear(s.counter[8:])
 }
 
-// firstKeyStream writes the keystream of block 0 onwards into ks and
-// returns how many bytes it wrote (64, 512 or 1024: one pass of the
-// implementation in use), advancing the counter past them. The
-// first 32 bytes are the Poly1305 key; the rest encrypt the message.
-func (s *xsalsa20) firstKeyStream(ks *[keyStreamMax]byte) int {
-	return firstKeyStreamFast(s, ks)
+// firstKeyStream writes the keystream of block 0 onwards into ks for a
+// message of msgLen bytes and returns how many bytes it wrote (64, 512 or
+// 1024: one block, or one pass of the kernel in use), advancing the counter
+// past them. The first 32 bytes are the Poly1305 key; the rest encrypt the
+// message.
+func (s *xsalsa20) firstKeyStream(ks *[keyStreamMax]byte, msgLen int) int {
+	return firstKeyStreamFast(s, ks, msgLen)
 }
 
 // sealTo writes the tag then the ciphertext of plaintext into out, which
@@ -41,7 +42,7 @@ func sealTo(out, plaintext []byte, nonce *Nonce, key *ChannelKey) {
 	var s xsalsa20
 	s.init(nonce, key)
 	var ks [keyStreamMax]byte
-	n := s.firstKeyStream(&ks)
+	n := s.firstKeyStream(&ks, len(plaintext))
 	ct := out[TagSize:]
 	m := min(len(plaintext), n-32)
 	subtle.XORBytes(ct[:m], plaintext[:m], ks[32:32+m])
@@ -65,7 +66,7 @@ type opener struct {
 // carries a valid tag. It decrypts nothing.
 func (o *opener) verify(sealed []byte, nonce *Nonce, key *ChannelKey) bool {
 	o.s.init(nonce, key)
-	o.n = o.s.firstKeyStream(&o.ks)
+	o.n = o.s.firstKeyStream(&o.ks, len(sealed)-TagSize)
 	var tag [TagSize]byte
 	poly1305.Sum(&tag, sealed[TagSize:], (*[32]byte)(o.ks[:32]))
 	return subtle.ConstantTimeCompare(tag[:], sealed[:TagSize]) == 1

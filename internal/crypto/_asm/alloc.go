@@ -122,20 +122,3 @@ func (a *allocator) evict(s int) {
 	a.slot[w] = -1
 	a.owner[s] = -1
 }
-
-// deadSlot returns a register whose word is not in live, for scratch use
-// once the rounds are over.
-func (a *allocator) deadSlot(live []int) int {
-	for i, o := range a.owner {
-		dead := true
-		for _, w := range live {
-			if o == w {
-				dead = false
-			}
-		}
-		if dead {
-			return i
-		}
-	}
-	panic("no dead register")
-}

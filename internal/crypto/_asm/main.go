@@ -28,5 +28,6 @@ func main() {
 	salsa20XORKeyStream8(sigma, lanes, true)
 	salsa20XORKeyStream16(sigma, lanes)
 	hsalsa20(sigma)
+	salsa20Block(sigma)
 	Generate()
 }
