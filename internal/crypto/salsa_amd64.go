@@ -72,16 +72,19 @@ func hsalsa20Fast(out *[32]byte, nonce *[16]byte, key *[32]byte) {
 	hsalsa20(out, nonce, key)
 }
 
-// firstKeyStreamFast computes keystream from block 0 for a message of
-// msgLen bytes. Up to 32 bytes need block 0 only, which the scalar core
-// makes in half the time of a vector pass; beyond that one pass of the
-// kernel costs about what two single blocks would.
-func firstKeyStreamFast(s *xsalsa20, ks *[keyStreamMax]byte, msgLen int) int {
-	if msgLen <= 32 && useScalarAsm {
-		salsa20Block((*[64]byte)(ks[:64]), &s.counter, &s.subKey)
-		s.counter[8] = 1 // the counter was 0
-		return 64
+// firstBlockFast computes block 0 alone on general registers, half the
+// time of one vector pass.
+func firstBlockFast(s *xsalsa20, b *[64]byte) {
+	if !useScalarAsm {
+		firstBlockGeneric(s, b)
+		return
 	}
+	salsa20Block(b, &s.counter, &s.subKey)
+}
+
+// firstKeyStreamFast computes one kernel pass from block 0: for messages
+// past shortMax a pass costs about what two single blocks would.
+func firstKeyStreamFast(s *xsalsa20, ks *[keyStreamMax]byte) int {
 	k := kernel
 	if k == kernelGeneric {
 		return firstKeyStreamGeneric(s, ks)
@@ -91,8 +94,7 @@ func firstKeyStreamFast(s *xsalsa20, ks *[keyStreamMax]byte, msgLen int) int {
 }
 
 // xorKeyStreamFast XORs src into dst from the current block counter, which
-// must be where firstKeyStreamFast left it after a pass of the kernel
-// (never after a single block: those messages need no more keystream). dst and src must overlap
+// must be where firstKeyStreamFast left it. dst and src must overlap
 // exactly or not at all.
 func xorKeyStreamFast(s *xsalsa20, dst, src []byte) {
 	k := kernel

@@ -15,6 +15,12 @@ func hsalsa20Generic(out *[32]byte, nonce *[16]byte, key *[32]byte) {
 	salsa.HSalsa20(out, nonce, key, &salsa.Sigma)
 }
 
+// firstBlockGeneric makes block 0 and leaves the counter as it was.
+func firstBlockGeneric(s *xsalsa20, b *[64]byte) {
+	counter := s.counter
+	salsa.XORKeyStream(b[:], zeros[:64], &counter, &s.subKey)
+}
+
 // firstKeyStreamGeneric makes a single block: a software block costs the
 // same per byte as any other, so there is nothing to gain from more.
 func firstKeyStreamGeneric(s *xsalsa20, ks *[keyStreamMax]byte) int {

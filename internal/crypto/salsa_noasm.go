@@ -6,7 +6,11 @@ func hsalsa20Fast(out *[32]byte, nonce *[16]byte, key *[32]byte) {
 	hsalsa20Generic(out, nonce, key)
 }
 
-func firstKeyStreamFast(s *xsalsa20, ks *[keyStreamMax]byte, _ int) int {
+func firstBlockFast(s *xsalsa20, b *[64]byte) {
+	firstBlockGeneric(s, b)
+}
+
+func firstKeyStreamFast(s *xsalsa20, ks *[keyStreamMax]byte) int {
 	return firstKeyStreamGeneric(s, ks)
 }
 
