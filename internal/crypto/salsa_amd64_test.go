@@ -41,10 +41,11 @@ func implementations(t *testing.T) []string {
 // useImplementation switches the package to the named path until the end
 // of the test. Tests that call it must not run in parallel.
 func useImplementation(t *testing.T, name string) {
-	oldK, oldS := kernel, useScalarAsm
-	t.Cleanup(func() { kernel, useScalarAsm = oldK, oldS })
+	oldK, oldS, oldP := kernel, useScalarAsm, usePolyAVX512
+	t.Cleanup(func() { kernel, useScalarAsm, usePolyAVX512 = oldK, oldS, oldP })
 	kernel = kernels[name]
 	useScalarAsm = name != "generic"
+	usePolyAVX512 = name == "avx512x16"
 }
 
 func TestHSalsa20Asm(t *testing.T) {

@@ -2,8 +2,6 @@ package crypto
 
 import (
 	"crypto/subtle"
-
-	"golang.org/x/crypto/poly1305"
 )
 
 // keyStreamMax is the most keystream a firstKeyStream call produces:
@@ -53,7 +51,7 @@ func sealTo(out, plaintext []byte, nonce *Nonce, key *ChannelKey) {
 		var b [64]byte
 		firstBlockFast(&s, &b)
 		subtle.XORBytes(ct, plaintext, b[32:])
-		poly1305.Sum(&tag, ct, (*[32]byte)(b[:32]))
+		polySum(&tag, ct, (*[32]byte)(b[:32]))
 	} else {
 		var ks [keyStreamMax]byte
 		n := firstKeyStreamFast(&s, &ks)
@@ -62,7 +60,7 @@ func sealTo(out, plaintext []byte, nonce *Nonce, key *ChannelKey) {
 		if len(plaintext) > m {
 			xorKeyStreamFast(&s, ct[m:], plaintext[m:])
 		}
-		poly1305.Sum(&tag, ct, (*[32]byte)(ks[:32]))
+		polySum(&tag, ct, (*[32]byte)(ks[:32]))
 	}
 	copy(out, tag[:])
 }
@@ -79,7 +77,7 @@ func openTo(dst, sealed []byte, nonce *Nonce, key *ChannelKey, inPlace bool) ([]
 	if len(ct) <= shortMax {
 		var b [64]byte
 		firstBlockFast(&s, &b)
-		poly1305.Sum(&tag, ct, (*[32]byte)(b[:32]))
+		polySum(&tag, ct, (*[32]byte)(b[:32]))
 		if subtle.ConstantTimeCompare(tag[:], sealed[:TagSize]) != 1 {
 			return nil, false
 		}
@@ -89,7 +87,7 @@ func openTo(dst, sealed []byte, nonce *Nonce, key *ChannelKey, inPlace bool) ([]
 	}
 	var ks [keyStreamMax]byte
 	n := firstKeyStreamFast(&s, &ks)
-	poly1305.Sum(&tag, ct, (*[32]byte)(ks[:32]))
+	polySum(&tag, ct, (*[32]byte)(ks[:32]))
 	if subtle.ConstantTimeCompare(tag[:], sealed[:TagSize]) != 1 {
 		return nil, false
 	}

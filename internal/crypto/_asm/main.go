@@ -29,5 +29,6 @@ func main() {
 	salsa20XORKeyStream16(sigma, lanes)
 	hsalsa20(sigma)
 	salsa20Block(sigma)
+	poly1305Blocks8()
 	Generate()
 }
