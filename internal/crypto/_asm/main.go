@@ -2,9 +2,18 @@
 //
 //	cd internal/crypto/_asm && go run . -out ../salsa_amd64.s -stubs ../salsa_amd64_stub.go -pkg crypto
 //
-// It lives in its own module so that the library's go.mod never depends on
-// avo; the generated files are committed and a test in the parent package
-// checks that they are what this program produces.
+// (or `go generate` in internal/crypto). It lives in its own module so
+// that the library's go.mod never depends on avo; the generated files are
+// committed and TestGeneratedAsmUpToDate in the parent package checks that
+// they are byte for byte what this program produces.
+//
+// Functions generated (the doc comments in salsa_amd64_stub.go say more):
+//
+//	salsa20XORKeyStream8         8 Salsa20 blocks per pass, AVX2
+//	salsa20XORKeyStream8AVX512   the same with VPROLD and no spills, AVX-512VL
+//	salsa20XORKeyStream16AVX512  16 blocks per pass on ZMM, AVX-512F
+//	hsalsa20, salsa20Block       one core on general registers
+//	poly1305Blocks8AVX512        8-lane Poly1305 in radix 2^26, AVX-512F
 package main
 
 import (
