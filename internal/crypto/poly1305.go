@@ -161,29 +161,31 @@ func from26(l poly26) [3]uint64 {
 }
 
 // polyLaneBlock is the block (of eight) each lane of the assembly holds,
-// an effect of how it unpacks the message.
-var polyLaneBlock = [8]int{0, 4, 1, 5, 2, 6, 3, 7}
+// an effect of how it unpacks the message; polyPowerLane is its inverse
+// seen from the powers: r^i goes to the lane holding block 8-i.
+var (
+	polyLaneBlock = [8]int{0, 4, 1, 5, 2, 6, 3, 7}
+	polyPowerLane = [9]int{1: 7, 2: 5, 3: 3, 4: 1, 5: 6, 6: 4, 7: 2, 8: 0}
+)
 
-// polyPowers fills the table poly1305Blocks8AVX512 reads: r^8 and 5*r^8,
-// then for each lane the power that lines its block up with the last
-// (block b of a group of eight needs r^(8-b)), and five times that.
+// polyPowers fills the table poly1305Blocks8AVX512 reads (layout in
+// _asm/poly.go): r^8 and 5*r^8, then for each lane the power that lines
+// its block up with the last (block b of a group of eight needs r^(8-b)),
+// and five times that. The powers come from the scalar multiplication,
+// six 64-bit products each where radix 2^26 takes twenty-five.
 func polyPowers(t *[90]uint64, r0, r1 uint64) {
-	// pow[i] = r^i, by the scalar multiplication (six 64-bit products
-	// each, where radix 2^26 takes twenty-five), then split into limbs.
-	var pow [9]poly26
 	h0, h1, h2 := r0, r1, uint64(0)
 	for i := 1; i <= 8; i++ {
 		if i > 1 {
 			h0, h1, h2 = polyMulR(h0, h1, h2, r0, r1)
 		}
-		pow[i] = to26(h0, h1, h2)
-	}
-	for j := range 5 {
-		t[j] = pow[8][j]
-		t[5+j] = 5 * pow[8][j]
-		for l, b := range polyLaneBlock {
-			t[10+8*j+l] = pow[8-b][j]
-			t[50+8*j+l] = 5 * pow[8-b][j]
+		p := to26(h0, h1, h2)
+		l := polyPowerLane[i]
+		t[10+l], t[18+l], t[26+l], t[34+l], t[42+l] = p[0], p[1], p[2], p[3], p[4]
+		t[50+l], t[58+l], t[66+l], t[74+l], t[82+l] = 5*p[0], 5*p[1], 5*p[2], 5*p[3], 5*p[4]
+		if i == 8 {
+			t[0], t[1], t[2], t[3], t[4] = p[0], p[1], p[2], p[3], p[4]
+			t[5], t[6], t[7], t[8], t[9] = 5*p[0], 5*p[1], 5*p[2], 5*p[3], 5*p[4]
 		}
 	}
 }
