@@ -258,3 +258,25 @@ func FuzzSecretbox(f *testing.F) {
 		}
 	})
 }
+
+// Open appends after what dst holds, reusing its capacity when there is
+// enough, like Seal (TestSealAppends).
+func TestOpenAppends(t *testing.T) {
+	rng := rand.New(rand.NewChaCha8([32]byte{10}))
+	for _, n := range []int{0, 5, 32, 100, 2000} {
+		key, nonce := randomKeyNonce(rng)
+		msg := make([]byte, n)
+		fill(rng, msg)
+		sealed := Seal(nil, msg, &nonce, &key)
+		prefix := []byte("prefix")
+		for _, c := range []int{len(prefix), len(prefix) + n} {
+			dst := append(make([]byte, 0, c), prefix...)
+			out, ok := Open(dst, sealed, &nonce, &key)
+			require.True(t, ok)
+			require.Equal(t, append(bytes.Clone(prefix), msg...), out)
+			if c >= len(prefix)+n {
+				require.Same(t, &dst[0], &out[0], "capacity was enough: no new array")
+			}
+		}
+	}
+}
