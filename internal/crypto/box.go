@@ -8,8 +8,8 @@ package crypto
 // at a time with AVX2 or sixteen with AVX-512; elsewhere, and with the
 // purego build tag, the pure-Go code of golang.org/x/crypto/salsa20 runs.
 // Poly1305 is golang.org/x/crypto/poly1305 (scalar assembly on amd64),
-// except for messages from 1 KiB on AVX-512 machines, which go through
-// eight lanes of poly1305Blocks8AVX512 (poly1305_amd64.go). All
+// except for long messages on amd64, which go through eight AVX-512 or
+// four AVX2 lanes (poly1305_amd64.go). All
 // four functions give the bytes of golang.org/x/crypto/nacl/secretbox, and
 // all are safe for concurrent use (they keep no state between calls).
 //

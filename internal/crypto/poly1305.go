@@ -189,3 +189,31 @@ func polyPowers(t *[90]uint64, r0, r1 uint64) {
 		}
 	}
 }
+
+// polyPowerLane4 is polyPowerLane for the four-lane AVX2 code, whose lanes
+// hold blocks 0, 2, 1, 3: r^i goes to the lane holding block 4-i.
+var polyPowerLane4 = [5]int{1: 3, 2: 1, 3: 2, 4: 0}
+
+// polyPowers4 fills the table poly1305Blocks4AVX2 reads (layout in
+// _asm/poly.go): r^4 and 5*r^4 in every lane, then each lane's power and
+// five times that. AVX2 has no broadcast operands, hence the copies.
+func polyPowers4(t *[80]uint64, r0, r1 uint64) {
+	h0, h1, h2 := r0, r1, uint64(0)
+	for i := 1; i <= 4; i++ {
+		if i > 1 {
+			h0, h1, h2 = polyMulR(h0, h1, h2, r0, r1)
+		}
+		p := to26(h0, h1, h2)
+		l := polyPowerLane4[i]
+		for j := range 5 {
+			t[40+4*j+l] = p[j]
+			t[60+4*j+l] = 5 * p[j]
+			if i == 4 {
+				for lane := range 4 {
+					t[4*j+lane] = p[j]
+					t[20+4*j+lane] = 5 * p[j]
+				}
+			}
+		}
+	}
+}

@@ -25,22 +25,33 @@ func polyKeys(rng *rand.Rand, n int) [][32]byte {
 	return append(keys, ones, small)
 }
 
-// polyLengths covers every length up to 2 KiB, past the vector threshold
+// polyLengths covers every length up to 4 KiB, past the vector thresholds
 // and every residue mod 128 and 16, then a spread to a full chunk.
 func polyLengths() []int {
 	var ls []int
-	for n := 0; n <= 2048; n++ {
+	for n := 0; n <= 4096; n++ {
 		ls = append(ls, n)
 	}
-	for n := 2049; n <= 1<<16; n += 997 {
+	for n := 4097; n <= 1<<16; n += 997 {
 		ls = append(ls, n)
 	}
 	return append(ls, 1<<16-TagSize-1, 1<<16)
 }
 
-// TestPolySum compares polySum, and the scalar polyState alone, with
-// x/crypto's poly1305.Sum on random and all-ones messages.
+// TestPolySum compares polySum on every path of this CPU (x/crypto's
+// scalar code, four AVX2 lanes, eight AVX-512 lanes), and the scalar
+// polyState alone, with x/crypto's poly1305.Sum on random and all-ones
+// messages.
 func TestPolySum(t *testing.T) {
+	for _, impl := range implementations(t) {
+		t.Run(impl, func(t *testing.T) {
+			useImplementation(t, impl)
+			testPolySum(t)
+		})
+	}
+}
+
+func testPolySum(t *testing.T) {
 	rng := rand.New(rand.NewChaCha8([32]byte{7}))
 	lengths := polyLengths()
 	random := make([]byte, 1<<16)
@@ -99,6 +110,31 @@ func TestPolyPowers(t *testing.T) {
 		check(0, 1, 0, 8)
 		for lane, b := range [8]int{0, 4, 1, 5, 2, 6, 3, 7} {
 			check(10, 8, lane, int64(8-b))
+		}
+	}
+}
+
+func TestPolyPowers4(t *testing.T) {
+	rng := rand.New(rand.NewChaCha8([32]byte{11}))
+	for _, key := range polyKeys(rng, 50) {
+		st := newPolyState(&key)
+		r := value26(to26(st.r[0], st.r[1], 0))
+		var tab [80]uint64
+		polyPowers4(&tab, st.r[0], st.r[1])
+		for lane := range 4 {
+			for _, tc := range []struct {
+				off int
+				exp int64
+			}{{0, 4}, {40, int64(4 - [4]int{0, 2, 1, 3}[lane])}} {
+				var l poly26
+				for j := range 5 {
+					l[j] = tab[tc.off+4*j+lane]
+					require.Less(t, l[j], uint64(1<<27))
+					require.Equal(t, 5*l[j], tab[tc.off+20+4*j+lane], "5*r^%d limb %d", tc.exp, j)
+				}
+				want := new(big.Int).Exp(r, big.NewInt(tc.exp), polyP)
+				require.Equal(t, want, mod26(value26(l)), "r^%d lane %d", tc.exp, lane)
+			}
 		}
 	}
 }

@@ -6526,25 +6526,26 @@ TEXT ·salsa20Block(SB), NOSPLIT, $128-24
 	MOVL R14, 32(R15)
 	RET
 
+DATA polyConsts<>+0(SB)/8, $0x0000000003ffffff
+DATA polyConsts<>+8(SB)/8, $0x0000000001000000
+GLOBL polyConsts<>(SB), RODATA|NOPTR, $16
+
 // func poly1305Blocks8AVX512(acc *[40]uint64, msg *byte, groups int, powers *[90]uint64)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX2, AVX512F
 TEXT ·poly1305Blocks8AVX512(SB), NOSPLIT, $0-32
 	MOVQ         acc+0(FP), AX
 	MOVQ         msg+8(FP), CX
 	MOVQ         groups+16(FP), DX
 	MOVQ         powers+24(FP), BX
-	MOVQ         $0x03ffffff, SI
-	VPBROADCASTQ SI, Z11
-	MOVQ         $0x01000000, SI
-	VPBROADCASTQ SI, Z20
-	VPXORQ       Z0, Z0, Z0
-	VPXORQ       Z1, Z1, Z1
-	VPXORQ       Z2, Z2, Z2
-	VPXORQ       Z3, Z3, Z3
-	VPXORQ       Z4, Z4, Z4
+	VPBROADCASTQ polyConsts<>+0(SB), Z12
+	VPXOR        Y0, Y0, Y0
+	VPXOR        Y1, Y1, Y1
+	VPXOR        Y2, Y2, Y2
+	VPXOR        Y3, Y3, Y3
+	VPXOR        Y4, Y4, Y4
 
-polyloop:
-	// H = H*r^8, then add the next eight blocks.
+poly1305Blocks8AVX512_loop:
+	// H = H*r^lanes, then add the next blocks.
 	VPMULUDQ.BCST (BX), Z0, Z5
 	VPMULUDQ.BCST 72(BX), Z1, Z10
 	VPADDQ        Z10, Z5, Z5
@@ -6591,56 +6592,56 @@ polyloop:
 	VPMULUDQ.BCST (BX), Z4, Z10
 	VPADDQ        Z10, Z9, Z9
 	VPSRLQ        $0x1a, Z5, Z10
-	VPANDQ        Z5, Z11, Z5
+	VPANDQ        Z5, Z12, Z5
 	VPADDQ        Z10, Z6, Z6
 	VPSRLQ        $0x1a, Z8, Z10
-	VPANDQ        Z8, Z11, Z8
+	VPANDQ        Z8, Z12, Z8
 	VPADDQ        Z10, Z9, Z9
 	VPSRLQ        $0x1a, Z6, Z10
-	VPANDQ        Z6, Z11, Z6
+	VPANDQ        Z6, Z12, Z6
 	VPADDQ        Z10, Z7, Z7
 	VPSRLQ        $0x1a, Z9, Z10
-	VPANDQ        Z9, Z11, Z9
-	VPSLLQ        $0x02, Z10, Z19
-	VPADDQ        Z19, Z10, Z10
+	VPANDQ        Z9, Z12, Z9
+	VPSLLQ        $0x02, Z10, Z11
+	VPADDQ        Z11, Z10, Z10
 	VPADDQ        Z10, Z5, Z5
 	VPSRLQ        $0x1a, Z7, Z10
-	VPANDQ        Z7, Z11, Z7
+	VPANDQ        Z7, Z12, Z7
 	VPADDQ        Z10, Z8, Z8
 	VPSRLQ        $0x1a, Z5, Z10
-	VPANDQ        Z5, Z11, Z5
+	VPANDQ        Z5, Z12, Z5
 	VPADDQ        Z10, Z6, Z6
 	VPSRLQ        $0x1a, Z8, Z10
-	VPANDQ        Z8, Z11, Z8
+	VPANDQ        Z8, Z12, Z8
 	VPADDQ        Z10, Z9, Z9
 	VMOVDQA64     Z5, Z0
 	VMOVDQA64     Z6, Z1
 	VMOVDQA64     Z7, Z2
 	VMOVDQA64     Z8, Z3
 	VMOVDQA64     Z9, Z4
-	VMOVDQU64     (CX), Z17
-	VMOVDQU64     64(CX), Z18
-	VPUNPCKLQDQ   Z18, Z17, Z10
-	VPUNPCKHQDQ   Z18, Z17, Z19
-	VPANDQ        Z10, Z11, Z12
-	VPSRLQ        $0x1a, Z10, Z13
-	VPANDQ        Z13, Z11, Z13
-	VPSRLQ        $0x34, Z10, Z14
-	VPSLLQ        $0x0c, Z19, Z17
-	VPORQ         Z17, Z14, Z14
-	VPANDQ        Z14, Z11, Z14
-	VPSRLQ        $0x0e, Z19, Z15
-	VPANDQ        Z15, Z11, Z15
-	VPSRLQ        $0x28, Z19, Z16
-	VPORQ         Z20, Z16, Z16
-	VPADDQ        Z12, Z0, Z0
-	VPADDQ        Z13, Z1, Z1
-	VPADDQ        Z14, Z2, Z2
-	VPADDQ        Z15, Z3, Z3
-	VPADDQ        Z16, Z4, Z4
+	VMOVDQU64     (CX), Z8
+	VMOVDQU64     64(CX), Z9
+	VPUNPCKLQDQ   Z9, Z8, Z10
+	VPUNPCKHQDQ   Z9, Z8, Z11
+	VPANDQ        Z10, Z12, Z5
+	VPSRLQ        $0x1a, Z10, Z6
+	VPANDQ        Z6, Z12, Z6
+	VPSRLQ        $0x34, Z10, Z7
+	VPSLLQ        $0x0c, Z11, Z8
+	VPORQ         Z8, Z7, Z7
+	VPANDQ        Z7, Z12, Z7
+	VPSRLQ        $0x0e, Z11, Z8
+	VPANDQ        Z8, Z12, Z8
+	VPSRLQ        $0x28, Z11, Z9
+	VPORQ.BCST    polyConsts<>+8(SB), Z9, Z9
+	VPADDQ        Z5, Z0, Z0
+	VPADDQ        Z6, Z1, Z1
+	VPADDQ        Z7, Z2, Z2
+	VPADDQ        Z8, Z3, Z3
+	VPADDQ        Z9, Z4, Z4
 	ADDQ          $0x00000080, CX
 	DECQ          DX
-	JNZ           polyloop
+	JNZ           poly1305Blocks8AVX512_loop
 
 	// Multiply each lane by its own power and store the lanes.
 	VPMULUDQ  80(BX), Z0, Z5
@@ -6689,27 +6690,27 @@ polyloop:
 	VPMULUDQ  80(BX), Z4, Z10
 	VPADDQ    Z10, Z9, Z9
 	VPSRLQ    $0x1a, Z5, Z10
-	VPANDQ    Z5, Z11, Z5
+	VPANDQ    Z5, Z12, Z5
 	VPADDQ    Z10, Z6, Z6
 	VPSRLQ    $0x1a, Z8, Z10
-	VPANDQ    Z8, Z11, Z8
+	VPANDQ    Z8, Z12, Z8
 	VPADDQ    Z10, Z9, Z9
 	VPSRLQ    $0x1a, Z6, Z10
-	VPANDQ    Z6, Z11, Z6
+	VPANDQ    Z6, Z12, Z6
 	VPADDQ    Z10, Z7, Z7
 	VPSRLQ    $0x1a, Z9, Z10
-	VPANDQ    Z9, Z11, Z9
-	VPSLLQ    $0x02, Z10, Z19
-	VPADDQ    Z19, Z10, Z10
+	VPANDQ    Z9, Z12, Z9
+	VPSLLQ    $0x02, Z10, Z11
+	VPADDQ    Z11, Z10, Z10
 	VPADDQ    Z10, Z5, Z5
 	VPSRLQ    $0x1a, Z7, Z10
-	VPANDQ    Z7, Z11, Z7
+	VPANDQ    Z7, Z12, Z7
 	VPADDQ    Z10, Z8, Z8
 	VPSRLQ    $0x1a, Z5, Z10
-	VPANDQ    Z5, Z11, Z5
+	VPANDQ    Z5, Z12, Z5
 	VPADDQ    Z10, Z6, Z6
 	VPSRLQ    $0x1a, Z8, Z10
-	VPANDQ    Z8, Z11, Z8
+	VPANDQ    Z8, Z12, Z8
 	VPADDQ    Z10, Z9, Z9
 	VMOVDQA64 Z5, Z0
 	VMOVDQA64 Z6, Z1
@@ -6721,5 +6722,201 @@ polyloop:
 	VMOVDQU64 Z2, 128(AX)
 	VMOVDQU64 Z3, 192(AX)
 	VMOVDQU64 Z4, 256(AX)
+	VZEROUPPER
+	RET
+
+// func poly1305Blocks4AVX2(acc *[20]uint64, msg *byte, groups int, powers *[80]uint64)
+// Requires: AVX, AVX2
+TEXT ·poly1305Blocks4AVX2(SB), NOSPLIT, $0-32
+	MOVQ         acc+0(FP), AX
+	MOVQ         msg+8(FP), CX
+	MOVQ         groups+16(FP), DX
+	MOVQ         powers+24(FP), BX
+	VPBROADCASTQ polyConsts<>+0(SB), Y12
+	VPXOR        Y0, Y0, Y0
+	VPXOR        Y1, Y1, Y1
+	VPXOR        Y2, Y2, Y2
+	VPXOR        Y3, Y3, Y3
+	VPXOR        Y4, Y4, Y4
+
+poly1305Blocks4AVX2_loop:
+	// H = H*r^lanes, then add the next blocks.
+	VPMULUDQ     (BX), Y0, Y5
+	VPMULUDQ     288(BX), Y1, Y10
+	VPADDQ       Y10, Y5, Y5
+	VPMULUDQ     256(BX), Y2, Y10
+	VPADDQ       Y10, Y5, Y5
+	VPMULUDQ     224(BX), Y3, Y10
+	VPADDQ       Y10, Y5, Y5
+	VPMULUDQ     192(BX), Y4, Y10
+	VPADDQ       Y10, Y5, Y5
+	VPMULUDQ     32(BX), Y0, Y6
+	VPMULUDQ     (BX), Y1, Y10
+	VPADDQ       Y10, Y6, Y6
+	VPMULUDQ     288(BX), Y2, Y10
+	VPADDQ       Y10, Y6, Y6
+	VPMULUDQ     256(BX), Y3, Y10
+	VPADDQ       Y10, Y6, Y6
+	VPMULUDQ     224(BX), Y4, Y10
+	VPADDQ       Y10, Y6, Y6
+	VPMULUDQ     64(BX), Y0, Y7
+	VPMULUDQ     32(BX), Y1, Y10
+	VPADDQ       Y10, Y7, Y7
+	VPMULUDQ     (BX), Y2, Y10
+	VPADDQ       Y10, Y7, Y7
+	VPMULUDQ     288(BX), Y3, Y10
+	VPADDQ       Y10, Y7, Y7
+	VPMULUDQ     256(BX), Y4, Y10
+	VPADDQ       Y10, Y7, Y7
+	VPMULUDQ     96(BX), Y0, Y8
+	VPMULUDQ     64(BX), Y1, Y10
+	VPADDQ       Y10, Y8, Y8
+	VPMULUDQ     32(BX), Y2, Y10
+	VPADDQ       Y10, Y8, Y8
+	VPMULUDQ     (BX), Y3, Y10
+	VPADDQ       Y10, Y8, Y8
+	VPMULUDQ     288(BX), Y4, Y10
+	VPADDQ       Y10, Y8, Y8
+	VPMULUDQ     128(BX), Y0, Y9
+	VPMULUDQ     96(BX), Y1, Y10
+	VPADDQ       Y10, Y9, Y9
+	VPMULUDQ     64(BX), Y2, Y10
+	VPADDQ       Y10, Y9, Y9
+	VPMULUDQ     32(BX), Y3, Y10
+	VPADDQ       Y10, Y9, Y9
+	VPMULUDQ     (BX), Y4, Y10
+	VPADDQ       Y10, Y9, Y9
+	VPSRLQ       $0x1a, Y5, Y10
+	VPAND        Y5, Y12, Y5
+	VPADDQ       Y10, Y6, Y6
+	VPSRLQ       $0x1a, Y8, Y10
+	VPAND        Y8, Y12, Y8
+	VPADDQ       Y10, Y9, Y9
+	VPSRLQ       $0x1a, Y6, Y10
+	VPAND        Y6, Y12, Y6
+	VPADDQ       Y10, Y7, Y7
+	VPSRLQ       $0x1a, Y9, Y10
+	VPAND        Y9, Y12, Y9
+	VPSLLQ       $0x02, Y10, Y11
+	VPADDQ       Y11, Y10, Y10
+	VPADDQ       Y10, Y5, Y5
+	VPSRLQ       $0x1a, Y7, Y10
+	VPAND        Y7, Y12, Y7
+	VPADDQ       Y10, Y8, Y8
+	VPSRLQ       $0x1a, Y5, Y10
+	VPAND        Y5, Y12, Y5
+	VPADDQ       Y10, Y6, Y6
+	VPSRLQ       $0x1a, Y8, Y10
+	VPAND        Y8, Y12, Y8
+	VPADDQ       Y10, Y9, Y9
+	VMOVDQA      Y5, Y0
+	VMOVDQA      Y6, Y1
+	VMOVDQA      Y7, Y2
+	VMOVDQA      Y8, Y3
+	VMOVDQA      Y9, Y4
+	VMOVDQU      (CX), Y8
+	VMOVDQU      32(CX), Y9
+	VPUNPCKLQDQ  Y9, Y8, Y10
+	VPUNPCKHQDQ  Y9, Y8, Y11
+	VPAND        Y10, Y12, Y5
+	VPSRLQ       $0x1a, Y10, Y6
+	VPAND        Y6, Y12, Y6
+	VPSRLQ       $0x34, Y10, Y7
+	VPSLLQ       $0x0c, Y11, Y8
+	VPOR         Y8, Y7, Y7
+	VPAND        Y7, Y12, Y7
+	VPSRLQ       $0x0e, Y11, Y8
+	VPAND        Y8, Y12, Y8
+	VPSRLQ       $0x28, Y11, Y9
+	VPBROADCASTQ polyConsts<>+8(SB), Y10
+	VPOR         Y10, Y9, Y9
+	VPADDQ       Y5, Y0, Y0
+	VPADDQ       Y6, Y1, Y1
+	VPADDQ       Y7, Y2, Y2
+	VPADDQ       Y8, Y3, Y3
+	VPADDQ       Y9, Y4, Y4
+	ADDQ         $0x00000040, CX
+	DECQ         DX
+	JNZ          poly1305Blocks4AVX2_loop
+
+	// Multiply each lane by its own power and store the lanes.
+	VPMULUDQ 320(BX), Y0, Y5
+	VPMULUDQ 608(BX), Y1, Y10
+	VPADDQ   Y10, Y5, Y5
+	VPMULUDQ 576(BX), Y2, Y10
+	VPADDQ   Y10, Y5, Y5
+	VPMULUDQ 544(BX), Y3, Y10
+	VPADDQ   Y10, Y5, Y5
+	VPMULUDQ 512(BX), Y4, Y10
+	VPADDQ   Y10, Y5, Y5
+	VPMULUDQ 352(BX), Y0, Y6
+	VPMULUDQ 320(BX), Y1, Y10
+	VPADDQ   Y10, Y6, Y6
+	VPMULUDQ 608(BX), Y2, Y10
+	VPADDQ   Y10, Y6, Y6
+	VPMULUDQ 576(BX), Y3, Y10
+	VPADDQ   Y10, Y6, Y6
+	VPMULUDQ 544(BX), Y4, Y10
+	VPADDQ   Y10, Y6, Y6
+	VPMULUDQ 384(BX), Y0, Y7
+	VPMULUDQ 352(BX), Y1, Y10
+	VPADDQ   Y10, Y7, Y7
+	VPMULUDQ 320(BX), Y2, Y10
+	VPADDQ   Y10, Y7, Y7
+	VPMULUDQ 608(BX), Y3, Y10
+	VPADDQ   Y10, Y7, Y7
+	VPMULUDQ 576(BX), Y4, Y10
+	VPADDQ   Y10, Y7, Y7
+	VPMULUDQ 416(BX), Y0, Y8
+	VPMULUDQ 384(BX), Y1, Y10
+	VPADDQ   Y10, Y8, Y8
+	VPMULUDQ 352(BX), Y2, Y10
+	VPADDQ   Y10, Y8, Y8
+	VPMULUDQ 320(BX), Y3, Y10
+	VPADDQ   Y10, Y8, Y8
+	VPMULUDQ 608(BX), Y4, Y10
+	VPADDQ   Y10, Y8, Y8
+	VPMULUDQ 448(BX), Y0, Y9
+	VPMULUDQ 416(BX), Y1, Y10
+	VPADDQ   Y10, Y9, Y9
+	VPMULUDQ 384(BX), Y2, Y10
+	VPADDQ   Y10, Y9, Y9
+	VPMULUDQ 352(BX), Y3, Y10
+	VPADDQ   Y10, Y9, Y9
+	VPMULUDQ 320(BX), Y4, Y10
+	VPADDQ   Y10, Y9, Y9
+	VPSRLQ   $0x1a, Y5, Y10
+	VPAND    Y5, Y12, Y5
+	VPADDQ   Y10, Y6, Y6
+	VPSRLQ   $0x1a, Y8, Y10
+	VPAND    Y8, Y12, Y8
+	VPADDQ   Y10, Y9, Y9
+	VPSRLQ   $0x1a, Y6, Y10
+	VPAND    Y6, Y12, Y6
+	VPADDQ   Y10, Y7, Y7
+	VPSRLQ   $0x1a, Y9, Y10
+	VPAND    Y9, Y12, Y9
+	VPSLLQ   $0x02, Y10, Y11
+	VPADDQ   Y11, Y10, Y10
+	VPADDQ   Y10, Y5, Y5
+	VPSRLQ   $0x1a, Y7, Y10
+	VPAND    Y7, Y12, Y7
+	VPADDQ   Y10, Y8, Y8
+	VPSRLQ   $0x1a, Y5, Y10
+	VPAND    Y5, Y12, Y5
+	VPADDQ   Y10, Y6, Y6
+	VPSRLQ   $0x1a, Y8, Y10
+	VPAND    Y8, Y12, Y8
+	VPADDQ   Y10, Y9, Y9
+	VMOVDQA  Y5, Y0
+	VMOVDQA  Y6, Y1
+	VMOVDQA  Y7, Y2
+	VMOVDQA  Y8, Y3
+	VMOVDQA  Y9, Y4
+	VMOVDQU  Y0, (AX)
+	VMOVDQU  Y1, 32(AX)
+	VMOVDQU  Y2, 64(AX)
+	VMOVDQU  Y3, 96(AX)
+	VMOVDQU  Y4, 128(AX)
 	VZEROUPPER
 	RET

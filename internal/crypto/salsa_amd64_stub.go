@@ -49,10 +49,19 @@ func hsalsa20(out *[32]byte, nonce *[16]byte, key *[32]byte)
 func salsa20Block(out *[64]byte, counter *[16]byte, key *[32]byte)
 
 // poly1305Blocks8AVX512 evaluates the Poly1305 polynomial of groups*128
-// bytes of msg (full 16-byte blocks, each with its 2^128 bit) over eight
-// lanes and stores the eight lane values, 5 limbs of 26 bits each, in acc
-// (limb j of lane l at acc[8j+l]). groups must be at least 1. It requires
+// bytes of msg (full 16-byte blocks, each with its 2^128 bit) over 8
+// lanes and stores the lane values, 5 limbs of 26 bits each, in acc (limb
+// j of lane l at acc[8j+l]). groups must be at least 1. It requires
 // AVX-512F.
 //
 //go:noescape
 func poly1305Blocks8AVX512(acc *[40]uint64, msg *byte, groups int, powers *[90]uint64)
+
+// poly1305Blocks4AVX2 evaluates the Poly1305 polynomial of groups*64
+// bytes of msg (full 16-byte blocks, each with its 2^128 bit) over 4
+// lanes and stores the lane values, 5 limbs of 26 bits each, in acc (limb
+// j of lane l at acc[4j+l]). groups must be at least 1. It requires
+// AVX2.
+//
+//go:noescape
+func poly1305Blocks4AVX2(acc *[20]uint64, msg *byte, groups int, powers *[80]uint64)

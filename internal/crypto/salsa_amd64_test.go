@@ -41,11 +41,11 @@ func implementations(t *testing.T) []string {
 // useImplementation switches the package to the named path until the end
 // of the test. Tests that call it must not run in parallel.
 func useImplementation(t *testing.T, name string) {
-	oldK, oldS, oldP := kernel, useScalarAsm, usePolyAVX512
-	t.Cleanup(func() { kernel, useScalarAsm, usePolyAVX512 = oldK, oldS, oldP })
+	oldK, oldS, oldP := kernel, useScalarAsm, poly
+	t.Cleanup(func() { kernel, useScalarAsm, poly = oldK, oldS, oldP })
 	kernel = kernels[name]
 	useScalarAsm = name != "generic"
-	usePolyAVX512 = name == "avx512x16"
+	poly = map[string]polyKernel{"avx2": polyAVX2, "avx512x16": polyAVX512}[name] // else scalar
 }
 
 func TestHSalsa20Asm(t *testing.T) {

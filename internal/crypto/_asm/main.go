@@ -14,6 +14,7 @@
 //	salsa20XORKeyStream16AVX512  16 blocks per pass on ZMM, AVX-512F
 //	hsalsa20, salsa20Block       one core on general registers
 //	poly1305Blocks8AVX512        8-lane Poly1305 in radix 2^26, AVX-512F
+//	poly1305Blocks4AVX2          the same on 4 lanes, AVX2
 package main
 
 import (
@@ -38,6 +39,10 @@ func main() {
 	salsa20XORKeyStream16(sigma, lanes)
 	hsalsa20(sigma)
 	salsa20Block(sigma)
-	poly1305Blocks8()
+	polyConsts := GLOBL("polyConsts", RODATA|NOPTR)
+	DATA(0, U64(1<<26-1))
+	DATA(8, U64(1<<24))
+	poly1305Blocks(polyAVX512, polyConsts)
+	poly1305Blocks(polyAVX2, polyConsts)
 	Generate()
 }
