@@ -227,6 +227,7 @@ func FuzzSecretbox(f *testing.F) {
 	f.Add(make([]byte, 56), []byte{})
 	f.Add(bytes.Repeat([]byte{7}, 56), bytes.Repeat([]byte{1}, 100))
 	f.Add(bytes.Repeat([]byte{9}, 56), bytes.Repeat([]byte{2}, 1500))
+	f.Add(bytes.Repeat([]byte{3}, 56), bytes.Repeat([]byte{4}, 5000)) // past every vector threshold
 	f.Fuzz(func(t *testing.T, keyNonce, data []byte) {
 		if len(keyNonce) < ChannelKeySize+NonceSize {
 			return
