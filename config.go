@@ -13,8 +13,11 @@ import (
 	"github.com/p2ppool/p2ppool/internal/wire"
 )
 
-// NoProofOfWork, as Config.ProofOfWorkTarget, accepts peers whatever their
-// proof-of-work stamp (octez target 0, used by sandboxes and tests).
+// NoProofOfWork is the difficulty of no proof of work at all (octez
+// target 0, used by sandboxes and tests): as Config.ProofOfWorkTarget it
+// accepts peers whatever their stamp; GenerateIdentity makes an identity
+// at once; CheckProofOfWork and LoadIdentity accept any stamp. A
+// difficulty of zero means DefaultNodeProofOfWork everywhere.
 const NoProofOfWork = -1.0
 
 // Disabled, as a Config duration that can be turned off (SwapLinger),

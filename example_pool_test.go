@@ -22,7 +22,7 @@ func Example() {
 		ChainName: "EXAMPLE",
 	}
 	newPool := func() *p2ppool.Pool[string, struct{}, p2ppool.Metadata] {
-		id, err := p2ppool.GenerateIdentity(ctx, 0, nil) // no proof of work: instant
+		id, err := p2ppool.GenerateIdentity(ctx, p2ppool.NoProofOfWork, nil) // no proof of work: instant
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -69,7 +69,7 @@ func ExamplePool_Shutdown() {
 			func(s string) string { return s }, func(m string) (string, bool) { return m, true })},
 	}
 	newPool := func() *p2ppool.Pool[string, struct{}, p2ppool.Metadata] {
-		id, _ := p2ppool.GenerateIdentity(ctx, 0, nil)
+		id, _ := p2ppool.GenerateIdentity(ctx, p2ppool.NoProofOfWork, nil)
 		p, err := p2ppool.New(msgs, p2ppool.PeerMetaConfig[struct{}]{}, p2ppool.ConnMetaConfig[p2ppool.Metadata]{},
 			p2ppool.Config{Identity: id, ProofOfWorkTarget: p2ppool.NoProofOfWork})
 		if err != nil {

@@ -176,7 +176,7 @@ func (l smallBufferListener) Accept() (net.Conn, error) {
 // testIdentity returns a fresh identity without proof of work.
 func testIdentity(t testing.TB) *Identity {
 	t.Helper()
-	id, err := GenerateIdentity(context.Background(), 0, nil)
+	id, err := GenerateIdentity(context.Background(), NoProofOfWork, nil)
 	require.NoError(t, err)
 	return id
 }

@@ -148,13 +148,14 @@ type Identity struct {
 }
 
 // GenerateIdentity creates a new identity whose proof-of-work stamp reaches
-// difficulty (DefaultNodeProofOfWork for a node that should be accepted by
-// default octez nodes). The search runs on all cores and takes on average
+// difficulty: 0 means DefaultNodeProofOfWork (26 bits, what default octez
+// nodes and pools require, minutes of work), NoProofOfWork none at all
+// (instant; for tests and sandboxes whose pools set NoProofOfWork too). The search runs on all cores and takes on average
 // 2^difficulty hash evaluations; progress, if not nil, receives the number
 // of stamps tried about every 100ms, never concurrently. It stops with an
 // error wrapping ctx.Err() when ctx ends first.
 func GenerateIdentity(ctx context.Context, difficulty float64, progress func(attempts uint64)) (*Identity, error) {
-	target, err := crypto.MakePowTarget(difficulty)
+	target, err := powTarget(difficulty)
 	if err != nil {
 		return nil, fmt.Errorf("p2ppool: invalid proof-of-work difficulty: %w", err)
 	}
@@ -174,12 +175,26 @@ func GenerateIdentity(ctx context.Context, difficulty float64, progress func(att
 	}, nil
 }
 
+// powTarget is the target of a difficulty as every call of this package
+// reads it: zero is DefaultNodeProofOfWork, as in Config, and
+// NoProofOfWork accepts any stamp.
+func powTarget(difficulty float64) (crypto.PowTarget, error) {
+	switch difficulty {
+	case 0:
+		difficulty = DefaultNodeProofOfWork
+	case NoProofOfWork:
+		difficulty = 0
+	}
+	return crypto.MakePowTarget(difficulty)
+}
+
 // CheckProofOfWork reports whether the identity's stamp reaches
 // difficulty, as octez checks it. The error is an *IdentityError for field
 // "proof_of_work_stamp" wrapping ErrInsufficientProofOfWork, or a plain
-// error if difficulty is not in [0, 256]. Difficulty 0 accepts any stamp.
+// error if difficulty is not in [0, 256] or NoProofOfWork. Difficulty 0 is
+// DefaultNodeProofOfWork; NoProofOfWork accepts any stamp.
 func (id *Identity) CheckProofOfWork(difficulty float64) error {
-	target, err := crypto.MakePowTarget(difficulty)
+	target, err := powTarget(difficulty)
 	if err != nil {
 		return fmt.Errorf("p2ppool: invalid proof-of-work difficulty: %w", err)
 	}
@@ -381,7 +396,7 @@ const identityFilePerm = 0o666
 
 // LoadIdentity reads an octez identity.json file, validates it (see
 // UnmarshalJSON) and checks that its proof-of-work stamp reaches
-// difficulty. Pass 0 to accept any stamp, as octez does when a node reads
+// difficulty (0: DefaultNodeProofOfWork). Pass NoProofOfWork to accept any stamp, as octez does when a node reads
 // its own identity at start-up; pass DefaultNodeProofOfWork to check what
 // default octez peers will require. Errors about the content are
 // *IdentityError values carrying the path and the field at fault.

@@ -301,7 +301,7 @@ func TestIdentityErrorsNameTheField(t *testing.T) {
 			// Through a file, the error also names the path.
 			path := filepath.Join(t.TempDir(), "identity.json")
 			require.NoError(t, os.WriteFile(path, []byte(tt.json), 0o600))
-			_, err = LoadIdentity(path, 0)
+			_, err = LoadIdentity(path, NoProofOfWork)
 			require.ErrorAs(t, err, &ie)
 			assert.Equal(t, tt.field, ie.Field)
 			assert.Equal(t, path, ie.Path)
@@ -352,10 +352,10 @@ func TestLoadIdentityProofOfWork(t *testing.T) {
 	assert.Equal(t, path, ie.Path)
 	assert.Contains(t, err.Error(), "expected level: 64.00")
 
-	_, err = LoadIdentity(path, -1)
+	_, err = LoadIdentity(path, -2)
 	assert.ErrorContains(t, err, "invalid proof-of-work difficulty")
 
-	_, err = LoadIdentity(filepath.Join(t.TempDir(), "missing.json"), 0)
+	_, err = LoadIdentity(filepath.Join(t.TempDir(), "missing.json"), NoProofOfWork)
 	assert.ErrorIs(t, err, fs.ErrNotExist)
 }
 
@@ -416,7 +416,7 @@ func TestGenerateIdentityCancel(t *testing.T) {
 }
 
 func TestGenerateIdentityBadDifficulty(t *testing.T) {
-	for _, d := range []float64{-1, 257} {
+	for _, d := range []float64{-2, 257} {
 		_, err := GenerateIdentity(context.Background(), d, nil)
 		assert.ErrorContains(t, err, "invalid proof-of-work difficulty")
 	}
@@ -432,4 +432,24 @@ func mustHex(t *testing.T, s string) []byte {
 func mustPeerIDHex(t *testing.T, s string) PeerID {
 	t.Helper()
 	return PeerID(mustHex(t, s))
+}
+
+// TestZeroDifficultyMeansTheDefault: Config, GenerateIdentity,
+// CheckProofOfWork and LoadIdentity read a zero difficulty the same way,
+// as DefaultNodeProofOfWork, and NoProofOfWork as none; New refuses an
+// identity its own peers would refuse.
+func TestZeroDifficultyMeansTheDefault(t *testing.T) {
+	weak, err := GenerateIdentity(context.Background(), NoProofOfWork, nil)
+	require.NoError(t, err)
+	for weak.CheckProofOfWork(DefaultNodeProofOfWork) == nil { // 2^-26 chance
+		weak, err = GenerateIdentity(context.Background(), NoProofOfWork, nil)
+		require.NoError(t, err)
+	}
+	assert.ErrorIs(t, weak.CheckProofOfWork(0), ErrInsufficientProofOfWork, "zero is the default, 26 bits")
+	assert.NoError(t, weak.CheckProofOfWork(NoProofOfWork))
+	_, err = New(textMessages(), PeerMetaConfig[struct{}]{}, ConnMetaConfig[Metadata]{}, Config{Identity: weak})
+	require.ErrorIs(t, err, ErrInsufficientProofOfWork, "a zero ProofOfWorkTarget is 26 bits too: refused at New, not by the first peer")
+	p, err := New(textMessages(), PeerMetaConfig[struct{}]{}, ConnMetaConfig[Metadata]{}, Config{Identity: weak, ProofOfWorkTarget: NoProofOfWork})
+	require.NoError(t, err)
+	require.NoError(t, p.Close())
 }

@@ -138,13 +138,14 @@ func New[Msg, PeerMeta, ConnMeta any](msgs MessageConfig[Msg], peerMeta PeerMeta
 	if len(versions.DistributedDB) == 0 {
 		versions.DistributedDB = DefaultDistributedDBVersions
 	}
-	difficulty := cfg.ProofOfWorkTarget
-	if difficulty == NoProofOfWork {
-		difficulty = 0
-	}
-	target, err := crypto.MakePowTarget(difficulty)
+	target, err := powTarget(cfg.ProofOfWorkTarget)
 	if err != nil {
 		return nil, fmt.Errorf("p2ppool: config: ProofOfWorkTarget: %w", err)
+	}
+	// Peers of the same settings would refuse this node, and greylist
+	// its address: say so now (octez checks its identity at start too).
+	if err := cfg.Identity.CheckProofOfWork(cfg.ProofOfWorkTarget); err != nil {
+		return nil, fmt.Errorf("p2ppool: config: the identity does not meet ProofOfWorkTarget %v: %w", cfg.ProofOfWorkTarget, err)
 	}
 	localMeta := cm.Encode(nil, cm.Local())
 	if len(localMeta) > socket.MaxChunkPayload {

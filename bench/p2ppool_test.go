@@ -49,7 +49,7 @@ func newPool(tb testing.TB, onConn func(*benchConn)) (*benchPool, netip.AddrPort
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
 	defer cancel()
-	id, err := p2ppool.GenerateIdentity(ctx, 0, nil)
+	id, err := p2ppool.GenerateIdentity(ctx, p2ppool.NoProofOfWork, nil)
 	if err != nil {
 		tb.Fatalf("identity: %v", err)
 	}

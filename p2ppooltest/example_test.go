@@ -26,7 +26,7 @@ func Example() {
 		ChainName: "EXAMPLE",
 	}
 	newPool := func(h *p2ppooltest.Host) *p2ppool.Pool[string, struct{}, p2ppool.Metadata] {
-		id, err := p2ppool.GenerateIdentity(ctx, 0, nil) // no proof of work: instant
+		id, err := p2ppool.GenerateIdentity(ctx, p2ppool.NoProofOfWork, nil) // no proof of work: instant
 		if err != nil {
 			log.Fatal(err)
 		}

@@ -28,7 +28,7 @@ func TestPoolsUnderSynctest(t *testing.T) {
 		type pool = p2ppool.Pool[string, struct{}, p2ppool.Metadata]
 		type conn = p2ppool.Connection[string, struct{}, p2ppool.Metadata]
 		newPool := func(h *p2ppooltest.Host) *pool {
-			id, err := p2ppool.GenerateIdentity(ctx, 0, nil)
+			id, err := p2ppool.GenerateIdentity(ctx, p2ppool.NoProofOfWork, nil)
 			require.NoError(t, err)
 			p, err := p2ppool.New(p2ppool.MessageConfig[string]{
 				Encodings: []p2ppool.Encoding[string]{p2ppool.StringEncoding(0x1000, "text", 1<<16,

@@ -18,7 +18,7 @@ type testConn = p2ppool.Connection[Message, struct{}, p2ppool.Metadata]
 
 func newTestPool(t *testing.T, ctx context.Context) *testPool {
 	t.Helper()
-	id, err := p2ppool.GenerateIdentity(ctx, 0, nil)
+	id, err := p2ppool.GenerateIdentity(ctx, p2ppool.NoProofOfWork, nil)
 	require.NoError(t, err)
 	p, err := p2ppool.New(MessageConfig("TEZOS_TEST"), p2ppool.PeerMetaConfig[struct{}]{}, p2ppool.ConnMetaConfig[p2ppool.Metadata]{},
 		p2ppool.Config{Identity: id, ProofOfWorkTarget: p2ppool.NoProofOfWork})

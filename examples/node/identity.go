@@ -47,7 +47,7 @@ func runIdentity(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return exitUsage
 	}
 	if *check != "" {
-		return checkIdentity(*check, *pow, stdout, stderr)
+		return checkIdentity(*check, difficulty(*pow), stdout, stderr)
 	}
 	return generateIdentity(ctx, *out, *pow, stdout, stderr)
 }
@@ -96,7 +96,7 @@ func generateIdentity(ctx context.Context, path string, pow float64, stdout, std
 func createIdentity(ctx context.Context, path string, pow float64, stderr io.Writer) (*p2ppool.Identity, error) {
 	fmt.Fprintf(stderr, "Generating a new identity... (level: %.2f)\n", pow)
 	bar := newProgressBar(stderr, pow)
-	id, err := p2ppool.GenerateIdentity(ctx, pow, bar.update)
+	id, err := p2ppool.GenerateIdentity(ctx, difficulty(pow), bar.update)
 	bar.finish()
 	if err != nil {
 		return nil, err

@@ -84,13 +84,8 @@ func runNodeWithInput(ctx context.Context, args []string, in io.Reader, stdout, 
 	}
 	cfg := p2ppool.Config{
 		Identity:          id,
-		ProofOfWorkTarget: opts.pow,
+		ProofOfWorkTarget: difficulty(opts.pow),
 		PeersFile:         opts.peersFile,
-	}
-	if opts.pow == 0 {
-		// A zero Config field means the octez default (26 bits); a target
-		// of 0 has its own name.
-		cfg.ProofOfWorkTarget = p2ppool.NoProofOfWork
 	}
 	if ap, ok := tcpAddrPort(ln.Addr()); ok {
 		cfg.ListeningPort = ap.Port()
@@ -191,7 +186,7 @@ func loadOrCreateIdentity(ctx context.Context, path string, pow float64, stderr 
 	if errors.Is(err, fs.ErrNotExist) {
 		id, err = createIdentity(ctx, path, pow, stderr)
 		if errors.Is(err, p2ppool.ErrIdentityExists) { // created meanwhile by someone else
-			id, err = p2ppool.LoadIdentity(path, pow)
+			id, err = p2ppool.LoadIdentity(path, difficulty(pow))
 		}
 		if err != nil && ctx.Err() != nil {
 			fmt.Fprintln(stderr, "node run: interrupted, no identity written")
@@ -472,4 +467,14 @@ func tcpAddrPort(a net.Addr) (netip.AddrPort, bool) {
 	}
 	ap := ta.AddrPort()
 	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), true
+}
+
+// difficulty is the library's difficulty for the -pow flag: on the
+// command line, as in octez, 0 means no proof of work; in the library a
+// zero difficulty means the default, and none has its own name.
+func difficulty(pow float64) float64 {
+	if pow == 0 {
+		return p2ppool.NoProofOfWork
+	}
+	return pow
 }

@@ -251,7 +251,7 @@ func newSwarm(ctx context.Context, o *options) (*swarm, error) {
 		s.nodes = append(s.nodes, &node{idx: i, ln: ln, point: ap, target: o.target, live: make(map[*swarmConn]struct{}), onReached: s.nodeReached})
 	}
 	for i, n := range s.nodes {
-		id, err := p2ppool.GenerateIdentity(ctx, 0, nil)
+		id, err := p2ppool.GenerateIdentity(ctx, p2ppool.NoProofOfWork, nil)
 		if err != nil {
 			cleanup()
 			return nil, err

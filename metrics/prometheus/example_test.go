@@ -18,7 +18,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	id, err := p2ppool.GenerateIdentity(context.Background(), 0, nil)
+	id, err := p2ppool.GenerateIdentity(context.Background(), p2ppool.NoProofOfWork, nil)
 	if err != nil {
 		log.Fatal(err)
 	}
