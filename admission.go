@@ -603,6 +603,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) startConnection(sc *socket.Conn, info Co
 		done:       make(chan struct{}),
 		drain:      make(chan struct{}),
 	}
+	c.in.onReadable = func() { p.ready.add(c) }
 	c.ctx, c.cancel = context.WithCancelCause(context.Background())
 	sc.SetReserve(func(size int) error { return c.in.reserve(c.ctx, size) })
 	now := info.Established

@@ -310,6 +310,11 @@ func (c *Connection[Msg, PeerMeta, ConnMeta]) run() {
 	c.sc.Free()
 	cause := context.Cause(c.ctx)
 	c.in.close(cause)
+	if n, _ := c.in.len(); n == 0 {
+		// Nothing left for Pool.Read: an ended connection must not stay
+		// listed when the application reads with Connection.Read only.
+		c.pool.ready.remove(c)
+	}
 	c.out.discard(cause)
 	c.pool.removeConnection(c)
 	reason := ReasonLocal

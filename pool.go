@@ -64,6 +64,10 @@ type Pool[Msg, PeerMeta, ConnMeta any] struct {
 	// inBudget bounds the incoming bytes held across connections.
 	inBudget *inBudget
 
+	// ready lists the connections with application messages queued, for
+	// Read; it has its own lock, taken after a queue's.
+	ready readyList[*Connection[Msg, PeerMeta, ConnMeta]]
+
 	// events fans events out to watchers; it has its own lock, taken
 	// after mu.
 	events eventHub
@@ -190,6 +194,7 @@ func New[Msg, PeerMeta, ConnMeta any](msgs MessageConfig[Msg], peerMeta PeerMeta
 		done:         make(chan struct{}),
 		maintainReq:  make(chan struct{}, 1),
 		maintainDone: make(chan struct{}),
+		ready:        newReadyList[*Connection[Msg, PeerMeta, ConnMeta]](),
 		listeners:    make(map[net.Listener]struct{}),
 		conns:        make(map[PeerID]*Connection[Msg, PeerMeta, ConnMeta]),
 		peers:        make(map[PeerID]*peerInfo[PeerMeta]),
@@ -413,12 +418,104 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) Disconnect(ctx context.Context, conn *Co
 	return conn.Disconnect(ctx, wait)
 }
 
-// WriteAll queues msg on every established connection without ever
-// blocking (octez broadcast): msg is encoded once, and a connection whose
-// outgoing queue is full is skipped, its drop counted. It returns the
-// number of connections msg was queued on, or ErrPoolClosed once Close or
-// Shutdown has begun.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) WriteAll(msg Msg) (int, error) {
+// Read returns the next application message from any connection, with
+// the connection it came from (octez recv_any), waiting for one. It is
+// fair: connections with messages queued take turns, one message each,
+// so a chatty peer cannot starve the others. It fails with ctx's error,
+// or ErrPoolClosed once Close or Shutdown has begun. It may be mixed with
+// Connection.Read: each message goes to one caller.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) Read(ctx context.Context) (*Connection[Msg, PeerMeta, ConnMeta], Msg, error) {
+	var zero Msg
+	for {
+		select {
+		case <-p.done:
+			return nil, zero, ErrPoolClosed
+		default:
+		}
+		for {
+			c, ok := p.ready.next()
+			if !ok {
+				break
+			}
+			m, ok, more := c.in.tryPop()
+			if more {
+				p.ready.add(c) // its turn again, behind the others
+			}
+			if ok {
+				return c, m, nil
+			}
+		}
+		select {
+		case <-p.ready.sig:
+		case <-p.done:
+			return nil, zero, ErrPoolClosed
+		case <-ctx.Done():
+			return nil, zero, ctx.Err()
+		}
+	}
+}
+
+// readyList is a FIFO of connections with messages queued, each listed
+// at most once. Safe for concurrent use.
+type readyList[C comparable] struct {
+	mu sync.Mutex
+	// Guarded by mu.
+	list   []C
+	listed map[C]bool
+	// sig holds a wake-up token for a waiting Read; never closed.
+	sig chan struct{}
+}
+
+func newReadyList[C comparable]() readyList[C] {
+	return readyList[C]{listed: make(map[C]bool), sig: make(chan struct{}, 1)}
+}
+
+// add lists c at the back, unless it is listed already.
+func (r *readyList[C]) add(c C) {
+	r.mu.Lock()
+	if !r.listed[c] {
+		r.listed[c] = true
+		r.list = append(r.list, c)
+	}
+	r.mu.Unlock()
+	signal(r.sig)
+}
+
+// remove unlists c.
+func (r *readyList[C]) remove(c C) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.listed[c] {
+		delete(r.listed, c)
+		r.list = slices.DeleteFunc(r.list, func(x C) bool { return x == c })
+	}
+}
+
+// next takes the connection at the front, passing the wake-up token on
+// when others remain.
+func (r *readyList[C]) next() (C, bool) {
+	var zero C
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.list) == 0 {
+		return zero, false
+	}
+	c := r.list[0]
+	r.list = append(r.list[:0], r.list[1:]...)
+	delete(r.listed, c)
+	if len(r.list) > 0 {
+		signal(r.sig)
+	}
+	return c, true
+}
+
+// WriteAll queues msg on every established connection but those to the
+// peers in except (a gossip's sender, say), without ever blocking (octez
+// broadcast): msg is encoded once, and a connection whose outgoing queue
+// is full is skipped, its drop counted. It returns the number of
+// connections msg was queued on, or ErrPoolClosed once Close or Shutdown
+// has begun.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) WriteAll(msg Msg, except ...PeerID) (int, error) {
 	select {
 	case <-p.done:
 		return 0, ErrPoolClosed
@@ -428,7 +525,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) WriteAll(msg Msg) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	return p.broadcast(b, func(*Connection[Msg, PeerMeta, ConnMeta]) bool { return true }), nil
+	return p.broadcast(b, func(c *Connection[Msg, PeerMeta, ConnMeta]) bool { return !slices.Contains(except, c.info.Peer) }), nil
 }
 
 // BroadcastBootstrap asks every established, non-private peer for points

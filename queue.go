@@ -21,6 +21,9 @@ import (
 type appQueue[Msg any] struct {
 	budget   *inBudget
 	maxBytes int
+	// onReadable, when set, is called after each push (Pool.Read's
+	// ready list). Set before the reader starts; never changed.
+	onReadable func()
 
 	mu sync.Mutex
 	// Guarded by mu.
@@ -175,7 +178,32 @@ func (q *appQueue[Msg]) push(m Msg) error {
 	q.n++
 	q.mu.Unlock()
 	signal(q.readSig)
+	if q.onReadable != nil {
+		q.onReadable()
+	}
 	return nil
+}
+
+// tryPop removes and returns the oldest message, if any; more says
+// whether others remain.
+func (q *appQueue[Msg]) tryPop() (m Msg, ok, more bool) {
+	q.mu.Lock()
+	if q.n == 0 {
+		q.mu.Unlock()
+		return m, false, false
+	}
+	it := q.items[q.head]
+	q.items[q.head] = appItem[Msg]{}
+	q.head = (q.head + 1) % len(q.items)
+	q.n--
+	if q.err == nil {
+		q.bytes -= it.size
+	}
+	more = q.n > 0
+	q.mu.Unlock()
+	q.budget.release(it.pooled)
+	signal(q.spaceSig)
+	return it.m, true, more
 }
 
 // pop removes and returns the oldest message, waiting for one. Once the
@@ -183,26 +211,18 @@ func (q *appQueue[Msg]) push(m Msg) error {
 func (q *appQueue[Msg]) pop(ctx context.Context) (Msg, error) {
 	var zero Msg
 	for {
-		q.mu.Lock()
-		if q.n > 0 {
-			it := q.items[q.head]
-			q.items[q.head] = appItem[Msg]{}
-			q.head = (q.head + 1) % len(q.items)
-			q.n--
-			if q.err == nil {
-				q.bytes -= it.size
-			}
-			more := q.n > 0
-			q.mu.Unlock()
-			q.budget.release(it.pooled)
-			signal(q.spaceSig)
+		if m, ok, more := q.tryPop(); ok {
 			if more {
 				signal(q.readSig) // pass the token on to another reader
 			}
-			return it.m, nil
+			return m, nil
 		}
-		err := q.err
+		q.mu.Lock()
+		n, err := q.n, q.err
 		q.mu.Unlock()
+		if n > 0 {
+			continue
+		}
 		if err != nil {
 			return zero, err
 		}
