@@ -441,6 +441,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) establish(ctx context.Context, nc net.Co
 // holding a connection slot.
 func (p *Pool[Msg, PeerMeta, ConnMeta]) admit(socketPoint netip.AddrPort, peer PeerID, idPoint, dialled netip.AddrPort, incoming, private bool, verr error, h *pendingHandshake) admission[Msg, PeerMeta, ConnMeta] {
 	now := time.Now()
+	init := p.fresh()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
@@ -456,7 +457,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) admit(socketPoint netip.AddrPort, peer P
 	if pt != nil && !pt.ExpectedPeer.IsZero() && pt.ExpectedPeer != peer {
 		return admission[Msg, PeerMeta, ConnMeta]{err: fmt.Errorf("%w: %v at %v, expected %v", ErrUnexpectedPeer, peer, idPoint, pt.ExpectedPeer)}
 	}
-	pe := p.registerPeerLocked(peer)
+	pe := p.registerPeerLocked(peer, init)
 	if pt != nil {
 		// octez records whether the point is public whatever the outcome.
 		pt.KnownPublic = !private

@@ -101,11 +101,14 @@ type MessageConfig[Msg any] struct {
 // peer_meta_config): what a new peer starts with and how peers are scored.
 // The metadata is saved in the peers file as JSON.
 type PeerMetaConfig[PeerMeta any] struct {
-	// Initial returns the metadata of a newly known peer. If nil, the zero
-	// PeerMeta.
+	// Initial returns the metadata of a newly known peer. It is called
+	// outside the pool's lock, also for peers that turn out to be known
+	// already. If nil, the zero PeerMeta.
 	Initial func() PeerMeta
 	// Score ranks peers; the lowest scores are forgotten first when the
-	// peer table is full. If nil, every peer scores 1.0, as in octez.
+	// peer table is full. It is computed when a peer becomes known and
+	// when SetPeerMeta changes its metadata, never under the pool's lock,
+	// so it may call the pool. If nil, every peer scores 1.0, as in octez.
 	Score func(PeerMeta) float64
 	// MarshalJSON and UnmarshalJSON convert the metadata for the peers
 	// file. If nil, encoding/json.

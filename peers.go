@@ -115,8 +115,8 @@ func mostRecentAt(a, b PointAt) PointAt {
 
 // peerInfo is the pool's record of a peer. Guarded by Pool.mu.
 type peerInfo[PeerMeta any] struct {
-	PeerInfo[PeerMeta]
-	events ring[PeerEvent]
+	PeerInfo[PeerMeta] // Score is PeerMetaConfig.Score(Meta), kept with Meta
+	events             ring[PeerEvent]
 	// unknown keeps the fields of its peers.json record this version does
 	// not know, so a save does not lose them.
 	unknown []peersfile.Field
@@ -125,22 +125,36 @@ type peerInfo[PeerMeta any] struct {
 // registerPeerLocked returns the record of id, creating it if new (octez
 // register_peer): the table is trimmed first when full, and a new peer is
 // announced. p.mu must be held.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) registerPeerLocked(id PeerID) *peerInfo[PeerMeta] {
+// fresh is what a newly known peer starts with: PeerMetaConfig.Initial
+// and its Score, computed by the caller before it takes p.mu (the
+// application's code never runs under the pool's lock).
+func (p *Pool[Msg, PeerMeta, ConnMeta]) fresh() scoredMeta[PeerMeta] {
+	m := p.peerMeta.Initial()
+	return scoredMeta[PeerMeta]{m, p.peerMeta.Score(m)}
+}
+
+// scoredMeta is peer metadata with its score.
+type scoredMeta[PeerMeta any] struct {
+	meta  PeerMeta
+	score float64
+}
+
+func (p *Pool[Msg, PeerMeta, ConnMeta]) registerPeerLocked(id PeerID, init scoredMeta[PeerMeta]) *peerInfo[PeerMeta] {
 	if pi := p.peers[id]; pi != nil {
 		return pi
 	}
 	if len(p.peers) >= p.cfg.MaxKnownPeerIDs.High {
 		p.gcPeersLocked()
 	}
-	pi := p.newPeerInfo(id, time.Now())
+	pi := p.newPeerInfo(id, time.Now(), init)
 	p.peers[id] = pi
 	p.publishLocked(Event{Kind: EventNewPeer, Peer: id})
 	return pi
 }
 
-func (p *Pool[Msg, PeerMeta, ConnMeta]) newPeerInfo(id PeerID, created time.Time) *peerInfo[PeerMeta] {
+func (p *Pool[Msg, PeerMeta, ConnMeta]) newPeerInfo(id PeerID, created time.Time, init scoredMeta[PeerMeta]) *peerInfo[PeerMeta] {
 	return &peerInfo[PeerMeta]{
-		PeerInfo: PeerInfo[PeerMeta]{Peer: id, Created: created, Meta: p.peerMeta.Initial()},
+		PeerInfo: PeerInfo[PeerMeta]{Peer: id, Created: created, Meta: init.meta, Score: init.score},
 		events:   newRing[PeerEvent](p.cfg.KnownPeerIDsHistorySize),
 	}
 }
@@ -163,9 +177,8 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) gcPeersLocked() {
 			victims = append(victims, pi)
 		}
 	}
-	score := func(pi *peerInfo[PeerMeta]) float64 { return p.peerMeta.Score(pi.Meta) }
 	slices.SortStableFunc(victims, func(a, b *peerInfo[PeerMeta]) int {
-		if c := cmp.Compare(score(a), score(b)); c != 0 {
+		if c := cmp.Compare(a.Score, b.Score); c != 0 {
 			return c
 		}
 		return b.Created.Compare(a.Created)
@@ -201,9 +214,7 @@ func (pi *peerInfo[PeerMeta]) setDisconnected(now time.Time) {
 }
 
 func (p *Pool[Msg, PeerMeta, ConnMeta]) peerSnapshot(pi *peerInfo[PeerMeta]) PeerInfo[PeerMeta] {
-	s := pi.PeerInfo
-	s.Score = p.peerMeta.Score(pi.Meta)
-	return s
+	return pi.PeerInfo
 }
 
 func (p *Pool[Msg, PeerMeta, ConnMeta]) peersSnapshot(match func(*peerInfo[PeerMeta]) bool) iter.Seq2[PeerID, PeerInfo[PeerMeta]] {
@@ -262,29 +273,38 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) PeerEvents(id PeerID) []PeerEvent {
 // metadata, without registering it (octez get_peer_metadata).
 func (p *Pool[Msg, PeerMeta, ConnMeta]) PeerMeta(id PeerID) PeerMeta {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if pi := p.peers[id]; pi != nil {
-		return pi.Meta
+	pi := p.peers[id]
+	var meta PeerMeta
+	if pi != nil {
+		meta = pi.Meta
 	}
-	return p.peerMeta.Initial()
+	p.mu.Unlock()
+	if pi == nil {
+		meta = p.peerMeta.Initial()
+	}
+	return meta
 }
 
 // SetPeerMeta sets the metadata of id, registering the peer first (octez
 // set_peer_metadata).
 func (p *Pool[Msg, PeerMeta, ConnMeta]) SetPeerMeta(id PeerID, meta PeerMeta) {
+	set := scoredMeta[PeerMeta]{meta, p.peerMeta.Score(meta)}
+	init := p.fresh()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.registerPeerLocked(id).Meta = meta
+	pi := p.registerPeerLocked(id, init)
+	pi.Meta, pi.Score = set.meta, set.score
 }
 
 // TrustPeer marks id trusted, registering it and lifting any ban or
 // greylisting (octez Peers.trust). Trusted peers may connect in a closed
 // network, are never forgotten, and are not greylisted automatically.
 func (p *Pool[Msg, PeerMeta, ConnMeta]) TrustPeer(id PeerID) {
+	init := p.fresh()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.acl.unbanPeer(id)
-	p.registerPeerLocked(id).Trusted = true
+	p.registerPeerLocked(id, init).Trusted = true
 }
 
 // UntrustPeer removes the trust of id, if it is known.

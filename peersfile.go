@@ -55,9 +55,8 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) loadPeers() error {
 		if err != nil {
 			return fmt.Errorf("p2ppool: peers file %s: peer %v: peer_metadata: %w", p.cfg.PeersFile, PeerID(r.PeerID), err)
 		}
-		pi := p.newPeerInfo(PeerID(r.PeerID), r.Created)
+		pi := p.newPeerInfo(PeerID(r.PeerID), r.Created, scoredMeta[PeerMeta]{meta, p.peerMeta.Score(meta)})
 		pi.Trusted = r.Trusted
-		pi.Meta = meta
 		pi.LastFailedConnection = pointAtOf(r.LastFailedConnection)
 		pi.LastRejectedConnection = pointAtOf(r.LastRejectedConnection)
 		pi.LastEstablishedConnection = pointAtOf(r.LastEstablishedConnection)

@@ -596,7 +596,6 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) onAdvertise(from PeerID, pts []netip.Add
 func (p *Pool[Msg, PeerMeta, ConnMeta]) removeConnection(c *Connection[Msg, PeerMeta, ConnMeta]) {
 	now := time.Now()
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.conns[c.info.Peer] == c {
 		delete(p.conns, c.info.Peer)
 		if c.evicted {
@@ -622,6 +621,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) removeConnection(c *Connection[Msg, Peer
 	if len(p.conns) < p.cfg.MinConnections && p.maintenanceEnabled() {
 		p.wakeMaintenance() // octez trigger too_few_connections
 	}
+	p.mu.Unlock()
 	p.log.Debug("disconnected", "peer", c.info.Peer, "point", c.info.Point, "conn", c.info.ID, "reason", cause)
 }
 
