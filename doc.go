@@ -49,19 +49,38 @@
 // pool's tables and closes [Connection.Done]. [Connection.Context] is
 // cancelled with a [*DisconnectError] saying why.
 //
-// Queues are bounded and their overflow is part of the API: when the
-// incoming queue is full the reader stops reading the socket, so TCP
-// pushes back on the peer and nothing is dropped; when the outgoing queue
-// is full [Connection.Write] and [Connection.WriteSync] wait, while
-// [Connection.WriteNow] and [Pool.WriteAll] drop and count the drop.
-// Messages written on one connection are sent in the order they were
-// queued.
+// Queues are bounded and their overflow is part of the API. The incoming
+// queue is bounded in messages, in bytes per connection and in bytes
+// across the pool ([Config.IncomingMessageQueueSize],
+// [Config.TotalIncomingQueueSize]); the reader reserves each message's
+// size as soon as its 4-byte prefix arrives, and when a bound is reached
+// it stops reading the socket, so TCP pushes back on the peer and nothing
+// is dropped. When the outgoing queue (bytes) is full [Connection.Write]
+// and [Connection.WriteSync] wait, while [Connection.WriteNow] and
+// [Pool.WriteAll] drop and count the drop. Messages written on one
+// connection are sent in the order they were queued; the writer packs
+// what is queued into shared chunks unless [Config.ChunkPerMessage].
+// [Pool.Read] takes the next message of any connection, round robin.
 //
 // All methods of Pool and Connection are safe for concurrent use. No lock
-// is held across network I/O or a user callback. [Pool.Close] cuts
-// everything and returns once every goroutine the pool started has
-// exited; [Pool.Shutdown] first lets each connection send what is queued
-// and a Disconnect. After either, every call returns [ErrPoolClosed].
+// is held across network I/O, and no application code (encodings aside,
+// which run on the caller's or the connection's goroutine) runs under the
+// pool's lock: logging, peer metadata callbacks and hooks run after it is
+// released. [Pool.Close] cuts everything and returns once every goroutine
+// the pool started has exited; [Pool.Shutdown] first lets each connection
+// send what is queued and a Disconnect. After either, [Pool.Connect],
+// [Pool.Accept], [Pool.Serve], [Pool.Read] and [Pool.WriteAll] return
+// [ErrPoolClosed]; the tables stay readable.
+//
+// # On a public address
+//
+// Every byte a peer can make the pool hold is bounded, and a host or a
+// subnet can hold only its share of the handshake slots and of the
+// incoming connections: per-address and per-subnet caps, eviction of
+// stalled handshakes and, when the pool is full, of an incoming peer of
+// the most represented subnet (as Bitcoin Core does), a deadline for the
+// first bytes, stall scores that end in the greylist, idle and write
+// timeouts. The README's Security section lists every bound.
 //
 // # Around the connections
 //

@@ -13,7 +13,9 @@ import (
 // Errors of the pool. Match them with errors.Is; the typed errors below
 // carry data and are matched with errors.As.
 var (
-	// ErrPoolClosed is returned by every call after Close or Shutdown.
+	// ErrPoolClosed is returned by the calls that open, accept, read or
+	// broadcast (Connect, Accept, Serve, Read, WriteAll) once Close or
+	// Shutdown has begun, and by a handshake cut by them.
 	ErrPoolClosed = errors.New("p2ppool: pool closed")
 	// ErrConnectionClosed is returned by reads and writes on a connection
 	// that has ended; the error is a *DisconnectError saying why.
