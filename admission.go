@@ -100,7 +100,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) requestPoint(point netip.AddrPort) error
 	if p.acl.bannedAddr(point.Addr()) {
 		return ErrPointBanned
 	}
-	if len(p.conns)+p.accepted >= p.cfg.MaxConnections {
+	if len(p.conns)+p.accepted >= p.limits.MaxConnections {
 		return ErrTooManyConnections
 	}
 	pi := p.registerPointLocked(point)
@@ -556,9 +556,9 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) trustedConnLocked(c *Connection[Msg, Pee
 // max_connections.
 func (p *Pool[Msg, PeerMeta, ConnMeta]) connectionsThreshold() int {
 	if p.maintenanceEnabled() {
-		return boundsOf(&p.cfg).maxThreshold
+		return boundsOf(&p.limits).maxThreshold
 	}
-	return p.cfg.MaxConnections
+	return p.limits.MaxConnections
 }
 
 // unaccept undoes admit after a failed ack exchange: peer and point back
@@ -590,7 +590,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) unaccept(socketPoint netip.AddrPort, pee
 func (p *Pool[Msg, PeerMeta, ConnMeta]) startConnection(sc *socket.Conn, info ConnInfo[ConnMeta], h *pendingHandshake) (*Connection[Msg, PeerMeta, ConnMeta], error) {
 	info.ID = p.nextID.Add(1)
 	p.mu.Lock() // the queue sizes may change at run time (SetLimits)
-	inSize, outSize := p.cfg.IncomingAppMessageQueueSize, p.cfg.OutgoingMessageQueueSize
+	inSize, outSize := p.limits.IncomingAppMessageQueueSize, p.limits.OutgoingMessageQueueSize
 	p.mu.Unlock()
 	remote, _ := addrPortOf(info.RemoteAddr)
 	c := &Connection[Msg, PeerMeta, ConnMeta]{
@@ -633,7 +633,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) startConnection(sc *socket.Conn, info Co
 	}
 	p.conns[info.Peer] = c
 	p.publishLocked(Event{Kind: EventConnectionEstablished, IDPoint: info.Point, Peer: info.Peer})
-	if len(p.conns) >= p.cfg.MaxConnections && p.maintenanceEnabled() {
+	if len(p.conns) >= p.limits.MaxConnections && p.maintenanceEnabled() {
 		p.wakeMaintenance() // octez trigger too_many_connections
 	}
 	if d := p.cfg.WriteTimeout; d > 0 {

@@ -21,7 +21,7 @@ type Limits struct {
 func (p *Pool[Msg, PeerMeta, ConnMeta]) Limits() Limits {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return limitsOf(&p.cfg)
+	return p.limits
 }
 
 func limitsOf(c *Config) Limits {
@@ -33,34 +33,35 @@ func limitsOf(c *Config) Limits {
 	}
 }
 
+// apply returns c with the limits l.
+func (l Limits) apply(c Config) Config {
+	c.MinConnections, c.ExpectedConnections, c.MaxConnections = l.MinConnections, l.ExpectedConnections, l.MaxConnections
+	c.MaxDownloadSpeed, c.MaxUploadSpeed = l.MaxDownloadSpeed, l.MaxUploadSpeed
+	c.MaxConnDownloadSpeed, c.MaxConnUploadSpeed = l.MaxConnDownloadSpeed, l.MaxConnUploadSpeed
+	c.IncomingAppMessageQueueSize, c.OutgoingMessageQueueSize = l.IncomingAppMessageQueueSize, l.OutgoingMessageQueueSize
+	return c
+}
+
 // SetLimits changes the limits at run time, all at once. Lowering
 // MaxConnections trims the excess through the maintenance (at once if it
 // runs; with the maintenance off, new connections are refused until the
 // count falls); bandwidth limits apply to every connection at once, and
 // raising one wakes the connections waiting for budget; queue sizes apply
 // to connections established afterwards. Invalid limits (min > expected >
-// max, negative values) are refused and nothing changes.
+// max, negative values) are refused and nothing changes. The Config the
+// pool was made with is not changed: Config returns it with these limits.
 func (p *Pool[Msg, PeerMeta, ConnMeta]) SetLimits(l Limits) error {
-	p.mu.Lock()
-	next := p.cfg
-	next.MinConnections, next.ExpectedConnections, next.MaxConnections = l.MinConnections, l.ExpectedConnections, l.MaxConnections
-	next.MaxDownloadSpeed, next.MaxUploadSpeed = l.MaxDownloadSpeed, l.MaxUploadSpeed
-	next.MaxConnDownloadSpeed, next.MaxConnUploadSpeed = l.MaxConnDownloadSpeed, l.MaxConnUploadSpeed
-	next.IncomingAppMessageQueueSize, next.OutgoingMessageQueueSize = l.IncomingAppMessageQueueSize, l.OutgoingMessageQueueSize
+	next := l.apply(p.cfg) // p.cfg is immutable: read without the lock
 	if err := next.Validate(); err != nil {
-		p.mu.Unlock()
 		return fmt.Errorf("p2ppool: set limits: %w", err)
 	}
-	next = next.withDefaults()
-	// Field by field: the other fields are read without the lock.
-	p.cfg.MinConnections, p.cfg.ExpectedConnections, p.cfg.MaxConnections = next.MinConnections, next.ExpectedConnections, next.MaxConnections
-	p.cfg.MaxDownloadSpeed, p.cfg.MaxUploadSpeed = next.MaxDownloadSpeed, next.MaxUploadSpeed
-	p.cfg.MaxConnDownloadSpeed, p.cfg.MaxConnUploadSpeed = next.MaxConnDownloadSpeed, next.MaxConnUploadSpeed
-	p.cfg.IncomingAppMessageQueueSize, p.cfg.OutgoingMessageQueueSize = next.IncomingAppMessageQueueSize, next.OutgoingMessageQueueSize
+	l = limitsOf(new(next.withDefaults()))
+	p.mu.Lock()
+	p.limits = l
 	p.mu.Unlock()
 	if err := p.sched.SetLimits(sched.Limits{
-		MaxInflow: next.MaxDownloadSpeed, MaxOutflow: next.MaxUploadSpeed,
-		ConnMaxInflow: next.MaxConnDownloadSpeed, ConnMaxOutflow: next.MaxConnUploadSpeed,
+		MaxInflow: l.MaxDownloadSpeed, MaxOutflow: l.MaxUploadSpeed,
+		ConnMaxInflow: l.MaxConnDownloadSpeed, ConnMaxOutflow: l.MaxConnUploadSpeed,
 	}); err != nil {
 		return fmt.Errorf("p2ppool: set limits: %w", err)
 	}

@@ -79,3 +79,19 @@ func TestSetLimitsRaisesBandwidthWithinAPeriod(t *testing.T) {
 		cancel()
 	})
 }
+
+// TestSetLimitsLeavesTheConfigAlone: the Config the pool was made with is
+// immutable; the limits in force are kept apart, and Config reports them.
+func TestSetLimitsLeavesTheConfigAlone(t *testing.T) {
+	nd := newNode(t, newNetwork("mem"), nil)
+	before := nd.cfg
+	l := nd.Limits()
+	l.MaxConnections, l.ExpectedConnections = 200, 60
+	require.NoError(t, nd.SetLimits(l))
+	assert.Equal(t, before, nd.cfg, "cfg untouched")
+	assert.Equal(t, 200, nd.Config().MaxConnections, "Config shows the limits in force")
+	assert.Equal(t, l, nd.Limits())
+	l.MinConnections = 500 // min > expected: refused, nothing changes
+	require.Error(t, nd.SetLimits(l))
+	assert.Equal(t, 200, nd.Limits().MaxConnections)
+}

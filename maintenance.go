@@ -22,7 +22,7 @@ type bounds struct {
 	minThreshold, minTarget, maxTarget, maxThreshold int
 }
 
-func boundsOf(cfg *Config) bounds {
+func boundsOf(cfg *Limits) bounds {
 	stepMin := (cfg.ExpectedConnections - cfg.MinConnections) / 3
 	stepMax := (cfg.MaxConnections - cfg.ExpectedConnections) / 3
 	return bounds{
@@ -116,7 +116,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) maintain() {
 	swapped := false
 	for p.ctx.Err() == nil {
 		p.mu.Lock() // the limits may change at run time (SetLimits)
-		b, n := boundsOf(&p.cfg), len(p.conns)
+		b, n := boundsOf(&p.limits), len(p.conns)
 		p.mu.Unlock()
 		p.publish(Event{Kind: EventMaintenanceStarted})
 		switch {

@@ -11,7 +11,7 @@ import (
 )
 
 func TestMaintenanceBounds(t *testing.T) {
-	b := boundsOf(&Config{MinConnections: 10, ExpectedConnections: 50, MaxConnections: 100})
+	b := boundsOf(&Limits{MinConnections: 10, ExpectedConnections: 50, MaxConnections: 100})
 	assert.Equal(t, bounds{minThreshold: 23, minTarget: 36, maxTarget: 68, maxThreshold: 84}, b, "octez's defaults")
 }
 
@@ -43,7 +43,7 @@ func TestMaintenanceConverges(t *testing.T) {
 			require.NoError(t, err)
 			return serveNode(t, p, ln)
 		}
-		b := boundsOf(&Config{MinConnections: 2, ExpectedConnections: 3, MaxConnections: 12})
+		b := boundsOf(&Limits{MinConnections: 2, ExpectedConnections: 3, MaxConnections: 12})
 		var nodes []*node
 		for range 8 {
 			nodes = append(nodes, newMaintained())

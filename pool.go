@@ -30,7 +30,7 @@ import (
 // ConnMeta what it exchanges in the handshake (Metadata for octez's).
 type Pool[Msg, PeerMeta, ConnMeta any] struct {
 	// Immutable after New.
-	cfg      Config // with defaults applied
+	cfg      Config // with defaults applied; the limits in force are p.limits
 	codec    *codec[Msg]
 	peerMeta PeerMetaConfig[PeerMeta]
 	connMeta ConnMetaConfig[ConnMeta]
@@ -92,6 +92,7 @@ type Pool[Msg, PeerMeta, ConnMeta any] struct {
 	mu sync.Mutex
 	// Guarded by mu.
 	closed    bool
+	limits    Limits // SetLimits changes them, not cfg
 	listeners map[net.Listener]struct{}
 	conns     map[PeerID]*Connection[Msg, PeerMeta, ConnMeta]
 	peers     map[PeerID]*peerInfo[PeerMeta]
@@ -200,6 +201,7 @@ func New[Msg, PeerMeta, ConnMeta any](msgs MessageConfig[Msg], peerMeta PeerMeta
 		peers:        make(map[PeerID]*peerInfo[PeerMeta]),
 		points:       make(map[netip.AddrPort]*pointInfo),
 	}
+	p.limits = limitsOf(&p.cfg)
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.port.Store(uint32(cfg.ListeningPort))
 	for _, pt := range cfg.TrustedPoints {
@@ -267,7 +269,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) Watch(ctx context.Context, buffer int) *
 func (p *Pool[Msg, PeerMeta, ConnMeta]) Config() Config {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.cfg
+	return p.limits.apply(p.cfg)
 }
 
 // Identity returns the pool's identity.
@@ -618,7 +620,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) removeConnection(c *Connection[Msg, Peer
 	}
 	cause, _ := context.Cause(c.ctx).(*DisconnectError)
 	p.publishLocked(Event{Kind: EventDisconnection, Peer: c.info.Peer, IDPoint: c.info.Point, Err: cause})
-	if len(p.conns) < p.cfg.MinConnections && p.maintenanceEnabled() {
+	if len(p.conns) < p.limits.MinConnections && p.maintenanceEnabled() {
 		p.wakeMaintenance() // octez trigger too_few_connections
 	}
 	p.mu.Unlock()
