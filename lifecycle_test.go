@@ -298,6 +298,8 @@ func testClosedPoolRefusesCalls(t *testing.T, n *network, closePool func(context
 			return err
 		}},
 		{"WriteAll", func(t *testing.T) error { _, err := a.WriteAll("x"); return err }},
+		{"Read", func(t *testing.T) error { _, _, err := a.Read(ctx); return err }},
+		{"ConnectPoint", func(t *testing.T) error { _, err := a.ConnectPoint(ctx, b.point.String()); return err }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
