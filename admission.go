@@ -198,7 +198,11 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) Accept(ctx context.Context, nc net.Conn)
 		// eviction, but only of a handshake that had been slow (half the
 		// first-message bound): a fast honest handshake that happened to
 		// be the oldest when the slots ran out is no staller.
-		slow := r == RefusedHandshakeEvicted && time.Since(h.started) >= p.cfg.FirstMessageTimeout/2
+		patience := p.cfg.FirstMessageTimeout
+		if patience <= 0 {
+			patience = p.cfg.AuthenticationTimeout
+		}
+		slow := r == RefusedHandshakeEvicted && time.Since(h.started) >= patience/2
 		if slow || r == RefusedFirstMessageTimeout || r == RefusedHandshakeTimeout {
 			p.handshakeStalled(h, addr)
 		}
