@@ -56,10 +56,8 @@ func (n *Network) GenesisHeader() (h BlockHeader, ok bool) {
 			Predecessor:    n.Genesis,
 			Timestamp:      n.Time.Unix(),
 			OperationsHash: OperationsHashOf(nil),
-			Fitness:        [][]byte{},
 			Context:        n.Context,
 		},
-		ProtocolData: []byte{},
 	}, true
 }
 
