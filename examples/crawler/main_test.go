@@ -38,7 +38,8 @@ type swarmNode struct {
 
 // startSwarm starts n pools on hosts of nw, node i connected to node i-1,
 // so that each knows its neighbours' points and advertises them.
-func startSwarm(t *testing.T, ctx context.Context, nw *p2ppooltest.Network, n int) []*swarmNode {
+// tweak, if not nil, adjusts node i's configuration.
+func startSwarm(t *testing.T, ctx context.Context, nw *p2ppooltest.Network, n int, tweak func(i int, cfg *p2ppool.Config)) []*swarmNode {
 	t.Helper()
 	nodes := make([]*swarmNode, n)
 	var serving sync.WaitGroup
@@ -46,13 +47,17 @@ func startSwarm(t *testing.T, ctx context.Context, nw *p2ppooltest.Network, n in
 		h := nw.NewHost()
 		id, err := p2ppool.GenerateIdentity(ctx, p2ppool.NoProofOfWork, nil)
 		require.NoError(t, err)
+		cfg := p2ppool.Config{Identity: id,
+			ProofOfWorkTarget: p2ppool.NoProofOfWork, Dialer: h, MaintenanceIdleTime: p2ppool.Disabled,
+			// Set, not left to Serve: the Connect below may run before
+			// Serve has seen the listener, and would announce no port.
+			ListeningPort: 9732,
+		}
+		if tweak != nil {
+			tweak(i, &cfg)
+		}
 		pool, err := p2ppool.New(tezos.MessageConfig(testChain), p2ppool.PeerMetaConfig[struct{}]{},
-			p2ppool.ConnMetaConfig[p2ppool.Metadata]{}, p2ppool.Config{Identity: id,
-				ProofOfWorkTarget: p2ppool.NoProofOfWork, Dialer: h, MaintenanceIdleTime: p2ppool.Disabled,
-				// Set, not left to Serve: the Connect below may run before
-				// Serve has seen the listener, and would announce no port.
-				ListeningPort: 9732,
-			})
+			p2ppool.ConnMetaConfig[p2ppool.Metadata]{}, cfg)
 		require.NoError(t, err)
 		ln, err := h.Listen("tcp", ":9732")
 		require.NoError(t, err)
@@ -113,7 +118,7 @@ func TestCrawlFindsWholeSwarm(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
 		nw := p2ppooltest.NewNetwork(p2ppooltest.Config{})
-		nodes := startSwarm(t, ctx, nw, 32)
+		nodes := startSwarm(t, ctx, nw, 32, nil)
 		byPoint := make(map[string]int)
 		for i, sn := range nodes {
 			byPoint[sn.point.String()] = i
@@ -153,6 +158,35 @@ func TestCrawlFindsWholeSwarm(t *testing.T) {
 	})
 }
 
+// A full node nacks the crawler with alternative points, which the crawl
+// follows; a nack is final, not retried.
+func TestCrawlFollowsNackPoints(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		nw := p2ppooltest.NewNetwork(p2ppooltest.Config{})
+		nodes := startSwarm(t, ctx, nw, 3, func(i int, cfg *p2ppool.Config) {
+			if i == 0 { // one connection, taken by node 1
+				cfg.MinConnections, cfg.ExpectedConnections, cfg.MaxConnections = 1, 1, 1
+			}
+		})
+		code, recs, stderr := crawlWith(t, ctx, nw.NewHost(), "-seed", nodes[0].point.String(),
+			"-chain", testChain, "-pow", "0")
+		require.Equal(t, exitOK, code, stderr)
+		require.Len(t, recs, 3, stderr)
+		full := recs[0]
+		assert.Equal(t, nodes[0].point.String(), full.Point)
+		assert.False(t, full.Reachable)
+		assert.Contains(t, full.Error, "rejected")
+		assert.Equal(t, 1, full.Attempts)
+		assert.Equal(t, []string{nodes[1].point.String()}, full.NackPoints)
+		for _, r := range recs[1:] {
+			assert.True(t, r.Reachable, "%+v", r)
+			assert.Nil(t, r.HeadLevel, "no head asked on a chain without an id")
+		}
+		assert.Contains(t, stderr, "reachable:    2\nunreachable:  1\n")
+	})
+}
+
 // A point that refuses connections is tried -attempts times, backing off,
 // and reported unreachable; the crawl exits 1 having reached nothing.
 func TestCrawlBacksOffUnreachablePoint(t *testing.T) {
@@ -181,7 +215,7 @@ func TestCrawlTimeBound(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
 		nw := p2ppooltest.NewNetwork(p2ppooltest.Config{})
-		nodes := startSwarm(t, ctx, nw, 4)
+		nodes := startSwarm(t, ctx, nw, 4, nil)
 		dead := netip.AddrPortFrom(nw.NewHost().Addr(), 9732)
 		code, recs, stderr := crawlWith(t, ctx, nw.NewHost(), "-seed", nodes[0].point.String(), "-seed", dead.String(),
 			"-chain", testChain, "-pow", "0", "-attempts", "5", "-backoff", "1m", "-duration", "30s")

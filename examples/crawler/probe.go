@@ -57,6 +57,9 @@ func (c *crawler) probe(ctx context.Context, pt netip.AddrPort) probeResult {
 	if err != nil {
 		return failed(err)
 	}
+	// Say goodbye (a Disconnect message) rather than cut the socket, so
+	// the peer sees a polite end; runs before the pool's Close.
+	defer conn.Disconnect(context.WithoutCancel(ctx), false) //nolint:errcheck // ends at once
 	res := probeResult{reachable: true, peer: conn.Peer()}
 	a := conn.Info().Announced
 	res.version = version{ChainName: a.ChainName, DistributedDB: a.DistributedDB, P2P: a.P2P}
