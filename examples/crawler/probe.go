@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"time"
 
 	"github.com/p2ppool/p2ppool"
 	"github.com/p2ppool/p2ppool/tezos"
@@ -57,9 +58,13 @@ func (c *crawler) probe(ctx context.Context, pt netip.AddrPort) probeResult {
 	if err != nil {
 		return failed(err)
 	}
-	// Say goodbye (a Disconnect message) rather than cut the socket, so
-	// the peer sees a polite end; runs before the pool's Close.
-	defer conn.Disconnect(context.WithoutCancel(ctx), false) //nolint:errcheck // ends at once
+	// Say goodbye (a Disconnect message after what is queued) rather
+	// than cut the socket, within a second; runs before the pool's Close.
+	defer func() {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		_ = conn.Disconnect(dctx, true)
+		cancel()
+	}()
 	res := probeResult{reachable: true, peer: conn.Peer()}
 	a := conn.Info().Announced
 	res.version = version{ChainName: a.ChainName, DistributedDB: a.DistributedDB, P2P: a.P2P}

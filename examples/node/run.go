@@ -190,7 +190,7 @@ func checkHostPort(s string) error {
 // pow, or creates it at difficulty pow when the file does not exist. On
 // failure it returns nil and the exit code.
 func loadOrCreateIdentity(ctx context.Context, path string, pow float64, stderr io.Writer) (*p2ppool.Identity, int) {
-	id, err := p2ppool.LoadIdentity(path, pow)
+	id, err := p2ppool.LoadIdentity(path, difficulty(pow))
 	if errors.Is(err, fs.ErrNotExist) {
 		id, err = createIdentity(ctx, path, pow, stderr)
 		if errors.Is(err, p2ppool.ErrIdentityExists) { // created meanwhile by someone else
