@@ -58,8 +58,8 @@ func (c *crawler) probe(ctx context.Context, pt netip.AddrPort) probeResult {
 	if err != nil {
 		return failed(err)
 	}
-	// Say goodbye (a Disconnect message after what is queued) rather
-	// than cut the socket, within a second; runs before the pool's Close.
+	// End the connection once what is queued has been sent, within a
+	// second; runs before the pool's Close, which would cut it at once.
 	defer func() {
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 		_ = conn.Disconnect(dctx, true)
