@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"net/netip"
 	"path/filepath"
 	"regexp"
@@ -112,14 +113,20 @@ func TestRunAnswersShellRequests(t *testing.T) {
 	assert.Equal(t, exitOK, node.wait(t))
 }
 
-// A chain outside the built-in table gets a local genesis: two nodes
-// with the same name agree on it, and texts flow alongside.
-func TestRunLocalChainBetweenNodes(t *testing.T) {
+// A chain outside the built-in table gets a local genesis, and Text with
+// -echo works on the same connections as the shell's messages.
+func TestRunLocalChainWithText(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
 	b := startNode(t, ctx, nil, "-identity", filepath.Join(dir, "b.json"), "-listen", "127.0.0.1:0",
 		"-pow", "0", "-chain", "P2PPOOL_TEST", "-echo")
+	stdinR, stdinW := io.Pipe()
+	defer stdinW.Close()
+	a := startNode(t, ctx, stdinR, "-identity", filepath.Join(dir, "a.json"), "-listen", "127.0.0.1:0",
+		"-pow", "0", "-chain", "P2PPOOL_TEST", "-peer", b.addr)
+	a.stdout.waitLine(t, `^connected `+b.peerID+` `)
+
 	peer := dialShellPeer(t, ctx, "P2PPOOL_TEST", b.addr)
 	cs := chainFor("P2PPOOL_TEST")
 	m := peer.ask(t, ctx, tezos.GetCurrentHead{ChainID: cs.id})
@@ -129,6 +136,14 @@ func TestRunLocalChainBetweenNodes(t *testing.T) {
 	m = peer.ask(t, ctx, tezos.GetBlockHeaders{Hashes: []tezos.BlockHash{cs.headHash}})
 	assert.IsType(t, tezos.BlockHeaderMessage{}, m)
 	assert.NotEqual(t, chainFor("OTHER").id, cs.id)
+
+	// A's text reaches B, which echoes it.
+	_, err := io.WriteString(stdinW, "hello, shell\n")
+	require.NoError(t, err)
+	b.stdout.waitLine(t, `^text from `+a.peerID+`: hello, shell$`)
+	a.stdout.waitLine(t, `^text from `+b.peerID+`: hello, shell$`)
+	assert.NoError(t, peer.conn.Err())
 	cancel()
 	assert.Equal(t, exitOK, b.wait(t))
+	assert.Equal(t, exitOK, a.wait(t))
 }
