@@ -3,8 +3,9 @@
 //
 //	node identity -o FILE [-pow BITS]      generate an identity.json
 //	node identity -check FILE [-pow BITS]  verify an identity.json
-//	node run -identity FILE -listen HOST:PORT [-peer HOST:PORT]... [-echo]
-//	                                       run a node that chats in text
+//	node run -identity FILE -listen HOST:PORT [-peer HOST:PORT]... [-chain NAME] [-echo]
+//	                                       run a node that chats in text and
+//	                                       speaks the octez shell's messages
 //
 // Run "node help" for the list.
 package main
@@ -30,7 +31,7 @@ type command struct {
 // subcommands here.
 var commands = []command{
 	{name: "identity", summary: "generate (-o FILE) or check (-check FILE) an octez identity.json", run: runIdentity},
-	{name: "run", summary: "run a node: listen, connect to peers, exchange text messages", run: runNode},
+	{name: "run", summary: "run a node: listen, connect to peers, exchange text and shell messages", run: runNode},
 }
 
 // Exit codes shared by the subcommands.

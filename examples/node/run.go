@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/p2ppool/p2ppool"
+	"github.com/p2ppool/p2ppool/tezos"
 )
 
 // Text is the node's one application message: a line of text, sent with
@@ -35,17 +36,18 @@ const (
 )
 
 // textEncoding is the Encoding of Text.
-func textEncoding() p2ppool.Encoding[Text] {
+func textEncoding() p2ppool.Encoding[message] {
 	return p2ppool.StringEncoding(textTag, "text", maxTextBody,
-		func(s string) Text { return Text(s) },
-		func(m Text) (string, bool) { return string(m), true })
+		func(s string) message { return Text(s) },
+		func(m message) (string, bool) { t, ok := m.(Text); return string(t), ok })
 }
 
 // nodePool and nodeConn are the pool and connection types of the node:
-// Text messages, no peer metadata, octez's connection metadata.
+// Text and distributed-DB messages, no peer metadata, octez's connection
+// metadata.
 type (
-	nodePool = p2ppool.Pool[Text, struct{}, p2ppool.Metadata]
-	nodeConn = p2ppool.Connection[Text, struct{}, p2ppool.Metadata]
+	nodePool = p2ppool.Pool[message, struct{}, p2ppool.Metadata]
+	nodeConn = p2ppool.Connection[message, struct{}, p2ppool.Metadata]
 )
 
 // Retries of the connections to -peer points refused or timing out.
@@ -86,21 +88,24 @@ func runNodeWithInput(ctx context.Context, args []string, in io.Reader, stdout, 
 		Identity:          id,
 		ProofOfWorkTarget: difficulty(opts.pow),
 		PeersFile:         opts.peersFile,
+		// A message of a kind the node does not know (a newer shell
+		// message) is dropped, not held against the peer.
+		UnknownMessages: p2ppool.UnknownMessagesIgnore,
 	}
 	if ap, ok := tcpAddrPort(ln.Addr()); ok {
 		cfg.ListeningPort = ap.Port()
 		cfg.ListeningAddr = ap.Addr()
 	}
-	pool, err := p2ppool.New(
-		p2ppool.MessageConfig[Text]{Encodings: []p2ppool.Encoding[Text]{textEncoding()}, ChainName: opts.chain},
+	pool, err := p2ppool.New(messageConfig(opts.chain),
 		p2ppool.PeerMetaConfig[struct{}]{}, p2ppool.ConnMetaConfig[p2ppool.Metadata]{}, cfg)
 	if err != nil {
 		ln.Close()
 		fmt.Fprintf(errw, "node run: %v\n", err)
 		return exitFailure
 	}
-	n := &node{pool: pool, out: &lineWriter{w: stdout}, errw: errw, echo: opts.echo}
+	n := &node{pool: pool, out: &lineWriter{w: stdout}, errw: errw, echo: opts.echo, verbose: opts.verbose, chain: chainFor(opts.chain)}
 	pool.OnNewConnection(n.onConnection)
+	fmt.Fprintf(n.errw, "node run: chain %s, id %v, %s\n", opts.chain, n.chain.id, n.chain.about)
 	fmt.Fprintf(n.out, "listening on %v as %v\n", ln.Addr(), id.PeerID)
 	return n.run(ctx, ln, opts.peers, in)
 }
@@ -110,7 +115,7 @@ type runOptions struct {
 	identity, listen, peersFile, chain string
 	peers                              []string
 	pow                                float64
-	echo                               bool
+	echo, verbose                      bool
 }
 
 // parseRunFlags parses the command line of "node run". On failure or -h
@@ -133,11 +138,14 @@ func parseRunFlags(args []string, stderr io.Writer) (*runOptions, int) {
 		"proof-of-work difficulty in `BITS` that peers must meet and a new identity is made at")
 	flags.StringVar(&o.chain, "chain", p2ppool.DefaultChainName, "chain `NAME` announced; peers must announce the same")
 	flags.BoolVar(&o.echo, "echo", false, "send every text received back to its sender")
+	flags.BoolVar(&o.verbose, "v", false, "log the distributed-DB messages the node ignores")
 	flags.Usage = func() {
-		fmt.Fprintln(stderr, "usage: node run -identity FILE -listen HOST:PORT [-peer HOST:PORT]... [-peers-file FILE] [-pow BITS] [-chain NAME] [-echo]")
+		fmt.Fprintln(stderr, "usage: node run -identity FILE -listen HOST:PORT [-peer HOST:PORT]... [-peers-file FILE] [-pow BITS] [-chain NAME] [-echo] [-v]")
 		fmt.Fprintln(stderr)
 		fmt.Fprintln(stderr, "Prints a line per connection, disconnection and text received; lines typed")
-		fmt.Fprintln(stderr, "on stdin are sent to every connection. Stop with Ctrl-C.")
+		fmt.Fprintln(stderr, "on stdin are sent to every connection. Speaks the octez shell's distributed-DB")
+		fmt.Fprintln(stderr, "messages too: answers Get_current_branch, Get_current_head and Get_block_headers")
+		fmt.Fprintln(stderr, "with the chain's genesis and prints the heads peers announce. Stop with Ctrl-C.")
 		fmt.Fprintln(stderr)
 		flags.PrintDefaults()
 	}
@@ -182,7 +190,7 @@ func checkHostPort(s string) error {
 // pow, or creates it at difficulty pow when the file does not exist. On
 // failure it returns nil and the exit code.
 func loadOrCreateIdentity(ctx context.Context, path string, pow float64, stderr io.Writer) (*p2ppool.Identity, int) {
-	id, err := p2ppool.LoadIdentity(path, pow)
+	id, err := p2ppool.LoadIdentity(path, difficulty(pow))
 	if errors.Is(err, fs.ErrNotExist) {
 		id, err = createIdentity(ctx, path, pow, stderr)
 		if errors.Is(err, p2ppool.ErrIdentityExists) { // created meanwhile by someone else
@@ -206,6 +214,10 @@ type node struct {
 	out  *lineWriter // stdout: connections, disconnections, texts
 	errw *lineWriter // stderr: diagnostics
 	echo bool
+	// verbose logs ignored messages (-v).
+	verbose bool
+	// chain is the chain the node serves.
+	chain chainState
 	// readers counts the per-connection reader goroutines started by
 	// onConnection. Hooks only run inside the pool's own goroutines, so
 	// once the pool is closed no reader can be added and Wait is safe.
@@ -282,11 +294,17 @@ func (n *node) readMessages(c *nodeConn) {
 			fmt.Fprintf(n.out, "disconnected %v %v %s: %s\n", c.Peer(), connPoint(c), direction(c), disconnectReason(err))
 			return
 		}
-		fmt.Fprintf(n.out, "text from %v: %s\n", c.Peer(), m)
-		if n.echo {
-			// Write waits for room in the outgoing queue and fails once
-			// the connection has ended, which the next Read reports.
-			_ = c.Write(context.Background(), m)
+		switch m := m.(type) {
+		case Text:
+			fmt.Fprintf(n.out, "text from %v: %s\n", c.Peer(), m)
+			if n.echo {
+				// Write waits for room in the outgoing queue and fails
+				// once the connection has ended, which the next Read
+				// reports.
+				_ = c.Write(context.Background(), m)
+			}
+		case tezos.Message:
+			n.onShell(c, m)
 		}
 	}
 }

@@ -235,3 +235,15 @@ func TestRunUsageErrors(t *testing.T) {
 	assert.Equal(t, exitFailure, code)
 	assert.Contains(t, stderr.String(), "listen")
 }
+
+// -pow 0 means no proof of work for a loaded identity too, not the
+// library's default difficulty.
+func TestRunReusesIdentityWithoutPoW(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "identity.json")
+	for range 2 {
+		ctx, cancel := context.WithCancel(context.Background())
+		n := startNode(t, ctx, strings.NewReader(""), "-identity", path, "-listen", "127.0.0.1:0", "-pow", "0")
+		cancel()
+		require.Equal(t, exitOK, n.wait(t), n.stderr)
+	}
+}

@@ -1,0 +1,196 @@
+// Command crawler maps a Tezos P2P network: from seed points it connects
+// to each point it learns of, asks it for points (Bootstrap), records the
+// points it advertises and the alternative points of a nack, and asks its
+// current head when the network speaks the shell's distributed-DB set.
+//
+//	crawler -seed HOST:PORT [-seed ...] [-chain NAME] [-pow BITS] [-identity FILE]
+//	        [-concurrency N] [-timeout D] [-wait D] [-attempts N] [-duration D]
+//
+// It writes one JSON line per point on stdout (see record) and a summary
+// on stderr, and exits 0 when it reached at least one point.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/p2ppool/p2ppool"
+	"github.com/p2ppool/p2ppool/tezos"
+)
+
+// Exit codes.
+const (
+	exitOK          = 0
+	exitNoneReached = 1 // no point answered
+	exitUsage       = 2
+	exitSetupFailed = 3 // identity or configuration
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// options are the command-line flags.
+type options struct {
+	seeds       []string
+	chain       string
+	chainID     *tezos.ChainID // nil: no Get_current_head
+	pow         float64
+	identity    string
+	concurrency int
+	timeout     time.Duration // connection and handshake, per attempt
+	wait        time.Duration // for Advertise and Current_head, once connected
+	attempts    int
+	backoff     time.Duration
+	duration    time.Duration // the whole crawl
+	maxPoints   int
+	// dialer opens the connections; nil is the net package. Tests set it.
+	dialer p2ppool.Dialer
+}
+
+func parseFlags(args []string, stderr io.Writer) (*options, int) {
+	o := options{}
+	var chainID string
+	flags := flag.NewFlagSet("crawler", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	flags.Func("seed", "start from `HOST:PORT` (repeatable, at least one)", func(s string) error {
+		if _, _, err := net.SplitHostPort(s); err != nil {
+			return err
+		}
+		o.seeds = append(o.seeds, s)
+		return nil
+	})
+	flags.StringVar(&o.chain, "chain", p2ppool.DefaultChainName, "chain `NAME` announced; peers of other chains nack")
+	flags.StringVar(&chainID, "chain-id", "", "chain `ID` (Net...) to ask heads of; default: the built-in network of -chain, if any")
+	flags.Float64Var(&o.pow, "pow", p2ppool.DefaultNodeProofOfWork, "proof-of-work `BITS` of the crawler's identity, as the network expects (0: none)")
+	flags.StringVar(&o.identity, "identity", "", "identity `FILE` to use, created at -pow if missing (default: a fresh identity each run)")
+	flags.IntVar(&o.concurrency, "concurrency", 16, "points probed at once")
+	flags.DurationVar(&o.timeout, "timeout", 10*time.Second, "connection and handshake bound per attempt")
+	flags.DurationVar(&o.wait, "wait", 5*time.Second, "how long a connected point gets to advertise and give its head")
+	flags.IntVar(&o.attempts, "attempts", 3, "attempts per point while connections fail")
+	flags.DurationVar(&o.backoff, "backoff", time.Second, "wait before a point's second attempt, doubled at each further one")
+	flags.DurationVar(&o.duration, "duration", 5*time.Minute, "bound of the whole crawl; points not probed by then are reported so")
+	flags.IntVar(&o.maxPoints, "max-points", 10000, "stop learning points beyond this many")
+	flags.Usage = func() {
+		fmt.Fprintln(stderr, "usage: crawler -seed HOST:PORT [-seed HOST:PORT]... [-chain NAME] [-chain-id ID] [-pow BITS] [-identity FILE]")
+		fmt.Fprintln(stderr, "               [-concurrency N] [-timeout D] [-wait D] [-attempts N] [-backoff D] [-duration D] [-max-points N]")
+		fmt.Fprintln(stderr)
+		fmt.Fprintln(stderr, "Prints one JSON line per point on stdout and a summary on stderr.")
+		fmt.Fprintln(stderr)
+		flags.PrintDefaults()
+	}
+	if err := flags.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, exitOK
+		}
+		return nil, exitUsage
+	}
+	switch {
+	case flags.NArg() > 0:
+		fmt.Fprintf(stderr, "crawler: unexpected argument %q\n", flags.Arg(0))
+	case len(o.seeds) == 0:
+		fmt.Fprintln(stderr, "crawler: at least one -seed is required")
+	case o.chain == "":
+		fmt.Fprintln(stderr, "crawler: -chain must not be empty")
+	case math.IsNaN(o.pow) || o.pow < 0 || o.pow > 256:
+		fmt.Fprintf(stderr, "crawler: -pow must be between 0 and 256, got %v\n", o.pow)
+	case o.concurrency < 1 || o.attempts < 1 || o.maxPoints < 1:
+		fmt.Fprintln(stderr, "crawler: -concurrency, -attempts and -max-points must be at least 1")
+	case o.timeout <= 0 || o.wait <= 0 || o.duration <= 0 || o.backoff < 0:
+		fmt.Fprintln(stderr, "crawler: -timeout, -wait and -duration must be positive, -backoff not negative")
+	default:
+		if err := o.resolveChainID(chainID); err != nil {
+			fmt.Fprintf(stderr, "crawler: -chain-id: %v\n", err)
+			break
+		}
+		return &o, exitOK
+	}
+	flags.Usage()
+	return nil, exitUsage
+}
+
+// resolveChainID sets o.chainID from -chain-id, else from the built-in
+// network of -chain.
+func (o *options) resolveChainID(s string) error {
+	if s != "" {
+		id, err := tezos.ParseChainID(s)
+		if err != nil {
+			return err
+		}
+		o.chainID = &id
+		return nil
+	}
+	if n, ok := tezos.LookupNetwork(o.chain); ok {
+		id := n.ChainID()
+		o.chainID = &id
+	}
+	return nil
+}
+
+// run is main without the process globals, for tests.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	opts, code := parseFlags(args, stderr)
+	if opts == nil {
+		return code
+	}
+	return crawl(ctx, opts, stdout, stderr)
+}
+
+// crawl runs a parsed command line.
+func crawl(ctx context.Context, opts *options, stdout, stderr io.Writer) int {
+	id, err := identity(ctx, opts, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "crawler: %v\n", err)
+		return exitSetupFailed
+	}
+	fmt.Fprintf(stderr, "crawler: chain %s as %v\n", opts.chain, id.PeerID)
+	c := newCrawler(opts, id, stdout)
+	s := c.run(ctx)
+	s.print(stderr)
+	if s.Reachable == 0 {
+		return exitNoneReached
+	}
+	return exitOK
+}
+
+// identity loads -identity, creating it at -pow when missing, or makes a
+// fresh one.
+func identity(ctx context.Context, opts *options, stderr io.Writer) (*p2ppool.Identity, error) {
+	diff := opts.pow
+	if diff == 0 {
+		diff = p2ppool.NoProofOfWork // on the command line, as in octez, 0 is none
+	}
+	if opts.identity != "" {
+		id, err := p2ppool.LoadIdentity(opts.identity, diff)
+		if !errors.Is(err, fs.ErrNotExist) {
+			return id, err
+		}
+	}
+	if opts.pow > 0 {
+		fmt.Fprintf(stderr, "crawler: generating an identity at difficulty %s (Ctrl-C to stop)\n", strconv.FormatFloat(opts.pow, 'g', -1, 64))
+	}
+	id, err := p2ppool.GenerateIdentity(ctx, diff, nil)
+	if err != nil {
+		return nil, err
+	}
+	if opts.identity != "" {
+		if err := id.Save(opts.identity); err != nil {
+			return nil, err
+		}
+	}
+	return id, nil
+}
