@@ -156,21 +156,21 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) Accept(ctx context.Context, nc net.Conn)
 	p.publishLocked(Event{Kind: EventIncomingConnection, Point: socketPoint})
 	if p.acl.bannedAddr(addr) {
 		p.mu.Unlock()
+		p.refuse(RefusedBanned, nil) // counted before the peer can see the close
 		nc.Close()
-		p.refuse(RefusedBanned, nil)
 		return nil, ErrPointBanned
 	}
 	if r, err := p.incomingShareLocked(addr); err != nil {
 		p.mu.Unlock()
-		nc.Close()
 		p.refuse(r, nil)
+		nc.Close()
 		return nil, err
 	}
 	h, victim, r, ok := p.pending.admit(&p.cfg, p.groups, addr, evict, time.Now(), &p.fails)
 	p.mu.Unlock()
 	if !ok {
-		nc.Close()
 		p.refuse(r, nil)
+		nc.Close()
 		if r == RefusedTooManyIncoming {
 			return nil, ErrTooManyIncoming
 		}
