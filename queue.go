@@ -72,6 +72,19 @@ func newInBudget(total int) *inBudget {
 	return &inBudget{sem: semaphore.NewWeighted(int64(total)), total: int64(total)}
 }
 
+// tryAcquire takes n bytes if they are free now. Lock order: a queue's
+// lock, then the semaphore's.
+func (b *inBudget) tryAcquire(n int64) bool {
+	if n <= 0 {
+		return true
+	}
+	if !b.sem.TryAcquire(n) {
+		return false
+	}
+	b.held.Add(n)
+	return true
+}
+
 func (b *inBudget) acquire(ctx context.Context, n int64) error {
 	if err := b.sem.Acquire(ctx, n); err != nil {
 		return err
@@ -118,13 +131,20 @@ func (q *appQueue[Msg]) reserve(ctx context.Context, size int) error {
 			return q.err
 		}
 		if q.n < len(q.items) && (q.bytes == 0 || q.bytes+size <= q.maxBytes) {
-			// The room found stays: only this reader takes it.
-			empty := q.bytes == 0
-			q.mu.Unlock()
 			var pooled int64
-			if !empty || size > freeSmallMessage {
+			if q.bytes != 0 || size > freeSmallMessage {
 				pooled = min(int64(size), q.budget.total)
 			}
+			if q.budget.tryAcquire(pooled) {
+				// The common case, in one critical section.
+				q.bytes += size
+				q.reserved = appItem[Msg]{size: size, pooled: pooled}
+				q.mu.Unlock()
+				return nil
+			}
+			// The room found stays while we wait for the pool's budget:
+			// only this reader takes it.
+			q.mu.Unlock()
 			if err := q.budget.acquire(ctx, pooled); err != nil {
 				return context.Cause(ctx)
 			}
