@@ -54,6 +54,7 @@ type AuthConn struct {
 	// Remote().Metadata points into) and one sealed chunk at a time
 	// (metadata, then ack: each exchange ends before the next begins).
 	// Bigger ones go to the heap.
+	nonce   crypto.Nonce // ours, in the connection message
 	sentBuf [connMsgInline]byte
 	recvBuf [connMsgInline]byte
 	metaBuf [metaInline]byte
@@ -263,10 +264,12 @@ func (a *AuthConn) exchangeConnectionMessages(cfg *Config) error {
 	if rnd == nil {
 		rnd = rand.Reader
 	}
-	nonce, err := crypto.RandomNonce(rnd)
-	if err != nil {
+	// Read into a.nonce, not a local: rnd is an interface, so what it
+	// is handed escapes, and a's memory is already on the heap.
+	if _, err := io.ReadFull(rnd, a.nonce[:]); err != nil {
 		return err
 	}
+	nonce := a.nonce
 	msg := wire.ConnectionMessage{
 		Port:             cfg.Port,
 		PublicKey:        cfg.PublicKey,
