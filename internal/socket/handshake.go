@@ -283,20 +283,27 @@ func (a *AuthConn) exchangeConnectionMessages(cfg *Config) error {
 	}
 	var recv []byte
 	if err := a.exchange(StageConnectionMessage, sent, func() error {
+		// Through the connection's input buffer, which reads what has
+		// arrived: usually the whole message in one read, and anything
+		// after it (the peer's metadata chunk) stays there for the
+		// chunk reader.
 		restore := a.firstMessageDeadline(cfg.FirstMessageTimeout)
-		var hdr [2]byte
-		if _, err := io.ReadFull(a.c.nc, hdr[:]); err != nil {
+		c := a.c
+		if err := c.fill(2); err != nil {
+			return restore(err)
+		}
+		n := 2 + int(binary.BigEndian.Uint16(c.in[c.inStart:]))
+		if err := c.fill(n); err != nil {
 			return restore(err)
 		}
 		recv = a.recvBuf[:]
-		if n := 2 + int(binary.BigEndian.Uint16(hdr[:])); n <= len(recv) {
+		if n <= len(recv) {
 			recv = recv[:n]
 		} else {
 			recv = make([]byte, n)
 		}
-		copy(recv, hdr[:])
-		_, err := io.ReadFull(a.c.nc, recv[2:])
-		return restore(err)
+		c.inStart += copy(recv, c.in[c.inStart:c.inStart+n])
+		return restore(nil)
 	}); err != nil {
 		return err
 	}
