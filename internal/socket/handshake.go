@@ -238,10 +238,19 @@ func (a *AuthConn) classify(err error) error {
 // write runs on its own goroutine, and a read error aborts it.
 func (a *AuthConn) exchange(stage Stage, out []byte, read func() error) error {
 	if a.sync && len(out) <= syncWriteMax {
-		if _, err := a.c.nc.Write(out); err != nil && stage != StageAck {
+		// The read runs even when the write failed, and its error wins,
+		// as on the goroutine path: what the peer sent before breaking
+		// the connection (a chunk that fails to decipher, a nack) says
+		// more than our write's EPIPE, and decides greylisting. A broken
+		// or timed-out connection fails the read at once.
+		_, werr := a.c.nc.Write(out)
+		if err := read(); err != nil {
 			return err
 		}
-		return read()
+		if werr != nil && stage != StageAck {
+			return werr
+		}
+		return nil
 	}
 	werr := make(chan error, 1)
 	go func() {
