@@ -179,6 +179,7 @@ func New[Msg, PeerMeta, ConnMeta any](msgs MessageConfig[Msg], peerMeta PeerMeta
 		sockCfg: socket.Config{
 			PublicKey:        crypto.PublicKey(id.PublicKey),
 			SecretKey:        crypto.SecretKey(id.SecretKey),
+			KeyCache:         crypto.NewChannelKeyCache((*crypto.SecretKey)(&id.SecretKey), 0),
 			ProofOfWorkStamp: crypto.Nonce(id.ProofOfWorkStamp),
 			Version:          versions.Announced(),
 			PowTarget:        target,

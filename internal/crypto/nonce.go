@@ -2,6 +2,8 @@ package crypto
 
 import (
 	"io"
+
+	"golang.org/x/crypto/blake2b"
 )
 
 // Seed strings of the nonce derivation, 12 ASCII bytes each, no terminator.
@@ -32,6 +34,10 @@ func (n *Nonce) Increment() {
 	}
 }
 
+// derivedInline covers two connection messages of an octez chain name and
+// the longer seed: bigger ones spill to the heap.
+const derivedInline = 640
+
 // DeriveNonces returns the first sending (local) and receiving (remote)
 // nonces of a connection from the two raw connection-message frames,
 // 2-byte length prefix included (octez Crypto_box.generate_nonces).
@@ -44,8 +50,14 @@ func DeriveNonces(sentMsg, recvMsg []byte, incoming bool) (local, remote Nonce) 
 	if incoming {
 		initMsg, respMsg = recvMsg, sentMsg
 	}
-	initToResp := Blake2b256(initMsg, respMsg, initToRespSeed)
-	respToInit := Blake2b256(initMsg, respMsg, respToInitSeed)
+	// One-shot Sum256 over the concatenation, on the stack for usual
+	// frames: the streaming hash.Hash of Blake2b256 costs two
+	// allocations each, and this runs on every handshake.
+	var stack [derivedInline]byte
+	buf := append(append(stack[:0], initMsg...), respMsg...)
+	n := len(buf)
+	initToResp := blake2b.Sum256(append(buf, initToRespSeed...))
+	respToInit := blake2b.Sum256(append(buf[:n], respToInitSeed...))
 	if incoming {
 		copy(local[:], initToResp[:NonceSize])
 		copy(remote[:], respToInit[:NonceSize])

@@ -44,6 +44,21 @@ func bestPoly() polyKernel {
 
 // polySum writes the Poly1305 tag of msg under key.
 func polySum(out *[TagSize]byte, msg []byte, key *[32]byte) {
+	if poly == polyAVX512 && len(msg) >= polyVectorMin || poly == polyAVX2 && len(msg) >= polyAVX2Min {
+		polySumVector(out, msg, key)
+		return
+	}
+	poly1305.Sum(out, msg, key)
+}
+
+// polySumVector is polySum for the messages long enough for vector lanes.
+// It is a function of its own, never inlined, because its power tables
+// make a 2 KiB frame: in polySum that frame would be taken for every
+// short handshake chunk too, growing (copying) the stack of each new
+// goroutine that seals or opens one.
+//
+//go:noinline
+func polySumVector(out *[TagSize]byte, msg []byte, key *[32]byte) {
 	switch {
 	case poly == polyAVX512 && len(msg) >= polyVectorMin:
 		st := newPolyState(key)

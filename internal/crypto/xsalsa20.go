@@ -53,16 +53,26 @@ func sealTo(out, plaintext []byte, nonce *Nonce, key *ChannelKey) {
 		subtle.XORBytes(ct, plaintext, b[32:])
 		polySum(&tag, ct, (*[32]byte)(b[:32]))
 	} else {
-		var ks [keyStreamMax]byte
-		n := firstKeyStreamFast(&s, &ks)
-		m := min(len(plaintext), n-32)
-		subtle.XORBytes(ct[:m], plaintext[:m], ks[32:32+m])
-		if len(plaintext) > m {
-			xorKeyStreamFast(&s, ct[m:], plaintext[m:])
-		}
-		polySum(&tag, ct, (*[32]byte)(ks[:32]))
+		sealLong(&s, &tag, ct, plaintext)
 	}
 	copy(out, tag[:])
+}
+
+// sealLong is the keystream-buffer half of sealTo. Like openLong, it is a
+// function of its own, never inlined, so that sealing a short chunk (every
+// handshake chunk) does not take its 1 KiB frame: on a new goroutine that
+// would grow, so copy, the stack.
+//
+//go:noinline
+func sealLong(s *xsalsa20, tag *[TagSize]byte, ct, plaintext []byte) {
+	var ks [keyStreamMax]byte
+	n := firstKeyStreamFast(s, &ks)
+	m := min(len(plaintext), n-32)
+	subtle.XORBytes(ct[:m], plaintext[:m], ks[32:32+m])
+	if len(plaintext) > m {
+		xorKeyStreamFast(s, ct[m:], plaintext[m:])
+	}
+	polySum(tag, ct, (*[32]byte)(ks[:32]))
 }
 
 // openTo checks the tag of sealed (tag ‖ ciphertext, at least TagSize
@@ -85,8 +95,17 @@ func openTo(dst, sealed []byte, nonce *Nonce, key *ChannelKey, inPlace bool) ([]
 		subtle.XORBytes(out, ct, b[32:])
 		return ret, true
 	}
+	return openLong(&s, dst, sealed, inPlace)
+}
+
+// openLong is openTo past shortMax (see sealLong for why it stands alone).
+//
+//go:noinline
+func openLong(s *xsalsa20, dst, sealed []byte, inPlace bool) ([]byte, bool) {
+	ct := sealed[TagSize:]
+	var tag [TagSize]byte
 	var ks [keyStreamMax]byte
-	n := firstKeyStreamFast(&s, &ks)
+	n := firstKeyStreamFast(s, &ks)
 	polySum(&tag, ct, (*[32]byte)(ks[:32]))
 	if subtle.ConstantTimeCompare(tag[:], sealed[:TagSize]) != 1 {
 		return nil, false
@@ -95,7 +114,7 @@ func openTo(dst, sealed []byte, nonce *Nonce, key *ChannelKey, inPlace bool) ([]
 	m := min(len(ct), n-32)
 	subtle.XORBytes(out[:m], ct[:m], ks[32:32+m])
 	if len(ct) > m {
-		xorKeyStreamFast(&s, out[m:], ct[m:])
+		xorKeyStreamFast(s, out[m:], ct[m:])
 	}
 	return ret, true
 }

@@ -6,15 +6,33 @@ import (
 	"net"
 	"testing"
 
+	"github.com/p2ppool/p2ppool/internal/crypto"
 	"github.com/p2ppool/p2ppool/internal/sched"
 )
 
 var benchSizes = []int{100, 1 << 10, 64 << 10}
 
 // BenchmarkHandshake measures connect + full handshake (connection
-// messages, metadata, ack) over loopback TCP, both sides in this process.
+// messages, metadata, ack) over loopback TCP, both sides in this process:
+// "precompute" derives the channel key on each side every time, "cached"
+// takes it from each side's ChannelKeyCache, as a pool does (the same two
+// peers reconnect, so every handshake after the first hits).
 func BenchmarkHandshake(b *testing.B) {
+	for _, cached := range []bool{false, true} {
+		name := "precompute"
+		if cached {
+			name = "cached"
+		}
+		b.Run(name, func(b *testing.B) { benchHandshake(b, cached) })
+	}
+}
+
+func benchHandshake(b *testing.B, cached bool) {
 	iniCfg, respCfg := testConfig(b), testConfig(b)
+	if cached {
+		iniCfg.KeyCache = crypto.NewChannelKeyCache(&iniCfg.SecretKey, 0)
+		respCfg.KeyCache = crypto.NewChannelKeyCache(&respCfg.SecretKey, 0)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)

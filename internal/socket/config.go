@@ -72,6 +72,10 @@ type Config struct {
 	ChunkPerMessage bool
 	// Rand is the source of the connection nonce; nil means crypto/rand.
 	Rand io.Reader
+	// KeyCache, if set, supplies the channel keys, so that a peer seen
+	// recently costs no X25519 multiplication; it must have been made
+	// for SecretKey. Nil means computing the key on every handshake.
+	KeyCache *crypto.ChannelKeyCache
 }
 
 // Validate reports a configuration the wire cannot carry.

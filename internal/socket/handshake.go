@@ -44,7 +44,31 @@ type AuthConn struct {
 	// watcher that aborts blocked I/O. Both run when the handshake ends.
 	cancel    context.CancelFunc
 	stopWatch func() bool
+	// sync: writes of at most syncWriteMax bytes cannot block on the
+	// peer (see exchange).
+	sync bool
+
+	// Inline room for the handshake's own bytes, so that a usual
+	// handshake allocates none of them: both connection messages (kept
+	// until the nonces are derived), the remote's metadata (which
+	// Remote().Metadata points into) and one sealed chunk at a time
+	// (metadata, then ack: each exchange ends before the next begins).
+	// Bigger ones go to the heap.
+	nonce   crypto.Nonce // ours, in the connection message
+	sentBuf [connMsgInline]byte
+	recvBuf [connMsgInline]byte
+	metaBuf [metaInline]byte
+	sealBuf [sealInline]byte
 }
+
+// Sizes of AuthConn's inline buffers: an octez connection message with a
+// chain name of up to about 100 bytes, and metadata or an ack of up to 64
+// bytes (octez's metadata is 2).
+const (
+	connMsgInline = 256
+	metaInline    = 64
+	sealInline    = chunkOverhead + metaInline
+)
 
 // aLongTimeAgo is a deadline in the past: setting it makes blocked reads and
 // writes return at once (the trick of net/http).
@@ -80,6 +104,7 @@ func Authenticate(ctx context.Context, nc net.Conn, incoming bool, cfg *Config) 
 		stopWatch: context.AfterFunc(ctx, func() {
 			nc.SetDeadline(aLongTimeAgo)
 		}),
+		sync: kernelBuffered(nc),
 	}
 	if err := a.exchangeConnectionMessages(cfg); err != nil {
 		return nil, a.fail(StageConnectionMessage, err)
@@ -104,7 +129,9 @@ func (a *AuthConn) NetConn() net.Conn { return a.c.nc }
 // nacked, the error wraps a *RejectedError.
 func (a *AuthConn) Accept() (*Conn, error) {
 	var ack wire.Ack
-	err := a.exchange(StageAck, a.c.sealHandshakeChunk(wire.Ack{Kind: wire.AckOK}.Append(nil)), func() error {
+	var ok [1]byte
+	out := a.c.sealHandshakeChunk(a.sealBuf[:0], wire.Ack{Kind: wire.AckOK}.Append(ok[:0]))
+	err := a.exchange(StageAck, out, func() error {
 		pt, err := a.c.readHandshakeChunk()
 		if err != nil {
 			return err
@@ -154,7 +181,7 @@ func (a *AuthConn) Nack(motive wire.NackMotive, points []netip.AddrPort) error {
 		defer close(drained)
 		io.Copy(io.Discard, a.c.nc)
 	}()
-	_, err := a.c.nc.Write(a.c.sealHandshakeChunk(ack.Append(nil)))
+	_, err := a.c.nc.Write(a.c.sealHandshakeChunk(nil, ack.Append(nil)))
 	if err != nil {
 		err = a.fail(StageAck, err)
 	} else {
@@ -200,11 +227,31 @@ func (a *AuthConn) classify(err error) error {
 }
 
 // exchange writes out while running read, as both octez sides write before
-// reading. The write runs on its own goroutine so that unbuffered transports
-// (net.Pipe) cannot deadlock with both peers writing. A read error aborts
-// the write. If the read succeeded, its result wins over a failed write:
-// a peer that nacks closes without reading our ack.
+// reading. If the read succeeded, its result wins over a failed write: a
+// peer that nacks closes without reading our ack.
+//
+// On a kernel socket (a.sync) a write this small cannot wait for the peer
+// to read: the handshake sends at most three of them before reading the
+// peer's last one, less than the smallest send buffer Linux allows, so the
+// write goes first, on this goroutine. Any other transport may be
+// unbuffered (net.Pipe), where both peers writing would deadlock: the
+// write runs on its own goroutine, and a read error aborts it.
 func (a *AuthConn) exchange(stage Stage, out []byte, read func() error) error {
+	if a.sync && len(out) <= syncWriteMax {
+		// The read runs even when the write failed, and its error wins,
+		// as on the goroutine path: what the peer sent before breaking
+		// the connection (a chunk that fails to decipher, a nack) says
+		// more than our write's EPIPE, and decides greylisting. A broken
+		// or timed-out connection fails the read at once.
+		_, werr := a.c.nc.Write(out)
+		if err := read(); err != nil {
+			return err
+		}
+		if werr != nil && stage != StageAck {
+			return werr
+		}
+		return nil
+	}
 	werr := make(chan error, 1)
 	go func() {
 		_, err := a.c.nc.Write(out)
@@ -226,10 +273,12 @@ func (a *AuthConn) exchangeConnectionMessages(cfg *Config) error {
 	if rnd == nil {
 		rnd = rand.Reader
 	}
-	nonce, err := crypto.RandomNonce(rnd)
-	if err != nil {
+	// Read into a.nonce, not a local: rnd is an interface, so what it
+	// is handed escapes, and a's memory is already on the heap.
+	if _, err := io.ReadFull(rnd, a.nonce[:]); err != nil {
 		return err
 	}
+	nonce := a.nonce
 	msg := wire.ConnectionMessage{
 		Port:             cfg.Port,
 		PublicKey:        cfg.PublicKey,
@@ -237,21 +286,33 @@ func (a *AuthConn) exchangeConnectionMessages(cfg *Config) error {
 		MessageNonce:     nonce,
 		Version:          cfg.Version,
 	}
-	sent, err := msg.AppendFrame(nil)
+	sent, err := msg.AppendFrame(a.sentBuf[:0])
 	if err != nil {
 		return err
 	}
 	var recv []byte
 	if err := a.exchange(StageConnectionMessage, sent, func() error {
+		// Through the connection's input buffer, which reads what has
+		// arrived: usually the whole message in one read, and anything
+		// after it (the peer's metadata chunk) stays there for the
+		// chunk reader.
 		restore := a.firstMessageDeadline(cfg.FirstMessageTimeout)
-		var hdr [2]byte
-		if _, err := io.ReadFull(a.c.nc, hdr[:]); err != nil {
+		c := a.c
+		if err := c.fill(2); err != nil {
 			return restore(err)
 		}
-		recv = make([]byte, 2+int(binary.BigEndian.Uint16(hdr[:])))
-		copy(recv, hdr[:])
-		_, err := io.ReadFull(a.c.nc, recv[2:])
-		return restore(err)
+		n := 2 + int(binary.BigEndian.Uint16(c.in[c.inStart:]))
+		if err := c.fill(n); err != nil {
+			return restore(err)
+		}
+		recv = a.recvBuf[:]
+		if n <= len(recv) {
+			recv = recv[:n]
+		} else {
+			recv = make([]byte, n)
+		}
+		c.inStart += copy(recv, c.in[c.inStart:c.inStart+n])
+		return restore(nil)
 	}); err != nil {
 		return err
 	}
@@ -273,7 +334,11 @@ func (a *AuthConn) exchangeConnectionMessages(cfg *Config) error {
 	if cfg.FirstMessageReceived != nil {
 		cfg.FirstMessageReceived()
 	}
-	a.c.key, err = crypto.Precompute(&pk, &cfg.SecretKey)
+	if cfg.KeyCache != nil {
+		a.c.key, err = cfg.KeyCache.Get(&pk)
+	} else {
+		a.c.key, err = crypto.Precompute(&pk, &cfg.SecretKey)
+	}
 	if err != nil {
 		return err
 	}
@@ -312,32 +377,57 @@ func (a *AuthConn) firstMessageDeadline(d time.Duration) func(error) error {
 }
 
 func (a *AuthConn) exchangeMetadata(cfg *Config) error {
-	out := a.c.sealHandshakeChunk(cfg.Metadata)
+	out := a.c.sealHandshakeChunk(a.sealBuf[:0], cfg.Metadata)
 	if err := a.exchange(StageMetadata, out, func() error {
 		pt, err := a.c.readHandshakeChunk()
-		a.remote.Metadata = append([]byte(nil), pt...)
+		a.remote.Metadata = append(a.metaBuf[:0:len(a.metaBuf)], pt...)
 		return err
 	}); err != nil {
 		return err
 	}
-	if a.remote.PeerID == crypto.PeerIDHash(&cfg.PublicKey) {
+	// Same peer id means same public key (the id is its hash), and
+	// comparing keys spares hashing our own on every handshake.
+	if a.remote.PublicKey == cfg.PublicKey {
 		return ErrMyself
 	}
 	return nil
 }
 
 // sealHandshakeChunk seals one handshake payload as a single chunk, whatever
-// the configured chunk size (octez Crypto.write_chunk), into a fresh buffer:
-// the buffer is handed to the writing goroutine of exchange, so it must not
-// be the connection's reusable output buffer.
-func (c *Conn) sealHandshakeChunk(pt []byte) []byte {
-	out := binary.BigEndian.AppendUint16(make([]byte, 0, len(pt)+chunkOverhead), uint16(tagLen+len(pt)))
+// the configured chunk size (octez Crypto.write_chunk), appending it to dst
+// (the handshake's own buffer, or nil): the result may be handed to the
+// writing goroutine of exchange, so it must not be the connection's
+// reusable output buffer.
+func (c *Conn) sealHandshakeChunk(dst, pt []byte) []byte {
+	out := binary.BigEndian.AppendUint16(dst, uint16(tagLen+len(pt)))
 	out = crypto.Seal(out, pt, &c.wnonce, &c.key)
 	c.wnonce.Increment()
 	return out
 }
 
 func (c *Conn) writeHandshakeChunk(pt []byte) error {
-	_, err := c.nc.Write(c.sealHandshakeChunk(pt))
+	_, err := c.nc.Write(c.sealHandshakeChunk(nil, pt))
 	return err
+}
+
+// syncWriteMax bounds the handshake writes exchange makes on the calling
+// goroutine: three of them (connection message, metadata, ack) stay below
+// the 4 KiB that a Linux TCP socket's send buffer holds at the least.
+const syncWriteMax = 1024
+
+// kernelBuffered reports whether nc, or the connection it wraps (through
+// NetConn, as internal/sched.Conn does), is a kernel socket, whose writes
+// are buffered.
+func kernelBuffered(nc net.Conn) bool {
+	for range 8 { // wrappers are few; a cycle must not hang us
+		switch c := nc.(type) {
+		case *net.TCPConn, *net.UnixConn:
+			return true
+		case interface{ NetConn() net.Conn }:
+			nc = c.NetConn()
+		default:
+			return false
+		}
+	}
+	return false
 }

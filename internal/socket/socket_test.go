@@ -295,23 +295,25 @@ func TestNack(t *testing.T) {
 		{"with list", 1, wire.TooManyConnections, points},
 		{"v0 peer gets Nack_v_0", 0, wire.NoMotive, nil},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			iniCfg, respCfg := testConfig(t), testConfig(t)
-			iniCfg.Version.P2P = tc.iniP2P
-			a, b := net.Pipe()
-			var nackErr error
-			ir, _ := handshake(t, a, b, iniCfg, respCfg, func(a *AuthConn) bool {
-				nackErr = a.Nack(wire.TooManyConnections, points)
-				return true
+		for _, tr := range transports {
+			t.Run(tc.name+"/"+tr.name, func(t *testing.T) {
+				iniCfg, respCfg := testConfig(t), testConfig(t)
+				iniCfg.Version.P2P = tc.iniP2P
+				a, b := tr.pair(t)
+				var nackErr error
+				ir, _ := handshake(t, a, b, iniCfg, respCfg, func(a *AuthConn) bool {
+					nackErr = a.Nack(wire.TooManyConnections, points)
+					return true
+				})
+				require.NoError(t, nackErr)
+				require.ErrorIs(t, ir.err, ErrRejected)
+				var rej *RejectedError
+				require.ErrorAs(t, ir.err, &rej)
+				assert.Equal(t, tc.wantMotive, rej.Motive)
+				assert.Equal(t, tc.wantPoints, rej.Points)
+				assert.False(t, ShouldGreylist(ir.err), "ack-stage failures are never greylisted")
 			})
-			require.NoError(t, nackErr)
-			require.ErrorIs(t, ir.err, ErrRejected)
-			var rej *RejectedError
-			require.ErrorAs(t, ir.err, &rej)
-			assert.Equal(t, tc.wantMotive, rej.Motive)
-			assert.Equal(t, tc.wantPoints, rej.Points)
-			assert.False(t, ShouldGreylist(ir.err), "ack-stage failures are never greylisted")
-		})
+		}
 	}
 }
 
