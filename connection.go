@@ -329,13 +329,21 @@ func (c *Connection[Msg, PeerMeta, ConnMeta]) run() {
 // readLoop reads and dispatches messages until an error, which it returns
 // as the reason the connection ends.
 func (c *Connection[Msg, PeerMeta, ConnMeta]) readLoop() *DisconnectError {
+	var now int64
 	for {
+		// A message that was already decrypted when the previous one was
+		// returned arrived with it: the clock is read once per batch that
+		// came off the network, not per message (it was 8% of the CPU of
+		// small messages).
+		fresh := !c.sc.Buffered()
 		raw, err := c.sc.ReadMessage()
 		if err != nil {
 			return c.readError(err)
 		}
-		now := time.Now().UnixNano()
-		c.lastActive.Store(now)
+		if fresh {
+			now = time.Now().UnixNano()
+			c.lastActive.Store(now)
+		}
 		c.msgsRecv.Add(1)
 		c.bytesRecv.Add(uint64(len(raw)))
 		c.pool.cfg.Metrics.BytesIn(len(raw))
@@ -351,7 +359,9 @@ func (c *Connection[Msg, PeerMeta, ConnMeta]) readLoop() *DisconnectError {
 				}
 				return c.protocolError(tag, err)
 			}
-			c.lastUseful.Store(now)
+			if c.lastUseful.Load() != now {
+				c.lastUseful.Store(now)
+			}
 			if err := c.in.push(msg); err != nil {
 				return nil // the connection was ended elsewhere
 			}

@@ -56,6 +56,11 @@ func (c *Conn) ReadMessage() ([]byte, error) {
 	return m, nil
 }
 
+// Buffered reports whether decrypted bytes after the message last
+// returned wait in the connection, so that the next ReadMessage starts
+// without reading the network. Only the reader may call it.
+func (c *Conn) Buffered() bool { return len(c.pt)-(c.ptStart+c.consumed) > 0 }
+
 func (c *Conn) failRead(err error) error {
 	c.readErr = err
 	return err

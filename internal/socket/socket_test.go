@@ -675,3 +675,20 @@ func (w *delayedWriter) Write(p []byte) (int, error) {
 	}
 	return w.Conn.Write(p)
 }
+
+// TestBuffered: after a message read from a chunk that holds another,
+// Buffered says more is waiting; after the last one, it does not.
+func TestBuffered(t *testing.T) {
+	w, r := rawPair(t)
+	errc := make(chan error, 1)
+	go func() { errc <- w.WriteMessages(appMessage(0x10, []byte("one")), appMessage(0x10, []byte("two"))) }()
+	assert.False(t, r.Buffered())
+	m, err := r.ReadMessage()
+	require.NoError(t, err)
+	require.NoError(t, <-errc)
+	assert.Equal(t, appMessage(0x10, []byte("one")), m)
+	assert.True(t, r.Buffered(), "packed in one chunk: the second is here already")
+	_, err = r.ReadMessage()
+	require.NoError(t, err)
+	assert.False(t, r.Buffered())
+}
