@@ -21,8 +21,9 @@ import (
 type appQueue[Msg any] struct {
 	budget   *inBudget
 	maxBytes int
-	// onReadable, when set, is called after each push (Pool.Read's
-	// ready list). Set before the reader starts; never changed.
+	// onReadable, when set, is called after a push into an empty queue
+	// (Pool.Read's ready list). Set before the reader starts; never
+	// changed.
 	onReadable func()
 
 	mu sync.Mutex
@@ -196,9 +197,12 @@ func (q *appQueue[Msg]) push(m Msg) error {
 	q.reserved = appItem[Msg]{}
 	q.items[(q.head+q.n)%len(q.items)] = it
 	q.n++
+	first := q.n == 1
 	q.mu.Unlock()
 	signal(q.readSig)
-	if q.onReadable != nil {
+	if first && q.onReadable != nil {
+		// Only when the queue stops being empty: Pool.Read lists the
+		// connection again itself while messages remain.
 		q.onReadable()
 	}
 	return nil
