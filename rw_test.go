@@ -260,8 +260,10 @@ func TestFullAppQueueStopsTheReader(t *testing.T) {
 			// b's reader takes in poolHolds messages and stops reading the
 			// socket; a's writer is stuck on the next one, one more fills
 			// a's queue, and the Write after it blocks. Nothing is dropped.
+			// (The reader counts a message before it queues it: wait for
+			// both.)
 			waitFor(t, "the sender to stall", func() bool {
-				return written.Load() == poolHolds+2 && cb.Stat().MsgsRecv == poolHolds
+				return written.Load() == poolHolds+2 && cb.Stat().MsgsRecv == poolHolds && b.Stats().AppQueued == 1
 			})
 			requireFull(t, ca)
 			notYet(t, res, "Writes to a peer that does not read")
