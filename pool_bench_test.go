@@ -20,28 +20,33 @@ func BenchmarkPoolThroughput(b *testing.B) {
 			cx, cy := connect(b, x, y)
 			// 6 bytes of envelope and 4 of string length.
 			msg := strings.Repeat("x", size-10)
-			ctx := context.Background()
 			b.SetBytes(int64(size))
-			b.ReportAllocs()
-			b.ResetTimer()
-			errc := make(chan error, 1)
-			go func() {
-				for range b.N {
-					if err := cx.Write(ctx, msg); err != nil {
-						errc <- err
-						return
-					}
-				}
-				errc <- nil
-			}()
-			for range b.N {
-				if _, err := cy.Read(ctx); err != nil {
-					b.Fatal(err)
-				}
-			}
-			if err := <-errc; err != nil {
-				b.Fatal(err)
-			}
+			pump(b, cx, cy, msg)
 		})
+	}
+}
+
+// pump writes msg b.N times on cx while reading as many on cy, timed.
+func pump[Msg, PeerMeta, ConnMeta any](b *testing.B, cx, cy *Connection[Msg, PeerMeta, ConnMeta], msg Msg) {
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	errc := make(chan error, 1)
+	go func() {
+		for range b.N {
+			if err := cx.Write(ctx, msg); err != nil {
+				errc <- err
+				return
+			}
+		}
+		errc <- nil
+	}()
+	for range b.N {
+		if _, err := cy.Read(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := <-errc; err != nil {
+		b.Fatal(err)
 	}
 }

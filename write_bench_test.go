@@ -53,26 +53,7 @@ func BenchmarkPoolThroughputBytes(b *testing.B) {
 			})
 			msg := make([]byte, size-6) // 6 bytes of envelope
 			b.SetBytes(int64(size))
-			b.ReportAllocs()
-			b.ResetTimer()
-			errc := make(chan error, 1)
-			go func() {
-				for range b.N {
-					if err := cx.Write(ctx, msg); err != nil {
-						errc <- err
-						return
-					}
-				}
-				errc <- nil
-			}()
-			for range b.N {
-				if _, err := cy.Read(ctx); err != nil {
-					b.Fatal(err)
-				}
-			}
-			if err := <-errc; err != nil {
-				b.Fatal(err)
-			}
+			pump(b, cx, cy, msg)
 		})
 	}
 }
