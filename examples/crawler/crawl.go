@@ -4,12 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
-	"net"
 	"net/netip"
 	"slices"
-	"strconv"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -164,25 +161,19 @@ func (c *crawler) run(ctx context.Context) summary {
 	return sum
 }
 
-// resolve turns HOST:PORT into a point, looking the host up if needed.
-func resolve(ctx context.Context, addr string) (netip.AddrPort, error) {
-	if ap, err := netip.ParseAddrPort(addr); err == nil {
-		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), nil
-	}
-	host, portStr, err := net.SplitHostPort(addr)
+// resolve turns a seed (HOST:PORT, [v6]:PORT or a name) into a point:
+// its first address.
+func resolve(ctx context.Context, seed string) (netip.AddrPort, error) {
+	spec, err := p2ppool.ParsePoint(seed)
 	if err != nil {
 		return netip.AddrPort{}, err
 	}
-	port, err := strconv.ParseUint(portStr, 10, 16)
-	if err != nil {
-		return netip.AddrPort{}, fmt.Errorf("%q: bad port", addr)
-	}
-	ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	pts, err := spec.Resolve(ctx, nil)
 	if err != nil {
 		return netip.AddrPort{}, err
 	}
-	if len(ips) == 0 {
-		return netip.AddrPort{}, errors.New(host + ": no address")
+	if len(pts) == 0 {
+		return netip.AddrPort{}, errors.New(spec.Host + ": no address")
 	}
-	return netip.AddrPortFrom(ips[0].Unmap(), uint16(port)), nil
+	return pts[0], nil
 }

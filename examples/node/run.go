@@ -314,10 +314,8 @@ func (n *node) readMessages(c *nodeConn) {
 func (n *node) dial(ctx context.Context, addr string) {
 	backoff := dialFirstBackoff
 	for attempt := 1; ; attempt++ {
-		point, err := resolve(ctx, addr)
-		if err == nil {
-			_, err = n.pool.Connect(ctx, point)
-		}
+		// HOST:PORT, [v6]:PORT or a name, optionally #peer_id.
+		_, err := n.pool.ConnectPoint(ctx, addr)
 		switch {
 		case err == nil:
 			return
@@ -343,30 +341,6 @@ func (n *node) dial(ctx context.Context, addr string) {
 		}
 		backoff *= 2
 	}
-}
-
-// resolve turns HOST:PORT into a point, looking the host up if it is a
-// name.
-func resolve(ctx context.Context, addr string) (netip.AddrPort, error) {
-	if ap, err := netip.ParseAddrPort(addr); err == nil {
-		return ap, nil
-	}
-	host, portStr, err := net.SplitHostPort(addr)
-	if err != nil {
-		return netip.AddrPort{}, err
-	}
-	port, err := strconv.ParseUint(portStr, 10, 16)
-	if err != nil {
-		return netip.AddrPort{}, fmt.Errorf("%q: bad port", addr)
-	}
-	ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
-	if err != nil {
-		return netip.AddrPort{}, err
-	}
-	if len(ips) == 0 {
-		return netip.AddrPort{}, fmt.Errorf("%s: no address", host)
-	}
-	return netip.AddrPortFrom(ips[0].Unmap(), uint16(port)), nil
 }
 
 // sendLines sends each non-empty line of r to every connection. The end
