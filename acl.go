@@ -2,6 +2,7 @@ package p2ppool
 
 import (
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/p2ppool/p2ppool/internal/greylist"
@@ -63,18 +64,24 @@ func (a *acl) unbanPeer(id PeerID) {
 	delete(a.peerSince, id)
 }
 
+// ACL is the view of the pool's access control (octez P2p_acl): the
+// address and peer greylists, address bans, and their listing. Peer bans
+// are on Peers. Get it from Pool.ACL; it is a handle, cheap to copy, safe
+// for concurrent use.
+type ACL struct{ p *core }
+
 // greylistAddrLocked greylists addr and returns the connections to end:
 // every running connection from that address. p.mu must be held.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) greylistAddrLocked(addr netip.Addr, now time.Time) []*Connection[Msg, PeerMeta, ConnMeta] {
+func (p *core) greylistAddrLocked(addr netip.Addr, now time.Time) []*conn {
 	p.acl.addrs.Add(addr, now)
 	return p.connsFromLocked(addr)
 }
 
 // connsFromLocked lists the running connections whose peer is at addr.
 // p.mu must be held.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) connsFromLocked(addr netip.Addr) []*Connection[Msg, PeerMeta, ConnMeta] {
+func (p *core) connsFromLocked(addr netip.Addr) []*conn {
 	addr = addr.Unmap()
-	var out []*Connection[Msg, PeerMeta, ConnMeta]
+	var out []*conn
 	for _, c := range p.conns {
 		if ap, ok := addrPortOf(c.info.RemoteAddr); ok && ap.Addr() == addr {
 			out = append(out, c)
@@ -85,7 +92,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) connsFromLocked(addr netip.Addr) []*Conn
 
 // trustedAddrLocked: a trusted point has this address. Automatic
 // greylisting spares trusted points and peers. p.mu must be held.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) trustedAddrLocked(addr netip.Addr) bool {
+func (p *core) trustedAddrLocked(addr netip.Addr) bool {
 	addr = addr.Unmap()
 	for pt, pi := range p.points {
 		if pi.Trusted && pt.Addr() == addr {
@@ -95,7 +102,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) trustedAddrLocked(addr netip.Addr) bool 
 	return false
 }
 
-func endAll[Msg, PeerMeta, ConnMeta any](conns []*Connection[Msg, PeerMeta, ConnMeta], reason DisconnectReason) {
+func endAll(conns []*conn, reason DisconnectReason) {
 	for _, c := range conns {
 		c.end(&DisconnectError{Reason: reason}, false)
 	}
@@ -107,7 +114,7 @@ func endAll[Msg, PeerMeta, ConnMeta any](conns []*Connection[Msg, PeerMeta, Conn
 // running connections from the same address are left alone (many peers
 // may share an address behind a NAT): a misbehaving peer costs only its
 // own connection.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) punish(addr netip.Addr, peer PeerID) {
+func (p *core) punish(addr netip.Addr, peer PeerID) {
 	now := time.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -125,7 +132,8 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) punish(addr netip.Addr, peer PeerID) {
 // GreylistAddr greylists addr: connections from it are refused until it
 // decays (Config.GreylistTimeout), and its running connections are ended
 // (octez only refuses new ones).
-func (p *Pool[Msg, PeerMeta, ConnMeta]) GreylistAddr(addr netip.Addr) {
+func (a ACL) GreylistAddr(addr netip.Addr) {
+	p := a.p
 	p.mu.Lock()
 	victims := p.greylistAddrLocked(addr, time.Now())
 	p.mu.Unlock()
@@ -139,11 +147,12 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) GreylistAddr(addr netip.Addr) {
 // gateway); GreylistAddr cuts them all. octez does nothing for a peer
 // that is not connected; here the peer id is greylisted anyway. The peer
 // greylist holds Config.PeerGreylistSize ids, evicting the oldest.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) GreylistPeer(peer PeerID) {
+func (a ACL) GreylistPeer(peer PeerID) {
+	p := a.p
 	now := time.Now()
 	p.mu.Lock()
 	p.acl.greylistPeer(peer, now)
-	var victims []*Connection[Msg, PeerMeta, ConnMeta]
+	var victims []*conn
 	if c := p.conns[peer]; c != nil {
 		if ap, ok := addrPortOf(c.info.RemoteAddr); ok {
 			p.acl.addrs.Add(ap.Addr(), now)
@@ -154,10 +163,11 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) GreylistPeer(peer PeerID) {
 	endAll(victims, ReasonGreylisted)
 }
 
-// GCGreylist ages the address greylist by one step and forgets the
+// GC ages the address greylist by one step and forgets the
 // addresses that decayed (octez gc_greylist), and forgets the peers
 // greylisted more than olderThan ago (all of them for olderThan <= 0).
-func (p *Pool[Msg, PeerMeta, ConnMeta]) GCGreylist(olderThan time.Duration) {
+func (a ACL) GC(olderThan time.Duration) {
+	p := a.p
 	cutoff := time.Now().Add(-olderThan)
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -170,9 +180,10 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) GCGreylist(olderThan time.Duration) {
 	}
 }
 
-// ClearACL lifts every ban and greylisting (octez acl_clear, the RPC
+// Clear lifts every ban and greylisting (octez acl_clear, the RPC
 // DELETE /network/greylist).
-func (p *Pool[Msg, PeerMeta, ConnMeta]) ClearACL() {
+func (a ACL) Clear() {
+	p := a.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.acl.bannedAddrs.Clear()
@@ -185,7 +196,8 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) ClearACL() {
 // BanAddr bans addr until UnbanAddr or ClearACL, and ends its running
 // connections; with banPeers the peers of those connections are banned
 // too (octez Points.ban ~ban_peers).
-func (p *Pool[Msg, PeerMeta, ConnMeta]) BanAddr(addr netip.Addr, banPeers bool) {
+func (a ACL) BanAddr(addr netip.Addr, banPeers bool) {
+	p := a.p
 	p.mu.Lock()
 	p.acl.bannedAddrs.Add(greylist.Key(addr))
 	victims := p.connsFromLocked(addr)
@@ -200,7 +212,8 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) BanAddr(addr netip.Addr, banPeers bool) 
 
 // UnbanAddr lifts the ban and greylisting of addr and of the peers
 // connected from it (octez Points.unban).
-func (p *Pool[Msg, PeerMeta, ConnMeta]) UnbanAddr(addr netip.Addr) {
+func (a ACL) UnbanAddr(addr netip.Addr) {
+	p := a.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.acl.unbanAddr(addr)
@@ -209,44 +222,61 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) UnbanAddr(addr netip.Addr) {
 	}
 }
 
-// BanPeer bans peer until UnbanPeer or ClearACL and ends its connection
-// (octez Peers.ban).
-func (p *Pool[Msg, PeerMeta, ConnMeta]) BanPeer(peer PeerID) {
-	p.mu.Lock()
-	p.acl.bannedPeers.Add(peer)
-	c := p.conns[peer]
-	p.mu.Unlock()
-	if c != nil {
-		c.end(&DisconnectError{Reason: ReasonBanned}, false)
-	}
-}
 
-// UnbanPeer lifts the ban and greylisting of peer (octez Peers.unban).
-func (p *Pool[Msg, PeerMeta, ConnMeta]) UnbanPeer(peer PeerID) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.acl.unbanPeer(peer)
-}
 
 // AddrBanned reports whether connections from addr are refused: banned or
 // greylisted.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) AddrBanned(addr netip.Addr) bool {
+func (a ACL) AddrBanned(addr netip.Addr) bool {
+	p := a.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.acl.bannedAddr(addr)
 }
 
-// PeerBanned reports whether peer is refused: banned or greylisted.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) PeerBanned(peer PeerID) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.acl.bannedPeer(peer)
-}
 
 // greylistCountdown ages the address greylist one step (octez's bloomer
 // countdown, every ip_greylist_cleanup_delay/16).
-func (p *Pool[Msg, PeerMeta, ConnMeta]) greylistCountdown() {
+func (p *core) greylistCountdown() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.acl.addrs.Countdown()
+}
+
+// ACLList is a snapshot of the ACL, for display.
+type ACLList struct {
+	// BannedAddrs and BannedPeers are banned until unbanned or cleared.
+	BannedAddrs []netip.Addr
+	BannedPeers []PeerID
+	// GreylistedAddrs are the last addresses greylisted, oldest first
+	// (octez's display list of Config.IPGreylistSize entries): the
+	// greylist itself is a decaying Bloom filter that cannot be listed.
+	// Since GreylistNotReliableSince (zero if never) the list has been
+	// full and lacks addresses pushed out of it, though they may still be
+	// refused.
+	GreylistedAddrs          []netip.Addr
+	GreylistNotReliableSince time.Time
+	// GreylistedPeers are the greylisted peer ids, oldest first.
+	GreylistedPeers []PeerID
+}
+
+// List returns the banned and greylisted entries (octez's
+// /network/greylist RPCs).
+func (a ACL) List() ACLList {
+	p := a.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	l := ACLList{
+		GreylistedAddrs:          p.acl.addrs.List(),
+		GreylistNotReliableSince: p.acl.addrs.NotReliableSince(),
+		GreylistedPeers:          p.acl.peers.List(),
+	}
+	for addr := range p.acl.bannedAddrs.All() {
+		l.BannedAddrs = append(l.BannedAddrs, addr.Unmap())
+	}
+	for id := range p.acl.bannedPeers.All() {
+		l.BannedPeers = append(l.BannedPeers, id)
+	}
+	slices.SortFunc(l.BannedAddrs, netip.Addr.Compare)
+	slices.SortFunc(l.BannedPeers, func(a, b PeerID) int { return slices.Compare(a[:], b[:]) })
+	return l
 }

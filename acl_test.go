@@ -55,21 +55,21 @@ func TestGreylistAddr(t *testing.T) {
 		_, bc := connectSettled(t, c, b)
 
 		// Running connections from the address end; others do not.
-		b.GreylistAddr(srcA)
+		b.ACL().GreylistAddr(srcA)
 		endedWith(t, ba, ReasonGreylisted, false)
 		endedWith(t, ab, ReasonRemoteClosed, true)
 		synctest.Wait()
 		requireConnRunning(t, bc)
-		assert.True(t, b.AddrBanned(srcA))
-		assert.False(t, b.AddrBanned(srcB))
-		assert.False(t, b.PeerBanned(a.Identity().PeerID), "greylisting an address spares its peers")
+		assert.True(t, b.ACL().AddrBanned(srcA))
+		assert.False(t, b.ACL().AddrBanned(srcB))
+		assert.False(t, b.Peers().Banned(a.Config().Identity.PeerID), "greylisting an address spares its peers")
 
 		// New connections from it are closed at once, and counted.
 		_, err := a.Connect(context.Background(), b.point)
 		requireHungUp(t, err)
 		synctest.Wait()
 		assert.Equal(t, map[RefusalReason]uint64{RefusedBanned: 1}, b.Stats().Refused)
-		assert.Equal(t, 1, b.ActiveConnections())
+		assert.Equal(t, 1, b.Conns().Len())
 
 		// Dialling it is refused before anything is registered.
 		pt := netip.AddrPortFrom(srcA, 9732)
@@ -90,17 +90,17 @@ func TestGreylistPeer(t *testing.T) {
 		a, d := newNodeFrom(t, n, srcA, nil), newNodeFrom(t, n, srcA, nil)
 		_, ba := connectSettled(t, a, b)
 		_, bd := connectSettled(t, d, b)
-		peer := a.Identity().PeerID
+		peer := a.Config().Identity.PeerID
 
 		// The peer's connection ends; its id and its address are
 		// greylisted for new connections. The other peer behind that
 		// address keeps its connection (octez): only GreylistAddr cuts
 		// every connection from an address.
-		b.GreylistPeer(peer)
+		b.ACL().GreylistPeer(peer)
 		endedWith(t, ba, ReasonGreylisted, false)
-		assert.True(t, b.PeerBanned(peer))
-		assert.True(t, b.AddrBanned(srcA))
-		assert.False(t, b.PeerBanned(d.Identity().PeerID))
+		assert.True(t, b.Peers().Banned(peer))
+		assert.True(t, b.ACL().AddrBanned(srcA))
+		assert.False(t, b.Peers().Banned(d.Config().Identity.PeerID))
 		synctest.Wait()
 		assert.NoError(t, bd.Err(), "the neighbour on the same address stays")
 
@@ -114,7 +114,7 @@ func TestGreylistPeer(t *testing.T) {
 		assert.Equal(t, StageAck, he.Stage)
 
 		// The same peer from another address: refused and counted.
-		a2 := newNodeFrom(t, n, srcB, func(c *Config) { c.Identity = a.Identity() })
+		a2 := newNodeFrom(t, n, srcB, func(c *Config) { c.Identity = a.Config().Identity })
 		_, err = a2.Connect(context.Background(), b.point)
 		requireHungUp(t, err)
 		synctest.Wait()
@@ -123,12 +123,12 @@ func TestGreylistPeer(t *testing.T) {
 		// A peer that is not connected is greylisted too (octez ignores
 		// it); no address is.
 		other := PeerID{0x42}
-		b.GreylistPeer(other)
-		assert.True(t, b.PeerBanned(other))
+		b.ACL().GreylistPeer(other)
+		assert.True(t, b.Peers().Banned(other))
 
 		// UnbanPeer lifts the peer's greylisting.
-		b.UnbanPeer(peer)
-		assert.False(t, b.PeerBanned(peer))
+		b.Peers().Unban(peer)
+		assert.False(t, b.Peers().Banned(peer))
 		connectSettled(t, a2, b)
 	})
 }
@@ -138,20 +138,20 @@ func TestBanAddrAndPeer(t *testing.T) {
 		n := newNetwork("mem")
 		b := newNode(t, n, nil)
 		a, c := newNodeFrom(t, n, srcA, nil), newNodeFrom(t, n, srcB, nil)
-		peerA, peerC := a.Identity().PeerID, c.Identity().PeerID
+		peerA, peerC := a.Config().Identity.PeerID, c.Config().Identity.PeerID
 		_, ba := connectSettled(t, a, b)
 		_, bc := connectSettled(t, c, b)
 
 		// With banPeers, the peers of the address's connections are
 		// banned too.
-		b.BanAddr(srcA, true)
+		b.ACL().BanAddr(srcA, true)
 		endedWith(t, ba, ReasonBanned, false)
-		assert.True(t, b.AddrBanned(srcA))
-		assert.True(t, b.PeerBanned(peerA))
-		b.BanAddr(srcB, false)
+		assert.True(t, b.ACL().AddrBanned(srcA))
+		assert.True(t, b.Peers().Banned(peerA))
+		b.ACL().BanAddr(srcB, false)
 		endedWith(t, bc, ReasonBanned, false)
-		assert.True(t, b.AddrBanned(srcB))
-		assert.False(t, b.PeerBanned(peerC))
+		assert.True(t, b.ACL().AddrBanned(srcB))
+		assert.False(t, b.Peers().Banned(peerC))
 		synctest.Wait()
 
 		_, err := a.Connect(context.Background(), b.point)
@@ -159,44 +159,44 @@ func TestBanAddrAndPeer(t *testing.T) {
 		// UnbanAddr lifts the address ban, but a's connection ended with
 		// the ban: its peer id stays banned (octez unbans the peers of
 		// running connections only).
-		b.UnbanAddr(srcA)
-		assert.False(t, b.AddrBanned(srcA))
-		assert.True(t, b.PeerBanned(peerA))
+		b.ACL().UnbanAddr(srcA)
+		assert.False(t, b.ACL().AddrBanned(srcA))
+		assert.True(t, b.Peers().Banned(peerA))
 		_, err = a.Connect(context.Background(), b.point)
 		requireHungUp(t, err)
 		synctest.Wait()
 		assert.Equal(t, map[RefusalReason]uint64{RefusedBanned: 2}, b.Stats().Refused)
-		b.UnbanPeer(peerA)
-		assert.False(t, b.PeerBanned(peerA))
+		b.Peers().Unban(peerA)
+		assert.False(t, b.Peers().Banned(peerA))
 		ab, ba := connectSettled(t, a, b)
 
 		// One unban lifts any number of bans (octez needs one each).
-		b.BanAddr(srcB, false)
-		b.UnbanAddr(srcB)
-		assert.False(t, b.AddrBanned(srcB))
+		b.ACL().BanAddr(srcB, false)
+		b.ACL().UnbanAddr(srcB)
+		assert.False(t, b.ACL().AddrBanned(srcB))
 		connectSettled(t, c, b)
 
 		// BanPeer ends the peer's connection.
-		b.BanPeer(peerA)
+		b.Peers().Ban(peerA)
 		endedWith(t, ba, ReasonBanned, false)
 		endedWith(t, ab, ReasonRemoteClosed, true)
-		assert.True(t, b.PeerBanned(peerA))
-		assert.False(t, b.AddrBanned(srcA))
-		b.UnbanPeer(peerA)
+		assert.True(t, b.Peers().Banned(peerA))
+		assert.False(t, b.ACL().AddrBanned(srcA))
+		b.Peers().Unban(peerA)
 		_, ba = connectSettled(t, a, b)
 
 		// ClearACL lifts everything.
-		b.BanAddr(srcA, true)
+		b.ACL().BanAddr(srcA, true)
 		endedWith(t, ba, ReasonBanned, false)
-		b.GreylistAddr(srcC)
-		b.BanPeer(PeerID{1})
-		b.GreylistPeer(PeerID{2})
-		b.ClearACL()
+		b.ACL().GreylistAddr(srcC)
+		b.Peers().Ban(PeerID{1})
+		b.ACL().GreylistPeer(PeerID{2})
+		b.ACL().Clear()
 		for _, addr := range []netip.Addr{srcA, srcB, srcC} {
-			assert.False(t, b.AddrBanned(addr), "%v", addr)
+			assert.False(t, b.ACL().AddrBanned(addr), "%v", addr)
 		}
 		for _, id := range []PeerID{peerA, {1}, {2}} {
-			assert.False(t, b.PeerBanned(id), "%v", id)
+			assert.False(t, b.Peers().Banned(id), "%v", id)
 		}
 		synctest.Wait()
 		connectSettled(t, a, b)
@@ -209,20 +209,20 @@ func TestTrustLiftsBans(t *testing.T) {
 		b := newNode(t, n, nil)
 		a := newNodeFrom(t, n, srcA, nil)
 
-		b.GreylistAddr(srcA)
-		b.BanAddr(srcA, false)
+		b.ACL().GreylistAddr(srcA)
+		b.ACL().BanAddr(srcA, false)
 		pt := netip.AddrPortFrom(srcA, a.point.Port())
-		b.TrustPoint(pt)
-		assert.False(t, b.AddrBanned(srcA))
-		pi, _ := b.Point(pt)
+		b.Points().Trust(pt)
+		assert.False(t, b.ACL().AddrBanned(srcA))
+		pi, _ := b.Points().Info(pt)
 		assert.True(t, pi.Trusted)
 
-		peer := a.Identity().PeerID
-		b.BanPeer(peer)
-		b.GreylistPeer(peer)
-		b.TrustPeer(peer)
-		assert.False(t, b.PeerBanned(peer))
-		pe, _ := b.Peer(peer)
+		peer := a.Config().Identity.PeerID
+		b.Peers().Ban(peer)
+		b.ACL().GreylistPeer(peer)
+		b.Peers().Trust(peer)
+		assert.False(t, b.Peers().Banned(peer))
+		pe, _ := b.Peers().Info(peer)
 		assert.True(t, pe.Trusted)
 		connectSettled(t, a, b)
 	})
@@ -240,7 +240,7 @@ func TestPunishmentSparesTrusted(t *testing.T) {
 			sc, err := auth.Accept()
 			require.NoError(t, err)
 			synctest.Wait()
-			conn, ok := nd.Connection(id.PeerID)
+			conn, ok := nd.Conns().ByPeer(id.PeerID)
 			require.True(t, ok)
 			require.NoError(t, sc.WriteMessages(appMsg(0x2000, wire.AppendString(nil, "?"))))
 			<-conn.Done()
@@ -255,22 +255,22 @@ func TestPunishmentSparesTrusted(t *testing.T) {
 		toNd, _ := connectSettled(t, neighbour, nd)
 		untrusted := testIdentity(t)
 		misbehave(srcA, untrusted)
-		assert.True(t, nd.PeerBanned(untrusted.PeerID))
-		assert.True(t, nd.AddrBanned(srcA))
+		assert.True(t, nd.Peers().Banned(untrusted.PeerID))
+		assert.True(t, nd.ACL().AddrBanned(srcA))
 		synctest.Wait()
 		requireConnRunning(t, toNd)
 
 		trusted := testIdentity(t)
-		nd.TrustPeer(trusted.PeerID)
+		nd.Peers().Trust(trusted.PeerID)
 		misbehave(srcB, trusted)
-		assert.False(t, nd.PeerBanned(trusted.PeerID), "trusted peer")
-		assert.False(t, nd.AddrBanned(srcB), "address of a trusted peer")
+		assert.False(t, nd.Peers().Banned(trusted.PeerID), "trusted peer")
+		assert.False(t, nd.ACL().AddrBanned(srcB), "address of a trusted peer")
 
 		atTrusted := testIdentity(t)
-		nd.TrustPoint(netip.AddrPortFrom(srcC, 9732))
+		nd.Points().Trust(netip.AddrPortFrom(srcC, 9732))
 		misbehave(srcC, atTrusted)
-		assert.True(t, nd.PeerBanned(atTrusted.PeerID), "untrusted peer at a trusted address")
-		assert.False(t, nd.AddrBanned(srcC), "trusted address")
+		assert.True(t, nd.Peers().Banned(atTrusted.PeerID), "untrusted peer at a trusted address")
+		assert.False(t, nd.ACL().AddrBanned(srcC), "trusted address")
 	})
 }
 
@@ -284,10 +284,10 @@ func TestGreylistDecays(t *testing.T) {
 		b := newNode(t, n, func(c *Config) { c.GreylistTimeout = 16 * time.Second })
 		a := newNodeFrom(t, n, srcA, nil)
 		time.Sleep(t0.Add(500 * time.Millisecond).Sub(time.Now()))
-		b.GreylistAddr(srcA)
+		b.ACL().GreylistAddr(srcA)
 		greylisted := time.Now()
 		var refused uint64
-		for b.AddrBanned(srcA) {
+		for b.ACL().AddrBanned(srcA) {
 			require.Less(t, time.Since(greylisted), time.Minute, "the greylist does not decay")
 			_, err := a.Connect(context.Background(), b.point)
 			requireHungUp(t, err)
@@ -306,36 +306,36 @@ func TestGCGreylist(t *testing.T) {
 		n := newNetwork("mem")
 		b := newNode(t, n, nil) // countdown every 1.5 h: no tick here
 		p1, p2, p3 := PeerID{1}, PeerID{2}, PeerID{3}
-		b.GreylistPeer(p1)
-		b.GreylistPeer(p3)
+		b.ACL().GreylistPeer(p1)
+		b.ACL().GreylistPeer(p3)
 		time.Sleep(10 * time.Second)
-		b.GreylistPeer(p2)
-		b.GreylistPeer(p3) // greylisted again: its age starts over
+		b.ACL().GreylistPeer(p2)
+		b.ACL().GreylistPeer(p3) // greylisted again: its age starts over
 		time.Sleep(5 * time.Second)
 
-		b.GCGreylist(10 * time.Second)
-		assert.False(t, b.PeerBanned(p1), "greylisted 15 s ago")
-		assert.True(t, b.PeerBanned(p2), "greylisted 5 s ago")
-		assert.True(t, b.PeerBanned(p3), "greylisted again 5 s ago")
-		b.GCGreylist(5 * time.Second)
-		assert.True(t, b.PeerBanned(p2), "exactly 5 s ago is not longer ago than 5 s")
-		b.GCGreylist(0)
-		assert.False(t, b.PeerBanned(p2))
-		assert.False(t, b.PeerBanned(p3))
+		b.ACL().GC(10 * time.Second)
+		assert.False(t, b.Peers().Banned(p1), "greylisted 15 s ago")
+		assert.True(t, b.Peers().Banned(p2), "greylisted 5 s ago")
+		assert.True(t, b.Peers().Banned(p3), "greylisted again 5 s ago")
+		b.ACL().GC(5 * time.Second)
+		assert.True(t, b.Peers().Banned(p2), "exactly 5 s ago is not longer ago than 5 s")
+		b.ACL().GC(0)
+		assert.False(t, b.Peers().Banned(p2))
+		assert.False(t, b.Peers().Banned(p3))
 
 		// Each call also counts the address greylist down once: an
 		// address is forgotten by the 15th.
-		b.GreylistAddr(srcA)
+		b.ACL().GreylistAddr(srcA)
 		for range 14 {
-			b.GCGreylist(time.Hour)
+			b.ACL().GC(time.Hour)
 		}
-		assert.True(t, b.AddrBanned(srcA))
-		b.GCGreylist(time.Hour)
-		assert.False(t, b.AddrBanned(srcA))
+		assert.True(t, b.ACL().AddrBanned(srcA))
+		b.ACL().GC(time.Hour)
+		assert.False(t, b.ACL().AddrBanned(srcA))
 		// Banned peers are not greylisted peers: GCGreylist leaves them.
-		b.BanPeer(p1)
-		b.GCGreylist(0)
-		assert.True(t, b.PeerBanned(p1))
+		b.Peers().Ban(p1)
+		b.ACL().GC(0)
+		assert.True(t, b.Peers().Banned(p1))
 	})
 }
 
@@ -343,12 +343,12 @@ func TestExpectedPeerID(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := newNetwork("mem")
 		a, c := newNode(t, n, nil), newNode(t, n, nil)
-		peerC := c.Identity().PeerID
+		peerC := c.Config().Identity.PeerID
 		x := PeerID{0x42}
 
 		// Outgoing: the peer at the point is not the expected one.
-		a.SetExpectedPeerID(c.point, x)
-		pi, ok := a.Point(c.point)
+		a.Points().SetExpectedPeerID(c.point, x)
+		pi, ok := a.Points().Info(c.point)
 		require.True(t, ok, "SetExpectedPeerID registers the point")
 		assert.Equal(t, x, pi.ExpectedPeer)
 		now := time.Now()
@@ -357,13 +357,13 @@ func TestExpectedPeerID(t *testing.T) {
 		var he *HandshakeError
 		require.ErrorAs(t, err, &he)
 		assert.Equal(t, peerC, he.Peer)
-		pi, _ = a.Point(c.point)
+		pi, _ = a.Points().Info(c.point)
 		assert.Equal(t, PointDisconnected, pi.State)
 		assert.Equal(t, now.Round(0), pi.LastFailedConnection.Round(0))
 		assert.Equal(t, x, pi.ExpectedPeer)
-		assert.False(t, a.AddrBanned(c.point.Addr()), "no greylisting")
-		assert.False(t, a.PeerBanned(peerC))
-		_, known := a.Peer(peerC)
+		assert.False(t, a.ACL().AddrBanned(c.point.Addr()), "no greylisting")
+		assert.False(t, a.Peers().Banned(peerC))
+		_, known := a.Peers().Info(peerC)
 		assert.False(t, known, "checked before the peer is registered")
 		synctest.Wait()
 		assert.Equal(t, map[RefusalReason]uint64{RefusedHandshakeFailed: 1}, c.Stats().Refused, "a hung up on c")
@@ -371,23 +371,23 @@ func TestExpectedPeerID(t *testing.T) {
 		// Incoming: the point is the dialler's address and announced
 		// port; the refusal is counted.
 		b, d := newNode(t, n, nil), newNodeFrom(t, n, srcA, nil)
-		b.SetExpectedPeerID(netip.AddrPortFrom(srcA, d.point.Port()), x)
+		b.Points().SetExpectedPeerID(netip.AddrPortFrom(srcA, d.point.Port()), x)
 		_, err = d.Connect(context.Background(), b.point)
 		requireHungUp(t, err)
 		synctest.Wait()
 		assert.Equal(t, map[RefusalReason]uint64{RefusedUnexpectedPeer: 1}, b.Stats().Refused)
-		assert.False(t, b.AddrBanned(srcA))
+		assert.False(t, b.ACL().AddrBanned(srcA))
 
 		// The expected peer is admitted.
-		a.SetExpectedPeerID(c.point, peerC)
+		a.Points().SetExpectedPeerID(c.point, peerC)
 		ac, _ := connectSettled(t, a, c)
 
 		// A running connection with another peer than the new expected
 		// one ends, and the address is greylisted.
-		a.SetExpectedPeerID(c.point, x)
+		a.Points().SetExpectedPeerID(c.point, x)
 		endedWith(t, ac, ReasonUnexpectedPeer, false)
-		assert.True(t, a.AddrBanned(c.point.Addr()))
-		assert.False(t, a.PeerBanned(peerC))
+		assert.True(t, a.ACL().AddrBanned(c.point.Addr()))
+		assert.False(t, a.Peers().Banned(peerC))
 
 		// A handshake past admission with another peer: only the
 		// address is greylisted (octez), the handshake goes on.
@@ -395,10 +395,10 @@ func TestExpectedPeerID(t *testing.T) {
 		res := goConnect(a.testPool, srv.point)
 		auth := srv.handshake(t)
 		synctest.Wait()
-		pi, _ = a.Point(srv.point)
+		pi, _ = a.Points().Info(srv.point)
 		require.Equal(t, PointAccepted, pi.State)
-		a.SetExpectedPeerID(srv.point, x)
-		assert.True(t, a.AddrBanned(srv.point.Addr()))
+		a.Points().SetExpectedPeerID(srv.point, x)
+		assert.True(t, a.ACL().AddrBanned(srv.point.Addr()))
 		sc, err := auth.Accept()
 		require.NoError(t, err)
 		r := <-res
@@ -411,8 +411,8 @@ func TestExpectedPeerID(t *testing.T) {
 func TestStatsReportGreylistFill(t *testing.T) {
 	nd := newNode(t, newNetwork("mem"), nil)
 	assert.Zero(t, nd.Stats().GreylistFill)
-	nd.GreylistAddr(netip.MustParseAddr("192.0.2.7"))
-	nd.GreylistPeer(PeerID{7})
+	nd.ACL().GreylistAddr(netip.MustParseAddr("192.0.2.7"))
+	nd.ACL().GreylistPeer(PeerID{7})
 	s := nd.Stats()
 	assert.Equal(t, 1, s.GreylistedAddrs)
 	assert.Equal(t, 1, s.GreylistedPeers)

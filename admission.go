@@ -52,16 +52,8 @@ func (r RefusalReason) String() string {
 	return fmt.Sprintf("refusal(%d)", uint8(r))
 }
 
-// Connect opens a connection to point (octez connect): dial, handshake,
-// admission. It is bounded by ctx and by Config.ConnectionTimeout,
-// whichever ends first, and returns the established connection or an
-// error matching one of ErrPointBanned, ErrTooManyConnections, ErrPrivateMode,
-// ErrPendingConnection, ErrAlreadyConnected, ErrConnectionFailed,
-// ErrTimeout, ErrMyself, ErrNotEnoughProofOfWork, ErrNoCommonVersion
-// (*VersionError), ErrRejected (*RejectedError), ErrPeerBanned,
-// ErrUnexpectedPeer, ErrPoolClosed, or, when
-// ctx ends first, its cause (context.Cause).
-func (p *Pool[Msg, PeerMeta, ConnMeta]) Connect(ctx context.Context, point netip.AddrPort) (*Connection[Msg, PeerMeta, ConnMeta], error) {
+// connect is Pool.Connect.
+func (p *core) connect(ctx context.Context, point netip.AddrPort) (*conn, error) {
 	if err := p.enter(); err != nil {
 		return nil, err
 	}
@@ -94,7 +86,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) Connect(ctx context.Context, point netip
 
 // requestPoint runs octez's checks before dialling, in octez's order, and
 // marks the point requested.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) requestPoint(point netip.AddrPort) error {
+func (p *core) requestPoint(point netip.AddrPort) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.acl.bannedAddr(point.Addr()) {
@@ -122,7 +114,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) requestPoint(point netip.AddrPort) error
 // failed attempt, with octez's back-off. octez leaves the point requested
 // forever when the peer turns out banned or unexpected (spec §12 quirk 1);
 // here it can be retried once the back-off allows.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) pointFailed(point netip.AddrPort) {
+func (p *core) pointFailed(point netip.AddrPort) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if pi := p.points[point]; pi != nil && (pi.State == PointRequested || pi.State == PointAccepted) {
@@ -130,19 +122,8 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) pointFailed(point netip.AddrPort) {
 	}
 }
 
-// Accept runs the handshake on an incoming connection nc (octez accept),
-// bounded by ctx and Config.AuthenticationTimeout. Serve calls it for each
-// accepted socket; call it directly for connections accepted elsewhere.
-// On error nc is closed.
-//
-// Before any handshake byte, nc must pass the address checks, in order:
-// banned or greylisted address (ErrPointBanned), its address's and its
-// subnet's share of the handshakes in flight (ErrTooManyFromAddress,
-// ErrTooManyFromSubnet) and of the established incoming connections
-// (same errors). When every handshake slot (MaxIncomingConnections) is
-// busy, nc takes the slot of the oldest handshake of the most
-// represented subnet, which fails with ErrHandshakeEvicted.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) Accept(ctx context.Context, nc net.Conn) (*Connection[Msg, PeerMeta, ConnMeta], error) {
+// accept is Pool.Accept.
+func (p *core) accept(ctx context.Context, nc net.Conn) (*conn, error) {
 	if err := p.enter(); err != nil {
 		nc.Close()
 		return nil, err
@@ -214,7 +195,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) Accept(ctx context.Context, nc net.Conn)
 // incomingShareLocked refuses a socket from addr when its address or its
 // subnet already has its share of established incoming connections.
 // p.mu must be held.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) incomingShareLocked(addr netip.Addr) (RefusalReason, error) {
+func (p *core) incomingShareLocked(addr netip.Addr) (RefusalReason, error) {
 	if !p.groups.limited(addr) {
 		return 0, nil
 	}
@@ -254,7 +235,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) incomingShareLocked(addr netip.Addr) (Re
 // handshakeStalled counts an incoming handshake from addr that timed
 // out, stalled or was evicted; enough of them greylist the address, as a
 // bad proof of work does at once (octez never greylists for these).
-func (p *Pool[Msg, PeerMeta, ConnMeta]) handshakeStalled(h *pendingHandshake, addr netip.Addr) {
+func (p *core) handshakeStalled(h *pendingHandshake, addr netip.Addr) {
 	if !h.limited {
 		return
 	}
@@ -267,7 +248,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) handshakeStalled(h *pendingHandshake, ad
 	}
 }
 
-func (p *Pool[Msg, PeerMeta, ConnMeta]) refuse(r RefusalReason, err error) {
+func (p *core) refuse(r RefusalReason, err error) {
 	p.refused[r].Add(1)
 	p.cfg.Metrics.ConnRefused(r)
 	if err != nil {
@@ -277,7 +258,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) refuse(r RefusalReason, err error) {
 
 // handshakeFailed reports a failed establish to the metrics when the
 // error is a handshake's (not, say, ErrPoolClosed).
-func (p *Pool[Msg, PeerMeta, ConnMeta]) handshakeFailed(err error) {
+func (p *core) handshakeFailed(err error) {
 	var he *HandshakeError
 	if errors.As(err, &he) {
 		p.cfg.Metrics.HandshakeFailed(he.Stage, err)
@@ -318,7 +299,7 @@ func refusalOf(err error) RefusalReason {
 
 // handshakeContext bounds a handshake by ctx, the timeout and the pool's
 // life; the timeout's cause is ErrTimeout.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) handshakeContext(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+func (p *core) handshakeContext(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
 	ctx, cancelTimeout := context.WithTimeoutCause(ctx, timeout, socket.ErrTimeout)
 	ctx, cancel := context.WithCancelCause(ctx)
 	stop := context.AfterFunc(p.ctx, func() { cancel(ErrPoolClosed) })
@@ -330,13 +311,13 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) handshakeContext(ctx context.Context, ti
 }
 
 // admission is the outcome of the checks between metadata and ack.
-type admission[Msg, PeerMeta, ConnMeta any] struct {
+type admission struct {
 	motive wire.NackMotive // nack with this motive when err is set and nack is true
 	nack   bool
 	err    error
 	// evict, when the pool was full, is the connection whose slot the
 	// newcomer takes: the caller ends it once the lock is released.
-	evict *Connection[Msg, PeerMeta, ConnMeta]
+	evict *conn
 }
 
 // establish runs the handshake on nc and, if the peer is admitted, creates
@@ -347,7 +328,7 @@ type admission[Msg, PeerMeta, ConnMeta any] struct {
 // h is the incoming handshake's entry (nil for an outgoing one): from
 // admission until the connection runs or fails it counts toward its
 // address's share of established connections.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) establish(ctx context.Context, nc net.Conn, incoming bool, dialled netip.AddrPort, firstMessage time.Duration, h *pendingHandshake) (*Connection[Msg, PeerMeta, ConnMeta], error) {
+func (p *core) establish(ctx context.Context, nc net.Conn, incoming bool, dialled netip.AddrPort, firstMessage time.Duration, h *pendingHandshake) (*conn, error) {
 	socketPoint, _ := addrPortOf(nc.RemoteAddr())
 	// From here on the connection's bytes go through the bandwidth
 	// scheduler, handshake included, as in octez; closing the wrapper
@@ -385,7 +366,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) establish(ctx context.Context, nc net.Co
 	if incoming && remote.Port != 0 && socketPoint.IsValid() {
 		idPoint = netip.AddrPortFrom(socketPoint.Addr(), remote.Port)
 	}
-	meta, err := p.connMeta.Decode(remote.Metadata)
+	meta, private, err := p.connMeta.decode(remote.Metadata)
 	if err != nil {
 		auth.Close()
 		p.punish(socketPoint.Addr(), PeerID{})
@@ -393,7 +374,6 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) establish(ctx context.Context, nc net.Co
 		p.publish(Event{Kind: EventAuthenticationFailed, Point: socketPoint, Err: err})
 		return nil, err
 	}
-	private := p.connMeta.PrivateNode(meta)
 	version, verr := p.versions.Select(remote.Version)
 
 	adm := p.admit(socketPoint, peer, idPoint, dialled, incoming, private, verr, h)
@@ -423,14 +403,14 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) establish(ctx context.Context, nc net.Co
 		p.unaccept(socketPoint, peer, idPoint, err, h)
 		return nil, err
 	}
-	info := ConnInfo[ConnMeta]{
+	info := ConnInfo[any]{
 		Peer:        peer,
 		Point:       idPoint,
 		RemoteAddr:  nc.RemoteAddr(),
 		Incoming:    incoming,
 		Version:     NetworkVersion(version),
 		Announced:   NetworkVersion(remote.Version),
-		LocalMeta:   p.connMeta.Local(),
+		LocalMeta:   p.connMeta.local,
 		RemoteMeta:  meta,
 		PrivateNode: private,
 		Established: time.Now(),
@@ -443,23 +423,23 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) establish(ctx context.Context, nc net.Co
 // registration, then acceptability: versions, slots, private mode, point
 // and peer states) and, when they pass, marks peer and point accepted,
 // holding a connection slot.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) admit(socketPoint netip.AddrPort, peer PeerID, idPoint, dialled netip.AddrPort, incoming, private bool, verr error, h *pendingHandshake) admission[Msg, PeerMeta, ConnMeta] {
+func (p *core) admit(socketPoint netip.AddrPort, peer PeerID, idPoint, dialled netip.AddrPort, incoming, private bool, verr error, h *pendingHandshake) admission {
 	now := time.Now()
 	init := p.fresh()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
-		return admission[Msg, PeerMeta, ConnMeta]{err: ErrPoolClosed}
+		return admission{err: ErrPoolClosed}
 	}
 	if p.acl.bannedPeer(peer) {
-		return admission[Msg, PeerMeta, ConnMeta]{err: ErrPeerBanned}
+		return admission{err: ErrPeerBanned}
 	}
 	var pt *pointInfo
 	if idPoint.IsValid() && !slices.Contains(p.myPoints, idPoint) {
 		pt = p.registerPointLocked(idPoint)
 	}
 	if pt != nil && !pt.ExpectedPeer.IsZero() && pt.ExpectedPeer != peer {
-		return admission[Msg, PeerMeta, ConnMeta]{err: fmt.Errorf("%w: %v at %v, expected %v", ErrUnexpectedPeer, peer, idPoint, pt.ExpectedPeer)}
+		return admission{err: fmt.Errorf("%w: %v at %v, expected %v", ErrUnexpectedPeer, peer, idPoint, pt.ExpectedPeer)}
 	}
 	pe := p.registerPeerLocked(peer, init)
 	if pt != nil {
@@ -467,7 +447,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) admit(socketPoint netip.AddrPort, peer P
 		pt.KnownPublic = !private
 	}
 	full := len(p.conns)+p.accepted-p.evicting >= p.connectionsThreshold()
-	var victim *Connection[Msg, PeerMeta, ConnMeta]
+	var victim *conn
 	if full && incoming {
 		victim = p.evictionVictimLocked(socketPoint.Addr())
 	}
@@ -482,22 +462,22 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) admit(socketPoint netip.AddrPort, peer P
 				delete(p.points, dialled)
 			}
 		}
-		return admission[Msg, PeerMeta, ConnMeta]{nack: true, motive: ve.Motive, err: &VersionError{Motive: NackMotive(ve.Motive), Remote: NetworkVersion(ve.Remote)}}
+		return admission{nack: true, motive: ve.Motive, err: &VersionError{Motive: NackMotive(ve.Motive), Remote: NetworkVersion(ve.Remote)}}
 	case full && victim == nil:
-		return admission[Msg, PeerMeta, ConnMeta]{nack: true, motive: wire.TooManyConnections, err: ErrTooManyConnections}
+		return admission{nack: true, motive: wire.TooManyConnections, err: ErrTooManyConnections}
 	case p.cfg.ClosedNetwork && !(pt != nil && pt.Trusted) && !pe.Trusted:
-		return admission[Msg, PeerMeta, ConnMeta]{err: ErrPrivateMode}
+		return admission{err: ErrPrivateMode}
 	case pt != nil && (pt.State == PointAccepted || pt.State == PointRunning || pt.State == PointRequested && incoming):
-		return admission[Msg, PeerMeta, ConnMeta]{nack: true, motive: wire.AlreadyConnected, err: ErrAlreadyConnected}
+		return admission{nack: true, motive: wire.AlreadyConnected, err: ErrAlreadyConnected}
 	case pe.State != PeerDisconnected:
-		return admission[Msg, PeerMeta, ConnMeta]{nack: true, motive: wire.AlreadyConnected, err: ErrAlreadyConnected}
+		return admission{nack: true, motive: wire.AlreadyConnected, err: ErrAlreadyConnected}
 	}
 	if h != nil {
 		// Checked again now that the handshake is over: the sockets from
 		// the same address that passed Accept's check together must not
 		// all get in.
 		if _, err := p.incomingShareLocked(socketPoint.Addr()); err != nil {
-			return admission[Msg, PeerMeta, ConnMeta]{nack: true, motive: wire.TooManyConnections, err: err}
+			return admission{nack: true, motive: wire.TooManyConnections, err: err}
 		}
 		h.admitted = true
 	}
@@ -511,14 +491,14 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) admit(socketPoint netip.AddrPort, peer P
 		p.evicting++
 	}
 	p.publishLocked(Event{Kind: EventAcceptingRequest, Point: socketPoint, IDPoint: idPoint, Peer: peer})
-	return admission[Msg, PeerMeta, ConnMeta]{evict: victim}
+	return admission{evict: victim}
 }
 
 // evictionVictimLocked picks the established incoming connection to end
 // so that a newcomer from addr can come in when the pool is full (see
 // selectEviction), or nil. Trusted peers and points are never evicted.
 // p.mu must be held.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) evictionVictimLocked(addr netip.Addr) *Connection[Msg, PeerMeta, ConnMeta] {
+func (p *core) evictionVictimLocked(addr netip.Addr) *conn {
 	if !addr.IsValid() {
 		return nil
 	}
@@ -546,7 +526,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) evictionVictimLocked(addr netip.Addr) *C
 
 // trustedConnLocked reports whether c's peer or point is trusted. p.mu
 // must be held.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) trustedConnLocked(c *Connection[Msg, PeerMeta, ConnMeta]) bool {
+func (p *core) trustedConnLocked(c *conn) bool {
 	if pe := p.peers[c.info.Peer]; pe != nil && pe.Trusted {
 		return true
 	}
@@ -558,7 +538,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) trustedConnLocked(c *Connection[Msg, Pee
 // with Too_many_connections: octez's max threshold, max − (max −
 // expected)/3 (84 by default), when the maintenance runs, else
 // max_connections.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) connectionsThreshold() int {
+func (p *core) connectionsThreshold() int {
 	if p.maintenanceEnabled() {
 		return boundsOf(&p.limits).maxThreshold
 	}
@@ -568,7 +548,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) connectionsThreshold() int {
 // unaccept undoes admit after a failed ack exchange: peer and point back
 // off (octez Accepted -> Disconnected), and a nack's alternative points
 // are learnt.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) unaccept(socketPoint netip.AddrPort, peer PeerID, idPoint netip.AddrPort, err error, h *pendingHandshake) {
+func (p *core) unaccept(socketPoint netip.AddrPort, peer PeerID, idPoint netip.AddrPort, err error, h *pendingHandshake) {
 	now := time.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -591,24 +571,24 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) unaccept(socketPoint netip.AddrPort, pee
 
 // startConnection registers an accepted connection as running, starts its
 // goroutines and runs the hooks.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) startConnection(sc *socket.Conn, info ConnInfo[ConnMeta], h *pendingHandshake) (*Connection[Msg, PeerMeta, ConnMeta], error) {
+func (p *core) startConnection(sc *socket.Conn, info ConnInfo[any], h *pendingHandshake) (*conn, error) {
 	info.ID = p.nextID.Add(1)
 	p.mu.Lock() // the queue sizes may change at run time (SetLimits)
 	inSize, outSize := p.limits.IncomingAppMessageQueueSize, p.limits.OutgoingMessageQueueSize
 	p.mu.Unlock()
 	remote, _ := addrPortOf(info.RemoteAddr)
-	c := &Connection[Msg, PeerMeta, ConnMeta]{
+	c := &conn{
 		pool:       p,
 		sc:         sc,
 		info:       info,
 		remoteAddr: remote.Addr(),
 		log:        p.log.With("peer", info.Peer, "point", info.Point, "conn", info.ID, "dir", direction(info.Incoming)),
-		in:         newAppQueue[Msg](inSize, p.cfg.IncomingMessageQueueSize, p.inBudget),
+		inSize:     inSize,
 		out:        newOutQueue(outSize),
 		done:       make(chan struct{}),
 		drain:      make(chan struct{}),
 	}
-	c.in.onReadable = func() { p.ready.add(c) }
+	c.in = p.edge.attach(c)
 	c.ctx, c.cancel = context.WithCancelCause(context.Background())
 	sc.SetReserve(func(size int) error { return c.in.reserve(c.ctx, size) })
 	now := info.Established
@@ -646,18 +626,15 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) startConnection(sc *socket.Conn, info Co
 		}
 	}
 	p.goLocked(c.run)
-	hooks := slices.Clone(p.hooks)
 	p.mu.Unlock()
 	c.log.Debug("connection established")
-	for i := len(hooks) - 1; i >= 0; i-- {
-		hooks[i](c)
-	}
+	p.edge.established(c)
 	return c, nil
 }
 
 // rememberMyself records a point that turned out to be this node, so it
 // is neither kept nor dialled again (octez my_id_points, 7 entries).
-func (p *Pool[Msg, PeerMeta, ConnMeta]) rememberMyself(pt netip.AddrPort) {
+func (p *core) rememberMyself(pt netip.AddrPort) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !slices.Contains(p.myPoints, pt) {

@@ -75,7 +75,7 @@ func TestAdmissionRefusals(t *testing.T) {
 			_, err := a.Connect(ctxT(t), c.point)
 			require.ErrorIs(t, err, ErrTooManyConnections)
 			assert.Empty(t, c.Stats().Refused, "refused before dialling")
-			assert.Equal(t, 0, c.ActiveConnections())
+			assert.Equal(t, 0, c.Conns().Len())
 		}},
 		{"too many connections, incoming: nack with alternatives", func(t *testing.T, n *network) {
 			a, b, c := newNode(t, n, nil), newNode(t, n, oneSlot), newNode(t, n, nil)
@@ -84,11 +84,11 @@ func TestAdmissionRefusals(t *testing.T) {
 			var rej *RejectedError
 			require.ErrorAs(t, err, &rej)
 			require.ErrorIs(t, err, ErrRejected)
-			assert.Equal(t, TooManyConnections, rej.Motive)
+			assert.Equal(t, NackTooManyConnections, rej.Motive)
 			assert.Contains(t, rej.Points, bc.Info().Point)
 			assert.True(t, knows(a.testPool, bc.Info().Point), "the dialler learns the alternatives")
 			requireRefused(t, b, map[RefusalReason]uint64{RefusedTooManyConnections: 1})
-			assert.Equal(t, 1, b.ActiveConnections())
+			assert.Equal(t, 1, b.Conns().Len())
 		}},
 		{"too many incoming handshakes", func(t *testing.T, n *network) {
 			if n.name != "tcp" {
@@ -131,7 +131,7 @@ func TestAdmissionRefusals(t *testing.T) {
 			var he *HandshakeError
 			require.ErrorAs(t, err, &he)
 			assert.Equal(t, StageAck, he.Stage)
-			assert.Equal(t, b.Identity().PeerID, he.Peer)
+			assert.Equal(t, b.Config().Identity.PeerID, he.Peer)
 			// b refused it too, and the first connection is unharmed.
 			requireRefused(t, b, map[RefusalReason]uint64{RefusedAlreadyConnected: 1})
 			assert.NoError(t, ab.Err())
@@ -139,12 +139,12 @@ func TestAdmissionRefusals(t *testing.T) {
 		{"already connected to the peer, other route: the remote nacks", func(t *testing.T, n *network) {
 			a, b := newNode(t, n, nil), newNode(t, n, nil)
 			// a2 is a's identity in another pool, which knows nothing of b.
-			a2 := newNode(t, n, func(c *Config) { c.Identity = a.Identity() })
+			a2 := newNode(t, n, func(c *Config) { c.Identity = a.Config().Identity })
 			connect(t, a, b)
 			_, err := a2.Connect(ctxT(t), b.point)
 			var rej *RejectedError
 			require.ErrorAs(t, err, &rej)
-			assert.Equal(t, AlreadyConnected, rej.Motive)
+			assert.Equal(t, NackAlreadyConnected, rej.Motive)
 			requireRefused(t, b, map[RefusalReason]uint64{RefusedAlreadyConnected: 1})
 			state, _ := pointState(a2.testPool, b.point)
 			assert.Equal(t, PointDisconnected, state)
@@ -195,7 +195,7 @@ func TestAdmissionRefusals(t *testing.T) {
 			_, err = c.Connect(ctxT(t), a.point)
 			requireHungUp(t, err)
 			requireRefused(t, a, map[RefusalReason]uint64{RefusedPrivateMode: 1})
-			assert.Equal(t, 1, a.ActiveConnections())
+			assert.Equal(t, 1, a.Conns().Len())
 		}},
 		{"unknown chain name", func(t *testing.T, n *network) {
 			other := textMessages()
@@ -207,7 +207,7 @@ func TestAdmissionRefusals(t *testing.T) {
 			var ve *VersionError
 			require.ErrorAs(t, err, &ve)
 			require.ErrorIs(t, err, ErrNoCommonVersion)
-			assert.Equal(t, UnknownChainName, ve.Motive)
+			assert.Equal(t, NackUnknownChainName, ve.Motive)
 			assert.Equal(t, "OTHER_CHAIN", ve.Remote.ChainName)
 			requireRefused(t, b, map[RefusalReason]uint64{RefusedNoCommonVersion: 1})
 		}},
@@ -221,13 +221,13 @@ func TestAdmissionRefusals(t *testing.T) {
 			_, err := a.Connect(ctxT(t), b.point)
 			var rej *RejectedError
 			require.ErrorAs(t, err, &rej)
-			assert.Equal(t, DeprecatedDistributedDBVersion, rej.Motive)
+			assert.Equal(t, NackDeprecatedDistributedDBVersion, rej.Motive)
 			requireRefused(t, b, map[RefusalReason]uint64{RefusedNoCommonVersion: 1})
 			// b dials: b reports its own refusal, a counts the nack.
 			_, err = b.Connect(ctxT(t), a.point)
 			var ve *VersionError
 			require.ErrorAs(t, err, &ve)
-			assert.Equal(t, DeprecatedDistributedDBVersion, ve.Motive)
+			assert.Equal(t, NackDeprecatedDistributedDBVersion, ve.Motive)
 			assert.Equal(t, uint16(2), ve.Remote.DistributedDB)
 			requireRefused(t, a, map[RefusalReason]uint64{RefusedByPeer: 1})
 		}},
@@ -248,13 +248,13 @@ func TestAdmissionRefusals(t *testing.T) {
 			require.ErrorAs(t, err, &he)
 			assert.Equal(t, StageConnectionMessage, he.Stage)
 			// octez greylists the address of a peer with too little work.
-			assert.True(t, a.AddrBanned(b.point.Addr()), "b's address greylisted")
-			a.ClearACL() // on loopback every node shares that address
+			assert.True(t, a.ACL().AddrBanned(b.point.Addr()), "b's address greylisted")
+			a.ACL().Clear() // on loopback every node shares that address
 			// b dials a: a hangs up after the connection messages.
 			_, err = b.Connect(ctxT(t), a.point)
 			requireHungUp(t, err)
 			requireRefused(t, a, map[RefusalReason]uint64{RefusedHandshakeFailed: 1})
-			a.ClearACL()
+			a.ACL().Clear()
 			// A stamp that meets the target is welcome.
 			good, err := GenerateIdentity(ctxT(t), 8, nil)
 			require.NoError(t, err)

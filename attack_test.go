@@ -88,7 +88,7 @@ func attack(t *testing.T, source func(i int) netip.Addr) {
 		// socket took the slot of one of its handshakes).
 		synctest.Wait()
 		fromIdle := func() (n int) {
-			for _, c := range b.Connections() {
+			for _, c := range b.Conns().All() {
 				if ap, _ := addrPortOf(c.Info().RemoteAddr); ap.Addr() == idle {
 					n++
 				}
@@ -105,10 +105,10 @@ func attack(t *testing.T, source func(i int) netip.Addr) {
 			start := time.Now()
 			c, err := honest.Connect(ctxT(t), b.point)
 			require.NoError(t, err, "first try")
-			waitConn(t, b, honest.Identity().PeerID) // and b has it too
+			waitConn(t, b, honest.Config().Identity.PeerID) // and b has it too
 			took = append(took, time.Since(start))
 			require.NoError(t, c.Disconnect(ctxT(t), false))
-			waitFor(t, "b to see the disconnection", func() bool { return b.ActiveConnections() == fromIdle() })
+			waitFor(t, "b to see the disconnection", func() bool { return b.Conns().Len() == fromIdle() })
 		}
 		slices.Sort(took)
 		p99 := took[len(took)*99/100]
@@ -215,9 +215,9 @@ func TestAttackOverLoopbackLeavesNoFiles(t *testing.T) {
 		waitFor(t, "some attack", func() bool { return b.Stats().Refused[RefusedPendingPerSubnet] > 100 })
 		c, err := honest.Connect(ctxT(t), b.point)
 		require.NoError(t, err, "first try")
-		waitConn(t, b, honest.Identity().PeerID)
+		waitConn(t, b, honest.Config().Identity.PeerID)
 		require.NoError(t, c.Disconnect(ctxT(t), false))
-		waitFor(t, "b to see the disconnection", func() bool { return b.ActiveConnections() == 0 })
+		waitFor(t, "b to see the disconnection", func() bool { return b.Conns().Len() == 0 })
 	}
 	close(stop)
 	attackers.Wait()

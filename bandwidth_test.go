@@ -53,7 +53,7 @@ func TestSharedUploadCapIsSplitFairly(t *testing.T) {
 		for _, r := range received {
 			assert.InDelta(t, 5*limit, r, 0.1*5*limit, "each connection gets about half")
 		}
-		fs := a.FlowStat()
+		fs := a.Stats().Flow
 		require.GreaterOrEqual(t, fs.TotalSent, int64(total), "wire bytes include framing")
 	})
 }

@@ -80,11 +80,11 @@ func TestIncomingBytesAreBudgeted(t *testing.T) {
 		rp.nc.Close()
 	}
 	wg.Wait()
-	for _, c := range nd.Connections() {
+	for _, c := range nd.Conns().All() {
 		_, de := readAll(t, c)
 		assert.Equal(t, ReasonRemoteClosed, de.Reason)
 	}
-	waitFor(t, "the peers to be gone", func() bool { return nd.ActiveConnections() == 0 })
+	waitFor(t, "the peers to be gone", func() bool { return nd.Conns().Len() == 0 })
 	assert.Zero(t, nd.Stats().IncomingBudgetHeld, "the budget is given back")
 	after := heapInUse()
 	t.Logf("heap after they left: %+.1f MiB from the start", float64(after-before)/(1<<20))

@@ -57,7 +57,7 @@ func TestNoCallbackUnderThePoolLock(t *testing.T) {
 		Initial: func() int { lp.check(); return 0 },
 		Score:   func(m int) float64 { lp.check(); return float64(m) },
 	}
-	p, err := New(textMessages(), meta, ConnMetaConfig[Metadata]{}, Config{
+	p, err := New(textMessages(), meta, OctezConnMeta(), Config{
 		Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork, Dialer: n, MaintenanceIdleTime: Disabled,
 		Logger:          slog.New(probeHandler{lp}),
 		MaxKnownPeerIDs: TableLimit{High: 4, Low: 2},
@@ -72,7 +72,7 @@ func TestNoCallbackUnderThePoolLock(t *testing.T) {
 		c, err := a.Connect(ctxT(t), ln.Addr().(*net.TCPAddr).AddrPort())
 		require.NoError(t, err)
 		require.NoError(t, c.Write(ctxT(t), "hello"))
-		p.SetPeerMeta(a.Identity().PeerID, i)
+		p.Peers().SetMeta(a.Config().Identity.PeerID, i)
 		require.NoError(t, c.Disconnect(ctxT(t), false))
 	}
 	require.NoError(t, p.Shutdown(ctxT(t)))

@@ -71,20 +71,25 @@ type ConnStat struct {
 	// Unknown counts the messages received with a tag no Encoding
 	// declares, dropped under UnknownMessagesIgnore.
 	Unknown uint64
+	// Flow is the connection's wire traffic, encryption and framing
+	// included, and its current rates.
+	Flow FlowStat
 }
 
-// Connection is an established connection of a Pool. Its reader goroutine
-// decodes incoming messages into a bounded queue that Read drains; its
-// writer goroutine sends what Write and friends queue, coalescing small
-// messages into few syscalls. All methods are safe for concurrent use.
-type Connection[Msg, PeerMeta, ConnMeta any] struct {
+// conn is the non-generic half of a Connection: the socket, the outgoing
+// queue of bytes, the counters and the two goroutines. Application
+// messages go, as bytes, to its inbox, the typed half.
+type conn struct {
 	// Immutable after establishment.
-	pool *Pool[Msg, PeerMeta, ConnMeta]
+	pool *core
 	sc   *socket.Conn
-	info ConnInfo[ConnMeta]
+	info ConnInfo[any]
 	log  *slog.Logger
-	in   *appQueue[Msg]
+	in   inbox
 	out  *outQueue
+	// inSize is the size of the incoming app queue, taken from the
+	// limits when the connection was established.
+	inSize int
 	// ctx ends, with a *DisconnectError as cause, when the connection
 	// ends; done is closed once its teardown is complete.
 	ctx    context.Context
@@ -120,49 +125,122 @@ type Connection[Msg, PeerMeta, ConnMeta any] struct {
 	idleMu      sync.Mutex
 	idleStopped bool
 
-	// sizeHint is the size of the last message encoded, to take a buffer
-	// of the right size from the pool.
-	sizeHint atomic.Int64
-
 	// Counters, updated by the reader and writer goroutines.
 	msgsSent, msgsRecv, bytesSent, bytesRecv, dropped, unknown atomic.Uint64
 }
 
+// Connection is an established connection of a Pool. Its reader goroutine
+// decodes incoming messages into a bounded queue that Read drains; its
+// writer goroutine sends what Write and friends queue, coalescing small
+// messages into few syscalls. All methods are safe for concurrent use.
+type Connection[Msg, ConnMeta any] struct {
+	*conn
+	info  ConnInfo[ConnMeta]
+	codec *codec[Msg]
+	in    *appQueue[Msg]
+	// ready is the pool's list of connections with messages queued, for
+	// Pool.Read.
+	ready *readyList[*Connection[Msg, ConnMeta]]
+	// sizeHint is the size of the last message encoded, to take a buffer
+	// of the right size from the pool.
+	sizeHint atomic.Int64
+}
+
+// typedConnInfo converts the core's description of a connection.
+func typedConnInfo[ConnMeta any](i ConnInfo[any]) ConnInfo[ConnMeta] {
+	local, _ := i.LocalMeta.(ConnMeta)
+	remote, _ := i.RemoteMeta.(ConnMeta)
+	return ConnInfo[ConnMeta]{
+		ID: i.ID, Peer: i.Peer, Point: i.Point, RemoteAddr: i.RemoteAddr, Incoming: i.Incoming,
+		Version: i.Version, Announced: i.Announced, LocalMeta: local, RemoteMeta: remote,
+		PrivateNode: i.PrivateNode, Established: i.Established,
+	}
+}
+
+// Conns is the view of the pool's established connections (octez
+// P2p_pool.Connection). Get it from Pool.Conns; it is a handle, cheap to
+// copy, safe for concurrent use.
+type Conns[Msg, ConnMeta any] struct{ p *core }
+
+// All returns the established connections, oldest first.
+func (v Conns[Msg, ConnMeta]) All() []*Connection[Msg, ConnMeta] {
+	cs := v.p.connections()
+	out := make([]*Connection[Msg, ConnMeta], len(cs))
+	for i, c := range cs {
+		out[i] = typed[Msg, ConnMeta](c)
+	}
+	return out
+}
+
+// Len is the number of established connections (octez active_connections).
+func (v Conns[Msg, ConnMeta]) Len() int {
+	p := v.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.conns)
+}
+
+// ByPeer returns the connection with peer, if any (octez find_by_peer_id).
+func (v Conns[Msg, ConnMeta]) ByPeer(peer PeerID) (*Connection[Msg, ConnMeta], bool) {
+	p := v.p
+	p.mu.Lock()
+	c := p.conns[peer]
+	p.mu.Unlock()
+	return typed[Msg, ConnMeta](c), c != nil
+}
+
+// ByPoint returns the connection whose listening point (ConnInfo.Point)
+// is pt, if any (octez find_by_point).
+func (v Conns[Msg, ConnMeta]) ByPoint(pt netip.AddrPort) (*Connection[Msg, ConnMeta], bool) {
+	p := v.p
+	pt = normalizePoint(pt)
+	p.mu.Lock()
+	var found *conn
+	for _, c := range p.conns {
+		if c.info.Point == pt {
+			found = c
+			break
+		}
+	}
+	p.mu.Unlock()
+	return typed[Msg, ConnMeta](found), found != nil
+}
+
 // Info describes the connection.
-func (c *Connection[Msg, PeerMeta, ConnMeta]) Info() ConnInfo[ConnMeta] { return c.info }
+func (c *Connection[Msg, ConnMeta]) Info() ConnInfo[ConnMeta] { return c.info }
 
 // Peer is the remote peer id.
-func (c *Connection[Msg, PeerMeta, ConnMeta]) Peer() PeerID { return c.info.Peer }
+func (c *Connection[Msg, ConnMeta]) Peer() PeerID { return c.info.Peer }
 
-// Stat returns the connection's counters.
-func (c *Connection[Msg, PeerMeta, ConnMeta]) Stat() ConnStat {
-	return ConnStat{
+// Stat returns the connection's counters and its wire traffic (octez
+// P2p_stat of a connection).
+func (c *Connection[Msg, ConnMeta]) Stat() ConnStat { return c.stat() }
+
+func (c *conn) stat() ConnStat {
+	s := ConnStat{
 		MsgsSent: c.msgsSent.Load(), MsgsRecv: c.msgsRecv.Load(),
 		BytesSent: c.bytesSent.Load(), BytesRecv: c.bytesRecv.Load(),
 		Dropped: c.dropped.Load(), Unknown: c.unknown.Load(),
 	}
-}
-
-// FlowStat returns the connection's wire traffic and current rates (octez
-// P2p_stat of a connection).
-func (c *Connection[Msg, PeerMeta, ConnMeta]) FlowStat() FlowStat {
 	if sc, ok := c.sc.NetConn().(*sched.Conn); ok {
-		return FlowStat(sc.Stat())
+		s.Flow = FlowStat(sc.Stat())
 	}
-	return FlowStat{}
+	return s
 }
 
 // Context is done when the connection has ended; its cause
 // (context.Cause) is the *DisconnectError saying why.
-func (c *Connection[Msg, PeerMeta, ConnMeta]) Context() context.Context { return c.ctx }
+func (c *Connection[Msg, ConnMeta]) Context() context.Context { return c.ctx }
 
 // Done is closed once the connection has ended and the pool's tables no
 // longer list it.
-func (c *Connection[Msg, PeerMeta, ConnMeta]) Done() <-chan struct{} { return c.done }
+func (c *Connection[Msg, ConnMeta]) Done() <-chan struct{} { return c.done }
 
 // Err returns nil while the connection runs, then the *DisconnectError
 // saying why it ended.
-func (c *Connection[Msg, PeerMeta, ConnMeta]) Err() error {
+func (c *Connection[Msg, ConnMeta]) Err() error { return c.err() }
+
+func (c *conn) err() error {
 	if c.ctx.Err() == nil {
 		return nil
 	}
@@ -172,20 +250,20 @@ func (c *Connection[Msg, PeerMeta, ConnMeta]) Err() error {
 // Read returns the next application message, waiting for one (octez
 // read). Messages queued before the connection ended are still returned;
 // after that Read fails with the *DisconnectError.
-func (c *Connection[Msg, PeerMeta, ConnMeta]) Read(ctx context.Context) (Msg, error) {
+func (c *Connection[Msg, ConnMeta]) Read(ctx context.Context) (Msg, error) {
 	return c.in.pop(ctx)
 }
 
 // WaitReadable returns when Read would not block: a message is queued, or
 // the connection has ended and nothing is left, in which case it returns
 // the *DisconnectError (octez is_readable).
-func (c *Connection[Msg, PeerMeta, ConnMeta]) WaitReadable(ctx context.Context) error {
+func (c *Connection[Msg, ConnMeta]) WaitReadable(ctx context.Context) error {
 	return c.in.wait(ctx)
 }
 
 // Write queues msg for sending, waiting while the outgoing queue is full
 // (octez write). It returns once msg is queued, not sent.
-func (c *Connection[Msg, PeerMeta, ConnMeta]) Write(ctx context.Context, msg Msg) error {
+func (c *Connection[Msg, ConnMeta]) Write(ctx context.Context, msg Msg) error {
 	it, err := c.encode(msg)
 	if err != nil {
 		return err
@@ -200,7 +278,7 @@ func (c *Connection[Msg, PeerMeta, ConnMeta]) Write(ctx context.Context, msg Msg
 // WriteSync queues msg and waits until it has been written to the socket
 // (octez write_sync). If the connection ends first, the message may not
 // have been sent and WriteSync returns the *DisconnectError.
-func (c *Connection[Msg, PeerMeta, ConnMeta]) WriteSync(ctx context.Context, msg Msg) error {
+func (c *Connection[Msg, ConnMeta]) WriteSync(ctx context.Context, msg Msg) error {
 	it, err := c.encode(msg)
 	if err != nil {
 		return err
@@ -223,7 +301,7 @@ func (c *Connection[Msg, PeerMeta, ConnMeta]) WriteSync(ctx context.Context, msg
 // WriteNow queues msg if the outgoing queue has room and never blocks
 // (octez write_now). It returns ErrQueueFull, and counts a drop, when the
 // queue is full: the message is not sent.
-func (c *Connection[Msg, PeerMeta, ConnMeta]) WriteNow(msg Msg) error {
+func (c *Connection[Msg, ConnMeta]) WriteNow(msg Msg) error {
 	it, err := c.encode(msg)
 	if err != nil {
 		return err
@@ -231,7 +309,7 @@ func (c *Connection[Msg, PeerMeta, ConnMeta]) WriteNow(msg Msg) error {
 	return c.pushNow(it)
 }
 
-func (c *Connection[Msg, PeerMeta, ConnMeta]) pushNow(it outItem) error {
+func (c *conn) pushNow(it outItem) error {
 	if err := c.out.push(context.Background(), it, false); err != nil {
 		if errors.Is(err, ErrQueueFull) {
 			c.dropped.Add(1)
@@ -245,11 +323,11 @@ func (c *Connection[Msg, PeerMeta, ConnMeta]) pushNow(it outItem) error {
 }
 
 // encode encodes msg into a pooled buffer.
-func (c *Connection[Msg, PeerMeta, ConnMeta]) encode(msg Msg) (outItem, error) {
-	if err := c.Err(); err != nil {
+func (c *Connection[Msg, ConnMeta]) encode(msg Msg) (outItem, error) {
+	if err := c.err(); err != nil {
 		return outItem{}, err
 	}
-	b, err := c.pool.codec.appendMessage(pool.Get(max(int(c.sizeHint.Load()), 512))[:0], msg)
+	b, err := c.codec.appendMessage(pool.Get(max(int(c.sizeHint.Load()), 512))[:0], msg)
 	if err != nil {
 		pool.Put(b[:cap(b)])
 		return outItem{}, err
@@ -261,7 +339,11 @@ func (c *Connection[Msg, PeerMeta, ConnMeta]) encode(msg Msg) (outItem, error) {
 // Disconnect ends the connection (octez disconnect). With wait, queued
 // messages are sent first. It returns once the connection is torn down
 // and gone from the pool's tables, or when ctx ends.
-func (c *Connection[Msg, PeerMeta, ConnMeta]) Disconnect(ctx context.Context, wait bool) error {
+func (c *Connection[Msg, ConnMeta]) Disconnect(ctx context.Context, wait bool) error {
+	return c.disconnect(ctx, wait)
+}
+
+func (c *conn) disconnect(ctx context.Context, wait bool) error {
 	c.end(&DisconnectError{Reason: ReasonLocal}, wait)
 	select {
 	case <-c.done:
@@ -274,7 +356,7 @@ func (c *Connection[Msg, PeerMeta, ConnMeta]) Disconnect(ctx context.Context, wa
 // end records why the connection ends (the first reason wins; nil keeps
 // the recorded one) and stops it: at once, or, with drain, after the
 // writer has sent what is queued.
-func (c *Connection[Msg, PeerMeta, ConnMeta]) end(cause *DisconnectError, drain bool) {
+func (c *conn) end(cause *DisconnectError, drain bool) {
 	if cause != nil {
 		c.cause.CompareAndSwap(nil, cause)
 	}
@@ -297,7 +379,7 @@ func (c *Connection[Msg, PeerMeta, ConnMeta]) end(cause *DisconnectError, drain 
 
 // run is the connection's reader goroutine: it owns the connection,
 // starts the writer, reads until the connection ends, then tears it down.
-func (c *Connection[Msg, PeerMeta, ConnMeta]) run() {
+func (c *conn) run() {
 	// Opened here rather than in startConnection, so that ConnOpened
 	// always comes before the connection's ConnClosed.
 	c.pool.cfg.Metrics.ConnOpened(c.info.Incoming)
@@ -309,12 +391,7 @@ func (c *Connection[Msg, PeerMeta, ConnMeta]) run() {
 	c.stopIdleTimer()
 	c.sc.Free()
 	cause := context.Cause(c.ctx)
-	c.in.close(cause)
-	if n, _ := c.in.len(); n == 0 {
-		// Nothing left for Pool.Read: an ended connection must not stay
-		// listed when the application reads with Connection.Read only.
-		c.pool.ready.remove(c)
-	}
+	c.in.closeInbox(cause)
 	c.out.discard(cause)
 	c.pool.removeConnection(c)
 	reason := ReasonLocal
@@ -328,7 +405,7 @@ func (c *Connection[Msg, PeerMeta, ConnMeta]) run() {
 
 // readLoop reads and dispatches messages until an error, which it returns
 // as the reason the connection ends.
-func (c *Connection[Msg, PeerMeta, ConnMeta]) readLoop() *DisconnectError {
+func (c *conn) readLoop() *DisconnectError {
 	var now int64
 	for {
 		// A message that was already decrypted when the previous one was
@@ -349,9 +426,11 @@ func (c *Connection[Msg, PeerMeta, ConnMeta]) readLoop() *DisconnectError {
 		c.pool.cfg.Metrics.BytesIn(len(raw))
 		tag := binary.BigEndian.Uint16(raw[4:])
 		if !wire.IsReservedTag(tag) {
-			msg, err := c.pool.codec.decode(tag, raw[6:])
-			if err != nil {
-				if errors.Is(err, ErrUnknownTag) && c.pool.cfg.UnknownMessages == UnknownMessagesIgnore {
+			if err := c.in.deliver(tag, raw[6:]); err != nil {
+				switch {
+				case errors.Is(err, errInboxClosed):
+					return nil // the connection was ended elsewhere
+				case errors.Is(err, ErrUnknownTag) && c.pool.cfg.UnknownMessages == UnknownMessagesIgnore:
 					c.in.release()
 					c.unknown.Add(1)
 					c.pool.unknown.Add(1)
@@ -361,9 +440,6 @@ func (c *Connection[Msg, PeerMeta, ConnMeta]) readLoop() *DisconnectError {
 			}
 			if c.lastUseful.Load() != now {
 				c.lastUseful.Store(now)
-			}
-			if err := c.in.push(msg); err != nil {
-				return nil // the connection was ended elsewhere
 			}
 			continue
 		}
@@ -395,14 +471,14 @@ func (c *Connection[Msg, PeerMeta, ConnMeta]) readLoop() *DisconnectError {
 
 // protocolError ends the connection after a message that does not decode:
 // octez greylists the peer and its address (greylist_peer).
-func (c *Connection[Msg, PeerMeta, ConnMeta]) protocolError(tag uint16, err error) *DisconnectError {
+func (c *conn) protocolError(tag uint16, err error) *DisconnectError {
 	c.log.Debug("peer sent a bad message", "tag", tag, "err", err)
 	return c.violation(err)
 }
 
 // violation ends the connection after something no honest peer sends,
 // greylisting the peer and its address.
-func (c *Connection[Msg, PeerMeta, ConnMeta]) violation(err error) *DisconnectError {
+func (c *conn) violation(err error) *DisconnectError {
 	cause := &DisconnectError{Reason: ReasonProtocolError, Remote: true, Err: err}
 	c.cause.CompareAndSwap(nil, cause)
 	ap, _ := addrPortOf(c.info.RemoteAddr)
@@ -410,7 +486,7 @@ func (c *Connection[Msg, PeerMeta, ConnMeta]) violation(err error) *DisconnectEr
 	return cause
 }
 
-func (c *Connection[Msg, PeerMeta, ConnMeta]) readError(err error) *DisconnectError {
+func (c *conn) readError(err error) *DisconnectError {
 	switch {
 	case c.ctx.Err() != nil:
 		return nil // ended locally; the cause is already recorded
@@ -435,7 +511,7 @@ func writeError(err error) *DisconnectError {
 }
 
 // startIdleTimer arms the IdleTimeout check, if there is one.
-func (c *Connection[Msg, PeerMeta, ConnMeta]) startIdleTimer() {
+func (c *conn) startIdleTimer() {
 	d := c.pool.cfg.IdleTimeout
 	if d <= 0 {
 		return
@@ -448,7 +524,7 @@ func (c *Connection[Msg, PeerMeta, ConnMeta]) startIdleTimer() {
 
 // checkIdle ends the connection if no message went either way for d,
 // else re-arms for the rest of d. It never blocks: ending only closes.
-func (c *Connection[Msg, PeerMeta, ConnMeta]) checkIdle(d time.Duration) {
+func (c *conn) checkIdle(d time.Duration) {
 	c.idleMu.Lock()
 	defer c.idleMu.Unlock()
 	if c.idleStopped {
@@ -462,7 +538,7 @@ func (c *Connection[Msg, PeerMeta, ConnMeta]) checkIdle(d time.Duration) {
 	c.end(&DisconnectError{Reason: ReasonIdle}, false)
 }
 
-func (c *Connection[Msg, PeerMeta, ConnMeta]) stopIdleTimer() {
+func (c *conn) stopIdleTimer() {
 	c.idleMu.Lock()
 	defer c.idleMu.Unlock()
 	c.idleStopped = true
@@ -476,7 +552,7 @@ func (c *Connection[Msg, PeerMeta, ConnMeta]) stopIdleTimer() {
 // as one stream (several messages to a chunk), until the connection ends,
 // or, when draining, until the queue is empty. While the queue is empty it
 // holds no buffer.
-func (c *Connection[Msg, PeerMeta, ConnMeta]) writeLoop() {
+func (c *conn) writeLoop() {
 	var batch []outItem
 	var bufs [][]byte
 	stop := c.ctx.Done()

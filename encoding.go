@@ -117,9 +117,8 @@ type PeerMetaConfig[PeerMeta any] struct {
 }
 
 // ConnMetaConfig describes the metadata exchanged in the handshake (octez
-// conn_meta_config). For ConnMeta = Metadata (octez's own connection
-// metadata) the zero value is octez's configuration, announcing
-// Metadata{}; for any other type every function must be set.
+// conn_meta_config). Local, Encode and Decode are required; OctezConnMeta
+// is octez's own.
 type ConnMetaConfig[ConnMeta any] struct {
 	// Local returns the metadata this node announces.
 	Local func() ConnMeta
@@ -232,26 +231,28 @@ func (c *codec[Msg]) decode(tag uint16, body []byte) (Msg, error) {
 	return m, nil
 }
 
-// connMetaCodec resolves a ConnMetaConfig, filling octez's defaults when
-// ConnMeta is Metadata.
-func connMetaCodec[ConnMeta any](cc ConnMetaConfig[ConnMeta]) (ConnMetaConfig[ConnMeta], error) {
-	if cc.Local != nil && cc.Encode != nil && cc.Decode != nil {
-		if cc.PrivateNode == nil {
-			cc.PrivateNode = func(ConnMeta) bool { return false }
-		}
-		return cc, nil
-	}
-	def, ok := any(defaultMetadataConfig()).(ConnMetaConfig[ConnMeta])
-	if !ok {
-		return cc, errors.New("p2ppool: conn meta config: Local, Encode and Decode are required unless ConnMeta is p2ppool.Metadata")
-	}
-	if cc.Local != nil || cc.Encode != nil || cc.Decode != nil || cc.PrivateNode != nil {
-		return cc, errors.New("p2ppool: conn meta config: set all of Local, Encode and Decode, or none")
-	}
-	return def, nil
+// connMetaHooks is ConnMetaConfig seen by the core: metadata as any.
+type connMetaHooks struct {
+	// local is the metadata this node announces.
+	local any
+	// decode reads a peer's metadata and whether it runs in private mode.
+	decode func([]byte) (meta any, private bool, err error)
 }
 
-func defaultMetadataConfig() ConnMetaConfig[Metadata] {
+// resolve checks cc and fills its optional PrivateNode.
+func (cc ConnMetaConfig[ConnMeta]) resolve() (ConnMetaConfig[ConnMeta], error) {
+	if cc.Local == nil || cc.Encode == nil || cc.Decode == nil {
+		return cc, errors.New("p2ppool: conn meta config: Local, Encode and Decode are required (OctezConnMeta is octez's)")
+	}
+	if cc.PrivateNode == nil {
+		cc.PrivateNode = func(ConnMeta) bool { return false }
+	}
+	return cc, nil
+}
+
+// OctezConnMeta is octez's connection metadata configuration
+// (Connection_metadata): this node announces Metadata{}.
+func OctezConnMeta() ConnMetaConfig[Metadata] {
 	return ConnMetaConfig[Metadata]{
 		Local: func() Metadata { return Metadata{} },
 		Encode: func(dst []byte, m Metadata) []byte {
@@ -265,28 +266,39 @@ func defaultMetadataConfig() ConnMetaConfig[Metadata] {
 	}
 }
 
-// peerMetaCodec fills PeerMetaConfig's defaults.
-func peerMetaCodec[PeerMeta any](pc PeerMetaConfig[PeerMeta]) PeerMetaConfig[PeerMeta] {
-	if pc.Initial == nil {
-		if initial, ok := any(func() OctezPeerMetadata { return peersfile.EmptyPeerMetadata() }).(func() PeerMeta); ok {
-			pc.Initial = initial
-		}
+// OctezPeerMeta is the peer metadata configuration of the octez shell:
+// the metadata is kept as raw JSON, a new peer starts with octez's
+// initial metadata, and every peer scores 1.0, so a peers.json written by
+// octez round-trips unchanged.
+func OctezPeerMeta() PeerMetaConfig[OctezPeerMetadata] {
+	return PeerMetaConfig[OctezPeerMetadata]{
+		Initial: func() OctezPeerMetadata { return peersfile.EmptyPeerMetadata() },
 	}
-	if pc.Initial == nil {
-		pc.Initial = func() PeerMeta { var zero PeerMeta; return zero }
-	}
-	if pc.Score == nil {
-		pc.Score = func(PeerMeta) float64 { return 1.0 }
-	}
-	if pc.MarshalJSON == nil {
-		pc.MarshalJSON = func(m PeerMeta) ([]byte, error) { return json.Marshal(m) }
-	}
-	if pc.UnmarshalJSON == nil {
-		pc.UnmarshalJSON = func(b []byte) (PeerMeta, error) {
+}
+
+// hooks fills PeerMetaConfig's defaults and converts it for the core.
+func (pc PeerMetaConfig[PeerMeta]) hooks() peerMetaHooks {
+	h := peerMetaHooks{
+		initial: func() any { var zero PeerMeta; return zero },
+		score:   func(any) float64 { return 1.0 },
+		marshal: func(m any) ([]byte, error) { return json.Marshal(m) },
+		unmarshal: func(b []byte) (any, error) {
 			var m PeerMeta
 			err := json.Unmarshal(b, &m)
 			return m, err
-		}
+		},
 	}
-	return pc
+	if pc.Initial != nil {
+		h.initial = func() any { return pc.Initial() }
+	}
+	if pc.Score != nil {
+		h.score = func(m any) float64 { v, _ := m.(PeerMeta); return pc.Score(v) }
+	}
+	if pc.MarshalJSON != nil {
+		h.marshal = func(m any) ([]byte, error) { v, _ := m.(PeerMeta); return pc.MarshalJSON(v) }
+	}
+	if pc.UnmarshalJSON != nil {
+		h.unmarshal = func(b []byte) (any, error) { return pc.UnmarshalJSON(b) }
+	}
+	return h
 }

@@ -113,12 +113,12 @@ type NackMotive int16
 // Nack motives, with octez's codes. Other codes may arrive from peers and
 // are kept as they are.
 const (
-	NoMotive                       = NackMotive(wire.NoMotive)
-	TooManyConnections             = NackMotive(wire.TooManyConnections)
-	UnknownChainName               = NackMotive(wire.UnknownChainName)
-	DeprecatedP2PVersion           = NackMotive(wire.DeprecatedP2PVersion)
-	DeprecatedDistributedDBVersion = NackMotive(wire.DeprecatedDistributedDBVersion)
-	AlreadyConnected               = NackMotive(wire.AlreadyConnected)
+	NackNoMotive                       = NackMotive(wire.NoMotive)
+	NackTooManyConnections             = NackMotive(wire.TooManyConnections)
+	NackUnknownChainName               = NackMotive(wire.UnknownChainName)
+	NackDeprecatedP2PVersion           = NackMotive(wire.DeprecatedP2PVersion)
+	NackDeprecatedDistributedDBVersion = NackMotive(wire.DeprecatedDistributedDBVersion)
+	NackAlreadyConnected               = NackMotive(wire.AlreadyConnected)
 )
 
 func (m NackMotive) String() string { return wire.NackMotive(m).String() }

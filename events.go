@@ -290,3 +290,16 @@ func (h *eventHub) close() {
 		w.Close()
 	}
 }
+
+// Watch subscribes to the pool's events (octez's pool watcher) until ctx
+// ends, the watcher is closed, or the pool closes. The watcher buffers up
+// to buffer events (DefaultWatchBuffer if 0); a watcher that falls behind
+// loses events, and finds an EventsDropped marker in their place, but
+// never slows the pool or other watchers.
+//
+// Ordering: events come in the order the pool's tables changed, each
+// published after the change it reports, so a watcher that sees
+// EventConnectionEstablished finds the connection in Connections.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) Watch(ctx context.Context, buffer int) *Watcher {
+	return p.events.watch(ctx, buffer)
+}

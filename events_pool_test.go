@@ -33,7 +33,7 @@ func TestEventsOfOneConnection(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := newNetwork("mem")
 		a, b := newNodeFrom(t, n, srcA, nil), newNode(t, n, nil)
-		peerA, peerB := a.Identity().PeerID, b.Identity().PeerID
+		peerA, peerB := a.Config().Identity.PeerID, b.Config().Identity.PeerID
 		// b knows a by its address and announced port.
 		idA := netip.AddrPortFrom(srcA, a.point.Port())
 		wa, wb := a.Watch(context.Background(), 0), b.Watch(context.Background(), 0)
@@ -111,19 +111,19 @@ func checkTables(p *node) (*tableChecker, *Watcher) {
 			var problem string
 			switch e.Kind {
 			case EventNewPoint:
-				if _, ok := p.Point(e.Point); !ok {
+				if _, ok := p.Points().Info(e.Point); !ok {
 					problem = "point unknown"
 				}
 			case EventNewPeer:
-				if _, ok := p.Peer(e.Peer); !ok {
+				if _, ok := p.Peers().Info(e.Peer); !ok {
 					problem = "peer unknown"
 				}
 			case EventConnectionEstablished:
-				c, ok := p.Connection(e.Peer)
-				pe, _ := p.Peer(e.Peer)
-				pi, _ := p.Point(e.IDPoint)
+				c, ok := p.Conns().ByPeer(e.Peer)
+				pe, _ := p.Peers().Info(e.Peer)
+				pi, _ := p.Points().Info(e.IDPoint)
 				switch {
-				case !ok || !slices.Contains(p.Connections(), c):
+				case !ok || !slices.Contains(p.Conns().All(), c):
 					problem = "not in Connections"
 				case pe.State != PeerRunning:
 					problem = "peer " + pe.State.String()
@@ -131,9 +131,9 @@ func checkTables(p *node) (*tableChecker, *Watcher) {
 					problem = "point " + pi.State.String()
 				}
 			case EventDisconnection:
-				_, ok := p.Connection(e.Peer)
-				pe, _ := p.Peer(e.Peer)
-				pi, _ := p.Point(e.IDPoint)
+				_, ok := p.Conns().ByPeer(e.Peer)
+				pe, _ := p.Peers().Info(e.Peer)
+				pi, _ := p.Points().Info(e.IDPoint)
 				switch {
 				case ok:
 					problem = "still in Connections"
@@ -280,7 +280,7 @@ func TestCloseClosesWatchers(t *testing.T) {
 		// With buffered events: drained first.
 		synctest.Wait()
 		w2 := b.Watch(context.Background(), 0)
-		b.RegisterPoint(nowhere(1))
+		b.Points().Register(nowhere(1))
 		require.NoError(t, b.Close())
 		e, err = w2.Next(context.Background())
 		require.NoError(t, err)
@@ -314,7 +314,7 @@ func TestWatchWithDoneContext(t *testing.T) {
 	// The pool's events still reach live watchers.
 	w := a.Watch(context.Background(), 0)
 	defer w.Close()
-	a.RegisterPoint(nowhere(1))
+	a.Points().Register(nowhere(1))
 	e, err := w.Next(ctxT(t))
 	require.NoError(t, err)
 	assert.Equal(t, EventNewPoint, e.Kind)

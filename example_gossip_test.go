@@ -10,7 +10,7 @@ import (
 	"github.com/p2ppool/p2ppool"
 )
 
-type textPool = p2ppool.Pool[string, struct{}, p2ppool.Metadata]
+type textPool = p2ppool.BasicPool[string]
 
 // newTextPool is a pool of Text messages (tag 0x1000) listening on
 // loopback, and its point.
@@ -29,7 +29,7 @@ func newTextPool() (*textPool, netip.AddrPort) {
 		log.Fatal(err)
 	}
 	point := netip.MustParseAddrPort(ln.Addr().String())
-	p, err := p2ppool.New(msgs, p2ppool.PeerMetaConfig[struct{}]{}, p2ppool.ConnMetaConfig[p2ppool.Metadata]{},
+	p, err := p2ppool.New(msgs, p2ppool.PeerMetaConfig[struct{}]{}, p2ppool.OctezConnMeta(),
 		p2ppool.Config{Identity: id, ProofOfWorkTarget: p2ppool.NoProofOfWork, ListeningPort: point.Port()})
 	if err != nil {
 		log.Fatal(err)
@@ -77,6 +77,6 @@ func ExamplePool_Read() {
 	}
 	n, _ := hub.WriteAll(msg, from.Peer()) // everyone but the sender
 	got, _ := toHubB.Read(ctx)
-	fmt.Println(from.Peer() == alice.Identity().PeerID, n, got)
+	fmt.Println(from.Peer() == alice.Config().Identity.PeerID, n, got)
 	// Output: true 1 hello from alice
 }

@@ -21,12 +21,12 @@ func Example() {
 			func(s string) string { return s }, func(m string) (string, bool) { return m, true })},
 		ChainName: "EXAMPLE",
 	}
-	newPool := func() *p2ppool.Pool[string, struct{}, p2ppool.Metadata] {
+	newPool := func() *p2ppool.BasicPool[string] {
 		id, err := p2ppool.GenerateIdentity(ctx, p2ppool.NoProofOfWork, nil) // no proof of work: instant
 		if err != nil {
 			log.Fatal(err)
 		}
-		p, err := p2ppool.New(msgs, p2ppool.PeerMetaConfig[struct{}]{}, p2ppool.ConnMetaConfig[p2ppool.Metadata]{},
+		p, err := p2ppool.New(msgs, p2ppool.PeerMetaConfig[struct{}]{}, p2ppool.OctezConnMeta(),
 			p2ppool.Config{Identity: id, ProofOfWorkTarget: p2ppool.NoProofOfWork})
 		if err != nil {
 			log.Fatal(err)
@@ -41,8 +41,8 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	incoming := make(chan *p2ppool.Connection[string, struct{}, p2ppool.Metadata], 1)
-	server.OnNewConnection(func(c *p2ppool.Connection[string, struct{}, p2ppool.Metadata]) { incoming <- c })
+	incoming := make(chan *p2ppool.BasicConnection[string], 1)
+	server.OnNewConnection(func(c *p2ppool.BasicConnection[string]) { incoming <- c })
 	go server.Serve(ln)
 
 	conn, err := client.Connect(ctx, ln.Addr().(*net.TCPAddr).AddrPort())
@@ -68,9 +68,9 @@ func ExamplePool_Shutdown() {
 		Encodings: []p2ppool.Encoding[string]{p2ppool.StringEncoding(0x1000, "text", 0,
 			func(s string) string { return s }, func(m string) (string, bool) { return m, true })},
 	}
-	newPool := func() *p2ppool.Pool[string, struct{}, p2ppool.Metadata] {
+	newPool := func() *p2ppool.BasicPool[string] {
 		id, _ := p2ppool.GenerateIdentity(ctx, p2ppool.NoProofOfWork, nil)
-		p, err := p2ppool.New(msgs, p2ppool.PeerMetaConfig[struct{}]{}, p2ppool.ConnMetaConfig[p2ppool.Metadata]{},
+		p, err := p2ppool.New(msgs, p2ppool.PeerMetaConfig[struct{}]{}, p2ppool.OctezConnMeta(),
 			p2ppool.Config{Identity: id, ProofOfWorkTarget: p2ppool.NoProofOfWork})
 		if err != nil {
 			log.Fatal(err)
@@ -80,8 +80,8 @@ func ExamplePool_Shutdown() {
 	a, b := newPool(), newPool()
 	defer b.Close()
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	incoming := make(chan *p2ppool.Connection[string, struct{}, p2ppool.Metadata], 1)
-	b.OnNewConnection(func(c *p2ppool.Connection[string, struct{}, p2ppool.Metadata]) { incoming <- c })
+	incoming := make(chan *p2ppool.BasicConnection[string], 1)
+	b.OnNewConnection(func(c *p2ppool.BasicConnection[string]) { incoming <- c })
 	go b.Serve(ln)
 	conn, err := a.Connect(ctx, netip.MustParseAddrPort(ln.Addr().String()))
 	if err != nil {

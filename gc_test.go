@@ -20,7 +20,7 @@ import (
 // pointKeys lists the points p knows, in address order.
 func pointKeys[M, P, C any](p *Pool[M, P, C]) []netip.AddrPort {
 	var out []netip.AddrPort
-	for pt := range p.Points() {
+	for pt := range p.Points().All() {
 		out = append(out, pt)
 	}
 	return out
@@ -29,7 +29,7 @@ func pointKeys[M, P, C any](p *Pool[M, P, C]) []netip.AddrPort {
 // peerKeys lists the peers p knows.
 func peerKeys[M, P, C any](p *Pool[M, P, C]) []PeerID {
 	var out []PeerID
-	for id := range p.Peers() {
+	for id := range p.Peers().All() {
 		out = append(out, id)
 	}
 	return out
@@ -82,7 +82,7 @@ func TestPointGCOrder(t *testing.T) {
 		p1, p2, p3 := nowhere(2), nowhere(3), nowhere(4)
 		// The trusted and the running point have the oldest misses, but
 		// are never evicted.
-		a.TrustPoint(trusted)
+		a.Points().Trust(trusted)
 		fail(trusted)
 		replug := unplug(n, b.point)
 		fail(running)
@@ -101,7 +101,7 @@ func TestPointGCOrder(t *testing.T) {
 		// The table is full: before the new point goes in, it is trimmed
 		// to 3 by evicting the two disconnected points missed longest ago.
 		x := nowhere(5)
-		a.RegisterPoint(x)
+		a.Points().Register(x)
 		assert.ElementsMatch(t, []netip.AddrPort{trusted, running, p3, x}, pointKeys(a.testPool))
 		es := drainEvents(t, w)
 		assert.Equal(t, kinds(EventGCPoints, EventNewPoint), eventKinds(es))
@@ -109,12 +109,12 @@ func TestPointGCOrder(t *testing.T) {
 
 		// Never-missed points count as missed now: they go last.
 		y := nowhere(6)
-		a.RegisterPoint(y) // 5 points: no GC yet
+		a.Points().Register(y) // 5 points: no GC yet
 		time.Sleep(time.Second)
 		fail(y)
 		time.Sleep(time.Second)
 		z := nowhere(7)
-		a.RegisterPoint(z)
+		a.Points().Register(z)
 		assert.ElementsMatch(t, []netip.AddrPort{trusted, running, x, z}, pointKeys(a.testPool),
 			"p3 and y (missed) go before x (never missed)")
 		assert.Equal(t, kinds(EventNewPoint, EventOutgoingConnection, EventGCPoints, EventNewPoint), eventKinds(drainEvents(t, w)))
@@ -129,11 +129,11 @@ func TestPointGCSparesTrustedAndConnected(t *testing.T) {
 		b := newNode(t, n, nil)
 		a := newNode(t, n, func(c *Config) { c.MaxKnownPoints = TableLimit{High: 3, Low: 1} })
 		connectSettled(t, a, b)
-		a.TrustPoint(nowhere(1))
-		a.TrustPoint(nowhere(2))
+		a.Points().Trust(nowhere(1))
+		a.Points().Trust(nowhere(2))
 		w := a.Watch(context.Background(), 0)
 		defer w.Close()
-		a.RegisterPoint(nowhere(3))
+		a.Points().Register(nowhere(3))
 		assert.ElementsMatch(t, []netip.AddrPort{b.point, nowhere(1), nowhere(2), nowhere(3)}, pointKeys(a.testPool))
 		assert.Equal(t, kinds(EventGCPoints, EventNewPoint), eventKinds(drainEvents(t, w)))
 	})
@@ -152,15 +152,15 @@ func TestTableGCWithLowEqualHigh(t *testing.T) {
 		w := a.Watch(context.Background(), 0)
 		defer w.Close()
 		for i := 1; i <= 3; i++ {
-			a.RegisterPoint(nowhere(i))
-			a.SetPeerMeta(PeerID{byte(i)}, struct{}{})
+			a.Points().Register(nowhere(i))
+			a.Peers().SetMeta(PeerID{byte(i)}, struct{}{})
 		}
 		assert.Len(t, pointKeys(a.testPool), 3)
 		assert.Len(t, peerKeys(a.testPool), 3)
 		assert.Equal(t, kinds(EventNewPoint, EventNewPeer, EventNewPoint, EventNewPeer, EventNewPoint, EventNewPeer),
 			eventKinds(drainEvents(t, w)), "at High = Low there is nothing to trim: no GC event")
-		a.RegisterPoint(nowhere(4))
-		a.SetPeerMeta(PeerID{4}, struct{}{})
+		a.Points().Register(nowhere(4))
+		a.Peers().SetMeta(PeerID{4}, struct{}{})
 		assert.Len(t, pointKeys(a.testPool), 3)
 		assert.Len(t, peerKeys(a.testPool), 3)
 		assert.Equal(t, kinds(EventGCPoints, EventNewPoint, EventGCPeers, EventNewPeer), eventKinds(drainEvents(t, w)))
@@ -176,7 +176,7 @@ func newScoredPool(t testing.TB, n *network, mutate func(*Config)) *scoredPool {
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	p, err := New(textMessages(), PeerMetaConfig[float64]{Score: func(m float64) float64 { return m }}, ConnMetaConfig[Metadata]{}, cfg)
+	p, err := New(textMessages(), PeerMetaConfig[float64]{Score: func(m float64) float64 { return m }}, OctezConnMeta(), cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, p.Close()) })
 	return p
@@ -191,9 +191,9 @@ func TestPeerGCOrder(t *testing.T) {
 		// are never evicted.
 		_, err := a.Connect(context.Background(), b.point)
 		require.NoError(t, err)
-		running := b.Identity().PeerID
+		running := b.Config().Identity.PeerID
 		trusted := PeerID{0xee}
-		a.TrustPeer(trusted)
+		a.Peers().Trust(trusted)
 		// p1 and p2 score the same; p2 is the more recent.
 		p1, p2, p3, p4 := PeerID{1}, PeerID{2}, PeerID{3}, PeerID{4}
 		for _, s := range []struct {
@@ -201,10 +201,10 @@ func TestPeerGCOrder(t *testing.T) {
 			score float64
 		}{{p1, 1}, {p2, 1}, {p3, 2}, {p4, 0.5}} {
 			time.Sleep(time.Second)
-			a.SetPeerMeta(s.id, s.score)
+			a.Peers().SetMeta(s.id, s.score)
 		}
-		pi1, _ := a.Peer(p1)
-		pi2, _ := a.Peer(p2)
+		pi1, _ := a.Peers().Info(p1)
+		pi2, _ := a.Peers().Info(p2)
 		require.True(t, pi1.Created.Before(pi2.Created))
 		assert.Equal(t, 1.0, pi2.Score)
 		require.Len(t, peerKeys(a), 6)
@@ -214,17 +214,17 @@ func TestPeerGCOrder(t *testing.T) {
 		// Full: trimmed to 4 before q goes in. Lowest score first (p4),
 		// then, among equal scores, the most recently created (p2).
 		q := PeerID{5}
-		a.SetPeerMeta(q, 0)
+		a.Peers().SetMeta(q, 0)
 		assert.ElementsMatch(t, []PeerID{running, trusted, p1, p3, q}, peerKeys(a))
 		es := drainEvents(t, w)
 		assert.Equal(t, kinds(EventGCPeers, EventNewPeer), eventKinds(es))
 		assert.Equal(t, q, es[1].Peer)
-		assert.Equal(t, 0.0, a.PeerMeta(p2), "a forgotten peer has the initial metadata")
+		assert.Equal(t, 0.0, a.Peers().Meta(p2), "a forgotten peer has the initial metadata")
 
 		// Next round: q (score 0, newest) then p1 go; running and trusted
 		// stay whatever their score.
-		a.SetPeerMeta(PeerID{6}, 3)
-		a.SetPeerMeta(PeerID{7}, 3)
+		a.Peers().SetMeta(PeerID{6}, 3)
+		a.Peers().SetMeta(PeerID{7}, 3)
 		assert.ElementsMatch(t, []PeerID{running, trusted, p3, {6}, {7}}, peerKeys(a))
 		assert.True(t, slices.Contains(eventKinds(drainEvents(t, w)), EventGCPeers.String()))
 	})

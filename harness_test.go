@@ -30,8 +30,8 @@ func textMessages() MessageConfig[text] {
 	return MessageConfig[text]{Encodings: []Encoding[text]{textEncoding()}, ChainName: "P2PPOOL_TEST"}
 }
 
-type testPool = Pool[text, struct{}, Metadata]
-type testConn = Connection[text, struct{}, Metadata]
+type testPool = BasicPool[text]
+type testConn = BasicConnection[text]
 
 // network is a transport for tests: "tcp" uses loopback sockets, "mem" a
 // p2ppooltest network where every listener and every dial has a host of
@@ -200,7 +200,7 @@ func connect(t testing.TB, a, b *node) (*testConn, *testConn) {
 	t.Helper()
 	ca, err := a.Connect(context.Background(), b.point)
 	require.NoError(t, err)
-	cb := waitConn(t, b, a.Identity().PeerID)
+	cb := waitConn(t, b, a.Config().Identity.PeerID)
 	return ca, cb
 }
 
@@ -210,7 +210,7 @@ func waitConn(t testing.TB, p *node, peer PeerID) *testConn {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		if c, ok := p.Connection(peer); ok {
+		if c, ok := p.Conns().ByPeer(peer); ok {
 			return c
 		}
 		if time.Now().After(deadline) {

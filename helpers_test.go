@@ -34,7 +34,7 @@ func newMsgNode(t testing.TB, n *network, msgs MessageConfig[text], mutate func(
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	p, err := New(msgs, PeerMetaConfig[struct{}]{}, ConnMetaConfig[Metadata]{}, cfg)
+	p, err := New(msgs, PeerMetaConfig[struct{}]{}, OctezConnMeta(), cfg)
 	require.NoError(t, err)
 	return serveNode(t, p, n.listen(t))
 }
@@ -260,7 +260,7 @@ func drainAndEnd(t testing.TB, ca, cb *testConn) ([]text, *DisconnectError) {
 
 // knows reports whether p has pt in its known points.
 func knows(p *testPool, pt netip.AddrPort) bool {
-	for k := range p.Points() {
+	for k := range p.Points().All() {
 		if k == pt {
 			return true
 		}
@@ -444,7 +444,7 @@ func waitHeard(t testing.TB, nc net.Conn) {
 
 // pointState returns p's state for pt, and whether p knows pt.
 func pointState(p *testPool, pt netip.AddrPort) (PointState, bool) {
-	for k, pi := range p.Points() {
+	for k, pi := range p.Points().All() {
 		if k == pt {
 			return pi.State, true
 		}

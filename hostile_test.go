@@ -98,10 +98,10 @@ func TestHostilePeerMessages(t *testing.T) {
 					// Closing or saying Disconnect costs nothing.
 					addr, _ := addrPortOf(conn.Info().RemoteAddr)
 					greylisted := tc.reason == ReasonProtocolError
-					assert.Equal(t, greylisted, nd.PeerBanned(rp.id.PeerID), "peer greylisted")
-					assert.Equal(t, greylisted, nd.AddrBanned(addr.Addr()), "address greylisted")
+					assert.Equal(t, greylisted, nd.Peers().Banned(rp.id.PeerID), "peer greylisted")
+					assert.Equal(t, greylisted, nd.ACL().AddrBanned(addr.Addr()), "address greylisted")
 					// The next case dials from the same address.
-					nd.ClearACL()
+					nd.ACL().Clear()
 
 					// The pool's other connection still works both ways.
 					ctx := ctxT(t)
@@ -109,7 +109,7 @@ func TestHostilePeerMessages(t *testing.T) {
 					assert.Equal(t, []text{"still there?"}, readN(t, fromNode, 1))
 					require.NoError(t, fromNode.Write(ctx, "yes"))
 					assert.Equal(t, []text{"yes"}, readN(t, toFriend, 1))
-					assert.Equal(t, 1, nd.ActiveConnections())
+					assert.Equal(t, 1, nd.Conns().Len())
 				})
 			}
 		})
@@ -153,7 +153,7 @@ func TestHostileHandshakes(t *testing.T) {
 					tc.act(t, n, nd)
 					requireRefused(t, nd, map[RefusalReason]uint64{tc.want: 1})
 					waitFor(t, "the handshake slot to be freed", func() bool { return nd.Stats().IncomingHandshakes == 0 })
-					assert.Zero(t, nd.ActiveConnections())
+					assert.Zero(t, nd.Conns().Len())
 				}
 				// Over the mem network the timeout runs on synctest's clock.
 				if name == "mem" {
@@ -255,7 +255,7 @@ func TestUnknownMessagesIgnored(t *testing.T) {
 			assert.NoError(t, conn.Err())
 			assert.Equal(t, uint64(1), conn.Stat().Unknown)
 			assert.Equal(t, uint64(1), nd.Stats().UnknownMessages)
-			assert.False(t, nd.PeerBanned(rp.id.PeerID))
+			assert.False(t, nd.Peers().Banned(rp.id.PeerID))
 			// A message of a declared tag that does not decode still costs
 			// the connection.
 			require.NoError(t, rp.sc.WriteMessages(appMsg(0x1000, []byte{0, 0, 0, 9})))

@@ -152,7 +152,7 @@ func dialIdle(b *testing.B, n *network, hub *node, ids []*Identity, cfgs []socke
 		b.Fatal(err)
 	default:
 	}
-	waitFor(b, "every connection to be listed", func() bool { return len(hub.Connections()) == len(ids) })
+	waitFor(b, "every connection to be listed", func() bool { return len(hub.Conns().All()) == len(ids) })
 	return func() {
 		for _, c := range conns {
 			c.Close()

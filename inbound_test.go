@@ -208,7 +208,7 @@ func TestPerAddressAndSubnetShares(t *testing.T) {
 		require.Error(t, err)
 		requireRefused(t, b, map[RefusalReason]uint64{RefusedIncomingPerAddr: 1})
 		connect(t, nodeAt(t, n, "10.66.0.2", nil), b)
-		assert.Equal(t, 3, b.ActiveConnections())
+		assert.Equal(t, 3, b.Conns().Len())
 	})
 	t.Run("established from one subnet", func(t *testing.T) {
 		n := newNetwork("mem")
@@ -237,7 +237,7 @@ func TestConnectionEviction(t *testing.T) {
 		for i := range full {
 			a := nodeAt(t, n, netip.AddrFrom4([4]byte{10, 66, 0, byte(i + 1)}).String(), nil)
 			if trust {
-				b.TrustPeer(a.Identity().PeerID)
+				b.Peers().Trust(a.Config().Identity.PeerID)
 			}
 			_, cb := connect(t, a, b)
 			ends = append(ends, cb)
@@ -256,7 +256,7 @@ func TestConnectionEviction(t *testing.T) {
 			default:
 			}
 		}
-		waitFor(t, "the evicted connection to be gone", func() bool { return b.ActiveConnections() == full })
+		waitFor(t, "the evicted connection to be gone", func() bool { return b.Conns().Len() == full })
 		assert.Equal(t, uint64(1), b.Stats().Evicted)
 		_, err := nodeAt(t, n, "10.66.0.200", nil).Connect(ctxT(t), b.point)
 		require.ErrorIs(t, err, ErrRejected, "from the crowded subnet: nacked, Too_many_connections")
@@ -277,12 +277,12 @@ func TestStallingHandshakesGreylist(t *testing.T) {
 	b := newNode(t, n, func(c *Config) { c.FirstMessageTimeout = 20 * time.Millisecond })
 	addr := netip.MustParseAddr("10.66.0.1")
 	for i := range DefaultHandshakeFailureLimit {
-		assert.False(t, b.AddrBanned(addr), "not yet, after %d", i)
+		assert.False(t, b.ACL().AddrBanned(addr), "not yet, after %d", i)
 		nc := dialSilentFrom(t, n, b, addr.String())
 		assert.Equal(t, io.EOF, waitRemoteEOF(t, nc))
 		waitFor(t, "the handshake to end", func() bool { return b.Stats().IncomingHandshakes == 0 })
 	}
-	assert.True(t, b.AddrBanned(addr))
+	assert.True(t, b.ACL().AddrBanned(addr))
 	requireRefused(t, b, map[RefusalReason]uint64{RefusedFirstMessageTimeout: DefaultHandshakeFailureLimit})
 	nc := dialSilentFrom(t, n, b, addr.String())
 	assert.Equal(t, io.EOF, waitRemoteEOF(t, nc))

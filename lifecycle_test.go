@@ -35,11 +35,11 @@ func TestConnectionContextAndInfo(t *testing.T) {
 			want := NetworkVersion{ChainName: "P2PPOOL_TEST", DistributedDB: 2, P2P: 1}
 			out, in := ab.Info(), ba.Info()
 			assert.NotZero(t, out.ID)
-			assert.Equal(t, b.Identity().PeerID, out.Peer)
+			assert.Equal(t, b.Config().Identity.PeerID, out.Peer)
 			assert.Equal(t, b.point, out.Point)
 			assert.Equal(t, b.point.String(), out.RemoteAddr.String())
 			assert.False(t, out.Incoming)
-			assert.Equal(t, a.Identity().PeerID, in.Peer)
+			assert.Equal(t, a.Config().Identity.PeerID, in.Peer)
 			assert.True(t, in.Incoming)
 			assert.Equal(t, a.point.Port(), in.Point.Port(), "the port a announced")
 			for _, info := range []ConnInfo[Metadata]{out, in} {
@@ -50,13 +50,13 @@ func TestConnectionContextAndInfo(t *testing.T) {
 				assert.False(t, info.PrivateNode)
 				assert.False(t, info.Established.Before(start) || info.Established.After(end), "established %v, not in [%v, %v]", info.Established, start, end)
 			}
-			got, ok := a.Connection(b.Identity().PeerID)
+			got, ok := a.Conns().ByPeer(b.Config().Identity.PeerID)
 			require.True(t, ok)
 			assert.Same(t, ab, got)
 			ac, _ := connect(t, a, c)
 			assert.Greater(t, ac.Info().ID, out.ID, "IDs follow establishment order")
-			assert.Equal(t, []*testConn{ab, ac}, a.Connections())
-			assert.Equal(t, 2, a.ActiveConnections())
+			assert.Equal(t, []*testConn{ab, ac}, a.Conns().All())
+			assert.Equal(t, 2, a.Conns().Len())
 
 			// Once ended, Context is done with the *DisconnectError as its
 			// cause, Err returns the same error, and Info stays readable.
@@ -71,9 +71,9 @@ func TestConnectionContextAndInfo(t *testing.T) {
 			assert.Same(t, remote, disconnectError(t, context.Cause(ba.Context())))
 			assert.Equal(t, ReasonRemoteClosed, remote.Reason)
 			assert.True(t, remote.Remote)
-			_, ok = a.Connection(b.Identity().PeerID)
+			_, ok = a.Conns().ByPeer(b.Config().Identity.PeerID)
 			assert.False(t, ok)
-			assert.Equal(t, []*testConn{ac}, a.Connections())
+			assert.Equal(t, []*testConn{ac}, a.Conns().All())
 			state, _ := pointState(a.testPool, b.point)
 			assert.Equal(t, PointDisconnected, state)
 		})
@@ -120,7 +120,7 @@ func TestDisconnectWaitSendsQueuedMessages(t *testing.T) {
 				sent := fillQueue(t, ca, stallWriter(t, ca, poolHolds))
 				ctx := ctxT(t)
 				res := make(chan error, 1)
-				go func() { res <- a.Disconnect(ctx, ca, tc.wait) }()
+				go func() { res <- ca.Disconnect(ctx, tc.wait) }()
 				if !tc.wait {
 					require.NoError(t, recvErr(t, res, "Disconnect"))
 					select {
@@ -140,7 +140,7 @@ func TestDisconnectWaitSendsQueuedMessages(t *testing.T) {
 				local := disconnectError(t, ca.Err())
 				assert.Equal(t, ReasonLocal, local.Reason)
 				assert.False(t, local.Remote)
-				_, ok := a.Connection(b.Identity().PeerID)
+				_, ok := a.Conns().ByPeer(b.Config().Identity.PeerID)
 				assert.False(t, ok)
 				assert.Zero(t, a.Stats().Dropped)
 			})
@@ -161,7 +161,7 @@ func TestShutdownDeliversQueuedMessagesFirst(t *testing.T) {
 			res := make(chan error, 1)
 			go func() { res <- a.Shutdown(ctx) }()
 			select {
-			case <-a.Done():
+			case <-a.done:
 			case <-time.After(waitTimeout):
 				t.Fatal("Done not closed by Shutdown")
 			}
@@ -181,7 +181,7 @@ func TestShutdownDeliversQueuedMessagesFirst(t *testing.T) {
 			local := disconnectError(t, ca.Err())
 			assert.Equal(t, ReasonPoolClosed, local.Reason)
 			assert.False(t, local.Remote)
-			assert.Zero(t, a.ActiveConnections())
+			assert.Zero(t, a.Conns().Len())
 			assert.Zero(t, a.Stats().Dropped)
 		})
 	}
@@ -269,7 +269,7 @@ func testClosedPoolRefusesCalls(t *testing.T, n *network, closePool func(context
 	ca, cb := connect(t, a, b)
 	require.NoError(t, closePool(ctxT(t), a.testPool))
 	select {
-	case <-a.Done():
+	case <-a.done:
 	default:
 		t.Fatal("Done not closed")
 	}
@@ -315,7 +315,7 @@ func testClosedPoolRefusesCalls(t *testing.T, n *network, closePool func(context
 	// Close and Shutdown are idempotent.
 	require.NoError(t, a.Close())
 	require.NoError(t, a.Shutdown(ctx))
-	assert.Zero(t, a.ActiveConnections())
+	assert.Zero(t, a.Conns().Len())
 }
 
 // stuckDialer's dials wait for their context to end, then fail as net's
@@ -392,7 +392,7 @@ func (l *blockingListener) Addr() net.Addr {
 func TestCloseWhileServeStarts(t *testing.T) {
 	id := testIdentity(t)
 	newPool := func() *testPool {
-		p, err := New(textMessages(), PeerMetaConfig[struct{}]{}, ConnMetaConfig[Metadata]{},
+		p, err := New(textMessages(), PeerMetaConfig[struct{}]{}, OctezConnMeta(),
 			Config{Identity: id, ProofOfWorkTarget: NoProofOfWork, MaintenanceIdleTime: Disabled})
 		require.NoError(t, err)
 		return p
@@ -418,7 +418,7 @@ func TestCloseWhileServeStarts(t *testing.T) {
 	t.Run("at registration", func(t *testing.T) {
 		p := newPool()
 		entered, closing := make(chan struct{}), make(chan struct{})
-		testHookServeRegistered = func() { close(entered); <-p.Done(); close(closing) }
+		testHookServeRegistered = func() { close(entered); <-p.done; close(closing) }
 		defer func() { testHookServeRegistered = func() {} }()
 		run(t, p, func() { <-entered })
 		<-closing

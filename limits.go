@@ -18,7 +18,7 @@ type Limits struct {
 }
 
 // Limits returns the limits in force.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) Limits() Limits {
+func (p *core) Limits() Limits {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.limits
@@ -42,15 +42,8 @@ func (l Limits) apply(c Config) Config {
 	return c
 }
 
-// SetLimits changes the limits at run time, all at once. Lowering
-// MaxConnections trims the excess through the maintenance (at once if it
-// runs; with the maintenance off, new connections are refused until the
-// count falls); bandwidth limits apply to every connection at once, and
-// raising one wakes the connections waiting for budget; queue sizes apply
-// to connections established afterwards. Invalid limits (min > expected >
-// max, negative values) are refused and nothing changes. The Config the
-// pool was made with is not changed: Config returns it with these limits.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) SetLimits(l Limits) error {
+// setLimits is Pool.SetLimits.
+func (p *core) setLimits(l Limits) error {
 	next := l.apply(p.cfg) // p.cfg is immutable: read without the lock
 	if err := next.Validate(); err != nil {
 		return fmt.Errorf("p2ppool: set limits: %w", err)

@@ -24,15 +24,15 @@ func TestSetLimitsLowersMaxConnectionsThroughMaintenance(t *testing.T) {
 			connect(t, nd, hub)
 			peers = append(peers, nd)
 		}
-		require.Equal(t, 6, hub.ActiveConnections())
-		trusted := peers[0].Identity().PeerID
-		hub.TrustPeer(trusted)
+		require.Equal(t, 6, hub.Conns().Len())
+		trusted := peers[0].Config().Identity.PeerID
+		hub.Peers().Trust(trusted)
 		// New bounds 1/2/3: max threshold 3, max target 3.
 		require.NoError(t, hub.SetLimits(Limits{MinConnections: 1, ExpectedConnections: 2, MaxConnections: 3}))
 		require.NoError(t, hub.Maintain(context.Background()))
 		synctest.Wait()
-		assert.Equal(t, 3, hub.ActiveConnections(), "trimmed to the new target")
-		_, kept := hub.Connection(trusted)
+		assert.Equal(t, 3, hub.Conns().Len(), "trimmed to the new target")
+		_, kept := hub.Conns().ByPeer(trusted)
 		assert.True(t, kept, "the trusted peer is spared")
 		assert.Equal(t, 3, hub.Config().MaxConnections)
 

@@ -34,22 +34,20 @@ func boundsOf(cfg *Limits) bounds {
 }
 
 // maintenanceEnabled: Config.MaintenanceIdleTime is not Disabled.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) maintenanceEnabled() bool {
+func (p *core) maintenanceEnabled() bool {
 	return p.cfg.MaintenanceIdleTime > 0
 }
 
 // wakeMaintenance asks for a maintenance run; it never blocks.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) wakeMaintenance() {
+func (p *core) wakeMaintenance() {
 	select {
 	case p.maintainReq <- struct{}{}:
 	default:
 	}
 }
 
-// Maintain runs the maintenance now and returns once a run that started
-// after the call has finished (octez maintain), or when ctx ends. With the
-// maintenance disabled it returns ErrMaintenanceDisabled.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) Maintain(ctx context.Context) error {
+// maintainNow is Pool.Maintain.
+func (p *core) maintainNow(ctx context.Context) error {
 	if !p.maintenanceEnabled() {
 		return ErrMaintenanceDisabled
 	}
@@ -86,7 +84,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) Maintain(ctx context.Context) error {
 // maintenance is the maintenance worker (octez P2p_maintenance): a run
 // at start, then one whenever the idle time passes, Maintain is called, or
 // the count crosses min or max connections.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) maintenance() {
+func (p *core) maintenance() {
 	idle := time.NewTimer(0) // first run at once
 	defer idle.Stop()
 	for {
@@ -112,7 +110,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) maintenance() {
 
 // maintain is one maintenance run: bring the count back in range, or,
 // when it is in range, ask for a swap (octez maintain).
-func (p *Pool[Msg, PeerMeta, ConnMeta]) maintain() {
+func (p *core) maintain() {
 	swapped := false
 	for p.ctx.Err() == nil {
 		p.mu.Lock() // the limits may change at run time (SetLimits)
@@ -130,7 +128,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) maintain() {
 			p.dropConnections(n - b.maxTarget)
 		default:
 			if !swapped && !p.cfg.ClosedNetwork {
-				p.SendSwapRequest()
+				p.sendSwapRequest()
 			}
 			p.publish(Event{Kind: EventMaintenanceEnded})
 			return
@@ -143,7 +141,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) maintain() {
 // candidate is left, at most max at a time (octez try_to_contact): points
 // that are disconnected, not banned, past their back-off and not missed
 // since this run began; never-missed ones first, then the longest missed.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) tryToContact(wantMin, wantMax int) bool {
+func (p *core) tryToContact(wantMin, wantMax int) bool {
 	start := time.Now()
 	seen := make(map[netip.AddrPort]bool)
 	for wantMin > 0 && p.ctx.Err() == nil {
@@ -188,7 +186,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) tryToContact(wantMin, wantMax int) bool 
 				case <-p.ctx.Done():
 					return
 				}
-				if _, err := p.Connect(p.ctx, c.pt); err == nil {
+				if _, err := p.connect(p.ctx, c.pt); err == nil {
 					mu.Lock()
 					established++
 					mu.Unlock()
@@ -204,11 +202,11 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) tryToContact(wantMin, wantMax int) bool 
 
 // askForMoreContacts asks every peer for points and waits for a new point
 // or peer, or 5 s (octez ask_for_more_contacts).
-func (p *Pool[Msg, PeerMeta, ConnMeta]) askForMoreContacts() {
-	w := p.Watch(p.ctx, 64)
+func (p *core) askForMoreContacts() {
+	w := p.events.watch(p.ctx, 64)
 	defer w.Close()
 	if !p.cfg.ClosedNetwork {
-		p.BroadcastBootstrap()
+		p.broadcastBootstrap()
 	}
 	ctx, cancel := context.WithTimeout(p.ctx, timeBetweenLookingForPeers)
 	defer cancel()
@@ -224,9 +222,9 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) askForMoreContacts() {
 // points. octez only spares peers that are both private and trusted; an
 // operator who trusts a peer expects the pool to keep it, so every
 // trusted one is spared here.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) dropConnections(k int) {
+func (p *core) dropConnections(k int) {
 	p.mu.Lock()
-	var cands []*Connection[Msg, PeerMeta, ConnMeta]
+	var cands []*conn
 	for _, c := range p.conns {
 		pe := p.peers[c.info.Peer]
 		pt := p.points[c.info.Point]

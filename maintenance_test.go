@@ -29,7 +29,7 @@ func TestMaintenanceConverges(t *testing.T) {
 		newMaintained := func() *node {
 			ln := n.listen(t)
 			pt := ln.Addr().(*net.TCPAddr).AddrPort()
-			p, err := New(textMessages(), PeerMetaConfig[struct{}]{}, ConnMetaConfig[Metadata]{}, Config{
+			p, err := New(textMessages(), PeerMetaConfig[struct{}]{}, OctezConnMeta(), Config{
 				Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork, Dialer: fromAddr{n, pt.Addr()},
 				// Thresholds 2 and 9: with at most 10 nodes nobody is ever
 				// full, so a newcomer always finds room.
@@ -49,18 +49,18 @@ func TestMaintenanceConverges(t *testing.T) {
 			nodes = append(nodes, newMaintained())
 		}
 		for i, nd := range nodes {
-			nd.RegisterPoint(nodes[(i+1)%len(nodes)].point)
+			nd.Points().Register(nodes[(i+1)%len(nodes)].point)
 		}
 		inRange := func(phase string, nds []*node) {
 			t.Helper()
 			for i, nd := range nds {
-				c := nd.ActiveConnections()
+				c := nd.Conns().Len()
 				if !assert.GreaterOrEqual(t, c, b.minThreshold, "%s: node %d", phase, i) {
-					for pt, pi := range nd.Points() {
+					for pt, pi := range nd.Points().All() {
 						t.Logf("  point %v %v miss=%v reconnectAfter=%v public=%v", pt, pi.State, pi.LastMiss(), pi.ReconnectAfter, pi.KnownPublic)
 					}
 					for j, o := range nds {
-						t.Logf("  node %d at %v: %d conns", j, o.point, o.ActiveConnections())
+						t.Logf("  node %d at %v: %d conns", j, o.point, o.Conns().Len())
 					}
 					t.Logf("  now %v", time.Now())
 				}
@@ -83,7 +83,7 @@ func TestMaintenanceConverges(t *testing.T) {
 		// Newcomers that know one point each are taken in.
 		for range 2 {
 			nd := newMaintained()
-			nd.RegisterPoint(alive[0].point)
+			nd.Points().Register(alive[0].point)
 			alive = append(alive, nd)
 		}
 		time.Sleep(2 * time.Minute)

@@ -59,7 +59,7 @@ func TestChunkPerMessage(t *testing.T) {
 	a := newNode(t, n, func(c *Config) { c.ChunkPerMessage = true })
 	b := newNode(t, n, nil)
 	ab, ba := connect(t, a, b)
-	before := ab.FlowStat().TotalSent
+	before := ab.Stat().Flow.TotalSent
 	const msgs, body = 200, "0123456789"
 	go func() {
 		for range msgs - 1 {
@@ -71,5 +71,5 @@ func TestChunkPerMessage(t *testing.T) {
 	readN(t, ba, 1)
 	// A message: 4-byte size, 2-byte tag, 4-byte string length, the
 	// body; a chunk adds a 2-byte length and a 16-byte MAC.
-	require.Equal(t, int64(msgs*(4+2+4+len(body)+18)), ab.FlowStat().TotalSent-before)
+	require.Equal(t, int64(msgs*(4+2+4+len(body)+18)), ab.Stat().Flow.TotalSent-before)
 }

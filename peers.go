@@ -114,9 +114,9 @@ func mostRecentAt(a, b PointAt) PointAt {
 }
 
 // peerInfo is the pool's record of a peer. Guarded by Pool.mu.
-type peerInfo[PeerMeta any] struct {
-	PeerInfo[PeerMeta] // Score is PeerMetaConfig.Score(Meta), kept with Meta
-	events             ring[PeerEvent]
+type peerInfo struct {
+	PeerInfo[any] // Score is PeerMetaConfig.Score(Meta), kept with Meta
+	events        ring[PeerEvent]
 	// unknown keeps the fields of its peers.json record this version does
 	// not know, so a save does not lose them.
 	unknown []peersfile.Field
@@ -128,18 +128,44 @@ type peerInfo[PeerMeta any] struct {
 // fresh is what a newly known peer starts with: PeerMetaConfig.Initial
 // and its Score, computed by the caller before it takes p.mu (the
 // application's code never runs under the pool's lock).
-func (p *Pool[Msg, PeerMeta, ConnMeta]) fresh() scoredMeta[PeerMeta] {
-	m := p.peerMeta.Initial()
-	return scoredMeta[PeerMeta]{m, p.peerMeta.Score(m)}
+func (p *core) fresh() scoredMeta {
+	m := p.peerMeta.initial()
+	return scoredMeta{m, p.peerMeta.score(m)}
 }
 
 // scoredMeta is peer metadata with its score.
-type scoredMeta[PeerMeta any] struct {
-	meta  PeerMeta
+type scoredMeta struct {
+	meta  any
 	score float64
 }
 
-func (p *Pool[Msg, PeerMeta, ConnMeta]) registerPeerLocked(id PeerID, init scoredMeta[PeerMeta]) *peerInfo[PeerMeta] {
+// peerMetaHooks is PeerMetaConfig seen by the core: metadata as any.
+type peerMetaHooks struct {
+	initial   func() any
+	score     func(any) float64
+	marshal   func(any) ([]byte, error)
+	unmarshal func([]byte) (any, error)
+}
+
+// Peers is the view of the pool's known peers (octez P2p_pool.Peers):
+// their state, metadata, score, trust and bans. Get it from Pool.Peers;
+// it is a handle, cheap to copy, safe for concurrent use.
+type Peers[PeerMeta any] struct{ p *core }
+
+// typed converts the core's record of a peer to the typed snapshot.
+func typedPeerInfo[PeerMeta any](pi PeerInfo[any]) PeerInfo[PeerMeta] {
+	m, _ := pi.Meta.(PeerMeta)
+	return PeerInfo[PeerMeta]{
+		Peer: pi.Peer, Created: pi.Created, State: pi.State, Point: pi.Point,
+		Trusted: pi.Trusted, Meta: m, Score: pi.Score,
+		LastFailedConnection:      pi.LastFailedConnection,
+		LastRejectedConnection:    pi.LastRejectedConnection,
+		LastEstablishedConnection: pi.LastEstablishedConnection,
+		LastDisconnection:         pi.LastDisconnection,
+	}
+}
+
+func (p *core) registerPeerLocked(id PeerID, init scoredMeta) *peerInfo {
 	if pi := p.peers[id]; pi != nil {
 		return pi
 	}
@@ -152,9 +178,9 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) registerPeerLocked(id PeerID, init score
 	return pi
 }
 
-func (p *Pool[Msg, PeerMeta, ConnMeta]) newPeerInfo(id PeerID, created time.Time, init scoredMeta[PeerMeta]) *peerInfo[PeerMeta] {
-	return &peerInfo[PeerMeta]{
-		PeerInfo: PeerInfo[PeerMeta]{Peer: id, Created: created, Meta: init.meta, Score: init.score},
+func (p *core) newPeerInfo(id PeerID, created time.Time, init scoredMeta) *peerInfo {
+	return &peerInfo{
+		PeerInfo: PeerInfo[any]{Peer: id, Created: created, Meta: init.meta, Score: init.score},
 		events:   newRing[PeerEvent](p.cfg.KnownPeerIDsHistorySize),
 	}
 }
@@ -165,19 +191,19 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) newPeerInfo(id PeerID, created time.Time
 // cannot push out long-known peers). Like octez, it does nothing, and
 // publishes no EventGCPeers, unless the table is above the low mark. p.mu
 // must be held.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) gcPeersLocked() {
+func (p *core) gcPeersLocked() {
 	excess := len(p.peers) - p.cfg.MaxKnownPeerIDs.Low
 	if excess <= 0 {
 		return
 	}
 	defer p.publishLocked(Event{Kind: EventGCPeers})
-	var victims []*peerInfo[PeerMeta]
+	var victims []*peerInfo
 	for _, pi := range p.peers {
 		if pi.State == PeerDisconnected && !pi.Trusted {
 			victims = append(victims, pi)
 		}
 	}
-	slices.SortStableFunc(victims, func(a, b *peerInfo[PeerMeta]) int {
+	slices.SortStableFunc(victims, func(a, b *peerInfo) int {
 		if c := cmp.Compare(a.Score, b.Score); c != 0 {
 			return c
 		}
@@ -190,18 +216,18 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) gcPeersLocked() {
 
 // Transitions of octez's peer state machine. p.mu must be held for all.
 
-func (pi *peerInfo[PeerMeta]) setAccepted(pt netip.AddrPort, now time.Time) {
+func (pi *peerInfo) setAccepted(pt netip.AddrPort, now time.Time) {
 	pi.State, pi.Point = PeerAccepted, pt
 	pi.events.add(PeerEvent{Kind: PeerIncomingRequest, Time: now, Point: pt})
 }
 
-func (pi *peerInfo[PeerMeta]) setRunning(pt netip.AddrPort, now time.Time) {
+func (pi *peerInfo) setRunning(pt netip.AddrPort, now time.Time) {
 	pi.State, pi.Point = PeerRunning, pt
 	pi.LastEstablishedConnection = PointAt{pt, now}
 	pi.events.add(PeerEvent{Kind: PeerConnectionEstablished, Time: now, Point: pt})
 }
 
-func (pi *peerInfo[PeerMeta]) setDisconnected(now time.Time) {
+func (pi *peerInfo) setDisconnected(now time.Time) {
 	switch pi.State {
 	case PeerAccepted:
 		pi.LastRejectedConnection = PointAt{pi.Point, now}
@@ -213,54 +239,54 @@ func (pi *peerInfo[PeerMeta]) setDisconnected(now time.Time) {
 	pi.State, pi.Point = PeerDisconnected, netip.AddrPort{}
 }
 
-func (p *Pool[Msg, PeerMeta, ConnMeta]) peerSnapshot(pi *peerInfo[PeerMeta]) PeerInfo[PeerMeta] {
-	return pi.PeerInfo
-}
-
-func (p *Pool[Msg, PeerMeta, ConnMeta]) peersSnapshot(match func(*peerInfo[PeerMeta]) bool) iter.Seq2[PeerID, PeerInfo[PeerMeta]] {
+func peersSnapshot[PeerMeta any](p *core, match func(*peerInfo) bool) iter.Seq2[PeerID, PeerInfo[PeerMeta]] {
 	p.mu.Lock()
-	snap := make([]PeerInfo[PeerMeta], 0, len(p.peers))
+	snap := make([]PeerInfo[any], 0, len(p.peers))
 	for _, pi := range p.peers {
 		if match(pi) {
-			snap = append(snap, p.peerSnapshot(pi))
+			snap = append(snap, pi.PeerInfo)
 		}
 	}
 	p.mu.Unlock()
-	slices.SortFunc(snap, func(a, b PeerInfo[PeerMeta]) int { return slices.Compare(a.Peer[:], b.Peer[:]) })
+	slices.SortFunc(snap, func(a, b PeerInfo[any]) int { return slices.Compare(a.Peer[:], b.Peer[:]) })
 	return func(yield func(PeerID, PeerInfo[PeerMeta]) bool) {
 		for _, pi := range snap {
-			if !yield(pi.Peer, pi) {
+			if !yield(pi.Peer, typedPeerInfo[PeerMeta](pi)) {
 				return
 			}
 		}
 	}
 }
 
-// Peers iterates over a snapshot of the known peers, in id order.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) Peers() iter.Seq2[PeerID, PeerInfo[PeerMeta]] {
-	return p.peersSnapshot(func(*peerInfo[PeerMeta]) bool { return true })
+// All iterates over a snapshot of the known peers, in id order.
+func (v Peers[PeerMeta]) All() iter.Seq2[PeerID, PeerInfo[PeerMeta]] {
+	p := v.p
+	return peersSnapshot[PeerMeta](p, func(*peerInfo) bool { return true })
 }
 
-// ConnectedPeers iterates over a snapshot of the peers with a running
+// Connected iterates over a snapshot of the peers with a running
 // connection.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) ConnectedPeers() iter.Seq2[PeerID, PeerInfo[PeerMeta]] {
-	return p.peersSnapshot(func(pi *peerInfo[PeerMeta]) bool { return pi.State == PeerRunning })
+func (v Peers[PeerMeta]) Connected() iter.Seq2[PeerID, PeerInfo[PeerMeta]] {
+	p := v.p
+	return peersSnapshot[PeerMeta](p, func(pi *peerInfo) bool { return pi.State == PeerRunning })
 }
 
-// Peer returns what the pool knows of id (octez Peers.info).
-func (p *Pool[Msg, PeerMeta, ConnMeta]) Peer(id PeerID) (PeerInfo[PeerMeta], bool) {
+// Info returns what the pool knows of id (octez Peers.info).
+func (v Peers[PeerMeta]) Info(id PeerID) (PeerInfo[PeerMeta], bool) {
+	p := v.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	pi := p.peers[id]
 	if pi == nil {
 		return PeerInfo[PeerMeta]{}, false
 	}
-	return p.peerSnapshot(pi), true
+	return typedPeerInfo[PeerMeta](pi.PeerInfo), true
 }
 
-// PeerEvents returns the history of id, oldest first (at most
+// Events returns the history of id, oldest first (at most
 // Config.KnownPeerIDsHistorySize entries).
-func (p *Pool[Msg, PeerMeta, ConnMeta]) PeerEvents(id PeerID) []PeerEvent {
+func (v Peers[PeerMeta]) Events(id PeerID) []PeerEvent {
+	p := v.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if pi := p.peers[id]; pi != nil {
@@ -269,26 +295,29 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) PeerEvents(id PeerID) []PeerEvent {
 	return nil
 }
 
-// PeerMeta returns the metadata of id; for an unknown peer, the initial
+// Meta returns the metadata of id; for an unknown peer, the initial
 // metadata, without registering it (octez get_peer_metadata).
-func (p *Pool[Msg, PeerMeta, ConnMeta]) PeerMeta(id PeerID) PeerMeta {
+func (v Peers[PeerMeta]) Meta(id PeerID) PeerMeta {
+	p := v.p
 	p.mu.Lock()
 	pi := p.peers[id]
-	var meta PeerMeta
+	var meta any
 	if pi != nil {
 		meta = pi.Meta
 	}
 	p.mu.Unlock()
 	if pi == nil {
-		meta = p.peerMeta.Initial()
+		meta = p.peerMeta.initial()
 	}
-	return meta
+	m, _ := meta.(PeerMeta)
+	return m
 }
 
-// SetPeerMeta sets the metadata of id, registering the peer first (octez
+// SetMeta sets the metadata of id, registering the peer first (octez
 // set_peer_metadata).
-func (p *Pool[Msg, PeerMeta, ConnMeta]) SetPeerMeta(id PeerID, meta PeerMeta) {
-	set := scoredMeta[PeerMeta]{meta, p.peerMeta.Score(meta)}
+func (v Peers[PeerMeta]) SetMeta(id PeerID, meta PeerMeta) {
+	p := v.p
+	set := scoredMeta{meta, p.peerMeta.score(meta)}
 	init := p.fresh()
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -296,10 +325,11 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) SetPeerMeta(id PeerID, meta PeerMeta) {
 	pi.Meta, pi.Score = set.meta, set.score
 }
 
-// TrustPeer marks id trusted, registering it and lifting any ban or
+// Trust marks id trusted, registering it and lifting any ban or
 // greylisting (octez Peers.trust). Trusted peers may connect in a closed
 // network, are never forgotten, and are not greylisted automatically.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) TrustPeer(id PeerID) {
+func (v Peers[PeerMeta]) Trust(id PeerID) {
+	p := v.p
 	init := p.fresh()
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -307,11 +337,70 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) TrustPeer(id PeerID) {
 	p.registerPeerLocked(id, init).Trusted = true
 }
 
-// UntrustPeer removes the trust of id, if it is known.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) UntrustPeer(id PeerID) {
+// Untrust removes the trust of id, if it is known.
+func (v Peers[PeerMeta]) Untrust(id PeerID) {
+	p := v.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if pi := p.peers[id]; pi != nil {
 		pi.Trusted = false
 	}
+}
+
+// Ban bans peer until UnbanPeer or ClearACL and ends its connection
+// (octez Peers.ban).
+func (v Peers[PeerMeta]) Ban(peer PeerID) {
+	p := v.p
+	p.mu.Lock()
+	p.acl.bannedPeers.Add(peer)
+	c := p.conns[peer]
+	p.mu.Unlock()
+	if c != nil {
+		c.end(&DisconnectError{Reason: ReasonBanned}, false)
+	}
+}
+
+// Unban lifts the ban and greylisting of peer (octez Peers.unban).
+func (v Peers[PeerMeta]) Unban(peer PeerID) {
+	p := v.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.acl.unbanPeer(peer)
+}
+
+// Banned reports whether peer is refused: banned or greylisted.
+func (v Peers[PeerMeta]) Banned(peer PeerID) bool {
+	p := v.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.acl.bannedPeer(peer)
+}
+
+// Score returns the score of id (PeerMetaConfig.Score of its metadata),
+// and false for an unknown peer (octez get_score).
+func (v Peers[PeerMeta]) Score(id PeerID) (float64, bool) {
+	p := v.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if pi := p.peers[id]; pi != nil {
+		return pi.Score, true
+	}
+	return 0, false
+}
+
+// Forget removes id from the known peers, its metadata and history with
+// it, and reports whether it did: a peer being accepted or connected is
+// kept (end its connection first), as is an unknown one. A trusted peer
+// is forgotten with its trust. Bans and greylisting are the ACL's and
+// stay.
+func (v Peers[PeerMeta]) Forget(id PeerID) bool {
+	p := v.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pi := p.peers[id]
+	if pi == nil || pi.State != PeerDisconnected {
+		return false
+	}
+	delete(p.peers, id)
+	return true
 }

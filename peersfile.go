@@ -41,7 +41,7 @@ var peerEventKinds = map[peersfile.EventKind]PeerEventKind{
 // inserted without GC or events, and the points they were last seen at
 // become known). p.mu must not be held; New calls it before the pool is
 // shared.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) loadPeers() error {
+func (p *core) loadPeers() error {
 	if p.cfg.PeersFile == "" {
 		return nil
 	}
@@ -51,11 +51,11 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) loadPeers() error {
 	}
 	for i := range recs {
 		r := &recs[i]
-		meta, err := p.peerMeta.UnmarshalJSON(r.Metadata)
+		meta, err := p.peerMeta.unmarshal(r.Metadata)
 		if err != nil {
 			return fmt.Errorf("p2ppool: peers file %s: peer %v: peer_metadata: %w", p.cfg.PeersFile, PeerID(r.PeerID), err)
 		}
-		pi := p.newPeerInfo(PeerID(r.PeerID), r.Created, scoredMeta[PeerMeta]{meta, p.peerMeta.Score(meta)})
+		pi := p.newPeerInfo(PeerID(r.PeerID), r.Created, scoredMeta{meta, p.peerMeta.score(meta)})
 		pi.Trusted = r.Trusted
 		pi.LastFailedConnection = pointAtOf(r.LastFailedConnection)
 		pi.LastRejectedConnection = pointAtOf(r.LastRejectedConnection)
@@ -105,11 +105,8 @@ func connPointOf(pa PointAt) *peersfile.ConnPoint {
 	return cp
 }
 
-// SavePeers writes the known peers to Config.PeersFile now, atomically
-// (temporary file, fsync, rename): a crash leaves the old file or the new
-// one, never a mix. The pool also saves at Shutdown and every
-// Config.PeersFileSavePeriod. Without a peers file it does nothing.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) SavePeers() error {
+// savePeers is Pool.SavePeers.
+func (p *core) savePeers() error {
 	if p.cfg.PeersFile == "" {
 		return nil
 	}
@@ -126,12 +123,12 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) SavePeers() error {
 }
 
 // peerRecords snapshots the peer table as peers-file records.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) peerRecords() ([]peersfile.Record, error) {
+func (p *core) peerRecords() ([]peersfile.Record, error) {
 	// A copy of each record, its history oldest first: encoding runs
 	// outside the lock, since metadata marshalling is the application's
 	// code.
 	type snapshot struct {
-		PeerInfo[PeerMeta]
+		PeerInfo[any]
 		events  []PeerEvent
 		unknown []peersfile.Field
 	}
@@ -145,7 +142,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) peerRecords() ([]peersfile.Record, error
 	recs := make([]peersfile.Record, 0, len(infos))
 	var errs []error
 	for _, pi := range infos {
-		meta, err := p.peerMeta.MarshalJSON(pi.Meta)
+		meta, err := p.peerMeta.marshal(pi.Meta)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("peer %v: peer_metadata: %w", pi.Peer, err))
 			continue

@@ -19,26 +19,26 @@ func TestPeersFileSurvivesARestart(t *testing.T) {
 	a := newNode(t, n, func(c *Config) { c.Identity, c.PeersFile = id, path })
 	b := newNode(t, n, nil)
 	connect(t, a, b)
-	a.TrustPeer(b.Identity().PeerID)
+	a.Peers().Trust(b.Config().Identity.PeerID)
 	require.NoError(t, a.Shutdown(context.Background()))
 
-	again, err := New(textMessages(), PeerMetaConfig[struct{}]{}, ConnMetaConfig[Metadata]{},
+	again, err := New(textMessages(), PeerMetaConfig[struct{}]{}, OctezConnMeta(),
 		Config{Identity: id, ProofOfWorkTarget: NoProofOfWork, PeersFile: path, Dialer: n, MaintenanceIdleTime: Disabled})
 	require.NoError(t, err)
 	defer again.Close()
-	pi, ok := again.Peer(b.Identity().PeerID)
+	pi, ok := again.Peers().Info(b.Config().Identity.PeerID)
 	require.True(t, ok, "the peer is known again")
 	assert.True(t, pi.Trusted)
 	assert.Equal(t, PeerDisconnected, pi.State)
 	assert.Equal(t, b.point, pi.LastEstablishedConnection.Point)
 	assert.False(t, pi.LastEstablishedConnection.Time.IsZero())
 	kinds := []PeerEventKind{}
-	for _, e := range again.PeerEvents(b.Identity().PeerID) {
+	for _, e := range again.Peers().Events(b.Config().Identity.PeerID) {
 		kinds = append(kinds, e.Kind)
 	}
 	assert.Equal(t, []PeerEventKind{PeerIncomingRequest, PeerConnectionEstablished}, kinds,
 		"octez saves before tearing down: the file has the connection, not its end")
-	_, known := again.Point(b.point)
+	_, known := again.Points().Info(b.point)
 	assert.True(t, known, "the point the peer was last seen at is known again")
 }
 
@@ -47,7 +47,7 @@ func TestCorruptPeersFileIsKeptAside(t *testing.T) {
 	path := filepath.Join(dir, "peers.json")
 	require.NoError(t, os.WriteFile(path, []byte(`[ { "peer_id": "idrRoknJh9zwE`), 0o644))
 	cfg := Config{Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork, PeersFile: path}
-	_, err := New(textMessages(), PeerMetaConfig[struct{}]{}, ConnMetaConfig[Metadata]{}, cfg)
+	_, err := New(textMessages(), PeerMetaConfig[struct{}]{}, OctezConnMeta(), cfg)
 	require.ErrorIs(t, err, ErrPeersFileCorrupt)
 	var ce *PeersFileCorruptError
 	require.ErrorAs(t, err, &ce, "reachable with errors.As")
@@ -62,7 +62,7 @@ func TestCorruptPeersFileIsKeptAside(t *testing.T) {
 	assert.Contains(t, err.Error(), entries[0].Name(), "the error says where it went")
 
 	// Starting again works, with no peers.
-	p, err := New(textMessages(), PeerMetaConfig[struct{}]{}, ConnMetaConfig[Metadata]{}, cfg)
+	p, err := New(textMessages(), PeerMetaConfig[struct{}]{}, OctezConnMeta(), cfg)
 	require.NoError(t, err)
 	p.Close()
 }
@@ -76,7 +76,7 @@ func TestOctezPeersFileRoundTrip(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "peers.json")
 	require.NoError(t, os.WriteFile(path, orig, 0o644))
 	cfg := Config{Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork, PeersFile: path}
-	p, err := New(textMessages(), PeerMetaConfig[OctezPeerMetadata]{}, ConnMetaConfig[Metadata]{}, cfg)
+	p, err := New(textMessages(), OctezPeerMeta(), OctezConnMeta(), cfg)
 	require.NoError(t, err)
 	require.NoError(t, p.SavePeers())
 	p.Close()
@@ -102,9 +102,9 @@ func TestOctezPeersFileRoundTrip(t *testing.T) {
 }
 
 func TestNewPeersStartWithOctezMetadata(t *testing.T) {
-	p, err := New(textMessages(), PeerMetaConfig[OctezPeerMetadata]{}, ConnMetaConfig[Metadata]{},
+	p, err := New(textMessages(), OctezPeerMeta(), OctezConnMeta(),
 		Config{Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork})
 	require.NoError(t, err)
 	defer p.Close()
-	assert.JSONEq(t, string(peersfile.EmptyPeerMetadata()), string(p.PeerMeta(PeerID{1})))
+	assert.JSONEq(t, string(peersfile.EmptyPeerMetadata()), string(p.Peers().Meta(PeerID{1})))
 }

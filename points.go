@@ -167,6 +167,12 @@ func (r ReconnectionConfig) withDefaults() ReconnectionConfig {
 	return r
 }
 
+// Points is the view of the pool's known points (octez
+// P2p_pool.Points): their state, trust, expected peer id and history.
+// Get it from Pool.Points; it is a handle, cheap to copy, safe for
+// concurrent use.
+type Points struct{ p *core }
+
 // pointInfo is the pool's record of a point. Guarded by Pool.mu.
 type pointInfo struct {
 	PointInfo
@@ -183,7 +189,7 @@ func normalizePoint(pt netip.AddrPort) netip.AddrPort {
 // registerPointLocked returns the record of pt, creating it if new (octez
 // register_point): the table is trimmed first when full, and a new point
 // is announced. p.mu must be held.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) registerPointLocked(pt netip.AddrPort) *pointInfo {
+func (p *core) registerPointLocked(pt netip.AddrPort) *pointInfo {
 	pt = normalizePoint(pt)
 	if pi := p.points[pt]; pi != nil {
 		return pi
@@ -199,7 +205,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) registerPointLocked(pt netip.AddrPort) *
 
 // registerNewPointsLocked learns points from a peer (Advertise, nack),
 // skipping our own addresses. p.mu must be held.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) registerNewPointsLocked(pts []netip.AddrPort) {
+func (p *core) registerNewPointsLocked(pts []netip.AddrPort) {
 	if p.cfg.DisablePeerDiscovery {
 		return
 	}
@@ -217,7 +223,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) registerNewPointsLocked(pts []netip.Addr
 // first and never-missed ones last. Trusted and connected points are never
 // evicted. Like octez, it does nothing, and publishes no EventGCPoints,
 // unless the table is above the low mark. p.mu must be held.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) gcPointsLocked() {
+func (p *core) gcPointsLocked() {
 	excess := len(p.points) - p.cfg.MaxKnownPoints.Low
 	if excess <= 0 {
 		return
@@ -294,7 +300,7 @@ func (pi *pointInfo) setDisconnected(rc *ReconnectionConfig, now time.Time) {
 // disconnected ones seen most recently; past the first 3/5 the rest are
 // drawn at random so that every node does not advertise the same points.
 // p.mu must be held.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) knownPointsLocked(size int) []netip.AddrPort {
+func (p *core) knownPointsLocked(size int) []netip.AddrPort {
 	var cands []*pointInfo
 	for _, pi := range p.points {
 		if pi.KnownPublic && !p.acl.bannedAddr(pi.Point.Addr()) {
@@ -339,7 +345,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) knownPointsLocked(size int) []netip.Addr
 }
 
 // pointsSnapshot copies the records that match.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) pointsSnapshot(match func(*pointInfo) bool) iter.Seq2[netip.AddrPort, PointInfo] {
+func (p *core) pointsSnapshot(match func(*pointInfo) bool) iter.Seq2[netip.AddrPort, PointInfo] {
 	p.mu.Lock()
 	snap := make([]PointInfo, 0, len(p.points))
 	for _, pi := range p.points {
@@ -358,19 +364,22 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) pointsSnapshot(match func(*pointInfo) bo
 	}
 }
 
-// Points iterates over a snapshot of the known points, in address order.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) Points() iter.Seq2[netip.AddrPort, PointInfo] {
+// All iterates over a snapshot of the known points, in address order.
+func (v Points) All() iter.Seq2[netip.AddrPort, PointInfo] {
+	p := v.p
 	return p.pointsSnapshot(func(*pointInfo) bool { return true })
 }
 
-// ConnectedPoints iterates over a snapshot of the points with a running
+// Connected iterates over a snapshot of the points with a running
 // connection.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) ConnectedPoints() iter.Seq2[netip.AddrPort, PointInfo] {
+func (v Points) Connected() iter.Seq2[netip.AddrPort, PointInfo] {
+	p := v.p
 	return p.pointsSnapshot(func(pi *pointInfo) bool { return pi.State == PointRunning })
 }
 
-// Point returns what the pool knows of pt (octez Points.info).
-func (p *Pool[Msg, PeerMeta, ConnMeta]) Point(pt netip.AddrPort) (PointInfo, bool) {
+// Info returns what the pool knows of pt (octez Points.info).
+func (v Points) Info(pt netip.AddrPort) (PointInfo, bool) {
+	p := v.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	pi := p.points[normalizePoint(pt)]
@@ -380,9 +389,10 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) Point(pt netip.AddrPort) (PointInfo, boo
 	return pi.PointInfo, true
 }
 
-// PointEvents returns the history of pt, oldest first (at most
+// Events returns the history of pt, oldest first (at most
 // Config.KnownPointsHistorySize entries).
-func (p *Pool[Msg, PeerMeta, ConnMeta]) PointEvents(pt netip.AddrPort) []PointEvent {
+func (v Points) Events(pt netip.AddrPort) []PointEvent {
+	p := v.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if pi := p.points[normalizePoint(pt)]; pi != nil {
@@ -391,27 +401,30 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) PointEvents(pt netip.AddrPort) []PointEv
 	return nil
 }
 
-// RegisterPoint makes pt known, so maintenance and Bootstrap answers can
+// Register makes pt known, so maintenance and Bootstrap answers can
 // use it (octez register_point).
-func (p *Pool[Msg, PeerMeta, ConnMeta]) RegisterPoint(pt netip.AddrPort) {
+func (v Points) Register(pt netip.AddrPort) {
+	p := v.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.registerPointLocked(pt)
 }
 
-// TrustPoint marks pt trusted, registering it if needed, and lifts any ban
+// Trust marks pt trusted, registering it if needed, and lifts any ban
 // or greylisting of its address (octez Points.trust). Trusted points are
 // the only ones allowed in a closed network, are never forgotten, and are
 // not greylisted automatically.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) TrustPoint(pt netip.AddrPort) {
+func (v Points) Trust(pt netip.AddrPort) {
+	p := v.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.acl.unbanAddr(pt.Addr())
 	p.registerPointLocked(pt).Trusted = true
 }
 
-// UntrustPoint removes the trust of pt, if it is known.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) UntrustPoint(pt netip.AddrPort) {
+// Untrust removes the trust of pt, if it is known.
+func (v Points) Untrust(pt netip.AddrPort) {
+	p := v.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if pi := p.points[normalizePoint(pt)]; pi != nil {
@@ -422,11 +435,12 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) UntrustPoint(pt netip.AddrPort) {
 // SetExpectedPeerID makes peer the only peer accepted at pt, registering
 // pt if needed (octez set_expected_peer_id). A running connection there
 // with another peer is ended and its address greylisted.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) SetExpectedPeerID(pt netip.AddrPort, peer PeerID) {
+func (v Points) SetExpectedPeerID(pt netip.AddrPort, peer PeerID) {
+	p := v.p
 	p.mu.Lock()
 	pi := p.registerPointLocked(pt)
 	pi.ExpectedPeer = peer
-	var victim *Connection[Msg, PeerMeta, ConnMeta]
+	var victim *conn
 	if (pi.State == PointRunning || pi.State == PointAccepted) && pi.Peer != peer {
 		p.greylistAddrLocked(pi.Point.Addr(), time.Now())
 		if pi.State == PointRunning {
@@ -437,4 +451,22 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) SetExpectedPeerID(pt netip.AddrPort, pee
 	if victim != nil {
 		victim.end(&DisconnectError{Reason: ReasonUnexpectedPeer}, false)
 	}
+}
+
+// Forget removes pt from the known points, with its history, and reports
+// whether it did: a point being dialled, accepted or connected is kept
+// (end its connection first), as is an unknown one. A trusted point is
+// forgotten with its trust; one of Config.TrustedPoints comes back with
+// the next New. Bans of its address are the ACL's and stay.
+func (v Points) Forget(pt netip.AddrPort) bool {
+	p := v.p
+	pt = normalizePoint(pt)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pi := p.points[pt]
+	if pi == nil || pi.State != PointDisconnected {
+		return false
+	}
+	delete(p.points, pt)
+	return true
 }

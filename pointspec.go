@@ -134,12 +134,8 @@ func (ps PointSpec) Resolve(ctx context.Context, r *net.Resolver) ([]netip.AddrP
 	return out, nil
 }
 
-// ConnectPoint connects to the point a text names (see ParsePoint):
-// a name is resolved, and its addresses tried in turn until one
-// connects; a "#peer_id" suffix becomes the expected peer id of each
-// address tried (SetExpectedPeerID), so another peer there is refused.
-// It returns the last error when none connects.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) ConnectPoint(ctx context.Context, point string) (*Connection[Msg, PeerMeta, ConnMeta], error) {
+// connectPoint is Pool.ConnectPoint.
+func (p *core) connectPoint(ctx context.Context, point string) (*conn, error) {
 	spec, err := ParsePoint(point)
 	if err != nil {
 		return nil, err
@@ -150,10 +146,10 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) ConnectPoint(ctx context.Context, point 
 	}
 	for _, pt := range pts {
 		if !spec.Peer.IsZero() {
-			p.SetExpectedPeerID(pt, spec.Peer)
+			Points{p}.SetExpectedPeerID(pt, spec.Peer)
 		}
-		var c *Connection[Msg, PeerMeta, ConnMeta]
-		if c, err = p.Connect(ctx, pt); err == nil {
+		var c *conn
+		if c, err = p.connect(ctx, pt); err == nil {
 			return c, nil
 		}
 		if ctx.Err() != nil || errors.Is(err, ErrPoolClosed) {

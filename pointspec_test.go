@@ -59,9 +59,9 @@ func TestPointSpecResolve(t *testing.T) {
 func TestConnectPoint(t *testing.T) {
 	n := newNetwork("tcp")
 	a, b := newNode(t, n, nil), newNode(t, n, nil)
-	c, err := a.ConnectPoint(ctxT(t), "localhost:"+strconv.Itoa(int(b.point.Port()))+"#"+b.Identity().PeerID.String())
+	c, err := a.ConnectPoint(ctxT(t), "localhost:"+strconv.Itoa(int(b.point.Port()))+"#"+b.Config().Identity.PeerID.String())
 	require.NoError(t, err)
-	assert.Equal(t, b.Identity().PeerID, c.Peer())
+	assert.Equal(t, b.Config().Identity.PeerID, c.Peer())
 	d := newNode(t, n, nil)
 	_, err = d.ConnectPoint(ctxT(t), "127.0.0.1:"+strconv.Itoa(int(b.point.Port()))+"#"+PeerID{9}.String())
 	assert.ErrorIs(t, err, ErrUnexpectedPeer)

@@ -27,7 +27,7 @@ func BenchmarkPoolThroughput(b *testing.B) {
 }
 
 // pump writes msg b.N times on cx while reading as many on cy, timed.
-func pump[Msg, PeerMeta, ConnMeta any](b *testing.B, cx, cy *Connection[Msg, PeerMeta, ConnMeta], msg Msg) {
+func pump[Msg, ConnMeta any](b *testing.B, cx, cy *Connection[Msg, ConnMeta], msg Msg) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()

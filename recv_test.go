@@ -33,7 +33,7 @@ func TestPoolReadIsFair(t *testing.T) {
 	from := make(map[PeerID]int)
 	seen := make(map[PeerID]int)
 	for i, a := range senders {
-		from[a.Identity().PeerID] = i
+		from[a.Config().Identity.PeerID] = i
 	}
 	var order []int
 	for range 36 {
@@ -54,7 +54,7 @@ func TestPoolReadIsFair(t *testing.T) {
 	assert.Equal(t, 6, quiet, "round robin: %v", order)
 
 	// WriteAll skips the peers it is told to.
-	got, err := b.WriteAll("gossip", senders[0].Identity().PeerID)
+	got, err := b.WriteAll("gossip", senders[0].Config().Identity.PeerID)
 	require.NoError(t, err)
 	assert.Equal(t, 2, got)
 

@@ -130,7 +130,7 @@ func TestSoak(t *testing.T) {
 			hosts[i] = nw.NewHost()
 			ln, err := hosts[i].Listen("tcp", ":9732")
 			require.NoError(t, err)
-			p, err := New(textMessages(), PeerMetaConfig[struct{}]{}, ConnMetaConfig[Metadata]{}, Config{
+			p, err := New(textMessages(), PeerMetaConfig[struct{}]{}, OctezConnMeta(), Config{
 				Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork, Dialer: hosts[i],
 				MinConnections: 1, ExpectedConnections: soakPools, MaxConnections: 2 * soakPools,
 				MaxIncomingConnections: soakPools, MaintenanceIdleTime: Disabled,
@@ -162,8 +162,8 @@ func TestSoak(t *testing.T) {
 		synctest.Wait() // the acceptors register their ends
 		require.False(t, t.Failed())
 		for _, l := range links {
-			peer := pools[indexOf(hosts, l.ha)].Identity().PeerID
-			cb, ok := pools[indexOf(hosts, l.hb)].Connection(peer)
+			peer := pools[indexOf(hosts, l.ha)].Config().Identity.PeerID
+			cb, ok := pools[indexOf(hosts, l.hb)].Conns().ByPeer(peer)
 			require.True(t, ok)
 			l.b.c = cb
 			local := cb.Info().RemoteAddr.(*net.TCPAddr).AddrPort()

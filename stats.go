@@ -1,34 +1,22 @@
 package p2ppool
 
-// PoolStat sums the traffic of all the pool's connections, past and
-// present (octez P2p_stat totals): whole P2P messages and their plaintext
-// bytes.
-type PoolStat struct {
-	MsgsSent, MsgsRecv   uint64
-	BytesSent, BytesRecv uint64
-}
-
-// Stat returns the pool's traffic totals since New.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) Stat() PoolStat {
-	p.mu.Lock()
-	s := p.closedStat
-	conns := make([]*Connection[Msg, PeerMeta, ConnMeta], 0, len(p.conns))
-	for _, c := range p.conns {
-		conns = append(conns, c)
-	}
-	p.mu.Unlock()
-	for _, c := range conns {
-		cs := c.Stat()
-		s.MsgsSent += cs.MsgsSent
-		s.MsgsRecv += cs.MsgsRecv
-		s.BytesSent += cs.BytesSent
-		s.BytesRecv += cs.BytesRecv
-	}
-	return s
-}
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+)
 
 // Stats is a snapshot of the pool's internals, for monitoring.
 type Stats struct {
+	// MsgsSent, MsgsRecv, BytesSent and BytesRecv sum the traffic of all
+	// the pool's connections since New, past and present (octez P2p_stat
+	// totals): whole P2P messages and their plaintext bytes.
+	MsgsSent, MsgsRecv   uint64
+	BytesSent, BytesRecv uint64
+	// Flow is the pool's wire traffic since New, handshakes, encryption
+	// and framing included, and its current rates (octez global_stat).
+	Flow FlowStat
 	// Connections established, handshakes past admission (Accepted) and
 	// incoming handshakes in flight.
 	Connections, Accepted, IncomingHandshakes int
@@ -60,10 +48,14 @@ type Stats struct {
 	IncomingBudgetHeld int64
 }
 
-// Stats returns a snapshot of the pool's counters.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) Stats() Stats {
+func (p *core) stats() Stats {
 	p.mu.Lock()
 	s := Stats{
+		MsgsSent:           p.closedStat.MsgsSent,
+		MsgsRecv:           p.closedStat.MsgsRecv,
+		BytesSent:          p.closedStat.BytesSent,
+		BytesRecv:          p.closedStat.BytesRecv,
+		Flow:               FlowStat(p.sched.Stat()),
 		Connections:        len(p.conns),
 		Accepted:           p.accepted,
 		IncomingHandshakes: len(p.pending.all),
@@ -84,8 +76,13 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) Stats() Stats {
 			s.Refused[r] = n
 		}
 	}
-	for _, c := range p.Connections() {
-		n, b := c.in.len()
+	for _, c := range p.connections() {
+		cs := c.stat()
+		s.MsgsSent += cs.MsgsSent
+		s.MsgsRecv += cs.MsgsRecv
+		s.BytesSent += cs.BytesSent
+		s.BytesRecv += cs.BytesRecv
+		n, b := c.in.queued()
 		s.AppQueued += n
 		s.AppQueuedBytes += b
 		_, ob := c.out.len()
@@ -102,8 +99,19 @@ type FlowStat struct {
 	CurrentInflow, CurrentOutflow int
 }
 
-// FlowStat returns the pool's wire traffic since New, handshakes included
-// (octez global_stat).
-func (p *Pool[Msg, PeerMeta, ConnMeta]) FlowStat() FlowStat {
-	return FlowStat(p.sched.Stat())
+// String formats the snapshot on one line, for logs.
+func (s Stats) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "conns=%d accepted=%d handshakes=%d points=%d peers=%d", s.Connections, s.Accepted, s.IncomingHandshakes, s.KnownPoints, s.KnownPeers)
+	fmt.Fprintf(&b, " sent=%d/%dB recv=%d/%dB wire=%dB/%dB rate=%dB/s/%dB/s", s.MsgsSent, s.BytesSent, s.MsgsRecv, s.BytesRecv, s.Flow.TotalSent, s.Flow.TotalRecv, s.Flow.CurrentOutflow, s.Flow.CurrentInflow)
+	fmt.Fprintf(&b, " queued=%d/%dB out=%dB budget=%dB dropped=%d unknown=%d evicted=%d", s.AppQueued, s.AppQueuedBytes, s.OutQueuedBytes, s.IncomingBudgetHeld, s.Dropped, s.UnknownMessages, s.Evicted)
+	fmt.Fprintf(&b, " greylisted=%d addrs/%d peers", s.GreylistedAddrs, s.GreylistedPeers)
+	if len(s.Refused) > 0 {
+		reasons := slices.Sorted(maps.Keys(s.Refused))
+		b.WriteString(" refused:")
+		for _, r := range reasons {
+			fmt.Fprintf(&b, " %q=%d", r.String(), s.Refused[r])
+		}
+	}
+	return b.String()
 }

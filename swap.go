@@ -19,14 +19,10 @@ type swapRequest struct {
 	proposed PeerID
 }
 
-// SendSwapRequest asks a random connected, non-private peer to swap: it
-// proposes another random connected peer whose listening point is known
-// (octez's maintenance does this when the connection count is in range).
-// It reports whether a request was queued; false when there are not two
-// such peers or the recipient's queue is full.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) SendSwapRequest() bool {
+// sendSwapRequest is Pool.SendSwapRequest.
+func (p *core) sendSwapRequest() bool {
 	p.mu.Lock()
-	var recipients, proposals []*Connection[Msg, PeerMeta, ConnMeta]
+	var recipients, proposals []*conn
 	for _, c := range p.conns {
 		if c.info.PrivateNode {
 			continue
@@ -71,7 +67,7 @@ func without[T comparable](s []T, x T) []T {
 // happened less than SwapLinger ago or point is already known and busy,
 // answer Swap_ack with another of our peers, connect to point, and on
 // success drop the connection to the peer we offered.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) onSwapRequest(source *Connection[Msg, PeerMeta, ConnMeta], point netip.AddrPort) {
+func (p *core) onSwapRequest(source *conn, point netip.AddrPort) {
 	p.publish(Event{Kind: EventSwapRequestReceived, Peer: source.info.Peer})
 	if p.cfg.SwapLinger == Disabled {
 		return
@@ -88,7 +84,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) onSwapRequest(source *Connection[Msg, Pe
 		p.publish(Event{Kind: EventSwapRequestIgnored, Peer: source.info.Peer})
 		return
 	}
-	var cands []*Connection[Msg, PeerMeta, ConnMeta]
+	var cands []*conn
 	for _, c := range p.conns {
 		if c != source && !c.info.PrivateNode && c.info.Point.IsValid() {
 			cands = append(cands, c)
@@ -110,7 +106,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) onSwapRequest(source *Connection[Msg, Pe
 
 // onSwapAck handles the answer to our Swap_request: connect to the point
 // offered and, on success, drop the peer we proposed.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) onSwapAck(source *Connection[Msg, PeerMeta, ConnMeta], point netip.AddrPort) {
+func (p *core) onSwapAck(source *conn, point netip.AddrPort) {
 	p.publish(Event{Kind: EventSwapAckReceived, Peer: source.info.Peer})
 	if p.cfg.SwapLinger == Disabled {
 		return
@@ -132,7 +128,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) onSwapAck(source *Connection[Msg, PeerMe
 // swap connects to point on a pool goroutine (octez awaits it in the
 // connection's worker, stalling its reads; here the reader goes on) and,
 // on success, ends the connection to drop.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) swap(source PeerID, point netip.AddrPort, drop PeerID) {
+func (p *core) swap(source PeerID, point netip.AddrPort, drop PeerID) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
@@ -141,7 +137,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) swap(source PeerID, point netip.AddrPort
 	previous := p.latestSuccessful
 	p.latestAccepted = time.Now()
 	p.goLocked(func() {
-		_, err := p.Connect(p.ctx, point)
+		_, err := p.connect(p.ctx, point)
 		p.mu.Lock()
 		if err != nil {
 			p.latestAccepted = previous

@@ -21,8 +21,8 @@ func TestSwap(t *testing.T) {
 	connect(t, a, c)
 	connect(t, b, d) // b's own peer, with a known point
 	connect(t, c, e)
-	others := map[PeerID]*node{b.Identity().PeerID: b, c.Identity().PeerID: c}
-	offerOf := map[PeerID]*node{b.Identity().PeerID: d, c.Identity().PeerID: e}
+	others := map[PeerID]*node{b.Config().Identity.PeerID: b, c.Config().Identity.PeerID: c}
+	offerOf := map[PeerID]*node{b.Config().Identity.PeerID: d, c.Config().Identity.PeerID: e}
 
 	watch := a.Watch(ctxT(t), 0)
 	defer watch.Close()
@@ -42,20 +42,20 @@ func TestSwap(t *testing.T) {
 	assert.Equal(t, o.point, success.Point, "a connected to the peer r offered")
 
 	waitFor(t, "a and r swapped", func() bool {
-		_, aO := a.Connection(o.Identity().PeerID)
-		_, aP := a.Connection(p.Identity().PeerID)
-		_, rP := r.Connection(p.Identity().PeerID)
-		_, rO := r.Connection(o.Identity().PeerID)
+		_, aO := a.Conns().ByPeer(o.Config().Identity.PeerID)
+		_, aP := a.Conns().ByPeer(p.Config().Identity.PeerID)
+		_, rP := r.Conns().ByPeer(p.Config().Identity.PeerID)
+		_, rO := r.Conns().ByPeer(o.Config().Identity.PeerID)
 		return aO && !aP && rP && !rO
 	})
 
 	// Within swap_linger, r ignores a new request.
 	rw := r.Watch(ctxT(t), 0)
 	defer rw.Close()
-	ca, ok := a.Connection(r.Identity().PeerID)
+	ca, ok := a.Conns().ByPeer(r.Config().Identity.PeerID)
 	require.True(t, ok)
 	fresh := newNode(t, n, nil)
-	req := wire.Message{Tag: wire.TagSwapRequest, Point: fresh.point, PeerID: fresh.Identity().PeerID}
+	req := wire.Message{Tag: wire.TagSwapRequest, Point: fresh.point, PeerID: fresh.Config().Identity.PeerID}
 	require.NoError(t, ca.pushNow(outItem{b: req.Append(nil)}))
 	for {
 		ev := nextOf(t, rw, EventSwapRequestReceived, EventSwapRequestIgnored)

@@ -71,7 +71,7 @@ func connectSettled(t testing.TB, a, b *node) (*testConn, *testConn) {
 	ca, err := a.Connect(context.Background(), b.point)
 	require.NoError(t, err)
 	synctest.Wait()
-	cb, ok := b.Connection(a.Identity().PeerID)
+	cb, ok := b.Conns().ByPeer(a.Config().Identity.PeerID)
 	require.True(t, ok, "%v has no connection with %v", b.point, a.point)
 	return ca, cb
 }
@@ -161,19 +161,19 @@ func normPeerEvents(es []PeerEvent) []PeerEvent {
 // requirePoint checks the whole record and history of pt.
 func requirePoint(t testing.TB, p *testPool, want PointInfo, events []PointEvent) {
 	t.Helper()
-	got, ok := p.Point(want.Point)
+	got, ok := p.Points().Info(want.Point)
 	require.True(t, ok, "point %v unknown", want.Point)
 	assert.Equal(t, normPointInfo(want), normPointInfo(got), "record of %v", want.Point)
-	assert.Equal(t, normPointEvents(events), normPointEvents(p.PointEvents(want.Point)), "history of %v", want.Point)
+	assert.Equal(t, normPointEvents(events), normPointEvents(p.Points().Events(want.Point)), "history of %v", want.Point)
 }
 
 // requirePeer checks the whole record and history of a peer.
 func requirePeer(t testing.TB, p *testPool, want PeerInfo[struct{}], events []PeerEvent) {
 	t.Helper()
-	got, ok := p.Peer(want.Peer)
+	got, ok := p.Peers().Info(want.Peer)
 	require.True(t, ok, "peer %v unknown", want.Peer)
 	assert.Equal(t, normPeerInfo(want), normPeerInfo(got), "record of %v", want.Peer)
-	assert.Equal(t, normPeerEvents(events), normPeerEvents(p.PeerEvents(want.Peer)), "history of %v", want.Peer)
+	assert.Equal(t, normPeerEvents(events), normPeerEvents(p.Peers().Events(want.Peer)), "history of %v", want.Peer)
 }
 
 // tenv is the state of a transition scenario.
@@ -286,7 +286,7 @@ func TestTableTransitions(t *testing.T) {
 				r := <-e.res
 				var rej *RejectedError
 				require.ErrorAs(t, r.err, &rej)
-				assert.Equal(t, TooManyConnections, rej.Motive)
+				assert.Equal(t, NackTooManyConnections, rej.Motive)
 			}, func(e *tenv) (PointInfo, []PointEvent, PeerInfo[struct{}], []PeerEvent) {
 				return PointInfo{Point: e.pt, State: PointDisconnected, KnownPublic: true,
 						LastRejectedConnection: PeerAt{e.peer, e.at(1)},
@@ -340,7 +340,7 @@ func TestTableTransitions(t *testing.T) {
 				require.NoError(t, err)
 				synctest.Wait()
 				var ok bool
-				e.conn, ok = e.a.Connection(e.peer)
+				e.conn, ok = e.a.Conns().ByPeer(e.peer)
 				require.True(t, ok)
 			}, func(e *tenv) (PointInfo, []PointEvent, PeerInfo[struct{}], []PeerEvent) {
 				return PointInfo{Point: e.pt, State: PointRunning, Peer: e.peer, KnownPublic: true,
@@ -413,14 +413,14 @@ func TestTableTransitions(t *testing.T) {
 					if pointEvents != nil {
 						requirePoint(t, e.a.testPool, point, pointEvents)
 					} else {
-						for pt := range e.a.Points() {
+						for pt := range e.a.Points().All() {
 							t.Errorf("step %q: unexpected point %v", s.name, pt)
 						}
 					}
 					if peerEvents != nil {
 						requirePeer(t, e.a.testPool, peer, peerEvents)
 					} else {
-						for id := range e.a.Peers() {
+						for id := range e.a.Peers().All() {
 							t.Errorf("step %q: unexpected peer %v", s.name, id)
 						}
 					}
@@ -458,7 +458,7 @@ func TestTableHistoriesAreBounded(t *testing.T) {
 		n := newNetwork("mem")
 		a := newNode(t, n, func(c *Config) { c.KnownPointsHistorySize, c.KnownPeerIDsHistorySize = 5, 4 })
 		b := newNode(t, n, nil)
-		peer := b.Identity().PeerID
+		peer := b.Config().Identity.PeerID
 		var starts, ends []time.Time
 		for range 3 {
 			time.Sleep(time.Second)
@@ -475,17 +475,17 @@ func TestTableHistoriesAreBounded(t *testing.T) {
 			{PointAcceptingRequest, starts[2], peer},
 			{PointConnectionEstablished, starts[2], peer},
 			{PointExternalDisconnection, ends[2], peer},
-		}), normPointEvents(a.PointEvents(b.point)))
+		}), normPointEvents(a.Points().Events(b.point)))
 		assert.Equal(t, normPeerEvents([]PeerEvent{
 			{PeerExternalDisconnection, ends[1], b.point},
 			{PeerIncomingRequest, starts[2], b.point},
 			{PeerConnectionEstablished, starts[2], b.point},
 			{PeerExternalDisconnection, ends[2], b.point},
-		}), normPeerEvents(a.PeerEvents(peer)))
+		}), normPeerEvents(a.Peers().Events(peer)))
 		// The default keeps 100: b's histories of a hold all of it.
-		assert.Len(t, b.PeerEvents(a.Identity().PeerID), 9)
-		assert.Nil(t, a.PointEvents(nowhere(1)), "unknown point")
-		assert.Nil(t, a.PeerEvents(PeerID{1}), "unknown peer")
+		assert.Len(t, b.Peers().Events(a.Config().Identity.PeerID), 9)
+		assert.Nil(t, a.Points().Events(nowhere(1)), "unknown point")
+		assert.Nil(t, a.Peers().Events(PeerID{1}), "unknown peer")
 	})
 }
 
@@ -503,7 +503,7 @@ func TestPointBackoff(t *testing.T) {
 				now := time.Now()
 				_, err := a.Connect(context.Background(), pt)
 				require.ErrorIs(t, err, ErrConnectionFailed)
-				pi, _ := a.Point(pt)
+				pi, _ := a.Points().Info(pt)
 				assert.Equal(t, now.Round(0), pi.LastFailedConnection.Round(0), "failure %d", i)
 				assert.Equal(t, now.Add(d).Round(0), pi.ReconnectAfter.Round(0), "failure %d", i)
 				assert.Equal(t, delays[i+1], pi.ReconnectionDelay, "failure %d", i)
@@ -513,7 +513,7 @@ func TestPointBackoff(t *testing.T) {
 				assert.False(t, pi.CanReconnect(pi.ReconnectAfter))
 				assert.True(t, pi.CanReconnect(pi.ReconnectAfter.Add(time.Nanosecond)))
 				time.Sleep(d + time.Nanosecond)
-				pi, _ = a.Point(pt)
+				pi, _ = a.Points().Info(pt)
 				assert.True(t, pi.CanReconnect(time.Now()))
 			}
 			// Connect itself ignores the back-off: it dials at once.
@@ -522,9 +522,9 @@ func TestPointBackoff(t *testing.T) {
 			require.ErrorIs(t, err, ErrConnectionFailed)
 			_, err = a.Connect(context.Background(), pt)
 			require.ErrorIs(t, err, ErrConnectionFailed)
-			pi, _ := a.Point(pt)
+			pi, _ := a.Points().Info(pt)
 			assert.Equal(t, now.Add(2*time.Second).Round(0), pi.ReconnectAfter.Round(0))
-			assert.Len(t, a.PointEvents(pt), 2*(len(delays)+1))
+			assert.Len(t, a.Points().Events(pt), 2*(len(delays)+1))
 		})
 	})
 	t.Run("default factor and cap", func(t *testing.T) {
@@ -536,7 +536,7 @@ func TestPointBackoff(t *testing.T) {
 			for i := 1; i <= 68; i++ {
 				_, err := a.Connect(context.Background(), pt)
 				require.ErrorIs(t, err, ErrConnectionFailed)
-				pi, _ := a.Point(pt)
+				pi, _ := a.Points().Info(pt)
 				want := time.Duration(math.Pow(1.2, float64(i)) * float64(time.Second))
 				if i >= 67 {
 					assert.Equal(t, 48*time.Hour, pi.ReconnectionDelay, "failure %d", i)
@@ -564,13 +564,13 @@ func TestPointBackoff(t *testing.T) {
 			fail()
 			time.Sleep(time.Second)
 			t1 := fail()
-			pi, _ := a.Point(b.point)
+			pi, _ := a.Points().Info(b.point)
 			assert.Equal(t, t1.Add(3*time.Second).Round(0), pi.ReconnectAfter.Round(0), "2 s × 1.5")
 			assert.Equal(t, 4500*time.Millisecond, pi.ReconnectionDelay)
 
 			time.Sleep(time.Second)
 			ca, _ := connectSettled(t, a, b)
-			pi, _ = a.Point(b.point)
+			pi, _ = a.Points().Info(b.point)
 			assert.Equal(t, PointRunning, pi.State)
 			assert.Equal(t, 4500*time.Millisecond, pi.ReconnectionDelay, "a success does not reset the delay")
 			assert.Equal(t, t1.Add(3*time.Second).Round(0), pi.ReconnectAfter.Round(0))
@@ -578,7 +578,7 @@ func TestPointBackoff(t *testing.T) {
 			time.Sleep(time.Second)
 			t2 := time.Now()
 			require.NoError(t, ca.Disconnect(context.Background(), false))
-			pi, _ = a.Point(b.point)
+			pi, _ = a.Points().Info(b.point)
 			assert.Equal(t, rc.InitialDelay, pi.ReconnectionDelay, "the end of a connection resets the delay")
 			assert.Equal(t, t2.Add(rc.DisconnectionDelay).Round(0), pi.ReconnectAfter.Round(0))
 			assert.False(t, pi.CanReconnect(t2.Add(rc.DisconnectionDelay)))
@@ -586,7 +586,7 @@ func TestPointBackoff(t *testing.T) {
 
 			time.Sleep(time.Second)
 			t3 := fail()
-			pi, _ = a.Point(b.point)
+			pi, _ = a.Points().Info(b.point)
 			assert.Equal(t, t3.Add(rc.InitialDelay).Round(0), pi.ReconnectAfter.Round(0))
 			assert.Equal(t, 3*time.Second, pi.ReconnectionDelay)
 		})

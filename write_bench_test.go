@@ -28,7 +28,7 @@ func BenchmarkPoolThroughputBytes(b *testing.B) {
 			n := newNetwork("loopback")
 			newBytesPool := func() (*Pool[[]byte, struct{}, Metadata], net.Listener) {
 				cfg := Config{Identity: testIdentity(b), ProofOfWorkTarget: NoProofOfWork, Dialer: n, MaintenanceIdleTime: Disabled}
-				p, err := New(bytesMessages(), PeerMetaConfig[struct{}]{}, ConnMetaConfig[Metadata]{}, cfg)
+				p, err := New(bytesMessages(), PeerMetaConfig[struct{}]{}, OctezConnMeta(), cfg)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -45,10 +45,10 @@ func BenchmarkPoolThroughputBytes(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			var cy *Connection[[]byte, struct{}, Metadata]
+			var cy *BasicConnection[[]byte]
 			waitFor(b, "the accepted end", func() bool {
 				var ok bool
-				cy, ok = y.Connection(x.Identity().PeerID)
+				cy, ok = y.Conns().ByPeer(x.Config().Identity.PeerID)
 				return ok
 			})
 			msg := make([]byte, size-6) // 6 bytes of envelope

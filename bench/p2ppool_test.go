@@ -17,8 +17,8 @@ import (
 type msg = []byte
 
 type (
-	benchPool = p2ppool.Pool[msg, struct{}, p2ppool.Metadata]
-	benchConn = p2ppool.Connection[msg, struct{}, p2ppool.Metadata]
+	benchPool = p2ppool.BasicPool[msg]
+	benchConn = p2ppool.BasicConnection[msg]
 )
 
 // blobEncoding sends a msg as its bytes under tag 0x1000. On the wire a
@@ -58,7 +58,7 @@ func newPool(tb testing.TB, onConn func(*benchConn)) (*benchPool, netip.AddrPort
 		ChainName:             "P2PPOOL_BENCH",
 		DistributedDBVersions: []uint16{0},
 	}
-	pool, err := p2ppool.New(msgs, p2ppool.PeerMetaConfig[struct{}]{}, p2ppool.ConnMetaConfig[p2ppool.Metadata]{}, p2ppool.Config{
+	pool, err := p2ppool.New(msgs, p2ppool.PeerMetaConfig[struct{}]{}, p2ppool.OctezConnMeta(), p2ppool.Config{
 		Identity:          id,
 		ProofOfWorkTarget: p2ppool.NoProofOfWork,
 		MaxConnections:    1000,

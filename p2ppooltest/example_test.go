@@ -25,12 +25,12 @@ func Example() {
 			func(s string) string { return s }, func(m string) (string, bool) { return m, true })},
 		ChainName: "EXAMPLE",
 	}
-	newPool := func(h *p2ppooltest.Host) *p2ppool.Pool[string, struct{}, p2ppool.Metadata] {
+	newPool := func(h *p2ppooltest.Host) *p2ppool.BasicPool[string] {
 		id, err := p2ppool.GenerateIdentity(ctx, p2ppool.NoProofOfWork, nil) // no proof of work: instant
 		if err != nil {
 			log.Fatal(err)
 		}
-		p, err := p2ppool.New(msgs, p2ppool.PeerMetaConfig[struct{}]{}, p2ppool.ConnMetaConfig[p2ppool.Metadata]{},
+		p, err := p2ppool.New(msgs, p2ppool.PeerMetaConfig[struct{}]{}, p2ppool.OctezConnMeta(),
 			p2ppool.Config{Identity: id, ProofOfWorkTarget: p2ppool.NoProofOfWork, Dialer: h})
 		if err != nil {
 			log.Fatal(err)
@@ -45,8 +45,8 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	incoming := make(chan *p2ppool.Connection[string, struct{}, p2ppool.Metadata], 1)
-	b.OnNewConnection(func(c *p2ppool.Connection[string, struct{}, p2ppool.Metadata]) { incoming <- c })
+	incoming := make(chan *p2ppool.BasicConnection[string], 1)
+	b.OnNewConnection(func(c *p2ppool.BasicConnection[string]) { incoming <- c })
 	go b.Serve(ln)
 
 	ca, err := a.Connect(ctx, ln.Addr().(*net.TCPAddr).AddrPort())
@@ -67,7 +67,7 @@ func Example() {
 	// Cut the link: both ends get a reset, and each connection says why
 	// it ended.
 	nw.Reset(alice, bob)
-	for _, c := range []*p2ppool.Connection[string, struct{}, p2ppool.Metadata]{ca, cb} {
+	for _, c := range []*p2ppool.BasicConnection[string]{ca, cb} {
 		<-c.Done()
 		var de *p2ppool.DisconnectError
 		errors.As(c.Err(), &de)

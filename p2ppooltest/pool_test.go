@@ -25,15 +25,15 @@ func TestPoolsUnderSynctest(t *testing.T) {
 		nw.SetFaults(ha, hb, p2ppooltest.Faults{Latency: time.Second})
 		nw.SetFaults(hb, ha, p2ppooltest.Faults{Latency: time.Second})
 
-		type pool = p2ppool.Pool[string, struct{}, p2ppool.Metadata]
-		type conn = p2ppool.Connection[string, struct{}, p2ppool.Metadata]
+		type pool = p2ppool.BasicPool[string]
+		type conn = p2ppool.BasicConnection[string]
 		newPool := func(h *p2ppooltest.Host) *pool {
 			id, err := p2ppool.GenerateIdentity(ctx, p2ppool.NoProofOfWork, nil)
 			require.NoError(t, err)
 			p, err := p2ppool.New(p2ppool.MessageConfig[string]{
 				Encodings: []p2ppool.Encoding[string]{p2ppool.StringEncoding(0x1000, "text", 1<<16,
 					func(s string) string { return s }, func(m string) (string, bool) { return m, true })},
-			}, p2ppool.PeerMetaConfig[struct{}]{}, p2ppool.ConnMetaConfig[p2ppool.Metadata]{},
+			}, p2ppool.PeerMetaConfig[struct{}]{}, p2ppool.OctezConnMeta(),
 				p2ppool.Config{Identity: id, ProofOfWorkTarget: p2ppool.NoProofOfWork, Dialer: h,
 					MaintenanceIdleTime: p2ppool.Disabled})
 			require.NoError(t, err)

@@ -13,14 +13,14 @@ import (
 	"github.com/p2ppool/p2ppool"
 )
 
-type testPool = p2ppool.Pool[Message, struct{}, p2ppool.Metadata]
-type testConn = p2ppool.Connection[Message, struct{}, p2ppool.Metadata]
+type testPool = p2ppool.BasicPool[Message]
+type testConn = p2ppool.BasicConnection[Message]
 
 func newTestPool(t *testing.T, ctx context.Context) *testPool {
 	t.Helper()
 	id, err := p2ppool.GenerateIdentity(ctx, p2ppool.NoProofOfWork, nil)
 	require.NoError(t, err)
-	p, err := p2ppool.New(MessageConfig("TEZOS_TEST"), p2ppool.PeerMetaConfig[struct{}]{}, p2ppool.ConnMetaConfig[p2ppool.Metadata]{},
+	p, err := p2ppool.New(MessageConfig("TEZOS_TEST"), p2ppool.PeerMetaConfig[struct{}]{}, p2ppool.OctezConnMeta(),
 		p2ppool.Config{Identity: id, ProofOfWorkTarget: p2ppool.NoProofOfWork})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = p.Close() })

@@ -57,7 +57,7 @@ func startSwarm(t *testing.T, ctx context.Context, nw *p2ppooltest.Network, n in
 			tweak(i, &cfg)
 		}
 		pool, err := p2ppool.New(tezos.MessageConfig(testChain), p2ppool.PeerMetaConfig[struct{}]{},
-			p2ppool.ConnMetaConfig[p2ppool.Metadata]{}, cfg)
+			p2ppool.OctezConnMeta(), cfg)
 		require.NoError(t, err)
 		ln, err := h.Listen("tcp", ":9732")
 		require.NoError(t, err)
@@ -137,7 +137,7 @@ func TestCrawlFindsWholeSwarm(t *testing.T) {
 			assert.True(t, r.Reachable, "%+v", r)
 			assert.Empty(t, r.Error)
 			assert.Equal(t, 1, r.Attempts)
-			assert.Equal(t, nodes[i].pool.Identity().PeerID.String(), r.PeerID)
+			assert.Equal(t, nodes[i].pool.Config().Identity.PeerID.String(), r.PeerID)
 			require.NotNil(t, r.Version)
 			assert.Equal(t, version{ChainName: testChain, DistributedDB: 2, P2P: 1}, *r.Version)
 			require.NotNil(t, r.HeadLevel, "%+v", r)

@@ -25,8 +25,8 @@ type probeResult struct {
 }
 
 type (
-	crawlPool = p2ppool.Pool[tezos.Message, struct{}, p2ppool.Metadata]
-	crawlConn = p2ppool.Connection[tezos.Message, struct{}, p2ppool.Metadata]
+	crawlPool = p2ppool.BasicPool[tezos.Message]
+	crawlConn = p2ppool.BasicConnection[tezos.Message]
 )
 
 // probe connects to pt with a pool of its own, so that the points the
@@ -35,7 +35,7 @@ type (
 // -wait for the answers. The pool is closed before probe returns.
 func (c *crawler) probe(ctx context.Context, pt netip.AddrPort) probeResult {
 	pool, err := p2ppool.New(tezos.MessageConfig(c.opts.chain), p2ppool.PeerMetaConfig[struct{}]{},
-		p2ppool.ConnMetaConfig[p2ppool.Metadata]{}, p2ppool.Config{
+		p2ppool.OctezConnMeta(), p2ppool.Config{
 			Identity: c.id,
 			// The crawler accepts any peer; the network checks our stamp.
 			ProofOfWorkTarget:     p2ppool.NoProofOfWork,
@@ -106,7 +106,7 @@ func (c *crawler) probe(ctx context.Context, pt netip.AddrPort) probeResult {
 	}
 	cancel()
 	<-readerDone
-	for q := range pool.Points() {
+	for q := range pool.Points().All() {
 		if q != pt {
 			res.advertised = append(res.advertised, q)
 		}

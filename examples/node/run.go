@@ -46,8 +46,8 @@ func textEncoding() p2ppool.Encoding[message] {
 // Text and distributed-DB messages, no peer metadata, octez's connection
 // metadata.
 type (
-	nodePool = p2ppool.Pool[message, struct{}, p2ppool.Metadata]
-	nodeConn = p2ppool.Connection[message, struct{}, p2ppool.Metadata]
+	nodePool = p2ppool.BasicPool[message]
+	nodeConn = p2ppool.BasicConnection[message]
 )
 
 // Retries of the connections to -peer points refused or timing out.
@@ -97,7 +97,7 @@ func runNodeWithInput(ctx context.Context, args []string, in io.Reader, stdout, 
 		cfg.ListeningAddr = ap.Addr()
 	}
 	pool, err := p2ppool.New(messageConfig(opts.chain),
-		p2ppool.PeerMetaConfig[struct{}]{}, p2ppool.ConnMetaConfig[p2ppool.Metadata]{}, cfg)
+		p2ppool.PeerMetaConfig[struct{}]{}, p2ppool.OctezConnMeta(), cfg)
 	if err != nil {
 		ln.Close()
 		fmt.Fprintf(errw, "node run: %v\n", err)

@@ -18,8 +18,8 @@ import (
 // shellPeer is a scripted peer: a pool that speaks only the distributed-DB
 // set, connected to a node.
 type shellPeer struct {
-	pool *p2ppool.Pool[tezos.Message, struct{}, p2ppool.Metadata]
-	conn *p2ppool.Connection[tezos.Message, struct{}, p2ppool.Metadata]
+	pool *p2ppool.BasicPool[tezos.Message]
+	conn *p2ppool.BasicConnection[tezos.Message]
 }
 
 func dialShellPeer(t *testing.T, ctx context.Context, chainName, addr string) *shellPeer {
@@ -27,7 +27,7 @@ func dialShellPeer(t *testing.T, ctx context.Context, chainName, addr string) *s
 	id, err := p2ppool.GenerateIdentity(ctx, p2ppool.NoProofOfWork, nil)
 	require.NoError(t, err)
 	pool, err := p2ppool.New(tezos.MessageConfig(chainName), p2ppool.PeerMetaConfig[struct{}]{},
-		p2ppool.ConnMetaConfig[p2ppool.Metadata]{}, p2ppool.Config{Identity: id, ProofOfWorkTarget: p2ppool.NoProofOfWork})
+		p2ppool.OctezConnMeta(), p2ppool.Config{Identity: id, ProofOfWorkTarget: p2ppool.NoProofOfWork})
 	require.NoError(t, err)
 	t.Cleanup(func() { pool.Close() })
 	conn, err := pool.Connect(ctx, netip.MustParseAddrPort(addr))
@@ -105,7 +105,7 @@ func TestRunAnswersShellRequests(t *testing.T) {
 	assert.NoError(t, peer.conn.Err())
 	assert.NotContains(t, node.stdout.String(), "disconnected")
 	assert.Zero(t, peer.conn.Stat().Unknown)
-	me := peer.pool.Identity().PeerID
+	me := peer.pool.Config().Identity.PeerID
 	peer.conn.Disconnect(ctx, true)
 	<-peer.conn.Done()
 	node.stdout.waitLine(t, `^disconnected `+regexp.QuoteMeta(me.String())+` \S+ in: (peer said disconnect|closed by peer)$`)

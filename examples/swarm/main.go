@@ -165,8 +165,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 type Text string
 
 type (
-	swarmPool = p2ppool.Pool[Text, struct{}, p2ppool.Metadata]
-	swarmConn = p2ppool.Connection[Text, struct{}, p2ppool.Metadata]
+	swarmPool = p2ppool.BasicPool[Text]
+	swarmConn = p2ppool.BasicConnection[Text]
 )
 
 func messages() p2ppool.MessageConfig[Text] {
@@ -285,7 +285,7 @@ func newSwarm(ctx context.Context, o *options) (*swarm, error) {
 			// bootstrap peers: the discovery loop dials it first thing.
 			cfg.TrustedPoints = []netip.AddrPort{s.nodes[i-1].point}
 		}
-		pool, err := p2ppool.New(messages(), p2ppool.PeerMetaConfig[struct{}]{}, p2ppool.ConnMetaConfig[p2ppool.Metadata]{}, cfg)
+		pool, err := p2ppool.New(messages(), p2ppool.PeerMetaConfig[struct{}]{}, p2ppool.OctezConnMeta(), cfg)
 		if err != nil {
 			cleanup()
 			return nil, err
@@ -377,7 +377,7 @@ func (n *node) onConnection(c *swarmConn) {
 	n.mu.Lock()
 	n.live[c] = struct{}{}
 	n.mu.Unlock()
-	if n.pool.ActiveConnections() >= n.target {
+	if n.pool.Conns().Len() >= n.target {
 		if n.reached.CompareAndSwap(0, int64(time.Since(n.start))+1) {
 			n.onReached()
 		}
@@ -430,7 +430,7 @@ func (n *node) discover(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if n.pool.ActiveConnections() < n.target {
+		if n.pool.Conns().Len() < n.target {
 			n.pool.BroadcastBootstrap()
 			n.dialSome(ctx)
 		}
@@ -444,14 +444,14 @@ func (n *node) discover(ctx context.Context) {
 // handshake, or being dialled by us at the same time.
 func (n *node) dialSome(ctx context.Context) {
 	var cands []netip.AddrPort
-	for pt, info := range n.pool.Points() {
+	for pt, info := range n.pool.Points().All() {
 		if info.State == p2ppool.PointDisconnected && pt != n.point {
 			cands = append(cands, pt)
 		}
 	}
 	rand.Shuffle(len(cands), func(i, j int) { cands[i], cands[j] = cands[j], cands[i] })
 	for _, pt := range cands[:min(len(cands), dialsPerRound)] {
-		if n.pool.ActiveConnections() >= n.target {
+		if n.pool.Conns().Len() >= n.target {
 			return
 		}
 		dctx, cancel := context.WithTimeout(ctx, dialTimeout)
@@ -520,13 +520,13 @@ func (s *swarm) snapshot() swarmState {
 	for i, n := range s.nodes {
 		st := &snap.nodes[i]
 		st.Node = i
-		st.PeerID = n.pool.Identity().PeerID
-		for _, c := range n.pool.Connections() {
+		st.PeerID = n.pool.Config().Identity.PeerID
+		for _, c := range n.pool.Conns().All() {
 			st.peers = append(st.peers, c.Peer())
 		}
 		st.Connections = len(st.peers)
 		st.KnownPoints = n.pool.Stats().KnownPoints
-		flow := n.pool.FlowStat()
+		flow := n.pool.Stats().Flow
 		st.Inflow, st.Outflow = flow.CurrentInflow, flow.CurrentOutflow
 		if r := n.reached.Load(); r > 0 {
 			st.reached = time.Duration(r - 1)

@@ -1,0 +1,535 @@
+package p2ppool
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/p2ppool/p2ppool/internal/crypto"
+	"github.com/p2ppool/p2ppool/internal/greylist"
+	"github.com/p2ppool/p2ppool/internal/sched"
+	"github.com/p2ppool/p2ppool/internal/socket"
+	"github.com/p2ppool/p2ppool/internal/wire"
+)
+
+// core is the pool under its typed layer: tables, ACL, admission,
+// maintenance, swap, events and the peers file, working on connections of
+// bytes (conn) and metadata as values of type any. Pool adds the types
+// where messages and metadata meet bytes.
+type core struct {
+	// Immutable after newCore.
+	cfg      Config // with defaults applied; the limits in force are p.limits
+	edge     edge
+	peerMeta peerMetaHooks
+	connMeta connMetaHooks
+	versions socket.Versions
+	sockCfg  socket.Config // Port is filled per handshake from port
+	self     PeerID
+	log      *slog.Logger
+	groups   netGroups
+	// evictSeed keys the subnet hash that protects connections from
+	// eviction, so that no peer can predict which are protected.
+	evictSeed maphash.Seed
+	// ctx is cancelled by Close: it aborts handshakes and dials.
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{} // closed when Close or Shutdown begins
+
+	// port is the listening port announced in connection messages.
+	port atomic.Uint32
+	// nextID numbers connections.
+	nextID atomic.Uint64
+	// dropped counts messages dropped on full outgoing queues.
+	dropped atomic.Uint64
+	// unknown counts messages of undeclared tags dropped
+	// (UnknownMessagesIgnore).
+	unknown atomic.Uint64
+	// evictions counts connections evicted for a newcomer.
+	evictions atomic.Uint64
+	// refused counts inbound connections refused, by reason.
+	refused [numRefusals]atomic.Uint64
+
+	// inBudget bounds the incoming bytes held across connections.
+	inBudget *inBudget
+
+	// events fans events out to watchers; it has its own lock, taken
+	// after mu.
+	events eventHub
+
+	// maintainReq wakes the maintenance worker (capacity 1).
+	maintainReq chan struct{}
+	// Guarded by mu: maintenance runs completed, whether one is running,
+	// and a channel closed (and replaced) at the end of each run.
+	maintainRuns int
+	maintaining  bool
+	maintainDone chan struct{}
+
+	// saveMu serialises peers-file saves.
+	saveMu sync.Mutex
+
+	// wg counts every goroutine the pool started and every call in
+	// flight that may start one (handshakes); Close waits for it.
+	wg sync.WaitGroup
+
+	// Lock order: mu, then a queue's own lock. mu is never held across
+	// network I/O or a user callback.
+	mu sync.Mutex
+	// Guarded by mu.
+	closed    bool
+	limits    Limits // SetLimits changes them, not cfg
+	listeners map[net.Listener]struct{}
+	conns     map[PeerID]*conn
+	peers     map[PeerID]*peerInfo
+	points    map[netip.AddrPort]*pointInfo
+	// accepted counts handshakes past admission, not yet running: they
+	// hold a connection slot so concurrent handshakes cannot overshoot
+	// the limit (octez quirk 9).
+	accepted int
+	// pending are the incoming handshakes in flight; fails the scores of
+	// the addresses whose handshakes stall; evicting the connections
+	// evicted for a newcomer and not yet torn down, whose slots are
+	// already given away.
+	pending  pendingSet
+	fails    failScores
+	evicting int
+	// closedStat sums the traffic of connections that have ended.
+	closedStat ConnStat
+	acl        *acl
+	sched      *sched.Scheduler
+	// latestAccepted and latestSuccessful are the times of the last swap
+	// started and the last one that succeeded (octez, for swap_linger).
+	latestAccepted, latestSuccessful time.Time
+	// myPoints are addresses found to be our own (octez my_id_points).
+	myPoints []netip.AddrPort
+}
+
+// edge is what the typed layer lends the core: the only calls where a
+// connection meets Msg and ConnMeta.
+type edge interface {
+	// attach makes the typed half of a new connection, the inbox its
+	// reader delivers application messages to.
+	attach(c *conn) inbox
+	// established runs the OnNewConnection hooks, outside every lock.
+	established(c *conn)
+}
+
+// newCore checks cfg and builds the core; maxMessage is the largest whole
+// message the message set allows.
+func newCore(cfg Config, versions socket.Versions, maxMessage int, pm peerMetaHooks, cm connMetaHooks, localMeta []byte, e edge) (*core, error) {
+	if versions.ChainName == "" {
+		versions.ChainName = DefaultChainName
+	}
+	if len(versions.DistributedDB) == 0 {
+		versions.DistributedDB = DefaultDistributedDBVersions
+	}
+	versions.P2P = p2pVersions
+	target, err := powTarget(cfg.ProofOfWorkTarget)
+	if err != nil {
+		return nil, fmt.Errorf("p2ppool: config: ProofOfWorkTarget: %w", err)
+	}
+	// Peers of the same settings would refuse this node, and greylist
+	// its address: say so now (octez checks its identity at start too).
+	if err := cfg.Identity.CheckProofOfWork(cfg.ProofOfWorkTarget); err != nil {
+		return nil, fmt.Errorf("p2ppool: config: the identity does not meet ProofOfWorkTarget %v: %w", cfg.ProofOfWorkTarget, err)
+	}
+	if len(localMeta) > socket.MaxChunkPayload {
+		return nil, fmt.Errorf("p2ppool: conn meta config: local metadata of %d bytes does not fit one chunk", len(localMeta))
+	}
+	acl, err := newACL(&cfg)
+	if err != nil {
+		return nil, fmt.Errorf("p2ppool: config: %w", err)
+	}
+	sch, err := sched.New(sched.Config{Limits: sched.Limits{
+		MaxInflow: cfg.MaxDownloadSpeed, MaxOutflow: cfg.MaxUploadSpeed,
+		ConnMaxInflow: cfg.MaxConnDownloadSpeed, ConnMaxOutflow: cfg.MaxConnUploadSpeed,
+	}})
+	if err != nil {
+		return nil, fmt.Errorf("p2ppool: config: %w", err)
+	}
+	id := cfg.Identity
+	p := &core{
+		acl:      acl,
+		sched:    sch,
+		cfg:      cfg,
+		edge:     e,
+		peerMeta: pm,
+		connMeta: cm,
+		versions: versions,
+		sockCfg: socket.Config{
+			PublicKey:        crypto.PublicKey(id.PublicKey),
+			SecretKey:        crypto.SecretKey(id.SecretKey),
+			KeyCache:         crypto.NewChannelKeyCache((*crypto.SecretKey)(&id.SecretKey), 0),
+			ProofOfWorkStamp: crypto.Nonce(id.ProofOfWorkStamp),
+			Version:          versions.Announced(),
+			PowTarget:        target,
+			Metadata:         localMeta,
+			BinaryChunksSize: cfg.BinaryChunksSize,
+			ChunkPerMessage:  cfg.ChunkPerMessage,
+			MaxMessageSize:   maxMessage,
+		},
+		self:         id.PeerID,
+		groups:       newNetGroups(&cfg),
+		inBudget:     newInBudget(cfg.TotalIncomingQueueSize),
+		evictSeed:    maphash.MakeSeed(),
+		log:          cfg.Logger,
+		done:         make(chan struct{}),
+		maintainReq:  make(chan struct{}, 1),
+		maintainDone: make(chan struct{}),
+		listeners:    make(map[net.Listener]struct{}),
+		conns:        make(map[PeerID]*conn),
+		peers:        make(map[PeerID]*peerInfo),
+		points:       make(map[netip.AddrPort]*pointInfo),
+	}
+	p.limits = limitsOf(&p.cfg)
+	p.ctx, p.cancel = context.WithCancel(context.Background())
+	p.port.Store(uint32(cfg.ListeningPort))
+	for _, pt := range cfg.TrustedPoints {
+		p.registerPointLocked(pt).Trusted = true
+	}
+	if err := p.loadPeers(); err != nil {
+		sch.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+// start starts the pool's background goroutines.
+func (p *core) start() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.goLocked(p.housekeeping)
+	if p.maintenanceEnabled() {
+		p.goLocked(p.maintenance)
+	}
+}
+
+// housekeeping is the pool's background goroutine: it ages the address
+// greylist (octez's countdown every cleanup delay / 16) and saves the
+// peers file periodically.
+func (p *core) housekeeping() {
+	countdown := time.NewTicker(greylist.CountdownPeriod(p.cfg.GreylistTimeout))
+	defer countdown.Stop()
+	var save <-chan time.Time
+	if p.cfg.PeersFile != "" && p.cfg.PeersFileSavePeriod > 0 {
+		t := time.NewTicker(p.cfg.PeersFileSavePeriod)
+		defer t.Stop()
+		save = t.C
+	}
+	for {
+		select {
+		case <-countdown.C:
+			p.greylistCountdown()
+		case <-save:
+			if err := p.savePeers(); err != nil {
+				p.log.Error("periodic save of the peers file failed", "err", err)
+			}
+		case <-p.ctx.Done():
+			return
+		}
+	}
+}
+
+// publishLocked publishes e to the watchers. p.mu must be held: events are
+// published in the order of the table changes they report, after them.
+func (p *core) publishLocked(e Event) { p.events.publish(e) }
+
+// publish publishes an event that reports no table change.
+func (p *core) publish(e Event) { p.events.publish(e) }
+
+// config is Pool.Config.
+func (p *core) config() Config {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.limits.apply(p.cfg)
+}
+
+// isClosed reports whether Close or Shutdown has begun.
+func (p *core) isClosed() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// enter registers a call that may start goroutines or connections; it
+// fails once the pool is closing. Pair with p.wg.Done.
+func (p *core) enter() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return ErrPoolClosed
+	}
+	p.wg.Add(1)
+	return nil
+}
+
+// goLocked starts f on a goroutine owned by the pool. p.mu must be held
+// and the pool open.
+func (p *core) goLocked(f func()) {
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		f()
+	}()
+}
+
+// serve is Pool.Serve.
+func (p *core) serve(ln net.Listener) error {
+	// The listener is registered under the same lock that checks the
+	// pool is open: registered after the check, it could miss
+	// beginClose, and Close would wait forever for this Accept loop.
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		ln.Close()
+		return ErrPoolClosed
+	}
+	p.wg.Add(1)
+	p.listeners[ln] = struct{}{}
+	p.mu.Unlock()
+	defer p.wg.Done()
+	testHookServeRegistered()
+	if addr, ok := ln.Addr().(*net.TCPAddr); ok {
+		p.port.CompareAndSwap(0, uint32(addr.Port))
+	}
+	defer func() {
+		p.mu.Lock()
+		delete(p.listeners, ln)
+		p.mu.Unlock()
+		ln.Close()
+	}()
+	var delay time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			select {
+			case <-p.done: // beginClose closed the listener
+				return ErrPoolClosed
+			default:
+			}
+			if isTemporaryAcceptError(err) {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				p.log.Warn("accept failed; retrying", "err", err, "delay", delay)
+				select {
+				case <-time.After(delay):
+					continue
+				case <-p.ctx.Done():
+					return ErrPoolClosed
+				}
+			}
+			return fmt.Errorf("p2ppool: accept: %w", err)
+		}
+		delay = 0
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			nc.Close()
+			return ErrPoolClosed
+		}
+		p.goLocked(func() { p.accept(p.ctx, nc) })
+		p.mu.Unlock()
+	}
+}
+
+// testHookServeRegistered runs once Serve has registered its listener; a
+// test uses it to close the pool at that moment (as net/http's
+// testHookServerServe).
+var testHookServeRegistered = func() {}
+
+// isTemporaryAcceptError reports accept errors worth a retry after a pause
+// (out of file descriptors, a connection aborted before accept), as octez's
+// welcome worker and net/http do.
+func isTemporaryAcceptError(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout() ||
+		errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
+		errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, syscall.ENOBUFS)
+}
+
+// broadcastBootstrap is Pool.BroadcastBootstrap.
+func (p *core) broadcastBootstrap() {
+	p.broadcast(bootstrapMsg, func(c *conn) bool {
+		if c.info.PrivateNode {
+			return false
+		}
+		p.publish(Event{Kind: EventBootstrapSent, Peer: c.info.Peer})
+		return true
+	})
+}
+
+var (
+	bootstrapMsg  = (&wire.Message{Tag: wire.TagBootstrap}).Append(nil)
+	disconnectMsg = (&wire.Message{Tag: wire.TagDisconnect}).Append(nil)
+)
+
+// connections returns the established connections, oldest first.
+func (p *core) connections() []*conn {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]*conn, 0, len(p.conns))
+	for _, c := range p.conns {
+		out = append(out, c)
+	}
+	slices.SortFunc(out, func(a, b *conn) int { return cmp.Compare(a.info.ID, b.info.ID) })
+	return out
+}
+
+// broadcast queues the encoded message b, shared read-only by every
+// writer, on the connections to that match.
+func (p *core) broadcast(b []byte, to func(*conn) bool) int {
+	n := 0
+	for _, c := range p.connections() {
+		if to(c) && c.pushNow(outItem{b: b}) == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// onBootstrap answers a peer's Bootstrap with an Advertise of known public
+// points (octez: nothing for private peers, in a closed network, without
+// discovery, or with no points).
+func (p *core) onBootstrap(c *conn) {
+	if p.cfg.ClosedNetwork || p.cfg.DisablePeerDiscovery {
+		return
+	}
+	p.publish(Event{Kind: EventBootstrapReceived, Peer: c.info.Peer})
+	if c.info.PrivateNode {
+		return
+	}
+	p.mu.Lock()
+	pts := p.knownPointsLocked(maxAdvertised)
+	p.mu.Unlock()
+	if len(pts) == 0 {
+		return
+	}
+	m := wire.Message{Tag: wire.TagAdvertise, Points: pts}
+	if c.pushNow(outItem{b: m.Append(nil)}) == nil {
+		p.publish(Event{Kind: EventAdvertiseSent, Peer: c.info.Peer})
+	}
+}
+
+// onAdvertise learns the points a peer advertised.
+func (p *core) onAdvertise(from PeerID, pts []netip.AddrPort) {
+	if p.cfg.ClosedNetwork || p.cfg.DisablePeerDiscovery {
+		return
+	}
+	p.mu.Lock()
+	p.publishLocked(Event{Kind: EventAdvertiseReceived, Peer: from})
+	p.registerNewPointsLocked(pts)
+	p.mu.Unlock()
+}
+
+// removeConnection updates the tables once a connection has ended
+// (octez disconnection bookkeeping).
+func (p *core) removeConnection(c *conn) {
+	now := time.Now()
+	p.mu.Lock()
+	if p.conns[c.info.Peer] == c {
+		delete(p.conns, c.info.Peer)
+		if c.evicted {
+			p.evicting--
+		}
+	}
+	// Keep the traffic of ended connections in the pool's totals.
+	cs := c.stat()
+	p.closedStat.MsgsSent += cs.MsgsSent
+	p.closedStat.MsgsRecv += cs.MsgsRecv
+	p.closedStat.BytesSent += cs.BytesSent
+	p.closedStat.BytesRecv += cs.BytesRecv
+	if pi := p.peers[c.info.Peer]; pi != nil && pi.State == PeerRunning {
+		pi.setDisconnected(now)
+	}
+	if c.info.Point.IsValid() {
+		if pi := p.points[c.info.Point]; pi != nil && pi.State == PointRunning && pi.Peer == c.info.Peer {
+			pi.setDisconnected(&p.cfg.Reconnection, now)
+		}
+	}
+	cause, _ := context.Cause(c.ctx).(*DisconnectError)
+	p.publishLocked(Event{Kind: EventDisconnection, Peer: c.info.Peer, IDPoint: c.info.Point, Err: cause})
+	if len(p.conns) < p.limits.MinConnections && p.maintenanceEnabled() {
+		p.wakeMaintenance() // octez trigger too_few_connections
+	}
+	p.mu.Unlock()
+	p.log.Debug("disconnected", "peer", c.info.Peer, "point", c.info.Point, "conn", c.info.ID, "reason", cause)
+}
+
+// close is Pool.Close.
+func (p *core) close() error {
+	conns := p.beginClose()
+	p.cancel()
+	cause := &DisconnectError{Reason: ReasonPoolClosed}
+	for _, c := range conns {
+		c.end(cause, false)
+	}
+	p.wg.Wait()
+	p.sched.Close()
+	p.events.close()
+	return nil
+}
+
+// beginClose marks the pool closed, stops the listeners and returns the
+// connections to end. Idempotent.
+func (p *core) beginClose() []*conn {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.closed {
+		p.closed = true
+		close(p.done)
+		for ln := range p.listeners {
+			ln.Close()
+		}
+	}
+	conns := make([]*conn, 0, len(p.conns))
+	for _, c := range p.conns {
+		conns = append(conns, c)
+	}
+	return conns
+}
+
+// shutdown is Pool.Shutdown.
+func (p *core) shutdown(ctx context.Context) error {
+	conns := p.beginClose()
+	// octez saves the peers before tearing down, so the file records the
+	// connections as they were.
+	saveErr := p.savePeers()
+	if saveErr != nil {
+		p.log.Error("saving the peers file failed", "err", saveErr)
+	}
+	cause := &DisconnectError{Reason: ReasonPoolClosed}
+	for _, c := range conns {
+		// Record why first: the peer may hang up as soon as it has read
+		// the Disconnect, and its hanging up must not become the reason.
+		c.cause.CompareAndSwap(nil, cause)
+		// The Disconnect goes behind what is queued even when the queue is
+		// full: it is the last message, not one to drop.
+		c.out.pushLast(outItem{b: disconnectMsg})
+		c.end(cause, true)
+	}
+	var err error
+	for _, c := range conns {
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		if err != nil {
+			break
+		}
+	}
+	p.cancel()
+	p.close()
+	return errors.Join(err, saveErr)
+}
