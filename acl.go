@@ -222,8 +222,6 @@ func (a ACL) UnbanAddr(addr netip.Addr) {
 	}
 }
 
-
-
 // AddrBanned reports whether connections from addr are refused: banned or
 // greylisted.
 func (a ACL) AddrBanned(addr netip.Addr) bool {
@@ -232,7 +230,6 @@ func (a ACL) AddrBanned(addr netip.Addr) bool {
 	defer p.mu.Unlock()
 	return p.acl.bannedAddr(addr)
 }
-
 
 // greylistCountdown ages the address greylist one step (octez's bloomer
 // countdown, every ip_greylist_cleanup_delay/16).

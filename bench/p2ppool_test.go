@@ -220,7 +220,7 @@ func p2ppoolRoundTrip(ctx context.Context, client *benchPool, addr netip.AddrPor
 	if len(m) != 1 || m[0] != v {
 		return errors.New("echo mismatch")
 	}
-	if err := client.Disconnect(ctx, c, false); err != nil {
+	if err := c.Disconnect(ctx, false); err != nil {
 		return fmt.Errorf("disconnect: %w", err)
 	}
 	return nil
