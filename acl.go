@@ -132,12 +132,15 @@ func (p *core) punish(addr netip.Addr, peer PeerID) {
 // GreylistAddr greylists addr: connections from it are refused until it
 // decays (Config.GreylistTimeout), and its running connections are ended
 // (octez only refuses new ones).
-func (a ACL) GreylistAddr(addr netip.Addr) {
+func (a ACL) GreylistAddr(addr netip.Addr) error {
 	p := a.p
-	p.mu.Lock()
+	if err := p.lockOpen(); err != nil {
+		return err
+	}
 	victims := p.greylistAddrLocked(addr, time.Now())
 	p.mu.Unlock()
 	endAll(victims, ReasonGreylisted)
+	return nil
 }
 
 // GreylistPeer greylists peer and, if it is connected, its address for
@@ -147,10 +150,12 @@ func (a ACL) GreylistAddr(addr netip.Addr) {
 // gateway); GreylistAddr cuts them all. octez does nothing for a peer
 // that is not connected; here the peer id is greylisted anyway. The peer
 // greylist holds Config.PeerGreylistSize ids, evicting the oldest.
-func (a ACL) GreylistPeer(peer PeerID) {
+func (a ACL) GreylistPeer(peer PeerID) error {
 	p := a.p
 	now := time.Now()
-	p.mu.Lock()
+	if err := p.lockOpen(); err != nil {
+		return err
+	}
 	p.acl.greylistPeer(peer, now)
 	var victims []*conn
 	if c := p.conns[peer]; c != nil {
@@ -161,15 +166,18 @@ func (a ACL) GreylistPeer(peer PeerID) {
 	}
 	p.mu.Unlock()
 	endAll(victims, ReasonGreylisted)
+	return nil
 }
 
 // GC ages the address greylist by one step and forgets the
 // addresses that decayed (octez gc_greylist), and forgets the peers
 // greylisted more than olderThan ago (all of them for olderThan <= 0).
-func (a ACL) GC(olderThan time.Duration) {
+func (a ACL) GC(olderThan time.Duration) error {
 	p := a.p
 	cutoff := time.Now().Add(-olderThan)
-	p.mu.Lock()
+	if err := p.lockOpen(); err != nil {
+		return err
+	}
 	defer p.mu.Unlock()
 	p.acl.addrs.GC()
 	for id, since := range p.acl.peerSince {
@@ -178,27 +186,33 @@ func (a ACL) GC(olderThan time.Duration) {
 			delete(p.acl.peerSince, id)
 		}
 	}
+	return nil
 }
 
 // Clear lifts every ban and greylisting (octez acl_clear, the RPC
 // DELETE /network/greylist).
-func (a ACL) Clear() {
+func (a ACL) Clear() error {
 	p := a.p
-	p.mu.Lock()
+	if err := p.lockOpen(); err != nil {
+		return err
+	}
 	defer p.mu.Unlock()
 	p.acl.bannedAddrs.Clear()
 	p.acl.bannedPeers.Clear()
 	p.acl.addrs.Clear()
 	p.acl.peers.Clear()
 	clear(p.acl.peerSince)
+	return nil
 }
 
 // BanAddr bans addr until UnbanAddr or ClearACL, and ends its running
 // connections; with banPeers the peers of those connections are banned
 // too (octez Points.ban ~ban_peers).
-func (a ACL) BanAddr(addr netip.Addr, banPeers bool) {
+func (a ACL) BanAddr(addr netip.Addr, banPeers bool) error {
 	p := a.p
-	p.mu.Lock()
+	if err := p.lockOpen(); err != nil {
+		return err
+	}
 	p.acl.bannedAddrs.Add(greylist.Key(addr))
 	victims := p.connsFromLocked(addr)
 	if banPeers {
@@ -208,18 +222,22 @@ func (a ACL) BanAddr(addr netip.Addr, banPeers bool) {
 	}
 	p.mu.Unlock()
 	endAll(victims, ReasonBanned)
+	return nil
 }
 
 // UnbanAddr lifts the ban and greylisting of addr and of the peers
 // connected from it (octez Points.unban).
-func (a ACL) UnbanAddr(addr netip.Addr) {
+func (a ACL) UnbanAddr(addr netip.Addr) error {
 	p := a.p
-	p.mu.Lock()
+	if err := p.lockOpen(); err != nil {
+		return err
+	}
 	defer p.mu.Unlock()
 	p.acl.unbanAddr(addr)
 	for _, c := range p.connsFromLocked(addr) {
 		p.acl.unbanPeer(c.info.Peer)
 	}
+	return nil
 }
 
 // AddrBanned reports whether connections from addr are refused: banned or

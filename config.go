@@ -208,7 +208,7 @@ type Config struct {
 	// fail or end (octez greylisting_config). Zero fields mean octez's.
 	Reconnection ReconnectionConfig
 	// PeersFileSavePeriod is how often the peers file is saved while the
-	// pool runs, on top of Shutdown and SavePeers. If zero, 5 minutes;
+	// pool runs, on top of Shutdown and Peers().Save. If zero, 5 minutes;
 	// Disabled saves only at Shutdown and on request.
 	PeersFileSavePeriod time.Duration
 	// MaxDownloadSpeed and MaxUploadSpeed cap, in bytes per second, the

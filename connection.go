@@ -160,7 +160,10 @@ func typedConnInfo[ConnMeta any](i ConnInfo[any]) ConnInfo[ConnMeta] {
 // Conns is the view of the pool's established connections (octez
 // P2p_pool.Connection). Get it from Pool.Conns; it is a handle, cheap to
 // copy, safe for concurrent use.
-type Conns[Msg, ConnMeta any] struct{ p *core }
+type Conns[Msg, ConnMeta any] struct {
+	p     *core
+	hooks *connHooks[Msg, ConnMeta]
+}
 
 // All returns the established connections, oldest first.
 func (v Conns[Msg, ConnMeta]) All() []*Connection[Msg, ConnMeta] {
@@ -204,6 +207,21 @@ func (v Conns[Msg, ConnMeta]) ByPoint(pt netip.AddrPort) (*Connection[Msg, ConnM
 	}
 	p.mu.Unlock()
 	return typed[Msg, ConnMeta](found), found != nil
+}
+
+// OnNew registers a hook run for every new connection, in the
+// goroutine that established it, before Connect or Accept return; hooks
+// run newest first, as in octez. A hook must not block for long: it
+// delays the handshake that triggered it.
+func (v Conns[Msg, ConnMeta]) OnNew(hook func(*Connection[Msg, ConnMeta])) error {
+	if err := v.p.lockOpen(); err != nil {
+		return err
+	}
+	v.p.mu.Unlock()
+	v.hooks.mu.Lock()
+	defer v.hooks.mu.Unlock()
+	v.hooks.hooks = append(v.hooks.hooks, hook)
+	return nil
 }
 
 // Info describes the connection.

@@ -119,7 +119,7 @@ type edge interface {
 	// attach makes the typed half of a new connection, the inbox its
 	// reader delivers application messages to.
 	attach(c *conn) inbox
-	// established runs the OnNewConnection hooks, outside every lock.
+	// established runs the Conns().OnNew hooks, outside every lock.
 	established(c *conn)
 }
 
@@ -251,6 +251,17 @@ func (p *core) config() Config {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.limits.apply(p.cfg)
+}
+
+// lockOpen locks p.mu if the pool is open; once Close or Shutdown has
+// begun it returns ErrPoolClosed, unlocked.
+func (p *core) lockOpen() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return ErrPoolClosed
+	}
+	return nil
 }
 
 // isClosed reports whether Close or Shutdown has begun.

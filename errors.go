@@ -17,6 +17,13 @@ var (
 	// broadcast (Connect, Accept, Serve, Read, WriteAll) once Close or
 	// Shutdown has begun, and by a handshake cut by them.
 	ErrPoolClosed = errors.New("p2ppool: pool closed")
+	// ErrInUse: Forget was asked to forget a peer or point that is
+	// connected or being connected.
+	ErrInUse = errors.New("p2ppool: in use")
+	// ErrNoSwapCandidates: SendSwapRequest found no peer to ask, or none
+	// to propose (it needs two connected, non-private peers, the proposed
+	// one with a known listening point).
+	ErrNoSwapCandidates = errors.New("p2ppool: no swap candidates")
 	// ErrConnectionClosed is returned by reads and writes on a connection
 	// that has ended; the error is a *DisconnectError saying why.
 	ErrConnectionClosed = errors.New("p2ppool: connection closed")

@@ -42,7 +42,7 @@ func Example() {
 		log.Fatal(err)
 	}
 	incoming := make(chan *p2ppool.BasicConnection[string], 1)
-	server.OnNewConnection(func(c *p2ppool.BasicConnection[string]) { incoming <- c })
+	server.Conns().OnNew(func(c *p2ppool.BasicConnection[string]) { incoming <- c })
 	go server.Serve(ln)
 
 	conn, err := client.Connect(ctx, ln.Addr().(*net.TCPAddr).AddrPort())
@@ -81,7 +81,7 @@ func ExamplePool_Shutdown() {
 	defer b.Close()
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	incoming := make(chan *p2ppool.BasicConnection[string], 1)
-	b.OnNewConnection(func(c *p2ppool.BasicConnection[string]) { incoming <- c })
+	b.Conns().OnNew(func(c *p2ppool.BasicConnection[string]) { incoming <- c })
 	go b.Serve(ln)
 	conn, err := a.Connect(ctx, netip.MustParseAddrPort(ln.Addr().String()))
 	if err != nil {

@@ -92,8 +92,8 @@ func TestHooksRunNewestFirstBeforeConnectReturns(t *testing.T) {
 			calls = append(calls, name+" "+c.Peer().String())
 		}
 	}
-	a.OnNewConnection(hook("first"))
-	a.OnNewConnection(hook("second"))
+	a.Conns().OnNew(hook("first"))
+	a.Conns().OnNew(hook("second"))
 	ca, err := a.Connect(ctxT(t), b.point)
 	require.NoError(t, err)
 	mu.Lock()

@@ -315,57 +315,72 @@ func (v Peers[PeerMeta]) Meta(id PeerID) PeerMeta {
 
 // SetMeta sets the metadata of id, registering the peer first (octez
 // set_peer_metadata).
-func (v Peers[PeerMeta]) SetMeta(id PeerID, meta PeerMeta) {
+func (v Peers[PeerMeta]) SetMeta(id PeerID, meta PeerMeta) error {
 	p := v.p
 	set := scoredMeta{meta, p.peerMeta.score(meta)}
 	init := p.fresh()
-	p.mu.Lock()
+	if err := p.lockOpen(); err != nil {
+		return err
+	}
 	defer p.mu.Unlock()
 	pi := p.registerPeerLocked(id, init)
 	pi.Meta, pi.Score = set.meta, set.score
+	return nil
 }
 
 // Trust marks id trusted, registering it and lifting any ban or
 // greylisting (octez Peers.trust). Trusted peers may connect in a closed
 // network, are never forgotten, and are not greylisted automatically.
-func (v Peers[PeerMeta]) Trust(id PeerID) {
+func (v Peers[PeerMeta]) Trust(id PeerID) error {
 	p := v.p
 	init := p.fresh()
-	p.mu.Lock()
+	if err := p.lockOpen(); err != nil {
+		return err
+	}
 	defer p.mu.Unlock()
 	p.acl.unbanPeer(id)
 	p.registerPeerLocked(id, init).Trusted = true
+	return nil
 }
 
 // Untrust removes the trust of id, if it is known.
-func (v Peers[PeerMeta]) Untrust(id PeerID) {
+func (v Peers[PeerMeta]) Untrust(id PeerID) error {
 	p := v.p
-	p.mu.Lock()
+	if err := p.lockOpen(); err != nil {
+		return err
+	}
 	defer p.mu.Unlock()
 	if pi := p.peers[id]; pi != nil {
 		pi.Trusted = false
 	}
+	return nil
 }
 
 // Ban bans peer until UnbanPeer or ClearACL and ends its connection
 // (octez Peers.ban).
-func (v Peers[PeerMeta]) Ban(peer PeerID) {
+func (v Peers[PeerMeta]) Ban(peer PeerID) error {
 	p := v.p
-	p.mu.Lock()
+	if err := p.lockOpen(); err != nil {
+		return err
+	}
 	p.acl.bannedPeers.Add(peer)
 	c := p.conns[peer]
 	p.mu.Unlock()
 	if c != nil {
 		c.end(&DisconnectError{Reason: ReasonBanned}, false)
 	}
+	return nil
 }
 
 // Unban lifts the ban and greylisting of peer (octez Peers.unban).
-func (v Peers[PeerMeta]) Unban(peer PeerID) {
+func (v Peers[PeerMeta]) Unban(peer PeerID) error {
 	p := v.p
-	p.mu.Lock()
+	if err := p.lockOpen(); err != nil {
+		return err
+	}
 	defer p.mu.Unlock()
 	p.acl.unbanPeer(peer)
+	return nil
 }
 
 // Banned reports whether peer is refused: banned or greylisted.
@@ -389,18 +404,32 @@ func (v Peers[PeerMeta]) Score(id PeerID) (float64, bool) {
 }
 
 // Forget removes id from the known peers, its metadata and history with
-// it, and reports whether it did: a peer being accepted or connected is
-// kept (end its connection first), as is an unknown one. A trusted peer
-// is forgotten with its trust. Bans and greylisting are the ACL's and
-// stay.
-func (v Peers[PeerMeta]) Forget(id PeerID) bool {
+// it; forgetting an unknown peer does nothing. A peer being accepted or
+// connected is kept, and ErrInUse returned: end its connection first. A
+// trusted peer is forgotten with its trust. Bans and greylisting are the
+// ACL's and stay.
+func (v Peers[PeerMeta]) Forget(id PeerID) error {
 	p := v.p
-	p.mu.Lock()
+	if err := p.lockOpen(); err != nil {
+		return err
+	}
 	defer p.mu.Unlock()
 	pi := p.peers[id]
-	if pi == nil || pi.State != PeerDisconnected {
-		return false
+	if pi != nil && pi.State != PeerDisconnected {
+		return fmt.Errorf("%w: peer %v is %v", ErrInUse, id, pi.State)
 	}
 	delete(p.peers, id)
-	return true
+	return nil
+}
+
+// Save writes the known peers to Config.PeersFile now, atomically
+// (temporary file, fsync, rename): a crash leaves the old file or the new
+// one, never a mix. The pool also saves at Shutdown and every
+// Config.PeersFileSavePeriod. Without a peers file it does nothing.
+func (v Peers[PeerMeta]) Save() error {
+	p := v.p
+	if p.isClosed() {
+		return ErrPoolClosed
+	}
+	return p.savePeers()
 }

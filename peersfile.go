@@ -105,7 +105,7 @@ func connPointOf(pa PointAt) *peersfile.ConnPoint {
 	return cp
 }
 
-// savePeers is Pool.SavePeers.
+// savePeers is Peers.Save.
 func (p *core) savePeers() error {
 	if p.cfg.PeersFile == "" {
 		return nil

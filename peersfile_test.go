@@ -78,7 +78,7 @@ func TestOctezPeersFileRoundTrip(t *testing.T) {
 	cfg := Config{Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork, PeersFile: path}
 	p, err := New(textMessages(), OctezPeerMeta(), OctezConnMeta(), cfg)
 	require.NoError(t, err)
-	require.NoError(t, p.SavePeers())
+	require.NoError(t, p.Peers().Save())
 	p.Close()
 	saved, err := os.ReadFile(path)
 	require.NoError(t, err)

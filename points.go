@@ -403,41 +403,52 @@ func (v Points) Events(pt netip.AddrPort) []PointEvent {
 
 // Register makes pt known, so maintenance and Bootstrap answers can
 // use it (octez register_point).
-func (v Points) Register(pt netip.AddrPort) {
+func (v Points) Register(pt netip.AddrPort) error {
 	p := v.p
-	p.mu.Lock()
+	if err := p.lockOpen(); err != nil {
+		return err
+	}
 	defer p.mu.Unlock()
 	p.registerPointLocked(pt)
+	return nil
 }
 
 // Trust marks pt trusted, registering it if needed, and lifts any ban
 // or greylisting of its address (octez Points.trust). Trusted points are
 // the only ones allowed in a closed network, are never forgotten, and are
 // not greylisted automatically.
-func (v Points) Trust(pt netip.AddrPort) {
+func (v Points) Trust(pt netip.AddrPort) error {
 	p := v.p
-	p.mu.Lock()
+	if err := p.lockOpen(); err != nil {
+		return err
+	}
 	defer p.mu.Unlock()
 	p.acl.unbanAddr(pt.Addr())
 	p.registerPointLocked(pt).Trusted = true
+	return nil
 }
 
 // Untrust removes the trust of pt, if it is known.
-func (v Points) Untrust(pt netip.AddrPort) {
+func (v Points) Untrust(pt netip.AddrPort) error {
 	p := v.p
-	p.mu.Lock()
+	if err := p.lockOpen(); err != nil {
+		return err
+	}
 	defer p.mu.Unlock()
 	if pi := p.points[normalizePoint(pt)]; pi != nil {
 		pi.Trusted = false
 	}
+	return nil
 }
 
 // SetExpectedPeerID makes peer the only peer accepted at pt, registering
 // pt if needed (octez set_expected_peer_id). A running connection there
 // with another peer is ended and its address greylisted.
-func (v Points) SetExpectedPeerID(pt netip.AddrPort, peer PeerID) {
+func (v Points) SetExpectedPeerID(pt netip.AddrPort, peer PeerID) error {
 	p := v.p
-	p.mu.Lock()
+	if err := p.lockOpen(); err != nil {
+		return err
+	}
 	pi := p.registerPointLocked(pt)
 	pi.ExpectedPeer = peer
 	var victim *conn
@@ -451,22 +462,26 @@ func (v Points) SetExpectedPeerID(pt netip.AddrPort, peer PeerID) {
 	if victim != nil {
 		victim.end(&DisconnectError{Reason: ReasonUnexpectedPeer}, false)
 	}
+	return nil
 }
 
-// Forget removes pt from the known points, with its history, and reports
-// whether it did: a point being dialled, accepted or connected is kept
-// (end its connection first), as is an unknown one. A trusted point is
-// forgotten with its trust; one of Config.TrustedPoints comes back with
-// the next New. Bans of its address are the ACL's and stay.
-func (v Points) Forget(pt netip.AddrPort) bool {
+// Forget removes pt from the known points, with its history; forgetting
+// an unknown point does nothing. A point being dialled, accepted or
+// connected is kept, and ErrInUse returned: end its connection first. A
+// trusted point is forgotten with its trust (one of Config.TrustedPoints
+// comes back with the next New). Bans of its address are the ACL's and
+// stay.
+func (v Points) Forget(pt netip.AddrPort) error {
 	p := v.p
 	pt = normalizePoint(pt)
-	p.mu.Lock()
+	if err := p.lockOpen(); err != nil {
+		return err
+	}
 	defer p.mu.Unlock()
 	pi := p.points[pt]
-	if pi == nil || pi.State != PointDisconnected {
-		return false
+	if pi != nil && pi.State != PointDisconnected {
+		return fmt.Errorf("%w: point %v is %v", ErrInUse, pt, pi.State)
 	}
 	delete(p.points, pt)
-	return true
+	return nil
 }

@@ -32,8 +32,14 @@ type Pool[Msg, PeerMeta, ConnMeta any] struct {
 	// Read; it has its own lock, taken after a queue's.
 	ready readyList[*Connection[Msg, ConnMeta]]
 
-	hooksMu sync.Mutex
-	hooks   []func(*Connection[Msg, ConnMeta])
+	newConn *connHooks[Msg, ConnMeta]
+}
+
+// connHooks are the OnNew hooks of a pool's connections.
+type connHooks[Msg, ConnMeta any] struct {
+	mu sync.Mutex
+	// Guarded by mu.
+	hooks []func(*Connection[Msg, ConnMeta])
 }
 
 // BasicPool is the pool of an application with no peer metadata that
@@ -68,7 +74,7 @@ func New[Msg, PeerMeta, ConnMeta any](msgs MessageConfig[Msg], peerMeta PeerMeta
 		return nil, err
 	}
 	local := cm.Local()
-	p := &Pool[Msg, PeerMeta, ConnMeta]{codec: cd, connMeta: cm, ready: newReadyList[*Connection[Msg, ConnMeta]]()}
+	p := &Pool[Msg, PeerMeta, ConnMeta]{codec: cd, connMeta: cm, ready: newReadyList[*Connection[Msg, ConnMeta]](), newConn: new(connHooks[Msg, ConnMeta])}
 	versions := socket.Versions{ChainName: msgs.ChainName, DistributedDB: msgs.DistributedDBVersions}
 	hooks := connMetaHooks{
 		local: local,
@@ -101,11 +107,11 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) attach(c *conn) inbox {
 	return tc
 }
 
-// established runs the OnNewConnection hooks, newest first (edge).
+// established runs the Conns().OnNew hooks, newest first (edge).
 func (p *Pool[Msg, PeerMeta, ConnMeta]) established(c *conn) {
-	p.hooksMu.Lock()
-	hooks := slices.Clone(p.hooks)
-	p.hooksMu.Unlock()
+	p.newConn.mu.Lock()
+	hooks := slices.Clone(p.newConn.hooks)
+	p.newConn.mu.Unlock()
 	tc := typed[Msg, ConnMeta](c)
 	for i := len(hooks) - 1; i >= 0; i-- {
 		hooks[i](tc)
@@ -118,16 +124,6 @@ func typed[Msg, ConnMeta any](c *conn) *Connection[Msg, ConnMeta] {
 		return nil
 	}
 	return c.in.(*Connection[Msg, ConnMeta])
-}
-
-// OnNewConnection registers a hook run for every new connection, in the
-// goroutine that established it, before Connect or Accept return; hooks
-// run newest first, as in octez. A hook must not block for long: it
-// delays the handshake that triggered it.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) OnNewConnection(hook func(*Connection[Msg, ConnMeta])) {
-	p.hooksMu.Lock()
-	defer p.hooksMu.Unlock()
-	p.hooks = append(p.hooks, hook)
 }
 
 // Serve accepts connections on ln until ln fails or the pool closes, and
@@ -247,10 +243,14 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) BroadcastBootstrap() error {
 // SendSwapRequest asks a random connected, non-private peer to swap: it
 // proposes another random connected peer whose listening point is known
 // (octez's maintenance does this when the connection count is in range).
-// It reports whether a request was queued; false when there are not two
-// such peers or the recipient's queue is full.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) SendSwapRequest() bool {
-	return !p.isClosed() && p.sendSwapRequest()
+// It returns nil once the request is queued, ErrNoSwapCandidates when
+// there are not two such peers, ErrQueueFull when the recipient's queue
+// is full.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) SendSwapRequest() error {
+	if p.isClosed() {
+		return ErrPoolClosed
+	}
+	return p.sendSwapRequest()
 }
 
 // Maintain runs the maintenance now and returns once a run that started
@@ -258,17 +258,6 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) SendSwapRequest() bool {
 // maintenance disabled it returns ErrMaintenanceDisabled.
 func (p *Pool[Msg, PeerMeta, ConnMeta]) Maintain(ctx context.Context) error {
 	return p.maintainNow(ctx)
-}
-
-// SavePeers writes the known peers to Config.PeersFile now, atomically
-// (temporary file, fsync, rename): a crash leaves the old file or the new
-// one, never a mix. The pool also saves at Shutdown and every
-// Config.PeersFileSavePeriod. Without a peers file it does nothing.
-func (p *Pool[Msg, PeerMeta, ConnMeta]) SavePeers() error {
-	if p.isClosed() {
-		return ErrPoolClosed
-	}
-	return p.savePeers()
 }
 
 // Stats returns a snapshot of the pool's counters; its String method
@@ -307,7 +296,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) ACL() ACL { return ACL{p.core} }
 // Conns is the view of the established connections (octez
 // P2p_pool.Connection).
 func (p *Pool[Msg, PeerMeta, ConnMeta]) Conns() Conns[Msg, ConnMeta] {
-	return Conns[Msg, ConnMeta]{p.core}
+	return Conns[Msg, ConnMeta]{p.core, p.newConn}
 }
 
 // Close closes the pool at once: listeners, handshakes and connections are

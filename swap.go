@@ -20,7 +20,7 @@ type swapRequest struct {
 }
 
 // sendSwapRequest is Pool.SendSwapRequest.
-func (p *core) sendSwapRequest() bool {
+func (p *core) sendSwapRequest() error {
 	p.mu.Lock()
 	var recipients, proposals []*conn
 	for _, c := range p.conns {
@@ -34,13 +34,13 @@ func (p *core) sendSwapRequest() bool {
 	}
 	if len(recipients) == 0 {
 		p.mu.Unlock()
-		return false
+		return ErrNoSwapCandidates
 	}
 	recipient := recipients[rand.IntN(len(recipients))]
 	proposals = without(proposals, recipient)
 	if len(proposals) == 0 {
 		p.mu.Unlock()
-		return false
+		return ErrNoSwapCandidates
 	}
 	proposal := proposals[rand.IntN(len(proposals))]
 	recipient.lastSwapRequest = swapRequest{at: time.Now(), proposed: proposal.info.Peer}
@@ -50,7 +50,7 @@ func (p *core) sendSwapRequest() bool {
 	p.publishLocked(Event{Kind: EventSwapRequestSent, Peer: recipient.info.Peer})
 	p.mu.Unlock()
 	m := wire.Message{Tag: wire.TagSwapRequest, Point: proposal.info.Point, PeerID: proposal.info.Peer}
-	return recipient.pushNow(outItem{b: m.Append(nil)}) == nil
+	return recipient.pushNow(outItem{b: m.Append(nil)})
 }
 
 func without[T comparable](s []T, x T) []T {

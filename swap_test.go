@@ -26,7 +26,7 @@ func TestSwap(t *testing.T) {
 
 	watch := a.Watch(ctxT(t), 0)
 	defer watch.Close()
-	require.True(t, a.SendSwapRequest())
+	require.NoError(t, a.SendSwapRequest())
 	sent := nextOf(t, watch, EventSwapRequestSent)
 	r := others[sent.Peer]
 	require.NotNil(t, r, "the recipient is one of a's peers")

@@ -44,7 +44,7 @@ func blobEncoding() p2ppool.Encoding[msg] {
 // newPool starts a pool with a fresh identity (difficulty 0, instant),
 // no proof-of-work check, and otherwise the library's (octez's) defaults,
 // serving a listener on 127.0.0.1. onConn, if not nil, is the
-// OnNewConnection hook.
+// Conns().OnNew hook.
 func newPool(tb testing.TB, onConn func(*benchConn)) (*benchPool, netip.AddrPort) {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
@@ -72,7 +72,7 @@ func newPool(tb testing.TB, onConn func(*benchConn)) (*benchPool, netip.AddrPort
 		tb.Fatalf("p2ppool.New: %v", err)
 	}
 	if onConn != nil {
-		pool.OnNewConnection(onConn)
+		pool.Conns().OnNew(onConn)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -102,7 +102,7 @@ func BenchmarkP2ppool(b *testing.B) {
 // connection's writer goroutine encodes, seals and coalesces queued
 // messages into few syscalls); the receiver, on its own goroutine, calls
 // Read on the server pool's side of the connection (handed over by the
-// OnNewConnection hook) b.N times. The clock stops when the receiver has
+// Conns().OnNew hook) b.N times. The clock stops when the receiver has
 // the last message. b.SetBytes counts the payload only.
 func benchP2ppoolThroughput(b *testing.B) {
 	conns := make(chan *benchConn, 1)
@@ -162,7 +162,7 @@ func readMsgs(ctx context.Context, c *benchConn, size, n int) error {
 // the octez handshake: connection messages with keys, PoW stamp and
 // versions, the channel-key agreement, encrypted metadata both ways, acks
 // both ways; Connect returns when the connection runs), then a 1-byte
-// message round trip (the server's OnNewConnection hook echoes it), then
+// message round trip (the server's Conns().OnNew hook echoes it), then
 // Disconnect. p2ppool allows one connection per peer, so before the next
 // iteration the benchmark also waits until the server side has seen the
 // disconnection (its Connection.Done is closed); otherwise the server

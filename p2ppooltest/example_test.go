@@ -46,7 +46,7 @@ func Example() {
 		log.Fatal(err)
 	}
 	incoming := make(chan *p2ppool.BasicConnection[string], 1)
-	b.OnNewConnection(func(c *p2ppool.BasicConnection[string]) { incoming <- c })
+	b.Conns().OnNew(func(c *p2ppool.BasicConnection[string]) { incoming <- c })
 	go b.Serve(ln)
 
 	ca, err := a.Connect(ctx, ln.Addr().(*net.TCPAddr).AddrPort())

@@ -44,7 +44,7 @@ func TestPoolsUnderSynctest(t *testing.T) {
 		ln, err := hb.Listen("tcp", ":9732")
 		require.NoError(t, err)
 		incoming := make(chan *conn, 1)
-		b.OnNewConnection(func(c *conn) { incoming <- c })
+		b.Conns().OnNew(func(c *conn) { incoming <- c })
 		go b.Serve(ln)
 
 		start := time.Now()

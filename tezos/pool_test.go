@@ -38,7 +38,7 @@ func TestMessageConfigOverPool(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	incoming := make(chan *testConn, 1)
-	server.OnNewConnection(func(c *testConn) { incoming <- c })
+	server.Conns().OnNew(func(c *testConn) { incoming <- c })
 	serveDone := make(chan error, 1)
 	go func() { serveDone <- server.Serve(ln) }()
 	defer func() {

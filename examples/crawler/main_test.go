@@ -63,7 +63,7 @@ func startSwarm(t *testing.T, ctx context.Context, nw *p2ppooltest.Network, n in
 		require.NoError(t, err)
 		sn := &swarmNode{pool: pool, point: ln.Addr().(*net.TCPAddr).AddrPort()}
 		level := int32(i)
-		pool.OnNewConnection(func(c *crawlConn) { sn.readers.Go(func() { answerHeads(c, level) }) })
+		pool.Conns().OnNew(func(c *crawlConn) { sn.readers.Go(func() { answerHeads(c, level) }) })
 		serving.Go(func() { pool.Serve(ln) })
 		nodes[i] = sn
 		if i > 0 {

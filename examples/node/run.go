@@ -104,7 +104,7 @@ func runNodeWithInput(ctx context.Context, args []string, in io.Reader, stdout, 
 		return exitFailure
 	}
 	n := &node{pool: pool, out: &lineWriter{w: stdout}, errw: errw, echo: opts.echo, verbose: opts.verbose, chain: chainFor(opts.chain)}
-	pool.OnNewConnection(n.onConnection)
+	pool.Conns().OnNew(n.onConnection)
 	fmt.Fprintf(n.errw, "node run: chain %s, id %v, %s\n", opts.chain, n.chain.id, n.chain.about)
 	fmt.Fprintf(n.out, "listening on %v as %v\n", ln.Addr(), id.PeerID)
 	return n.run(ctx, ln, opts.peers, in)

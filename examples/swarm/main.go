@@ -291,7 +291,7 @@ func newSwarm(ctx context.Context, o *options) (*swarm, error) {
 			return nil, err
 		}
 		n.pool = pool
-		pool.OnNewConnection(n.onConnection)
+		pool.Conns().OnNew(n.onConnection)
 		s.byPeer[id.PeerID] = i
 	}
 	return s, nil
