@@ -356,12 +356,22 @@ func (c *Connection[Msg, ConnMeta]) encode(msg Msg) (outItem, error) {
 
 // Disconnect ends the connection (octez disconnect). With wait, queued
 // messages are sent first. It returns once the connection is torn down
-// and gone from the pool's tables, or when ctx ends.
+// and gone from the pool's tables, or when ctx ends. On a connection that
+// had ended already it returns the *DisconnectError saying why.
 func (c *Connection[Msg, ConnMeta]) Disconnect(ctx context.Context, wait bool) error {
 	return c.disconnect(ctx, wait)
 }
 
 func (c *conn) disconnect(ctx context.Context, wait bool) error {
+	if err := c.err(); err != nil {
+		// It had ended already: wait for its teardown all the same.
+		select {
+		case <-c.done:
+			return err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	c.end(&DisconnectError{Reason: ReasonLocal}, wait)
 	select {
 	case <-c.done:

@@ -68,9 +68,10 @@
 // pool's lock: logging, peer metadata callbacks and hooks run after it is
 // released. [Pool.Close] cuts everything and returns once every goroutine
 // the pool started has exited; [Pool.Shutdown] first lets each connection
-// send what is queued and a Disconnect. After either, [Pool.Connect],
-// [Pool.Accept], [Pool.Serve], [Pool.Read] and [Pool.WriteAll] return
-// [ErrPoolClosed]; the tables stay readable.
+// send what is queued and a Disconnect. After either, every call of the
+// pool, its views and its connections that returns an error returns
+// [ErrPoolClosed] (Close and Shutdown excepted: they are idempotent); the calls that
+// only read keep answering, for a final report.
 //
 // # On a public address
 //

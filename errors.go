@@ -13,9 +13,13 @@ import (
 // Errors of the pool. Match them with errors.Is; the typed errors below
 // carry data and are matched with errors.As.
 var (
-	// ErrPoolClosed is returned by the calls that open, accept, read or
-	// broadcast (Connect, Accept, Serve, Read, WriteAll) once Close or
-	// Shutdown has begun, and by a handshake cut by them.
+	// ErrPoolClosed is returned, once Close or Shutdown has begun, by
+	// every call of the pool, its views and its connections that returns
+	// an error (Close and Shutdown excepted: they are idempotent), and by a
+	// handshake cut by them; a connection's *DisconnectError with
+	// ReasonPoolClosed matches it too. Calls that only read (Stats,
+	// Config, the views' Info, All, Len...) keep answering from the state
+	// at closing, for a final report.
 	ErrPoolClosed = errors.New("p2ppool: pool closed")
 	// ErrInUse: Forget was asked to forget a peer or point that is
 	// connected or being connected.
@@ -314,5 +318,6 @@ func (e *DisconnectError) Unwrap() error { return e.Err }
 
 // Is makes errors.Is match ErrConnectionClosed and net.ErrClosed.
 func (e *DisconnectError) Is(target error) bool {
-	return target == ErrConnectionClosed || target == net.ErrClosed
+	return target == ErrConnectionClosed || target == net.ErrClosed ||
+		target == ErrPoolClosed && e.Reason == ReasonPoolClosed
 }

@@ -17,13 +17,6 @@ type Limits struct {
 	IncomingAppMessageQueueSize, OutgoingMessageQueueSize int
 }
 
-// Limits returns the limits in force.
-func (p *core) Limits() Limits {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.limits
-}
-
 func limitsOf(c *Config) Limits {
 	return Limits{
 		MinConnections: c.MinConnections, ExpectedConnections: c.ExpectedConnections, MaxConnections: c.MaxConnections,

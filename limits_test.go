@@ -38,7 +38,7 @@ func TestSetLimitsLowersMaxConnectionsThroughMaintenance(t *testing.T) {
 
 		err := hub.SetLimits(Limits{MinConnections: 5, ExpectedConnections: 2, MaxConnections: 3})
 		require.Error(t, err, "min > expected is refused")
-		assert.Equal(t, 3, hub.Limits().MaxConnections, "nothing changed")
+		assert.Equal(t, 3, hub.Config().MaxConnections, "nothing changed")
 	})
 }
 
@@ -85,13 +85,13 @@ func TestSetLimitsRaisesBandwidthWithinAPeriod(t *testing.T) {
 func TestSetLimitsLeavesTheConfigAlone(t *testing.T) {
 	nd := newNode(t, newNetwork("mem"), nil)
 	before := nd.cfg
-	l := nd.Limits()
+	l := limitsOf(new(nd.Config()))
 	l.MaxConnections, l.ExpectedConnections = 200, 60
 	require.NoError(t, nd.SetLimits(l))
 	assert.Equal(t, before, nd.cfg, "cfg untouched")
 	assert.Equal(t, 200, nd.Config().MaxConnections, "Config shows the limits in force")
-	assert.Equal(t, l, nd.Limits())
+	assert.Equal(t, l, limitsOf(new(nd.Config())))
 	l.MinConnections = 500 // min > expected: refused, nothing changes
 	require.Error(t, nd.SetLimits(l))
-	assert.Equal(t, 200, nd.Limits().MaxConnections)
+	assert.Equal(t, 200, nd.Config().MaxConnections)
 }

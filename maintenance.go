@@ -48,6 +48,9 @@ func (p *core) wakeMaintenance() {
 
 // maintainNow is Pool.Maintain.
 func (p *core) maintainNow(ctx context.Context) error {
+	if p.isClosed() {
+		return ErrPoolClosed
+	}
 	if !p.maintenanceEnabled() {
 		return ErrMaintenanceDisabled
 	}

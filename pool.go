@@ -307,7 +307,8 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) Close() error { return p.close() }
 // Shutdown closes the pool gracefully (octez destroy): it stops accepting,
 // tells every peer Disconnect after what is already queued for it, and
 // waits for the connections to end, then closes. If ctx ends first, the
-// rest is cut as by Close and ctx's error returned.
+// rest is cut as by Close and ctx's error returned. Like Close it is
+// idempotent.
 func (p *Pool[Msg, PeerMeta, ConnMeta]) Shutdown(ctx context.Context) error { return p.shutdown(ctx) }
 
 // inbox is the typed half of a connection as its reader sees it: where
