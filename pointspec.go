@@ -158,3 +158,34 @@ func (p *core) connectPoint(ctx context.Context, point string) (*conn, error) {
 	}
 	return nil, err
 }
+
+// TrustNamed trusts every address the point text names (see ParsePoint):
+// a name is resolved now, and each of its addresses is trusted (Trust)
+// and, with a "#peer_id" suffix, given that expected peer id, as octez
+// does with the names of its --peer and bootstrap options at start. It
+// returns the points trusted; a name that does not resolve is an error
+// and trusts nothing.
+func (v Points) TrustNamed(ctx context.Context, point string) ([]netip.AddrPort, error) {
+	if v.p.isClosed() {
+		return nil, ErrPoolClosed
+	}
+	spec, err := ParsePoint(point)
+	if err != nil {
+		return nil, err
+	}
+	pts, err := spec.Resolve(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	for _, pt := range pts {
+		if err := v.Trust(pt); err != nil {
+			return nil, err
+		}
+		if !spec.Peer.IsZero() {
+			if err := v.SetExpectedPeerID(pt, spec.Peer); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return pts, nil
+}

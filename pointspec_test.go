@@ -2,6 +2,7 @@ package p2ppool
 
 import (
 	"context"
+	"maps"
 	"net/netip"
 	"strconv"
 	"testing"
@@ -65,4 +66,25 @@ func TestConnectPoint(t *testing.T) {
 	d := newNode(t, n, nil)
 	_, err = d.ConnectPoint(ctxT(t), "127.0.0.1:"+strconv.Itoa(int(b.point.Port()))+"#"+PeerID{9}.String())
 	assert.ErrorIs(t, err, ErrUnexpectedPeer)
+}
+
+// TestTrustNamed resolves a name into trusted points with the expected
+// peer id, and a bad text trusts nothing.
+func TestTrustNamed(t *testing.T) {
+	n := newNetwork("tcp")
+	a := newNode(t, n, nil)
+	id := PeerID{7}
+	pts, err := a.Points().TrustNamed(ctxT(t), "localhost:9732#"+id.String())
+	require.NoError(t, err)
+	require.NotEmpty(t, pts)
+	for _, pt := range pts {
+		info, ok := a.Points().Info(pt)
+		require.True(t, ok, "%v known", pt)
+		assert.True(t, info.Trusted, "%v trusted", pt)
+		assert.Equal(t, id, info.ExpectedPeer)
+	}
+	before := len(maps.Collect(a.Points().All()))
+	_, err = a.Points().TrustNamed(ctxT(t), "localhost#"+id.String())
+	require.ErrorIs(t, err, ErrInvalidPoint)
+	assert.Equal(t, before, len(maps.Collect(a.Points().All())))
 }
