@@ -29,8 +29,7 @@ func newTextPool() (*textPool, netip.AddrPort) {
 		log.Fatal(err)
 	}
 	point := netip.MustParseAddrPort(ln.Addr().String())
-	p, err := p2ppool.New(msgs, p2ppool.PeerMetaConfig[struct{}]{}, p2ppool.OctezConnMeta(),
-		p2ppool.Config{Identity: id, ProofOfWorkTarget: p2ppool.NoProofOfWork, ListeningPort: point.Port()})
+	p, err := p2ppool.NewBasic(msgs, p2ppool.Config{Identity: id, ProofOfWorkTarget: p2ppool.NoProofOfWork, ListeningPort: point.Port()})
 	if err != nil {
 		log.Fatal(err)
 	}

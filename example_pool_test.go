@@ -26,8 +26,7 @@ func Example() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		p, err := p2ppool.New(msgs, p2ppool.PeerMetaConfig[struct{}]{}, p2ppool.OctezConnMeta(),
-			p2ppool.Config{Identity: id, ProofOfWorkTarget: p2ppool.NoProofOfWork})
+		p, err := p2ppool.NewBasic(msgs, p2ppool.Config{Identity: id, ProofOfWorkTarget: p2ppool.NoProofOfWork})
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -70,8 +69,7 @@ func ExamplePool_Shutdown() {
 	}
 	newPool := func() *p2ppool.BasicPool[string] {
 		id, _ := p2ppool.GenerateIdentity(ctx, p2ppool.NoProofOfWork, nil)
-		p, err := p2ppool.New(msgs, p2ppool.PeerMetaConfig[struct{}]{}, p2ppool.OctezConnMeta(),
-			p2ppool.Config{Identity: id, ProofOfWorkTarget: p2ppool.NoProofOfWork})
+		p, err := p2ppool.NewBasic(msgs, p2ppool.Config{Identity: id, ProofOfWorkTarget: p2ppool.NoProofOfWork})
 		if err != nil {
 			log.Fatal(err)
 		}

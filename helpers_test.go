@@ -34,7 +34,7 @@ func newMsgNode(t testing.TB, n *network, msgs MessageConfig[text], mutate func(
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	p, err := New(msgs, PeerMetaConfig[struct{}]{}, OctezConnMeta(), cfg)
+	p, err := NewBasic(msgs, cfg)
 	require.NoError(t, err)
 	return serveNode(t, p, n.listen(t))
 }

@@ -447,9 +447,9 @@ func TestZeroDifficultyMeansTheDefault(t *testing.T) {
 	}
 	assert.ErrorIs(t, weak.CheckProofOfWork(0), ErrInsufficientProofOfWork, "zero is the default, 26 bits")
 	assert.NoError(t, weak.CheckProofOfWork(NoProofOfWork))
-	_, err = New(textMessages(), PeerMetaConfig[struct{}]{}, OctezConnMeta(), Config{Identity: weak})
+	_, err = NewBasic(textMessages(), Config{Identity: weak})
 	require.ErrorIs(t, err, ErrInsufficientProofOfWork, "a zero ProofOfWorkTarget is 26 bits too: refused at New, not by the first peer")
-	p, err := New(textMessages(), PeerMetaConfig[struct{}]{}, OctezConnMeta(), Config{Identity: weak, ProofOfWorkTarget: NoProofOfWork})
+	p, err := NewBasic(textMessages(), Config{Identity: weak, ProofOfWorkTarget: NoProofOfWork})
 	require.NoError(t, err)
 	require.NoError(t, p.Close())
 }

@@ -392,8 +392,7 @@ func (l *blockingListener) Addr() net.Addr {
 func TestCloseWhileServeStarts(t *testing.T) {
 	id := testIdentity(t)
 	newPool := func() *testPool {
-		p, err := New(textMessages(), PeerMetaConfig[struct{}]{}, OctezConnMeta(),
-			Config{Identity: id, ProofOfWorkTarget: NoProofOfWork, MaintenanceIdleTime: Disabled})
+		p, err := NewBasic(textMessages(), Config{Identity: id, ProofOfWorkTarget: NoProofOfWork, MaintenanceIdleTime: Disabled})
 		require.NoError(t, err)
 		return p
 	}

@@ -29,7 +29,7 @@ func TestMaintenanceConverges(t *testing.T) {
 		newMaintained := func() *node {
 			ln := n.listen(t)
 			pt := ln.Addr().(*net.TCPAddr).AddrPort()
-			p, err := New(textMessages(), PeerMetaConfig[struct{}]{}, OctezConnMeta(), Config{
+			p, err := NewBasic(textMessages(), Config{
 				Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork, Dialer: fromAddr{n, pt.Addr()},
 				// Thresholds 2 and 9: with at most 10 nodes nobody is ever
 				// full, so a newcomer always finds room.

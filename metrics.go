@@ -14,7 +14,7 @@ import (
 //
 //	m, err := p2ppoolprom.New(prometheus.DefaultRegisterer, "tezos")
 //	if err != nil { ... }
-//	pool, err := p2ppool.New(msgs, peerMeta, connMeta, p2ppool.Config{Identity: id, Metrics: m})
+//	pool, err := p2ppool.NewBasic(msgs, p2ppool.Config{Identity: id, Metrics: m})
 //
 // The methods are called from the connections' goroutines, concurrently
 // and without the pool's lock held; they must be safe for concurrent use

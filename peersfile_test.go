@@ -22,8 +22,7 @@ func TestPeersFileSurvivesARestart(t *testing.T) {
 	a.Peers().Trust(b.Config().Identity.PeerID)
 	require.NoError(t, a.Shutdown(context.Background()))
 
-	again, err := New(textMessages(), PeerMetaConfig[struct{}]{}, OctezConnMeta(),
-		Config{Identity: id, ProofOfWorkTarget: NoProofOfWork, PeersFile: path, Dialer: n, MaintenanceIdleTime: Disabled})
+	again, err := NewBasic(textMessages(), Config{Identity: id, ProofOfWorkTarget: NoProofOfWork, PeersFile: path, Dialer: n, MaintenanceIdleTime: Disabled})
 	require.NoError(t, err)
 	defer again.Close()
 	pi, ok := again.Peers().Info(b.Config().Identity.PeerID)
@@ -47,7 +46,7 @@ func TestCorruptPeersFileIsKeptAside(t *testing.T) {
 	path := filepath.Join(dir, "peers.json")
 	require.NoError(t, os.WriteFile(path, []byte(`[ { "peer_id": "idrRoknJh9zwE`), 0o644))
 	cfg := Config{Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork, PeersFile: path}
-	_, err := New(textMessages(), PeerMetaConfig[struct{}]{}, OctezConnMeta(), cfg)
+	_, err := NewBasic(textMessages(), cfg)
 	require.ErrorIs(t, err, ErrPeersFileCorrupt)
 	var ce *PeersFileCorruptError
 	require.ErrorAs(t, err, &ce, "reachable with errors.As")
@@ -62,7 +61,7 @@ func TestCorruptPeersFileIsKeptAside(t *testing.T) {
 	assert.Contains(t, err.Error(), entries[0].Name(), "the error says where it went")
 
 	// Starting again works, with no peers.
-	p, err := New(textMessages(), PeerMetaConfig[struct{}]{}, OctezConnMeta(), cfg)
+	p, err := NewBasic(textMessages(), cfg)
 	require.NoError(t, err)
 	p.Close()
 }

@@ -130,7 +130,7 @@ func TestSoak(t *testing.T) {
 			hosts[i] = nw.NewHost()
 			ln, err := hosts[i].Listen("tcp", ":9732")
 			require.NoError(t, err)
-			p, err := New(textMessages(), PeerMetaConfig[struct{}]{}, OctezConnMeta(), Config{
+			p, err := NewBasic(textMessages(), Config{
 				Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork, Dialer: hosts[i],
 				MinConnections: 1, ExpectedConnections: soakPools, MaxConnections: 2 * soakPools,
 				MaxIncomingConnections: soakPools, MaintenanceIdleTime: Disabled,

@@ -28,7 +28,7 @@ func BenchmarkPoolThroughputBytes(b *testing.B) {
 			n := newNetwork("loopback")
 			newBytesPool := func() (*Pool[[]byte, struct{}, Metadata], net.Listener) {
 				cfg := Config{Identity: testIdentity(b), ProofOfWorkTarget: NoProofOfWork, Dialer: n, MaintenanceIdleTime: Disabled}
-				p, err := New(bytesMessages(), PeerMetaConfig[struct{}]{}, OctezConnMeta(), cfg)
+				p, err := NewBasic(bytesMessages(), cfg)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -58,7 +58,7 @@ func newPool(tb testing.TB, onConn func(*benchConn)) (*benchPool, netip.AddrPort
 		ChainName:             "P2PPOOL_BENCH",
 		DistributedDBVersions: []uint16{0},
 	}
-	pool, err := p2ppool.New(msgs, p2ppool.PeerMetaConfig[struct{}]{}, p2ppool.OctezConnMeta(), p2ppool.Config{
+	pool, err := p2ppool.NewBasic(msgs, p2ppool.Config{
 		Identity:          id,
 		ProofOfWorkTarget: p2ppool.NoProofOfWork,
 		MaxConnections:    1000,

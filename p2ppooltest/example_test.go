@@ -30,8 +30,7 @@ func Example() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		p, err := p2ppool.New(msgs, p2ppool.PeerMetaConfig[struct{}]{}, p2ppool.OctezConnMeta(),
-			p2ppool.Config{Identity: id, ProofOfWorkTarget: p2ppool.NoProofOfWork, Dialer: h})
+		p, err := p2ppool.NewBasic(msgs, p2ppool.Config{Identity: id, ProofOfWorkTarget: p2ppool.NoProofOfWork, Dialer: h})
 		if err != nil {
 			log.Fatal(err)
 		}

@@ -30,10 +30,10 @@ func TestPoolsUnderSynctest(t *testing.T) {
 		newPool := func(h *p2ppooltest.Host) *pool {
 			id, err := p2ppool.GenerateIdentity(ctx, p2ppool.NoProofOfWork, nil)
 			require.NoError(t, err)
-			p, err := p2ppool.New(p2ppool.MessageConfig[string]{
+			p, err := p2ppool.NewBasic(p2ppool.MessageConfig[string]{
 				Encodings: []p2ppool.Encoding[string]{p2ppool.StringEncoding(0x1000, "text", 1<<16,
 					func(s string) string { return s }, func(m string) (string, bool) { return m, true })},
-			}, p2ppool.PeerMetaConfig[struct{}]{}, p2ppool.OctezConnMeta(),
+			},
 				p2ppool.Config{Identity: id, ProofOfWorkTarget: p2ppool.NoProofOfWork, Dialer: h,
 					MaintenanceIdleTime: p2ppool.Disabled})
 			require.NoError(t, err)

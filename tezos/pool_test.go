@@ -20,8 +20,7 @@ func newTestPool(t *testing.T, ctx context.Context) *testPool {
 	t.Helper()
 	id, err := p2ppool.GenerateIdentity(ctx, p2ppool.NoProofOfWork, nil)
 	require.NoError(t, err)
-	p, err := p2ppool.New(MessageConfig("TEZOS_TEST"), p2ppool.PeerMetaConfig[struct{}]{}, p2ppool.OctezConnMeta(),
-		p2ppool.Config{Identity: id, ProofOfWorkTarget: p2ppool.NoProofOfWork})
+	p, err := p2ppool.NewBasic(MessageConfig("TEZOS_TEST"), p2ppool.Config{Identity: id, ProofOfWorkTarget: p2ppool.NoProofOfWork})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = p.Close() })
 	return p

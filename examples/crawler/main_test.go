@@ -56,8 +56,7 @@ func startSwarm(t *testing.T, ctx context.Context, nw *p2ppooltest.Network, n in
 		if tweak != nil {
 			tweak(i, &cfg)
 		}
-		pool, err := p2ppool.New(tezos.MessageConfig(testChain), p2ppool.PeerMetaConfig[struct{}]{},
-			p2ppool.OctezConnMeta(), cfg)
+		pool, err := p2ppool.NewBasic(tezos.MessageConfig(testChain), cfg)
 		require.NoError(t, err)
 		ln, err := h.Listen("tcp", ":9732")
 		require.NoError(t, err)

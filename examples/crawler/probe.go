@@ -34,19 +34,18 @@ type (
 // points and, when the chain is known, for the current head, and waits
 // -wait for the answers. The pool is closed before probe returns.
 func (c *crawler) probe(ctx context.Context, pt netip.AddrPort) probeResult {
-	pool, err := p2ppool.New(tezos.MessageConfig(c.opts.chain), p2ppool.PeerMetaConfig[struct{}]{},
-		p2ppool.OctezConnMeta(), p2ppool.Config{
-			Identity: c.id,
-			// The crawler accepts any peer; the network checks our stamp.
-			ProofOfWorkTarget:     p2ppool.NoProofOfWork,
-			ConnectionTimeout:     c.opts.timeout,
-			AuthenticationTimeout: c.opts.timeout,
-			MaintenanceIdleTime:   p2ppool.Disabled,
-			// Messages of kinds the crawler does not declare are not a
-			// reason to lose the peer before it answers.
-			UnknownMessages: p2ppool.UnknownMessagesIgnore,
-			Dialer:          c.opts.dialer,
-		})
+	pool, err := p2ppool.NewBasic(tezos.MessageConfig(c.opts.chain), p2ppool.Config{
+		Identity: c.id,
+		// The crawler accepts any peer; the network checks our stamp.
+		ProofOfWorkTarget:     p2ppool.NoProofOfWork,
+		ConnectionTimeout:     c.opts.timeout,
+		AuthenticationTimeout: c.opts.timeout,
+		MaintenanceIdleTime:   p2ppool.Disabled,
+		// Messages of kinds the crawler does not declare are not a
+		// reason to lose the peer before it answers.
+		UnknownMessages: p2ppool.UnknownMessagesIgnore,
+		Dialer:          c.opts.dialer,
+	})
 	if err != nil {
 		return probeResult{err: err}
 	}

@@ -96,8 +96,7 @@ func runNodeWithInput(ctx context.Context, args []string, in io.Reader, stdout, 
 		cfg.ListeningPort = ap.Port()
 		cfg.ListeningAddr = ap.Addr()
 	}
-	pool, err := p2ppool.New(messageConfig(opts.chain),
-		p2ppool.PeerMetaConfig[struct{}]{}, p2ppool.OctezConnMeta(), cfg)
+	pool, err := p2ppool.NewBasic(messageConfig(opts.chain), cfg)
 	if err != nil {
 		ln.Close()
 		fmt.Fprintf(errw, "node run: %v\n", err)

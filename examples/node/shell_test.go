@@ -26,8 +26,7 @@ func dialShellPeer(t *testing.T, ctx context.Context, chainName, addr string) *s
 	t.Helper()
 	id, err := p2ppool.GenerateIdentity(ctx, p2ppool.NoProofOfWork, nil)
 	require.NoError(t, err)
-	pool, err := p2ppool.New(tezos.MessageConfig(chainName), p2ppool.PeerMetaConfig[struct{}]{},
-		p2ppool.OctezConnMeta(), p2ppool.Config{Identity: id, ProofOfWorkTarget: p2ppool.NoProofOfWork})
+	pool, err := p2ppool.NewBasic(tezos.MessageConfig(chainName), p2ppool.Config{Identity: id, ProofOfWorkTarget: p2ppool.NoProofOfWork})
 	require.NoError(t, err)
 	t.Cleanup(func() { pool.Close() })
 	conn, err := pool.Connect(ctx, netip.MustParseAddrPort(addr))

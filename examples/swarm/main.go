@@ -285,7 +285,7 @@ func newSwarm(ctx context.Context, o *options) (*swarm, error) {
 			// bootstrap peers: the discovery loop dials it first thing.
 			cfg.TrustedPoints = []netip.AddrPort{s.nodes[i-1].point}
 		}
-		pool, err := p2ppool.New(messages(), p2ppool.PeerMetaConfig[struct{}]{}, p2ppool.OctezConnMeta(), cfg)
+		pool, err := p2ppool.NewBasic(messages(), cfg)
 		if err != nil {
 			cleanup()
 			return nil, err

@@ -26,8 +26,7 @@ func Example() {
 		Encodings: []p2ppool.Encoding[string]{p2ppool.StringEncoding(0x1000, "text", 1<<16,
 			func(s string) string { return s }, func(m string) (string, bool) { return m, true })},
 	}
-	pool, err := p2ppool.New(msgs, p2ppool.PeerMetaConfig[struct{}]{}, p2ppool.OctezConnMeta(),
-		p2ppool.Config{Identity: id, ProofOfWorkTarget: p2ppool.NoProofOfWork, Metrics: m})
+	pool, err := p2ppool.NewBasic(msgs, p2ppool.Config{Identity: id, ProofOfWorkTarget: p2ppool.NoProofOfWork, Metrics: m})
 	if err != nil {
 		log.Fatal(err)
 	}
