@@ -50,12 +50,12 @@ type PeerEventKind uint8
 
 // Peer event kinds.
 const (
-	PeerIncomingRequest PeerEventKind = iota + 1
-	PeerRejectingRequest
-	PeerRequestRejected
-	PeerConnectionEstablished
-	PeerDisconnection
-	PeerExternalDisconnection
+	PeerEventIncomingRequest PeerEventKind = iota + 1
+	PeerEventRejectingRequest
+	PeerEventRequestRejected
+	PeerEventConnectionEstablished
+	PeerEventDisconnection
+	PeerEventExternalDisconnection
 )
 
 var peerEventNames = [...]string{"", "incoming_request", "rejecting_request", "request_rejected",
@@ -218,23 +218,23 @@ func (p *core) gcPeersLocked() {
 
 func (pi *peerInfo) setAccepted(pt netip.AddrPort, now time.Time) {
 	pi.State, pi.Point = PeerAccepted, pt
-	pi.events.add(PeerEvent{Kind: PeerIncomingRequest, Time: now, Point: pt})
+	pi.events.add(PeerEvent{Kind: PeerEventIncomingRequest, Time: now, Point: pt})
 }
 
 func (pi *peerInfo) setRunning(pt netip.AddrPort, now time.Time) {
 	pi.State, pi.Point = PeerRunning, pt
 	pi.LastEstablishedConnection = PointAt{pt, now}
-	pi.events.add(PeerEvent{Kind: PeerConnectionEstablished, Time: now, Point: pt})
+	pi.events.add(PeerEvent{Kind: PeerEventConnectionEstablished, Time: now, Point: pt})
 }
 
 func (pi *peerInfo) setDisconnected(now time.Time) {
 	switch pi.State {
 	case PeerAccepted:
 		pi.LastRejectedConnection = PointAt{pi.Point, now}
-		pi.events.add(PeerEvent{Kind: PeerRequestRejected, Time: now, Point: pi.Point})
+		pi.events.add(PeerEvent{Kind: PeerEventRequestRejected, Time: now, Point: pi.Point})
 	case PeerRunning:
 		pi.LastDisconnection = PointAt{pi.Point, now}
-		pi.events.add(PeerEvent{Kind: PeerExternalDisconnection, Time: now, Point: pi.Point})
+		pi.events.add(PeerEvent{Kind: PeerEventExternalDisconnection, Time: now, Point: pi.Point})
 	}
 	pi.State, pi.Point = PeerDisconnected, netip.AddrPort{}
 }

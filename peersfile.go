@@ -29,12 +29,12 @@ type PeersFileCorruptError = peersfile.CorruptError
 type OctezPeerMetadata = json.RawMessage
 
 var peerEventKinds = map[peersfile.EventKind]PeerEventKind{
-	peersfile.EventIncomingRequest:       PeerIncomingRequest,
-	peersfile.EventRejectingRequest:      PeerRejectingRequest,
-	peersfile.EventRequestRejected:       PeerRequestRejected,
-	peersfile.EventConnectionEstablished: PeerConnectionEstablished,
-	peersfile.EventDisconnection:         PeerDisconnection,
-	peersfile.EventExternalDisconnection: PeerExternalDisconnection,
+	peersfile.EventIncomingRequest:       PeerEventIncomingRequest,
+	peersfile.EventRejectingRequest:      PeerEventRejectingRequest,
+	peersfile.EventRequestRejected:       PeerEventRequestRejected,
+	peersfile.EventConnectionEstablished: PeerEventConnectionEstablished,
+	peersfile.EventDisconnection:         PeerEventDisconnection,
+	peersfile.EventExternalDisconnection: PeerEventExternalDisconnection,
 }
 
 // loadPeers fills the peer table from the peers file (octez: peers are

@@ -35,7 +35,7 @@ func TestPeersFileSurvivesARestart(t *testing.T) {
 	for _, e := range again.Peers().Events(b.Config().Identity.PeerID) {
 		kinds = append(kinds, e.Kind)
 	}
-	assert.Equal(t, []PeerEventKind{PeerIncomingRequest, PeerConnectionEstablished}, kinds,
+	assert.Equal(t, []PeerEventKind{PeerEventIncomingRequest, PeerEventConnectionEstablished}, kinds,
 		"octez saves before tearing down: the file has the connection, not its end")
 	_, known := again.Points().Info(b.point)
 	assert.True(t, known, "the point the peer was last seen at is known again")

@@ -53,13 +53,13 @@ type PointEventKind uint8
 
 // Point event kinds.
 const (
-	PointOutgoingRequest PointEventKind = iota + 1
-	PointAcceptingRequest
-	PointRejectingRequest
-	PointRequestRejected
-	PointConnectionEstablished
-	PointDisconnection
-	PointExternalDisconnection
+	PointEventOutgoingRequest PointEventKind = iota + 1
+	PointEventAcceptingRequest
+	PointEventRejectingRequest
+	PointEventRequestRejected
+	PointEventConnectionEstablished
+	PointEventDisconnection
+	PointEventExternalDisconnection
 )
 
 var pointEventNames = [...]string{"", "outgoing_request", "accepting_request", "rejecting_request", "request_rejected",
@@ -252,18 +252,18 @@ func (p *core) gcPointsLocked() {
 
 func (pi *pointInfo) setRequested(now time.Time) {
 	pi.State = PointRequested
-	pi.events.add(PointEvent{Kind: PointOutgoingRequest, Time: now})
+	pi.events.add(PointEvent{Kind: PointEventOutgoingRequest, Time: now})
 }
 
 func (pi *pointInfo) setAccepted(peer PeerID, now time.Time) {
 	pi.State, pi.Peer = PointAccepted, peer
-	pi.events.add(PointEvent{Kind: PointAcceptingRequest, Time: now, Peer: peer})
+	pi.events.add(PointEvent{Kind: PointEventAcceptingRequest, Time: now, Peer: peer})
 }
 
 func (pi *pointInfo) setRunning(peer PeerID, now time.Time) {
 	pi.State, pi.Peer = PointRunning, peer
 	pi.LastEstablishedConnection = PeerAt{peer, now}
-	pi.events.add(PointEvent{Kind: PointConnectionEstablished, Time: now, Peer: peer})
+	pi.events.add(PointEvent{Kind: PointEventConnectionEstablished, Time: now, Peer: peer})
 }
 
 // setDisconnected ends whatever the point was doing. A failed attempt
@@ -280,16 +280,16 @@ func (pi *pointInfo) setDisconnected(rc *ReconnectionConfig, now time.Time) {
 		pi.ReconnectionDelay = min(time.Duration(float64(d)*rc.Factor), rc.IncreaseCap)
 		if pi.State == PointRequested {
 			pi.LastFailedConnection = now
-			pi.events.add(PointEvent{Kind: PointRequestRejected, Time: now})
+			pi.events.add(PointEvent{Kind: PointEventRequestRejected, Time: now})
 		} else {
 			pi.LastRejectedConnection = PeerAt{pi.Peer, now}
-			pi.events.add(PointEvent{Kind: PointRequestRejected, Time: now, Peer: pi.Peer})
+			pi.events.add(PointEvent{Kind: PointEventRequestRejected, Time: now, Peer: pi.Peer})
 		}
 	case PointRunning:
 		pi.ReconnectionDelay = rc.InitialDelay
 		pi.ReconnectAfter = now.Add(rc.DisconnectionDelay)
 		pi.LastDisconnection = PeerAt{pi.Peer, now}
-		pi.events.add(PointEvent{Kind: PointExternalDisconnection, Time: now, Peer: pi.Peer})
+		pi.events.add(PointEvent{Kind: PointEventExternalDisconnection, Time: now, Peer: pi.Peer})
 	}
 	pi.State, pi.Peer = PointDisconnected, PeerID{}
 }

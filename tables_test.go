@@ -254,7 +254,7 @@ func TestTableTransitions(t *testing.T) {
 			}, func(e *tenv) (PointInfo, []PointEvent, PeerInfo[struct{}], []PeerEvent) {
 				return PointInfo{Point: e.pt, State: PointDisconnected, LastFailedConnection: e.at(0),
 						ReconnectionDelay: afterFirst, ReconnectAfter: e.at(0).Add(initial)},
-					[]PointEvent{{PointOutgoingRequest, e.at(0), PeerID{}}, {PointRequestRejected, e.at(0), PeerID{}}},
+					[]PointEvent{{PointEventOutgoingRequest, e.at(0), PeerID{}}, {PointEventRequestRejected, e.at(0), PeerID{}}},
 					PeerInfo[struct{}]{}, nil
 			}},
 		}},
@@ -266,7 +266,7 @@ func TestTableTransitions(t *testing.T) {
 				synctest.Wait()
 			}, func(e *tenv) (PointInfo, []PointEvent, PeerInfo[struct{}], []PeerEvent) {
 				return PointInfo{Point: e.pt, State: PointRequested},
-					[]PointEvent{{PointOutgoingRequest, e.at(0), PeerID{}}},
+					[]PointEvent{{PointEventOutgoingRequest, e.at(0), PeerID{}}},
 					PeerInfo[struct{}]{}, nil
 			}},
 			{"time out", func(t *testing.T, e *tenv) {
@@ -275,7 +275,7 @@ func TestTableTransitions(t *testing.T) {
 			}, func(e *tenv) (PointInfo, []PointEvent, PeerInfo[struct{}], []PeerEvent) {
 				return PointInfo{Point: e.pt, State: PointDisconnected, LastFailedConnection: e.at(3),
 						ReconnectionDelay: afterFirst, ReconnectAfter: e.at(3).Add(initial)},
-					[]PointEvent{{PointOutgoingRequest, e.at(0), PeerID{}}, {PointRequestRejected, e.at(3), PeerID{}}},
+					[]PointEvent{{PointEventOutgoingRequest, e.at(0), PeerID{}}, {PointEventRequestRejected, e.at(3), PeerID{}}},
 					PeerInfo[struct{}]{}, nil
 			}},
 		}},
@@ -291,11 +291,11 @@ func TestTableTransitions(t *testing.T) {
 				return PointInfo{Point: e.pt, State: PointDisconnected, KnownPublic: true,
 						LastRejectedConnection: PeerAt{e.peer, e.at(1)},
 						ReconnectionDelay:      afterFirst, ReconnectAfter: e.at(1).Add(initial)},
-					[]PointEvent{{PointOutgoingRequest, e.at(0), PeerID{}}, {PointAcceptingRequest, e.at(0), e.peer},
-						{PointRequestRejected, e.at(1), e.peer}},
+					[]PointEvent{{PointEventOutgoingRequest, e.at(0), PeerID{}}, {PointEventAcceptingRequest, e.at(0), e.peer},
+						{PointEventRequestRejected, e.at(1), e.peer}},
 					PeerInfo[struct{}]{Peer: e.peer, Created: e.at(0), State: PeerDisconnected, Score: 1,
 						LastRejectedConnection: PointAt{e.pt, e.at(1)}},
-					[]PeerEvent{{PeerIncomingRequest, e.at(0), e.pt}, {PeerRequestRejected, e.at(1), e.pt}}
+					[]PeerEvent{{PeerEventIncomingRequest, e.at(0), e.pt}, {PeerEventRequestRejected, e.at(1), e.pt}}
 			}},
 		}},
 		{"outgoing, established then closed by the peer: Accepted -> Running -> Disconnected", nil, []step{
@@ -310,11 +310,11 @@ func TestTableTransitions(t *testing.T) {
 			}, func(e *tenv) (PointInfo, []PointEvent, PeerInfo[struct{}], []PeerEvent) {
 				return PointInfo{Point: e.pt, State: PointRunning, Peer: e.peer, KnownPublic: true,
 						LastEstablishedConnection: PeerAt{e.peer, e.at(1)}},
-					[]PointEvent{{PointOutgoingRequest, e.at(0), PeerID{}}, {PointAcceptingRequest, e.at(0), e.peer},
-						{PointConnectionEstablished, e.at(1), e.peer}},
+					[]PointEvent{{PointEventOutgoingRequest, e.at(0), PeerID{}}, {PointEventAcceptingRequest, e.at(0), e.peer},
+						{PointEventConnectionEstablished, e.at(1), e.peer}},
 					PeerInfo[struct{}]{Peer: e.peer, Created: e.at(0), State: PeerRunning, Point: e.pt, Score: 1,
 						LastEstablishedConnection: PointAt{e.pt, e.at(1)}},
-					[]PeerEvent{{PeerIncomingRequest, e.at(0), e.pt}, {PeerConnectionEstablished, e.at(1), e.pt}}
+					[]PeerEvent{{PeerEventIncomingRequest, e.at(0), e.pt}, {PeerEventConnectionEstablished, e.at(1), e.pt}}
 			}},
 			{"the peer closes", func(t *testing.T, e *tenv) {
 				require.NoError(t, e.sc.Close())
@@ -324,12 +324,12 @@ func TestTableTransitions(t *testing.T) {
 				return PointInfo{Point: e.pt, State: PointDisconnected, KnownPublic: true,
 						LastEstablishedConnection: PeerAt{e.peer, e.at(1)}, LastDisconnection: PeerAt{e.peer, e.at(2)},
 						ReconnectionDelay: initial, ReconnectAfter: e.at(2).Add(disconnect)},
-					[]PointEvent{{PointOutgoingRequest, e.at(0), PeerID{}}, {PointAcceptingRequest, e.at(0), e.peer},
-						{PointConnectionEstablished, e.at(1), e.peer}, {PointExternalDisconnection, e.at(2), e.peer}},
+					[]PointEvent{{PointEventOutgoingRequest, e.at(0), PeerID{}}, {PointEventAcceptingRequest, e.at(0), e.peer},
+						{PointEventConnectionEstablished, e.at(1), e.peer}, {PointEventExternalDisconnection, e.at(2), e.peer}},
 					PeerInfo[struct{}]{Peer: e.peer, Created: e.at(0), State: PeerDisconnected, Score: 1,
 						LastEstablishedConnection: PointAt{e.pt, e.at(1)}, LastDisconnection: PointAt{e.pt, e.at(2)}},
-					[]PeerEvent{{PeerIncomingRequest, e.at(0), e.pt}, {PeerConnectionEstablished, e.at(1), e.pt},
-						{PeerExternalDisconnection, e.at(2), e.pt}}
+					[]PeerEvent{{PeerEventIncomingRequest, e.at(0), e.pt}, {PeerEventConnectionEstablished, e.at(1), e.pt},
+						{PeerEventExternalDisconnection, e.at(2), e.pt}}
 			}},
 		}},
 		{"incoming, established then disconnected locally: Disconnected -> Accepted -> Running -> Disconnected", nil, []step{
@@ -345,10 +345,10 @@ func TestTableTransitions(t *testing.T) {
 			}, func(e *tenv) (PointInfo, []PointEvent, PeerInfo[struct{}], []PeerEvent) {
 				return PointInfo{Point: e.pt, State: PointRunning, Peer: e.peer, KnownPublic: true,
 						LastEstablishedConnection: PeerAt{e.peer, e.at(1)}},
-					[]PointEvent{{PointAcceptingRequest, e.at(0), e.peer}, {PointConnectionEstablished, e.at(1), e.peer}},
+					[]PointEvent{{PointEventAcceptingRequest, e.at(0), e.peer}, {PointEventConnectionEstablished, e.at(1), e.peer}},
 					PeerInfo[struct{}]{Peer: e.peer, Created: e.at(0), State: PeerRunning, Point: e.pt, Score: 1,
 						LastEstablishedConnection: PointAt{e.pt, e.at(1)}},
-					[]PeerEvent{{PeerIncomingRequest, e.at(0), e.pt}, {PeerConnectionEstablished, e.at(1), e.pt}}
+					[]PeerEvent{{PeerEventIncomingRequest, e.at(0), e.pt}, {PeerEventConnectionEstablished, e.at(1), e.pt}}
 			}},
 			{"disconnect", func(t *testing.T, e *tenv) {
 				require.NoError(t, e.conn.Disconnect(context.Background(), false))
@@ -356,12 +356,12 @@ func TestTableTransitions(t *testing.T) {
 				return PointInfo{Point: e.pt, State: PointDisconnected, KnownPublic: true,
 						LastEstablishedConnection: PeerAt{e.peer, e.at(1)}, LastDisconnection: PeerAt{e.peer, e.at(2)},
 						ReconnectionDelay: initial, ReconnectAfter: e.at(2).Add(disconnect)},
-					[]PointEvent{{PointAcceptingRequest, e.at(0), e.peer}, {PointConnectionEstablished, e.at(1), e.peer},
-						{PointExternalDisconnection, e.at(2), e.peer}},
+					[]PointEvent{{PointEventAcceptingRequest, e.at(0), e.peer}, {PointEventConnectionEstablished, e.at(1), e.peer},
+						{PointEventExternalDisconnection, e.at(2), e.peer}},
 					PeerInfo[struct{}]{Peer: e.peer, Created: e.at(0), State: PeerDisconnected, Score: 1,
 						LastEstablishedConnection: PointAt{e.pt, e.at(1)}, LastDisconnection: PointAt{e.pt, e.at(2)}},
-					[]PeerEvent{{PeerIncomingRequest, e.at(0), e.pt}, {PeerConnectionEstablished, e.at(1), e.pt},
-						{PeerExternalDisconnection, e.at(2), e.pt}}
+					[]PeerEvent{{PeerEventIncomingRequest, e.at(0), e.pt}, {PeerEventConnectionEstablished, e.at(1), e.pt},
+						{PeerEventExternalDisconnection, e.at(2), e.pt}}
 			}},
 		}},
 		{"incoming, the peer hangs up at the ack: Accepted -> Disconnected with LastRejectedConnection", nil, []step{
@@ -373,17 +373,17 @@ func TestTableTransitions(t *testing.T) {
 				return PointInfo{Point: e.pt, State: PointDisconnected, KnownPublic: true,
 						LastRejectedConnection: PeerAt{e.peer, e.at(1)},
 						ReconnectionDelay:      afterFirst, ReconnectAfter: e.at(1).Add(initial)},
-					[]PointEvent{{PointAcceptingRequest, e.at(0), e.peer}, {PointRequestRejected, e.at(1), e.peer}},
+					[]PointEvent{{PointEventAcceptingRequest, e.at(0), e.peer}, {PointEventRequestRejected, e.at(1), e.peer}},
 					PeerInfo[struct{}]{Peer: e.peer, Created: e.at(0), State: PeerDisconnected, Score: 1,
 						LastRejectedConnection: PointAt{e.pt, e.at(1)}},
-					[]PeerEvent{{PeerIncomingRequest, e.at(0), e.pt}, {PeerRequestRejected, e.at(1), e.pt}}
+					[]PeerEvent{{PeerEventIncomingRequest, e.at(0), e.pt}, {PeerEventRequestRejected, e.at(1), e.pt}}
 			}},
 		}},
 		{"incoming without a listening port: the peer has no point", nil, []step{
 			{"handshake up to the ack", scriptedDialsIn(0), func(e *tenv) (PointInfo, []PointEvent, PeerInfo[struct{}], []PeerEvent) {
 				return PointInfo{}, nil,
 					PeerInfo[struct{}]{Peer: e.peer, Created: e.at(0), State: PeerAccepted, Score: 1},
-					[]PeerEvent{{PeerIncomingRequest, e.at(0), netip.AddrPort{}}}
+					[]PeerEvent{{PeerEventIncomingRequest, e.at(0), netip.AddrPort{}}}
 			}},
 			{"the peer acks", func(t *testing.T, e *tenv) {
 				var err error
@@ -394,7 +394,7 @@ func TestTableTransitions(t *testing.T) {
 				return PointInfo{}, nil,
 					PeerInfo[struct{}]{Peer: e.peer, Created: e.at(0), State: PeerRunning, Score: 1,
 						LastEstablishedConnection: PointAt{netip.AddrPort{}, e.at(1)}},
-					[]PeerEvent{{PeerIncomingRequest, e.at(0), netip.AddrPort{}}, {PeerConnectionEstablished, e.at(1), netip.AddrPort{}}}
+					[]PeerEvent{{PeerEventIncomingRequest, e.at(0), netip.AddrPort{}}, {PeerEventConnectionEstablished, e.at(1), netip.AddrPort{}}}
 			}},
 		}},
 	}
@@ -437,18 +437,18 @@ func TestTableTransitions(t *testing.T) {
 // admission; both wait for the other's ack.
 func wantOutgoingAccepted(e *tenv) (PointInfo, []PointEvent, PeerInfo[struct{}], []PeerEvent) {
 	return PointInfo{Point: e.pt, State: PointAccepted, Peer: e.peer, KnownPublic: true},
-		[]PointEvent{{PointOutgoingRequest, e.at(0), PeerID{}}, {PointAcceptingRequest, e.at(0), e.peer}},
+		[]PointEvent{{PointEventOutgoingRequest, e.at(0), PeerID{}}, {PointEventAcceptingRequest, e.at(0), e.peer}},
 		PeerInfo[struct{}]{Peer: e.peer, Created: e.at(0), State: PeerAccepted, Point: e.pt, Score: 1},
-		[]PeerEvent{{PeerIncomingRequest, e.at(0), e.pt}}
+		[]PeerEvent{{PeerEventIncomingRequest, e.at(0), e.pt}}
 }
 
 // wantIncomingAccepted: a scripted peer dialled a and passed its
 // admission; the point is the peer's address and announced port.
 func wantIncomingAccepted(e *tenv) (PointInfo, []PointEvent, PeerInfo[struct{}], []PeerEvent) {
 	return PointInfo{Point: e.pt, State: PointAccepted, Peer: e.peer, KnownPublic: true},
-		[]PointEvent{{PointAcceptingRequest, e.at(0), e.peer}},
+		[]PointEvent{{PointEventAcceptingRequest, e.at(0), e.peer}},
 		PeerInfo[struct{}]{Peer: e.peer, Created: e.at(0), State: PeerAccepted, Point: e.pt, Score: 1},
-		[]PeerEvent{{PeerIncomingRequest, e.at(0), e.pt}}
+		[]PeerEvent{{PeerEventIncomingRequest, e.at(0), e.pt}}
 }
 
 func TestTableHistoriesAreBounded(t *testing.T) {
@@ -470,17 +470,17 @@ func TestTableHistoriesAreBounded(t *testing.T) {
 			synctest.Wait()
 		}
 		assert.Equal(t, normPointEvents([]PointEvent{
-			{PointExternalDisconnection, ends[1], peer},
-			{PointOutgoingRequest, starts[2], PeerID{}},
-			{PointAcceptingRequest, starts[2], peer},
-			{PointConnectionEstablished, starts[2], peer},
-			{PointExternalDisconnection, ends[2], peer},
+			{PointEventExternalDisconnection, ends[1], peer},
+			{PointEventOutgoingRequest, starts[2], PeerID{}},
+			{PointEventAcceptingRequest, starts[2], peer},
+			{PointEventConnectionEstablished, starts[2], peer},
+			{PointEventExternalDisconnection, ends[2], peer},
 		}), normPointEvents(a.Points().Events(b.point)))
 		assert.Equal(t, normPeerEvents([]PeerEvent{
-			{PeerExternalDisconnection, ends[1], b.point},
-			{PeerIncomingRequest, starts[2], b.point},
-			{PeerConnectionEstablished, starts[2], b.point},
-			{PeerExternalDisconnection, ends[2], b.point},
+			{PeerEventExternalDisconnection, ends[1], b.point},
+			{PeerEventIncomingRequest, starts[2], b.point},
+			{PeerEventConnectionEstablished, starts[2], b.point},
+			{PeerEventExternalDisconnection, ends[2], b.point},
 		}), normPeerEvents(a.Peers().Events(peer)))
 		// The default keeps 100: b's histories of a hold all of it.
 		assert.Len(t, b.Peers().Events(a.Config().Identity.PeerID), 9)
