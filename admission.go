@@ -408,8 +408,8 @@ func (p *core) establish(ctx context.Context, nc net.Conn, incoming bool, dialle
 		Point:       idPoint,
 		RemoteAddr:  nc.RemoteAddr(),
 		Incoming:    incoming,
-		Version:     NetworkVersion(version),
-		Announced:   NetworkVersion(remote.Version),
+		Version:     version,
+		Announced:   remote.Version,
 		LocalMeta:   p.connMeta.local,
 		RemoteMeta:  meta,
 		PrivateNode: private,
@@ -451,7 +451,7 @@ func (p *core) admit(socketPoint netip.AddrPort, peer PeerID, idPoint, dialled n
 	if full && incoming {
 		victim = p.evictionVictimLocked(socketPoint.Addr())
 	}
-	var ve *socket.VersionError
+	var ve *VersionError
 	switch {
 	case errors.As(verr, &ve):
 		if !incoming && dialled.IsValid() {
@@ -462,7 +462,7 @@ func (p *core) admit(socketPoint netip.AddrPort, peer PeerID, idPoint, dialled n
 				delete(p.points, dialled)
 			}
 		}
-		return admission{nack: true, motive: ve.Motive, err: &VersionError{Motive: NackMotive(ve.Motive), Remote: NetworkVersion(ve.Remote)}}
+		return admission{nack: true, motive: ve.Motive, err: ve}
 	case full && victim == nil:
 		return admission{nack: true, motive: wire.TooManyConnections, err: ErrTooManyConnections}
 	case p.cfg.ClosedNetwork && !(pt != nil && pt.Trusted) && !pe.Trusted:

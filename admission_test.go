@@ -12,6 +12,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/p2ppool/p2ppool/internal/socket"
+	"github.com/p2ppool/p2ppool/internal/wire"
 )
 
 // Tests of the admission rules (octez §3): every refusal is a distinct
@@ -266,5 +269,64 @@ func TestAdmissionRefusals(t *testing.T) {
 		for _, tc := range cases {
 			t.Run(name+"/"+tc.name, func(t *testing.T) { tc.run(t, newNetwork(name)) })
 		}
+	}
+}
+
+// TestSocketErrorsAreTheExportedTypes: the errors internal/socket builds
+// for a nack and a version mismatch are the exported *RejectedError and
+// *VersionError themselves (type aliases), so errors.As with the public
+// types matches them with no conversion in between. A raw peer runs the
+// handshake with internal/socket against a pool.
+func TestSocketErrorsAreTheExportedTypes(t *testing.T) {
+	// rawHandshake dials nd as a peer announcing chain and returns the
+	// error of its ack exchange, straight from internal/socket.
+	rawHandshake := func(t *testing.T, n *network, nd *node, chain string) error {
+		t.Helper()
+		nc, err := n.DialContext(ctxT(t), "tcp", nd.point.String())
+		require.NoError(t, err)
+		t.Cleanup(func() { nc.Close() })
+		cfg := rawConfig(t, testIdentity(t), wire.Metadata{})
+		cfg.Version.ChainName = chain
+		auth, err := socket.Authenticate(ctxT(t), nc, false, &cfg)
+		require.NoError(t, err)
+		_, err = auth.Accept()
+		return err
+	}
+	for _, name := range networks {
+		t.Run(name+"/nack", func(t *testing.T) {
+			n := newNetwork(name)
+			b, c := newNode(t, n, oneSlot), newNode(t, n, nil)
+			bc, _ := connect(t, b, c) // b dialled c: c's point is public to b
+			err := rawHandshake(t, n, b, "P2PPOOL_TEST")
+			var rej *RejectedError
+			require.ErrorAs(t, err, &rej)
+			assert.ErrorIs(t, err, ErrRejected)
+			assert.Equal(t, NackTooManyConnections, rej.Motive)
+			assert.Contains(t, rej.Points, bc.Info().Point)
+		})
+		t.Run(name+"/version", func(t *testing.T) {
+			n := newNetwork(name)
+			b := newNode(t, n, nil)
+			w := b.Watch(ctxT(t), 0)
+			defer w.Close()
+			err := rawHandshake(t, n, b, "OTHER_CHAIN")
+			// The raw peer reads b's nack ...
+			var rej *RejectedError
+			require.ErrorAs(t, err, &rej)
+			assert.Equal(t, NackUnknownChainName, rej.Motive)
+			// ... and b refused with the *VersionError of socket.Versions.
+			ev := nextOf(t, w, EventRejectingRequest)
+			var ve *VersionError
+			require.ErrorAs(t, ev.Err, &ve)
+			assert.ErrorIs(t, ev.Err, ErrNoCommonVersion)
+			assert.Equal(t, NackUnknownChainName, ve.Motive)
+			assert.Equal(t, NetworkVersion{ChainName: "OTHER_CHAIN", DistributedDB: 2, P2P: 1}, ve.Remote)
+			// The same holds for socket.Versions' error taken directly.
+			local := socket.Versions{ChainName: "P2PPOOL_TEST", DistributedDB: []uint16{2}, P2P: []uint16{1}}
+			_, err = local.Select(ve.Remote)
+			var direct *VersionError
+			require.ErrorAs(t, err, &direct)
+			assert.Equal(t, *ve, *direct)
+		})
 	}
 }

@@ -61,14 +61,17 @@ func StringEncoding[Msg any](tag uint16, name string, maxLength int, wrap func(s
 	}
 }
 
-// NetworkVersion is what a connection message announces and what a
-// connection negotiates (octez Network_version): the chain name and the
-// distributed-db and p2p versions.
-type NetworkVersion struct {
-	ChainName     string
-	DistributedDB uint16
-	P2P           uint16
-}
+// NetworkVersion is the network version of a connection (octez
+// Network_version.t): what each side announces in its connection message
+// and, once both are known, what the connection speaks. Its fields are
+//
+//	ChainName     string // octez chain_name, e.g. "TEZOS_MAINNET"
+//	DistributedDB uint16 // octez distributed_db_version, of the application
+//	P2P           uint16 // octez p2p_version, of the pool's own protocol
+//
+// The chain name must be byte-equal on both sides; each version is
+// negotiated from the lists each side supports.
+type NetworkVersion = wire.NetworkVersion
 
 // Defaults of MessageConfig, those of an octez mainnet node.
 const (

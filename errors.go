@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/netip"
 
 	"github.com/p2ppool/p2ppool/internal/socket"
 	"github.com/p2ppool/p2ppool/internal/wire"
@@ -118,53 +117,56 @@ var (
 	ErrClosedDuringHandshake = socket.ErrClosedDuringHandshake
 )
 
-// NackMotive is the reason in a nack (octez P2p_rejection).
-type NackMotive int16
+// NackMotive is the reason a node gives when it refuses a connection with
+// a nack (octez P2p_rejection.t, an int16 on the wire). Codes other than
+// the Nack constants (octez Unknown_motive) are kept as they are: they
+// print as "unknown motive N".
+type NackMotive = wire.NackMotive
 
-// Nack motives, with octez's codes. Other codes may arrive from peers and
-// are kept as they are.
+// Nack motives, with octez's names and codes.
 const (
-	NackNoMotive                       = NackMotive(wire.NoMotive)
-	NackTooManyConnections             = NackMotive(wire.TooManyConnections)
-	NackUnknownChainName               = NackMotive(wire.UnknownChainName)
-	NackDeprecatedP2PVersion           = NackMotive(wire.DeprecatedP2PVersion)
-	NackDeprecatedDistributedDBVersion = NackMotive(wire.DeprecatedDistributedDBVersion)
-	NackAlreadyConnected               = NackMotive(wire.AlreadyConnected)
+	// NackNoMotive (0, octez No_motive): no reason given; also the motive
+	// of a nack from a peer speaking p2p_version 0, which carries none.
+	NackNoMotive NackMotive = wire.NoMotive
+	// NackTooManyConnections (1, octez Too_many_connections): the
+	// refusing node has no free slot.
+	NackTooManyConnections NackMotive = wire.TooManyConnections
+	// NackUnknownChainName (2, octez Unknown_chain_name): the chain names
+	// differ.
+	NackUnknownChainName NackMotive = wire.UnknownChainName
+	// NackDeprecatedP2PVersion (3, octez Deprecated_p2p_version): no
+	// common p2p version.
+	NackDeprecatedP2PVersion NackMotive = wire.DeprecatedP2PVersion
+	// NackDeprecatedDistributedDBVersion (4, octez
+	// Deprecated_distributed_db_version): no common distributed-db
+	// version.
+	NackDeprecatedDistributedDBVersion NackMotive = wire.DeprecatedDistributedDBVersion
+	// NackAlreadyConnected (5, octez Already_connected): the point or
+	// peer is already connected.
+	NackAlreadyConnected NackMotive = wire.AlreadyConnected
 )
 
-func (m NackMotive) String() string { return wire.NackMotive(m).String() }
+// RejectedError is a peer's nack: it refused the connection (octez
+// Rejected_by_nack). Its fields are
+//
+//	Motive NackMotive       // the reason the peer gave
+//	Points []netip.AddrPort // alternative points it suggested, or nil
+//
+// The pool learns the points. A peer speaking p2p_version 0 sends neither
+// (NackNoMotive, nil). errors.Is(err, ErrRejected) holds.
+type RejectedError = socket.RejectedError
 
-// RejectedError is a peer's nack. errors.Is(err, ErrRejected) holds.
-type RejectedError struct {
-	Motive NackMotive
-	// Points are the alternative points the peer suggested; the pool
-	// also learns them.
-	Points []netip.AddrPort
-}
-
-func (e *RejectedError) Error() string {
-	return fmt.Sprintf("p2ppool: rejected by peer: %v (%d alternative points)", e.Motive, len(e.Points))
-}
-
-// Is makes errors.Is(err, ErrRejected) true.
-func (e *RejectedError) Is(target error) bool { return target == ErrRejected }
-
-// VersionError says why version negotiation with a peer failed. The
-// Motive is what the pool put in its nack. errors.Is(err,
-// ErrNoCommonVersion) holds.
-type VersionError struct {
-	Motive NackMotive
-	// Remote is the version the peer announced.
-	Remote NetworkVersion
-}
-
-func (e *VersionError) Error() string {
-	return fmt.Sprintf("p2ppool: no common version: %v (peer announced chain %q, ddb %d, p2p %d)",
-		e.Motive, e.Remote.ChainName, e.Remote.DistributedDB, e.Remote.P2P)
-}
-
-// Is makes errors.Is(err, ErrNoCommonVersion) true.
-func (e *VersionError) Is(target error) bool { return target == ErrNoCommonVersion }
+// VersionError says why version negotiation with a peer failed (octez
+// Rejected_no_common_protocol): the chain names differ, or no
+// distributed-db or p2p version is spoken by both sides. Its fields are
+//
+//	Motive NackMotive     // what the pool put in its nack to the peer
+//	Remote NetworkVersion // the version the peer announced
+//
+// Motive is NackUnknownChainName, NackDeprecatedDistributedDBVersion or
+// NackDeprecatedP2PVersion; when both versions fail, the distributed-db
+// one, as in octez. errors.Is(err, ErrNoCommonVersion) holds.
+type VersionError = socket.VersionError
 
 // HandshakeStage names the step of the handshake an error happened in.
 type HandshakeStage uint8
@@ -197,22 +199,15 @@ func (e *HandshakeError) Error() string {
 
 func (e *HandshakeError) Unwrap() error { return e.Err }
 
-// fromSocketError converts the socket's typed errors into the exported ones.
+// fromSocketError gives the socket's *HandshakeError the exported
+// HandshakeError's stage and peer id types. What it wraps is kept as is:
+// the socket's RejectedError and VersionError are the exported types.
 func fromSocketError(err error) error {
 	var he *socket.HandshakeError
 	if !errors.As(err, &he) {
 		return err
 	}
-	inner := he.Err
-	var rej *socket.RejectedError
-	var ve *socket.VersionError
-	switch {
-	case errors.As(inner, &rej):
-		inner = &RejectedError{Motive: NackMotive(rej.Motive), Points: rej.Points}
-	case errors.As(inner, &ve):
-		inner = &VersionError{Motive: NackMotive(ve.Motive), Remote: NetworkVersion(ve.Remote)}
-	}
-	return &HandshakeError{Stage: HandshakeStage(he.Stage), Peer: PeerID(he.Peer), Err: inner}
+	return &HandshakeError{Stage: HandshakeStage(he.Stage), Peer: PeerID(he.Peer), Err: he.Err}
 }
 
 // DisconnectReason says why a connection ended.

@@ -82,11 +82,18 @@ func (e *HandshakeError) Error() string {
 
 func (e *HandshakeError) Unwrap() error { return e.Err }
 
-// RejectedError is the peer's nack. errors.Is(err, ErrRejected) holds.
+// RejectedError and VersionError are re-exported by the root package as
+// type aliases, so their docs speak to users and name the root package's
+// constants (NackNoMotive is wire.NoMotive, and so on).
+
+// RejectedError is a peer's nack: it refused the connection (octez
+// Rejected_by_nack). errors.Is(err, ErrRejected) holds.
 type RejectedError struct {
+	// Motive is the reason the peer gave; NackNoMotive from a peer
+	// speaking p2p_version 0, whose nack carries none.
 	Motive wire.NackMotive
-	// Points are the alternative points the peer suggested (nil for a
-	// Nack_v_0, which carries none).
+	// Points are the alternative points the peer suggested, nil when it
+	// suggested none; the pool learns them.
 	Points []netip.AddrPort
 }
 
@@ -97,15 +104,21 @@ func (e *RejectedError) Error() string {
 // Is makes errors.Is(err, ErrRejected) true.
 func (e *RejectedError) Is(target error) bool { return target == ErrRejected }
 
-// VersionError says why version negotiation failed; Motive is what octez
-// puts in the nack. errors.Is(err, ErrNoCommonVersion) holds.
+// VersionError says why version negotiation with a peer failed (octez
+// Rejected_no_common_protocol): the chain names differ, or no
+// distributed-db or p2p version is spoken by both sides. The peer is sent
+// a nack with Motive. errors.Is(err, ErrNoCommonVersion) holds.
 type VersionError struct {
+	// Motive is what we put in our nack: NackUnknownChainName,
+	// NackDeprecatedDistributedDBVersion or NackDeprecatedP2PVersion; when
+	// both versions fail, the distributed-db one, as in octez.
 	Motive wire.NackMotive
+	// Remote is the version the peer announced.
 	Remote wire.NetworkVersion
 }
 
 func (e *VersionError) Error() string {
-	return fmt.Sprintf("p2ppool: no common version: %v (remote chain %q, ddb %d, p2p %d)",
+	return fmt.Sprintf("p2ppool: no common version: %v (peer announced chain %q, ddb %d, p2p %d)",
 		e.Motive, e.Remote.ChainName, e.Remote.DistributedDB, e.Remote.P2P)
 }
 

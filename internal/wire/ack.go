@@ -38,24 +38,34 @@ func (k AckKind) String() string {
 	return "AckKind(" + strconv.Itoa(int(k)) + ")"
 }
 
-// NackMotive is octez P2p_rejection.t, an int16 on the wire. Codes other
-// than the named ones are octez's Unknown_motive: they decode fine and
-// re-encode unchanged.
+// NackMotive is re-exported by the root package as a type alias: its doc
+// speaks to users, and it must gain no exported method they should not
+// call.
+
+// NackMotive is the reason a node gives when it refuses a connection with
+// a nack (octez P2p_rejection.t, an int16 on the wire). Codes other than
+// the named ones (octez Unknown_motive) are kept as they are: they print
+// as "unknown motive N" and re-encode unchanged.
 type NackMotive int16
 
-// The motives octez names (P2p_rejection.raw_motive).
+// The motives octez names (P2p_rejection.raw_motive). The root package
+// re-exports them with a Nack prefix.
 const (
-	// NoMotive is also what a Nack_v_0 implies.
+	// NoMotive (octez No_motive) is also what a Nack_v_0 implies.
 	NoMotive NackMotive = 0
-	// TooManyConnections: the refusing node has no free slot.
+	// TooManyConnections (octez Too_many_connections): the refusing node
+	// has no free slot.
 	TooManyConnections NackMotive = 1
-	// UnknownChainName: the chain names differ.
+	// UnknownChainName (octez Unknown_chain_name): the chain names differ.
 	UnknownChainName NackMotive = 2
-	// DeprecatedP2PVersion: no common p2p_version.
+	// DeprecatedP2PVersion (octez Deprecated_p2p_version): no common
+	// p2p_version.
 	DeprecatedP2PVersion NackMotive = 3
-	// DeprecatedDistributedDBVersion: no common distributed_db_version.
+	// DeprecatedDistributedDBVersion (octez
+	// Deprecated_distributed_db_version): no common distributed_db_version.
 	DeprecatedDistributedDBVersion NackMotive = 4
-	// AlreadyConnected: the point or peer is already connected.
+	// AlreadyConnected (octez Already_connected): the point or peer is
+	// already connected.
 	AlreadyConnected NackMotive = 5
 )
 

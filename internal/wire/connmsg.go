@@ -40,7 +40,7 @@ type ConnectionMessage struct {
 
 // BodySize returns the length of m's body (without the 2-byte prefix).
 func (m *ConnectionMessage) BodySize() int {
-	return 2 + 32 + 24 + 24 + m.Version.Size()
+	return 2 + 32 + 24 + 24 + NetworkVersionSize(m.Version)
 }
 
 // AppendFrame appends the 2-byte length prefix and the body. It fails with
@@ -56,7 +56,7 @@ func (m *ConnectionMessage) AppendFrame(dst []byte) ([]byte, error) {
 	dst = append(dst, m.PublicKey[:]...)
 	dst = append(dst, m.ProofOfWorkStamp[:]...)
 	dst = append(dst, m.MessageNonce[:]...)
-	return m.Version.Append(dst), nil
+	return AppendNetworkVersion(dst, m.Version), nil
 }
 
 // DecodeConnectionMessage decodes a connection message body, i.e. the bytes

@@ -1,29 +1,37 @@
 package wire
 
-// NetworkVersion is octez Network_version.t, announced in the connection
-// message: the chain name must match byte for byte, and each side
-// negotiates the two version numbers from its own supported lists.
+// NetworkVersion is re-exported by the root package as a type alias: its
+// doc speaks to users, and its encoding helpers are functions, not
+// methods, so that they do not join the public API.
+
+// NetworkVersion is the network version of a connection (octez
+// Network_version.t): what each side announces in its connection message
+// and, once both are known, what the connection speaks. The chain name
+// must be byte-equal on both sides; each of the two version numbers is
+// negotiated from the lists each side supports.
 type NetworkVersion struct {
-	// ChainName is the chain's name, e.g. "TEZOS_MAINNET". octez treats it
-	// as raw bytes (data-encoding string), with no bound of its own; the
-	// connection frame bounds it.
+	// ChainName is the chain's name, e.g. "TEZOS_MAINNET" (octez
+	// chain_name). It is compared as raw bytes; a name that does not fit
+	// the connection message (longer than 65445 bytes) cannot be announced.
 	ChainName string
-	// DistributedDB is the distributed_db_version (u16).
+	// DistributedDB is the application protocol version (octez
+	// distributed_db_version).
 	DistributedDB uint16
-	// P2P is the p2p_version (u16).
+	// P2P is the version of the pool's own protocol (octez p2p_version);
+	// version 1 added nacks with a motive and alternative points.
 	P2P uint16
 }
 
-// Append appends the binary encoding: chain_name as a u32-prefixed string,
-// then the two u16 versions.
-func (v NetworkVersion) Append(dst []byte) []byte {
+// AppendNetworkVersion appends v's binary encoding: chain_name as a
+// u32-prefixed string, then the two u16 versions.
+func AppendNetworkVersion(dst []byte, v NetworkVersion) []byte {
 	dst = AppendString(dst, v.ChainName)
 	dst = AppendUint16(dst, v.DistributedDB)
 	return AppendUint16(dst, v.P2P)
 }
 
-// Size returns the length of v's encoding.
-func (v NetworkVersion) Size() int { return 4 + len(v.ChainName) + 2 + 2 }
+// NetworkVersionSize returns the length of v's encoding.
+func NetworkVersionSize(v NetworkVersion) int { return 4 + len(v.ChainName) + 2 + 2 }
 
 // ReadNetworkVersion reads a NetworkVersion whose chain name is at most
 // maxChainName bytes (see Reader.Bytes for the failure rules), labelling the
