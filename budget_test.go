@@ -103,53 +103,66 @@ func heapInUse() int64 {
 
 // TestAppQueueBytes pins the queue's bounds: per connection in bytes (a
 // message larger than the bound still fits an empty queue), across
-// connections through the pool's budget, and a small message into an
-// empty queue never waits for that budget.
+// connections through the pool's budget for what exceeds each
+// connection's free allowance, and a message that arrived whole reserves
+// when it is pushed, waiting as a reservation does.
 func TestAppQueueBytes(t *testing.T) {
 	ctx := context.Background()
-	blocked := func(t *testing.T, q *appQueue[int], size int) func() error {
+	waitFor := func(t *testing.T, what string, f func() error) func() error {
 		t.Helper()
 		done := make(chan error, 1)
-		go func() { done <- q.reserve(ctx, size) }()
-		notYet(t, done, "reserve")
-		return func() error { return recvErr(t, done, "reserve") }
+		go func() { done <- f() }()
+		notYet(t, done, what)
+		return func() error { return recvErr(t, done, what) }
+	}
+	blocked := func(t *testing.T, q *appQueue[int], size int) func() error {
+		t.Helper()
+		return waitFor(t, "reserve", func() error { return q.reserve(ctx, size) })
 	}
 	t.Run("per connection", func(t *testing.T) {
 		b := newInBudget(1 << 30)
 		q := newAppQueue[int](10, 100, b)
 		require.NoError(t, q.reserve(ctx, 150), "larger than the bound, into an empty queue")
-		require.NoError(t, q.push(1))
+		require.NoError(t, q.push(ctx, 1, 150))
 		wait := blocked(t, q, 1)
 		_, err := q.pop(ctx)
 		require.NoError(t, err)
 		require.NoError(t, wait())
 		q.release()
-		require.NoError(t, q.reserve(ctx, 60))
-		require.NoError(t, q.push(2))
-		wait = blocked(t, q, 41) // 60 + 41 > 100
+		require.NoError(t, q.push(ctx, 2, 60), "arrived whole: reserved as it is pushed")
+		wait = waitFor(t, "push", func() error { return q.push(ctx, 3, 41) }) // 60 + 41 > 100
+		m, err := q.pop(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, 2, m)
+		require.NoError(t, wait(), "the push waited for room")
+		wait = blocked(t, q, 60) // 41 + 60 > 100
 		q.close(ErrConnectionClosed)
 		require.ErrorIs(t, wait(), ErrConnectionClosed)
-		m, err := q.pop(ctx)
+		m, err = q.pop(ctx)
 		require.NoError(t, err, "what was queued is still read after close")
-		assert.Equal(t, 2, m)
+		assert.Equal(t, 3, m)
 	})
 	t.Run("across connections", func(t *testing.T) {
 		b := newInBudget(200 << 10)
 		q1 := newAppQueue[int](10, 1<<20, b)
 		q2 := newAppQueue[int](10, 1<<20, b)
 		require.NoError(t, q1.reserve(ctx, 150<<10))
-		require.NoError(t, q1.push(1))
-		wait := blocked(t, q2, 100<<10)
-		assert.Equal(t, int64(150<<10), b.held.Load())
-		q3 := newAppQueue[int](10, 1<<20, b)
-		require.NoError(t, q3.reserve(ctx, 1<<10), "a small message into an empty queue does not wait")
-		q3.release()
+		require.NoError(t, q1.push(ctx, 1, 150<<10))
+		assert.Equal(t, int64(150-64)<<10, b.held.Load(), "the first 64 KiB are the connection's own")
+		wait := blocked(t, q2, 180<<10) // 86 + 116 KiB > 200 KiB
+		q3 := newAppQueue[int](100, 1<<20, b)
+		for i := range 64 {
+			require.NoError(t, q3.push(ctx, i, 1<<10), "a connection's first 64 KiB never wait for the pool")
+		}
+		wait3 := blocked(t, q3, 1) // beyond its allowance, behind q2
 		_, err := q1.pop(ctx)
 		require.NoError(t, err)
 		require.NoError(t, wait())
-		require.NoError(t, q2.push(2))
-		assert.Equal(t, int64(100<<10), b.held.Load())
+		require.NoError(t, wait3())
+		require.NoError(t, q2.push(ctx, 2, 180<<10))
+		assert.Equal(t, int64(116<<10+1), b.held.Load(), "the parts beyond the allowances")
 		q2.close(ErrConnectionClosed)
-		assert.Zero(t, b.held.Load(), "close gives back what the queue held")
+		q3.close(ErrConnectionClosed)
+		assert.Zero(t, b.held.Load(), "close gives back what the queues held")
 	})
 }

@@ -335,7 +335,8 @@ func (c *Connection[Msg, ConnMeta]) deliver(tag uint16, body []byte) error {
 	if err != nil {
 		return err
 	}
-	if err := c.in.push(msg); err != nil {
+	// 6: the size prefix and the tag.
+	if err := c.in.push(c.ctx, msg, 6+len(body)); err != nil {
 		return errInboxClosed
 	}
 	return nil

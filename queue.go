@@ -14,10 +14,11 @@ import (
 // bounded in messages (Config.IncomingAppMessageQueueSize) and in wire
 // bytes (Config.IncomingMessageQueueSize per connection, and
 // Config.TotalIncomingQueueSize across the pool through budget). The
-// reader reserves a message's bytes as soon as its size is known, before
-// reassembling it: when a bound is reached, reserve blocks, the reader
-// stops reading the socket and TCP pushes back on the peer (octez's app
-// pipe); nothing is dropped. Safe for concurrent use.
+// reader reserves a message's bytes as soon as its size is known when it
+// must read more of the network to complete it, or when it pushes a
+// message that had arrived whole: when a bound is reached, the reader
+// waits, stops reading the socket and TCP pushes back on the peer (octez's
+// app pipe); nothing is dropped. Safe for concurrent use.
 type appQueue[Msg any] struct {
 	budget   *inBudget
 	maxBytes int
@@ -31,11 +32,17 @@ type appQueue[Msg any] struct {
 	items []appItem[Msg] // ring buffer of capacity max
 	head  int
 	n     int
-	// bytes counts the queued messages and the reserved one; reserved is
-	// the reservation not yet pushed or released (0 for none).
-	bytes    int
-	reserved appItem[Msg]
-	err      error // set once by close; pops fail with it once drained
+	// bytes counts the queued messages and the reserved one; free the
+	// part of them held outside the pool's budget (at most
+	// freeAllowance); reserved is the reservation not yet pushed or
+	// released (size 0 for none).
+	bytes, free int
+	reserved    appItem[Msg]
+	err         error // set once by close; pops fail with it once drained
+	// readWaiters and spaceWaiters count the goroutines waiting for a
+	// message and for room: a push or pop signals only when someone
+	// waits, so the common case costs no channel operation.
+	readWaiters, spaceWaiters int
 
 	// readSig and spaceSig hold a wake-up token (capacity 1) for a waiting
 	// reader or reserver; a woken waiter re-checks and passes the token on
@@ -47,7 +54,7 @@ type appQueue[Msg any] struct {
 }
 
 // appItem is a queued message with the bytes it holds: size against the
-// connection's bound, pooled against the pool's.
+// connection's bound, pooled the part of it against the pool's.
 type appItem[Msg any] struct {
 	m      Msg
 	size   int
@@ -62,12 +69,13 @@ type inBudget struct {
 	held  atomic.Int64 // for Stats
 }
 
-// freeSmallMessage is the size under which a connection whose queue is
-// empty takes a message without waiting for the pool's budget: a slow
-// reader of other connections can fill the budget, and must not starve
-// this one of small messages. Each connection may thus hold this much
-// beyond the pool's bound.
-const freeSmallMessage = 64 << 10
+// freeAllowance is what each connection may hold outside the pool's
+// budget: the first bytes queued on a connection never wait for that
+// budget. A slow reader of other connections can fill the budget, and
+// must not starve this one of small messages; and a connection whose
+// application keeps up never touches the pool-wide semaphore. Each
+// connection may thus hold this much beyond the pool's bound.
+const freeAllowance = 64 << 10
 
 func newInBudget(total int) *inBudget {
 	return &inBudget{sem: semaphore.NewWeighted(int64(total)), total: int64(total)}
@@ -121,73 +129,93 @@ func signal(c chan struct{}) {
 
 // reserve makes room for a message of size wire bytes, waiting while the
 // queue is full in messages or bytes (a message larger than the bound
-// fits an empty queue) and then for the pool's budget. Only the reader
-// calls it, and it pushes or releases the reservation before the next.
-// It fails with the close error, or with ctx's cause.
+// fits an empty queue) and then for the pool's budget for what exceeds
+// the connection's free allowance. Only the reader calls it, and it
+// pushes or releases the reservation before the next. It fails with the
+// close error, or with ctx's cause.
 func (q *appQueue[Msg]) reserve(ctx context.Context, size int) error {
+	q.mu.Lock()
+	err := q.reserveLocked(ctx, size)
+	q.mu.Unlock()
+	return err
+}
+
+// reserveLocked is reserve with q.mu held; it may unlock it while it
+// waits, and holds it again when it returns.
+func (q *appQueue[Msg]) reserveLocked(ctx context.Context, size int) error {
 	for {
-		q.mu.Lock()
 		if q.err != nil {
-			q.mu.Unlock()
 			return q.err
 		}
 		if q.n < len(q.items) && (q.bytes == 0 || q.bytes+size <= q.maxBytes) {
-			var pooled int64
-			if q.bytes != 0 || size > freeSmallMessage {
-				pooled = min(int64(size), q.budget.total)
-			}
-			if q.budget.tryAcquire(pooled) {
-				// The common case, in one critical section.
-				q.bytes += size
-				q.reserved = appItem[Msg]{size: size, pooled: pooled}
+			free := min(size, freeAllowance-q.free)
+			pooled := min(int64(size-free), q.budget.total)
+			if !q.budget.tryAcquire(pooled) {
+				// The room found stays while we wait for the pool's
+				// budget: only this reader takes it.
 				q.mu.Unlock()
-				return nil
-			}
-			// The room found stays while we wait for the pool's budget:
-			// only this reader takes it.
-			q.mu.Unlock()
-			if err := q.budget.acquire(ctx, pooled); err != nil {
-				return context.Cause(ctx)
-			}
-			q.mu.Lock()
-			if q.err != nil {
-				q.mu.Unlock()
-				q.budget.release(pooled)
-				return q.err
+				err := q.budget.acquire(ctx, pooled)
+				q.mu.Lock()
+				if err != nil {
+					return context.Cause(ctx)
+				}
+				if q.err != nil {
+					q.budget.release(pooled)
+					return q.err
+				}
 			}
 			q.bytes += size
+			q.free += free
 			q.reserved = appItem[Msg]{size: size, pooled: pooled}
-			q.mu.Unlock()
 			return nil
 		}
+		q.spaceWaiters++
 		q.mu.Unlock()
+		var err error
 		select {
 		case <-q.spaceSig:
 		case <-q.closed:
 		case <-ctx.Done():
-			return context.Cause(ctx)
+			err = context.Cause(ctx)
+		}
+		q.mu.Lock()
+		q.spaceWaiters--
+		if err != nil {
+			return err
 		}
 	}
 }
 
 // release gives back the reservation of a message that is not queued
-// (a P2P message, handled in place).
+// (a P2P message, handled in place); without one it does nothing.
 func (q *appQueue[Msg]) release() {
 	q.mu.Lock()
 	r := q.reserved
 	q.reserved = appItem[Msg]{}
 	if q.err == nil {
 		q.bytes -= r.size
+		q.free -= r.size - int(r.pooled)
 	}
+	waiters := q.spaceWaiters > 0
 	q.mu.Unlock()
 	q.budget.release(r.pooled)
-	signal(q.spaceSig)
+	if waiters {
+		signal(q.spaceSig)
+	}
 }
 
-// push queues m under the reservation just made; it never blocks. It
-// fails with the close error.
-func (q *appQueue[Msg]) push(m Msg) error {
+// push queues m, of size wire bytes, under the reservation made for it,
+// or, if none was made (the message had arrived whole), reserving now in
+// the same critical section, waiting as reserve does. It fails with the
+// close error, or with ctx's cause.
+func (q *appQueue[Msg]) push(ctx context.Context, m Msg, size int) error {
 	q.mu.Lock()
+	if q.reserved.size == 0 {
+		if err := q.reserveLocked(ctx, size); err != nil {
+			q.mu.Unlock()
+			return err
+		}
+	}
 	if q.err != nil {
 		q.mu.Unlock()
 		return q.err
@@ -198,8 +226,11 @@ func (q *appQueue[Msg]) push(m Msg) error {
 	q.items[(q.head+q.n)%len(q.items)] = it
 	q.n++
 	first := q.n == 1
+	waiters := q.readWaiters > 0
 	q.mu.Unlock()
-	signal(q.readSig)
+	if waiters {
+		signal(q.readSig)
+	}
 	if first && q.onReadable != nil {
 		// Only when the queue stops being empty: Pool.Read lists the
 		// connection again itself while messages remain.
@@ -222,11 +253,18 @@ func (q *appQueue[Msg]) tryPop() (m Msg, ok, more bool) {
 	q.n--
 	if q.err == nil {
 		q.bytes -= it.size
+		q.free -= it.size - int(it.pooled)
 	}
 	more = q.n > 0
+	spaceWaiters, readWaiters := q.spaceWaiters > 0, more && q.readWaiters > 0
 	q.mu.Unlock()
 	q.budget.release(it.pooled)
-	signal(q.spaceSig)
+	if spaceWaiters {
+		signal(q.spaceSig)
+	}
+	if readWaiters {
+		signal(q.readSig) // pass the token on to another reader
+	}
 	return it.m, true, more
 }
 
@@ -235,28 +273,41 @@ func (q *appQueue[Msg]) tryPop() (m Msg, ok, more bool) {
 func (q *appQueue[Msg]) pop(ctx context.Context) (Msg, error) {
 	var zero Msg
 	for {
-		if m, ok, more := q.tryPop(); ok {
-			if more {
-				signal(q.readSig) // pass the token on to another reader
-			}
+		if m, ok, _ := q.tryPop(); ok {
 			return m, nil
 		}
-		q.mu.Lock()
-		n, err := q.n, q.err
-		q.mu.Unlock()
-		if n > 0 {
-			continue
-		}
-		if err != nil {
+		if err := q.waitMessage(ctx); err != nil {
 			return zero, err
 		}
-		select {
-		case <-q.readSig:
-		case <-q.closed:
-		case <-ctx.Done():
-			return zero, ctx.Err()
-		}
 	}
+}
+
+// waitMessage waits until a message may be queued: it returns nil when
+// one is (or may be: a pop must check), the close error once the queue is
+// closed and drained, or ctx's error.
+func (q *appQueue[Msg]) waitMessage(ctx context.Context) error {
+	q.mu.Lock()
+	switch {
+	case q.n > 0:
+		q.mu.Unlock()
+		return nil
+	case q.err != nil:
+		q.mu.Unlock()
+		return q.err
+	}
+	q.readWaiters++
+	q.mu.Unlock()
+	var err error
+	select {
+	case <-q.readSig:
+	case <-q.closed:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	q.mu.Lock()
+	q.readWaiters--
+	q.mu.Unlock()
+	return err
 }
 
 // wait returns when a message can be popped, or with the close error once
@@ -264,20 +315,14 @@ func (q *appQueue[Msg]) pop(ctx context.Context) (Msg, error) {
 func (q *appQueue[Msg]) wait(ctx context.Context) error {
 	for {
 		q.mu.Lock()
-		n, err := q.n, q.err
+		n := q.n
 		q.mu.Unlock()
-		switch {
-		case n > 0:
+		if n > 0 {
 			signal(q.readSig) // leave the token for Read
 			return nil
-		case err != nil:
-			return err
 		}
-		select {
-		case <-q.readSig:
-		case <-q.closed:
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := q.waitMessage(ctx); err != nil {
+			return err
 		}
 	}
 }
@@ -309,7 +354,7 @@ func (q *appQueue[Msg]) close(err error) {
 	}
 	pooled += q.reserved.pooled
 	q.reserved = appItem[Msg]{}
-	q.bytes = 0
+	q.bytes, q.free = 0, 0
 	close(q.closed)
 	q.mu.Unlock()
 	q.budget.release(pooled)

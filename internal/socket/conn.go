@@ -95,10 +95,13 @@ func newConn(nc net.Conn, cfg *Config) *Conn {
 	return c
 }
 
-// SetReserve makes ReadMessage call reserve with each message's whole
-// size (prefix included) as soon as it is known and before reading the
-// rest: reserve may wait for room, which stops the reader, or fail, which
-// fails the read. Call it before the first ReadMessage.
+// SetReserve makes ReadMessage call reserve with the whole size (prefix
+// included) of each message that has not arrived whole, as soon as the
+// size is known and before reading the rest: reserve may wait for room,
+// which stops the reader, or fail, which fails the read. A message that
+// had arrived whole with earlier chunks is returned without a call: its
+// bytes are held already, and the caller accounts for it when it keeps
+// it. Call it before the first ReadMessage.
 func (c *Conn) SetReserve(reserve func(size int) error) { c.reserve = reserve }
 
 // NetConn returns the underlying connection.

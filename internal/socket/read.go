@@ -38,16 +38,17 @@ func (c *Conn) ReadMessage() ([]byte, error) {
 	if err != nil {
 		return nil, c.failRead(fmt.Errorf("%w: %w", ErrInvalidMessageSize, err))
 	}
+	if len(c.pt)-c.ptStart >= total {
+		// The common case: the message lies in the chunks read so far, and
+		// is returned in place. Its bytes are already held: the caller
+		// accounts for them when it queues the message (see SetReserve).
+		c.consumed = total
+		return c.pt[c.ptStart : c.ptStart+total], nil
+	}
 	if c.reserve != nil {
 		if err := c.reserve(total); err != nil {
 			return nil, c.failRead(err)
 		}
-	}
-	if len(c.pt)-c.ptStart >= total {
-		// The common case: the message lies in the chunks read so far, and
-		// is returned in place.
-		c.consumed = total
-		return c.pt[c.ptStart : c.ptStart+total], nil
 	}
 	m, err := c.assemble(total)
 	if err != nil {
