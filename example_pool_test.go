@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log"
 	"net"
-	"net/netip"
 
 	"github.com/p2ppool/p2ppool"
 )
@@ -40,8 +39,6 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	incoming := make(chan *p2ppool.BasicConnection[string], 1)
-	server.Conns().OnNew(func(c *p2ppool.BasicConnection[string]) { incoming <- c })
 	go server.Serve(ln)
 
 	conn, err := client.Connect(ctx, ln.Addr().(*net.TCPAddr).AddrPort())
@@ -51,7 +48,7 @@ func Example() {
 	if err := conn.Write(ctx, "hello, octez world"); err != nil {
 		log.Fatal(err)
 	}
-	msg, err := (<-incoming).Read(ctx)
+	_, msg, err := server.Read(ctx) // the next message of any connection
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -63,38 +60,21 @@ func Example() {
 // each peer Disconnect; the peer sees why its connection ended.
 func ExamplePool_Shutdown() {
 	ctx := context.Background()
-	msgs := p2ppool.MessageConfig[string]{
-		Encodings: []p2ppool.Encoding[string]{p2ppool.StringEncoding(0x1000, "text", 0,
-			func(s string) string { return s }, func(m string) (string, bool) { return m, true })},
-	}
-	newPool := func() *p2ppool.BasicPool[string] {
-		id, _ := p2ppool.GenerateIdentity(ctx, p2ppool.NoProofOfWork, nil)
-		p, err := p2ppool.NewBasic(msgs, p2ppool.Config{Identity: id, ProofOfWorkTarget: p2ppool.NoProofOfWork})
-		if err != nil {
-			log.Fatal(err)
-		}
-		return p
-	}
-	a, b := newPool(), newPool()
+	a, _ := newTextPool()
+	b, bPoint := newTextPool()
 	defer b.Close()
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	incoming := make(chan *p2ppool.BasicConnection[string], 1)
-	b.Conns().OnNew(func(c *p2ppool.BasicConnection[string]) { incoming <- c })
-	go b.Serve(ln)
-	conn, err := a.Connect(ctx, netip.MustParseAddrPort(ln.Addr().String()))
-	if err != nil {
-		log.Fatal(err)
-	}
-	peer := <-incoming
+	conn := connectAll(ctx, b, bPoint, a)[0]
+	peer, _ := b.Conns().ByPeer(a.Config().Identity.PeerID)
+
 	conn.Write(ctx, "last words")
 	a.Shutdown(ctx)
 
 	msg, _ := peer.Read(ctx)
-	_, err = peer.Read(ctx)
+	_, err := peer.Read(ctx)
 	var de *p2ppool.DisconnectError
 	fmt.Println(msg)
 	fmt.Println(errors.As(err, &de), de.Reason)
-	_, err = a.Connect(ctx, netip.MustParseAddrPort(ln.Addr().String()))
+	_, err = a.Connect(ctx, bPoint)
 	fmt.Println(err)
 	// Output:
 	// last words
