@@ -16,7 +16,7 @@ type acl struct {
 	bannedPeers greylist.Multiset[PeerID]
 	addrs       *greylist.AddrGreylist
 	peers       *greylist.PeerSet[PeerID]
-	// peerSince is when each greylisted peer was added, for GCGreylist.
+	// peerSince is when each greylisted peer was added, for ACL.GC.
 	peerSince map[PeerID]time.Time
 }
 
@@ -205,7 +205,7 @@ func (a ACL) Clear() error {
 	return nil
 }
 
-// BanAddr bans addr until UnbanAddr or ClearACL, and ends its running
+// BanAddr bans addr until UnbanAddr or Clear, and ends its running
 // connections; with banPeers the peers of those connections are banned
 // too (octez Points.ban ~ban_peers).
 func (a ACL) BanAddr(addr netip.Addr, banPeers bool) error {
@@ -281,9 +281,11 @@ func (a ACL) List() ACLList {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	l := ACLList{
-		GreylistedAddrs:          p.acl.addrs.List(),
 		GreylistNotReliableSince: p.acl.addrs.NotReliableSince(),
 		GreylistedPeers:          p.acl.peers.List(),
+	}
+	for _, addr := range p.acl.addrs.List() {
+		l.GreylistedAddrs = append(l.GreylistedAddrs, addr.Unmap())
 	}
 	for addr := range p.acl.bannedAddrs.All() {
 		l.BannedAddrs = append(l.BannedAddrs, addr.Unmap())

@@ -126,7 +126,7 @@ func TestGreylistPeer(t *testing.T) {
 		b.ACL().GreylistPeer(other)
 		assert.True(t, b.Peers().Banned(other))
 
-		// UnbanPeer lifts the peer's greylisting.
+		// Peers().Unban lifts the peer's greylisting.
 		b.Peers().Unban(peer)
 		assert.False(t, b.Peers().Banned(peer))
 		connectSettled(t, a2, b)
@@ -176,7 +176,7 @@ func TestBanAddrAndPeer(t *testing.T) {
 		assert.False(t, b.ACL().AddrBanned(srcB))
 		connectSettled(t, c, b)
 
-		// BanPeer ends the peer's connection.
+		// Peers().Ban ends the peer's connection.
 		b.Peers().Ban(peerA)
 		endedWith(t, ba, ReasonBanned, false)
 		endedWith(t, ab, ReasonRemoteClosed, true)
@@ -185,7 +185,7 @@ func TestBanAddrAndPeer(t *testing.T) {
 		b.Peers().Unban(peerA)
 		_, ba = connectSettled(t, a, b)
 
-		// ClearACL lifts everything.
+		// ACL().Clear lifts everything.
 		b.ACL().BanAddr(srcA, true)
 		endedWith(t, ba, ReasonBanned, false)
 		b.ACL().GreylistAddr(srcC)
@@ -332,7 +332,7 @@ func TestGCGreylist(t *testing.T) {
 		assert.True(t, b.ACL().AddrBanned(srcA))
 		b.ACL().GC(time.Hour)
 		assert.False(t, b.ACL().AddrBanned(srcA))
-		// Banned peers are not greylisted peers: GCGreylist leaves them.
+		// Banned peers are not greylisted peers: ACL().GC leaves them.
 		b.Peers().Ban(p1)
 		b.ACL().GC(0)
 		assert.True(t, b.Peers().Banned(p1))
@@ -417,4 +417,28 @@ func TestStatsReportGreylistFill(t *testing.T) {
 	assert.Equal(t, 1, s.GreylistedAddrs)
 	assert.Equal(t, 1, s.GreylistedPeers)
 	assert.Greater(t, s.GreylistFill, 0.0)
+}
+
+// TestACLList lists what is banned and greylisted in the form it was
+// given (IPv4 addresses unmapped), and nothing after Clear.
+func TestACLList(t *testing.T) {
+	a := newNode(t, newNetwork("mem"), nil)
+	v4, v6 := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("2001:db8::1")
+	require.NoError(t, a.ACL().GreylistAddr(v4))
+	require.NoError(t, a.ACL().GreylistAddr(v6))
+	require.NoError(t, a.ACL().GreylistPeer(PeerID{2}))
+	require.NoError(t, a.ACL().BanAddr(netip.MustParseAddr("198.51.100.7"), false))
+	require.NoError(t, a.Peers().Ban(PeerID{3}))
+	l := a.ACL().List()
+	assert.Equal(t, []netip.Addr{v4, v6}, l.GreylistedAddrs)
+	assert.Equal(t, []PeerID{{2}}, l.GreylistedPeers)
+	assert.Equal(t, []netip.Addr{netip.MustParseAddr("198.51.100.7")}, l.BannedAddrs)
+	assert.Equal(t, []PeerID{{3}}, l.BannedPeers)
+	assert.True(t, l.GreylistNotReliableSince.IsZero())
+	require.NoError(t, a.ACL().Clear())
+	l = a.ACL().List()
+	assert.Empty(t, l.GreylistedAddrs)
+	assert.Empty(t, l.GreylistedPeers)
+	assert.Empty(t, l.BannedAddrs)
+	assert.Empty(t, l.BannedPeers)
 }

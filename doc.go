@@ -87,7 +87,7 @@
 //
 // The pool keeps octez's tables of known peers and points ([Pool.Peers],
 // [Pool.Points]) with their states, back-off and histories, saved in the
-// peers file; greylists and bans ([Pool.GreylistAddr], [Pool.BanPeer]);
+// peers file; greylists and bans ([ACL.GreylistAddr], [Peers.Ban]);
 // a maintenance worker that dials known points or trims connections to
 // stay between the thresholds derived from min/expected/max connections
 // ([Pool.Maintain]); swaps ([Pool.SendSwapRequest]); a bandwidth scheduler

@@ -110,7 +110,7 @@ type PeerMetaConfig[PeerMeta any] struct {
 	Initial func() PeerMeta
 	// Score ranks peers; the lowest scores are forgotten first when the
 	// peer table is full. It is computed when a peer becomes known and
-	// when SetPeerMeta changes its metadata, never under the pool's lock,
+	// when Peers.SetMeta changes its metadata, never under the pool's lock,
 	// so it may call the pool. If nil, every peer scores 1.0, as in octez.
 	Score func(PeerMeta) float64
 	// MarshalJSON and UnmarshalJSON convert the metadata for the peers

@@ -299,7 +299,7 @@ func (h *eventHub) close() {
 //
 // Ordering: events come in the order the pool's tables changed, each
 // published after the change it reports, so a watcher that sees
-// EventConnectionEstablished finds the connection in Connections.
+// EventConnectionEstablished finds the connection in Conns.
 func (p *Pool[Msg, PeerMeta, ConnMeta]) Watch(ctx context.Context, buffer int) *Watcher {
 	return p.events.watch(ctx, buffer)
 }

@@ -356,7 +356,7 @@ func (v Peers[PeerMeta]) Untrust(id PeerID) error {
 	return nil
 }
 
-// Ban bans peer until UnbanPeer or ClearACL and ends its connection
+// Ban bans peer until Unban or ACL.Clear and ends its connection
 // (octez Peers.ban).
 func (v Peers[PeerMeta]) Ban(peer PeerID) error {
 	p := v.p

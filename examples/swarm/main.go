@@ -212,7 +212,7 @@ type node struct {
 	// sending (one per connection a WriteAll reached).
 	msgsIn, msgsOut atomic.Uint64
 	dials, failures atomic.Uint64
-	// reached is when ActiveConnections first reached the target, as a
+	// reached is when Conns().Len() first reached the target, as a
 	// duration since start plus one; 0 while it has not.
 	reached atomic.Int64
 	// onReached runs once, when reached is set.
