@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/p2ppool/p2ppool/dataenc"
 	"github.com/p2ppool/p2ppool/internal/peersfile"
 	"github.com/p2ppool/p2ppool/internal/wire"
 )
@@ -58,6 +59,23 @@ func StringEncoding[Msg any](tag uint16, name string, maxLength int, wrap func(s
 			}
 			return wrap(s), nil
 		},
+	}
+}
+
+// CodecEncoding is the Encoding of a message set whose one kind is T,
+// its body written and read by a dataenc.Codec: Name and MaxLength are
+// the codec's Name and MaxSize. With several kinds, write each Encoding
+// with Encode answering ok=false for the others (see StringEncoding).
+func CodecEncoding[T any](tag uint16, c dataenc.Codec[T]) Encoding[T] {
+	return Encoding[T]{
+		Tag:       tag,
+		Name:      c.Name,
+		MaxLength: c.MaxSize,
+		Encode: func(dst []byte, m T) ([]byte, bool, error) {
+			out, err := c.Encode(dst, &m)
+			return out, true, err
+		},
+		Decode: c.Decode,
 	}
 }
 

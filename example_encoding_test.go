@@ -67,3 +67,22 @@ func ExampleEncoding() {
 	// {From:alice Seq:7 Text:hi} <nil>
 	// dataenc: decode chat: text: truncated input
 }
+
+// CodecEncoding makes the Encoding of a one-kind message set from its
+// dataenc.Codec: the tag is all it adds.
+func ExampleCodecEncoding() {
+	codec := chatCodec
+	codec.MaxSize = 4 + 32 + 4 + 4 + 1000 // refuse larger bodies before reading them
+	msgs := p2ppool.MessageConfig[ChatMessage]{
+		Encodings: []p2ppool.Encoding[ChatMessage]{p2ppool.CodecEncoding(0x1001, codec)},
+		ChainName: "CHAT",
+	}
+	enc := msgs.Encodings[0]
+	body, _, err := enc.Encode(nil, ChatMessage{From: "bob", Seq: 1, Text: "yo"})
+	fmt.Println(enc.Name, enc.MaxLength, hex.EncodeToString(body), err)
+	m, err := enc.Decode(body)
+	fmt.Printf("%+v %v\n", m, err)
+	// Output:
+	// chat 1044 00000003626f620000000100000002796f <nil>
+	// {From:bob Seq:1 Text:yo} <nil>
+}
