@@ -42,8 +42,8 @@ func TestIncomingBytesAreBudgeted(t *testing.T) {
 	before := heapInUse()
 
 	// One message of the largest size, shared read-only by the senders,
-	// each of which seals it piece by piece (WriteMessages does not parse
-	// what it seals), so that a sender holds one piece, not the message.
+	// each of which seals it piece by piece (WriteStream), so that a
+	// sender holds one piece, not the message.
 	msg := appMsg(0x1000, wire.AppendString(nil, string(make([]byte, maxBody-4))))
 	var wg sync.WaitGroup
 	var peersUp []*rawPeer
@@ -53,7 +53,7 @@ func TestIncomingBytesAreBudgeted(t *testing.T) {
 		wg.Go(func() {
 			for {
 				for off := 0; off < len(msg); off += 64 << 10 {
-					if err := rp.sc.WriteMessages(msg[off:min(len(msg), off+64<<10)]); err != nil {
+					if err := rp.sc.WriteStream(msg[off:min(len(msg), off+64<<10)]); err != nil {
 						return
 					}
 				}

@@ -80,6 +80,12 @@ type ConnStat struct {
 // queue of bytes, the counters and the two goroutines. Application
 // messages go, as bytes, to its inbox, the typed half.
 type conn struct {
+	// scratch is where writes encode small messages before copying them
+	// into the outgoing queue: a write takes it (Swap), and one that
+	// finds it taken by a concurrent write uses a new one. The writer
+	// frees its buffer while the queue is empty.
+	scratch atomic.Pointer[[]byte]
+
 	// Immutable after establishment.
 	pool *core
 	sc   *socket.Conn
@@ -282,15 +288,55 @@ func (c *Connection[Msg, ConnMeta]) WaitReadable(ctx context.Context) error {
 // Write queues msg for sending, waiting while the outgoing queue is full
 // (octez write). It returns once msg is queued, not sent.
 func (c *Connection[Msg, ConnMeta]) Write(ctx context.Context, msg Msg) error {
-	it, err := c.encode(msg)
+	return c.write(ctx, msg, true)
+}
+
+// write encodes msg and queues it, waiting for room with block. A small
+// message is encoded into the connection's scratch buffer and copied into
+// the queue's arena; a large one is queued in its own buffer.
+func (c *Connection[Msg, ConnMeta]) write(ctx context.Context, msg Msg, block bool) error {
+	if err := c.err(); err != nil {
+		return err
+	}
+	s := c.scratch.Swap(nil)
+	if s == nil {
+		s = new([]byte)
+	}
+	if *s == nil {
+		*s = pool.Get(max(int(c.sizeHint.Load()), 512))
+	}
+	b, err := c.codec.appendMessage((*s)[:0], msg)
 	if err != nil {
+		c.putScratch(s, b)
 		return err
 	}
-	if err := c.out.push(ctx, it, true); err != nil {
-		it.release(nil)
-		return err
+	c.sizeHint.Store(int64(len(b)))
+	if len(b) <= smallMessage {
+		err = c.out.pushCopy(ctx, b, block)
+		c.putScratch(s, b)
+	} else {
+		// The buffer goes with the message: the next write takes a new
+		// one.
+		*s = nil
+		c.scratch.Store(s)
+		it := outItem{b: b, pooled: true}
+		if err = c.out.push(ctx, it, block); err != nil {
+			it.release(nil)
+		}
 	}
-	return nil
+	if errors.Is(err, ErrQueueFull) {
+		c.countDrop()
+	}
+	return err
+}
+
+// putScratch gives the scratch buffer back, as b if encoding grew it
+// (up to a bound: a large message's buffer is not kept).
+func (c *Connection[Msg, ConnMeta]) putScratch(s *[]byte, b []byte) {
+	if cap(b) > cap(*s) && cap(b) <= 2*smallMessage {
+		*s = b[:0]
+	}
+	c.scratch.Store(s)
 }
 
 // WriteSync queues msg and waits until it has been written to the socket
@@ -320,24 +366,25 @@ func (c *Connection[Msg, ConnMeta]) WriteSync(ctx context.Context, msg Msg) erro
 // (octez write_now). It returns ErrQueueFull, and counts a drop, when the
 // queue is full: the message is not sent.
 func (c *Connection[Msg, ConnMeta]) WriteNow(msg Msg) error {
-	it, err := c.encode(msg)
-	if err != nil {
-		return err
-	}
-	return c.pushNow(it)
+	return c.write(context.Background(), msg, false)
 }
 
 func (c *conn) pushNow(it outItem) error {
 	if err := c.out.push(context.Background(), it, false); err != nil {
 		if errors.Is(err, ErrQueueFull) {
-			c.dropped.Add(1)
-			c.pool.dropped.Add(1)
-			c.pool.cfg.Metrics.MsgDropped(DropQueueFull)
+			c.countDrop()
 		}
 		it.release(nil)
 		return err
 	}
 	return nil
+}
+
+// countDrop counts a message dropped on a full outgoing queue.
+func (c *conn) countDrop() {
+	c.dropped.Add(1)
+	c.pool.dropped.Add(1)
+	c.pool.cfg.Metrics.MsgDropped(DropQueueFull)
 }
 
 // encode encodes msg into a pooled buffer.
@@ -616,16 +663,17 @@ func (c *conn) writeLoop() {
 			return
 		}
 		bufs = bufs[:0]
-		size := 0
+		size, msgs := 0, 0
 		for _, it := range batch {
 			bufs = append(bufs, it.b)
 			size += len(it.b)
+			msgs += max(it.msgs, 1)
 		}
 		err := c.sc.WriteMessages(bufs...)
 		clear(bufs)
 		if err == nil {
 			c.lastActive.Store(time.Now().UnixNano())
-			c.msgsSent.Add(uint64(len(batch)))
+			c.msgsSent.Add(uint64(msgs))
 			c.bytesSent.Add(uint64(size))
 			c.pool.cfg.Metrics.BytesOut(size)
 		} else {

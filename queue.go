@@ -360,14 +360,27 @@ func (q *appQueue[Msg]) close(err error) {
 	q.budget.release(pooled)
 }
 
-// outItem is one encoded message waiting for the writer.
+// outItem is one encoded message waiting for the writer, or an arena of
+// small messages packed back to back.
 type outItem struct {
 	b []byte
 	// pooled: b came from the buffer pool and the writer gives it back.
 	pooled bool
 	// done, for WriteSync, receives the write's outcome.
 	done chan error
+	// msgs is the number of messages in b when it is an arena (0 means
+	// one).
+	msgs int
 }
+
+// arenaSize is the size of the buffers small messages are copied into
+// while queued, and smallMessage the largest message copied: a burst of
+// small messages costs one buffer and one item per arena, not one per
+// message, and the writer seals them from it in place.
+const (
+	arenaSize    = 16 << 10
+	smallMessage = 2 << 10
+)
 
 func (it *outItem) release(err error) {
 	if it.pooled {
@@ -398,6 +411,13 @@ type outQueue struct {
 	wake         chan struct{}
 	space        chan struct{}
 	spaceWaiters int
+	// writerWaiting: the writer waits on wake, and the next push must
+	// leave it a token (without it, pushes leave none: no channel
+	// operation per message).
+	writerWaiting bool
+	// tailArena: the last queued item is an arena still open for small
+	// messages.
+	tailArena bool
 	// batches counts the writer's takes (tests wait for the next one).
 	batches uint64
 }
@@ -410,6 +430,18 @@ func newOutQueue(max int) *outQueue {
 // without, it returns ErrQueueFull when there is none. On failure the item
 // is not released: the caller still owns it.
 func (q *outQueue) push(ctx context.Context, it outItem, block bool) error {
+	return q.pushItem(ctx, it, false, block)
+}
+
+// pushCopy queues a copy of the small message m in the queue's last
+// arena, or a new one; m is the caller's again when it returns. With
+// block it waits for room (or ctx, or close); without, it returns
+// ErrQueueFull when there is none.
+func (q *outQueue) pushCopy(ctx context.Context, m []byte, block bool) error {
+	return q.pushItem(ctx, outItem{b: m}, true, block)
+}
+
+func (q *outQueue) pushItem(ctx context.Context, it outItem, copied, block bool) error {
 	for {
 		q.mu.Lock()
 		if q.err != nil {
@@ -417,11 +449,17 @@ func (q *outQueue) push(ctx context.Context, it outItem, block bool) error {
 			return q.err
 		}
 		if len(q.items) == q.head || q.bytes+len(it.b) <= q.max {
-			q.appendLocked(it)
+			if copied {
+				q.appendCopyLocked(it.b)
+			} else {
+				q.appendLocked(it)
+				q.tailArena = false
+			}
+			wake := q.writerWaiting
+			q.writerWaiting = false
 			q.mu.Unlock()
-			select {
-			case q.wake <- struct{}{}:
-			default:
+			if wake {
+				signal(q.wake)
 			}
 			return nil
 		}
@@ -461,6 +499,23 @@ func (q *outQueue) appendLocked(it outItem) {
 	q.bytes += len(it.b)
 }
 
+// appendCopyLocked copies m into the last arena if it fits, or into a new
+// one. q.mu must be held.
+func (q *outQueue) appendCopyLocked(m []byte) {
+	if q.tailArena {
+		last := &q.items[len(q.items)-1]
+		if len(last.b)+len(m) <= cap(last.b) {
+			last.b = append(last.b, m...)
+			last.msgs++
+			q.bytes += len(m)
+			return
+		}
+	}
+	arena := append(pool.Get(max(arenaSize, len(m)))[:0], m...)
+	q.appendLocked(outItem{b: arena, pooled: true, msgs: 1})
+	q.tailArena = true
+}
+
 // maxIdleItems is the largest item slice an empty queue keeps, so that a
 // burst of small messages does not pin its slice for the connection's life.
 const maxIdleItems = 1024
@@ -485,11 +540,10 @@ func (q *outQueue) pushLast(it outItem) error {
 		return q.err
 	}
 	q.appendLocked(it)
+	q.tailArena = false
+	q.writerWaiting = false
 	q.mu.Unlock()
-	select {
-	case q.wake <- struct{}{}:
-	default:
-	}
+	signal(q.wake)
 	return nil
 }
 
@@ -499,12 +553,14 @@ func (q *outQueue) pushLast(it outItem) error {
 func (q *outQueue) take(dst []outItem, maxBytes int, stop <-chan struct{}) ([]outItem, bool) {
 	for {
 		q.mu.Lock()
+		q.writerWaiting = false
 		if queued := q.items[q.head:]; len(queued) > 0 {
 			if q.head == 0 && q.bytes <= maxBytes && len(dst) == 0 {
 				// All of it: hand the slice over and keep the writer's
 				// drained one, moving no item.
 				dst, q.items = q.items, dst[:0]
 				q.bytes = 0
+				q.tailArena = false
 			} else {
 				n, size := 0, 0
 				for n < len(queued) && (n == 0 || size+len(queued[n].b) <= maxBytes) {
@@ -517,6 +573,7 @@ func (q *outQueue) take(dst []outItem, maxBytes int, stop <-chan struct{}) ([]ou
 				q.bytes -= size
 				if q.head == len(q.items) {
 					q.items, q.head = q.items[:0], 0
+					q.tailArena = false
 				}
 			}
 			if len(q.items) == 0 && cap(q.items) > maxIdleItems {
@@ -528,6 +585,7 @@ func (q *outQueue) take(dst []outItem, maxBytes int, stop <-chan struct{}) ([]ou
 			return dst, true
 		}
 		err := q.err
+		q.writerWaiting = err == nil
 		q.mu.Unlock()
 		if err != nil {
 			return dst, false
@@ -566,7 +624,7 @@ func (q *outQueue) close(err error) {
 func (q *outQueue) discard(err error) {
 	q.mu.Lock()
 	items := q.items[q.head:]
-	q.items, q.head, q.bytes = nil, 0, 0
+	q.items, q.head, q.bytes, q.tailArena = nil, 0, 0, false
 	q.mu.Unlock()
 	for i := range items {
 		items[i].release(err)

@@ -563,6 +563,8 @@ func TestReaderRejectsBadSizes(t *testing.T) {
 		w.maxMsg = 100
 		err := w.WriteMessages(appMessage(0x10, make([]byte, 100)))
 		require.ErrorIs(t, err, ErrInvalidMessageSize)
+		err = w.WriteMessages(append(appMessage(0x10, []byte("ok")), 0, 0, 0))
+		require.ErrorIs(t, err, ErrInvalidMessageSize, "not whole messages")
 	})
 	t.Run("truncated chunk", func(t *testing.T) {
 		w, r := rawPair(t)

@@ -9,8 +9,10 @@ import (
 	"github.com/p2ppool/p2ppool/internal/crypto"
 )
 
-// WriteMessages seals msgs, each a whole P2P message with its size prefix,
-// and writes them with a single Write call. Errors are sticky.
+// WriteMessages seals msgs, each one or more whole P2P messages back to
+// back with their size prefixes (each checked against the bound before
+// anything is written), and writes them with a single Write call. Errors
+// are sticky.
 //
 // By default the messages are sealed as one plaintext stream cut into
 // chunks of the configured size: a chunk may end one message and start
@@ -22,15 +24,39 @@ func (c *Conn) WriteMessages(msgs ...[]byte) error {
 		return c.writeErr
 	}
 	plain, size := 0, 0
-	for _, m := range msgs {
-		if len(m) > c.maxMsg {
-			return fmt.Errorf("%w: writing %d bytes, limit %d", ErrInvalidMessageSize, len(m), c.maxMsg)
-		}
-		plain += len(m)
-		if c.perMessage {
-			size += SealedSize(len(m), c.chunkPayload)
+	for _, b := range msgs {
+		plain += len(b)
+		for rest := b; len(rest) > 0; {
+			n, err := c.nextMessage(rest)
+			if err != nil {
+				return err
+			}
+			if c.perMessage {
+				size += SealedSize(n, c.chunkPayload)
+			}
+			rest = rest[n:]
 		}
 	}
+	return c.writeSealed(msgs, plain, size)
+}
+
+// WriteStream seals b as plaintext stream bytes, whatever they hold (a
+// piece of a message, say), and writes them, as WriteMessages does
+// without Config.ChunkPerMessage but without parsing or bounding: for
+// tests and tools that script a peer.
+func (c *Conn) WriteStream(b []byte) error {
+	if c.writeErr != nil {
+		return c.writeErr
+	}
+	perMessage := c.perMessage
+	c.perMessage = false
+	defer func() { c.perMessage = perMessage }()
+	return c.writeSealed([][]byte{b}, len(b), 0)
+}
+
+// writeSealed seals and writes msgs, plain bytes in all; size is their
+// sealed size with one message per chunk.
+func (c *Conn) writeSealed(msgs [][]byte, plain, size int) error {
 	payload := c.chunkPayload
 	if !c.perMessage {
 		if plain == 0 {
@@ -49,8 +75,12 @@ func (c *Conn) WriteMessages(msgs ...[]byte) error {
 	c.reserveOutput(size)
 	out := c.out[:0]
 	if c.perMessage {
-		for _, m := range msgs {
-			out = c.appendSealed(out, m)
+		for _, b := range msgs {
+			for rest := b; len(rest) > 0; {
+				n, _ := c.nextMessage(rest)
+				out = c.appendSealed(out, rest[:n])
+				rest = rest[n:]
+			}
 		}
 	} else {
 		out = c.appendStream(out, msgs, plain, payload)
@@ -65,6 +95,19 @@ func (c *Conn) WriteMessages(msgs ...[]byte) error {
 		c.writeErr = err
 	}
 	return err
+}
+
+// nextMessage returns the length of the whole message b starts with, size
+// prefix included, checked against the bound.
+func (c *Conn) nextMessage(b []byte) (int, error) {
+	if len(b) < 4 {
+		return 0, fmt.Errorf("%w: %d bytes, not a whole message", ErrInvalidMessageSize, len(b))
+	}
+	n := 4 + int(binary.BigEndian.Uint32(b))
+	if n > c.maxMsg || n > len(b) {
+		return 0, fmt.Errorf("%w: writing %d bytes, limit %d, %d given", ErrInvalidMessageSize, n, c.maxMsg, len(b))
+	}
+	return n, nil
 }
 
 // pacedConn is a net.Conn whose writes are paced in quanta
