@@ -150,6 +150,12 @@ type Connection[Msg, ConnMeta any] struct {
 	// sizeHint is the size of the last message encoded, to take a buffer
 	// of the right size from the pool.
 	sizeHint atomic.Int64
+
+	// Owned by the reader goroutine: the messages decoded and not yet
+	// queued, and whether the message being read holds a reservation.
+	staged      []appItem[Msg]
+	stagedBytes int
+	reserved    bool
 }
 
 // typedConnInfo converts the core's description of a connection.
@@ -482,6 +488,8 @@ func (c *conn) run() {
 // as the reason the connection ends.
 func (c *conn) readLoop() *DisconnectError {
 	var now int64
+	var msgs, bytes int // read and not yet counted
+	defer func() { c.countIn(msgs, bytes) }()
 	for {
 		// A message that was already decrypted when the previous one was
 		// returned arrived with it: the clock is read once per batch that
@@ -490,18 +498,27 @@ func (c *conn) readLoop() *DisconnectError {
 		fresh := !c.sc.Buffered()
 		raw, err := c.sc.ReadMessage()
 		if err != nil {
+			if c.in.flush() != nil {
+				return nil // the connection was ended elsewhere
+			}
 			return c.readError(err)
 		}
 		if fresh {
 			now = time.Now().UnixNano()
 			c.lastActive.Store(now)
 		}
-		c.msgsRecv.Add(1)
-		c.bytesRecv.Add(uint64(len(raw)))
-		c.pool.cfg.Metrics.BytesIn(len(raw))
+		// The counters move once per batch off the network, before the
+		// batch's last message is handed over: atomics and a metrics call
+		// per message were 5% of the CPU of small messages.
+		msgs, bytes = msgs+1, bytes+len(raw)
+		more := c.sc.NextWhole()
+		if !more {
+			c.countIn(msgs, bytes)
+			msgs, bytes = 0, 0
+		}
 		tag := binary.BigEndian.Uint16(raw[4:])
 		if !wire.IsReservedTag(tag) {
-			if err := c.in.deliver(tag, raw[6:]); err != nil {
+			if err := c.in.deliver(tag, raw[6:], more); err != nil {
 				switch {
 				case errors.Is(err, errInboxClosed):
 					return nil // the connection was ended elsewhere
@@ -518,8 +535,11 @@ func (c *conn) readLoop() *DisconnectError {
 			}
 			continue
 		}
-		// P2P messages are handled here and now: their bytes are free
-		// again.
+		// P2P messages are handled here and now, after the application
+		// messages before them are queued; their bytes are free again.
+		if err := c.in.flush(); err != nil {
+			return nil // the connection was ended elsewhere
+		}
 		c.in.release()
 		m, err := wire.DecodeMessage(raw)
 		if err != nil {
@@ -541,6 +561,15 @@ func (c *conn) readLoop() *DisconnectError {
 				c.pool.onSwapAck(c, m.Point)
 			}
 		}
+	}
+}
+
+// countIn counts msgs messages of bytes wire bytes read.
+func (c *conn) countIn(msgs, bytes int) {
+	if msgs > 0 {
+		c.msgsRecv.Add(uint64(msgs))
+		c.bytesRecv.Add(uint64(bytes))
+		c.pool.cfg.Metrics.BytesIn(bytes)
 	}
 }
 

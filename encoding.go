@@ -235,10 +235,25 @@ func (c *codec[Msg]) appendMessage(dst []byte, msg Msg) ([]byte, error) {
 	return dst, ErrNoEncoding
 }
 
+// lookup returns the encoding of tag, or nil. A few encodings are
+// scanned (cheaper than hashing, on every message received); many are
+// looked up in the map.
+func (c *codec[Msg]) lookup(tag uint16) *Encoding[Msg] {
+	if len(c.encodings) <= 8 {
+		for i := range c.encodings {
+			if c.encodings[i].Tag == tag {
+				return &c.encodings[i]
+			}
+		}
+		return nil
+	}
+	return c.byTag[tag]
+}
+
 // decode decodes an application message body of the given tag.
 func (c *codec[Msg]) decode(tag uint16, body []byte) (Msg, error) {
 	var zero Msg
-	e := c.byTag[tag]
+	e := c.lookup(tag)
 	if e == nil {
 		return zero, fmt.Errorf("%w %#04x", ErrUnknownTag, tag)
 	}

@@ -18,8 +18,9 @@ import (
 //
 // The methods are called from the connections' goroutines, concurrently
 // and without the pool's lock held; they must be safe for concurrent use
-// and return quickly. BytesIn is called for each message read and BytesOut
-// for each batch written, so they must be cheap (an atomic add).
+// and return quickly. BytesIn is called for each batch of messages read
+// off the network and BytesOut for each batch written, so they must be
+// cheap (an atomic add).
 type Metrics interface {
 	// ConnOpened: a connection was established and starts running.
 	ConnOpened(incoming bool)
@@ -37,8 +38,8 @@ type Metrics interface {
 	// MsgDropped: a message was dropped instead of sent.
 	MsgDropped(reason DropReason)
 	// BytesIn and BytesOut count plaintext P2P message bytes (size
-	// prefix included) read and written: BytesIn once per message,
-	// BytesOut once per batch of messages written together.
+	// prefix included) read and written, once per batch of messages
+	// read off the network or written together.
 	BytesIn(n int)
 	BytesOut(n int)
 }

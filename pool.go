@@ -312,12 +312,16 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) Close() error { return p.close() }
 func (p *Pool[Msg, PeerMeta, ConnMeta]) Shutdown(ctx context.Context) error { return p.shutdown(ctx) }
 
 // inbox is the typed half of a connection as its reader sees it: where
-// application messages go.
+// application messages go. Only the reader calls it.
 type inbox interface {
-	// deliver decodes an application message and queues it; it fails
-	// with errInboxClosed once the connection has ended, or with the
-	// decoding error.
-	deliver(tag uint16, body []byte) error
+	// deliver decodes an application message and queues it, or stages
+	// it to be queued with the next ones when more says the next message
+	// has arrived whole too. It fails with errInboxClosed once the
+	// connection has ended, or with the decoding error (after queueing
+	// what was staged).
+	deliver(tag uint16, body []byte, more bool) error
+	// flush queues what is staged.
+	flush() error
 	// reserve, release: see appQueue.
 	reserve(ctx context.Context, size int) error
 	release()
@@ -330,25 +334,75 @@ type inbox interface {
 // errInboxClosed: a message arrived after the connection ended.
 var errInboxClosed = errors.New("p2ppool: inbox closed")
 
-func (c *Connection[Msg, ConnMeta]) deliver(tag uint16, body []byte) error {
+// maxStaged and maxStagedBytes bound what a reader decodes before
+// queueing it in one critical section with one wake-up of the
+// application (a wake-up costs microseconds when the application's
+// thread is parked).
+const (
+	maxStaged      = 256
+	maxStagedBytes = 64 << 10
+)
+
+func (c *Connection[Msg, ConnMeta]) deliver(tag uint16, body []byte, more bool) error {
 	msg, err := c.codec.decode(tag, body)
 	if err != nil {
+		if ferr := c.flush(); ferr != nil {
+			return ferr
+		}
 		return err
 	}
-	// 6: the size prefix and the tag.
-	if err := c.in.push(c.ctx, msg, 6+len(body)); err != nil {
+	size := 6 + len(body) // the size prefix and the tag
+	if !c.reserved && (more || len(c.staged) > 0) {
+		// Arrived whole: staged, to be queued with the next ones.
+		c.staged = append(c.staged, appItem[Msg]{m: msg, size: size})
+		c.stagedBytes += size
+		if more && len(c.staged) < maxStaged && c.stagedBytes < maxStagedBytes {
+			return nil
+		}
+		err := c.flush()
+		if !more {
+			// The reader is about to wait on the network: hold no slice
+			// while the connection is idle.
+			c.staged = nil
+		}
+		return err
+	}
+	if err := c.flush(); err != nil {
+		return err
+	}
+	c.reserved = false
+	if err := c.in.push(c.ctx, msg, size); err != nil {
+		return errInboxClosed
+	}
+	return nil
+}
+
+func (c *Connection[Msg, ConnMeta]) flush() error {
+	if len(c.staged) == 0 {
+		return nil
+	}
+	err := c.in.pushBatch(c.ctx, c.staged)
+	clear(c.staged)
+	c.staged, c.stagedBytes = c.staged[:0], 0
+	if err != nil {
 		return errInboxClosed
 	}
 	return nil
 }
 
 func (c *Connection[Msg, ConnMeta]) reserve(ctx context.Context, size int) error {
-	return c.in.reserve(ctx, size)
+	err := c.in.reserve(ctx, size)
+	c.reserved = err == nil
+	return err
 }
 
-func (c *Connection[Msg, ConnMeta]) release() { c.in.release() }
+func (c *Connection[Msg, ConnMeta]) release() {
+	c.reserved = false
+	c.in.release()
+}
 
 func (c *Connection[Msg, ConnMeta]) closeInbox(err error) {
+	c.staged = nil
 	c.in.close(err)
 	if n, _ := c.in.len(); n == 0 {
 		// Nothing left for Pool.Read: an ended connection must not stay

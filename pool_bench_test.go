@@ -49,4 +49,11 @@ func pump[Msg, ConnMeta any](b *testing.B, cx, cy *Connection[Msg, ConnMeta], ms
 	if err := <-errc; err != nil {
 		b.Fatal(err)
 	}
+	b.StopTimer()
+	cx.out.mu.Lock()
+	batches := cx.out.batches
+	cx.out.mu.Unlock()
+	// How many messages the writer found queued each time it woke: the
+	// larger, the fewer chunks and syscalls per message.
+	b.ReportMetric(float64(b.N)/float64(max(batches, 1)), "msgs/batch")
 }

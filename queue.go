@@ -41,8 +41,10 @@ type appQueue[Msg any] struct {
 	err         error // set once by close; pops fail with it once drained
 	// readWaiters and spaceWaiters count the goroutines waiting for a
 	// message and for room: a push or pop signals only when someone
-	// waits, so the common case costs no channel operation.
+	// waits, so the common case costs no channel operation. spaceNeed is
+	// the size the reader waits to reserve.
 	readWaiters, spaceWaiters int
+	spaceNeed                 int
 
 	// readSig and spaceSig hold a wake-up token (capacity 1) for a waiting
 	// reader or reserver; a woken waiter re-checks and passes the token on
@@ -147,22 +149,23 @@ func (q *appQueue[Msg]) reserveLocked(ctx context.Context, size int) error {
 		if q.err != nil {
 			return q.err
 		}
+		if q.tryReserveLocked(size) {
+			return nil
+		}
 		if q.n < len(q.items) && (q.bytes == 0 || q.bytes+size <= q.maxBytes) {
+			// Room, but not the pool's budget: wait for it, keeping the
+			// room found (only this reader takes it).
 			free := min(size, freeAllowance-q.free)
 			pooled := min(int64(size-free), q.budget.total)
-			if !q.budget.tryAcquire(pooled) {
-				// The room found stays while we wait for the pool's
-				// budget: only this reader takes it.
-				q.mu.Unlock()
-				err := q.budget.acquire(ctx, pooled)
-				q.mu.Lock()
-				if err != nil {
-					return context.Cause(ctx)
-				}
-				if q.err != nil {
-					q.budget.release(pooled)
-					return q.err
-				}
+			q.mu.Unlock()
+			err := q.budget.acquire(ctx, pooled)
+			q.mu.Lock()
+			if err != nil {
+				return context.Cause(ctx)
+			}
+			if q.err != nil {
+				q.budget.release(pooled)
+				return q.err
 			}
 			q.bytes += size
 			q.free += free
@@ -170,6 +173,7 @@ func (q *appQueue[Msg]) reserveLocked(ctx context.Context, size int) error {
 			return nil
 		}
 		q.spaceWaiters++
+		q.spaceNeed = size
 		q.mu.Unlock()
 		var err error
 		select {
@@ -184,6 +188,23 @@ func (q *appQueue[Msg]) reserveLocked(ctx context.Context, size int) error {
 			return err
 		}
 	}
+}
+
+// tryReserveLocked reserves room for a message of size wire bytes if
+// there is room and budget now. q.mu must be held and the queue open.
+func (q *appQueue[Msg]) tryReserveLocked(size int) bool {
+	if q.n == len(q.items) || q.bytes != 0 && q.bytes+size > q.maxBytes {
+		return false
+	}
+	free := min(size, freeAllowance-q.free)
+	pooled := min(int64(size-free), q.budget.total)
+	if !q.budget.tryAcquire(pooled) {
+		return false
+	}
+	q.bytes += size
+	q.free += free
+	q.reserved = appItem[Msg]{size: size, pooled: pooled}
+	return true
 }
 
 // release gives back the reservation of a message that is not queued
@@ -209,32 +230,49 @@ func (q *appQueue[Msg]) release() {
 // the same critical section, waiting as reserve does. It fails with the
 // close error, or with ctx's cause.
 func (q *appQueue[Msg]) push(ctx context.Context, m Msg, size int) error {
-	q.mu.Lock()
-	if q.reserved.size == 0 {
-		if err := q.reserveLocked(ctx, size); err != nil {
+	one := [1]appItem[Msg]{{m: m, size: size}}
+	return q.pushBatch(ctx, one[:])
+}
+
+// pushBatch queues items (m and size set) in order: the first under the
+// reservation made for it, if any, the others reserving as they go, as
+// many as there is room for in one critical section; when room runs out
+// it tells the readers what it queued, then waits for room as reserve
+// does. It fails with the close error, or with ctx's cause, having queued
+// the items before the failure. It does not keep items.
+func (q *appQueue[Msg]) pushBatch(ctx context.Context, items []appItem[Msg]) error {
+	for len(items) > 0 {
+		q.mu.Lock()
+		if q.err != nil {
 			q.mu.Unlock()
-			return err
+			return q.err
 		}
-	}
-	if q.err != nil {
+		wasEmpty := q.n == 0
+		n := 0
+		for n < len(items) && (q.reserved.size != 0 || q.tryReserveLocked(items[n].size)) {
+			it := q.reserved
+			it.m = items[n].m
+			q.reserved = appItem[Msg]{}
+			q.items[(q.head+q.n)%len(q.items)] = it
+			q.n++
+			n++
+		}
+		waiters := n > 0 && q.readWaiters > 0
 		q.mu.Unlock()
-		return q.err
-	}
-	it := q.reserved
-	it.m = m
-	q.reserved = appItem[Msg]{}
-	q.items[(q.head+q.n)%len(q.items)] = it
-	q.n++
-	first := q.n == 1
-	waiters := q.readWaiters > 0
-	q.mu.Unlock()
-	if waiters {
-		signal(q.readSig)
-	}
-	if first && q.onReadable != nil {
-		// Only when the queue stops being empty: Pool.Read lists the
-		// connection again itself while messages remain.
-		q.onReadable()
+		if waiters {
+			signal(q.readSig)
+		}
+		if n > 0 && wasEmpty && q.onReadable != nil {
+			// Only when the queue stops being empty: Pool.Read lists the
+			// connection again itself while messages remain.
+			q.onReadable()
+		}
+		items = items[n:]
+		if len(items) > 0 {
+			if err := q.reserve(ctx, items[0].size); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
@@ -256,7 +294,7 @@ func (q *appQueue[Msg]) tryPop() (m Msg, ok, more bool) {
 		q.free -= it.size - int(it.pooled)
 	}
 	more = q.n > 0
-	spaceWaiters, readWaiters := q.spaceWaiters > 0, more && q.readWaiters > 0
+	spaceWaiters, readWaiters := q.spaceWaiters > 0 && q.roomToWakeLocked(), more && q.readWaiters > 0
 	q.mu.Unlock()
 	q.budget.release(it.pooled)
 	if spaceWaiters {
@@ -266,6 +304,14 @@ func (q *appQueue[Msg]) tryPop() (m Msg, ok, more bool) {
 		signal(q.readSig) // pass the token on to another reader
 	}
 	return it.m, true, more
+}
+
+// roomToWakeLocked reports whether the waiting reader should be woken:
+// its reservation fits, and the queue has drained to half its count, so
+// that each wake-up of the reader (microseconds when its thread is
+// parked) moves several messages, not one. q.mu must be held.
+func (q *appQueue[Msg]) roomToWakeLocked() bool {
+	return q.n <= len(q.items)/2 && (q.bytes == 0 || q.bytes+q.spaceNeed <= q.maxBytes)
 }
 
 // pop removes and returns the oldest message, waiting for one. Once the

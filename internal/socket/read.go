@@ -62,6 +62,18 @@ func (c *Conn) ReadMessage() ([]byte, error) {
 // without reading the network. Only the reader may call it.
 func (c *Conn) Buffered() bool { return len(c.pt)-(c.ptStart+c.consumed) > 0 }
 
+// NextWhole reports whether the next message has arrived whole, so that
+// the next ReadMessage returns it without reading the network or calling
+// the reserve function. Only the reader may call it.
+func (c *Conn) NextWhole() bool {
+	start := c.ptStart + c.consumed
+	if len(c.pt)-start < 4 {
+		return false
+	}
+	total, err := wire.MessageLen(c.pt[start:start+4], c.maxMsg)
+	return err == nil && len(c.pt)-start >= total
+}
+
 func (c *Conn) failRead(err error) error {
 	c.readErr = err
 	return err
