@@ -83,7 +83,8 @@ type conn struct {
 	// scratch is where writes encode small messages before copying them
 	// into the outgoing queue: a write takes it (Swap), and one that
 	// finds it taken by a concurrent write uses a new one. The writer
-	// frees its buffer while the queue is empty.
+	// takes it away when the queue is empty, so an idle connection holds
+	// no buffer.
 	scratch atomic.Pointer[[]byte]
 
 	// Immutable after establishment.
@@ -665,6 +666,15 @@ func (c *conn) writeLoop() {
 			// take is about to wait (only this goroutine empties the
 			// queue): wait holding nothing.
 			c.sc.ReleaseWriteBuffers()
+			// And the writers' scratch buffer, unless a write holds it:
+			// an idle connection keeps no buffer.
+			if s := c.scratch.Swap(nil); s != nil {
+				if *s != nil {
+					pool.Put(*s)
+					*s = nil
+				}
+				c.scratch.Store(s)
+			}
 			if cap(batch) > maxIdleBatch {
 				batch, bufs = nil, nil
 			}
