@@ -172,9 +172,12 @@ func (p *core) accept(ctx context.Context, nc net.Conn) (*conn, error) {
 	defer cancel()
 	c, err := p.establish(hctx, nc, true, netip.AddrPort{}, p.cfg.FirstMessageTimeout, h)
 	if err != nil {
+		testHookIncomingFailed()
 		p.handshakeFailed(err)
 		r := refusalOf(err)
-		p.refuse(r, err)
+		if !h.refused {
+			p.refuse(r, err)
+		}
 		// Timeouts count toward the address's stall score; so does an
 		// eviction, but only of a handshake that had been slow (half the
 		// first-message bound): a fast honest handshake that happened to
@@ -191,6 +194,11 @@ func (p *core) accept(ctx context.Context, nc net.Conn) (*conn, error) {
 	}
 	return c, nil
 }
+
+// testHookIncomingFailed runs when an incoming handshake has failed, the
+// socket closed; a test holds the pool there to look at what the refused
+// peer can see.
+var testHookIncomingFailed = func() {}
 
 // incomingShareLocked refuses a socket from addr when its address or its
 // subnet already has its share of established incoming connections.
@@ -378,6 +386,12 @@ func (p *core) establish(ctx context.Context, nc net.Conn, incoming bool, dialle
 
 	adm := p.admit(socketPoint, peer, idPoint, dialled, incoming, private, verr, h)
 	if adm.err != nil {
+		if h != nil {
+			// Counted before the peer can see the refusal, as the
+			// refusals before the handshake are.
+			p.refuse(refusalOf(adm.err), adm.err)
+			h.refused = true
+		}
 		if adm.nack {
 			p.mu.Lock()
 			alternatives := p.knownPointsLocked(maxAdvertised)

@@ -330,3 +330,22 @@ func TestSocketErrorsAreTheExportedTypes(t *testing.T) {
 		})
 	}
 }
+
+// TestRefusalCountedBeforeThePeerKnows: a refusal at admission is in
+// Stats by the time the refused peer's Connect has failed, as refusals
+// before the handshake are. The pool is held right after the failed
+// handshake (the moment it used to count it) while the test looks.
+func TestRefusalCountedBeforeThePeerKnows(t *testing.T) {
+	n := newNetwork("mem")
+	a, b := newNode(t, n, nil), newNode(t, n, nil)
+	require.NoError(t, a.Peers().Ban(b.Config().Identity.PeerID))
+	held, release := make(chan struct{}), make(chan struct{})
+	testHookIncomingFailed = func() { close(held); <-release }
+	defer func() { testHookIncomingFailed = func() {} }()
+	_, err := b.Connect(ctxT(t), a.point)
+	require.Error(t, err)
+	<-held
+	refused := a.Stats().Refused[RefusedBanned]
+	close(release)
+	require.Equal(t, uint64(1), refused, "counted when the peer saw the refusal")
+}

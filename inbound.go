@@ -61,6 +61,8 @@ type pendingHandshake struct {
 	// admitted: past admission, not yet running (or failed); it counts
 	// toward its address's share of established connections.
 	admitted bool
+	// refused: admission refused the peer and counted the refusal.
+	refused bool
 	// evict aborts the handshake to free its slot.
 	evict context.CancelCauseFunc
 }
