@@ -173,9 +173,9 @@ func (p *core) accept(ctx context.Context, nc net.Conn) (*conn, error) {
 	c, err := p.establish(hctx, nc, true, netip.AddrPort{}, p.cfg.FirstMessageTimeout, h)
 	if err != nil {
 		testHookIncomingFailed()
-		p.handshakeFailed(err)
 		r := refusalOf(err)
 		if !h.refused {
+			p.handshakeFailed(err)
 			p.refuse(r, err)
 		}
 		// Timeouts count toward the address's stall score; so does an
@@ -386,9 +386,11 @@ func (p *core) establish(ctx context.Context, nc net.Conn, incoming bool, dialle
 
 	adm := p.admit(socketPoint, peer, idPoint, dialled, incoming, private, verr, h)
 	if adm.err != nil {
+		herr := &HandshakeError{Stage: StageAck, Peer: peer, Err: adm.err}
 		if h != nil {
 			// Counted before the peer can see the refusal, as the
 			// refusals before the handshake are.
+			p.handshakeFailed(herr)
 			p.refuse(refusalOf(adm.err), adm.err)
 			h.refused = true
 		}
@@ -404,7 +406,7 @@ func (p *core) establish(ctx context.Context, nc net.Conn, incoming bool, dialle
 		} else {
 			auth.Close()
 		}
-		return nil, &HandshakeError{Stage: StageAck, Peer: peer, Err: adm.err}
+		return nil, herr
 	}
 	if v := adm.evict; v != nil {
 		p.evictions.Add(1)
