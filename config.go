@@ -175,7 +175,8 @@ type Config struct {
 	// TotalIncomingQueueSize bounds the same bytes summed over every
 	// connection of the pool: a reader waits for room here too, so many
 	// peers sending large messages to an application that reads slowly
-	// hold at most this much between them. If zero, 64 MiB.
+	// hold at most this much between them, plus the first 64 KiB queued
+	// on each connection, which are its own. If zero, 64 MiB.
 	TotalIncomingQueueSize int
 	// MaxMessageSize bounds the body of an application message whose
 	// Encoding sets no MaxLength, in both directions; a peer that
