@@ -317,7 +317,9 @@ func (c *Connection[Msg, ConnMeta]) write(ctx context.Context, msg Msg, block bo
 		c.putScratch(s, b)
 		return err
 	}
-	c.sizeHint.Store(int64(len(b)))
+	if int64(len(b)) != c.sizeHint.Load() {
+		c.sizeHint.Store(int64(len(b))) // a write only when it changes
+	}
 	if len(b) <= smallMessage {
 		err = c.out.pushCopy(ctx, b, block)
 		c.putScratch(s, b)

@@ -45,7 +45,7 @@ func blobEncoding() p2ppool.Encoding[msg] {
 // no proof-of-work check, and otherwise the library's (octez's) defaults,
 // serving a listener on 127.0.0.1. onConn, if not nil, is the
 // Conns().OnNew hook.
-func newPool(tb testing.TB, onConn func(*benchConn)) (*benchPool, netip.AddrPort) {
+func newPool(tb testing.TB, onConn func(*benchConn), mutate ...func(*p2ppool.Config)) (*benchPool, netip.AddrPort) {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
 	defer cancel()
@@ -58,7 +58,7 @@ func newPool(tb testing.TB, onConn func(*benchConn)) (*benchPool, netip.AddrPort
 		ChainName:             "P2PPOOL_BENCH",
 		DistributedDBVersions: []uint16{0},
 	}
-	pool, err := p2ppool.NewBasic(msgs, p2ppool.Config{
+	cfg := p2ppool.Config{
 		Identity:          id,
 		ProofOfWorkTarget: p2ppool.NoProofOfWork,
 		MaxConnections:    1000,
@@ -67,7 +67,11 @@ func newPool(tb testing.TB, onConn func(*benchConn)) (*benchPool, netip.AddrPort
 		MaintenanceIdleTime: p2ppool.Disabled,
 		MinConnections:      1,
 		ExpectedConnections: 500,
-	})
+	}
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	pool, err := p2ppool.NewBasic(msgs, cfg)
 	if err != nil {
 		tb.Fatalf("p2ppool.New: %v", err)
 	}
@@ -92,7 +96,13 @@ func newPool(tb testing.TB, onConn func(*benchConn)) (*benchPool, netip.AddrPort
 }
 
 func BenchmarkP2ppool(b *testing.B) {
-	b.Run("Throughput", benchP2ppoolThroughput)
+	b.Run("Throughput", func(b *testing.B) { benchP2ppoolThroughput(b) })
+	// DeepQueue: the receiver's app queue holds 1024 messages, the depth
+	// of libp2p queued's channel, instead of octez's 10 (the byte bounds
+	// stay octez's 8 MiB per connection).
+	b.Run("DeepQueue", func(b *testing.B) {
+		benchP2ppoolThroughput(b, func(c *p2ppool.Config) { c.IncomingAppMessageQueueSize = 1024 })
+	})
 	b.Run("Connect", benchP2ppoolConnect)
 }
 
@@ -104,9 +114,9 @@ func BenchmarkP2ppool(b *testing.B) {
 // Read on the server pool's side of the connection (handed over by the
 // Conns().OnNew hook) b.N times. The clock stops when the receiver has
 // the last message. b.SetBytes counts the payload only.
-func benchP2ppoolThroughput(b *testing.B) {
+func benchP2ppoolThroughput(b *testing.B, mutate ...func(*p2ppool.Config)) {
 	conns := make(chan *benchConn, 1)
-	_, addr := newPool(b, func(c *benchConn) { conns <- c })
+	_, addr := newPool(b, func(c *benchConn) { conns <- c }, mutate...)
 	client, _ := newPool(b, nil)
 	ctx := context.Background()
 	setupCtx, cancel := context.WithTimeout(ctx, setupTimeout)
