@@ -161,7 +161,9 @@ type Config struct {
 	// messages buffered per connection (octez
 	// incoming_app_message_queue_size). When the queue is full the
 	// connection's reader stops reading the socket, so TCP pushes back on
-	// the peer; nothing is dropped. If zero, 10.
+	// the peer; nothing is dropped. Besides the queue, the reader holds
+	// at most 256 messages (64 KiB of them) that it has decoded from what
+	// arrived and queues together. If zero, 10.
 	IncomingAppMessageQueueSize int
 	// IncomingMessageQueueSize bounds, in wire bytes, what one connection
 	// holds of incoming messages: those queued for Read plus the one being
