@@ -28,7 +28,7 @@ func Example_chat() {
 		Text string
 	}
 	codec := dataenc.Codec[chat]{
-		Name: "chat",
+		Name: "chat", MaxSize: 1100,
 		Read: func(r *dataenc.Reader, m *chat) {
 			r.Field("from")
 			m.From = r.String(32)
@@ -43,13 +43,8 @@ func Example_chat() {
 			return dataenc.AppendString(dst, m.Text), nil
 		},
 	}
-	msgs := p2ppool.MessageConfig[chat]{ChainName: "CHAT", Encodings: []p2ppool.Encoding[chat]{{
-		Tag: 0x1001, Name: "chat", MaxLength: 1100, Decode: codec.Decode,
-		Encode: func(dst []byte, m chat) ([]byte, bool, error) {
-			out, err := codec.Encode(dst, &m)
-			return out, true, err // chat is the only kind
-		},
-	}}}
+	msgs := p2ppool.MessageConfig[chat]{ChainName: "CHAT",
+		Encodings: []p2ppool.Encoding[chat]{p2ppool.CodecEncoding(0x1001, codec)}}
 
 	dir, _ := os.MkdirTemp("", "chat")
 	defer os.RemoveAll(dir)
