@@ -136,11 +136,7 @@ func (ps PointSpec) Resolve(ctx context.Context, r *net.Resolver) ([]netip.AddrP
 
 // connectPoint is Pool.ConnectPoint.
 func (p *core) connectPoint(ctx context.Context, point string) (*conn, error) {
-	spec, err := ParsePoint(point)
-	if err != nil {
-		return nil, err
-	}
-	pts, err := spec.Resolve(ctx, nil)
+	spec, pts, err := resolvePoint(ctx, point)
 	if err != nil {
 		return nil, err
 	}
@@ -169,11 +165,7 @@ func (v Points) TrustNamed(ctx context.Context, point string) ([]netip.AddrPort,
 	if v.p.isClosed() {
 		return nil, ErrPoolClosed
 	}
-	spec, err := ParsePoint(point)
-	if err != nil {
-		return nil, err
-	}
-	pts, err := spec.Resolve(ctx, nil)
+	spec, pts, err := resolvePoint(ctx, point)
 	if err != nil {
 		return nil, err
 	}
@@ -188,4 +180,15 @@ func (v Points) TrustNamed(ctx context.Context, point string) ([]netip.AddrPort,
 		}
 	}
 	return pts, nil
+}
+
+// resolvePoint parses a point text and resolves it with the system
+// resolver.
+func resolvePoint(ctx context.Context, point string) (PointSpec, []netip.AddrPort, error) {
+	spec, err := ParsePoint(point)
+	if err != nil {
+		return spec, nil, err
+	}
+	pts, err := spec.Resolve(ctx, nil)
+	return spec, pts, err
 }
