@@ -168,10 +168,11 @@ type Config struct {
 	// IncomingMessageQueueSize bounds, in wire bytes, what one connection
 	// holds of incoming messages: those queued for Read plus the one being
 	// reassembled (octez incoming_message_queue_size, the bytes between
-	// its socket reader and its connection worker). The reader reserves a
-	// message's size as soon as its 4-byte prefix arrives and, when the
-	// bound is reached, stops reading until Read makes room, so TCP pushes
-	// back on the peer; nothing is dropped. A message larger than the
+	// its socket reader and its connection worker). The reader reserves
+	// the size of a message still arriving as soon as its 4-byte prefix is
+	// in (of one that arrived whole, as it queues it) and, when the bound
+	// is reached, stops reading until Read makes room, so TCP pushes back
+	// on the peer; nothing is dropped. A message larger than the
 	// bound is still taken into an empty queue. If zero, 8 MiB.
 	IncomingMessageQueueSize int
 	// TotalIncomingQueueSize bounds the same bytes summed over every

@@ -52,10 +52,11 @@
 // Queues are bounded and their overflow is part of the API. The incoming
 // queue is bounded in messages, in bytes per connection and in bytes
 // across the pool ([Config.IncomingMessageQueueSize],
-// [Config.TotalIncomingQueueSize]); the reader reserves each message's
-// size as soon as its 4-byte prefix arrives, and when a bound is reached
-// it stops reading the socket, so TCP pushes back on the peer and nothing
-// is dropped. When the outgoing queue (bytes) is full [Connection.Write]
+// [Config.TotalIncomingQueueSize]); the reader reserves the size of a
+// message still arriving as soon as its 4-byte prefix is in (of one that
+// arrived whole, as it queues it), and when a bound is reached it stops
+// reading the socket, so TCP pushes back on the peer and nothing is
+// dropped. When the outgoing queue (bytes) is full [Connection.Write]
 // and [Connection.WriteSync] wait, while [Connection.WriteNow] and
 // [Pool.WriteAll] drop and count the drop. Messages written on one
 // connection are sent in the order they were queued; the writer packs
