@@ -78,7 +78,7 @@ func TestConnectionMessageErrors(t *testing.T) {
 	// A 3-byte body is truncated (the socket layer relies on it).
 	_, err = DecodeConnectionMessage([]byte{1, 2, 3})
 	require.ErrorIs(t, err, ErrTruncated)
-	assert.EqualError(t, err, "wire: decode connection message: pubkey: truncated input")
+	assert.EqualError(t, err, "dataenc: decode connection message: pubkey: truncated input")
 
 	// A chain name claiming more than the body holds.
 	body := append([]byte(nil), frame[2:]...)

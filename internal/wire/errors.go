@@ -1,10 +1,6 @@
 package wire
 
-import (
-	"strings"
-
-	"github.com/p2ppool/p2ppool/dataenc"
-)
+import "github.com/p2ppool/p2ppool/dataenc"
 
 // The sentinels below classify every decoding failure. Callers (the socket
 // layer deciding whether to greylist a peer, tests) match them with
@@ -25,36 +21,14 @@ var (
 	ErrInvalid = dataenc.ErrInvalid
 )
 
-// sentinelText is a sentinel's message without its package prefix.
-func sentinelText(err error) string {
-	msg := err.Error()
-	msg = strings.TrimPrefix(msg, "dataenc: ")
-	return strings.TrimPrefix(msg, "wire: ")
-}
+// DecodeError is the error type every decoder in this package returns:
+// package dataenc's, whose Reader does the reading. It names what was being
+// decoded, and Unwrap exposes only the sentinel.
+type DecodeError = dataenc.DecodeError
 
-// DecodeError is the error type every decoder in this package returns. It
-// names what was being decoded so logs are useful, while Unwrap exposes
-// only the sentinel so that errors.Is stays the single way to classify.
-type DecodeError struct {
-	// What is the thing being decoded, optionally followed by the field or
-	// element that failed, e.g. "connection message: chain_name".
-	What string
-	// Err is one of ErrTruncated, ErrTrailingBytes, ErrTooLarge, ErrInvalid.
-	Err error
-}
-
-// Error formats as "wire: decode <What>: <sentinel text>", with the
-// sentinel's own "wire: " prefix dropped so it is not repeated.
-func (e *DecodeError) Error() string {
-	msg := "<nil>"
-	if e.Err != nil {
-		msg = sentinelText(e.Err)
-	}
-	return "wire: decode " + e.What + ": " + msg
-}
-
-// Unwrap returns the sentinel.
-func (e *DecodeError) Unwrap() error { return e.Err }
+// EncodeError is returned by the few encoders that can fail (a value whose
+// size the wire format cannot express); package dataenc's too.
+type EncodeError = dataenc.EncodeError
 
 // decodeErr builds a *DecodeError; what and field are joined with ": "
 // when field is non-empty. Only called on failure paths, so the string
@@ -65,25 +39,3 @@ func decodeErr(what, field string, err error) error {
 	}
 	return &DecodeError{What: what, Err: err}
 }
-
-// EncodeError is returned by the few encoders that can fail (a value whose
-// size the wire format cannot express). Like DecodeError, it unwraps to a
-// package sentinel.
-type EncodeError struct {
-	// What is the thing being encoded and why it failed.
-	What string
-	// Err is the sentinel, ErrTooLarge or ErrInvalid.
-	Err error
-}
-
-// Error formats as "wire: encode <What>: <sentinel text>".
-func (e *EncodeError) Error() string {
-	msg := "<nil>"
-	if e.Err != nil {
-		msg = sentinelText(e.Err)
-	}
-	return "wire: encode " + e.What + ": " + msg
-}
-
-// Unwrap returns the sentinel.
-func (e *EncodeError) Unwrap() error { return e.Err }

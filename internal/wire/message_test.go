@@ -22,7 +22,7 @@ func TestMessageV8(t *testing.T) {
 	require.ErrorIs(t, err, ErrInvalid, "S = 0 leaves no room for the tag")
 	_, err = DecodeMessage(unhex(t, v8RejectedBadSize))
 	require.ErrorIs(t, err, ErrTrailingBytes, "Bootstrap has an empty body")
-	assert.EqualError(t, err, "wire: decode message: bootstrap: trailing bytes")
+	assert.EqualError(t, err, "dataenc: decode message: bootstrap: trailing bytes")
 }
 
 func TestMessageV9Advertise(t *testing.T) {
@@ -239,5 +239,5 @@ func TestDecodeAppMessageDoesNotAllocate(t *testing.T) {
 func TestDecodeMessageErrorText(t *testing.T) {
 	_, err := DecodeMessage(envelope(TagAdvertise, AppendString(nil, "1.2.3.4")))
 	require.Error(t, err)
-	assert.True(t, strings.HasPrefix(err.Error(), `wire: decode message: advertise: id: point "1.2.3.4": no port`), err.Error())
+	assert.True(t, strings.HasPrefix(err.Error(), `dataenc: decode message: advertise: id: point "1.2.3.4": no port`), err.Error())
 }

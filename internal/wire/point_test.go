@@ -141,7 +141,7 @@ func TestParsePointRejects(t *testing.T) {
 		t.Run(in, func(t *testing.T) {
 			_, err := ParsePoint(in)
 			require.ErrorIs(t, err, ErrInvalid)
-			assert.Contains(t, err.Error(), "wire: decode point")
+			assert.Contains(t, err.Error(), "dataenc: decode point")
 
 			if len(in) <= MaxPointText {
 				r := MakeReader(AppendString(nil, in))

@@ -70,12 +70,8 @@ func (r *Reader) Rest() []byte { return r.d.Rest() }
 // if bytes remain: octez rejects both (Data_encoding Extra_bytes).
 func (r *Reader) Finish(what string) error {
 	err := r.d.Finish(what)
-	if err == nil {
-		return nil
-	}
-	var de *dataenc.DecodeError
-	if errors.As(err, &de) {
-		return &DecodeError{What: de.What, Err: de.Err}
+	if err == nil || errors.As(err, new(*DecodeError)) {
+		return err
 	}
 	return &DecodeError{What: what, Err: err}
 }

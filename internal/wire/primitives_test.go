@@ -119,7 +119,7 @@ func TestReaderStickyError(t *testing.T) {
 	r.Fail(ErrInvalid)
 	err := r.Finish("thing")
 	require.ErrorIs(t, err, ErrTruncated, "first error wins")
-	assert.EqualError(t, err, "wire: decode thing: b: truncated input")
+	assert.EqualError(t, err, "dataenc: decode thing: b: truncated input")
 
 	var de *DecodeError
 	require.ErrorAs(t, err, &de)
@@ -132,7 +132,7 @@ func TestReaderFinish(t *testing.T) {
 	r.Uint8()
 	err := r.Finish("x")
 	require.ErrorIs(t, err, ErrTrailingBytes)
-	assert.EqualError(t, err, "wire: decode x: trailing bytes")
+	assert.EqualError(t, err, "dataenc: decode x: trailing bytes")
 
 	r.Reset([]byte{1, 2})
 	assert.Equal(t, []byte{1, 2}, r.Rest())
@@ -153,7 +153,7 @@ func TestAppendStringBytes(t *testing.T) {
 
 func TestDecodeErrorFormat(t *testing.T) {
 	err := &DecodeError{What: "connection message: chain_name", Err: ErrTruncated}
-	assert.EqualError(t, err, "wire: decode connection message: chain_name: truncated input")
+	assert.EqualError(t, err, "dataenc: decode connection message: chain_name: truncated input")
 	for _, s := range []error{ErrTruncated, ErrTrailingBytes, ErrTooLarge, ErrInvalid} {
 		e := decodeErr("w", "", s)
 		assert.ErrorIs(t, e, s)
@@ -166,5 +166,5 @@ func TestEncodeErrorFormat(t *testing.T) {
 	require.ErrorIs(t, err, ErrTooLarge)
 	var ee *EncodeError
 	require.ErrorAs(t, err, &ee)
-	assert.EqualError(t, err, "wire: encode connection message: body of 70090 bytes: size exceeds limit")
+	assert.EqualError(t, err, "dataenc: encode connection message: body of 70090 bytes: size exceeds limit")
 }
