@@ -188,8 +188,10 @@ type Config struct {
 	// zero, 8 MiB, more than any message of the octez shell carries in
 	// practice (the largest, Protocol, holds a protocol's sources).
 	MaxMessageSize int
-	// OutgoingMessageQueueSize bounds, in encoded bytes, each connection's
-	// outgoing queue (octez outgoing_message_queue_size). When it is full,
+	// OutgoingMessageQueueSize bounds, in bytes held, each connection's
+	// outgoing queue (octez outgoing_message_queue_size): encoded
+	// messages, small ones packed into buffers of up to 16 KiB that count
+	// whole however little they hold. When it is full,
 	// Write blocks and WriteNow and WriteAll drop; a single message larger
 	// than the bound is still accepted into an empty queue. If zero, 8 MiB.
 	OutgoingMessageQueueSize int

@@ -2,6 +2,7 @@ package p2ppool
 
 import (
 	"context"
+	"math/bits"
 	"sync"
 	"sync/atomic"
 
@@ -438,8 +439,9 @@ func (it *outItem) release(err error) {
 	*it = outItem{}
 }
 
-// outQueue is a connection's bounded outgoing queue, counted in encoded
-// bytes (octez outgoing_message_queue_size). A message is accepted when it
+// outQueue is a connection's bounded outgoing queue, counted in the bytes
+// it holds (octez outgoing_message_queue_size): a message's own buffer,
+// or an arena's whole capacity. A message is accepted when it
 // fits, or when the queue is empty, so one oversized message cannot wedge
 // the connection. Safe for concurrent use.
 type outQueue struct {
@@ -488,13 +490,23 @@ func (q *outQueue) pushCopy(ctx context.Context, m []byte, block bool) error {
 }
 
 func (q *outQueue) pushItem(ctx context.Context, it outItem, copied, block bool) error {
+	if !copied && it.done == nil && !it.pooled && len(it.b) <= smallMessage {
+		// A small shared message (a broadcast, the pool's own): copied
+		// too, so that it does not break the arenas of the messages
+		// around it.
+		copied = true
+	}
 	for {
 		q.mu.Lock()
 		if q.err != nil {
 			q.mu.Unlock()
 			return q.err
 		}
-		if len(q.items) == q.head || q.bytes+len(it.b) <= q.max {
+		need := len(it.b)
+		if copied {
+			need = q.copyChargeLocked(len(it.b))
+		}
+		if len(q.items) == q.head || q.bytes+need <= q.max {
 			if copied {
 				q.appendCopyLocked(it.b)
 			} else {
@@ -542,7 +554,38 @@ func (q *outQueue) appendLocked(it outItem) {
 		q.head = 0
 	}
 	q.items = append(q.items, it)
-	q.bytes += len(it.b)
+	q.bytes += it.charge()
+}
+
+// charge is what it counts against the queue's bound: the memory it
+// holds, an arena's whole capacity however little of it is used, so
+// that no pattern of writes (a small message between each two large
+// ones, say) makes the queue hold more memory than its bound.
+func (it *outItem) charge() int {
+	if it.msgs > 0 {
+		return cap(it.b)
+	}
+	return len(it.b)
+}
+
+// copyChargeLocked is what copying an n-byte message adds to the
+// queue's charge: nothing if it fits the last arena, a new arena
+// otherwise. q.mu must be held.
+func (q *outQueue) copyChargeLocked(n int) int {
+	if q.tailArena {
+		if last := &q.items[len(q.items)-1]; len(last.b)+n <= cap(last.b) {
+			return 0
+		}
+	}
+	return arenaCap(n, q.max)
+}
+
+// arenaCap is the capacity of a new arena for an n-byte message (n at
+// most smallMessage) in a queue bounded at bound bytes: arenaSize, or
+// less for a small bound; a power of two, which the buffer pool hands
+// out exactly.
+func arenaCap(n, bound int) int {
+	return 1 << bits.Len(uint(min(arenaSize, max(n, bound))-1))
 }
 
 // appendCopyLocked copies m into the last arena if it fits, or into a new
@@ -553,11 +596,10 @@ func (q *outQueue) appendCopyLocked(m []byte) {
 		if len(last.b)+len(m) <= cap(last.b) {
 			last.b = append(last.b, m...)
 			last.msgs++
-			q.bytes += len(m)
-			return
+			return // its memory is charged already
 		}
 	}
-	arena := append(pool.Get(max(arenaSize, len(m)))[:0], m...)
+	arena := append(pool.Get(arenaCap(len(m), q.max))[:0], m...)
 	q.appendLocked(outItem{b: arena, pooled: true, msgs: 1})
 	q.tailArena = true
 }
@@ -608,15 +650,16 @@ func (q *outQueue) take(dst []outItem, maxBytes int, stop <-chan struct{}) ([]ou
 				q.bytes = 0
 				q.tailArena = false
 			} else {
-				n, size := 0, 0
+				n, size, charged := 0, 0, 0
 				for n < len(queued) && (n == 0 || size+len(queued[n].b) <= maxBytes) {
 					size += len(queued[n].b)
+					charged += queued[n].charge()
 					n++
 				}
 				dst = append(dst, queued[:n]...)
 				clear(queued[:n])
 				q.head += n
-				q.bytes -= size
+				q.bytes -= charged
 				if q.head == len(q.items) {
 					q.items, q.head = q.items[:0], 0
 					q.tailArena = false

@@ -90,14 +90,15 @@ func TestWriteNowDropsWhenQueueFull(t *testing.T) {
 
 			// The writer is stuck with the queue empty: smallQueue (4096)
 			// bytes take four messages of 1010 encoded bytes (size, tag,
-			// string length, 1000 bytes), not five; a smaller message
-			// would still fit.
+			// string length, 1000 bytes), copied into one 4096-byte arena
+			// that counts whole, not five; a smaller message would still
+			// fit in it.
 			for i := range 4 {
 				m := numbered(i, 1000)
 				require.NoError(t, ca.WriteNow(m))
 				sent = append(sent, m)
 			}
-			assert.Equal(t, 4*1010, a.Stats().OutQueuedBytes)
+			assert.Equal(t, 4096, a.Stats().OutQueuedBytes, "the arena's memory")
 			require.ErrorIs(t, ca.WriteNow(numbered(4, 1000)), ErrQueueFull)
 			assert.Equal(t, uint64(1), ca.Stat().Dropped)
 			assert.Equal(t, uint64(1), a.Stats().Dropped)

@@ -40,7 +40,7 @@ type Stats struct {
 	GreylistFill                     float64
 	// AppQueued and AppQueuedBytes are the messages waiting in the
 	// connections' incoming app queues and the wire bytes they hold
-	// (with the messages being reassembled); OutQueuedBytes the bytes in
+	// (with the messages being reassembled); OutQueuedBytes the bytes held by
 	// their outgoing queues.
 	AppQueued, AppQueuedBytes, OutQueuedBytes int
 	// IncomingBudgetHeld is the part of Config.TotalIncomingQueueSize in
