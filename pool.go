@@ -13,9 +13,11 @@ import (
 
 // Pool is the connection pool of a node (octez P2p_pool). It accepts and
 // opens connections, runs the handshake and admission rules, and owns two
-// goroutines per connection. All methods are safe for concurrent use, and
-// every one fails with ErrPoolClosed (or does nothing, for those that
-// return nothing) once Close or Shutdown has begun.
+// goroutines per connection. All methods are safe for concurrent use.
+// Once Close or Shutdown has begun, every method of the pool, its views
+// and its connections that returns an error returns ErrPoolClosed (Close
+// and Shutdown excepted: they are idempotent), and those that only read
+// (Stats, Config, the views' Info, All, Len...) keep answering.
 //
 // Msg is the application's message type, PeerMeta what it keeps per peer,
 // ConnMeta what it exchanges in the handshake (Metadata for octez's). A
@@ -26,8 +28,7 @@ import (
 // metadata where they meet the application.
 type Pool[Msg, PeerMeta, ConnMeta any] struct {
 	*core
-	codec    *codec[Msg]
-	connMeta ConnMetaConfig[ConnMeta]
+	codec *codec[Msg]
 	// ready lists the connections with application messages queued, for
 	// Read; it has its own lock, taken after a queue's.
 	ready readyList[*Connection[Msg, ConnMeta]]
@@ -74,7 +75,7 @@ func New[Msg, PeerMeta, ConnMeta any](msgs MessageConfig[Msg], peerMeta PeerMeta
 		return nil, err
 	}
 	local := cm.Local()
-	p := &Pool[Msg, PeerMeta, ConnMeta]{codec: cd, connMeta: cm, ready: newReadyList[*Connection[Msg, ConnMeta]](), newConn: new(connHooks[Msg, ConnMeta])}
+	p := &Pool[Msg, PeerMeta, ConnMeta]{codec: cd, ready: newReadyList[*Connection[Msg, ConnMeta]](), newConn: new(connHooks[Msg, ConnMeta])}
 	versions := socket.Versions{ChainName: msgs.ChainName, DistributedDB: msgs.DistributedDBVersions}
 	hooks := connMetaHooks{
 		local: local,

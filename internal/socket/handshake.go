@@ -121,9 +121,6 @@ func (a *AuthConn) Remote() *Remote { return &a.remote }
 // Incoming reports whether we accepted the connection.
 func (a *AuthConn) Incoming() bool { return a.incoming }
 
-// NetConn returns the underlying connection.
-func (a *AuthConn) NetConn() net.Conn { return a.c.nc }
-
 // Accept sends our ack and reads the peer's. On success the handshake
 // bounds are lifted and the returned Conn carries messages. If the peer
 // nacked, the error wraps a *RejectedError.
