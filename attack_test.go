@@ -48,7 +48,7 @@ func attack(t *testing.T, source func(i int) netip.Addr) {
 		b := newNode(t, n, nil) // octez defaults: 20 handshake slots, 100 connections
 		honest := nodeAt(t, n, "10.77.0.1", nil)
 		synctest.Wait()
-		baseline := runtime.NumGoroutine()
+		baseline := userGoroutines()
 
 		stop := make(chan struct{})
 		var attackers sync.WaitGroup
@@ -126,7 +126,7 @@ func attack(t *testing.T, source func(i int) netip.Addr) {
 			return s.Connections == 0 && s.IncomingHandshakes == 0
 		})
 		synctest.Wait()
-		if !assert.Equal(t, baseline, runtime.NumGoroutine(), "goroutines back to baseline") {
+		if !assert.Equal(t, baseline, userGoroutines(), "goroutines back to baseline") {
 			buf := make([]byte, 1<<20)
 			t.Logf("%s", buf[:runtime.Stack(buf, true)])
 		}
