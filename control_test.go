@@ -406,3 +406,33 @@ func BenchmarkControlFlood(b *testing.B) {
 		})
 	}
 }
+
+// TestAllowDoesNotAllocate: once a connection has its bucket for a
+// Budget, Allow allocates nothing, refused or not.
+func TestAllowDoesNotAllocate(t *testing.T) {
+	n := newNetwork("mem")
+	nd := newNode(t, n, func(c *Config) { c.Control.Abuse = Unlimited })
+	_, c := dialRaw(t, n, nd)
+	budgets := []*Budget{NewBudget("a", Unlimited), NewBudget("b", RateLimit{Rate: 0, Burst: 1}), NewBudget("c", RateLimit{Rate: 1, Burst: 1})}
+	for _, b := range budgets {
+		c.Allow(b)
+	}
+	assert.Zero(t, testing.AllocsPerRun(100, func() {
+		for _, b := range budgets {
+			c.Allow(b)
+		}
+	}))
+}
+
+// BenchmarkAllow is the cost of Connection.Allow with three Budgets in use
+// on the connection, one refusing.
+func BenchmarkAllow(b *testing.B) {
+	n := newNetwork("mem")
+	nd := newNode(b, n, func(c *Config) { c.Control.Abuse = Unlimited })
+	_, c := dialRaw(b, n, nd)
+	budgets := []*Budget{NewBudget("a", Unlimited), NewBudget("b", RateLimit{Rate: 0, Burst: 1}), NewBudget("c", RateLimit{Rate: 1e9, Burst: 1 << 30})}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		c.Allow(budgets[i%len(budgets)])
+	}
+}
