@@ -27,6 +27,9 @@ var readOnlyAfterClose = map[string]bool{
 	"Conns.All": true, "Conns.Len": true, "Conns.ByPeer": true, "Conns.ByPoint": true,
 	"Connection.Info": true, "Connection.Peer": true, "Connection.Stat": true,
 	"Connection.Context": true, "Connection.Done": true,
+	// Allow reports false once the connection has ended, spending and
+	// counting nothing.
+	"Connection.Allow": true,
 }
 
 // TestEveryCallFailsAfterClose calls every exported method of the pool,

@@ -309,6 +309,12 @@ type Config struct {
 	// set (say, the octez shell's) stays connected to peers that speak
 	// all of it.
 	UnknownMessages UnknownMessagePolicy
+	// Control budgets, per connection, the P2P control messages a peer
+	// may send (Bootstrap, Advertise, Swap_request, Swap_ack), and says
+	// when a peer that keeps sending over budget, there or in an
+	// application's Budget, is greylisted. Zero fields mean the
+	// DefaultControl* values (see ControlConfig); octez has no such budget.
+	Control ControlConfig
 	// Dialer opens outgoing connections. If nil, a *net.Dialer.
 	Dialer Dialer
 	// Logger receives the pool's logs; peers' misbehaviour is logged at
@@ -411,6 +417,9 @@ func (c *Config) Validate() error {
 	if c.BinaryChunksSize != 0 && (c.BinaryChunksSize < socket.MinChunkSize || c.BinaryChunksSize > socket.MaxChunkSize) {
 		bad("BinaryChunksSize %d outside [%d, %d]", c.BinaryChunksSize, socket.MinChunkSize, socket.MaxChunkSize)
 	}
+	if err := c.Control.validate(); err != nil {
+		bad("%w", err)
+	}
 	for _, p := range c.TrustedPoints {
 		if !p.IsValid() {
 			bad("trusted point %v is not valid", p)
@@ -472,6 +481,7 @@ func (c Config) withDefaults() Config {
 	defD(&c.FirstMessageTimeout, DefaultFirstMessageTimeout)
 	def(&c.HandshakeFailureLimit, DefaultHandshakeFailureLimit)
 	defD(&c.WriteTimeout, DefaultWriteTimeout)
+	c.Control = c.Control.withDefaults()
 	if c.Dialer == nil {
 		c.Dialer = &net.Dialer{}
 	}

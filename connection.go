@@ -132,6 +132,10 @@ type conn struct {
 	idleMu      sync.Mutex
 	idleStopped bool
 
+	// ctl holds the connection's token buckets: control messages,
+	// application Budgets, abuse (control.go). It has its own lock.
+	ctl connBudgets
+
 	// Counters, updated by the reader and writer goroutines.
 	msgsSent, msgsRecv, bytesSent, bytesRecv, dropped, unknown atomic.Uint64
 }
@@ -544,6 +548,16 @@ func (c *conn) readLoop() *DisconnectError {
 			return nil // the connection was ended elsewhere
 		}
 		c.in.release()
+		// A control message over its budget is ignored before it is
+		// decoded: a flood costs a bucket, not a decoding.
+		if k, ok := controlKindOf(tag); ok {
+			if ok, flood := c.allowControl(k); !ok {
+				if flood != nil {
+					return flood
+				}
+				continue
+			}
+		}
 		m, err := wire.DecodeMessage(raw)
 		if err != nil {
 			return c.protocolError(tag, fmt.Errorf("%w: %w", ErrDecode, err))

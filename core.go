@@ -62,6 +62,11 @@ type core struct {
 	// inBudget bounds the incoming bytes held across connections.
 	inBudget *inBudget
 
+	// control counts what the control budgets refused; adv is the cached
+	// answer to Bootstrap (control.go).
+	control controlCounters
+	adv     advertiseCache
+
 	// events fans events out to watchers; it has its own lock, taken
 	// after mu.
 	events eventHub
@@ -81,8 +86,8 @@ type core struct {
 	// flight that may start one (handshakes); Close waits for it.
 	wg sync.WaitGroup
 
-	// Lock order: mu, then a queue's own lock. mu is never held across
-	// network I/O or a user callback.
+	// Lock order: adv.mu, then mu, then a queue's own lock. mu is never
+	// held across network I/O or a user callback.
 	mu sync.Mutex
 	// Guarded by mu.
 	closed    bool
@@ -411,7 +416,9 @@ func (p *core) broadcast(b []byte, to func(*conn) bool) int {
 
 // onBootstrap answers a peer's Bootstrap with an Advertise of known public
 // points (octez: nothing for private peers, in a closed network, without
-// discovery, or with no points).
+// discovery, or with no points). The answer is the cached advertisement,
+// built at most once per advertiseRefresh outside the pool lock, and not
+// at all when the peer's queue has no room for it.
 func (p *core) onBootstrap(c *conn) {
 	if p.cfg.ClosedNetwork || p.cfg.DisablePeerDiscovery {
 		return
@@ -420,14 +427,15 @@ func (p *core) onBootstrap(c *conn) {
 	if c.info.PrivateNode {
 		return
 	}
-	p.mu.Lock()
-	pts := p.knownPointsLocked(maxAdvertised)
-	p.mu.Unlock()
-	if len(pts) == 0 {
+	if c.outFull() {
+		c.countDrop()
 		return
 	}
-	m := wire.Message{Tag: wire.TagAdvertise, Points: pts}
-	if c.pushNow(outItem{b: m.Append(nil)}) == nil {
+	msg := p.advertisement(time.Now())
+	if msg == nil {
+		return
+	}
+	if c.pushNow(outItem{b: msg}) == nil {
 		p.publish(Event{Kind: EventAdvertiseSent, Peer: c.info.Peer})
 	}
 }

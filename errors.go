@@ -252,6 +252,11 @@ const (
 	// ReasonWriteTimeout: the peer accepted no byte for
 	// Config.WriteTimeout while we had some to send.
 	ReasonWriteTimeout
+	// ReasonFlood: the peer kept sending messages over their budget
+	// (Config.Control, Connection.Allow) until its abuse bucket was
+	// empty. The peer and its address are greylisted; the error wraps
+	// ErrFlood.
+	ReasonFlood
 )
 
 func (r DisconnectReason) String() string {
@@ -286,6 +291,8 @@ func (r DisconnectReason) String() string {
 		return "idle"
 	case ReasonWriteTimeout:
 		return "write timeout"
+	case ReasonFlood:
+		return "flood"
 	}
 	return fmt.Sprintf("reason(%d)", uint8(r))
 }

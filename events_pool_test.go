@@ -194,7 +194,10 @@ func TestSlowWatcherDoesNotSlowThePool(t *testing.T) {
 	// much it missed.
 	synctest.Test(t, func(t *testing.T) {
 		n := newNetwork("mem")
-		a, b := newNode(t, n, nil), newNode(t, n, nil)
+		// b answers every Bootstrap and a takes every Advertise: the load
+		// is a's events, not the control budgets (control_test.go).
+		a := newNode(t, n, func(c *Config) { c.Control.Advertise = Unlimited })
+		b := newNode(t, n, func(c *Config) { c.Control.Bootstrap = Unlimited })
 		slow := a.Watch(context.Background(), 4)
 		fast := a.Watch(context.Background(), 1<<15)
 		var seen []Event

@@ -1,10 +1,8 @@
 package p2ppool
 
 import (
-	"cmp"
 	"fmt"
 	"iter"
-	"math/rand/v2"
 	"net/netip"
 	"slices"
 	"time"
@@ -294,54 +292,12 @@ func (pi *pointInfo) setDisconnected(rc *ReconnectionConfig, now time.Time) {
 	pi.State, pi.Peer = PointDisconnected, PeerID{}
 }
 
-// knownPointsLocked lists up to size points for a Bootstrap answer or a
-// nack (octez list_known_points ~ignore_private:true): public, unbanned
-// points; connected ones first (never seen, then longest standing), then
-// disconnected ones seen most recently; past the first 3/5 the rest are
-// drawn at random so that every node does not advertise the same points.
-// p.mu must be held.
+// knownPointsLocked lists up to size points for a nack (octez
+// list_known_points ~ignore_private:true), ranked by rankAdvertised.
+// p.mu must be held. A Bootstrap is answered from the cached
+// advertisement instead (control.go).
 func (p *core) knownPointsLocked(size int) []netip.AddrPort {
-	var cands []*pointInfo
-	for _, pi := range p.points {
-		if pi.KnownPublic && !p.acl.bannedAddr(pi.Point.Addr()) {
-			cands = append(cands, pi)
-		}
-	}
-	// Shuffle first so that the stable sort breaks ties at random, as
-	// octez's coin flip does.
-	rand.Shuffle(len(cands), func(i, j int) { cands[i], cands[j] = cands[j], cands[i] })
-	slices.SortStableFunc(cands, func(a, b *pointInfo) int {
-		ad, bd := a.State == PointDisconnected, b.State == PointDisconnected
-		as, bs := a.LastSeen().Time, b.LastSeen().Time
-		switch {
-		case ad != bd:
-			if ad {
-				return 1
-			}
-			return -1
-		case as.IsZero() != bs.IsZero():
-			// Never seen: first among connected, last among disconnected.
-			if as.IsZero() != ad {
-				return -1
-			}
-			return 1
-		case !ad:
-			return as.Compare(bs) // longest standing first
-		default:
-			return cmp.Compare(bs.UnixNano(), as.UnixNano()) // most recent first
-		}
-	})
-	if len(cands) > size {
-		best := size - size*2/5
-		rest := cands[best:]
-		rand.Shuffle(len(rest), func(i, j int) { rest[i], rest[j] = rest[j], rest[i] })
-		cands = cands[:size]
-	}
-	out := make([]netip.AddrPort, len(cands))
-	for i, pi := range cands {
-		out[i] = pi.Point
-	}
-	return out
+	return rankAdvertised(p.advertiseCandidatesLocked(), size)
 }
 
 // pointsSnapshot copies the records that match.

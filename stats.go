@@ -46,6 +46,9 @@ type Stats struct {
 	// IncomingBudgetHeld is the part of Config.TotalIncomingQueueSize in
 	// use.
 	IncomingBudgetHeld int64
+	// Control counts the messages ignored over their budget
+	// (Config.Control, Connection.Allow) and the peers cut for flooding.
+	Control ControlStats
 }
 
 func (p *core) stats() Stats {
@@ -70,6 +73,7 @@ func (p *core) stats() Stats {
 	s.Evicted = p.evictions.Load()
 	s.UnknownMessages = p.unknown.Load()
 	s.IncomingBudgetHeld = p.inBudget.held.Load()
+	s.Control = p.control.stats()
 	s.Refused = make(map[RefusalReason]uint64)
 	for r := range numRefusals {
 		if n := p.refused[r].Load(); n > 0 {
@@ -106,6 +110,10 @@ func (s Stats) String() string {
 	fmt.Fprintf(&b, " sent=%d/%dB recv=%d/%dB wire=%dB/%dB rate=%dB/s/%dB/s", s.MsgsSent, s.BytesSent, s.MsgsRecv, s.BytesRecv, s.Flow.TotalSent, s.Flow.TotalRecv, s.Flow.CurrentOutflow, s.Flow.CurrentInflow)
 	fmt.Fprintf(&b, " queued=%d/%dB out=%dB budget=%dB dropped=%d unknown=%d evicted=%d", s.AppQueued, s.AppQueuedBytes, s.OutQueuedBytes, s.IncomingBudgetHeld, s.Dropped, s.UnknownMessages, s.Evicted)
 	fmt.Fprintf(&b, " greylisted=%d addrs/%d peers", s.GreylistedAddrs, s.GreylistedPeers)
+	if c := s.Control; c != (ControlStats{}) {
+		fmt.Fprintf(&b, " ignored: bootstrap=%d advertise=%d swap_request=%d swap_ack=%d requests=%d floods=%d advertise_builds=%d",
+			c.Bootstrap, c.Advertise, c.SwapRequest, c.SwapAck, c.Requests, c.Floods, c.AdvertiseBuilds)
+	}
 	if len(s.Refused) > 0 {
 		reasons := slices.Sorted(maps.Keys(s.Refused))
 		b.WriteString(" refused:")

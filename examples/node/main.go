@@ -4,6 +4,7 @@
 //	node identity -o FILE [-pow BITS]      generate an identity.json
 //	node identity -check FILE [-pow BITS]  verify an identity.json
 //	node run -identity FILE -listen HOST:PORT [-peer HOST:PORT]... [-chain NAME] [-echo]
+//	         [-limit-loopback] [-max-connections N] [-max-incoming-per-addr N]...
 //	                                       run a node that chats in text and
 //	                                       speaks the octez shell's messages
 //

@@ -92,6 +92,7 @@ func runNodeWithInput(ctx context.Context, args []string, in io.Reader, stdout, 
 		// message) is dropped, not held against the peer.
 		UnknownMessages: p2ppool.UnknownMessagesIgnore,
 	}
+	opts.admission.apply(&cfg)
 	if ap, ok := tcpAddrPort(ln.Addr()); ok {
 		cfg.ListeningPort = ap.Port()
 		cfg.ListeningAddr = ap.Addr()
@@ -115,6 +116,59 @@ type runOptions struct {
 	peers                              []string
 	pow                                float64
 	echo, verbose                      bool
+	admission                          admissionFlags
+}
+
+// admissionFlags are the pool's admission knobs on the command line, so
+// that every attack on the pool can be replayed against a node on one
+// machine (-limit-loopback applies the per-address and per-subnet bounds
+// to 127.0.0.0/8). Zero means the library's default.
+type admissionFlags struct {
+	limitLoopback                            bool
+	minConns, expectedConns, maxConns        int
+	maxIncoming                              int
+	maxIncomingPerAddr, maxIncomingPerSubnet int
+	maxPendingPerAddr, maxPendingPerSubnet   int
+}
+
+// register declares the flags on fs.
+func (a *admissionFlags) register(fs *flag.FlagSet) {
+	fs.BoolVar(&a.limitLoopback, "limit-loopback", false, "apply the per-address and per-subnet bounds to loopback peers too (Config.LimitLoopback)")
+	for _, f := range []struct {
+		v           *int
+		name, usage string
+	}{
+		{&a.minConns, "min-connections", "fewest connections the maintenance keeps (Config.MinConnections)"},
+		{&a.expectedConns, "expected-connections", "connections the maintenance aims at (Config.ExpectedConnections)"},
+		{&a.maxConns, "max-connections", "most connections (Config.MaxConnections)"},
+		{&a.maxIncoming, "max-incoming", "most incoming handshakes at once (Config.MaxIncomingConnections)"},
+		{&a.maxIncomingPerAddr, "max-incoming-per-addr", "most incoming connections from one address (Config.MaxIncomingPerAddr)"},
+		{&a.maxIncomingPerSubnet, "max-incoming-per-subnet", "most incoming connections from one subnet (Config.MaxIncomingPerSubnet)"},
+		{&a.maxPendingPerAddr, "max-pending-per-addr", "most incoming handshakes from one address (Config.MaxPendingPerAddr)"},
+		{&a.maxPendingPerSubnet, "max-pending-per-subnet", "most incoming handshakes from one subnet (Config.MaxPendingPerSubnet)"},
+	} {
+		fs.Func(f.name, "`N`, "+f.usage+"; 0 or absent: the library's default", func(s string) error {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 0 {
+				return fmt.Errorf("%q is not a count >= 0", s)
+			}
+			*f.v = n
+			return nil
+		})
+	}
+}
+
+// apply sets the knobs in cfg.
+func (a *admissionFlags) apply(cfg *p2ppool.Config) {
+	cfg.LimitLoopback = a.limitLoopback
+	cfg.MinConnections = a.minConns
+	cfg.ExpectedConnections = a.expectedConns
+	cfg.MaxConnections = a.maxConns
+	cfg.MaxIncomingConnections = a.maxIncoming
+	cfg.MaxIncomingPerAddr = a.maxIncomingPerAddr
+	cfg.MaxIncomingPerSubnet = a.maxIncomingPerSubnet
+	cfg.MaxPendingPerAddr = a.maxPendingPerAddr
+	cfg.MaxPendingPerSubnet = a.maxPendingPerSubnet
 }
 
 // parseRunFlags parses the command line of "node run". On failure or -h
@@ -138,8 +192,10 @@ func parseRunFlags(args []string, stderr io.Writer) (*runOptions, int) {
 	flags.StringVar(&o.chain, "chain", p2ppool.DefaultChainName, "chain `NAME` announced; peers must announce the same")
 	flags.BoolVar(&o.echo, "echo", false, "send every text received back to its sender")
 	flags.BoolVar(&o.verbose, "v", false, "log the distributed-DB messages the node ignores")
+	o.admission.register(flags)
 	flags.Usage = func() {
 		fmt.Fprintln(stderr, "usage: node run -identity FILE -listen HOST:PORT [-peer HOST:PORT]... [-peers-file FILE] [-pow BITS] [-chain NAME] [-echo] [-v]")
+		fmt.Fprintln(stderr, "                [-limit-loopback] [-max-connections N] [-max-incoming-per-addr N] [-max-incoming-per-subnet N]...")
 		fmt.Fprintln(stderr)
 		fmt.Fprintln(stderr, "Prints a line per connection, disconnection and text received; lines typed")
 		fmt.Fprintln(stderr, "on stdin are sent to every connection. Speaks the octez shell's distributed-DB")

@@ -82,6 +82,22 @@ func chainFor(chainName string) chainState {
 	return chainState{id: tezos.ChainIDOf(hash), headHash: hash, head: &h, about: fmt.Sprintf("local genesis %v", hash)}
 }
 
+// Budgets of the requests the node answers, per connection
+// (p2ppool.Connection.Allow): an answer costs more bytes than the request
+// (a Current_branch is ~17 times its Get_current_branch), so a peer may ask
+// a few at once and then only at the pace an octez node asks, which sends
+// Get_current_branch and Get_current_head when it activates the chain
+// with a peer and then when it has heard of no new head for a while. A
+// request over budget is ignored; a peer that keeps sending them is cut
+// and greylisted (Config.Control.Abuse).
+var (
+	branchRequests = p2ppool.NewBudget("get_current_branch", p2ppool.RateLimit{Rate: 0.2, Burst: 5})
+	headRequests   = p2ppool.NewBudget("get_current_head", p2ppool.RateLimit{Rate: 0.2, Burst: 5})
+	// A Get_block_headers is charged once per header answered: a node
+	// fetching a branch asks for many.
+	headerRequests = p2ppool.NewBudget("get_block_headers", p2ppool.RateLimit{Rate: 10, Burst: 50})
+)
+
 // onShell handles a distributed-DB message from c. It answers requests
 // for the chain's head and the blocks the node has, logs the heads and
 // branches peers announce, and ignores the rest: a well-formed message
@@ -95,11 +111,19 @@ func (n *node) onShell(c *nodeConn, m tezos.Message) {
 	}
 	switch m := m.(type) {
 	case tezos.GetCurrentBranch:
+		if !c.Allow(branchRequests) {
+			n.debugf("node run: %v asks for the branch too often; ignored", c.Peer())
+			return
+		}
 		if m.ChainID == cs.id && cs.head != nil {
 			reply(tezos.CurrentBranch{ChainID: cs.id, Locator: tezos.BlockLocator{CurrentHead: *cs.head, History: []tezos.BlockHash{}}})
 			return
 		}
 	case tezos.GetCurrentHead:
+		if !c.Allow(headRequests) {
+			n.debugf("node run: %v asks for the head too often; ignored", c.Peer())
+			return
+		}
 		if m.ChainID == cs.id && cs.head != nil {
 			reply(tezos.CurrentHead{ChainID: cs.id, Header: *cs.head,
 				Mempool: tezos.Mempool{KnownValid: []tezos.OperationHash{}, Pending: []tezos.OperationHash{}}})
@@ -107,6 +131,10 @@ func (n *node) onShell(c *nodeConn, m tezos.Message) {
 		}
 	case tezos.GetBlockHeaders:
 		for _, h := range m.Hashes {
+			if !c.Allow(headerRequests) {
+				n.debugf("node run: %v asks for headers too often; ignored", c.Peer())
+				return
+			}
 			if h == cs.headHash && cs.head != nil {
 				reply(tezos.BlockHeaderMessage{Header: *cs.head})
 			} else {

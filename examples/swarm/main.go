@@ -272,6 +272,14 @@ func newSwarm(ctx context.Context, o *options) (*swarm, error) {
 			ConnectionTimeout:      2 * time.Second,
 			AuthenticationTimeout:  2 * time.Second,
 			MaxUploadSpeed:         o.cap, // wire bytes, shared by the node's connections
+			// The demo's discovery asks every 100–200 ms (discover), far
+			// faster than octez's 5 s: its peers answer each time rather
+			// than ignore the asks and, in the end, take the asker for a
+			// flooder.
+			Control: p2ppool.ControlConfig{
+				Bootstrap: p2ppool.RateLimit{Rate: 1 / discoverMin.Seconds(), Burst: 10},
+				Advertise: p2ppool.RateLimit{Rate: 1 / discoverMin.Seconds(), Burst: 10},
+			},
 		}
 		if o.cap > 0 {
 			// Capped, a connection's outgoing queue holds about a quarter
