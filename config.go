@@ -309,6 +309,11 @@ type Config struct {
 	// set (say, the octez shell's) stays connected to peers that speak
 	// all of it.
 	UnknownMessages UnknownMessagePolicy
+	// Dial bounds the outgoing attempts: how many run at once, how many
+	// start per second, how fast the points peers name are dialled, and
+	// which of them may be (see DialConfig). Zero fields mean its
+	// defaults; octez bounds none of it.
+	Dial DialConfig
 	// Dialer opens outgoing connections. If nil, a *net.Dialer.
 	Dialer Dialer
 	// Logger receives the pool's logs; peers' misbehaviour is logged at
@@ -411,6 +416,7 @@ func (c *Config) Validate() error {
 	if c.BinaryChunksSize != 0 && (c.BinaryChunksSize < socket.MinChunkSize || c.BinaryChunksSize > socket.MaxChunkSize) {
 		bad("BinaryChunksSize %d outside [%d, %d]", c.BinaryChunksSize, socket.MinChunkSize, socket.MaxChunkSize)
 	}
+	c.Dial.validate(bad)
 	for _, p := range c.TrustedPoints {
 		if !p.IsValid() {
 			bad("trusted point %v is not valid", p)
@@ -472,6 +478,7 @@ func (c Config) withDefaults() Config {
 	defD(&c.FirstMessageTimeout, DefaultFirstMessageTimeout)
 	def(&c.HandshakeFailureLimit, DefaultHandshakeFailureLimit)
 	defD(&c.WriteTimeout, DefaultWriteTimeout)
+	c.Dial = c.Dial.withDefaults()
 	if c.Dialer == nil {
 		c.Dialer = &net.Dialer{}
 	}

@@ -194,7 +194,10 @@ func TestSlowWatcherDoesNotSlowThePool(t *testing.T) {
 	// much it missed.
 	synctest.Test(t, func(t *testing.T) {
 		n := newNetwork("mem")
-		a, b := newNode(t, n, nil), newNode(t, n, nil)
+		// a dials 201 times in a row: no dial rate, or the load would
+		// wait for the limiter's tokens.
+		a := newNode(t, n, func(c *Config) { c.Dial.Rate = Unlimited })
+		b := newNode(t, n, nil)
 		slow := a.Watch(context.Background(), 4)
 		fast := a.Watch(context.Background(), 1<<15)
 		var seen []Event

@@ -144,14 +144,19 @@ func (p *core) maintain() {
 // candidate is left, at most max at a time (octez try_to_contact): points
 // that are disconnected, not banned, past their back-off and not missed
 // since this run began; never-missed ones first, then the longest missed.
+// Each dial waits here, in the maintenance goroutine, for a slot of the
+// dial limiter (and a token of the learned budget for a learned point)
+// before its goroutine starts: the dials running are at most
+// Config.Dial.MaxInFlight, and no goroutine waits for the limiter.
 func (p *core) tryToContact(wantMin, wantMax int) bool {
 	start := time.Now()
 	seen := make(map[netip.AddrPort]bool)
 	for wantMin > 0 && p.ctx.Err() == nil {
 		p.mu.Lock()
 		type cand struct {
-			pt   netip.AddrPort
-			miss time.Time
+			pt      netip.AddrPort
+			miss    time.Time
+			learned bool
 		}
 		var cands []cand
 		for pt, pi := range p.points {
@@ -163,10 +168,10 @@ func (p *core) tryToContact(wantMin, wantMax int) bool {
 				continue
 			}
 			miss := pi.LastMiss()
-			if miss.After(start) || !pi.CanReconnect(start) {
+			if miss.After(start) || !pi.CanReconnect(start) || !p.dialableLocked(pi) {
 				continue
 			}
-			cands = append(cands, cand{pt, miss})
+			cands = append(cands, cand{pt, miss, pi.Learned})
 		}
 		p.mu.Unlock()
 		if len(cands) == 0 {
@@ -178,6 +183,9 @@ func (p *core) tryToContact(wantMin, wantMax int) bool {
 		var mu sync.Mutex
 		established := 0
 		for _, c := range cands {
+			if p.waitDial(p.ctx, c.learned) != nil {
+				break // the pool is closing
+			}
 			wg.Go(func() {
 				// A random pause of up to 50 ms before each dial: two
 				// nodes that dial each other at the same instant both
@@ -187,9 +195,10 @@ func (p *core) tryToContact(wantMin, wantMax int) bool {
 				select {
 				case <-time.After(rand.N(50 * time.Millisecond)):
 				case <-p.ctx.Done():
+					p.releaseDial()
 					return
 				}
-				if _, err := p.connect(p.ctx, c.pt); err == nil {
+				if _, err := p.connectHeld(p.ctx, c.pt); err == nil {
 					mu.Lock()
 					established++
 					mu.Unlock()

@@ -46,6 +46,20 @@ type Stats struct {
 	// IncomingBudgetHeld is the part of Config.TotalIncomingQueueSize in
 	// use.
 	IncomingBudgetHeld int64
+
+	// Outgoing attempts and the points peers name (Config.Dial).
+	// DialsStarted counts the attempts that took a slot of the dial
+	// limiter, DialsInFlight those holding one now; DialsRefused the
+	// swaps not made for want of a slot or a token. LearnedNonRoutable
+	// counts the points peers named that were dropped for their scope,
+	// LearnedTableFull those dropped because the known-points table was
+	// full of points its GC may not remove; SwapAcksIgnored the
+	// Swap_acks that answered no request of ours (unsolicited, repeated
+	// or late).
+	DialsStarted, DialsRefused           uint64
+	DialsInFlight                        int
+	LearnedNonRoutable, LearnedTableFull uint64
+	SwapAcksIgnored                      uint64
 }
 
 func (p *core) stats() Stats {
@@ -64,12 +78,16 @@ func (p *core) stats() Stats {
 		GreylistedAddrs:    p.acl.addrs.Len(),
 		GreylistedPeers:    p.acl.peers.Len(),
 		GreylistFill:       p.acl.addrs.FillRatio(),
+		DialsInFlight:      p.dial.inFlight,
 	}
 	p.mu.Unlock()
 	s.Dropped = p.dropped.Load()
 	s.Evicted = p.evictions.Load()
 	s.UnknownMessages = p.unknown.Load()
 	s.IncomingBudgetHeld = p.inBudget.held.Load()
+	s.DialsStarted, s.DialsRefused = p.dial.started.Load(), p.dial.refused.Load()
+	s.LearnedNonRoutable, s.LearnedTableFull = p.dial.nonRoutable.Load(), p.dial.tableFull.Load()
+	s.SwapAcksIgnored = p.dial.acksIgnored.Load()
 	s.Refused = make(map[RefusalReason]uint64)
 	for r := range numRefusals {
 		if n := p.refused[r].Load(); n > 0 {
@@ -106,6 +124,8 @@ func (s Stats) String() string {
 	fmt.Fprintf(&b, " sent=%d/%dB recv=%d/%dB wire=%dB/%dB rate=%dB/s/%dB/s", s.MsgsSent, s.BytesSent, s.MsgsRecv, s.BytesRecv, s.Flow.TotalSent, s.Flow.TotalRecv, s.Flow.CurrentOutflow, s.Flow.CurrentInflow)
 	fmt.Fprintf(&b, " queued=%d/%dB out=%dB budget=%dB dropped=%d unknown=%d evicted=%d", s.AppQueued, s.AppQueuedBytes, s.OutQueuedBytes, s.IncomingBudgetHeld, s.Dropped, s.UnknownMessages, s.Evicted)
 	fmt.Fprintf(&b, " greylisted=%d addrs/%d peers", s.GreylistedAddrs, s.GreylistedPeers)
+	fmt.Fprintf(&b, " dials=%d inflight=%d refused=%d learned-dropped=%d/%d swap-acks-ignored=%d",
+		s.DialsStarted, s.DialsInFlight, s.DialsRefused, s.LearnedNonRoutable, s.LearnedTableFull, s.SwapAcksIgnored)
 	if len(s.Refused) > 0 {
 		reasons := slices.Sorted(maps.Keys(s.Refused))
 		b.WriteString(" refused:")
