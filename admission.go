@@ -60,35 +60,14 @@ func (p *core) connect(ctx context.Context, point netip.AddrPort) (*conn, error)
 	}
 	defer p.wg.Done()
 	point = normalizePoint(point)
-	if err := p.requestPoint(point, true); err != nil {
-		return nil, err
-	}
-	if err := p.waitDial(ctx, false); err != nil {
-		p.unrequest(point)
-		return nil, fmt.Errorf("connect %v: waiting for a dial slot: %w", point, err)
-	}
-	return p.attempt(ctx, point)
-}
-
-// connectHeld dials a point of the pool's own accord (maintenance, swaps)
-// with a slot of the dial limiter the caller took; the slot is given back
-// when the attempt ends.
-func (p *core) connectHeld(ctx context.Context, point netip.AddrPort) (*conn, error) {
-	if err := p.enter(); err != nil {
-		p.releaseDial()
-		return nil, err
-	}
-	defer p.wg.Done()
-	point = normalizePoint(point)
-	if err := p.requestPoint(point, false); err != nil {
-		p.releaseDial()
+	if err := p.takeDial(ctx, point, true); err != nil {
 		return nil, err
 	}
 	return p.attempt(ctx, point)
 }
 
 // attempt makes the attempt to point, requested and holding a slot of the
-// limiter; both are given back when it ends.
+// limiter (takeDial); both are given back when it ends.
 func (p *core) attempt(ctx context.Context, point netip.AddrPort) (*conn, error) {
 	d := &dialAttempt{}
 	defer p.endDial(d)
@@ -114,55 +93,65 @@ func (p *core) attempt(ctx context.Context, point netip.AddrPort) (*conn, error)
 	return c, nil
 }
 
-// requestPoint runs octez's checks before dialling, in octez's order, and
-// marks the point requested, counting the attempt among the dials in
-// flight. A point the application gives (user) is registered if need be
-// and is no longer a learned one; the pool dials of its own accord only
-// points it knows, and learned ones only if the scope rule allows.
-func (p *core) requestPoint(point netip.AddrPort, user bool) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+// requestableLocked runs octez's checks before dialling, in octez's
+// order, and returns the point's record. A point the application gives
+// (user) is registered if need be and is no longer a learned one; the pool
+// dials of its own accord only points it knows, and learned ones only if
+// the scope rule allows. p.mu must be held.
+func (p *core) requestableLocked(point netip.AddrPort, user bool) (*pointInfo, error) {
 	if p.acl.bannedAddr(point.Addr()) {
-		return ErrPointBanned
+		return nil, ErrPointBanned
 	}
 	// Dials in flight hold a connection slot, as handshakes past
 	// admission do: a burst of dials cannot overshoot the limit.
 	if len(p.conns)+p.accepted+p.dialing >= p.limits.MaxConnections {
-		return ErrTooManyConnections
+		return nil, ErrTooManyConnections
 	}
 	var pi *pointInfo
 	if user {
 		pi = p.registerPointLocked(point)
 		pi.Learned = false
 	} else if pi = p.points[point]; pi == nil {
-		return errPointForgotten
+		return nil, errPointForgotten
 	} else if !p.dialableLocked(pi) {
-		return errNotDialable
+		return nil, errNotDialable
 	}
 	if p.cfg.ClosedNetwork && !pi.Trusted {
-		return ErrPrivateMode
+		return nil, ErrPrivateMode
 	}
 	switch pi.State {
 	case PointRequested, PointAccepted:
-		return ErrPendingConnection
+		return nil, ErrPendingConnection
 	case PointRunning:
-		return ErrAlreadyConnected
+		return nil, ErrAlreadyConnected
 	}
-	pi.setRequested(time.Now())
-	p.dialing++
-	p.publishLocked(Event{Kind: EventOutgoingConnection, Point: point})
-	return nil
+	return pi, nil
 }
 
-// unrequest undoes requestPoint for an attempt that never dialled (it
-// waited for the limiter in vain): no back-off, the point did nothing.
-func (p *core) unrequest(point netip.AddrPort) {
+// markRequestedLocked marks pi requested, counting the attempt among the
+// dials in flight. p.mu must be held.
+func (p *core) markRequestedLocked(pi *pointInfo, now time.Time) {
+	pi.setRequested(now)
+	p.dialing++
+	p.publishLocked(Event{Kind: EventOutgoingConnection, Point: pi.Point})
+}
+
+// abandonDial undoes takeDial for an attempt that never dialled: the
+// point goes back to disconnected with no back-off (it did nothing), and
+// the slot is given back.
+func (p *core) abandonDial(point netip.AddrPort) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.abandonDialLocked(point)
+}
+
+// abandonDialLocked is abandonDial with p.mu held.
+func (p *core) abandonDialLocked(point netip.AddrPort) {
 	p.dialing--
 	if pi := p.points[point]; pi != nil && pi.State == PointRequested {
 		pi.State = PointDisconnected
 	}
+	p.releaseDialLocked()
 }
 
 // endDial ends an attempt: it leaves the dials in flight, if admit has

@@ -3,6 +3,7 @@ package p2ppool
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"sync/atomic"
 	"time"
@@ -134,9 +135,14 @@ func (p *core) tryDialLocked(learned bool, now time.Time) bool {
 	return true
 }
 
-// waitDial takes a slot and the tokens of an attempt, waiting for them
-// until ctx ends or the pool closes.
-func (p *core) waitDial(ctx context.Context, learned bool) error {
+// takeDial waits until point may be dialled and the limiter has a slot
+// and the tokens for it (a token of the learned budget too for a learned
+// point the pool dials of its own accord), then takes them and marks the
+// point requested, in one critical section: a point that has gone or
+// become busy meanwhile spends nothing. It fails with the error of the
+// checks before dialling (requestableLocked), at once, or with ctx's
+// cause, or ErrPoolClosed.
+func (p *core) takeDial(ctx context.Context, point netip.AddrPort, user bool) error {
 	var timer *time.Timer
 	defer func() {
 		if timer != nil {
@@ -150,7 +156,14 @@ func (p *core) waitDial(ctx context.Context, learned bool) error {
 			p.mu.Unlock()
 			return ErrPoolClosed
 		}
+		pi, err := p.requestableLocked(point, user)
+		if err != nil {
+			p.mu.Unlock()
+			return err
+		}
+		learned := !user && pi.Learned
 		if p.tryDialLocked(learned, now) {
+			p.markRequestedLocked(pi, now)
 			p.mu.Unlock()
 			return nil
 		}
@@ -180,9 +193,25 @@ func (p *core) waitDial(ctx context.Context, learned bool) error {
 		case <-p.done:
 			return ErrPoolClosed
 		case <-ctx.Done():
-			return context.Cause(ctx)
+			return fmt.Errorf("connect %v: waiting for a dial slot: %w", point, context.Cause(ctx))
 		}
 	}
+}
+
+// tryTakeDialLocked is takeDial without the wait, for the pool's own
+// dials that must not wait (swaps): it reports whether it took a slot and
+// marked point requested. p.mu must be held.
+func (p *core) tryTakeDialLocked(point netip.AddrPort, now time.Time) bool {
+	pi, err := p.requestableLocked(point, false)
+	if err != nil {
+		return false
+	}
+	if !p.tryDialLocked(pi.Learned, now) {
+		p.refuseDial(point, "no slot or token")
+		return false
+	}
+	p.markRequestedLocked(pi, now)
+	return true
 }
 
 // releaseDialLocked gives an attempt's slot back. p.mu must be held.
@@ -191,13 +220,6 @@ func (p *core) releaseDialLocked() {
 	d.inFlight--
 	close(d.freed)
 	d.freed = make(chan struct{})
-}
-
-// releaseDial gives an attempt's slot back.
-func (p *core) releaseDial() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.releaseDialLocked()
 }
 
 // refuseDial counts an attempt the limiter refused.

@@ -3,6 +3,7 @@ package p2ppool
 import (
 	"cmp"
 	"context"
+	"errors"
 	"math/rand/v2"
 	"net/netip"
 	"slices"
@@ -154,9 +155,8 @@ func (p *core) tryToContact(wantMin, wantMax int) bool {
 	for wantMin > 0 && p.ctx.Err() == nil {
 		p.mu.Lock()
 		type cand struct {
-			pt      netip.AddrPort
-			miss    time.Time
-			learned bool
+			pt   netip.AddrPort
+			miss time.Time
 		}
 		var cands []cand
 		for pt, pi := range p.points {
@@ -171,7 +171,7 @@ func (p *core) tryToContact(wantMin, wantMax int) bool {
 			if miss.After(start) || !pi.CanReconnect(start) || !p.dialableLocked(pi) {
 				continue
 			}
-			cands = append(cands, cand{pt, miss, pi.Learned})
+			cands = append(cands, cand{pt, miss})
 		}
 		p.mu.Unlock()
 		if len(cands) == 0 {
@@ -183,8 +183,11 @@ func (p *core) tryToContact(wantMin, wantMax int) bool {
 		var mu sync.Mutex
 		established := 0
 		for _, c := range cands {
-			if p.waitDial(p.ctx, c.learned) != nil {
-				break // the pool is closing
+			if err := p.takeDial(p.ctx, c.pt, false); err != nil {
+				if errors.Is(err, ErrPoolClosed) || errors.Is(err, ErrTooManyConnections) || p.ctx.Err() != nil {
+					break
+				}
+				continue // gone, busy or banned since the list was made
 			}
 			wg.Go(func() {
 				// A random pause of up to 50 ms before each dial: two
@@ -195,10 +198,10 @@ func (p *core) tryToContact(wantMin, wantMax int) bool {
 				select {
 				case <-time.After(rand.N(50 * time.Millisecond)):
 				case <-p.ctx.Done():
-					p.releaseDial()
+					p.abandonDial(c.pt)
 					return
 				}
-				if _, err := p.connectHeld(p.ctx, c.pt); err == nil {
+				if _, err := p.attempt(p.ctx, c.pt); err == nil {
 					mu.Lock()
 					established++
 					mu.Unlock()

@@ -114,26 +114,19 @@ func (p *core) onSwapRequest(source *conn, point netip.AddrPort) {
 	p.mu.Unlock()
 	ack := wire.Message{Tag: wire.TagSwapAck, Point: offered.info.Point, PeerID: offered.info.Peer}
 	if source.pushNow(outItem{b: ack.Append(nil)}) != nil {
-		p.releaseDial()
+		p.abandonDial(point)
 		return
 	}
 	p.publish(Event{Kind: EventSwapAckSent, Peer: source.info.Peer})
 	p.swap(source.info.Peer, point, offered.info.Peer)
 }
 
-// takeSwapDialLocked learns point from source and takes a slot of the
-// dial limiter for it, with a token of the learned budget; it reports
-// whether the swap may dial. p.mu must be held.
+// takeSwapDialLocked learns point from source and, if the pool may dial
+// it, takes a slot of the dial limiter for it, with a token of the
+// learned budget, and marks it requested; it reports whether the swap may
+// dial. p.mu must be held.
 func (p *core) takeSwapDialLocked(source *conn, point netip.AddrPort, now time.Time) bool {
-	pi := p.learnPointLocked(point, source.remoteAddr)
-	if pi == nil || !p.dialableLocked(pi) {
-		return false
-	}
-	if !p.tryDialLocked(pi.Learned, now) {
-		p.refuseDial(point, "swap: dial limiter")
-		return false
-	}
-	return true
+	return p.learnPointLocked(point, source.remoteAddr) != nil && p.tryTakeDialLocked(point, now)
 }
 
 // onSwapAck handles the answer to our Swap_request: connect to the point
@@ -170,20 +163,20 @@ func (p *core) onSwapAck(source *conn, point netip.AddrPort) {
 
 // swap connects to point on a pool goroutine (octez awaits it in the
 // connection's worker, stalling its reads; here the reader goes on) and,
-// on success, ends the connection to drop. The caller holds a slot of the
-// dial limiter for it. The swap linger starts now and holds whatever the
+// on success, ends the connection to drop. The caller took the dial
+// (tryTakeDialLocked). The swap linger starts now and holds whatever the
 // outcome: octez puts the previous time back after a failure, so a peer
 // naming dead points could make it dial at every request.
 func (p *core) swap(source PeerID, point netip.AddrPort, drop PeerID) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
-		p.releaseDialLocked()
+		p.abandonDialLocked(point)
 		return
 	}
 	p.latestAccepted = time.Now()
 	p.goLocked(func() {
-		_, err := p.connectHeld(p.ctx, point)
+		_, err := p.attempt(p.ctx, point)
 		if err != nil {
 			p.publish(Event{Kind: EventSwapFailure, Peer: source, Point: point, Err: err})
 			return
