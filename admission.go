@@ -52,16 +52,25 @@ func (r RefusalReason) String() string {
 	return fmt.Sprintf("refusal(%d)", uint8(r))
 }
 
-// connect is Pool.Connect.
+// connect is Pool.Connect: a point the application gives, dialled once
+// the dial limiter has a slot for it (Connect waits for one within ctx).
 func (p *core) connect(ctx context.Context, point netip.AddrPort) (*conn, error) {
 	if err := p.enter(); err != nil {
 		return nil, err
 	}
 	defer p.wg.Done()
 	point = normalizePoint(point)
-	if err := p.requestPoint(point); err != nil {
+	if err := p.takeDial(ctx, point, true); err != nil {
 		return nil, err
 	}
+	return p.attempt(ctx, point)
+}
+
+// attempt makes the attempt to point, requested and holding a slot of the
+// limiter (takeDial); both are given back when it ends.
+func (p *core) attempt(ctx context.Context, point netip.AddrPort) (*conn, error) {
+	d := &dialAttempt{}
+	defer p.endDial(d)
 	ctx, cancel := p.handshakeContext(ctx, p.cfg.ConnectionTimeout)
 	defer cancel()
 	nc, err := p.cfg.Dialer.DialContext(ctx, "tcp", point.String())
@@ -75,7 +84,7 @@ func (p *core) connect(ctx context.Context, point netip.AddrPort) (*conn, error)
 		}
 		return nil, fmt.Errorf("%w: connect %v: %w", ErrConnectionFailed, point, err)
 	}
-	c, err := p.establish(ctx, nc, false, point, 0, nil)
+	c, err := p.establish(ctx, nc, false, point, 0, nil, d)
 	if err != nil {
 		p.handshakeFailed(err)
 		p.pointFailed(point)
@@ -84,30 +93,76 @@ func (p *core) connect(ctx context.Context, point netip.AddrPort) (*conn, error)
 	return c, nil
 }
 
-// requestPoint runs octez's checks before dialling, in octez's order, and
-// marks the point requested.
-func (p *core) requestPoint(point netip.AddrPort) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+// requestableLocked runs octez's checks before dialling, in octez's
+// order, and returns the point's record. A point the application gives
+// (user) is registered if need be and is no longer a learned one; the pool
+// dials of its own accord only points it knows, and learned ones only if
+// the scope rule allows. p.mu must be held.
+func (p *core) requestableLocked(point netip.AddrPort, user bool) (*pointInfo, error) {
 	if p.acl.bannedAddr(point.Addr()) {
-		return ErrPointBanned
+		return nil, ErrPointBanned
 	}
-	if len(p.conns)+p.accepted >= p.limits.MaxConnections {
-		return ErrTooManyConnections
+	// Dials in flight hold a connection slot, as handshakes past
+	// admission do: a burst of dials cannot overshoot the limit.
+	if len(p.conns)+p.accepted+p.dialing >= p.limits.MaxConnections {
+		return nil, ErrTooManyConnections
 	}
-	pi := p.registerPointLocked(point)
+	var pi *pointInfo
+	if user {
+		pi = p.registerPointLocked(point)
+		pi.Learned = false
+	} else if pi = p.points[point]; pi == nil {
+		return nil, errPointForgotten
+	} else if !p.dialableLocked(pi) {
+		return nil, errNotDialable
+	}
 	if p.cfg.ClosedNetwork && !pi.Trusted {
-		return ErrPrivateMode
+		return nil, ErrPrivateMode
 	}
 	switch pi.State {
 	case PointRequested, PointAccepted:
-		return ErrPendingConnection
+		return nil, ErrPendingConnection
 	case PointRunning:
-		return ErrAlreadyConnected
+		return nil, ErrAlreadyConnected
 	}
-	pi.setRequested(time.Now())
-	p.publishLocked(Event{Kind: EventOutgoingConnection, Point: point})
-	return nil
+	return pi, nil
+}
+
+// markRequestedLocked marks pi requested, counting the attempt among the
+// dials in flight. p.mu must be held.
+func (p *core) markRequestedLocked(pi *pointInfo, now time.Time) {
+	pi.setRequested(now)
+	p.dialing++
+	p.publishLocked(Event{Kind: EventOutgoingConnection, Point: pi.Point})
+}
+
+// abandonDial undoes takeDial for an attempt that never dialled: the
+// point goes back to disconnected with no back-off (it did nothing), and
+// the slot is given back.
+func (p *core) abandonDial(point netip.AddrPort) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.abandonDialLocked(point)
+}
+
+// abandonDialLocked is abandonDial with p.mu held.
+func (p *core) abandonDialLocked(point netip.AddrPort) {
+	p.dialing--
+	if pi := p.points[point]; pi != nil && pi.State == PointRequested {
+		pi.State = PointDisconnected
+	}
+	p.releaseDialLocked()
+}
+
+// endDial ends an attempt: it leaves the dials in flight, if admit has
+// not taken it out already, and gives its slot back.
+func (p *core) endDial(d *dialAttempt) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !d.admitted {
+		p.dialing--
+	}
+	p.releaseDialLocked()
 }
 
 // pointFailed returns a requested or accepted point to disconnected after a
@@ -170,7 +225,7 @@ func (p *core) accept(ctx context.Context, nc net.Conn) (*conn, error) {
 	}()
 	hctx, cancel := p.handshakeContext(hctx, p.cfg.AuthenticationTimeout)
 	defer cancel()
-	c, err := p.establish(hctx, nc, true, netip.AddrPort{}, p.cfg.FirstMessageTimeout, h)
+	c, err := p.establish(hctx, nc, true, netip.AddrPort{}, p.cfg.FirstMessageTimeout, h, nil)
 	if err != nil {
 		testHookIncomingFailed()
 		r := refusalOf(err)
@@ -335,8 +390,9 @@ type admission struct {
 //
 // h is the incoming handshake's entry (nil for an outgoing one): from
 // admission until the connection runs or fails it counts toward its
-// address's share of established connections.
-func (p *core) establish(ctx context.Context, nc net.Conn, incoming bool, dialled netip.AddrPort, firstMessage time.Duration, h *pendingHandshake) (*conn, error) {
+// address's share of established connections. d is the outgoing attempt
+// (nil for an incoming one), among the dials in flight until admission.
+func (p *core) establish(ctx context.Context, nc net.Conn, incoming bool, dialled netip.AddrPort, firstMessage time.Duration, h *pendingHandshake, d *dialAttempt) (*conn, error) {
 	socketPoint, _ := addrPortOf(nc.RemoteAddr())
 	// From here on the connection's bytes go through the bandwidth
 	// scheduler, handshake included, as in octez; closing the wrapper
@@ -384,7 +440,7 @@ func (p *core) establish(ctx context.Context, nc net.Conn, incoming bool, dialle
 	}
 	version, verr := p.versions.Select(remote.Version)
 
-	adm := p.admit(socketPoint, peer, idPoint, dialled, incoming, private, verr, h)
+	adm := p.admit(socketPoint, peer, idPoint, dialled, incoming, private, verr, h, d)
 	if adm.err != nil {
 		herr := &HandshakeError{Stage: StageAck, Peer: peer, Err: adm.err}
 		if h != nil {
@@ -439,11 +495,17 @@ func (p *core) establish(ctx context.Context, nc net.Conn, incoming bool, dialle
 // registration, then acceptability: versions, slots, private mode, point
 // and peer states) and, when they pass, marks peer and point accepted,
 // holding a connection slot.
-func (p *core) admit(socketPoint netip.AddrPort, peer PeerID, idPoint, dialled netip.AddrPort, incoming, private bool, verr error, h *pendingHandshake) admission {
+func (p *core) admit(socketPoint netip.AddrPort, peer PeerID, idPoint, dialled netip.AddrPort, incoming, private bool, verr error, h *pendingHandshake, d *dialAttempt) admission {
 	now := time.Now()
 	init := p.fresh()
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if d != nil {
+		// From here on the attempt is a handshake past admission (counted
+		// in accepted) or a refused one: no longer a dial in flight.
+		d.admitted = true
+		p.dialing--
+	}
 	if p.closed {
 		return admission{err: ErrPoolClosed}
 	}
@@ -452,7 +514,13 @@ func (p *core) admit(socketPoint netip.AddrPort, peer PeerID, idPoint, dialled n
 	}
 	var pt *pointInfo
 	if idPoint.IsValid() && !slices.Contains(p.myPoints, idPoint) {
-		pt = p.registerPointLocked(idPoint)
+		if incoming {
+			// The peer's own address and the port it announced: a point
+			// learned from it, kept only if the table has room.
+			pt = p.learnPointLocked(idPoint, socketPoint.Addr())
+		} else {
+			pt = p.registerPointLocked(idPoint)
+		}
 	}
 	if pt != nil && !pt.ExpectedPeer.IsZero() && pt.ExpectedPeer != peer {
 		return admission{err: fmt.Errorf("%w: %v at %v, expected %v", ErrUnexpectedPeer, peer, idPoint, pt.ExpectedPeer)}
@@ -462,7 +530,7 @@ func (p *core) admit(socketPoint netip.AddrPort, peer PeerID, idPoint, dialled n
 		// octez records whether the point is public whatever the outcome.
 		pt.KnownPublic = !private
 	}
-	full := len(p.conns)+p.accepted-p.evicting >= p.connectionsThreshold()
+	full := len(p.conns)+p.accepted+p.dialing-p.evicting >= p.connectionsThreshold()
 	var victim *conn
 	if full && incoming {
 		victim = p.evictionVictimLocked(socketPoint.Addr())
@@ -580,7 +648,7 @@ func (p *core) unaccept(socketPoint netip.AddrPort, peer PeerID, idPoint netip.A
 	}
 	var rej *RejectedError
 	if errors.As(err, &rej) {
-		p.registerNewPointsLocked(rej.Points)
+		p.registerNewPointsLocked(rej.Points, socketPoint.Addr())
 	}
 	p.publishLocked(Event{Kind: EventRequestRejected, Point: socketPoint, IDPoint: idPoint, Peer: peer, Err: err})
 }

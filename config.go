@@ -315,6 +315,11 @@ type Config struct {
 	// application's Budget, is greylisted. Zero fields mean the
 	// DefaultControl* values (see ControlConfig); octez has no such budget.
 	Control ControlConfig
+	// Dial bounds the outgoing attempts: how many run at once, how many
+	// start per second, how fast the points peers name are dialled, and
+	// which of them may be (see DialConfig). Zero fields mean its
+	// defaults; octez bounds none of it.
+	Dial DialConfig
 	// Dialer opens outgoing connections. If nil, a *net.Dialer.
 	Dialer Dialer
 	// Logger receives the pool's logs; peers' misbehaviour is logged at
@@ -420,6 +425,7 @@ func (c *Config) Validate() error {
 	if err := c.Control.validate(); err != nil {
 		bad("%w", err)
 	}
+	c.Dial.validate(bad)
 	for _, p := range c.TrustedPoints {
 		if !p.IsValid() {
 			bad("trusted point %v is not valid", p)
@@ -482,6 +488,7 @@ func (c Config) withDefaults() Config {
 	def(&c.HandshakeFailureLimit, DefaultHandshakeFailureLimit)
 	defD(&c.WriteTimeout, DefaultWriteTimeout)
 	c.Control = c.Control.withDefaults()
+	c.Dial = c.Dial.withDefaults()
 	if c.Dialer == nil {
 		c.Dialer = &net.Dialer{}
 	}

@@ -111,6 +111,11 @@ type core struct {
 	closedStat ConnStat
 	acl        *acl
 	sched      *sched.Scheduler
+	// dial limits the outgoing attempts (dialer.go); dialing counts the
+	// attempts past requestPoint that admit has not looked at yet: with
+	// accepted, they hold connection slots.
+	dial    dialer
+	dialing int
 	// latestAccepted and latestSuccessful are the times of the last swap
 	// started and the last one that succeeded (octez, for swap_linger).
 	latestAccepted, latestSuccessful time.Time
@@ -196,6 +201,7 @@ func newCore(cfg Config, versions socket.Versions, maxMessage int, pm peerMetaHo
 		points:       make(map[netip.AddrPort]*pointInfo),
 	}
 	p.limits = limitsOf(&p.cfg)
+	p.dial.init(p.cfg.Dial)
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.port.Store(uint32(cfg.ListeningPort))
 	for _, pt := range cfg.TrustedPoints {
@@ -447,7 +453,12 @@ func (p *core) onAdvertise(from PeerID, pts []netip.AddrPort) {
 	}
 	p.mu.Lock()
 	p.publishLocked(Event{Kind: EventAdvertiseReceived, Peer: from})
-	p.registerNewPointsLocked(pts)
+	// The points are learned from the address of the connection that
+	// brought them (the one whose reader calls this); once it has left
+	// the table, they are not learned at all.
+	if c := p.conns[from]; c != nil {
+		p.registerNewPointsLocked(pts, c.remoteAddr)
+	}
 	p.mu.Unlock()
 }
 

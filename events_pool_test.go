@@ -195,8 +195,10 @@ func TestSlowWatcherDoesNotSlowThePool(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := newNetwork("mem")
 		// b answers every Bootstrap and a takes every Advertise: the load
-		// is a's events, not the control budgets (control_test.go).
-		a := newNode(t, n, func(c *Config) { c.Control.Advertise = Unlimited })
+		// is a's events, not the control budgets (control_test.go); a
+		// dials 201 times in a row: no dial rate, or the load would wait
+		// for the limiter's tokens.
+		a := newNode(t, n, func(c *Config) { c.Control.Advertise = Unlimited; c.Dial.Rate = Unlimited })
 		b := newNode(t, n, func(c *Config) { c.Control.Bootstrap = Unlimited })
 		slow := a.Watch(context.Background(), 4)
 		fast := a.Watch(context.Background(), 1<<15)

@@ -3,6 +3,7 @@ package p2ppool
 import (
 	"cmp"
 	"context"
+	"errors"
 	"math/rand/v2"
 	"net/netip"
 	"slices"
@@ -144,6 +145,10 @@ func (p *core) maintain() {
 // candidate is left, at most max at a time (octez try_to_contact): points
 // that are disconnected, not banned, past their back-off and not missed
 // since this run began; never-missed ones first, then the longest missed.
+// Each dial waits here, in the maintenance goroutine, for a slot of the
+// dial limiter (and a token of the learned budget for a learned point)
+// before its goroutine starts: the dials running are at most
+// Config.Dial.MaxInFlight, and no goroutine waits for the limiter.
 func (p *core) tryToContact(wantMin, wantMax int) bool {
 	start := time.Now()
 	seen := make(map[netip.AddrPort]bool)
@@ -163,7 +168,7 @@ func (p *core) tryToContact(wantMin, wantMax int) bool {
 				continue
 			}
 			miss := pi.LastMiss()
-			if miss.After(start) || !pi.CanReconnect(start) {
+			if miss.After(start) || !pi.CanReconnect(start) || !p.dialableLocked(pi) {
 				continue
 			}
 			cands = append(cands, cand{pt, miss})
@@ -178,6 +183,12 @@ func (p *core) tryToContact(wantMin, wantMax int) bool {
 		var mu sync.Mutex
 		established := 0
 		for _, c := range cands {
+			if err := p.takeDial(p.ctx, c.pt, false); err != nil {
+				if errors.Is(err, ErrPoolClosed) || errors.Is(err, ErrTooManyConnections) || p.ctx.Err() != nil {
+					break
+				}
+				continue // gone, busy or banned since the list was made
+			}
 			wg.Go(func() {
 				// A random pause of up to 50 ms before each dial: two
 				// nodes that dial each other at the same instant both
@@ -187,9 +198,10 @@ func (p *core) tryToContact(wantMin, wantMax int) bool {
 				select {
 				case <-time.After(rand.N(50 * time.Millisecond)):
 				case <-p.ctx.Done():
+					p.abandonDial(c.pt)
 					return
 				}
-				if _, err := p.connect(p.ctx, c.pt); err == nil {
+				if _, err := p.attempt(p.ctx, c.pt); err == nil {
 					mu.Lock()
 					established++
 					mu.Unlock()

@@ -104,6 +104,13 @@ type PointInfo struct {
 	// greylisted_until). Zero when none.
 	ReconnectionDelay time.Duration
 	ReconnectAfter    time.Time
+	// Learned: the pool learned the point from a peer (an Advertise, a
+	// nack's alternatives, a swap, the point a peer dialled in from), and
+	// the application has not given it since (Connect, Register, Trust,
+	// SetExpectedPeerID). The pool dials learned points within
+	// Config.Dial.Learned, and only those in a scope the peer that named
+	// them may name (DialConfig.AllowNonRoutable).
+	Learned bool
 }
 
 // LastSeen is the most recent of the last rejected, established and ended
@@ -175,6 +182,10 @@ type Points struct{ p *core }
 type pointInfo struct {
 	PointInfo
 	events ring[PointEvent]
+	// namer is the scope of the address of the peer a learned point was
+	// learned from: the pool dials the point only if that peer may name
+	// it (dialableLocked).
+	namer addrScope
 }
 
 // maxAdvertised is how many points octez puts in an Advertise or a nack.
@@ -201,9 +212,10 @@ func (p *core) registerPointLocked(pt netip.AddrPort) *pointInfo {
 	return pi
 }
 
-// registerNewPointsLocked learns points from a peer (Advertise, nack),
-// skipping our own addresses. p.mu must be held.
-func (p *core) registerNewPointsLocked(pts []netip.AddrPort) {
+// registerNewPointsLocked learns points a peer at from named (Advertise,
+// nack), skipping our own addresses and those learnPointLocked refuses.
+// p.mu must be held.
+func (p *core) registerNewPointsLocked(pts []netip.AddrPort, from netip.Addr) {
 	if p.cfg.DisablePeerDiscovery {
 		return
 	}
@@ -212,7 +224,7 @@ func (p *core) registerNewPointsLocked(pts []netip.AddrPort) {
 		if !pt.IsValid() || pt.Port() == 0 || slices.Contains(p.myPoints, pt) {
 			continue
 		}
-		p.registerPointLocked(pt)
+		p.learnPointLocked(pt, from)
 	}
 }
 
@@ -365,7 +377,7 @@ func (v Points) Register(pt netip.AddrPort) error {
 		return err
 	}
 	defer p.mu.Unlock()
-	p.registerPointLocked(pt)
+	p.registerPointLocked(pt).Learned = false
 	return nil
 }
 
@@ -380,7 +392,8 @@ func (v Points) Trust(pt netip.AddrPort) error {
 	}
 	defer p.mu.Unlock()
 	p.acl.unbanAddr(pt.Addr())
-	p.registerPointLocked(pt).Trusted = true
+	pi := p.registerPointLocked(pt)
+	pi.Trusted, pi.Learned = true, false
 	return nil
 }
 
@@ -406,7 +419,7 @@ func (v Points) SetExpectedPeerID(pt netip.AddrPort, peer PeerID) error {
 		return err
 	}
 	pi := p.registerPointLocked(pt)
-	pi.ExpectedPeer = peer
+	pi.ExpectedPeer, pi.Learned = peer, false
 	var victim *conn
 	if (pi.State == PointRunning || pi.State == PointAccepted) && pi.Peer != peer {
 		p.greylistAddrLocked(pi.Point.Addr(), time.Now())

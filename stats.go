@@ -49,6 +49,20 @@ type Stats struct {
 	// Control counts the messages ignored over their budget
 	// (Config.Control, Connection.Allow) and the peers cut for flooding.
 	Control ControlStats
+
+	// Outgoing attempts and the points peers name (Config.Dial).
+	// DialsStarted counts the attempts that took a slot of the dial
+	// limiter, DialsInFlight those holding one now; DialsRefused the
+	// swaps not made for want of a slot or a token. LearnedNonRoutable
+	// counts the points peers named that were dropped for their scope,
+	// LearnedTableFull those dropped because the known-points table was
+	// full of points its GC may not remove; SwapAcksIgnored the
+	// Swap_acks that answered no request of ours (unsolicited, repeated
+	// or late).
+	DialsStarted, DialsRefused           uint64
+	DialsInFlight                        int
+	LearnedNonRoutable, LearnedTableFull uint64
+	SwapAcksIgnored                      uint64
 }
 
 func (p *core) stats() Stats {
@@ -67,6 +81,7 @@ func (p *core) stats() Stats {
 		GreylistedAddrs:    p.acl.addrs.Len(),
 		GreylistedPeers:    p.acl.peers.Len(),
 		GreylistFill:       p.acl.addrs.FillRatio(),
+		DialsInFlight:      p.dial.inFlight,
 	}
 	p.mu.Unlock()
 	s.Dropped = p.dropped.Load()
@@ -74,6 +89,9 @@ func (p *core) stats() Stats {
 	s.UnknownMessages = p.unknown.Load()
 	s.IncomingBudgetHeld = p.inBudget.held.Load()
 	s.Control = p.control.stats()
+	s.DialsStarted, s.DialsRefused = p.dial.started.Load(), p.dial.refused.Load()
+	s.LearnedNonRoutable, s.LearnedTableFull = p.dial.nonRoutable.Load(), p.dial.tableFull.Load()
+	s.SwapAcksIgnored = p.dial.acksIgnored.Load()
 	s.Refused = make(map[RefusalReason]uint64)
 	for r := range numRefusals {
 		if n := p.refused[r].Load(); n > 0 {
@@ -114,6 +132,8 @@ func (s Stats) String() string {
 		fmt.Fprintf(&b, " ignored: bootstrap=%d advertise=%d swap_request=%d swap_ack=%d requests=%d floods=%d advertise_builds=%d",
 			c.Bootstrap, c.Advertise, c.SwapRequest, c.SwapAck, c.Requests, c.Floods, c.AdvertiseBuilds)
 	}
+	fmt.Fprintf(&b, " dials=%d inflight=%d refused=%d learned-dropped=%d/%d swap-acks-ignored=%d",
+		s.DialsStarted, s.DialsInFlight, s.DialsRefused, s.LearnedNonRoutable, s.LearnedTableFull, s.SwapAcksIgnored)
 	if len(s.Refused) > 0 {
 		reasons := slices.Sorted(maps.Keys(s.Refused))
 		b.WriteString(" refused:")

@@ -63,10 +63,18 @@ func without[T comparable](s []T, x T) []T {
 	return out
 }
 
+// swapAckTimeout is how long a Swap_request of ours waits for its
+// Swap_ack: an honest peer answers at once (octez sends the ack before it
+// dials), so a later ack answers nothing and is ignored.
+const swapAckTimeout = 10 * time.Second
+
 // onSwapRequest handles a peer's Swap_request(point): unless a swap
 // happened less than SwapLinger ago or point is already known and busy,
 // answer Swap_ack with another of our peers, connect to point, and on
-// success drop the connection to the peer we offered.
+// success drop the connection to the peer we offered. point is learned
+// from the peer: it must pass the scope rule, find room in the table and
+// a slot and a token of the dial limiter (the learned budget), or the
+// request is ignored.
 func (p *core) onSwapRequest(source *conn, point netip.AddrPort) {
 	p.publish(Event{Kind: EventSwapRequestReceived, Peer: source.info.Peer})
 	if p.cfg.SwapLinger == Disabled {
@@ -94,57 +102,86 @@ func (p *core) onSwapRequest(source *conn, point netip.AddrPort) {
 		p.mu.Unlock()
 		return
 	}
+	if !p.takeSwapDialLocked(source, point, now) {
+		p.mu.Unlock()
+		p.publish(Event{Kind: EventSwapRequestIgnored, Peer: source.info.Peer})
+		return
+	}
+	// The linger starts now, before the lock is released: two requests
+	// arriving together on two connections cannot both pass it.
+	p.latestAccepted = now
 	offered := cands[rand.IntN(len(cands))]
 	p.mu.Unlock()
 	ack := wire.Message{Tag: wire.TagSwapAck, Point: offered.info.Point, PeerID: offered.info.Peer}
 	if source.pushNow(outItem{b: ack.Append(nil)}) != nil {
+		p.abandonDial(point)
 		return
 	}
 	p.publish(Event{Kind: EventSwapAckSent, Peer: source.info.Peer})
 	p.swap(source.info.Peer, point, offered.info.Peer)
 }
 
+// takeSwapDialLocked learns point from source and, if the pool may dial
+// it, takes a slot of the dial limiter for it, with a token of the
+// learned budget, and marks it requested; it reports whether the swap may
+// dial. p.mu must be held.
+func (p *core) takeSwapDialLocked(source *conn, point netip.AddrPort, now time.Time) bool {
+	return p.learnPointLocked(point, source.remoteAddr) != nil && p.tryTakeDialLocked(point, now)
+}
+
 // onSwapAck handles the answer to our Swap_request: connect to the point
-// offered and, on success, drop the peer we proposed.
+// offered and, on success, drop the peer we proposed. Only the first ack
+// to a request of ours, within swapAckTimeout, is the answer (octez
+// honours any ack on a connection it ever sent a request on, spec §12
+// quirk 7): others are counted and ignored, so that a peer cannot make the
+// pool dial by sending acks.
 func (p *core) onSwapAck(source *conn, point netip.AddrPort) {
 	p.publish(Event{Kind: EventSwapAckReceived, Peer: source.info.Peer})
 	if p.cfg.SwapLinger == Disabled {
 		return
 	}
+	now := time.Now()
 	point = normalizePoint(point)
 	p.mu.Lock()
 	req := source.lastSwapRequest
-	pi := p.points[point]
-	busy := pi != nil && pi.State == PointRunning
-	p.mu.Unlock()
-	// As in octez, an answered request is never cleared or aged: any later
-	// Swap_ack on this connection is honoured (spec §12 quirk 7).
-	if req.at.IsZero() || busy {
+	source.lastSwapRequest = swapRequest{} // answered, at most once
+	if req.at.IsZero() || now.Sub(req.at) > swapAckTimeout || p.conns[source.info.Peer] != source {
+		p.mu.Unlock()
+		p.dial.acksIgnored.Add(1)
+		source.log.Debug("Swap_ack ignored: it answers no request of ours")
 		return
 	}
+	pi := p.points[point]
+	busy := pi != nil && pi.State != PointDisconnected
+	if busy || !p.takeSwapDialLocked(source, point, now) {
+		p.mu.Unlock()
+		return
+	}
+	p.mu.Unlock()
 	p.swap(source.info.Peer, point, req.proposed)
 }
 
 // swap connects to point on a pool goroutine (octez awaits it in the
 // connection's worker, stalling its reads; here the reader goes on) and,
-// on success, ends the connection to drop.
+// on success, ends the connection to drop. The caller took the dial
+// (tryTakeDialLocked). The swap linger starts now and holds whatever the
+// outcome: octez puts the previous time back after a failure, so a peer
+// naming dead points could make it dial at every request.
 func (p *core) swap(source PeerID, point netip.AddrPort, drop PeerID) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
+		p.abandonDialLocked(point)
 		return
 	}
-	previous := p.latestSuccessful
 	p.latestAccepted = time.Now()
 	p.goLocked(func() {
-		_, err := p.connect(p.ctx, point)
-		p.mu.Lock()
+		_, err := p.attempt(p.ctx, point)
 		if err != nil {
-			p.latestAccepted = previous
-			p.mu.Unlock()
 			p.publish(Event{Kind: EventSwapFailure, Peer: source, Point: point, Err: err})
 			return
 		}
+		p.mu.Lock()
 		p.latestSuccessful = time.Now()
 		victim := p.conns[drop]
 		p.mu.Unlock()

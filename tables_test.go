@@ -343,7 +343,7 @@ func TestTableTransitions(t *testing.T) {
 				e.conn, ok = e.a.Conns().ByPeer(e.peer)
 				require.True(t, ok)
 			}, func(e *tenv) (PointInfo, []PointEvent, PeerInfo[struct{}], []PeerEvent) {
-				return PointInfo{Point: e.pt, State: PointRunning, Peer: e.peer, KnownPublic: true,
+				return PointInfo{Point: e.pt, State: PointRunning, Peer: e.peer, KnownPublic: true, Learned: true,
 						LastEstablishedConnection: PeerAt{e.peer, e.at(1)}},
 					[]PointEvent{{PointEventAcceptingRequest, e.at(0), e.peer}, {PointEventConnectionEstablished, e.at(1), e.peer}},
 					PeerInfo[struct{}]{Peer: e.peer, Created: e.at(0), State: PeerRunning, Point: e.pt, Score: 1,
@@ -353,7 +353,7 @@ func TestTableTransitions(t *testing.T) {
 			{"disconnect", func(t *testing.T, e *tenv) {
 				require.NoError(t, e.conn.Disconnect(context.Background(), false))
 			}, func(e *tenv) (PointInfo, []PointEvent, PeerInfo[struct{}], []PeerEvent) {
-				return PointInfo{Point: e.pt, State: PointDisconnected, KnownPublic: true,
+				return PointInfo{Point: e.pt, State: PointDisconnected, KnownPublic: true, Learned: true,
 						LastEstablishedConnection: PeerAt{e.peer, e.at(1)}, LastDisconnection: PeerAt{e.peer, e.at(2)},
 						ReconnectionDelay: initial, ReconnectAfter: e.at(2).Add(disconnect)},
 					[]PointEvent{{PointEventAcceptingRequest, e.at(0), e.peer}, {PointEventConnectionEstablished, e.at(1), e.peer},
@@ -370,7 +370,7 @@ func TestTableTransitions(t *testing.T) {
 				require.NoError(t, e.auth.Close())
 				synctest.Wait()
 			}, func(e *tenv) (PointInfo, []PointEvent, PeerInfo[struct{}], []PeerEvent) {
-				return PointInfo{Point: e.pt, State: PointDisconnected, KnownPublic: true,
+				return PointInfo{Point: e.pt, State: PointDisconnected, KnownPublic: true, Learned: true,
 						LastRejectedConnection: PeerAt{e.peer, e.at(1)},
 						ReconnectionDelay:      afterFirst, ReconnectAfter: e.at(1).Add(initial)},
 					[]PointEvent{{PointEventAcceptingRequest, e.at(0), e.peer}, {PointEventRequestRejected, e.at(1), e.peer}},
@@ -443,9 +443,10 @@ func wantOutgoingAccepted(e *tenv) (PointInfo, []PointEvent, PeerInfo[struct{}],
 }
 
 // wantIncomingAccepted: a scripted peer dialled a and passed its
-// admission; the point is the peer's address and announced port.
+// admission; the point is the peer's address and announced port, a point
+// learned from the peer.
 func wantIncomingAccepted(e *tenv) (PointInfo, []PointEvent, PeerInfo[struct{}], []PeerEvent) {
-	return PointInfo{Point: e.pt, State: PointAccepted, Peer: e.peer, KnownPublic: true},
+	return PointInfo{Point: e.pt, State: PointAccepted, Peer: e.peer, KnownPublic: true, Learned: true},
 		[]PointEvent{{PointEventAcceptingRequest, e.at(0), e.peer}},
 		PeerInfo[struct{}]{Peer: e.peer, Created: e.at(0), State: PeerAccepted, Point: e.pt, Score: 1},
 		[]PeerEvent{{PeerEventIncomingRequest, e.at(0), e.pt}}
