@@ -185,9 +185,9 @@ type Config struct {
 	// hold at most this much between them, plus the first 64 KiB queued
 	// on each connection, which are its own. One message is taken
 	// whatever its count if the budget is otherwise free. Besides, each
-	// connection's reader holds the chunk it is reading and the messages
-	// that arrived whole in it while it decodes them (at most a chunk,
-	// 64 KiB on the wire, and what they decode to). If zero, 64 MiB.
+	// connection's reader holds its buffers, at most a chunk sealed and
+	// one open (64 KiB each), and, while it decodes them, the messages
+	// that arrived whole in them. If zero, 64 MiB.
 	TotalIncomingQueueSize int
 	// MaxMessageSize bounds the body of an application message whose
 	// Encoding sets no MaxLength, in both directions; a peer that

@@ -6,6 +6,7 @@ import (
 	"testing/synctest"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/p2ppool/p2ppool/internal/wire"
 )
@@ -82,3 +83,68 @@ func TestDecodedSizeIsCharged(t *testing.T) {
 		})
 	})
 }
+
+// TestSlowReaderFloodHeap: 100 scripted peers send 1 MiB messages to an
+// application that never reads. The heap the flood adds stays within 1.3
+// times the documented bound (Config.TotalIncomingQueueSize): the budget,
+// plus on each connection its own 64 KiB and its reader's two chunk
+// buffers (64 KiB each), plus what the scripted senders hold in this
+// process, which a real attacker holds in its own: each its sealed piece
+// (the buffer pool rounds it to 128 KiB) and the in-memory network's
+// 64 KiB buffer, which the kernel would hold. Measured: 48 MiB, 19 of
+// them the senders': the pool's share is 0.85 times its bound of 35 MiB.
+func TestSlowReaderFloodHeap(t *testing.T) {
+	if testing.Short() {
+		t.Skip("100 connections")
+	}
+	const (
+		peers   = 100
+		maxBody = 1 << 20
+		budget  = 16 << 20
+	)
+	synctest.Test(t, func(t *testing.T) {
+		n := newNetwork("mem")
+		nd := newNode(t, n, func(c *Config) {
+			c.MaxConnections, c.ExpectedConnections = peers+10, peers
+			c.MaxIncomingConnections = peers
+			c.MaxMessageSize = maxBody
+			c.TotalIncomingQueueSize = budget
+			c.IncomingMessageQueueSize = 4 << 20
+		})
+		msg := appMsg(0x1000, wire.AppendString(nil, string(make([]byte, maxBody-4))))
+		var rps []*rawPeer
+		for range peers {
+			rp, _ := dialRaw(t, n, nd)
+			rps = append(rps, rp)
+		}
+		synctest.Wait()
+		before := heapInUse()
+		var sending sync.WaitGroup
+		for _, rp := range rps {
+			sending.Go(func() {
+				for range 8 {
+					for off := 0; off < len(msg); off += 64 << 10 {
+						if rp.sc.WriteStream(msg[off:min(len(msg), off+64<<10)]) != nil {
+							return
+						}
+					}
+				}
+			})
+		}
+		synctest.Wait() // every reader waits for room, every sender for its reader
+		s := nd.Stats()
+		growth := heapInUse() - before
+		bound := float64(budget + peers*(freeAllowance+2*readerChunk))
+		senders := float64(peers * (128<<10 + 64<<10))
+		t.Logf("holding %d messages, %d bytes (budget %d held); heap grew by %.1f MiB: the pool's share at most %.2fx its bound of %.1f MiB",
+			s.AppQueued, s.AppQueuedBytes, s.IncomingBudgetHeld, float64(growth)/(1<<20), (float64(growth)-senders)/bound, bound/(1<<20))
+		assert.LessOrEqual(t, s.IncomingBudgetHeld, int64(budget))
+		assert.LessOrEqual(t, float64(growth), 1.3*bound+senders)
+		require.NoError(t, nd.Close())
+		sending.Wait()
+	})
+}
+
+// readerChunk is the most a connection's reader buffers of one chunk,
+// sealed or open (octez's 64 KiB chunks).
+const readerChunk = 64 << 10
