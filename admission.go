@@ -674,7 +674,7 @@ func (p *core) startConnection(sc *socket.Conn, info ConnInfo[any], h *pendingHa
 	}
 	c.in = p.edge.attach(c)
 	c.ctx, c.cancel = context.WithCancelCause(context.Background())
-	sc.SetReserve(func(size int) error { return c.in.reserve(c.ctx, size) })
+	sc.SetReserve(func(size int, tag uint16) error { return c.in.reserve(c.ctx, size, tag) })
 	now := info.Established
 	p.mu.Lock()
 	if h != nil {

@@ -165,21 +165,29 @@ type Config struct {
 	// at most 256 messages (64 KiB of them) that it has decoded from what
 	// arrived and queues together. If zero, 10.
 	IncomingAppMessageQueueSize int
-	// IncomingMessageQueueSize bounds, in wire bytes, what one connection
+	// IncomingMessageQueueSize bounds, in bytes, what one connection
 	// holds of incoming messages: those queued for Read plus the one being
 	// reassembled (octez incoming_message_queue_size, the bytes between
-	// its socket reader and its connection worker). The reader reserves
-	// the size of a message still arriving as soon as its 4-byte prefix is
-	// in (of one that arrived whole, as it queues it) and, when the bound
-	// is reached, stops reading until Read makes room, so TCP pushes back
-	// on the peer; nothing is dropped. A message larger than the
-	// bound is still taken into an empty queue. If zero, 8 MiB.
+	// its socket reader and its connection worker). A message counts as
+	// the larger of its wire size and what its decoded form may hold
+	// (Encoding.DecodedSize), so a message that decodes to more than it
+	// weighs on the wire is budgeted at what it costs. The reader reserves
+	// that for a message still arriving as soon as its size prefix and tag
+	// are in, before reading and decoding the rest (for one that arrived
+	// whole, as it queues it) and, when the bound is reached, stops
+	// reading until Read makes room, so TCP pushes back on the peer;
+	// nothing is dropped. A message larger than the bound is still taken
+	// into an empty queue. If zero, 8 MiB.
 	IncomingMessageQueueSize int
 	// TotalIncomingQueueSize bounds the same bytes summed over every
 	// connection of the pool: a reader waits for room here too, so many
 	// peers sending large messages to an application that reads slowly
 	// hold at most this much between them, plus the first 64 KiB queued
-	// on each connection, which are its own. If zero, 64 MiB.
+	// on each connection, which are its own. One message is taken
+	// whatever its count if the budget is otherwise free. Besides, each
+	// connection's reader holds its buffers, at most a chunk sealed and
+	// one open (64 KiB each), and, while it decodes them, the messages
+	// that arrived whole in them. If zero, 64 MiB.
 	TotalIncomingQueueSize int
 	// MaxMessageSize bounds the body of an application message whose
 	// Encoding sets no MaxLength, in both directions; a peer that

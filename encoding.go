@@ -32,6 +32,20 @@ type Encoding[Msg any] struct {
 	// Decode reads a body. body is only valid during the call: copy what
 	// the message keeps.
 	Decode func(body []byte) (Msg, error)
+	// DecodedSize, if set, bounds the memory, in bytes, that Decode's
+	// result for a body of n bytes may hold: the copies it makes, its
+	// slices and what they point to. It must hold for every body a peer
+	// can send, not only honest ones: a list of empty items is a few
+	// bytes an element on the wire and a slice header or more in memory
+	// (dataenc.MaxElements bounds the count). The pool's incoming budgets
+	// (Config.IncomingMessageQueueSize and TotalIncomingQueueSize) count
+	// each message as the larger of its wire size and this bound, taken
+	// from the size and tag before the body is read, so a message whose
+	// decoded form would exceed the budget waits for room before it is
+	// decoded. If nil, the decoded message is taken to hold no more than
+	// its wire size (a copy of the body, as StringEncoding's); it must be
+	// set for a Decode that holds more.
+	DecodedSize func(n int) int
 }
 
 // StringEncoding is an Encoding whose body is one data-encoding string
@@ -63,9 +77,10 @@ func StringEncoding[Msg any](tag uint16, name string, maxLength int, wrap func(s
 }
 
 // CodecEncoding is the Encoding of a message set whose one kind is T,
-// its body written and read by a dataenc.Codec: Name and MaxLength are
-// the codec's Name and MaxSize. With several kinds, write each Encoding
-// with Encode answering ok=false for the others (see StringEncoding).
+// its body written and read by a dataenc.Codec: Name, MaxLength and
+// DecodedSize are the codec's Name, MaxSize and DecodedSize. With several
+// kinds, write each Encoding with Encode answering ok=false for the
+// others (see StringEncoding).
 func CodecEncoding[T any](tag uint16, c dataenc.Codec[T]) Encoding[T] {
 	return Encoding[T]{
 		Tag:       tag,
@@ -75,7 +90,8 @@ func CodecEncoding[T any](tag uint16, c dataenc.Codec[T]) Encoding[T] {
 			out, err := c.Encode(dst, &m)
 			return out, true, err
 		},
-		Decode: c.Decode,
+		Decode:      c.Decode,
+		DecodedSize: c.DecodedSize,
 	}
 }
 
@@ -250,21 +266,45 @@ func (c *codec[Msg]) lookup(tag uint16) *Encoding[Msg] {
 	return c.byTag[tag]
 }
 
-// decode decodes an application message body of the given tag.
-func (c *codec[Msg]) decode(tag uint16, body []byte) (Msg, error) {
-	var zero Msg
+// decode decodes an application message body of the given tag. charge
+// is what the message counts against the incoming budgets (see charge).
+func (c *codec[Msg]) decode(tag uint16, body []byte) (m Msg, charge int, err error) {
 	e := c.lookup(tag)
 	if e == nil {
-		return zero, fmt.Errorf("%w %#04x", ErrUnknownTag, tag)
+		return m, 0, fmt.Errorf("%w %#04x", ErrUnknownTag, tag)
 	}
 	if limit := c.maxBody(e); len(body) > limit {
-		return zero, fmt.Errorf("%w: %s body of %d bytes, limit %d", ErrMessageTooLarge, e.Name, len(body), limit)
+		return m, 0, fmt.Errorf("%w: %s body of %d bytes, limit %d", ErrMessageTooLarge, e.Name, len(body), limit)
 	}
-	m, err := e.Decode(body)
+	m, err = e.Decode(body)
 	if err != nil {
-		return zero, fmt.Errorf("%w: %s: %w", ErrDecode, e.Name, err)
+		return m, 0, fmt.Errorf("%w: %s: %w", ErrDecode, e.Name, err)
 	}
-	return m, nil
+	return m, chargeOf(e, 6+len(body)), nil
+}
+
+// charge is what a message of size bytes (size prefix and tag included)
+// with tag counts against the incoming budgets: the larger of its wire
+// size and the memory its Encoding's DecodedSize says its decoded form
+// may hold. The larger, not the sum: the wire bytes are the reader's
+// buffer, reused for the next message once this one is decoded, while
+// the decoded form is what waits in the queue; the two coexist only for
+// the one message a connection's reader is decoding. A tag without an
+// encoding, or a body over its bound, is charged its wire size: it is
+// refused once read, never decoded.
+func (c *codec[Msg]) charge(tag uint16, size int) int {
+	e := c.lookup(tag)
+	if e == nil || size-6 > c.maxBody(e) {
+		return size
+	}
+	return chargeOf(e, size)
+}
+
+func chargeOf[Msg any](e *Encoding[Msg], size int) int {
+	if e.DecodedSize == nil {
+		return size
+	}
+	return max(size, e.DecodedSize(size-6))
 }
 
 // connMetaHooks is ConnMetaConfig seen by the core: metadata as any.

@@ -323,8 +323,10 @@ type inbox interface {
 	deliver(tag uint16, body []byte, more bool) error
 	// flush queues what is staged.
 	flush() error
-	// reserve, release: see appQueue.
-	reserve(ctx context.Context, size int) error
+	// reserve makes room for a message of size wire bytes with tag, as
+	// much as it will count once decoded (codec.charge); release gives it
+	// back. See appQueue.
+	reserve(ctx context.Context, size int, tag uint16) error
 	release()
 	// closeInbox ends the queue: what is queued may still be read.
 	closeInbox(err error)
@@ -345,14 +347,13 @@ const (
 )
 
 func (c *Connection[Msg, ConnMeta]) deliver(tag uint16, body []byte, more bool) error {
-	msg, err := c.codec.decode(tag, body)
+	msg, size, err := c.codec.decode(tag, body)
 	if err != nil {
 		if ferr := c.flush(); ferr != nil {
 			return ferr
 		}
 		return err
 	}
-	size := 6 + len(body) // the size prefix and the tag
 	if !c.reserved && (more || len(c.staged) > 0) {
 		// Arrived whole: staged, to be queued with the next ones.
 		c.staged = append(c.staged, appItem[Msg]{m: msg, size: size})
@@ -391,8 +392,8 @@ func (c *Connection[Msg, ConnMeta]) flush() error {
 	return nil
 }
 
-func (c *Connection[Msg, ConnMeta]) reserve(ctx context.Context, size int) error {
-	err := c.in.reserve(ctx, size)
+func (c *Connection[Msg, ConnMeta]) reserve(ctx context.Context, size int, tag uint16) error {
+	err := c.in.reserve(ctx, c.codec.charge(tag, size))
 	c.reserved = err == nil
 	return err
 }

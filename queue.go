@@ -12,14 +12,18 @@ import (
 
 // appQueue is a connection's bounded queue of decoded application
 // messages, between its reader goroutine and the application. It is
-// bounded in messages (Config.IncomingAppMessageQueueSize) and in wire
-// bytes (Config.IncomingMessageQueueSize per connection, and
-// Config.TotalIncomingQueueSize across the pool through budget). The
-// reader reserves a message's bytes as soon as its size is known when it
-// must read more of the network to complete it, or when it pushes a
-// message that had arrived whole: when a bound is reached, the reader
-// waits, stops reading the socket and TCP pushes back on the peer (octez's
-// app pipe); nothing is dropped. Safe for concurrent use.
+// bounded in messages (Config.IncomingAppMessageQueueSize) and in bytes
+// (Config.IncomingMessageQueueSize per connection, and
+// Config.TotalIncomingQueueSize across the pool through budget). A
+// message's bytes are its charge: the larger of its wire size and what
+// its decoded form may hold (codec.charge), so that a message small on
+// the wire and large in memory counts as large. The reader reserves a
+// message's charge as soon as its size and tag are known when it must
+// read more of the network to complete it (before it is decoded), or
+// when it pushes a message that had arrived whole: when a bound is
+// reached, the reader waits, stops reading the socket and TCP pushes back
+// on the peer (octez's app pipe); nothing is dropped. Safe for concurrent
+// use.
 type appQueue[Msg any] struct {
 	budget   *inBudget
 	maxBytes int
@@ -56,16 +60,16 @@ type appQueue[Msg any] struct {
 	closed   chan struct{}
 }
 
-// appItem is a queued message with the bytes it holds: size against the
-// connection's bound, pooled the part of it against the pool's.
+// appItem is a queued message with the bytes it is charged: size against
+// the connection's bound, pooled the part of it against the pool's.
 type appItem[Msg any] struct {
 	m      Msg
 	size   int
 	pooled int64
 }
 
-// inBudget is the pool-wide bound on incoming bytes held
-// (Config.TotalIncomingQueueSize).
+// inBudget is the pool-wide bound on incoming bytes held, counted as
+// the queues count them (Config.TotalIncomingQueueSize).
 type inBudget struct {
 	sem   *semaphore.Weighted
 	total int64
@@ -130,7 +134,7 @@ func signal(c chan struct{}) {
 	}
 }
 
-// reserve makes room for a message of size wire bytes, waiting while the
+// reserve makes room for a message charged size bytes, waiting while the
 // queue is full in messages or bytes (a message larger than the bound
 // fits an empty queue) and then for the pool's budget for what exceeds
 // the connection's free allowance. Only the reader calls it, and it
@@ -191,7 +195,7 @@ func (q *appQueue[Msg]) reserveLocked(ctx context.Context, size int) error {
 	}
 }
 
-// tryReserveLocked reserves room for a message of size wire bytes if
+// tryReserveLocked reserves room for a message charged size bytes if
 // there is room and budget now. q.mu must be held and the queue open.
 func (q *appQueue[Msg]) tryReserveLocked(size int) bool {
 	if q.n == len(q.items) || q.bytes != 0 && q.bytes+size > q.maxBytes {
@@ -226,7 +230,7 @@ func (q *appQueue[Msg]) release() {
 	}
 }
 
-// push queues m, of size wire bytes, under the reservation made for it,
+// push queues m, charged size bytes, under the reservation made for it,
 // or, if none was made (the message had arrived whole), reserving now in
 // the same critical section, waiting as reserve does. It fails with the
 // close error, or with ctx's cause.

@@ -39,9 +39,10 @@ type Stats struct {
 	GreylistedAddrs, GreylistedPeers int
 	GreylistFill                     float64
 	// AppQueued and AppQueuedBytes are the messages waiting in the
-	// connections' incoming app queues and the wire bytes they hold
-	// (with the messages being reassembled); OutQueuedBytes the bytes held by
-	// their outgoing queues.
+	// connections' incoming app queues and the bytes they are counted at
+	// (with the messages being reassembled): each the larger of its wire
+	// size and its Encoding's DecodedSize. OutQueuedBytes are the bytes
+	// held by their outgoing queues.
 	AppQueued, AppQueuedBytes, OutQueuedBytes int
 	// IncomingBudgetHeld is the part of Config.TotalIncomingQueueSize in
 	// use.

@@ -18,6 +18,11 @@ type Codec[T any] struct {
 	Read func(r *Reader, v *T)
 	// Append appends the binary form of v to dst.
 	Append func(dst []byte, v *T) ([]byte, error)
+	// DecodedSize, if set, bounds the memory a T decoded from n bytes
+	// holds (its copies, slices and what they point to), for whatever
+	// bytes; MaxElements bounds a list's count. A pool budgets received
+	// messages with it (p2ppool.CodecEncoding passes it on). Optional.
+	DecodedSize func(n int) int
 }
 
 // Decode decodes exactly b. Input over MaxSize fails with ErrTooLarge

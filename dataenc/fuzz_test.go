@@ -142,3 +142,34 @@ func FuzzRegions(f *testing.F) {
 		require.Equal(t, in, out)
 	})
 }
+
+// FuzzListMin reads a list of byte strings (4 bytes at least each) then
+// a Variable.list of uint16s (2 at least) from arbitrary input: neither
+// holds room for more elements than its bytes allow, and what decodes
+// is written back byte for byte.
+func FuzzListMin(f *testing.F) {
+	f.Add([]byte{0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 2})
+	f.Add([]byte{0, 0, 0, 9, 0, 0, 0, 1, 7, 0, 0, 0, 0, 0, 1})
+	f.Add([]byte{0, 0, 0, 3, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		r := MakeReader(in)
+		var listBytes int
+		if len(in) >= 4 {
+			listBytes = int(in[0])<<24 | int(in[1])<<16 | int(in[2])<<8 | int(in[3])
+		}
+		items := ListMin(&r, NoLimit, NoLimit, 4, func(r *Reader) []byte { return r.Bytes(NoLimit) })
+		rest := r.Remaining()
+		tail := VariableListMin(&r, 100, 2, readU16)
+		if err := r.Finish("lists"); err != nil {
+			requireDecodeError(t, err)
+			return
+		}
+		require.LessOrEqual(t, cap(items), MaxElements(listBytes, 4))
+		require.LessOrEqual(t, cap(tail), min(100, MaxElements(rest, 2)))
+		out, err := AppendList(nil, items, NoLimit, AppendBytes)
+		require.NoError(t, err)
+		out, err = AppendVariableList(out, tail, 100, AppendUint16)
+		require.NoError(t, err)
+		require.Equal(t, in, out)
+	})
+}

@@ -6,7 +6,9 @@ import "strconv"
 // input's size (and MaxLength for a length prefix).
 const NoLimit = -1
 
-// preallocMax caps VariableList's up-front allocation, in elements.
+// preallocMax caps a list's first allocation, in elements, when its
+// element bound is loose (elements larger than their minimum size): a
+// large T must not multiply the input's size before elements are read.
 const preallocMax = 64
 
 // List reads octez `list ?max_length e` (= dynamic_size (Variable.list
@@ -14,10 +16,20 @@ const preallocMax = 64
 // bytes are used up. maxBytes bounds the byte length (checked on the
 // prefix, before anything is allocated), maxLength the element count
 // (octez List_too_long); either may be NoLimit. Each element must consume
-// at least one byte, as octez requires of list elements.
+// at least one byte, as octez requires of list elements; ListMin takes a
+// larger minimum, which bounds the count and the allocation further.
 func List[T any](r *Reader, maxLength, maxBytes int, elem func(*Reader) T) []T {
+	return ListMin(r, maxLength, maxBytes, 1, elem)
+}
+
+// ListMin is List for elements of at least minSize bytes on the wire
+// (an octez `bytes` or `string` is at least its 4-byte prefix, a hash its
+// 32 bytes): a list of L bytes then has at most L/minSize elements, which
+// is the most it allocates room for. An element that consumes fewer bytes
+// fails with ErrInvalid.
+func ListMin[T any](r *Reader, maxLength, maxBytes, minSize int, elem func(*Reader) T) []T {
 	s := r.BeginDynamic(maxBytes)
-	out := VariableList(r, maxLength, elem)
+	out := VariableListMin(r, maxLength, minSize, elem)
 	r.End(s)
 	if r.err != nil {
 		return nil
@@ -29,13 +41,35 @@ func List[T any](r *Reader, maxLength, maxBytes int, elem func(*Reader) T) []T {
 // the end of the current region, which must therefore be the last field of
 // its region. See List for the bounds.
 func VariableList[T any](r *Reader, maxLength int, elem func(*Reader) T) []T {
+	return VariableListMin(r, maxLength, 1, elem)
+}
+
+// VariableListMin is VariableList for elements of at least minSize bytes
+// (see ListMin).
+//
+// Its allocation follows the bytes: the element count is bounded by
+// MaxElements of the bytes left in the region (and maxLength), and the
+// slice never grows past that bound. It starts at the bound when the
+// bound is small, else at preallocMax elements, and grows to the count
+// the average element read so far predicts for the bytes left (at least
+// doubling, so that a list of uneven elements is still copied O(n)
+// times), so a list of like elements is allocated at most twice, the
+// second time at its final size, however many elements it claims.
+func VariableListMin[T any](r *Reader, maxLength, minSize int, elem func(*Reader) T) []T {
+	if r.err != nil || r.off == r.end {
+		return nil
+	}
+	minSize = max(minSize, 1)
+	start := r.off
+	bound := MaxElements(r.end-r.off, minSize)
+	if maxLength >= 0 {
+		// One more than maxLength is never appended: the check below fails
+		// first.
+		bound = min(bound, maxLength)
+	}
 	var out []T
-	if maxLength >= 0 && r.err == nil {
-		// A short bounded list is allocated once: at most maxLength
-		// elements, never more than the bytes present (each takes at least
-		// one), and never more than preallocMax, so that a large T cannot
-		// multiply the input's size before elements are actually read.
-		out = make([]T, 0, min(maxLength, r.end-r.off, preallocMax))
+	if bound > 0 {
+		out = make([]T, 0, min(bound, preallocMax))
 	}
 	for r.err == nil && r.off < r.end {
 		if maxLength >= 0 && len(out) >= maxLength {
@@ -47,9 +81,16 @@ func VariableList[T any](r *Reader, maxLength int, elem func(*Reader) T) []T {
 		if r.err != nil {
 			break
 		}
-		if r.off == before {
-			r.Failf(ErrInvalid, "list element of zero bytes")
+		if r.off-before < minSize {
+			if r.off == before {
+				r.Failf(ErrInvalid, "list element of zero bytes")
+			} else {
+				r.Failf(ErrInvalid, "list element under its minimum size")
+			}
 			break
+		}
+		if len(out) == cap(out) {
+			out = growList(out, bound, r.off-start, r.end-r.off)
 		}
 		out = append(out, v)
 	}
@@ -57,6 +98,33 @@ func VariableList[T any](r *Reader, maxLength int, elem func(*Reader) T) []T {
 		return nil
 	}
 	return out
+}
+
+// growList returns out with room for more elements, never more than
+// bound in all (see VariableListMin). It is called when out is full and
+// one more element, already read, is to be appended: read bytes gave
+// len(out)+1 elements, each of at least one byte, and left bytes remain,
+// so len(out) < bound.
+func growList[T any](out []T, bound, read, left int) []T {
+	n := len(out)
+	k := int64(n + 1)
+	// The elements to come at the average size so far, rounded up.
+	predicted := n + 1 + int((int64(left)*k+int64(read)-1)/int64(read))
+	c := min(bound, max(predicted+predicted/8, 2*n))
+	grown := make([]T, n, c)
+	copy(grown, out)
+	return grown
+}
+
+// MaxElements is the element bound a list of n bytes gives when each
+// element takes at least minSize bytes on the wire: n/minSize. Decoders
+// use it to size what they allocate, and encodings to bound the memory a
+// decoded message may hold (see p2ppool.Encoding.DecodedSize).
+func MaxElements(n, minSize int) int {
+	if n <= 0 {
+		return 0
+	}
+	return n / max(minSize, 1)
 }
 
 // AppendList appends items as octez `list ?max_length e`, each element

@@ -1,6 +1,8 @@
 package dataenc
 
 import (
+	"encoding/binary"
+	"runtime"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -106,4 +108,89 @@ func TestCodecBounds(t *testing.T) {
 	var got []byte
 	c.ReadFrom(&r, &got)
 	require.ErrorIs(t, r.Finish("field"), ErrTooLarge)
+}
+
+func readEmptyBytes(r *Reader) []byte { return r.Bytes(NoLimit) }
+
+// TestListMinBoundsElements: a list's element count is bounded by its
+// bytes over the element's minimum size, and an element under that
+// minimum is refused (the bound would be wrong).
+func TestListMinBoundsElements(t *testing.T) {
+	assert.Equal(t, 0, MaxElements(0, 4))
+	assert.Equal(t, 0, MaxElements(-3, 4))
+	assert.Equal(t, 2, MaxElements(11, 4))
+	assert.Equal(t, 11, MaxElements(11, 0), "no element is smaller than a byte")
+
+	in, err := AppendList(nil, [][]byte{{}, {1}, {}}, NoLimit, AppendBytes)
+	require.NoError(t, err)
+	r := MakeReader(in)
+	got := ListMin(&r, NoLimit, NoLimit, 4, readEmptyBytes)
+	require.NoError(t, r.Finish("bytes list"))
+	assert.Equal(t, [][]byte{{}, {1}, {}}, got)
+	assert.LessOrEqual(t, cap(got), (len(in)-4)/4, "room for no more elements than the bytes allow")
+
+	// One-byte elements under a declared minimum of two.
+	r = MakeReader([]byte{0, 0, 0, 2, 7, 8})
+	assert.Nil(t, ListMin(&r, NoLimit, NoLimit, 2, func(r *Reader) uint8 { return r.Uint8() }))
+	require.ErrorIs(t, r.Finish("short elements"), ErrInvalid)
+
+	// maxLength bounds the allocation as it bounds the count.
+	in, err = AppendList(nil, make([]uint16, 1000), NoLimit, AppendUint16)
+	require.NoError(t, err)
+	r = MakeReader(in)
+	assert.Nil(t, ListMin(&r, 3, NoLimit, 2, readU16))
+	require.ErrorIs(t, r.Finish("long list"), ErrTooLarge)
+	in, err = AppendList(nil, []uint16{1, 2, 3}, NoLimit, AppendUint16)
+	require.NoError(t, err)
+	r = MakeReader(in)
+	got16 := ListMin(&r, 3, NoLimit, 2, readU16)
+	require.NoError(t, r.Finish("short list"))
+	assert.Equal(t, 3, cap(got16))
+}
+
+// TestListAllocationFollowsTheWire is the fitness attack on the decoder
+// alone: a list of a million empty byte strings (4 MiB on the wire)
+// allocates its slice once at its final size after the first small one,
+// not by doubling (append's growth allocates about five times the final
+// slice, and holds two at once while copying), and a list of uneven
+// elements still stays within its bound.
+func TestListAllocationFollowsTheWire(t *testing.T) {
+	const n = 1 << 20
+	in := make([]byte, 4+4*n)
+	binary.BigEndian.PutUint32(in, 4*n)
+	var got [][]byte
+	allocated := totalAlloc(func() {
+		r := MakeReader(in)
+		got = ListMin(&r, NoLimit, NoLimit, 4, readEmptyBytes)
+		require.NoError(t, r.Finish("fitness"))
+	})
+	require.Len(t, got, n)
+	assert.Equal(t, n, cap(got), "sized from the bytes")
+	final := int64(n) * 24
+	t.Logf("%d elements: %d bytes allocated, slice of %d", n, allocated, final)
+	assert.Less(t, allocated, final+final/8, "one allocation at the final size (plus the first small one)")
+
+	// Uneven: one large element, then many small ones. The prediction
+	// from the first falls short; the slice doubles, never past the
+	// bound.
+	big := AppendBytes(nil, make([]byte, 4000))
+	body := append([]byte{}, big...)
+	for range 3000 {
+		body = AppendBytes(body, nil)
+	}
+	r := MakeReader(body)
+	got = VariableListMin(&r, NoLimit, 4, readEmptyBytes)
+	require.NoError(t, r.Finish("uneven"))
+	require.Len(t, got, 3001)
+	assert.LessOrEqual(t, cap(got), MaxElements(len(body), 4))
+}
+
+// totalAlloc returns the bytes f allocates.
+func totalAlloc(f func()) int64 {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return int64(after.TotalAlloc - before.TotalAlloc)
 }

@@ -49,7 +49,7 @@ func (m CurrentHead) appendBody(dst []byte) ([]byte, error) {
 
 func readGetBlockHeaders(r *dataenc.Reader) Message {
 	r.Field("get_block_headers")
-	return GetBlockHeaders{Hashes: dataenc.List(r, MaxRequestLength, MaxRequestLength*HashSize, readBlockHash)}
+	return GetBlockHeaders{Hashes: dataenc.ListMin(r, MaxRequestLength, MaxRequestLength*HashSize, HashSize, readBlockHash)}
 }
 
 func (m GetBlockHeaders) appendBody(dst []byte) ([]byte, error) {
@@ -68,7 +68,7 @@ func (m BlockHeaderMessage) appendBody(dst []byte) ([]byte, error) {
 
 func readGetOperations(r *dataenc.Reader) Message {
 	r.Field("get_operations")
-	return GetOperations{Hashes: dataenc.List(r, MaxRequestLength, MaxRequestLength*HashSize, readOperationHash)}
+	return GetOperations{Hashes: dataenc.ListMin(r, MaxRequestLength, MaxRequestLength*HashSize, HashSize, readOperationHash)}
 }
 
 func (m GetOperations) appendBody(dst []byte) ([]byte, error) {
@@ -87,7 +87,7 @@ func (m OperationMessage) appendBody(dst []byte) ([]byte, error) {
 
 func readGetProtocols(r *dataenc.Reader) Message {
 	r.Field("get_protocols")
-	return GetProtocols{Hashes: dataenc.List(r, MaxRequestLength, MaxRequestLength*HashSize, readProtocolHash)}
+	return GetProtocols{Hashes: dataenc.ListMin(r, MaxRequestLength, MaxRequestLength*HashSize, HashSize, readProtocolHash)}
 }
 
 func (m GetProtocols) appendBody(dst []byte) ([]byte, error) {
@@ -117,7 +117,7 @@ func appendBlockPass(dst []byte, p BlockPass) []byte {
 
 func readGetOperationsForBlocks(r *dataenc.Reader) Message {
 	r.Field("get_operations_for_blocks")
-	return GetOperationsForBlocks{Requests: dataenc.List(r, MaxRequestLength, MaxRequestLength*(HashSize+1), readBlockPass)}
+	return GetOperationsForBlocks{Requests: dataenc.ListMin(r, MaxRequestLength, MaxRequestLength*(HashSize+1), HashSize+1, readBlockPass)}
 }
 
 func (m GetOperationsForBlocks) appendBody(dst []byte) ([]byte, error) {
@@ -135,10 +135,15 @@ func readOperationsForBlocks(r *dataenc.Reader) Message {
 	m.Path = readPath(r)
 	r.Field("operations")
 	c := r.BeginCheckSize(maxOperationListSize)
-	m.Operations = dataenc.VariableList(r, dataenc.NoLimit, readDynamicOperation)
+	// No max_length in octez: the 1 MiB over an operation's 36 bytes.
+	m.Operations = dataenc.VariableListMin(r, dataenc.NoLimit, operationElemMin, readDynamicOperation)
 	r.End(c)
 	return m
 }
+
+// operationElemMin is the fewest bytes an operation of an
+// Operations_for_blocks takes: its dynamic_size prefix and its branch.
+const operationElemMin = 4 + HashSize
 
 func readDynamicOperation(r *dataenc.Reader) Operation {
 	var o Operation

@@ -49,10 +49,16 @@ func readShellHeader(r *dataenc.Reader, s *ShellHeader) {
 	r.Field("operations_hash")
 	r.FixedInto(s.OperationsHash[:])
 	r.Field("fitness")
-	s.Fitness = dataenc.List(r, dataenc.NoLimit, dataenc.NoLimit, readFitnessElem)
+	// octez gives the fitness no max_length (Fitness.encoding is `list
+	// bytes`): its bound is the header's 8 MiB over an element's 4 bytes.
+	s.Fitness = dataenc.ListMin(r, dataenc.NoLimit, dataenc.NoLimit, fitnessElemMin, readFitnessElem)
 	r.Field("context")
 	r.FixedInto(s.Context[:])
 }
+
+// fitnessElemMin is the fewest bytes a fitness element takes on the
+// wire: an empty `bytes`, its 4-byte length prefix.
+const fitnessElemMin = 4
 
 func readFitnessElem(r *dataenc.Reader) []byte { return r.Bytes(dataenc.NoLimit) }
 
@@ -92,10 +98,11 @@ func appendBlockHeader(dst []byte, h *BlockHeader) ([]byte, error) {
 // BlockHeaderCodec encodes a whole block header, as octez
 // Block_header.bounded_encoding with the shell's 8 MiB bound.
 var BlockHeaderCodec = dataenc.Codec[BlockHeader]{
-	Name:    "block header",
-	MaxSize: MaxBlockHeaderSize,
-	Read:    readBlockHeader,
-	Append:  appendBlockHeader,
+	Name:        "block header",
+	MaxSize:     MaxBlockHeaderSize,
+	Read:        readBlockHeader,
+	Append:      appendBlockHeader,
+	DecodedSize: Kind{Tag: TagBlockHeader}.DecodedSize,
 }
 
 // appendBoundedHeader is BlockHeaderCodec.Encode called directly, so that

@@ -22,7 +22,7 @@ func readBlockLocator(r *dataenc.Reader, l *BlockLocator) {
 	r.Field("current_head")
 	readDynamicBlockHeader(r, &l.CurrentHead)
 	r.Field("history")
-	l.History = dataenc.VariableList(r, MaxLocatorHistory, readBlockHash)
+	l.History = dataenc.VariableListMin(r, MaxLocatorHistory, HashSize, readBlockHash)
 }
 
 func appendBlockLocator(dst []byte, l *BlockLocator) ([]byte, error) {

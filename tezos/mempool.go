@@ -24,10 +24,12 @@ type Mempool struct {
 func readMempool(r *dataenc.Reader, m *Mempool) {
 	c := r.BeginCheckSize(maxMempoolSize)
 	r.Field("known_valid")
-	m.KnownValid = dataenc.List(r, dataenc.NoLimit, dataenc.NoLimit, readOperationHash)
+	// octez gives neither list a max_length: the check_size bounds both
+	// to 4000 hashes between them.
+	m.KnownValid = dataenc.ListMin(r, dataenc.NoLimit, dataenc.NoLimit, HashSize, readOperationHash)
 	r.Field("pending")
 	s := r.BeginDynamic(dataenc.NoLimit)
-	m.Pending = dataenc.List(r, dataenc.NoLimit, dataenc.NoLimit, readOperationHash)
+	m.Pending = dataenc.ListMin(r, dataenc.NoLimit, dataenc.NoLimit, HashSize, readOperationHash)
 	r.End(s)
 	r.End(c)
 }

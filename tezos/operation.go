@@ -35,10 +35,11 @@ func appendOperation(dst []byte, o *Operation) ([]byte, error) {
 // OperationCodec encodes a whole operation, as octez
 // Operation.bounded_encoding with the shell's 128 KiB bound.
 var OperationCodec = dataenc.Codec[Operation]{
-	Name:    "operation",
-	MaxSize: MaxOperationSize,
-	Read:    readOperation,
-	Append:  appendOperation,
+	Name:        "operation",
+	MaxSize:     MaxOperationSize,
+	Read:        readOperation,
+	Append:      appendOperation,
+	DecodedSize: Kind{Tag: TagOperation}.DecodedSize,
 }
 
 // appendBoundedOperation is OperationCodec.Encode called directly (see

@@ -11,7 +11,9 @@ import (
 
 // MessageConfig returns the whole message set as a p2ppool message
 // configuration for chainName (e.g. "TEZOS_MAINNET"), announcing
-// DistributedDBVersions. Each encoding's MaxLength is its Kind's.
+// DistributedDBVersions. Each encoding's MaxLength and DecodedSize are
+// its Kind's, so the pool's incoming budgets count a message at what its
+// decoded form may hold, not only at its wire size.
 func MessageConfig(chainName string) p2ppool.MessageConfig[Message] {
 	encs := make([]p2ppool.Encoding[Message], 0, len(kinds))
 	for _, k := range kinds {
@@ -31,6 +33,7 @@ func MessageConfig(chainName string) p2ppool.MessageConfig[Message] {
 				// alias their input, so they get their own copy.
 				return DecodeBody(k.Tag, bytes.Clone(body))
 			},
+			DecodedSize: k.DecodedSize,
 		})
 	}
 	return p2ppool.MessageConfig[Message]{

@@ -31,9 +31,14 @@ func readProtocol(r *dataenc.Reader, p *Protocol) {
 	r.Field("expected_env_version")
 	p.ExpectedEnvVersion = r.Int16()
 	r.Field("components")
-	p.Components = dataenc.List(r, dataenc.NoLimit, dataenc.NoLimit, readComponent)
+	// No max_length in octez: the 2 MiB over a component's 9 bytes.
+	p.Components = dataenc.ListMin(r, dataenc.NoLimit, dataenc.NoLimit, componentMin, readComponent)
 	r.End(c)
 }
+
+// componentMin is the fewest bytes a protocol component takes: an empty
+// name (4), no interface (1), an empty implementation (4).
+const componentMin = 4 + 1 + 4
 
 func readComponent(r *dataenc.Reader) ProtocolComponent {
 	var c ProtocolComponent

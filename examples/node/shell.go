@@ -34,7 +34,8 @@ func messageConfig(chainName string) p2ppool.MessageConfig[message] {
 				}
 				return e.Encode(dst, tm)
 			},
-			Decode: func(body []byte) (message, error) { return e.Decode(body) },
+			Decode:      func(body []byte) (message, error) { return e.Decode(body) },
+			DecodedSize: e.DecodedSize, // budget a message at what it decodes to
 		})
 	}
 	return p2ppool.MessageConfig[message]{

@@ -72,9 +72,9 @@ type Conn struct {
 	msg     []byte
 	blocks  [][]byte
 	readErr error // sticky
-	// reserve, when set, is called with each message's size as soon as
-	// its size prefix is read, before the rest is reassembled.
-	reserve func(size int) error
+	// reserve, when set, is called with each message's size and tag as
+	// soon as they are read, before the rest is reassembled.
+	reserve func(size int, tag uint16) error
 
 	// Owned by the writer (WriteMessages).
 	wnonce   crypto.Nonce
@@ -96,13 +96,14 @@ func newConn(nc net.Conn, cfg *Config) *Conn {
 }
 
 // SetReserve makes ReadMessage call reserve with the whole size (prefix
-// included) of each message that has not arrived whole, as soon as the
-// size is known and before reading the rest: reserve may wait for room,
-// which stops the reader, or fail, which fails the read. A message that
-// had arrived whole with earlier chunks is returned without a call: its
-// bytes are held already, and the caller accounts for it when it keeps
-// it. Call it before the first ReadMessage.
-func (c *Conn) SetReserve(reserve func(size int) error) { c.reserve = reserve }
+// included) and the tag of each message that has not arrived whole, as
+// soon as both are known and before reading the rest: reserve may wait
+// for room, which stops the reader, or fail, which fails the read. The
+// tag lets the caller count what the message will hold once decoded. A
+// message that had arrived whole with earlier chunks is returned without
+// a call: its bytes are held already, and the caller accounts for it
+// when it keeps it. Call it before the first ReadMessage.
+func (c *Conn) SetReserve(reserve func(size int, tag uint16) error) { c.reserve = reserve }
 
 // NetConn returns the underlying connection.
 func (c *Conn) NetConn() net.Conn { return c.nc }

@@ -46,7 +46,15 @@ func (c *Conn) ReadMessage() ([]byte, error) {
 		return c.pt[c.ptStart : c.ptStart+total], nil
 	}
 	if c.reserve != nil {
-		if err := c.reserve(total); err != nil {
+		// The tag too: it says what kind of message this is, and so what
+		// its decoded form may hold. Every message has one (MessageLen
+		// refuses a size under 2).
+		for len(c.pt)-c.ptStart < 6 { // size prefix and message tag
+			if err := c.readChunk(); err != nil {
+				return nil, c.failRead(err)
+			}
+		}
+		if err := c.reserve(total, binary.BigEndian.Uint16(c.pt[c.ptStart+4:])); err != nil {
 			return nil, c.failRead(err)
 		}
 	}
@@ -171,8 +179,8 @@ func (c *Conn) releaseMessage() {
 
 // reservePlaintext makes room for n more plaintext bytes: returned bytes
 // are dropped first, and a bigger buffer is exactly what is needed (the
-// reader only appends a chunk to pt when fewer than 4 live bytes are left
-// there, so pt never exceeds one chunk and a size prefix).
+// reader only appends a chunk to pt when fewer than 6 live bytes are left
+// there, so pt never exceeds one chunk and a size prefix and tag).
 func (c *Conn) reservePlaintext(n int) {
 	if cap(c.pt)-len(c.pt) >= n {
 		return
