@@ -46,6 +46,12 @@ type Stats struct {
 	// IncomingBudgetHeld is the part of Config.TotalIncomingQueueSize in
 	// use.
 	IncomingBudgetHeld int64
+	// OutgoingBudgetHeld is the part of Config.TotalOutgoingQueueSize in
+	// use; OutgoingBudgetWaits counts the Writes that waited for it and
+	// OutgoingBudgetDrops the messages dropped for want of it (also in
+	// Dropped).
+	OutgoingBudgetHeld                       int64
+	OutgoingBudgetWaits, OutgoingBudgetDrops uint64
 }
 
 func (p *core) stats() Stats {
@@ -70,6 +76,9 @@ func (p *core) stats() Stats {
 	s.Evicted = p.evictions.Load()
 	s.UnknownMessages = p.unknown.Load()
 	s.IncomingBudgetHeld = p.inBudget.held.Load()
+	s.OutgoingBudgetHeld = p.outBudget.held()
+	s.OutgoingBudgetWaits = p.outBudget.waits.Load()
+	s.OutgoingBudgetDrops = p.outBudget.drops.Load()
 	s.Refused = make(map[RefusalReason]uint64)
 	for r := range numRefusals {
 		if n := p.refused[r].Load(); n > 0 {
@@ -105,6 +114,7 @@ func (s Stats) String() string {
 	fmt.Fprintf(&b, "conns=%d accepted=%d handshakes=%d points=%d peers=%d", s.Connections, s.Accepted, s.IncomingHandshakes, s.KnownPoints, s.KnownPeers)
 	fmt.Fprintf(&b, " sent=%d/%dB recv=%d/%dB wire=%dB/%dB rate=%dB/s/%dB/s", s.MsgsSent, s.BytesSent, s.MsgsRecv, s.BytesRecv, s.Flow.TotalSent, s.Flow.TotalRecv, s.Flow.CurrentOutflow, s.Flow.CurrentInflow)
 	fmt.Fprintf(&b, " queued=%d/%dB out=%dB budget=%dB dropped=%d unknown=%d evicted=%d", s.AppQueued, s.AppQueuedBytes, s.OutQueuedBytes, s.IncomingBudgetHeld, s.Dropped, s.UnknownMessages, s.Evicted)
+	fmt.Fprintf(&b, " outbudget=%dB waits=%d drops=%d", s.OutgoingBudgetHeld, s.OutgoingBudgetWaits, s.OutgoingBudgetDrops)
 	fmt.Fprintf(&b, " greylisted=%d addrs/%d peers", s.GreylistedAddrs, s.GreylistedPeers)
 	if len(s.Refused) > 0 {
 		reasons := slices.Sorted(maps.Keys(s.Refused))
