@@ -528,7 +528,7 @@ func (p *core) evictionVictimLocked(addr netip.Addr) *conn {
 			established: c.info.Established, lastUseful: c.lastUseful.Load(),
 		})
 	}
-	id, ok := selectEviction(cands, p.groups.subnet(addr), p.evictSeed)
+	id, ok := selectEviction(cands, p.groups.subnet(addr), p.evictSeed, time.Now().UnixNano())
 	if !ok {
 		return nil
 	}

@@ -499,7 +499,9 @@ func (c *conn) run() {
 // readLoop reads and dispatches messages until an error, which it returns
 // as the reason the connection ends.
 func (c *conn) readLoop() *DisconnectError {
-	var now int64
+	// now is never 0, which lastUseful keeps for "never": a first message
+	// that came buffered with the handshake's last bytes counts too.
+	now := time.Now().UnixNano()
 	var msgs, bytes int // read and not yet counted
 	defer func() { c.countIn(msgs, bytes) }()
 	for {
