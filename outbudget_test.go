@@ -264,3 +264,18 @@ func TestNonReadersHoldTheBudget(t *testing.T) {
 		assert.Zero(t, nd.Stats().OutgoingBudgetHeld, "the budget is given back")
 	})
 }
+
+// TestTotalOutgoingQueueSizeConfig: zero means the default, a negative
+// size is refused, and the pool's budget is the size in force.
+func TestTotalOutgoingQueueSizeConfig(t *testing.T) {
+	cfg := Config{Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork}
+	require.NoError(t, cfg.Validate())
+	assert.Equal(t, DefaultTotalOutgoingQueueSize, cfg.withDefaults().TotalOutgoingQueueSize)
+	cfg.TotalOutgoingQueueSize = -1
+	require.ErrorContains(t, cfg.Validate(), "TotalOutgoingQueueSize -1 is negative")
+	cfg.TotalOutgoingQueueSize = 1 << 20
+	p, err := NewBasic(textMessages(), cfg)
+	require.NoError(t, err)
+	defer p.Close()
+	assert.Equal(t, int64(1<<20), p.outBudget.sem.total)
+}
