@@ -565,7 +565,9 @@ func (q *outQueue) pushItem(ctx context.Context, it outItem, copied, block bool)
 				}
 				credit = spend
 			}
-			q.own.Add(own)
+			if own != 0 {
+				q.own.Add(own) // an atomic only per new arena or item
+			}
 			if copied {
 				q.appendCopyLocked(it.b, int32(own), int32(spend))
 			} else {
@@ -576,7 +578,9 @@ func (q *outQueue) pushItem(ctx context.Context, it outItem, copied, block bool)
 			wake := q.writerWaiting
 			q.writerWaiting = false
 			q.mu.Unlock()
-			q.budget.release(credit - spend)
+			if credit > spend {
+				q.budget.release(credit - spend)
+			}
 			if wake {
 				signal(q.wake)
 			}
