@@ -596,7 +596,7 @@ func (p *core) evictionVictimLocked(addr netip.Addr) *conn {
 			established: c.info.Established, lastUseful: c.lastUseful.Load(),
 		})
 	}
-	id, ok := selectEviction(cands, p.groups.subnet(addr), p.evictSeed)
+	id, ok := selectEviction(cands, p.groups.subnet(addr), p.evictSeed, time.Now().UnixNano())
 	if !ok {
 		return nil
 	}
@@ -668,12 +668,13 @@ func (p *core) startConnection(sc *socket.Conn, info ConnInfo[any], h *pendingHa
 		remoteAddr: remote.Addr(),
 		log:        p.log.With("peer", info.Peer, "point", info.Point, "conn", info.ID, "dir", direction(info.Incoming)),
 		inSize:     inSize,
-		out:        newOutQueue(outSize),
+		out:        newOutQueue(outSize, p.outBudget, nil),
 		done:       make(chan struct{}),
 		drain:      make(chan struct{}),
 	}
 	c.in = p.edge.attach(c)
 	c.ctx, c.cancel = context.WithCancelCause(context.Background())
+	c.out.life = c.ctx // before any write: a Write waiting for the budget ends with it
 	sc.SetReserve(func(size int, tag uint16) error { return c.in.reserve(c.ctx, size, tag) })
 	now := info.Established
 	p.mu.Lock()

@@ -297,7 +297,8 @@ func (c *Connection[Msg, ConnMeta]) WaitReadable(ctx context.Context) error {
 }
 
 // Write queues msg for sending, waiting while the outgoing queue is full
-// (octez write). It returns once msg is queued, not sent.
+// or the pool's outgoing budget is spent (octez write, which has no such
+// budget). It returns once msg is queued, not sent.
 func (c *Connection[Msg, ConnMeta]) Write(ctx context.Context, msg Msg) error {
 	return c.write(ctx, msg, true)
 }
@@ -338,7 +339,7 @@ func (c *Connection[Msg, ConnMeta]) write(ctx context.Context, msg Msg, block bo
 		}
 	}
 	if errors.Is(err, ErrQueueFull) {
-		c.countDrop()
+		c.countDrop(err)
 	}
 	return err
 }
@@ -377,7 +378,9 @@ func (c *Connection[Msg, ConnMeta]) WriteSync(ctx context.Context, msg Msg) erro
 
 // WriteNow queues msg if the outgoing queue has room and never blocks
 // (octez write_now). It returns ErrQueueFull, and counts a drop, when the
-// queue is full: the message is not sent.
+// queue is full, and ErrOutgoingBudgetFull (an ErrQueueFull too) when the
+// pool's outgoing budget is (Config.TotalOutgoingQueueSize): the message
+// is not sent.
 func (c *Connection[Msg, ConnMeta]) WriteNow(msg Msg) error {
 	return c.write(context.Background(), msg, false)
 }
@@ -385,7 +388,7 @@ func (c *Connection[Msg, ConnMeta]) WriteNow(msg Msg) error {
 func (c *conn) pushNow(it outItem) error {
 	if err := c.out.push(context.Background(), it, false); err != nil {
 		if errors.Is(err, ErrQueueFull) {
-			c.countDrop()
+			c.countDrop(err)
 		}
 		it.release(nil)
 		return err
@@ -393,10 +396,16 @@ func (c *conn) pushNow(it outItem) error {
 	return nil
 }
 
-// countDrop counts a message dropped on a full outgoing queue.
-func (c *conn) countDrop() {
+// countDrop counts a message dropped on a full outgoing queue, or for
+// want of the pool's outgoing budget (err says which).
+func (c *conn) countDrop(err error) {
 	c.dropped.Add(1)
 	c.pool.dropped.Add(1)
+	if errors.Is(err, ErrOutgoingBudgetFull) {
+		c.pool.outBudget.drops.Add(1)
+		c.pool.cfg.Metrics.MsgDropped(DropOutgoingBudget)
+		return
+	}
 	c.pool.cfg.Metrics.MsgDropped(DropQueueFull)
 }
 
@@ -494,7 +503,9 @@ func (c *conn) run() {
 // readLoop reads and dispatches messages until an error, which it returns
 // as the reason the connection ends.
 func (c *conn) readLoop() *DisconnectError {
-	var now int64
+	// now is never 0, which lastUseful keeps for "never": a first message
+	// that came buffered with the handshake's last bytes counts too.
+	now := time.Now().UnixNano()
 	var msgs, bytes int // read and not yet counted
 	defer func() { c.countIn(msgs, bytes) }()
 	for {
@@ -742,9 +753,7 @@ func (c *conn) writeLoop() {
 			c.end(writeError(err), false)
 			err = context.Cause(c.ctx)
 		}
-		for i := range batch {
-			batch[i].release(err)
-		}
+		c.out.releaseItems(batch, err)
 		if err != nil {
 			return
 		}

@@ -61,6 +61,8 @@ type core struct {
 
 	// inBudget bounds the incoming bytes held across connections.
 	inBudget *inBudget
+	// outBudget bounds the outgoing bytes held across connections.
+	outBudget *outBudget
 
 	// control counts what the control budgets refused; adv is the cached
 	// answer to Bootstrap (control.go).
@@ -190,6 +192,7 @@ func newCore(cfg Config, versions socket.Versions, maxMessage int, pm peerMetaHo
 		self:         id.PeerID,
 		groups:       newNetGroups(&cfg),
 		inBudget:     newInBudget(cfg.TotalIncomingQueueSize),
+		outBudget:    newOutBudget(cfg.TotalOutgoingQueueSize),
 		evictSeed:    maphash.MakeSeed(),
 		log:          cfg.Logger,
 		done:         make(chan struct{}),
@@ -408,12 +411,33 @@ func (p *core) connections() []*conn {
 	return out
 }
 
-// broadcast queues the encoded message b, shared read-only by every
-// writer, on the connections to that match.
+// broadcast queues the encoded message b on the connections to that
+// match, never waiting. A message larger than smallMessage stays one
+// copy, shared read-only by every writer and charged once to the
+// outgoing budget until the last writer is done with it; if the budget
+// has no room for it, it is dropped everywhere. A small one is copied
+// into each queue's open arena, which is what it costs there anyway.
 func (p *core) broadcast(b []byte, to func(*conn) bool) int {
+	var sh *sharedOut
+	if len(b) > smallMessage {
+		var ok bool
+		if sh, ok = newSharedOut(p.outBudget, len(b)); ok {
+			defer sh.unref()
+		}
+	}
 	n := 0
 	for _, c := range p.connections() {
-		if to(c) && c.pushNow(outItem{b: b}) == nil {
+		if !to(c) {
+			continue
+		}
+		if len(b) > smallMessage && sh == nil {
+			c.countDrop(ErrOutgoingBudgetFull)
+			continue
+		}
+		if sh != nil {
+			sh.ref() // the queue's, released with the item
+		}
+		if c.pushNow(outItem{b: b, sh: sh}) == nil {
 			n++
 		}
 	}
@@ -434,7 +458,7 @@ func (p *core) onBootstrap(c *conn) {
 		return
 	}
 	if c.outFull() {
-		c.countDrop()
+		c.countDrop(ErrQueueFull)
 		return
 	}
 	msg := p.advertisement(time.Now())

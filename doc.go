@@ -56,7 +56,9 @@
 // message still arriving as soon as its 4-byte prefix is in (of one that
 // arrived whole, as it queues it), and when a bound is reached it stops
 // reading the socket, so TCP pushes back on the peer and nothing is
-// dropped. When the outgoing queue (bytes) is full [Connection.Write]
+// dropped. The outgoing queue is bounded in bytes per connection and
+// across the pool ([Config.OutgoingMessageQueueSize],
+// [Config.TotalOutgoingQueueSize]): when either is full [Connection.Write]
 // and [Connection.WriteSync] wait, while [Connection.WriteNow] and
 // [Pool.WriteAll] drop and count the drop. Messages written on one
 // connection are sent in the order they were queued; the writer packs

@@ -83,6 +83,11 @@ var (
 	// ErrQueueFull is WriteNow's answer when the connection's outgoing
 	// queue has no room; the message was dropped.
 	ErrQueueFull = errors.New("p2ppool: outgoing queue full")
+	// ErrOutgoingBudgetFull is WriteNow's answer when the pool-wide
+	// outgoing budget (Config.TotalOutgoingQueueSize) has no room,
+	// although the connection's own queue has; the message was dropped.
+	// It is an ErrQueueFull too: errors.Is(err, ErrQueueFull) holds.
+	ErrOutgoingBudgetFull = fmt.Errorf("%w: pool-wide outgoing budget spent", ErrQueueFull)
 )
 
 // Handshake errors, shared with the authenticated socket so that

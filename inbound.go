@@ -239,15 +239,33 @@ const (
 	protectByUseful = 4 // most recent application message
 )
 
+// evictQuietAfter is how long a connection may go without delivering an
+// application message before eviction counts it as quiet, as one that
+// never delivered any is. An honest peer of a live network speaks far
+// more often (an octez node gossips its head on every block).
+const evictQuietAfter = 2 * time.Minute
+
 // selectEviction picks the connection to evict so that a newcomer from
-// subnet can come in, as Bitcoin Core does: protect 4 connections by a
-// keyed hash of their subnet (diversity no attacker can aim at), the 4
-// that most recently delivered an application message, and the older
-// half of the rest by uptime; then evict the youngest connection of the
-// most represented subnet among those left. It evicts only when that
+// subnet can come in, at time now (Unix nanoseconds). As Bitcoin Core's
+// AttemptToEvictConnection does, it protects 4 connections by a keyed
+// hash of their subnet (diversity no attacker can aim at) and the 4 that
+// most recently delivered an application message. Then, as Core's
+// prefer_evict narrows its choice to the peers it holds to be of no
+// use, it looks only at the quiet connections, if any: those that never
+// delivered an application message, or none for evictQuietAfter. Among
+// them it evicts one of the most represented subnet, the one quiet the
+// longest (since its last application message, or since it was
+// established): long-lived idle connections go first, and a newcomer
+// still has until the quiet older than it are gone to speak. Uptime
+// protects no quiet connection: that is what let 90 idle connections
+// that came first keep their slots while 19 of 20 honest peers arriving
+// later, sending a message a second, were evicted. Without quiet
+// connections it protects the older half of the rest by uptime and
+// evicts the youngest connection of the most represented subnet among
+// those left, as Core does. Either way it evicts only when the victim's
 // subnet holds more incoming connections than the newcomer's does, so a
 // crowded subnet cannot churn out others. cands excludes trusted peers.
-func selectEviction(cands []evictCandidate, newcomer netip.Prefix, seed maphash.Seed) (uint64, bool) {
+func selectEviction(cands []evictCandidate, newcomer netip.Prefix, seed maphash.Seed, now int64) (uint64, bool) {
 	perSubnet := make(map[netip.Prefix]int, len(cands))
 	for _, c := range cands {
 		perSubnet[c.subnet]++
@@ -266,13 +284,58 @@ func selectEviction(cands []evictCandidate, newcomer netip.Prefix, seed maphash.
 		useful++
 	}
 	rest = rest[useful:]
-	slices.SortStableFunc(rest, func(a, b evictCandidate) int { return a.established.Compare(b.established) })
-	rest = rest[len(rest)/2:]
-	if len(rest) == 0 {
+	victim, found := quietVictim(rest, now)
+	if !found {
+		victim, found = youngestVictim(rest)
+	}
+	if !found || perSubnet[victim.subnet] <= perSubnet[newcomer] {
 		return 0, false
 	}
-	// The most represented subnet among those left (ties: the one with
-	// the youngest connection), and its youngest connection.
+	return victim.id, true
+}
+
+// quietVictim is the quiet candidate (see selectEviction) of the most
+// represented subnet among the quiet ones, quiet the longest (ties: the
+// lower id), if any.
+func quietVictim(cands []evictCandidate, now int64) (evictCandidate, bool) {
+	quietSince := func(c evictCandidate) int64 {
+		if c.lastUseful != 0 {
+			return c.lastUseful
+		}
+		return c.established.UnixNano()
+	}
+	quiet := make(map[netip.Prefix]int)
+	for _, c := range cands {
+		if c.lastUseful == 0 || now-c.lastUseful > int64(evictQuietAfter) {
+			quiet[c.subnet]++
+		}
+	}
+	var victim evictCandidate
+	found := false
+	for _, c := range cands {
+		if c.lastUseful != 0 && now-c.lastUseful <= int64(evictQuietAfter) {
+			continue
+		}
+		if !found {
+			victim, found = c, true
+			continue
+		}
+		if d := cmp.Or(cmp.Compare(quiet[c.subnet], quiet[victim.subnet]),
+			cmp.Compare(quietSince(victim), quietSince(c)),
+			cmp.Compare(victim.id, c.id)); d > 0 {
+			victim = c
+		}
+	}
+	return victim, found
+}
+
+// youngestVictim protects the older half of cands by uptime and returns
+// the youngest connection of the most represented subnet among those
+// left (ties: the subnet with the youngest connection), if any.
+func youngestVictim(cands []evictCandidate) (evictCandidate, bool) {
+	rest := slices.Clone(cands)
+	slices.SortStableFunc(rest, func(a, b evictCandidate) int { return a.established.Compare(b.established) })
+	rest = rest[len(rest)/2:]
 	left := make(map[netip.Prefix]int, len(rest))
 	youngest := make(map[netip.Prefix]evictCandidate, len(rest))
 	for _, c := range rest {
@@ -289,8 +352,5 @@ func selectEviction(cands []evictCandidate, newcomer netip.Prefix, seed maphash.
 			victim, found = y, true
 		}
 	}
-	if perSubnet[victim.subnet] <= perSubnet[newcomer] {
-		return 0, false
-	}
-	return victim.id, true
+	return victim, found
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"slices"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -132,41 +133,101 @@ func TestFailScores(t *testing.T) {
 	assert.LessOrEqual(t, len(f.m), maxFailScores)
 }
 
+// TestSelectEviction pins the eviction rule (see selectEviction) for
+// many keys of the subnet hash, so that whichever 4 connections it
+// protects, the rule holds.
 func TestSelectEviction(t *testing.T) {
-	seed := maphash.MakeSeed()
 	t0 := time.Unix(1000, 0)
-	subnetA := netip.MustParsePrefix("10.1.0.0/24")
-	subnetB := netip.MustParsePrefix("10.2.0.0/24")
-	subnetC := netip.MustParsePrefix("10.3.0.0/24")
-	var cands []evictCandidate
+	now := t0.Add(time.Hour)
+	at := func(d time.Duration) int64 { return now.Add(-d).UnixNano() }
+	subnet := func(i int) netip.Prefix {
+		return netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), 0}), 24)
+	}
+	subnetA, subnetB, subnetC := subnet(1), subnet(2), subnet(3)
+	var crowded []evictCandidate // 12 of A, 1 of B, established a second apart
 	for i := range 12 {
-		cands = append(cands, evictCandidate{id: uint64(i + 1), subnet: subnetA, established: t0.Add(time.Duration(i) * time.Second)})
+		crowded = append(crowded, evictCandidate{id: uint64(i + 1), subnet: subnetA, established: t0.Add(time.Duration(i) * time.Second)})
 	}
-	cands = append(cands, evictCandidate{id: 13, subnet: subnetB, established: t0.Add(20 * time.Second)})
-	id, ok := selectEviction(cands, subnetC, seed)
-	require.True(t, ok)
-	assert.Equal(t, subnetA, cands[id-1].subnet, "from the most represented subnet")
-	assert.GreaterOrEqual(t, id, uint64(7), "the older half is protected by uptime")
-
-	_, ok = selectEviction(cands, subnetA, seed)
-	assert.False(t, ok, "a newcomer from the crowded subnet evicts nobody")
-
-	// Recent useful traffic protects: mark every connection of A but one
-	// as useful and old; the victim is the one that never delivered.
-	useful := make([]evictCandidate, 0, 13)
-	for _, c := range cands {
-		if c.subnet == subnetA && c.id != 12 {
-			c.lastUseful = t0.Add(time.Hour).UnixNano() + int64(c.id)
+	crowded = append(crowded, evictCandidate{id: 13, subnet: subnetB, established: t0.Add(20 * time.Second)})
+	byID := func(cands []evictCandidate, id uint64) evictCandidate {
+		i := slices.IndexFunc(cands, func(c evictCandidate) bool { return c.id == id })
+		require.GreaterOrEqual(t, i, 0)
+		return cands[i]
+	}
+	for range 50 {
+		seed := maphash.MakeSeed()
+		evict := func(cands []evictCandidate, newcomer netip.Prefix) (evictCandidate, bool) {
+			id, ok := selectEviction(cands, newcomer, seed, now.UnixNano())
+			if !ok {
+				return evictCandidate{}, false
+			}
+			return byID(cands, id), true
 		}
-		useful = append(useful, c)
-	}
-	id, ok = selectEviction(useful, subnetC, seed)
-	require.True(t, ok)
-	assert.Equal(t, subnetA, useful[id-1].subnet)
 
-	// Too few candidates: every one is protected.
-	_, ok = selectEviction(cands[:4], subnetC, seed)
-	assert.False(t, ok)
+		// Quiet (never delivered): the crowded subnet's, quiet the
+		// longest; uptime protects none of them.
+		v, ok := evict(crowded, subnetC)
+		require.True(t, ok)
+		assert.Equal(t, subnetA, v.subnet, "from the most represented subnet")
+		assert.LessOrEqual(t, v.id, uint64(5), "the oldest of A the subnet hash did not protect")
+		_, ok = evict(crowded, subnetA)
+		assert.False(t, ok, "a newcomer from the crowded subnet evicts nobody")
+		_, ok = evict(crowded[:4], subnetC)
+		assert.False(t, ok, "too few candidates: every one is protected")
+
+		// Nothing quiet: Core's rule. The older half is protected by
+		// uptime; the youngest of the crowded subnet goes.
+		busy := slices.Clone(crowded)
+		for i := range busy {
+			busy[i].lastUseful = at(time.Second)
+		}
+		v, ok = evict(busy, subnetC)
+		require.True(t, ok)
+		assert.Equal(t, subnetA, v.subnet)
+		assert.GreaterOrEqual(t, v.id, uint64(7), "the older half is protected by uptime")
+
+		// Issue 16: 20 idle connections from 20 subnets came first, 10
+		// that deliver came later: an idle one goes, the oldest.
+		var mixed []evictCandidate
+		for i := range 20 {
+			mixed = append(mixed, evictCandidate{id: uint64(i + 1), subnet: subnet(100 + i), established: t0.Add(time.Duration(i) * time.Second)})
+		}
+		for i := range 10 {
+			mixed = append(mixed, evictCandidate{id: uint64(21 + i), subnet: subnet(200 + i), established: t0.Add(time.Minute + time.Duration(i)*time.Second), lastUseful: at(time.Duration(i) * time.Second)})
+		}
+		v, ok = evict(mixed, subnetC)
+		require.True(t, ok)
+		assert.Zero(t, v.lastUseful, "a connection that never delivered goes first")
+		assert.LessOrEqual(t, v.id, uint64(5), "the one quiet the longest the hash did not protect")
+
+		// Quiet for longer than evictQuietAfter counts as never: 8 that
+		// deliver, 5 whose last message is 3 minutes old.
+		var stale []evictCandidate
+		for i := range 13 {
+			c := evictCandidate{id: uint64(i + 1), subnet: subnet(100 + i), established: t0, lastUseful: at(time.Duration(i) * time.Second)}
+			if i >= 8 {
+				c.lastUseful = at(evictQuietAfter + time.Minute + time.Duration(i)*time.Second)
+			}
+			stale = append(stale, c)
+		}
+		v, ok = evict(stale, subnetC)
+		require.True(t, ok)
+		assert.Greater(t, v.id, uint64(8), "a connection quiet for minutes goes before those that deliver")
+
+		// A newcomer that has not spoken yet goes after the quiet that
+		// are older than it: 5 idle for an hour, 5 that just came.
+		var young []evictCandidate
+		for i := range 10 {
+			est := t0
+			if i >= 5 {
+				est = now.Add(-time.Second)
+			}
+			young = append(young, evictCandidate{id: uint64(i + 1), subnet: subnet(100 + i), established: est})
+		}
+		v, ok = evict(young, subnetC)
+		require.True(t, ok)
+		assert.LessOrEqual(t, v.id, uint64(5), "the long idle before the newcomer still speaking up")
+	}
 }
 
 // TestHandshakeSlotEviction: every handshake slot is held by silent

@@ -53,12 +53,17 @@ const (
 	// WriteAll, and the pool's own Bootstrap, Advertise and swap
 	// messages).
 	DropQueueFull DropReason = iota + 1
+	// DropOutgoingBudget: the pool-wide outgoing budget was spent
+	// (Config.TotalOutgoingQueueSize), for the same writers.
+	DropOutgoingBudget
 )
 
 func (r DropReason) String() string {
 	switch r {
 	case DropQueueFull:
 		return "queue full"
+	case DropOutgoingBudget:
+		return "outgoing budget"
 	}
 	return fmt.Sprintf("drop(%d)", uint8(r))
 }

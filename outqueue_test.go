@@ -16,7 +16,7 @@ import (
 // byte and item counts stay exact.
 func TestOutQueueKeepsOrderAndCounts(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	q := newOutQueue(1 << 30)
+	q := newOutQueue(1<<30, newOutBudget(1<<30), nil)
 	ctx := context.Background()
 	pushed, taken := 0, 0
 	var batch []outItem
@@ -59,7 +59,7 @@ func TestOutQueueKeepsOrderAndCounts(t *testing.T) {
 func TestOutQueueArenas(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	const bound = 64 << 10
-	q := newOutQueue(bound)
+	q := newOutQueue(bound, newOutBudget(1<<30), nil)
 	ctx := context.Background()
 	pushed, taken := 0, 0
 	var batch []outItem

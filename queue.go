@@ -2,6 +2,7 @@ package p2ppool
 
 import (
 	"context"
+	"errors"
 	"math/bits"
 	"sync"
 	"sync/atomic"
@@ -422,6 +423,14 @@ type outItem struct {
 	// msgs is the number of messages in b when it is an arena (0 means
 	// one).
 	msgs int
+	// own and spent are what the item holds of its connection's floor
+	// (outFloor) and of the pool's outgoing budget, set by the queue as
+	// it accepts the item and given back once the writer is done with it
+	// (releaseItems).
+	own, spent int32
+	// sh, for a large broadcast, is the one shared copy of b, of which
+	// the item holds a reference: the budget counts it there, once.
+	sh *sharedOut
 }
 
 // arenaSize is the size of the buffers small messages are copied into
@@ -437,6 +446,9 @@ func (it *outItem) release(err error) {
 	if it.pooled {
 		pool.Put(it.b)
 	}
+	if it.sh != nil {
+		it.sh.unref()
+	}
 	if it.done != nil {
 		it.done <- err
 	}
@@ -447,8 +459,22 @@ func (it *outItem) release(err error) {
 // it holds (octez outgoing_message_queue_size): a message's own buffer,
 // or an arena's whole capacity. A message is accepted when it
 // fits, or when the queue is empty, so one oversized message cannot wedge
-// the connection. Safe for concurrent use.
+// the connection. What it holds beyond its floor (outFloor, counting the
+// items its writer has taken and not yet written) is charged to the
+// pool's outgoing budget as well, once per item or arena, not per
+// message; a shared broadcast is charged there once for all its queues.
+// Safe for concurrent use.
 type outQueue struct {
+	// Immutable after newOutQueue.
+	budget *outBudget
+	// life ends when the connection does: a Write waiting for the budget
+	// gives up then. Nil for none.
+	life context.Context
+	// own is what the queue and its writer hold of the floor: pushes add
+	// to it under mu, the writer subtracts what it is done with (an
+	// atomic, so that the writer takes no lock for it).
+	own atomic.Int64
+
 	mu sync.Mutex
 	// Guarded by mu. The queued items are items[head:]: the writer takes
 	// from the head without moving the rest.
@@ -474,12 +500,13 @@ type outQueue struct {
 	batches uint64
 }
 
-func newOutQueue(max int) *outQueue {
-	return &outQueue{max: max, wake: make(chan struct{}, 1), space: make(chan struct{})}
+func newOutQueue(max int, budget *outBudget, life context.Context) *outQueue {
+	return &outQueue{max: max, budget: budget, life: life, wake: make(chan struct{}, 1), space: make(chan struct{})}
 }
 
-// push queues it. With block it waits for room (or ctx, or close);
-// without, it returns ErrQueueFull when there is none. On failure the item
+// push queues it. With block it waits for room in the queue and in the
+// pool's budget (or ctx, or close); without, it returns ErrQueueFull, or
+// ErrOutgoingBudgetFull, when there is none. On failure the item
 // is not released: the caller still owns it.
 func (q *outQueue) push(ctx context.Context, it outItem, block bool) error {
 	return q.pushItem(ctx, it, false, block)
@@ -488,22 +515,25 @@ func (q *outQueue) push(ctx context.Context, it outItem, block bool) error {
 // pushCopy queues a copy of the small message m in the queue's last
 // arena, or a new one; m is the caller's again when it returns. With
 // block it waits for room (or ctx, or close); without, it returns
-// ErrQueueFull when there is none.
+// ErrQueueFull, or ErrOutgoingBudgetFull, when there is none.
 func (q *outQueue) pushCopy(ctx context.Context, m []byte, block bool) error {
 	return q.pushItem(ctx, outItem{b: m}, true, block)
 }
 
 func (q *outQueue) pushItem(ctx context.Context, it outItem, copied, block bool) error {
-	if !copied && it.done == nil && !it.pooled && len(it.b) <= smallMessage {
-		// A small shared message (a broadcast, the pool's own): copied
-		// too, so that it does not break the arenas of the messages
-		// around it.
+	if !copied && it.done == nil && !it.pooled && it.sh == nil && len(it.b) <= smallMessage {
+		// A small shared message (the pool's own): copied too, so that
+		// it does not break the arenas of the messages around it.
 		copied = true
 	}
+	// credit is budget taken while waiting for it and not yet used:
+	// given back on failure, or what a changed need leaves over.
+	var credit int64
 	for {
 		q.mu.Lock()
 		if q.err != nil {
 			q.mu.Unlock()
+			q.budget.release(credit)
 			return q.err
 		}
 		need := len(it.b)
@@ -511,20 +541,58 @@ func (q *outQueue) pushItem(ctx context.Context, it outItem, copied, block bool)
 			need = q.copyChargeLocked(len(it.b))
 		}
 		if len(q.items) == q.head || q.bytes+need <= q.max {
+			// Room in the queue. What exceeds the floor is charged to
+			// the pool's budget; nothing for a message that fits the
+			// open arena, whose memory is charged already, or for a
+			// shared broadcast, charged once for all its queues.
+			var own, spend int64
+			if need > 0 && it.sh == nil {
+				own = min(int64(need), max(outFloor-q.own.Load(), 0))
+				spend = min(int64(need)-own, q.budget.sem.total)
+			}
+			if spend > credit {
+				if !q.budget.sem.tryAcquire(spend - credit) {
+					q.mu.Unlock()
+					if !block {
+						q.budget.release(credit)
+						return ErrOutgoingBudgetFull
+					}
+					if err := q.budget.wait(ctx, q.life, spend-credit); err != nil {
+						q.budget.release(credit)
+						if errors.Is(err, errLifeEnded) {
+							continue // the queue is closed: its error
+						}
+						return err
+					}
+					credit = spend
+					continue
+				}
+				credit = spend
+			}
+			if own != 0 {
+				q.own.Add(own) // an atomic only per new arena or item
+			}
 			if copied {
-				q.appendCopyLocked(it.b)
+				q.appendCopyLocked(it.b, int32(own), int32(spend))
 			} else {
+				it.own, it.spent = int32(own), int32(spend)
 				q.appendLocked(it)
 				q.tailArena = false
 			}
 			wake := q.writerWaiting
 			q.writerWaiting = false
 			q.mu.Unlock()
+			if credit > spend {
+				q.budget.release(credit - spend)
+			}
 			if wake {
 				signal(q.wake)
 			}
 			return nil
 		}
+		// No room in the queue: what budget was taken waits for no one.
+		q.budget.release(credit)
+		credit = 0
 		if !block {
 			q.mu.Unlock()
 			return ErrQueueFull
@@ -593,8 +661,9 @@ func arenaCap(n, bound int) int {
 }
 
 // appendCopyLocked copies m into the last arena if it fits, or into a new
-// one. q.mu must be held.
-func (q *outQueue) appendCopyLocked(m []byte) {
+// one, which holds own of the floor and spent of the budget. q.mu must be
+// held.
+func (q *outQueue) appendCopyLocked(m []byte, own, spent int32) {
 	if q.tailArena {
 		last := &q.items[len(q.items)-1]
 		if len(last.b)+len(m) <= cap(last.b) {
@@ -604,7 +673,7 @@ func (q *outQueue) appendCopyLocked(m []byte) {
 		}
 	}
 	arena := append(pool.Get(arenaCap(len(m), q.max))[:0], m...)
-	q.appendLocked(outItem{b: arena, pooled: true, msgs: 1})
+	q.appendLocked(outItem{b: arena, pooled: true, msgs: 1, own: own, spent: spent})
 	q.tailArena = true
 }
 
@@ -719,7 +788,21 @@ func (q *outQueue) discard(err error) {
 	items := q.items[q.head:]
 	q.items, q.head, q.bytes, q.tailArena = nil, 0, 0, false
 	q.mu.Unlock()
+	q.releaseItems(items, err)
+}
+
+// releaseItems releases items, done with (written, or discarded with
+// err), and gives back what they held of the floor and of the budget:
+// one atomic and one semaphore operation for the lot.
+func (q *outQueue) releaseItems(items []outItem, err error) {
+	var own, spent int64
 	for i := range items {
+		own += int64(items[i].own)
+		spent += int64(items[i].spent)
 		items[i].release(err)
 	}
+	if own != 0 {
+		q.own.Add(-own)
+	}
+	q.budget.release(spent)
 }

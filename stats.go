@@ -64,6 +64,12 @@ type Stats struct {
 	DialsInFlight                        int
 	LearnedNonRoutable, LearnedTableFull uint64
 	SwapAcksIgnored                      uint64
+	// OutgoingBudgetHeld is the part of Config.TotalOutgoingQueueSize in
+	// use; OutgoingBudgetWaits counts the Writes that waited for it and
+	// OutgoingBudgetDrops the messages dropped for want of it (also in
+	// Dropped).
+	OutgoingBudgetHeld                       int64
+	OutgoingBudgetWaits, OutgoingBudgetDrops uint64
 }
 
 func (p *core) stats() Stats {
@@ -93,6 +99,9 @@ func (p *core) stats() Stats {
 	s.DialsStarted, s.DialsRefused = p.dial.started.Load(), p.dial.refused.Load()
 	s.LearnedNonRoutable, s.LearnedTableFull = p.dial.nonRoutable.Load(), p.dial.tableFull.Load()
 	s.SwapAcksIgnored = p.dial.acksIgnored.Load()
+	s.OutgoingBudgetHeld = p.outBudget.held()
+	s.OutgoingBudgetWaits = p.outBudget.waits.Load()
+	s.OutgoingBudgetDrops = p.outBudget.drops.Load()
 	s.Refused = make(map[RefusalReason]uint64)
 	for r := range numRefusals {
 		if n := p.refused[r].Load(); n > 0 {
@@ -128,6 +137,7 @@ func (s Stats) String() string {
 	fmt.Fprintf(&b, "conns=%d accepted=%d handshakes=%d points=%d peers=%d", s.Connections, s.Accepted, s.IncomingHandshakes, s.KnownPoints, s.KnownPeers)
 	fmt.Fprintf(&b, " sent=%d/%dB recv=%d/%dB wire=%dB/%dB rate=%dB/s/%dB/s", s.MsgsSent, s.BytesSent, s.MsgsRecv, s.BytesRecv, s.Flow.TotalSent, s.Flow.TotalRecv, s.Flow.CurrentOutflow, s.Flow.CurrentInflow)
 	fmt.Fprintf(&b, " queued=%d/%dB out=%dB budget=%dB dropped=%d unknown=%d evicted=%d", s.AppQueued, s.AppQueuedBytes, s.OutQueuedBytes, s.IncomingBudgetHeld, s.Dropped, s.UnknownMessages, s.Evicted)
+	fmt.Fprintf(&b, " outbudget=%dB waits=%d drops=%d", s.OutgoingBudgetHeld, s.OutgoingBudgetWaits, s.OutgoingBudgetDrops)
 	fmt.Fprintf(&b, " greylisted=%d addrs/%d peers", s.GreylistedAddrs, s.GreylistedPeers)
 	if c := s.Control; c != (ControlStats{}) {
 		fmt.Fprintf(&b, " ignored: bootstrap=%d advertise=%d swap_request=%d swap_ack=%d requests=%d floods=%d advertise_builds=%d",
