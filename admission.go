@@ -54,10 +54,11 @@ func (r RefusalReason) String() string {
 
 // connect is Pool.Connect.
 func (p *core) connect(ctx context.Context, point netip.AddrPort) (*conn, error) {
-	if err := p.enter(); err != nil {
+	untrack, err := p.enter()
+	if err != nil {
 		return nil, err
 	}
-	defer p.wg.Done()
+	defer p.leave(untrack)
 	point = normalizePoint(point)
 	if err := p.requestPoint(point); err != nil {
 		return nil, err
@@ -124,11 +125,12 @@ func (p *core) pointFailed(point netip.AddrPort) {
 
 // accept is Pool.Accept.
 func (p *core) accept(ctx context.Context, nc net.Conn) (*conn, error) {
-	if err := p.enter(); err != nil {
+	untrack, err := p.enter()
+	if err != nil {
 		nc.Close()
 		return nil, err
 	}
-	defer p.wg.Done()
+	defer p.leave(untrack)
 	socketPoint, _ := addrPortOf(nc.RemoteAddr())
 	addr := socketPoint.Addr()
 	hctx, evict := context.WithCancelCause(ctx)
