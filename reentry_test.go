@@ -3,6 +3,7 @@ package p2ppool
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -494,4 +495,160 @@ func TestCallbacksCloseAtOnce(t *testing.T) {
 			})
 		})
 	}
+}
+
+// reentryPair makes, in a bubble, a pool a of cfg adjusted by mutate,
+// with the message set msgs and peer metadata meta, and a node b
+// connected to it; it returns a, its end of the connection, b and the
+// network.
+func reentryPair(t *testing.T, msgs MessageConfig[text], meta PeerMetaConfig[int], mutate func(*Config)) (*rpool, *rconn, *node, *network) {
+	t.Helper()
+	n := newNetwork("mem")
+	cfg := Config{Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork, Dialer: n, MaintenanceIdleTime: Disabled}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	a, err := New(msgs, meta, OctezConnMeta(), cfg)
+	require.NoError(t, err)
+	ln := n.listen(t)
+	served := make(chan error, 1)
+	go func() { served <- a.Serve(ln) }()
+	t.Cleanup(func() {
+		require.NoError(t, a.Close())
+		require.ErrorIs(t, <-served, ErrPoolClosed)
+	})
+	b := newNode(t, n, nil)
+	_, err = b.Connect(context.Background(), ln.Addr().(*net.TCPAddr).AddrPort())
+	require.NoError(t, err)
+	synctest.Wait()
+	c, ok := a.Conns().ByPeer(b.Config().Identity.PeerID)
+	require.True(t, ok)
+	return a, c, b, n
+}
+
+// onceIn runs f on the first call made after it is armed, and returns
+// its result on the channel.
+type onceIn struct {
+	armed atomic.Bool
+	f     atomic.Pointer[func() error]
+	out   chan error
+}
+
+func newOnceIn() *onceIn { return &onceIn{out: make(chan error, 1)} }
+
+func (o *onceIn) arm(f func() error) { o.f.Store(&f); o.armed.Store(true) }
+
+func (o *onceIn) fire() {
+	if o.armed.CompareAndSwap(true, false) {
+		o.out <- (*o.f.Load())()
+	}
+}
+
+func (o *onceIn) result(t *testing.T) error {
+	t.Helper()
+	select {
+	case err := <-o.out:
+		return err
+	case <-time.After(time.Hour): // of the bubble's time
+		t.Fatal("the callback did not return")
+		return nil
+	}
+}
+
+// onceMetrics fires on BytesOut.
+type onceMetrics struct {
+	NopMetrics
+	o *onceIn
+}
+
+func (m onceMetrics) BytesOut(int) { m.o.fire() }
+
+// TestReentrantCallsThatCannotWait: the calls that would wait for the
+// goroutine running the callback return ErrReentrant there, and work
+// elsewhere.
+func TestReentrantCallsThatCannotWait(t *testing.T) {
+	t.Run("WriteFromTheConnectionsOwnWriter", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			o := newOnceIn()
+			_, c, _, _ := reentryPair(t, textMessages(), PeerMetaConfig[int]{}, func(cfg *Config) {
+				cfg.Metrics = onceMetrics{o: o}
+				cfg.OutgoingMessageQueueSize = 4 << 10
+			})
+			o.arm(func() error {
+				// The writer is here: it can neither write this message
+				// nor make room in a full queue.
+				if err := c.WriteSync(context.Background(), "sync"); !errors.Is(err, ErrReentrant) {
+					return fmt.Errorf("WriteSync: %w", err)
+				}
+				// An empty queue takes any message; then a message
+				// larger than the queue's bound has to wait.
+				if err := c.WriteNow("queued"); err != nil {
+					return err
+				}
+				if err := c.Write(context.Background(), strings.Repeat("x", 8<<10)); !errors.Is(err, ErrReentrant) {
+					return fmt.Errorf("Write on a full queue: %w", err)
+				}
+				return nil
+			})
+			require.NoError(t, c.WriteNow("first"))
+			require.NoError(t, o.result(t))
+			// Elsewhere, WriteSync waits for the writer as ever.
+			require.NoError(t, c.WriteSync(context.Background(), "after"))
+		})
+	})
+	t.Run("MaintainFromAReader", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			o := newOnceIn()
+			msgs := textMessages()
+			decode := msgs.Encodings[0].Decode
+			msgs.Encodings[0].Decode = func(b []byte) (text, error) { o.fire(); return decode(b) }
+			a, _, b, n := reentryPair(t, msgs, PeerMetaConfig[int]{}, func(cfg *Config) {
+				cfg.MaintenanceIdleTime = time.Hour
+				// One or two connections are in range: a run ends at once.
+				cfg.MinConnections, cfg.ExpectedConnections, cfg.MaxConnections = 1, 2, 4
+			})
+			// A run may drop this reader's connection and wait for it.
+			o.arm(func() error { return a.Maintain(context.Background()) })
+			cb, _ := b.Conns().ByPeer(a.Config().Identity.PeerID)
+			require.NoError(t, cb.Write(context.Background(), "hello"))
+			require.ErrorIs(t, o.result(t), ErrReentrant)
+			// From a hook on a handshake's goroutine, no run waits for
+			// it: Maintain works.
+			require.NoError(t, a.Conns().OnNew(func(*rconn) { o.fire() }))
+			o.arm(func() error { return a.Maintain(context.Background()) })
+			c := newNode(t, n, nil)
+			_, err := a.Connect(context.Background(), c.point)
+			require.NoError(t, err)
+			require.NoError(t, o.result(t))
+		})
+	})
+	t.Run("SaveFromMarshalJSON", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			o := newOnceIn()
+			var p atomic.Pointer[rpool]
+			meta := PeerMetaConfig[int]{MarshalJSON: func(int) ([]byte, error) { o.fire(); return []byte("0"), nil }}
+			file := filepath.Join(t.TempDir(), "peers.json")
+			a, _, _, _ := reentryPair(t, textMessages(), meta, func(cfg *Config) { cfg.PeersFile = file })
+			p.Store(a)
+			o.arm(func() error { return p.Load().Peers().Save() })
+			require.NoError(t, a.Peers().Save())
+			require.ErrorIs(t, o.result(t), ErrReentrant)
+			require.FileExists(t, file)
+		})
+	})
+	t.Run("DisconnectItsOwnConnection", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			o := newOnceIn()
+			msgs := textMessages()
+			decode := msgs.Encodings[0].Decode
+			msgs.Encodings[0].Decode = func(b []byte) (text, error) { o.fire(); return decode(b) }
+			a, c, b, _ := reentryPair(t, msgs, PeerMetaConfig[int]{}, nil)
+			o.arm(func() error { return c.Disconnect(context.Background(), true) })
+			cb, _ := b.Conns().ByPeer(a.Config().Identity.PeerID)
+			require.NoError(t, cb.Write(context.Background(), "hello"))
+			require.NoError(t, o.result(t), "Disconnect from its own reader returns without waiting")
+			<-c.Done()
+			require.Equal(t, ReasonLocal, disconnectError(t, c.Err()).Reason)
+		})
+	})
 }
