@@ -652,3 +652,22 @@ func TestReentrantCallsThatCannotWait(t *testing.T) {
 		})
 	})
 }
+
+// BenchmarkGoroutineRegistry is what the registry costs: a track and its
+// untrack per goroutine start or counted call (three or four per
+// connection, none per message), and the look-up a waiting call makes.
+func BenchmarkGoroutineRegistry(b *testing.B) {
+	var r goroutines
+	b.Run("track", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			r.track(poolGoroutine{}, false)()
+		}
+	})
+	b.Run("self", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			r.self()
+		}
+	})
+}
