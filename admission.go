@@ -55,10 +55,11 @@ func (r RefusalReason) String() string {
 // connect is Pool.Connect: a point the application gives, dialled once
 // the dial limiter has a slot for it (Connect waits for one within ctx).
 func (p *core) connect(ctx context.Context, point netip.AddrPort) (*conn, error) {
-	if err := p.enter(); err != nil {
+	untrack, err := p.enter()
+	if err != nil {
 		return nil, err
 	}
-	defer p.wg.Done()
+	defer p.leave(untrack)
 	point = normalizePoint(point)
 	if err := p.takeDial(ctx, point, true); err != nil {
 		return nil, err
@@ -179,11 +180,12 @@ func (p *core) pointFailed(point netip.AddrPort) {
 
 // accept is Pool.Accept.
 func (p *core) accept(ctx context.Context, nc net.Conn) (*conn, error) {
-	if err := p.enter(); err != nil {
+	untrack, err := p.enter()
+	if err != nil {
 		nc.Close()
 		return nil, err
 	}
-	defer p.wg.Done()
+	defer p.leave(untrack)
 	socketPoint, _ := addrPortOf(nc.RemoteAddr())
 	addr := socketPoint.Addr()
 	hctx, evict := context.WithCancelCause(ctx)

@@ -138,6 +138,12 @@ type conn struct {
 
 	// Counters, updated by the reader and writer goroutines.
 	msgsSent, msgsRecv, bytesSent, bytesRecv, dropped, unknown atomic.Uint64
+
+	// writerCallback is set while the writer runs a callback (Metrics,
+	// the logger): a write from there that waits for the writer would
+	// wait forever (reentry.go). A flag first, so that WriteSync looks
+	// the goroutine up only then.
+	writerCallback atomic.Bool
 }
 
 // Connection is an established connection of a Pool. Its reader goroutine
@@ -298,7 +304,10 @@ func (c *Connection[Msg, ConnMeta]) WaitReadable(ctx context.Context) error {
 
 // Write queues msg for sending, waiting while the outgoing queue is full
 // or the pool's outgoing budget is spent (octez write, which has no such
-// budget). It returns once msg is queued, not sent.
+// budget). It returns once msg is queued, not sent. When the queue is full
+// and Write is called from a callback on the connection's own writer
+// goroutine (Metrics.BytesOut, the Logger's handler), where only that
+// writer could make room, it returns ErrReentrant.
 func (c *Connection[Msg, ConnMeta]) Write(ctx context.Context, msg Msg) error {
 	return c.write(ctx, msg, true)
 }
@@ -325,8 +334,15 @@ func (c *Connection[Msg, ConnMeta]) write(ctx context.Context, msg Msg, block bo
 	if int64(len(b)) != c.sizeHint.Load() {
 		c.sizeHint.Store(int64(len(b))) // a write only when it changes
 	}
+	// A write waits for room only when the queue is full: only then
+	// does it check it is not on the writer that makes room.
 	if len(b) <= smallMessage {
-		err = c.out.pushCopy(ctx, b, block)
+		err = c.out.pushCopy(ctx, b, false)
+		if block && errors.Is(err, ErrQueueFull) {
+			if err = c.mayWait(); err == nil {
+				err = c.out.pushCopy(ctx, b, true)
+			}
+		}
 		c.putScratch(s, b)
 	} else {
 		// The buffer goes with the message: the next write takes a new
@@ -334,7 +350,13 @@ func (c *Connection[Msg, ConnMeta]) write(ctx context.Context, msg Msg, block bo
 		*s = nil
 		c.scratch.Store(s)
 		it := outItem{b: b, pooled: true}
-		if err = c.out.push(ctx, it, block); err != nil {
+		err = c.out.push(ctx, it, false)
+		if block && errors.Is(err, ErrQueueFull) {
+			if err = c.mayWait(); err == nil {
+				err = c.out.push(ctx, it, true)
+			}
+		}
+		if err != nil {
 			it.release(nil)
 		}
 	}
@@ -355,8 +377,14 @@ func (c *Connection[Msg, ConnMeta]) putScratch(s *[]byte, b []byte) {
 
 // WriteSync queues msg and waits until it has been written to the socket
 // (octez write_sync). If the connection ends first, the message may not
-// have been sent and WriteSync returns the *DisconnectError.
+// have been sent and WriteSync returns the *DisconnectError. Called from
+// a callback on the connection's own writer goroutine (Metrics.BytesOut,
+// the Logger's handler), which would have to write it, it returns
+// ErrReentrant.
 func (c *Connection[Msg, ConnMeta]) WriteSync(ctx context.Context, msg Msg) error {
+	if err := c.mayWait(); err != nil {
+		return err
+	}
 	it, err := c.encode(msg)
 	if err != nil {
 		return err
@@ -383,6 +411,18 @@ func (c *Connection[Msg, ConnMeta]) WriteSync(ctx context.Context, msg Msg) erro
 // is not sent.
 func (c *Connection[Msg, ConnMeta]) WriteNow(msg Msg) error {
 	return c.write(context.Background(), msg, false)
+}
+
+// mayWait fails with ErrReentrant on the connection's own writer, in a
+// callback: what a write would wait for is that writer's next step.
+func (c *conn) mayWait() error {
+	if !c.writerCallback.Load() {
+		return nil
+	}
+	if g, ok := c.pool.gs.self(); ok && g.writer && g.conn == c {
+		return fmt.Errorf("p2ppool: write waiting for the connection's writer from its own callback: %w", ErrReentrant)
+	}
+	return nil
 }
 
 func (c *conn) pushNow(it outItem) error {
@@ -426,25 +466,31 @@ func (c *Connection[Msg, ConnMeta]) encode(msg Msg) (outItem, error) {
 // Disconnect ends the connection (octez disconnect). With wait, queued
 // messages are sent first. It returns once the connection is torn down
 // and gone from the pool's tables, or when ctx ends. On a connection that
-// had ended already it returns the *DisconnectError saying why.
+// had ended already it returns the *DisconnectError saying why. Called
+// from a callback the pool runs on a connection's goroutine (an
+// Encoding's Decode, Metrics, the Logger's handler), it ends the
+// connection and returns without waiting for the teardown, which that
+// goroutine may be the one to do.
 func (c *Connection[Msg, ConnMeta]) Disconnect(ctx context.Context, wait bool) error {
 	return c.disconnect(ctx, wait)
 }
 
 func (c *conn) disconnect(ctx context.Context, wait bool) error {
-	if err := c.err(); err != nil {
-		// It had ended already: wait for its teardown all the same.
-		select {
-		case <-c.done:
-			return err
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+	err := c.err()
+	if err == nil {
+		c.end(&DisconnectError{Reason: ReasonLocal}, wait)
 	}
-	c.end(&DisconnectError{Reason: ReasonLocal}, wait)
+	// Else it had ended already: wait for its teardown all the same.
+	if g, ok := c.pool.gs.self(); ok && g.conn != nil {
+		// Called from a callback on a connection's reader or writer:
+		// waiting could wait for this very goroutine, or for one that
+		// waits for it (two callbacks disconnecting each other's
+		// connection). The connection ends on its own.
+		return err
+	}
 	select {
 	case <-c.done:
-		return nil
+		return err
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -477,12 +523,21 @@ func (c *conn) end(cause *DisconnectError, drain bool) {
 // run is the connection's reader goroutine: it owns the connection,
 // starts the writer, reads until the connection ends, then tears it down.
 func (c *conn) run() {
+	// Registered as this connection's, for the calls its callbacks make
+	// (reentry.go).
+	defer c.pool.track(poolGoroutine{conn: c})()
 	// Opened here rather than in startConnection, so that ConnOpened
 	// always comes before the connection's ConnClosed.
 	c.pool.cfg.Metrics.ConnOpened(c.info.Incoming)
 	c.startIdleTimer()
 	var g errgroup.Group
-	g.Go(func() error { c.writeLoop(); return nil })
+	g.Go(func() error {
+		// Not counted in the pool's wait group, but the reader waits for
+		// it.
+		defer c.pool.track(poolGoroutine{conn: c, writer: true})()
+		c.writeLoop()
+		return nil
+	})
 	c.end(c.readLoop(), false)
 	g.Wait()
 	c.stopIdleTimer()
@@ -741,10 +796,14 @@ func (c *conn) writeLoop() {
 			c.lastActive.Store(time.Now().UnixNano())
 			c.msgsSent.Add(uint64(msgs))
 			c.bytesSent.Add(uint64(size))
+			c.writerCallback.Store(true)
 			c.pool.cfg.Metrics.BytesOut(size)
+			c.writerCallback.Store(false)
 		} else {
 			if c.ctx.Err() == nil {
+				c.writerCallback.Store(true)
 				c.log.Debug("write failed", "err", err)
+				c.writerCallback.Store(false)
 			}
 			// End first, so that the batch's WriteSync callers get the
 			// *DisconnectError saying why the connection ended (often a

@@ -85,8 +85,21 @@ type core struct {
 	saveMu sync.Mutex
 
 	// wg counts every goroutine the pool started and every call in
-	// flight that may start one (handshakes); Close waits for it.
+	// flight that may start one (handshakes); Close waits for it, unless
+	// it is called on one of them (see reentry.go).
 	wg sync.WaitGroup
+	// gs registers the goroutines wg counts, and those they wait for, so
+	// that a call made from a callback knows whether it runs on one.
+	gs goroutines
+	// finishOnce releases the scheduler and the watchers once; a Close
+	// called from a callback leaves that to the finisher goroutine,
+	// started once and closed when it exits.
+	finishOnce, finisherOnce sync.Once
+	finisher                 chan struct{}
+	// shutdownSaved: a Shutdown has saved the peers file (once: a
+	// Shutdown called from MarshalJSON during that save must not save
+	// again).
+	shutdownSaved atomic.Bool
 
 	// Lock order: adv.mu, then mu, then a queue's own lock. mu is never
 	// held across network I/O or a user callback.
@@ -223,7 +236,12 @@ func (p *core) start() {
 	defer p.mu.Unlock()
 	p.goLocked(p.housekeeping)
 	if p.maintenanceEnabled() {
-		p.goLocked(p.maintenance)
+		// The maintenance worker is one a Maintain from its callbacks
+		// would wait for.
+		p.goLocked(func() {
+			defer p.track(poolGoroutine{maint: true})()
+			p.maintenance()
+		})
 	}
 }
 
@@ -288,16 +306,18 @@ func (p *core) isClosed() bool {
 	}
 }
 
-// enter registers a call that may start goroutines or connections; it
-// fails once the pool is closing. Pair with p.wg.Done.
-func (p *core) enter() error {
+// enter registers a call that may start goroutines or connections, and
+// its goroutine as one of the pool's; it fails once the pool is closing.
+// Pair with p.leave(untrack).
+func (p *core) enter() (untrack func(), err error) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.closed {
-		return ErrPoolClosed
+		p.mu.Unlock()
+		return nil, ErrPoolClosed
 	}
 	p.wg.Add(1)
-	return nil
+	p.mu.Unlock()
+	return p.track(poolGoroutine{}), nil
 }
 
 // goLocked starts f on a goroutine owned by the pool. p.mu must be held
@@ -306,6 +326,7 @@ func (p *core) goLocked(f func()) {
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
+		defer p.track(poolGoroutine{})()
 		f()
 	}()
 }
@@ -324,7 +345,7 @@ func (p *core) serve(ln net.Listener) error {
 	p.wg.Add(1)
 	p.listeners[ln] = struct{}{}
 	p.mu.Unlock()
-	defer p.wg.Done()
+	defer p.leave(p.track(poolGoroutine{}))
 	testHookServeRegistered()
 	if addr, ok := ln.Addr().(*net.TCPAddr); ok {
 		p.port.CompareAndSwap(0, uint32(addr.Port))
@@ -528,9 +549,17 @@ func (p *core) close() error {
 	for _, c := range conns {
 		c.end(cause, false)
 	}
+	if g, ok := p.gs.self(); ok && g.inWaitGroup() {
+		// Called from a callback on one of the pool's goroutines: p.wg
+		// counts the caller, or a goroutine that waits for it. Everything
+		// is cut and cancelled; the goroutines exit once the callbacks
+		// return, and the finisher then releases the rest.
+		p.finishLater()
+		return nil
+	}
 	p.wg.Wait()
-	p.sched.Close()
-	p.events.close()
+	p.finish()
+	p.waitFinisher()
 	return nil
 }
 
@@ -555,12 +584,17 @@ func (p *core) beginClose() []*conn {
 
 // shutdown is Pool.Shutdown.
 func (p *core) shutdown(ctx context.Context) error {
+	self, _ := p.gs.self()
 	conns := p.beginClose()
 	// octez saves the peers before tearing down, so the file records the
-	// connections as they were.
-	saveErr := p.savePeers()
-	if saveErr != nil {
-		p.log.Error("saving the peers file failed", "err", saveErr)
+	// connections as they were. Once, and not from MarshalJSON: the save
+	// that called it is writing the file.
+	var saveErr error
+	if self.saving == 0 && p.shutdownSaved.CompareAndSwap(false, true) {
+		saveErr = p.savePeers()
+		if saveErr != nil {
+			p.log.Error("saving the peers file failed", "err", saveErr)
+		}
 	}
 	cause := &DisconnectError{Reason: ReasonPoolClosed}
 	for _, c := range conns {
@@ -572,17 +606,13 @@ func (p *core) shutdown(ctx context.Context) error {
 		c.out.pushLast(outItem{b: disconnectMsg})
 		c.end(cause, true)
 	}
-	var err error
-	for _, c := range conns {
-		select {
-		case <-c.done:
-		case <-ctx.Done():
-			err = ctx.Err()
-		}
-		if err != nil {
-			break
-		}
+	if self.conn != nil {
+		// Called from a callback on a connection's reader or writer:
+		// that connection cannot end before this returns, nor may another
+		// Shutdown wait for it (two callbacks would wait for each other).
+		p.gs.hold(self.conn)
 	}
+	err := p.waitConns(ctx, conns)
 	p.cancel()
 	p.close()
 	return errors.Join(err, saveErr)

@@ -69,9 +69,13 @@
 // is held across network I/O, and no application code (encodings aside,
 // which run on the caller's or the connection's goroutine) runs under the
 // pool's lock: logging, peer metadata callbacks and hooks run after it is
-// released. [Pool.Close] cuts everything and returns once every goroutine
-// the pool started has exited; [Pool.Shutdown] first lets each connection
-// send what is queued and a Disconnect. After either, every call of the
+// released, and may call the pool back, Close and Shutdown included:
+// no call deadlocks there (those that would wait for the callback's own
+// goroutine return [ErrReentrant]). [Pool.Close] cuts everything and
+// returns once every goroutine the pool started has exited (from a
+// callback, without waiting for them: they exit once it returns);
+// [Pool.Shutdown] first lets each connection send what is queued and a
+// Disconnect. After either, every call of the
 // pool, its views and its connections that returns an error returns
 // [ErrPoolClosed] (Close and Shutdown excepted: they are idempotent); the calls that
 // only read keep answering, for a final report.

@@ -145,7 +145,11 @@ type PeerMetaConfig[PeerMeta any] struct {
 	// Score ranks peers; the lowest scores are forgotten first when the
 	// peer table is full. It is computed when a peer becomes known and
 	// when Peers.SetMeta changes its metadata, never under the pool's lock,
-	// so it may call the pool. If nil, every peer scores 1.0, as in octez.
+	// so it may call the pool, Close included (see Pool.Close). If nil,
+	// every peer scores 1.0, as in octez.
+	//
+	// Score and UnmarshalJSON are also called by New, for the
+	// peers of the peers file, before the pool exists.
 	Score func(PeerMeta) float64
 	// MarshalJSON and UnmarshalJSON convert the metadata for the peers
 	// file. If nil, encoding/json.
@@ -155,7 +159,9 @@ type PeerMetaConfig[PeerMeta any] struct {
 
 // ConnMetaConfig describes the metadata exchanged in the handshake (octez
 // conn_meta_config). Local, Encode and Decode are required; OctezConnMeta
-// is octez's own.
+// is octez's own. Local and Encode are called once, by New; Decode and
+// PrivateNode during each handshake, outside the pool's lock: they may
+// call the pool, Close included.
 type ConnMetaConfig[ConnMeta any] struct {
 	// Local returns the metadata this node announces.
 	Local func() ConnMeta

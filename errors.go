@@ -70,6 +70,14 @@ var (
 	// ErrMaintenanceDisabled: Maintain was called with the maintenance
 	// off (octez Maintenance_disabled).
 	ErrMaintenanceDisabled = errors.New("p2ppool: maintenance disabled")
+	// ErrReentrant: a call made from a callback the pool runs would wait
+	// for the goroutine that runs the callback, or for one that waits for
+	// it: Maintain from a connection's or the maintenance's callbacks,
+	// Peers.Save from PeerMetaConfig.MarshalJSON, WriteSync from a
+	// callback on the connection's own writer. What the call can do
+	// without waiting is done (a maintenance run is requested); the wait
+	// is not.
+	ErrReentrant = errors.New("p2ppool: call would wait for the callback that made it")
 	// ErrTooManyFromAddress and ErrTooManyFromSubnet: the socket's address
 	// or subnet already has its share of incoming handshakes or
 	// connections (Config.MaxPendingPerAddr and friends); the socket is

@@ -55,6 +55,13 @@ func (p *core) maintainNow(ctx context.Context) error {
 	if !p.maintenanceEnabled() {
 		return ErrMaintenanceDisabled
 	}
+	if g, ok := p.gs.self(); ok && (g.conn != nil || g.maint) {
+		// A callback on a connection's goroutine or the maintenance's:
+		// the run would wait for this goroutine (a dial, a dropped
+		// connection's teardown). Ask for it, do not wait.
+		p.wakeMaintenance()
+		return ErrReentrant
+	}
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -190,6 +197,9 @@ func (p *core) tryToContact(wantMin, wantMax int) bool {
 				continue // gone, busy or banned since the list was made
 			}
 			wg.Go(func() {
+				// The run waits for it: a Maintain from its callbacks must
+				// not wait for the run.
+				defer p.track(poolGoroutine{maint: true})()
 				// A random pause of up to 50 ms before each dial: two
 				// nodes that dial each other at the same instant both
 				// refuse the other's connection (already connected), and

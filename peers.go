@@ -426,6 +426,8 @@ func (v Peers[PeerMeta]) Forget(id PeerID) error {
 // (temporary file, fsync, rename): a crash leaves the old file or the new
 // one, never a mix. The pool also saves at Shutdown and every
 // Config.PeersFileSavePeriod. Without a peers file it does nothing.
+// Called from PeerMetaConfig.MarshalJSON during a save, it returns
+// ErrReentrant.
 func (v Peers[PeerMeta]) Save() error {
 	p := v.p
 	if p.isClosed() {

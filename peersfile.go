@@ -110,6 +110,12 @@ func (p *core) savePeers() error {
 	if p.cfg.PeersFile == "" {
 		return nil
 	}
+	// MarshalJSON runs on this goroutine: a Save it calls would recurse
+	// without end.
+	if g, ok := p.gs.self(); ok && g.saving > 0 {
+		return fmt.Errorf("p2ppool: save peers from MarshalJSON: %w", ErrReentrant)
+	}
+	defer p.gs.track(poolGoroutine{}, true)()
 	recs, err := p.peerRecords()
 	if err != nil {
 		return err

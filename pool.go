@@ -256,7 +256,10 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) SendSwapRequest() error {
 
 // Maintain runs the maintenance now and returns once a run that started
 // after the call has finished (octez maintain), or when ctx ends. With the
-// maintenance disabled it returns ErrMaintenanceDisabled.
+// maintenance disabled it returns ErrMaintenanceDisabled. Called from a
+// callback on a connection's goroutine or the maintenance's own (whose
+// dials and dropped connections a run waits for), it requests a run and
+// returns ErrReentrant without waiting.
 func (p *Pool[Msg, PeerMeta, ConnMeta]) Maintain(ctx context.Context) error {
 	return p.maintainNow(ctx)
 }
@@ -303,13 +306,30 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) Conns() Conns[Msg, ConnMeta] {
 // Close closes the pool at once: listeners, handshakes and connections are
 // cut, and Close returns once every goroutine the pool started has
 // exited. Later calls return ErrPoolClosed; Close itself is idempotent.
+//
+// Close may be called from any callback the pool runs: a Conns().OnNew
+// hook, a PeerMetaConfig or ConnMetaConfig function, an Encoding, Metrics,
+// the Logger's handler, the Dialer. When that callback runs on one of the
+// pool's goroutines (or inside a Connect, Accept or Serve call), Close
+// cannot wait for that goroutine: it closes as above (the pool refuses
+// calls, every connection is cut, every dial and handshake cancelled)
+// and returns without waiting for the goroutines; they exit once the
+// callbacks running on them return, and the last releases what the pool
+// holds. A Close or Shutdown called elsewhere, later or at the same time,
+// waits for all of it, as usual.
 func (p *Pool[Msg, PeerMeta, ConnMeta]) Close() error { return p.close() }
 
 // Shutdown closes the pool gracefully (octez destroy): it stops accepting,
-// tells every peer Disconnect after what is already queued for it, and
-// waits for the connections to end, then closes. If ctx ends first, the
-// rest is cut as by Close and ctx's error returned. Like Close it is
-// idempotent.
+// saves the peers file, tells every peer Disconnect after what is already
+// queued for it, and waits for the connections to end, then closes. If
+// ctx ends first, the rest is cut as by Close and ctx's error returned.
+// Like Close it is idempotent, and the peers file is saved once.
+//
+// Called from a callback the pool runs, Shutdown does all this but waits
+// for no connection whose reader or writer is inside a Shutdown called
+// from a callback (the caller's own, for one: it cannot end before the
+// callback returns), and then closes as Close called from a callback
+// does.
 func (p *Pool[Msg, PeerMeta, ConnMeta]) Shutdown(ctx context.Context) error { return p.shutdown(ctx) }
 
 // inbox is the typed half of a connection as its reader sees it: where
