@@ -250,12 +250,16 @@ func (c *conn) allowControl(k controlKind) (bool, *DisconnectError) {
 // abuse bucket (Config.Control.Abuse): a peer that keeps sending over
 // budget loses its connection (ReasonFlood) and is greylisted with its
 // address. The bucket lives as long as the connection. Allow returns false
-// once the connection has ended. Safe for concurrent use.
+// once the connection has ended; a nil b is no budget and allows every
+// message of an open connection. Safe for concurrent use.
 func (c *Connection[Msg, ConnMeta]) Allow(b *Budget) bool { return c.conn.allow(b) }
 
 func (c *conn) allow(b *Budget) bool {
 	if c.ctx.Err() != nil {
 		return false
+	}
+	if b == nil {
+		return true
 	}
 	c.ctl.mu.Lock()
 	i := slices.IndexFunc(c.ctl.app, func(a appBucket) bool { return a.b == b })

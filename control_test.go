@@ -246,6 +246,9 @@ func TestBudgetAllow(t *testing.T) {
 		assert.True(t, c1.Allow(b))
 		assert.False(t, c1.Allow(b), "the burst is spent")
 		assert.True(t, c2.Allow(b), "each connection has its own bucket")
+		for range 100 {
+			assert.True(t, c1.Allow(nil), "a nil Budget is no budget")
+		}
 		time.Sleep(time.Second)
 		assert.True(t, c1.Allow(b), "a token a second")
 		assert.Equal(t, uint64(1), b.Refused())

@@ -30,7 +30,13 @@ func Example() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		p, err := p2ppool.NewBasic(msgs, p2ppool.Config{Identity: id, ProofOfWorkTarget: p2ppool.NoProofOfWork, Dialer: h})
+		p, err := p2ppool.NewBasic(msgs, p2ppool.Config{
+			Identity: id, ProofOfWorkTarget: p2ppool.NoProofOfWork, Dialer: h,
+			// No maintenance: no Bootstrap is in flight when the link is
+			// reset below, so each connection's reader, not its writer,
+			// is the one to see the reset.
+			MaintenanceIdleTime: p2ppool.Disabled,
+		})
 		if err != nil {
 			log.Fatal(err)
 		}
