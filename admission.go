@@ -698,6 +698,7 @@ func (p *core) startConnection(sc *socket.Conn, info ConnInfo[any], h *pendingHa
 	}
 	if pe := p.peers[info.Peer]; pe != nil {
 		pe.setRunning(info.Point, now)
+		c.restoreBudgets(pe.budgets)
 	}
 	if pt := p.points[info.Point]; info.Point.IsValid() && pt != nil {
 		pt.setRunning(info.Peer, now)

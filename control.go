@@ -21,7 +21,9 @@ import (
 //
 // Each connection keeps one token bucket per kind of control message, one
 // per application Budget it has been asked about, and one "abuse" bucket
-// that every refusal draws from. A message over its budget is ignored
+// that every refusal draws from; when it ends they are kept in its peer's
+// record (savedBudgets), so a reconnection starts where the last
+// connection left off. A message over its budget is ignored
 // (no answer, no table change, no event) and counted; a peer that keeps
 // sending over budget until its abuse bucket is empty is a flooder: its
 // connection ends with ReasonFlood and the peer and its address are
@@ -215,6 +217,36 @@ type appBucket struct {
 	bucket rate.Bucket
 }
 
+// savedBudgets is what a peer's budgets held when its last connection
+// ended, kept in its peers-table record: the next connection of the same
+// peer id starts from them, not from full buckets, so a peer cannot
+// refill its budgets, or its abuse bucket, by reconnecting (it would need
+// a new identity, and its proof of work, for each burst). The peers table
+// bounds how many are kept (MaxKnownPeerIDs).
+type savedBudgets struct {
+	control [numControlKinds]rate.Bucket
+	abuse   rate.Bucket
+	app     []appBucket
+}
+
+// saveBudgets records c's budgets for the next connection of its peer.
+// p.mu must be held (c.ctl.mu is taken after it).
+func (c *conn) saveBudgetsLocked(pi *peerInfo) {
+	c.ctl.mu.Lock()
+	defer c.ctl.mu.Unlock()
+	pi.budgets = &savedBudgets{control: c.ctl.control, abuse: c.ctl.abuse, app: c.ctl.app}
+}
+
+// restoreBudgets starts c from the budgets its peer's last connection
+// left, if any. Called before c runs, so nothing else touches c.ctl yet.
+func (c *conn) restoreBudgets(saved *savedBudgets) {
+	if saved == nil {
+		return
+	}
+	c.ctl.control, c.ctl.abuse = saved.control, saved.abuse
+	c.ctl.app = append([]appBucket(nil), saved.app...)
+}
+
 // spendLocked takes a token of bucket under limit at now. A refusal takes
 // one from the abuse bucket too; flood reports that there was none left.
 // c.ctl.mu must be held.
@@ -249,7 +281,9 @@ func (c *conn) allowControl(k controlKind) (bool, *DisconnectError) {
 // b.Refused and Stats.Control.Requests, and draw from the connection's
 // abuse bucket (Config.Control.Abuse): a peer that keeps sending over
 // budget loses its connection (ReasonFlood) and is greylisted with its
-// address. The bucket lives as long as the connection. Allow returns false
+// address. The bucket lives with the connection and, when it ends, in the
+// peer's record of the peers table, so that a peer reconnecting with the
+// same identity finds its budgets as it left them. Allow returns false
 // once the connection has ended; a nil b is no budget and allows every
 // message of an open connection. Safe for concurrent use.
 func (c *Connection[Msg, ConnMeta]) Allow(b *Budget) bool { return c.conn.allow(b) }

@@ -276,6 +276,34 @@ func TestBudgetAllow(t *testing.T) {
 	})
 }
 
+// TestBudgetsOutliveTheConnection: a peer that spent its budgets and
+// reconnects with the same identity gets them back as it left them, not
+// full, so reconnecting (a handshake, no proof of work) buys no answers;
+// only time refills them.
+func TestBudgetsOutliveTheConnection(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := newNetwork("mem")
+		nd := newNode(t, n, nil)
+		b := NewBudget("get_thing", RateLimit{Rate: 0.1, Burst: 2})
+		rp, c := dialRaw(t, n, nd)
+		assert.True(t, c.Allow(b))
+		assert.True(t, c.Allow(b))
+		assert.False(t, c.Allow(b), "the burst is spent")
+		rp.nc.Close()
+		endReason(t, c)
+
+		_, again := dialRawAs(t, n, nd, rp.id, wire.Metadata{})
+		assert.False(t, again.Allow(b), "the budget survived the reconnection")
+		time.Sleep(10 * time.Second)
+		assert.True(t, again.Allow(b), "and refills with time")
+		assert.False(t, again.Allow(b))
+
+		// Another identity has a budget of its own.
+		_, other := dialRaw(t, n, nd)
+		assert.True(t, other.Allow(b))
+	})
+}
+
 func TestNewBudgetPanicsOnBadLimits(t *testing.T) {
 	for _, l := range []RateLimit{{}, {Rate: -1, Burst: 1}, {Rate: 1, Burst: 0}} {
 		assert.Panics(t, func() { NewBudget("x", l) }, "%v", l)

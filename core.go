@@ -101,8 +101,9 @@ type core struct {
 	// again).
 	shutdownSaved atomic.Bool
 
-	// Lock order: adv.mu, then mu, then a queue's own lock. mu is never
-	// held across network I/O or a user callback.
+	// Lock order: adv.mu, then mu, then a connection's ctl.mu or a
+	// queue's own lock. mu is never held across network I/O or a user
+	// callback.
 	mu sync.Mutex
 	// Guarded by mu.
 	closed    bool
@@ -512,7 +513,8 @@ func (p *core) onAdvertise(from PeerID, pts []netip.AddrPort) {
 func (p *core) removeConnection(c *conn) {
 	now := time.Now()
 	p.mu.Lock()
-	if p.conns[c.info.Peer] == c {
+	registered := p.conns[c.info.Peer] == c
+	if registered {
 		delete(p.conns, c.info.Peer)
 		if c.evicted {
 			p.evicting--
@@ -524,8 +526,13 @@ func (p *core) removeConnection(c *conn) {
 	p.closedStat.MsgsRecv += cs.MsgsRecv
 	p.closedStat.BytesSent += cs.BytesSent
 	p.closedStat.BytesRecv += cs.BytesRecv
-	if pi := p.peers[c.info.Peer]; pi != nil && pi.State == PeerRunning {
-		pi.setDisconnected(now)
+	if pi := p.peers[c.info.Peer]; pi != nil {
+		if registered {
+			c.saveBudgetsLocked(pi)
+		}
+		if pi.State == PeerRunning {
+			pi.setDisconnected(now)
+		}
 	}
 	if c.info.Point.IsValid() {
 		if pi := p.points[c.info.Point]; pi != nil && pi.State == PointRunning && pi.Peer == c.info.Peer {

@@ -302,11 +302,16 @@ func dialRaw(t testing.TB, n *network, nd *node) (*rawPeer, *testConn) {
 // dialRawMeta is dialRaw for a scripted peer announcing meta.
 func dialRawMeta(t testing.TB, n *network, nd *node, meta wire.Metadata) (*rawPeer, *testConn) {
 	t.Helper()
+	return dialRawAs(t, n, nd, testIdentity(t), meta)
+}
+
+// dialRawAs is dialRawMeta for a scripted peer of identity id.
+func dialRawAs(t testing.TB, n *network, nd *node, id *Identity, meta wire.Metadata) (*rawPeer, *testConn) {
+	t.Helper()
 	ctx := ctxT(t)
 	nc, err := n.DialContext(ctx, "tcp", nd.point.String())
 	require.NoError(t, err)
 	t.Cleanup(func() { nc.Close() })
-	id := testIdentity(t)
 	cfg := rawConfig(t, id, meta)
 	auth, err := socket.Authenticate(ctx, nc, false, &cfg)
 	require.NoError(t, err)

@@ -120,6 +120,8 @@ type peerInfo struct {
 	// unknown keeps the fields of its peers.json record this version does
 	// not know, so a save does not lose them.
 	unknown []peersfile.Field
+	// budgets are the token buckets its last connection left (control.go).
+	budgets *savedBudgets
 }
 
 // registerPeerLocked returns the record of id, creating it if new (octez
