@@ -243,4 +243,3 @@ func listHash(ops []tezos.Operation) tezos.OperationListHash {
 	}
 	return tezos.OperationListHashOf(hs)
 }
-
