@@ -59,10 +59,27 @@ type Chain struct {
 // passes whose operations hash to its OperationsHash. Every value is
 // derived from the name and the level: two calls give the same chain.
 func NewChain(name string, length int) *Chain {
-	if length < 1 {
-		panic("octeztest: NewChain: a chain has at least its genesis")
-	}
 	genesis := tezos.BlockHash(crypto.Blake2b256([]byte("octeztest genesis " + name)))
+	return newChain(name, genesis, nil, length)
+}
+
+// NewNetworkChain is NewChain for a built-in network (tezos.Networks):
+// its chain name, genesis hash and so chain id, and its genesis header
+// when its context is known (tezos.Network.GenesisHeader), so that a
+// program announcing the network talks to the peer; the blocks above
+// genesis are synthetic, as NewChain's.
+func NewNetworkChain(n tezos.Network, length int) *Chain {
+	var g *tezos.BlockHeader
+	if h, ok := n.GenesisHeader(); ok {
+		g = &h
+	}
+	return newChain(n.ChainName, n.Genesis, g, length)
+}
+
+func newChain(name string, genesis tezos.BlockHash, genesisHeader *tezos.BlockHeader, length int) *Chain {
+	if length < 1 {
+		panic("octeztest: a chain has at least its genesis")
+	}
 	c := &Chain{
 		Name:       name,
 		ID:         tezos.ChainIDOf(genesis),
@@ -76,6 +93,9 @@ func NewChain(name string, length int) *Chain {
 		OperationsHash: tezos.OperationsHashOf(nil),
 		Context:        contextHash(name, 0),
 	}, ProtocolData: []byte{}}
+	if genesisHeader != nil {
+		c.Headers[0] = *genesisHeader
+	}
 	c.Hashes[0] = genesis
 	for i := 1; i < length; i++ {
 		c.Operations[i] = operations(name, i, genesis)

@@ -66,3 +66,15 @@ func TestChainLies(t *testing.T) {
 	assert.Empty(t, linkErrors(t, c), "the original is untouched")
 	assert.Panics(t, func() { c.WithBrokenLink(0) })
 }
+
+func TestNewNetworkChain(t *testing.T) {
+	mainnet, _ := tezos.LookupNetwork("mainnet")
+	c := octeztest.NewNetworkChain(mainnet, 5)
+	assert.Equal(t, "TEZOS_MAINNET", c.Name)
+	assert.Equal(t, mainnet.ChainID(), c.ID)
+	g, _ := mainnet.GenesisHeader()
+	assert.Equal(t, g, c.Headers[0])
+	assert.Equal(t, mainnet.Genesis, c.Genesis())
+	assert.Empty(t, linkErrors(t, c))
+	assert.Equal(t, mainnet.Genesis, c.Headers[1].Shell.Predecessor)
+}
