@@ -105,7 +105,9 @@ func (cs *chainState) Header(h tezos.BlockHash) (tezos.BlockHeader, bool) {
 
 // Checkpoint implements tezos.CheckpointStore: a node that has only its
 // genesis has it as checkpoint, as a fresh octez node.
-func (cs *chainState) Checkpoint(chain tezos.ChainID) (tezos.BlockHeader, bool) { return cs.Head(chain) }
+func (cs *chainState) Checkpoint(chain tezos.ChainID) (tezos.BlockHeader, bool) {
+	return cs.Head(chain)
+}
 
 // newShell is the node's shell behaviour (tezos.Shell, after octez's
 // p2p_reader.ml): it serves its chain from cs and prints the heads and
@@ -131,7 +133,7 @@ func (n *node) newShell() (*tezos.Shell, error) {
 type shellConn struct{ *nodeConn }
 
 func (c shellConn) Write(ctx context.Context, m tezos.Message) error { return c.nodeConn.Write(ctx, m) }
-func (c shellConn) WriteNow(m tezos.Message) error                  { return c.nodeConn.WriteNow(m) }
+func (c shellConn) WriteNow(m tezos.Message) error                   { return c.nodeConn.WriteNow(m) }
 
 // onShell hands a distributed-DB message from c to its session; under -v
 // it logs what the session did with what it did not answer or take.
