@@ -11,6 +11,18 @@
 // p2ppool.Pool; DecodeBody and AppendBody work on a message's body (the
 // bytes after the 2-byte tag of the P2P envelope) for other uses.
 //
+// # Behaving as an octez peer
+//
+// Speaking the messages is not enough for an octez node to answer: it
+// gives heads and branches only on a chain the peer activated with a
+// Get_current_branch, and throttles each kind of message
+// (src/lib_shell/p2p_reader.ml). A Shell, with one Session per
+// connection (Shell.Attach), behaves the same way: Session.Start sends
+// Get_current_branch for each chain served, Session.Handle answers,
+// gates or hands on each message as p2p_reader.ml does, from what the
+// application knows (Store). Package tezos/octeztest is a test peer
+// written from p2p_reader.ml to test such programs against.
+//
 // # Bounds
 //
 // The bounds are octez's (Distributed_db_message.Bounded_encoding):

@@ -127,7 +127,10 @@ func (c *crawler) run(ctx context.Context) summary {
 				st.rec.Reachable = true
 				st.rec.PeerID = p.peer.String()
 				st.rec.Version = &p.version
-				st.rec.HeadLevel = p.headLevel
+				if p.head != nil {
+					l := p.head.level
+					st.rec.HeadLevel, st.rec.HeadHash = &l, p.head.hash.String()
+				}
 				for _, q := range p.advertised {
 					st.rec.Advertised = append(st.rec.Advertised, q.String())
 					learn(q, now)

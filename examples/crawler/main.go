@@ -1,7 +1,9 @@
 // Command crawler maps a Tezos P2P network: from seed points it connects
 // to each point it learns of, asks it for points (Bootstrap), records the
-// points it advertises and the alternative points of a nack, and asks its
-// current head when the network speaks the shell's distributed-DB set.
+// points it advertises and the alternative points of a nack, and, when
+// the network speaks the shell's distributed-DB set, asks its current
+// branch (which activates the chain, as octez requires before it gives a
+// head) and head, and records the head's level and hash.
 //
 //	crawler -seed HOST:PORT [-seed ...] [-chain NAME] [-pow BITS] [-identity FILE]
 //	        [-concurrency N] [-timeout D] [-wait D] [-attempts N] [-duration D]
@@ -48,7 +50,7 @@ func main() {
 type options struct {
 	seeds       []string
 	chain       string
-	chainID     *tezos.ChainID // nil: no Get_current_head
+	chainID     *tezos.ChainID // nil: no Get_current_branch nor Get_current_head
 	pow         float64
 	identity    string
 	concurrency int

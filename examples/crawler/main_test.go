@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net"
 	"net/netip"
+	"path/filepath"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -17,7 +18,7 @@ import (
 
 	"github.com/p2ppool/p2ppool"
 	"github.com/p2ppool/p2ppool/p2ppooltest"
-	"github.com/p2ppool/p2ppool/tezos"
+	"github.com/p2ppool/p2ppool/tezos/octeztest"
 )
 
 // Every probe's pool, reader and watcher must be gone when a crawl ends.
@@ -25,30 +26,29 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 const testChain = "P2PPOOL_CRAWL_TEST"
 
-// testChainID is the chain the swarm's nodes give heads of.
-var testChainID = tezos.ChainIDOf(tezos.BlockHash{0xc4})
+// testChainID is the chain the swarm's nodes serve: node i serves
+// octeztest's chain of testChain with its head at level i.
+var testChainID = octeztest.NewChain(testChain, 1).ID
 
-// swarmNode is one pool of the test swarm. It answers Get_current_head
-// with a head at its own index as level.
+// swarmNode is one test peer of the swarm: it behaves as octez's shell
+// (tezos/octeztest, written from p2p_reader.ml), so it gives its head
+// only to a crawler that activated the chain.
 type swarmNode struct {
-	pool    *crawlPool
-	point   netip.AddrPort
-	readers sync.WaitGroup
+	peer  *octeztest.Peer
+	chain *octeztest.Chain
+	point netip.AddrPort
 }
 
-// startSwarm starts n pools on hosts of nw, node i connected to node i-1,
-// so that each knows its neighbours' points and advertises them.
-// tweak, if not nil, adjusts node i's configuration.
+// startSwarm starts n test peers on hosts of nw, node i connected to node
+// i-1, so that each knows its neighbours' points and advertises them.
+// tweak, if not nil, adjusts node i's pool configuration.
 func startSwarm(t *testing.T, ctx context.Context, nw *p2ppooltest.Network, n int, tweak func(i int, cfg *p2ppool.Config)) []*swarmNode {
 	t.Helper()
 	nodes := make([]*swarmNode, n)
 	var serving sync.WaitGroup
 	for i := range nodes {
 		h := nw.NewHost()
-		id, err := p2ppool.GenerateIdentity(ctx, p2ppool.NoProofOfWork, nil)
-		require.NoError(t, err)
-		cfg := p2ppool.Config{Identity: id,
-			ProofOfWorkTarget: p2ppool.NoProofOfWork, Dialer: h, MaintenanceIdleTime: p2ppool.Disabled,
+		cfg := p2ppool.Config{Dialer: h,
 			// Set, not left to Serve: the Connect below may run before
 			// Serve has seen the listener, and would announce no port.
 			ListeningPort: 9732,
@@ -56,42 +56,25 @@ func startSwarm(t *testing.T, ctx context.Context, nw *p2ppooltest.Network, n in
 		if tweak != nil {
 			tweak(i, &cfg)
 		}
-		pool, err := p2ppool.NewBasic(tezos.MessageConfig(testChain), cfg)
+		chain := octeztest.NewChain(testChain, i+1)
+		peer, err := octeztest.New(ctx, octeztest.Config{Chain: chain, Pool: cfg})
 		require.NoError(t, err)
 		ln, err := h.Listen("tcp", ":9732")
 		require.NoError(t, err)
-		sn := &swarmNode{pool: pool, point: ln.Addr().(*net.TCPAddr).AddrPort()}
-		level := int32(i)
-		pool.Conns().OnNew(func(c *crawlConn) { sn.readers.Go(func() { answerHeads(c, level) }) })
-		serving.Go(func() { pool.Serve(ln) })
+		sn := &swarmNode{peer: peer, chain: chain, point: ln.Addr().(*net.TCPAddr).AddrPort()}
+		serving.Go(func() { peer.Serve(ln) })
 		nodes[i] = sn
 		if i > 0 {
-			_, err := pool.Connect(ctx, nodes[i-1].point)
-			require.NoError(t, err)
+			require.NoError(t, peer.Connect(ctx, nodes[i-1].point))
 		}
 	}
 	t.Cleanup(func() {
 		for _, sn := range nodes {
-			sn.pool.Close()
-			sn.readers.Wait()
+			sn.peer.Close()
 		}
 		serving.Wait()
 	})
 	return nodes
-}
-
-// answerHeads answers every Get_current_head of the test chain on c.
-func answerHeads(c *crawlConn, level int32) {
-	for {
-		m, err := c.Read(context.Background()) // ends with c
-		if err != nil {
-			return
-		}
-		if g, ok := m.(tezos.GetCurrentHead); ok && g.ChainID == testChainID {
-			_ = c.Write(context.Background(), tezos.CurrentHead{ChainID: testChainID,
-				Header: tezos.BlockHeader{Shell: tezos.ShellHeader{Level: level}}})
-		}
-	}
 }
 
 // crawlWith runs the crawler from host h with args and returns its exit
@@ -123,9 +106,12 @@ func TestCrawlFindsWholeSwarm(t *testing.T) {
 			byPoint[sn.point.String()] = i
 		}
 
+		idFile := filepath.Join(t.TempDir(), "id.json")
 		code, recs, stderr := crawlWith(t, ctx, nw.NewHost(), "-seed", nodes[0].point.String(),
-			"-chain", testChain, "-chain-id", testChainID.String(), "-pow", "0", "-concurrency", "4")
+			"-chain", testChain, "-chain-id", testChainID.String(), "-pow", "0", "-concurrency", "4", "-identity", idFile)
 		require.Equal(t, exitOK, code, stderr)
+		crawler, err := p2ppool.LoadIdentity(idFile, p2ppool.NoProofOfWork)
+		require.NoError(t, err)
 		require.Len(t, recs, 32, stderr)
 		seen := make(map[string]bool)
 		for _, r := range recs {
@@ -136,11 +122,18 @@ func TestCrawlFindsWholeSwarm(t *testing.T) {
 			assert.True(t, r.Reachable, "%+v", r)
 			assert.Empty(t, r.Error)
 			assert.Equal(t, 1, r.Attempts)
-			assert.Equal(t, nodes[i].pool.Config().Identity.PeerID.String(), r.PeerID)
+			assert.Equal(t, nodes[i].peer.ID().String(), r.PeerID)
 			require.NotNil(t, r.Version)
 			assert.Equal(t, version{ChainName: testChain, DistributedDB: 2, P2P: 1}, *r.Version)
 			require.NotNil(t, r.HeadLevel, "%+v", r)
 			assert.Equal(t, int32(i), *r.HeadLevel)
+			_, head, _ := nodes[i].chain.Head()
+			assert.Equal(t, head.String(), r.HeadHash)
+			// The crawler activated the chain before asking: octez
+			// ignored none of its messages.
+			rem, ok := nodes[i].peer.Remote(crawler.PeerID)
+			require.True(t, ok)
+			assert.Zero(t, rem.Counters.InactiveChain, "node %d", i)
 			// Each node advertises its neighbours in the chain.
 			var want []string
 			if i > 0 {

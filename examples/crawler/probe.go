@@ -21,7 +21,13 @@ type probeResult struct {
 	version    version
 	advertised []netip.AddrPort
 	nackPoints []netip.AddrPort
-	headLevel  *int32
+	head       *headInfo
+}
+
+// headInfo is a peer's current head: its level and hash.
+type headInfo struct {
+	level int32
+	hash  tezos.BlockHash
 }
 
 type (
@@ -31,8 +37,9 @@ type (
 
 // probe connects to pt with a pool of its own, so that the points the
 // pool learns are exactly the ones this peer advertised. It asks for
-// points and, when the chain is known, for the current head, and waits
-// -wait for the answers. The pool is closed before probe returns.
+// points and, when the chain is known, for the current branch and head,
+// and waits -wait for the answers. The pool is closed before probe
+// returns.
 func (c *crawler) probe(ctx context.Context, pt netip.AddrPort) probeResult {
 	pool, err := p2ppool.NewBasic(tezos.MessageConfig(c.opts.chain), p2ppool.Config{
 		Identity: c.id,
@@ -71,13 +78,17 @@ func (c *crawler) probe(ctx context.Context, pt netip.AddrPort) probeResult {
 	waitCtx, cancel := context.WithTimeout(ctx, c.opts.wait)
 	defer cancel()
 	pool.BroadcastBootstrap()
-	heads := make(chan int32, 1) // readHead sends at most once
+	heads := make(chan headInfo, 1) // readHead sends at most once
 	readerDone := make(chan struct{})
 	if c.opts.chainID != nil {
+		// An octez node answers heads only on a chain the peer
+		// activated, which a Get_current_branch does (p2p_reader.ml
+		// 256-262, 362-365); its Current_branch gives the head too.
+		_ = conn.Write(waitCtx, tezos.GetCurrentBranch{ChainID: *c.opts.chainID})
 		_ = conn.Write(waitCtx, tezos.GetCurrentHead{ChainID: *c.opts.chainID})
 		go func() {
 			defer close(readerDone)
-			readHead(waitCtx, conn, heads)
+			readHead(waitCtx, conn, *c.opts.chainID, heads)
 		}()
 	} else {
 		close(readerDone)
@@ -93,12 +104,12 @@ func (c *crawler) probe(ctx context.Context, pt netip.AddrPort) probeResult {
 	}
 	if c.opts.chainID != nil {
 		select {
-		case l := <-heads: // arrived while waiting for the Advertise
-			res.headLevel = &l
+		case h := <-heads: // arrived while waiting for the Advertise
+			res.head = &h
 		default:
 			select {
-			case l := <-heads:
-				res.headLevel = &l
+			case h := <-heads:
+				res.head = &h
 			case <-waitCtx.Done():
 			}
 		}
@@ -113,17 +124,34 @@ func (c *crawler) probe(ctx context.Context, pt netip.AddrPort) probeResult {
 	return res
 }
 
-// readHead reads conn until a Current_head arrives and sends its level.
-func readHead(ctx context.Context, conn *crawlConn, heads chan<- int32) {
+// readHead reads conn until a Current_branch or Current_head of chain
+// arrives, and sends the head it gives.
+func readHead(ctx context.Context, conn *crawlConn, chain tezos.ChainID, heads chan<- headInfo) {
 	for {
 		m, err := conn.Read(ctx)
 		if err != nil {
 			return
 		}
-		if h, ok := m.(tezos.CurrentHead); ok {
-			heads <- h.Header.Shell.Level
-			return
+		var h *tezos.BlockHeader
+		switch m := m.(type) {
+		case tezos.CurrentBranch:
+			if m.ChainID == chain {
+				h = &m.Locator.CurrentHead
+			}
+		case tezos.CurrentHead:
+			if m.ChainID == chain {
+				h = &m.Header
+			}
 		}
+		if h == nil {
+			continue
+		}
+		hash, err := headHash(h)
+		if err != nil {
+			continue
+		}
+		heads <- headInfo{level: h.Shell.Level, hash: hash}
+		return
 	}
 }
 
@@ -138,4 +166,15 @@ func failed(err error) probeResult {
 	res.retry = errors.Is(err, p2ppool.ErrConnectionFailed) || errors.Is(err, p2ppool.ErrTimeout) ||
 		errors.Is(err, p2ppool.ErrPendingConnection)
 	return res
+}
+
+// headHash is the hash of a peer's head. A peer whose head is its
+// genesis (level 0) gives octez's genesis header, whose hash is fixed by
+// configuration and is not the hash of the header: the header names it
+// as its own predecessor (octez lib_store/shared/block_repr.ml 67-73).
+func headHash(h *tezos.BlockHeader) (tezos.BlockHash, error) {
+	if h.Shell.Level == 0 {
+		return h.Shell.Predecessor, nil
+	}
+	return h.Hash()
 }

@@ -21,9 +21,10 @@ type record struct {
 	Advertised []string `json:"advertised,omitempty"`
 	// NackPoints are the alternative points of a peer's nack.
 	NackPoints []string `json:"nack_points,omitempty"`
-	// HeadLevel is the level of the peer's Current_head, when it gave
-	// one.
+	// HeadLevel and HeadHash are the peer's current head, from its
+	// Current_branch or Current_head, when it gave one.
 	HeadLevel *int32 `json:"head_level,omitempty"`
+	HeadHash  string `json:"head_hash,omitempty"`
 	Attempts  int    `json:"attempts"`
 }
 

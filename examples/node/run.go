@@ -97,15 +97,27 @@ func runNodeWithInput(ctx context.Context, args []string, in io.Reader, stdout, 
 		cfg.ListeningPort = ap.Port()
 		cfg.ListeningAddr = ap.Addr()
 	}
-	pool, err := p2ppool.NewBasic(messageConfig(opts.chain), cfg)
+	// -chain mainnet announces the network's chain name, TEZOS_MAINNET
+	// (octez lib_node_config/config_file.ml 119, 173).
+	chainName := opts.chain
+	if nw, ok := tezos.LookupNetwork(opts.chain); ok {
+		chainName = nw.ChainName
+	}
+	pool, err := p2ppool.NewBasic(messageConfig(chainName), cfg)
 	if err != nil {
 		ln.Close()
 		fmt.Fprintf(errw, "node run: %v\n", err)
 		return exitFailure
 	}
-	n := &node{pool: pool, out: &lineWriter{w: stdout}, errw: errw, echo: opts.echo, verbose: opts.verbose, chain: chainFor(opts.chain)}
+	n := &node{pool: pool, out: &lineWriter{w: stdout}, errw: errw, echo: opts.echo, verbose: opts.verbose, chain: chainFor(chainName)}
+	if n.shell, err = n.newShell(); err != nil {
+		pool.Close()
+		ln.Close()
+		fmt.Fprintf(errw, "node run: %v\n", err)
+		return exitFailure
+	}
 	pool.Conns().OnNew(n.onConnection)
-	fmt.Fprintf(n.errw, "node run: chain %s, id %v, %s\n", opts.chain, n.chain.id, n.chain.about)
+	fmt.Fprintf(n.errw, "node run: chain %s, id %v, %s\n", chainName, n.chain.id, n.chain.about)
 	fmt.Fprintf(n.out, "listening on %v as %v\n", ln.Addr(), id.PeerID)
 	return n.run(ctx, ln, opts.peers, in)
 }
@@ -189,7 +201,8 @@ func parseRunFlags(args []string, stderr io.Writer) (*runOptions, int) {
 	flags.StringVar(&o.peersFile, "peers-file", "", "peers `FILE` (Config.PeersFile)")
 	flags.Float64Var(&o.pow, "pow", p2ppool.DefaultNodeProofOfWork,
 		"proof-of-work difficulty in `BITS` that peers must meet and a new identity is made at")
-	flags.StringVar(&o.chain, "chain", p2ppool.DefaultChainName, "chain `NAME` announced; peers must announce the same")
+	flags.StringVar(&o.chain, "chain", p2ppool.DefaultChainName,
+		"chain `NAME` announced, or a network (mainnet, ghostnet) whose chain name is announced; peers must announce the same")
 	flags.BoolVar(&o.echo, "echo", false, "send every text received back to its sender")
 	flags.BoolVar(&o.verbose, "v", false, "log the distributed-DB messages the node ignores")
 	o.admission.register(flags)
@@ -199,8 +212,9 @@ func parseRunFlags(args []string, stderr io.Writer) (*runOptions, int) {
 		fmt.Fprintln(stderr)
 		fmt.Fprintln(stderr, "Prints a line per connection, disconnection and text received; lines typed")
 		fmt.Fprintln(stderr, "on stdin are sent to every connection. Speaks the octez shell's distributed-DB")
-		fmt.Fprintln(stderr, "messages too: answers Get_current_branch, Get_current_head and Get_block_headers")
-		fmt.Fprintln(stderr, "with the chain's genesis and prints the heads peers announce. Stop with Ctrl-C.")
+		fmt.Fprintln(stderr, "messages too, as an octez node: asks each peer for its branch, answers the chain's")
+		fmt.Fprintln(stderr, "head, branch, checkpoint and headers (its genesis) once the peer has activated the")
+		fmt.Fprintln(stderr, "chain, and prints the heads and branches peers announce. Stop with Ctrl-C.")
 		fmt.Fprintln(stderr)
 		flags.PrintDefaults()
 	}
@@ -271,8 +285,10 @@ type node struct {
 	echo bool
 	// verbose logs ignored messages (-v).
 	verbose bool
-	// chain is the chain the node serves.
+	// chain is the chain the node serves; shell its behaviour towards
+	// peers (a Session per connection).
 	chain chainState
+	shell *tezos.Shell
 	// readers counts the per-connection reader goroutines started by
 	// onConnection. Hooks only run inside the pool's own goroutines, so
 	// once the pool is closed no reader can be added and Wait is safe.
@@ -343,6 +359,12 @@ func (n *node) onConnection(c *nodeConn) {
 // readMessages prints the texts received on c, echoing them back with
 // -echo, until the connection ends; then it prints why.
 func (n *node) readMessages(c *nodeConn) {
+	// As octez, ask for the branch of the chain first: the peer then
+	// takes our heads and branches (p2p_reader.ml 806-820).
+	session := n.shell.Attach(shellConn{c})
+	if err := session.Start(c.Context()); err != nil {
+		n.debugf("node run: %v", err)
+	}
 	for {
 		m, err := c.Read(context.Background()) // ends when c does
 		if err != nil {
@@ -359,7 +381,7 @@ func (n *node) readMessages(c *nodeConn) {
 				_ = c.Write(context.Background(), m)
 			}
 		case tezos.Message:
-			n.onShell(c, m)
+			n.onShell(c, session, m)
 		}
 	}
 }

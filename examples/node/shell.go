@@ -83,75 +83,66 @@ func chainFor(chainName string) chainState {
 	return chainState{id: tezos.ChainIDOf(hash), headHash: hash, head: &h, about: fmt.Sprintf("local genesis %v", hash)}
 }
 
-// Budgets of the requests the node answers, per connection
-// (p2ppool.Connection.Allow): an answer costs more bytes than the request
-// (a Current_branch is ~17 times its Get_current_branch), so a peer may ask
-// a few at once and then only at the pace an octez node asks, which sends
-// Get_current_branch and Get_current_head when it activates the chain
-// with a peer and then when it has heard of no new head for a while. A
-// request over budget is ignored; a peer that keeps sending them is cut
-// and greylisted (Config.Control.Abuse).
-var (
-	branchRequests = p2ppool.NewBudget("get_current_branch", p2ppool.RateLimit{Rate: 0.2, Burst: 5})
-	headRequests   = p2ppool.NewBudget("get_current_head", p2ppool.RateLimit{Rate: 0.2, Burst: 5})
-	// A Get_block_headers is charged once per header answered: a node
-	// fetching a branch asks for many.
-	headerRequests = p2ppool.NewBudget("get_block_headers", p2ppool.RateLimit{Rate: 10, Burst: 50})
-)
+// The node's Store (tezos.Store, tezos.CheckpointStore): the one block it
+// has, its genesis, is its head, its checkpoint and the one header it
+// serves. Immutable, so safe for every connection's reader at once.
 
-// onShell handles a distributed-DB message from c. It answers requests
-// for the chain's head and the blocks the node has, logs the heads and
-// branches peers announce, and ignores the rest: a well-formed message
-// never costs the connection.
-func (n *node) onShell(c *nodeConn, m tezos.Message) {
-	cs := &n.chain
-	reply := func(r tezos.Message) {
-		// Write waits for room in the outgoing queue and fails once the
-		// connection has ended, which the next Read reports.
-		_ = c.Write(context.Background(), r)
+// Head implements tezos.Store.
+func (cs *chainState) Head(chain tezos.ChainID) (tezos.BlockHeader, bool) {
+	if chain != cs.id || cs.head == nil {
+		return tezos.BlockHeader{}, false
 	}
-	switch m := m.(type) {
-	case tezos.GetCurrentBranch:
-		if !c.Allow(branchRequests) {
-			n.debugf("node run: %v asks for the branch too often; ignored", c.Peer())
-			return
-		}
-		if m.ChainID == cs.id && cs.head != nil {
-			reply(tezos.CurrentBranch{ChainID: cs.id, Locator: tezos.BlockLocator{CurrentHead: *cs.head, History: []tezos.BlockHash{}}})
-			return
-		}
-	case tezos.GetCurrentHead:
-		if !c.Allow(headRequests) {
-			n.debugf("node run: %v asks for the head too often; ignored", c.Peer())
-			return
-		}
-		if m.ChainID == cs.id && cs.head != nil {
-			reply(tezos.CurrentHead{ChainID: cs.id, Header: *cs.head,
-				Mempool: tezos.Mempool{KnownValid: []tezos.OperationHash{}, Pending: []tezos.OperationHash{}}})
-			return
-		}
-	case tezos.GetBlockHeaders:
-		for _, h := range m.Hashes {
-			if !c.Allow(headerRequests) {
-				n.debugf("node run: %v asks for headers too often; ignored", c.Peer())
-				return
-			}
-			if h == cs.headHash && cs.head != nil {
-				reply(tezos.BlockHeaderMessage{Header: *cs.head})
-			} else {
-				n.debugf("node run: %v asked for block %v, which the node does not have", c.Peer(), h)
-			}
-		}
-		return
-	case tezos.CurrentHead:
-		fmt.Fprintf(n.out, "current head from %v: chain %v %s\n", c.Peer(), m.ChainID, describeHeader(&m.Header))
-		return
-	case tezos.CurrentBranch:
-		fmt.Fprintf(n.out, "current branch from %v: chain %v %s, %d in history\n", c.Peer(), m.ChainID,
-			describeHeader(&m.Locator.CurrentHead), len(m.Locator.History))
-		return
+	return *cs.head, true
+}
+
+// Header implements tezos.Store.
+func (cs *chainState) Header(h tezos.BlockHash) (tezos.BlockHeader, bool) {
+	if h != cs.headHash || cs.head == nil {
+		return tezos.BlockHeader{}, false
 	}
-	n.debugf("node run: ignored %T from %v", m, c.Peer())
+	return *cs.head, true
+}
+
+// Checkpoint implements tezos.CheckpointStore: a node that has only its
+// genesis has it as checkpoint, as a fresh octez node.
+func (cs *chainState) Checkpoint(chain tezos.ChainID) (tezos.BlockHeader, bool) {
+	return cs.Head(chain)
+}
+
+// newShell is the node's shell behaviour (tezos.Shell, after octez's
+// p2p_reader.ml): it serves its chain from cs and prints the heads and
+// branches peers announce once they have activated the chain. Its
+// throttle is tezos.DefaultThrottle: octez's rates; a peer that keeps
+// sending over them is cut and greylisted (Config.Control.Abuse).
+func (n *node) newShell() (*tezos.Shell, error) {
+	return tezos.NewShell(tezos.ShellConfig{
+		Chains: []tezos.ChainID{n.chain.id},
+		Store:  &n.chain,
+		OnHead: func(peer p2ppool.PeerID, chain tezos.ChainID, _ tezos.BlockHash, h tezos.BlockHeader, _ tezos.Mempool) {
+			fmt.Fprintf(n.out, "current head from %v: chain %v %s\n", peer, chain, describeHeader(&h))
+		},
+		OnBranch: func(peer p2ppool.PeerID, chain tezos.ChainID, l tezos.BlockLocator) {
+			fmt.Fprintf(n.out, "current branch from %v: chain %v %s, %d in history\n", peer, chain,
+				describeHeader(&l.CurrentHead), len(l.History))
+		},
+	})
+}
+
+// shellConn adapts a node connection, which carries Text too, to
+// tezos.Conn.
+type shellConn struct{ *nodeConn }
+
+func (c shellConn) Write(ctx context.Context, m tezos.Message) error { return c.nodeConn.Write(ctx, m) }
+func (c shellConn) WriteNow(m tezos.Message) error                   { return c.nodeConn.WriteNow(m) }
+
+// onShell hands a distributed-DB message from c to its session; under -v
+// it logs what the session did with what it did not answer or take.
+func (n *node) onShell(c *nodeConn, s *tezos.Session, m tezos.Message) {
+	switch v := s.Handle(m); v {
+	case tezos.Answered, tezos.Accepted:
+	default:
+		n.debugf("node run: %s %T from %v", v, m, c.Peer())
+	}
 }
 
 // describeHeader gives a header's level, hash and fitness, the fitness as

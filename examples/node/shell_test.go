@@ -5,14 +5,15 @@ import (
 	"io"
 	"net/netip"
 	"path/filepath"
-	"regexp"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/p2ppool/p2ppool"
 	"github.com/p2ppool/p2ppool/tezos"
+	"github.com/p2ppool/p2ppool/tezos/octeztest"
 )
 
 // shellPeer is a scripted peer: a pool that speaks only the distributed-DB
@@ -34,80 +35,82 @@ func dialShellPeer(t *testing.T, ctx context.Context, chainName, addr string) *s
 	return &shellPeer{pool: pool, conn: conn}
 }
 
-// ask sends req and returns the next message the node sends.
+// ask sends req and returns the next message the node sends but its
+// own Get_current_branch.
 func (p *shellPeer) ask(t *testing.T, ctx context.Context, req tezos.Message) tezos.Message {
 	t.Helper()
 	require.NoError(t, p.conn.Write(ctx, req))
-	m, err := p.conn.Read(ctx)
-	require.NoError(t, err, "the node keeps the connection")
-	return m
+	for {
+		m, err := p.conn.Read(ctx)
+		require.NoError(t, err, "the node keeps the connection")
+		if _, ok := m.(tezos.GetCurrentBranch); !ok {
+			return m
+		}
+	}
 }
 
-func TestRunAnswersShellRequests(t *testing.T) {
+// TestRunBehavesAsOctezShell runs "node run -chain mainnet" against a
+// test peer that follows octez's p2p_reader.ml (tezos/octeztest), not
+// against our own shell: the node announces TEZOS_MAINNET, asks for the
+// branch first so that octez takes its answers, answers Get_checkpoint
+// and Get_predecessor_header, prints the branch and head the peer
+// announces, and after the peer's Deactivate ignores its Get_current_head.
+func TestRunBehavesAsOctezShell(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
 	node := startNode(t, ctx, nil, "-identity", filepath.Join(t.TempDir(), "id.json"), "-listen", "127.0.0.1:0",
-		"-pow", "0", "-chain", "TEZOS_MAINNET", "-v")
-	peer := dialShellPeer(t, ctx, "TEZOS_MAINNET", node.addr)
+		"-pow", "0", "-chain", "mainnet", "-v")
 	mainnet, _ := tezos.LookupNetwork("mainnet")
 	genesis, _ := mainnet.GenesisHeader()
-	chain := mainnet.ChainID()
-
-	// Messages the node does not answer come first: were any of them to
-	// cost the connection, the requests below would fail.
-	other := tezos.ChainIDOf(tezos.BlockHash{1})
-	for _, m := range []tezos.Message{
-		tezos.GetCurrentHead{ChainID: other},   // another chain
-		tezos.GetCurrentBranch{ChainID: other}, // another chain
-		tezos.GetBlockHeaders{Hashes: []tezos.BlockHash{{2}, {3}}},
-		tezos.GetOperations{Hashes: []tezos.OperationHash{{4}}},
-		tezos.GetProtocols{Hashes: []tezos.ProtocolHash{{5}}},
-		tezos.GetCheckpoint{ChainID: chain},
-		tezos.Deactivate{ChainID: other},
-		tezos.CurrentHead{ChainID: chain, Header: tezos.BlockHeader{Shell: tezos.ShellHeader{Level: 42,
-			Fitness: [][]byte{{0x02}, {0x00, 0x00, 0x01, 0x00}}}}},
-		tezos.CurrentBranch{ChainID: chain, Locator: tezos.BlockLocator{
-			CurrentHead: tezos.BlockHeader{Shell: tezos.ShellHeader{Level: 7}}, History: []tezos.BlockHash{{6}, {7}}}},
-	} {
-		require.NoError(t, peer.conn.Write(ctx, m), "%T", m)
-	}
-
-	m := peer.ask(t, ctx, tezos.GetCurrentHead{ChainID: chain})
-	head, ok := m.(tezos.CurrentHead)
-	require.True(t, ok, "got %T", m)
-	assert.Equal(t, chain, head.ChainID)
-	assert.Equal(t, genesis.Shell, head.Header.Shell)
-	assert.Empty(t, head.Mempool.KnownValid)
-
-	m = peer.ask(t, ctx, tezos.GetCurrentBranch{ChainID: chain})
-	branch, ok := m.(tezos.CurrentBranch)
-	require.True(t, ok, "got %T", m)
-	assert.Equal(t, chain, branch.ChainID)
-	assert.Equal(t, genesis.Shell, branch.Locator.CurrentHead.Shell)
-	assert.Empty(t, branch.Locator.History)
-
-	// Of three blocks asked for, the node has one: one answer.
-	m = peer.ask(t, ctx, tezos.GetBlockHeaders{Hashes: []tezos.BlockHash{{8}, mainnet.Genesis, {9}}})
-	bh, ok := m.(tezos.BlockHeaderMessage)
-	require.True(t, ok, "got %T", m)
-	assert.Equal(t, genesis.Shell, bh.Header.Shell)
-	m = peer.ask(t, ctx, tezos.GetCurrentHead{ChainID: chain})
-	assert.IsType(t, tezos.CurrentHead{}, m, "nothing else was sent in between")
-
-	node.stdout.waitLine(t, `^current head from \S+: chain NetXdQprcVkpaWU level 42 hash B\w+ fitness \[02::00000100\]$`)
-	node.stdout.waitLine(t, `^current branch from \S+: chain NetXdQprcVkpaWU level 7 hash B\w+ fitness \[\], 2 in history$`)
-	node.stderr.waitLine(t, `ignored tezos.GetOperations from`)
-	node.stderr.waitLine(t, `asked for block \S+, which the node does not have`)
+	chain := octeztest.NewNetworkChain(mainnet, 10)
+	peer, err := octeztest.New(ctx, octeztest.Config{Chain: chain})
+	require.NoError(t, err)
+	defer peer.Close()
+	// The handshake checks the chain name: TEZOS_MAINNET, not "mainnet".
+	require.NoError(t, peer.Connect(ctx, netip.MustParseAddrPort(node.addr)))
+	nodeID, err := p2ppool.ParsePeerID(node.peerID)
+	require.NoError(t, err)
 	node.stderr.waitLine(t, `chain TEZOS_MAINNET, id NetXdQprcVkpaWU, mainnet genesis BLockGenesisGenesisGenesisGenesisGenesisf79b5d1CoW2`)
 
-	// The connection is up, nothing was held against the peer.
-	assert.NoError(t, peer.conn.Err())
-	assert.NotContains(t, node.stdout.String(), "disconnected")
-	assert.Zero(t, peer.conn.Stat().Unknown)
-	me := peer.pool.Config().Identity.PeerID
-	peer.conn.Disconnect(ctx, true)
-	<-peer.conn.Done()
-	node.stdout.waitLine(t, `^disconnected `+regexp.QuoteMeta(me.String())+` \S+ in: (peer said disconnect|closed by peer)$`)
+	remote := func() octeztest.Remote {
+		r, _ := peer.Remote(nodeID)
+		return r
+	}
+	eventually := func(what string, cond func(r octeztest.Remote) bool) {
+		t.Helper()
+		require.Eventually(t, func() bool { return cond(remote()) }, waitTimeout, 5*time.Millisecond, what)
+	}
+	// Both sides asked for the branch: octez activated the chain for the
+	// node and took its Current_branch (the genesis); the node printed
+	// the peer's.
+	eventually("octez takes the node's branch", func(r octeztest.Remote) bool { return r.Branch != nil })
+	assert.Equal(t, genesis.Shell, remote().Branch.CurrentHead.Shell)
+	assert.Equal(t, []tezos.ChainID{mainnet.ChainID()}, remote().Active)
+	node.stdout.waitLine(t, `^current branch from `+peer.ID().String()+`: chain NetXdQprcVkpaWU level 9 hash B\w+ fitness \[02::00000009::::ffffffff::00000000\], 9 in history$`)
+
+	send := func(m tezos.Message) { t.Helper(); require.NoError(t, peer.Send(ctx, nodeID, m)) }
+	send(tezos.GetCheckpoint{ChainID: mainnet.ChainID()})
+	send(tezos.GetPredecessorHeader{Block: mainnet.Genesis, Offset: 0})
+	send(tezos.GetBlockHeaders{Hashes: []tezos.BlockHash{{9}, mainnet.Genesis}})
+	send(tezos.GetCurrentHead{ChainID: mainnet.ChainID()})
+	eventually("answers", func(r octeztest.Remote) bool {
+		return r.Received[tezos.TagCheckpoint] == 1 && r.Received[tezos.TagPredecessorHeader] == 1 &&
+			r.Received[tezos.TagBlockHeader] == 1 && r.Received[tezos.TagCurrentHead] == 1
+	})
+	assert.Zero(t, remote().Counters.InactiveChain, "octez ignored nothing the node sent")
+
+	send(tezos.CurrentHead{ChainID: mainnet.ChainID(), Header: chain.Headers[7]})
+	node.stdout.waitLine(t, `^current head from `+peer.ID().String()+`: chain NetXdQprcVkpaWU level 7 `)
+
+	// After Deactivate the node no longer answers heads, nor takes them.
+	send(tezos.Deactivate{ChainID: mainnet.ChainID()})
+	send(tezos.GetCurrentHead{ChainID: mainnet.ChainID()})
+	node.stderr.waitLine(t, `inactive chain tezos.GetCurrentHead from `+peer.ID().String())
+	send(tezos.GetOperations{Hashes: []tezos.OperationHash{{4}}})
+	node.stderr.waitLine(t, `unknown tezos.GetOperations from `)
+	assert.Equal(t, 1, remote().Received[tezos.TagCurrentHead])
+	assert.True(t, remote().Connected, "nothing was held against the peer")
+
 	cancel()
 	assert.Equal(t, exitOK, node.wait(t))
 }
@@ -128,7 +131,10 @@ func TestRunLocalChainWithText(t *testing.T) {
 
 	peer := dialShellPeer(t, ctx, "P2PPOOL_TEST", b.addr)
 	cs := chainFor("P2PPOOL_TEST")
-	m := peer.ask(t, ctx, tezos.GetCurrentHead{ChainID: cs.id})
+	// The chain is activated first (octez's gating, p2p_reader.ml 256).
+	m := peer.ask(t, ctx, tezos.GetCurrentBranch{ChainID: cs.id})
+	require.IsType(t, tezos.CurrentBranch{}, m)
+	m = peer.ask(t, ctx, tezos.GetCurrentHead{ChainID: cs.id})
 	head, ok := m.(tezos.CurrentHead)
 	require.True(t, ok, "got %T", m)
 	assert.Equal(t, cs.headHash, head.Header.Shell.Predecessor, "genesis is its own predecessor")
