@@ -78,7 +78,6 @@ const (
 	extraHeaders         // answers Get_block_headers, and adds a header not asked
 	forgedGenesis        // answers for the genesis with a header of another shape
 	notFound             // has no block at all (octez's Unadvertised: silence)
-	malformedHeader      // answers with a header of the wrong hash and a valid-looking shape
 	truncatedAnswers     // answers only the first hash asked
 )
 
@@ -545,5 +544,5 @@ func TestRequesterNoPeer(t *testing.T) {
 
 func lieName(l lie) string {
 	return [...]string{"honest", "silent", "bad hash", "bad path", "wrong level", "wrong branch", "unsolicited",
-		"extra headers", "forged genesis", "not found", "malformed header", "truncated answers"}[l]
+		"extra headers", "forged genesis", "not found", "truncated answers"}[l]
 }
