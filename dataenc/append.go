@@ -73,6 +73,17 @@ func AppendRangedInt(dst []byte, v, min, max int) []byte {
 	}
 }
 
+// AppendUint30 appends v as octez uint30, refusing (an *EncodeError
+// wrapping ErrInvalid, dst unchanged) a value outside [0, MaxLength] as
+// octez's writer does (binary_writer.ml 106, binary_size.ml 92), though
+// its reader accepts more (see Reader.Uint30).
+func AppendUint30(dst []byte, v int) ([]byte, error) {
+	if v < 0 || v > MaxLength {
+		return dst, &EncodeError{What: "uint30 " + strconv.Itoa(v) + " outside [0, 2^30-1]", Err: ErrInvalid}
+	}
+	return AppendUint32(dst, uint32(v)), nil
+}
+
 // AppendBytes appends b as octez bytes: uint30 length, then b. The caller
 // keeps len(b) <= MaxLength (and within the enclosing bounds).
 func AppendBytes(dst, b []byte) []byte {

@@ -11,7 +11,7 @@
 //	uint8 / int8                       Uint8 / Int8      AppendUint8 / AppendInt8
 //	uint16 / int16                     Uint16 / Int16    AppendUint16 / AppendInt16
 //	int32 / int64 (Time.Protocol)      Int32 / Int64     AppendInt32 / AppendInt64
-//	uint30 / int31                     Uint30 / Int31    AppendUint32 / AppendInt32
+//	uint30 / int31                     Uint30 / Int31    AppendUint30 / AppendInt32
 //	ranged_int min max                 RangedInt         AppendRangedInt
 //	bool                               Bool              AppendBool
 //	n / z (arbitrary precision)        N / Z             AppendN / AppendZ
@@ -21,6 +21,7 @@
 //	dynamic_size e                     BeginDynamic+End  BeginDynamic / EndDynamic
 //	dynamic_size ~kind:`Uint8 e        BeginDynamic8     BeginDynamic8 / EndDynamic8
 //	check_size n e                     BeginCheckSize    Codec.Encode (MaxSize)
+//	obj2 (Variable v) (Fixed n)        BeginVariable+End the fields in order
 //	list ?max_length e                 List              AppendList
 //	Variable.list ?max_length e        VariableList      AppendVariableList
 //	opt "f" e  (in obj)                Opt, then e       AppendOpt, then e
@@ -29,7 +30,10 @@
 //	obj / tup / merge_objs             the fields in order
 //	conv, def, splitted, mu            no bytes of their own
 //
-// Lengths are uint30: a prefix of 2^30 or more is refused. octez's `list`
+// Lengths are uint30: a prefix of 2^30 or more is refused (octez reads it
+// and then finds the bytes missing). Reader.Uint30 reads a uint30 value as
+// octez's reader does, up to 2^31-1; AppendUint30 writes at most 2^30-1,
+// as octez's writer. octez's `list`
 // is dynamic_size around Variable.list, so it has a 4-byte byte-length
 // prefix (not an element count); `array` is the same on the wire.
 //

@@ -173,3 +173,34 @@ func FuzzListMin(f *testing.F) {
 		require.Equal(t, in, out)
 	})
 }
+
+// FuzzVariableBeforeFixed reads octez's "Variable field before a Fixed
+// one" layout (obj3 (Variable.list uint16) (Fixed.bytes 3) uint8) from
+// arbitrary input: it decodes exactly when the input is the 4-byte tail
+// after an even number of bytes, and what decodes is written back.
+func FuzzVariableBeforeFixed(f *testing.F) {
+	f.Add([]byte{0, 1, 0, 2, 'a', 'b', 'c', 9})
+	f.Add([]byte{'a', 'b', 'c', 9})
+	f.Add([]byte{0, 1, 'a', 'b'})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		r := MakeReader(in)
+		s := r.BeginVariable(3 + 1)
+		list := VariableListMin(&r, NoLimit, 2, func(r *Reader) uint16 { return r.Uint16() })
+		r.End(s)
+		id := r.Fixed(3)
+		n := r.Uint8()
+		err := r.Finish("variable before fixed")
+		if len(in) < 4 || (len(in)-4)%2 != 0 {
+			require.Error(t, err)
+			requireDecodeError(t, err)
+			return
+		}
+		require.NoError(t, err)
+		var out []byte
+		for _, v := range list {
+			out = AppendUint16(out, v)
+		}
+		out = append(append(out, id...), n)
+		require.Equal(t, in, out)
+	})
+}

@@ -6,9 +6,10 @@ import (
 	"strconv"
 )
 
-// MaxLength is the largest value of a uint30 length prefix (strings,
-// bytes, lists, dynamic_size): 2^30-1. A larger prefix is refused before
-// anything is read or allocated.
+// MaxLength is the largest uint30 octez's writer emits, and the largest
+// length prefix (strings, bytes, lists, dynamic_size) read or written
+// here: 2^30-1. A larger prefix is refused before anything is read or
+// allocated (octez refuses it too, see Reader.Bytes).
 const MaxLength = 1<<30 - 1
 
 // Reader is a cursor over a byte slice implementing the octez
@@ -181,11 +182,19 @@ func (r *Reader) Uint64() uint64 {
 // Int64 reads a big-endian int64 (octez int64, and Time.Protocol).
 func (r *Reader) Int64() int64 { return int64(r.Uint64()) }
 
-// Uint30 reads octez uint30: four big-endian bytes whose value must be
-// below 2^30 (ErrInvalid otherwise).
+// MaxUint30Read is the largest uint30 octez's reader accepts: 2^31-1.
+// Its reader (data-encoding binary_reader.ml 80-89) reads an int32 and
+// refuses only a negative one, so 2^30..2^31-1 decode although its
+// writer refuses them (binary_writer.ml 106 against binary_size.ml 92's
+// max_int `Uint30 = 2^30-1, which AppendUint30 keeps).
+const MaxUint30Read = 1<<31 - 1
+
+// Uint30 reads octez uint30 as octez's reader does: four big-endian
+// bytes, refused (ErrInvalid) only when the high bit is set, so values
+// up to MaxUint30Read are accepted, beyond MaxLength, the writer's bound.
 func (r *Reader) Uint30() int {
 	v := r.Uint32()
-	if v > MaxLength {
+	if v > MaxUint30Read {
 		r.Failf(ErrInvalid, "uint30 "+strconv.FormatUint(uint64(v), 10))
 		return 0
 	}
@@ -282,8 +291,12 @@ func (r *Reader) Rest() []byte {
 // restSlow is Rest after an error (nil) or under a check_size limit.
 func (r *Reader) restSlow() []byte { return r.take(r.end - r.off) }
 
-// length reads and validates a uint30 length prefix (see Bytes). Failing
-// allocates nothing.
+// length reads and validates a uint30 length prefix (see Bytes). A
+// prefix over MaxLength fails ErrTooLarge from the prefix alone. octez's
+// Dynamic_size reads it with Atom.int `Uint30 (binary_reader.ml 363-368),
+// so it refuses one with the high bit set as Invalid_int and one of
+// 2^30..2^31-1 as Not_enough_data, no input holding a gigabyte: the same
+// inputs are refused, under another name. Failing allocates nothing.
 func (r *Reader) length(max int) (int, bool) {
 	l := r.Uint32()
 	if r.err != nil {

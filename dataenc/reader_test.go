@@ -48,7 +48,12 @@ func TestReaderRanges(t *testing.T) {
 		err  error
 	}{
 		{"uint30 max", []byte{0x3F, 0xFF, 0xFF, 0xFF}, func(r *Reader) any { return r.Uint30() }, MaxLength, nil},
-		{"uint30 2^30", []byte{0x40, 0, 0, 0}, func(r *Reader) any { return r.Uint30() }, 0, ErrInvalid},
+		// octez's reader accepts any non-negative int32 as a uint30
+		// (binary_reader.ml 80-89), above its writer's 2^30-1.
+		{"uint30 2^30", []byte{0x40, 0, 0, 0}, func(r *Reader) any { return r.Uint30() }, 1 << 30, nil},
+		{"uint30 2^31-1", []byte{0x7F, 0xFF, 0xFF, 0xFF}, func(r *Reader) any { return r.Uint30() }, 1<<31 - 1, nil},
+		{"uint30 2^31", []byte{0x80, 0, 0, 0}, func(r *Reader) any { return r.Uint30() }, 0, ErrInvalid},
+		{"uint30 -1", []byte{0xFF, 0xFF, 0xFF, 0xFF}, func(r *Reader) any { return r.Uint30() }, 0, ErrInvalid},
 		{"int31 min", []byte{0xC0, 0, 0, 0}, func(r *Reader) any { return r.Int31() }, int32(-1 << 30), nil},
 		{"int31 below", []byte{0xBF, 0xFF, 0xFF, 0xFF}, func(r *Reader) any { return r.Int31() }, int32(0), ErrInvalid},
 		{"ranged uint8 offset", []byte{5}, func(r *Reader) any { return r.RangedInt(10, 20) }, 15, nil},
@@ -243,4 +248,86 @@ func TestRefusingHugeLengthsAllocatesNothing(t *testing.T) {
 		}
 	})
 	assert.Zero(t, allocs)
+}
+
+// TestAppendUint30 checks the writer keeps octez's writer bound
+// (binary_writer.ml 106 with binary_size.ml 92: max_int `Uint30 =
+// 2^30-1) although the reader accepts up to 2^31-1.
+func TestAppendUint30(t *testing.T) {
+	out, err := AppendUint30([]byte{9}, MaxLength)
+	require.NoError(t, err)
+	assert.Equal(t, []byte{9, 0x3F, 0xFF, 0xFF, 0xFF}, out)
+	for _, v := range []int{-1, 1 << 30, MaxUint30Read} {
+		out, err := AppendUint30([]byte{9}, v)
+		require.ErrorIs(t, err, ErrInvalid, "%d", v)
+		var ee *EncodeError
+		require.ErrorAs(t, err, &ee)
+		assert.Equal(t, []byte{9}, out, "dst unchanged")
+	}
+}
+
+// TestBeginVariable reads octez's "Variable field before a Fixed one"
+// layout, which its Kind.combine allows (data-encoding encoding.ml
+// 41-58: `Variable, `Fixed _ -> `Variable) and its reader splits by
+// giving the variable field the bytes left minus the fixed tail
+// (binary_reader.ml 396-403), refusing input shorter than the tail with
+// Not_enough_data. Here obj3 (req "data" Variable.bytes) (req "id"
+// (Fixed.bytes 2)) (req "n" uint16), and Variable.list uint8 before a
+// uint16.
+func TestBeginVariable(t *testing.T) {
+	readObj := func(r *Reader) (data, id []byte, n uint16) {
+		s := r.BeginVariable(2 + 2)
+		data = r.Rest()
+		r.End(s)
+		id = r.Fixed(2)
+		n = r.Uint16()
+		return
+	}
+	t.Run("bytes then fixed", func(t *testing.T) {
+		in := []byte{'a', 'b', 'c', 0xAA, 0xBB, 0x01, 0x02}
+		r := MakeReader(in)
+		data, id, n := readObj(&r)
+		require.NoError(t, r.Finish("obj"))
+		assert.Equal(t, []byte("abc"), data)
+		assert.Equal(t, []byte{0xAA, 0xBB}, id)
+		assert.Equal(t, uint16(0x0102), n)
+	})
+	t.Run("empty variable part", func(t *testing.T) {
+		r := MakeReader([]byte{0xAA, 0xBB, 0x01, 0x02})
+		data, _, n := readObj(&r)
+		require.NoError(t, r.Finish("obj"))
+		assert.Empty(t, data)
+		assert.Equal(t, uint16(0x0102), n)
+	})
+	t.Run("shorter than the fixed tail", func(t *testing.T) {
+		r := MakeReader([]byte{0xAA, 0xBB, 0x01})
+		readObj(&r)
+		require.ErrorIs(t, r.Finish("obj"), ErrTruncated)
+	})
+	t.Run("inside a dynamic_size", func(t *testing.T) {
+		// dynamic_size (obj2 (Variable.list uint8) uint16), then a byte.
+		in := []byte{0, 0, 0, 5, 7, 8, 9, 0x01, 0x02, 0xEE}
+		r := MakeReader(in)
+		d := r.BeginDynamic(NoLimit)
+		s := r.BeginVariable(2)
+		list := VariableList(&r, NoLimit, func(r *Reader) uint8 { return r.Uint8() })
+		r.End(s)
+		n := r.Uint16()
+		r.End(d)
+		last := r.Uint8()
+		require.NoError(t, r.Finish("nested"))
+		assert.Equal(t, []uint8{7, 8, 9}, list)
+		assert.Equal(t, uint16(0x0102), n)
+		assert.Equal(t, uint8(0xEE), last)
+	})
+	t.Run("variable field under-read", func(t *testing.T) {
+		// A variable field that stops short of its share leaves bytes
+		// the fixed tail cannot take: octez asserts it consumed all.
+		r := MakeReader([]byte{1, 2, 3, 0xAA, 0xBB})
+		s := r.BeginVariable(2)
+		r.Uint8()
+		r.End(s)
+		r.Fixed(2)
+		require.ErrorIs(t, r.Finish("short"), ErrTrailingBytes)
+	})
 }

@@ -57,6 +57,37 @@ func (r *Reader) openRegion(n int) Span {
 	return s
 }
 
+// BeginVariable opens the variable-size field of octez's "Variable field
+// before a Fixed one" layout: an obj or tup whose variable-size field
+// (Variable.bytes, Variable.list, ...) is followed only by fixed-size
+// fields, fixedTail bytes in all. octez allows it (data-encoding
+// encoding.ml 41-58, Kind.combine: `Variable, `Fixed _ -> `Variable) and
+// reads it by giving the variable field what remains minus the fixed
+// tail (binary_reader.ml 396-403). Reads up to End are bounded to that
+// field, which must be consumed exactly, as Rest and VariableList do; the
+// fixed fields are then read after End. A region shorter than fixedTail
+// fails with ErrTruncated (octez Not_enough_data).
+func (r *Reader) BeginVariable(fixedTail int) Span {
+	s := Span{dynamic: true, saved: r.end}
+	if r.err != nil {
+		s.end = r.off
+		return s
+	}
+	if fixedTail < 0 {
+		r.Fail(ErrInvalid)
+		s.end = r.off
+		return s
+	}
+	if fixedTail > r.end-r.off {
+		r.Failf(ErrTruncated, "fixed fields after a variable one")
+		s.end = r.off
+		return s
+	}
+	s.end = r.end - fixedTail
+	r.end = s.end
+	return s
+}
+
 // BeginCheckSize opens octez `check_size max e`: reads that would go more
 // than max bytes past the current offset fail with ErrTooLarge, until End.
 // A value read to the end of its region (Variable.*, Rest) longer than max

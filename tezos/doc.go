@@ -23,6 +23,16 @@
 // application knows (Store). Package tezos/octeztest is a test peer
 // written from p2p_reader.ml to test such programs against.
 //
+// # Fetching from untrusted peers
+//
+// A Requester fetches block headers by hash, the operations of blocks
+// and predecessor headers from the peers of a pool, several requests in
+// flight, retrying on another peer after a timeout, and hands over only
+// what it verified: header bytes that hash to the hash asked, operation
+// lists whose Merkle path leads to the block's operations_hash. A peer
+// that answers with data that fails verification is greylisted. The
+// application's read loop passes messages to Requester.Handle.
+//
 // # Bounds
 //
 // The bounds are octez's (Distributed_db_message.Bounded_encoding):

@@ -73,7 +73,7 @@ func (g gen) path() OperationsPath {
 }
 
 func (g gen) protocol() Protocol {
-	p := Protocol{ExpectedEnvVersion: int16(g.r.Uint32())}
+	p := Protocol{ExpectedEnvVersion: int16(g.r.IntN(MaxEnvVersion + 1))}
 	for range g.r.IntN(3) {
 		c := ProtocolComponent{Name: string(g.bytes(10)), Implementation: string(g.bytes(50))}
 		if g.r.IntN(2) == 0 {

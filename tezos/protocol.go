@@ -6,11 +6,19 @@ import "github.com/p2ppool/p2ppool/dataenc"
 // Distributed_db_message.Bounded_encoding.protocol_max_size (2 MiB).
 const MaxProtocolSize = 2 * 1024 * 1024
 
+// MaxEnvVersion is the highest protocol environment version octez knows
+// (src/lib_base/protocol.ml 34-52: V0 … V17). octez's
+// env_version_encoding maps a uint16 to a version and fails on any other
+// value (protocol.ml 92-135, line 134's failwith), so a Protocol message
+// naming an unknown version is a decoding error, for which octez
+// greylists its sender; this package refuses it the same way.
+const MaxEnvVersion = 17
+
 // Protocol is a protocol's source (octez Protocol.t).
 type Protocol struct {
-	// ExpectedEnvVersion is the environment version the protocol needs
-	// (an int16 on the wire; octez refuses versions it does not know,
-	// which this package leaves to the application).
+	// ExpectedEnvVersion is the environment version the protocol needs,
+	// in [0, MaxEnvVersion] (a uint16 on the wire; octez refuses other
+	// values, and so do the decoder and encoder here).
 	ExpectedEnvVersion int16
 	Components         []ProtocolComponent
 }
@@ -29,7 +37,11 @@ type ProtocolComponent struct {
 func readProtocol(r *dataenc.Reader, p *Protocol) {
 	c := r.BeginCheckSize(MaxProtocolSize)
 	r.Field("expected_env_version")
-	p.ExpectedEnvVersion = r.Int16()
+	v := r.Uint16()
+	if r.Err() == nil && v > MaxEnvVersion {
+		r.Failf(dataenc.ErrInvalid, "unexpected environment version "+itoa(int(v)))
+	}
+	p.ExpectedEnvVersion = int16(v)
 	r.Field("components")
 	// No max_length in octez: the 2 MiB over a component's 9 bytes.
 	p.Components = dataenc.ListMin(r, dataenc.NoLimit, dataenc.NoLimit, componentMin, readComponent)
@@ -61,6 +73,10 @@ func appendComponent(dst []byte, c ProtocolComponent) []byte {
 }
 
 func appendProtocol(dst []byte, p *Protocol) ([]byte, error) {
+	if p.ExpectedEnvVersion < 0 || p.ExpectedEnvVersion > MaxEnvVersion {
+		// octez cannot even build such a value (protocol.ml 97-115).
+		return dst, &dataenc.EncodeError{What: "protocol: environment version " + itoa(int(p.ExpectedEnvVersion)) + " outside [0, " + itoa(MaxEnvVersion) + "]", Err: dataenc.ErrInvalid}
+	}
 	start := len(dst)
 	out, err := dataenc.AppendList(dataenc.AppendInt16(dst, p.ExpectedEnvVersion), p.Components, dataenc.NoLimit, appendComponent)
 	if err != nil {
