@@ -168,6 +168,9 @@ type FetchedHeader struct {
 	Hash   BlockHash
 	Header BlockHeader
 	Raw    []byte
+	// From is the peer that sent it; zero for a genesis header answered
+	// locally (RequesterConfig.GenesisHeader).
+	From p2ppool.PeerID
 }
 
 // Requester fetches and verifies data from untrusted peers. It is safe
@@ -377,7 +380,10 @@ func (r *Requester) FetchHeaders(ctx context.Context, hashes []BlockHash) ([]Fet
 		}
 		items = append(items, item{key: itemKey{kind: kindHeader, hash: h}, idx: i})
 	}
-	err := r.run(ctx, items, func(a answer) { out[a.idx] = a.header })
+	err := r.run(ctx, items, func(a answer) {
+		out[a.idx] = a.header
+		out[a.idx].From = a.from
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -428,7 +434,7 @@ func (r *Requester) FetchPredecessorHeader(ctx context.Context, hash BlockHash, 
 	}
 	var out FetchedHeader
 	items := []item{{key: itemKey{kind: kindPred, hash: hash, n: offset}, wantLevel: level - offset, wantHash: want}}
-	if err := r.run(ctx, items, func(a answer) { out = a.header }); err != nil {
+	if err := r.run(ctx, items, func(a answer) { out, out.From = a.header, a.from }); err != nil {
 		return FetchedHeader{}, err
 	}
 	return out, nil

@@ -309,6 +309,13 @@ func TestRequesterFetchHeaders(t *testing.T) {
 					raw, err := BlockHeaderCodec.Encode(nil, &f.Header)
 					require.NoError(t, err)
 					assert.Equal(t, raw, f.Raw)
+					// From names the sender: one of the peers (a partial
+					// liar's true answers count too).
+					senders := []p2ppool.PeerID{good.id}
+					for _, l := range liars {
+						senders = append(senders, l.id)
+					}
+					assert.Contains(t, senders, f.From, "From names the sender")
 				}
 				elapsed := time.Since(start)
 				if len(tt.liars) == 0 {
@@ -493,6 +500,8 @@ func TestRequesterGenesis(t *testing.T) {
 		assert.Equal(t, graw, got[0].Raw)
 		gh, _ := got[0].Header.Hash()
 		assert.NotEqual(t, chain.genesis, gh, "genesis is not its header's hash")
+		assert.False(t, got[0].From.IsZero(), "a peer's genesis names it")
+		assert.NotEqual(t, forger.id, got[0].From)
 		synctest.Wait()
 		assert.True(t, n.greylisted(forger))
 	})

@@ -7,6 +7,9 @@
 //	         [-limit-loopback] [-max-connections N] [-max-incoming-per-addr N]...
 //	                                       run a node that chats in text and
 //	                                       speaks the octez shell's messages
+//	node sync -identity FILE -peer HOST:PORT[#PEER_ID]... -out FILE [-chain NAME] [-genesis HASH] [-timeout D]
+//	                                       fetch and verify the header chain
+//	                                       from the head back to genesis
 //
 // Run "node help" for the list.
 package main
@@ -33,6 +36,7 @@ type command struct {
 var commands = []command{
 	{name: "identity", summary: "generate (-o FILE) or check (-check FILE) an octez identity.json", run: runIdentity},
 	{name: "run", summary: "run a node: listen, connect to peers, exchange text and shell messages", run: runNode},
+	{name: "sync", summary: "fetch and verify the header chain from the network's head back to genesis", run: runSync},
 }
 
 // Exit codes shared by the subcommands.

@@ -75,7 +75,7 @@ func runNodeWithInput(ctx context.Context, args []string, in io.Reader, stdout, 
 		return code
 	}
 	errw := &lineWriter{w: stderr}
-	id, code := loadOrCreateIdentity(ctx, opts.identity, opts.pow, errw)
+	id, code := loadOrCreateIdentity(ctx, "node run", opts.identity, opts.pow, errw)
 	if id == nil {
 		return code
 	}
@@ -257,8 +257,9 @@ func checkHostPort(s string) error {
 
 // loadOrCreateIdentity loads the identity at path, checking that it meets
 // pow, or creates it at difficulty pow when the file does not exist. On
-// failure it returns nil and the exit code.
-func loadOrCreateIdentity(ctx context.Context, path string, pow float64, stderr io.Writer) (*p2ppool.Identity, int) {
+// failure it returns nil and the exit code; cmd ("node run") prefixes its
+// messages.
+func loadOrCreateIdentity(ctx context.Context, cmd, path string, pow float64, stderr io.Writer) (*p2ppool.Identity, int) {
 	id, err := p2ppool.LoadIdentity(path, difficulty(pow))
 	if errors.Is(err, fs.ErrNotExist) {
 		id, err = createIdentity(ctx, path, pow, stderr)
@@ -266,12 +267,12 @@ func loadOrCreateIdentity(ctx context.Context, path string, pow float64, stderr 
 			id, err = p2ppool.LoadIdentity(path, difficulty(pow))
 		}
 		if err != nil && ctx.Err() != nil {
-			fmt.Fprintln(stderr, "node run: interrupted, no identity written")
+			fmt.Fprintf(stderr, "%s: interrupted, no identity written\n", cmd)
 			return nil, exitInterrupted
 		}
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "node run: %v\n", err)
+		fmt.Fprintf(stderr, "%s: %v\n", cmd, err)
 		return nil, exitFailure
 	}
 	return id, exitOK
@@ -389,32 +390,43 @@ func (n *node) readMessages(c *nodeConn) {
 // dial connects to addr, retrying with exponential backoff while the
 // point refuses or times out, up to dialAttempts attempts.
 func (n *node) dial(ctx context.Context, addr string) {
-	backoff := dialFirstBackoff
-	for attempt := 1; ; attempt++ {
+	dialWithRetry(ctx, "node run", addr, n.errw, func(ctx context.Context, addr string) error {
 		// HOST:PORT, [v6]:PORT or a name, optionally #peer_id.
 		_, err := n.pool.ConnectPoint(ctx, addr)
+		return err
+	})
+}
+
+// dialWithRetry calls connect(ctx, addr), retrying with exponential
+// backoff while the point refuses or times out, up to dialAttempts
+// attempts; it reports each failure on errw, prefixed with cmd. It
+// returns connect's last error, nil once connected (or already).
+func dialWithRetry(ctx context.Context, cmd, addr string, errw io.Writer, connect func(context.Context, string) error) error {
+	backoff := dialFirstBackoff
+	for attempt := 1; ; attempt++ {
+		err := connect(ctx, addr)
 		switch {
 		case err == nil:
-			return
+			return nil
 		case ctx.Err() != nil || errors.Is(err, p2ppool.ErrPoolClosed):
-			return
+			return err
 		case errors.Is(err, p2ppool.ErrAlreadyConnected):
-			fmt.Fprintf(n.errw, "node run: %s: already connected\n", addr)
-			return
+			fmt.Fprintf(errw, "%s: %s: already connected\n", cmd, addr)
+			return nil
 		}
 		retry := errors.Is(err, p2ppool.ErrConnectionFailed) || errors.Is(err, p2ppool.ErrTimeout) ||
 			errors.Is(err, p2ppool.ErrPendingConnection)
 		if !retry || attempt == dialAttempts {
-			fmt.Fprintf(n.errw, "node run: %s: %v (attempt %d/%d, giving up)\n", addr, err, attempt, dialAttempts)
-			return
+			fmt.Fprintf(errw, "%s: %s: %v (attempt %d/%d, giving up)\n", cmd, addr, err, attempt, dialAttempts)
+			return err
 		}
-		fmt.Fprintf(n.errw, "node run: %s: %v (attempt %d/%d, retrying in %v)\n", addr, err, attempt, dialAttempts, backoff)
+		fmt.Fprintf(errw, "%s: %s: %v (attempt %d/%d, retrying in %v)\n", cmd, addr, err, attempt, dialAttempts, backoff)
 		t := time.NewTimer(backoff)
 		select {
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return
+			return ctx.Err()
 		}
 		backoff *= 2
 	}
