@@ -201,10 +201,16 @@ func TestSyncInvalidChains(t *testing.T) {
 				line := lastLine(stderr)
 				assert.True(t, strings.HasPrefix(line, "sync: "+tc.want), line)
 				// The message names the peers: those asked, or those
-				// that announced the head of that chain.
+				// that announced the head of that chain (which of the
+				// three had connected and answered by then depends on
+				// the schedule, so at least one).
+				named := 0
 				for _, p := range peers {
-					assert.Contains(t, line, p.ID().String())
+					if strings.Contains(line, p.ID().String()) {
+						named++
+					}
 				}
+				assert.Positive(t, named, "the message names a peer that served the chain: %s", line)
 				_, err := os.Stat(filepath.Join(dir, "headers.jsonl"))
 				assert.True(t, os.IsNotExist(err), "nothing written for an invalid chain")
 			})
