@@ -4,7 +4,10 @@
 // its target number of connections, has them gossip text messages, and
 // shows a live table of connections and traffic.
 //
-//	go run ./examples/swarm [-nodes 16] [-duration 10s] [-target 4] [-rate 20] [-cap 0] [-until-target] [-json]
+//	go run ./examples/swarm [-nodes 16] [-duration 10s] [-target 4] [-rate 20] [-cap 0] [-until-target] [-json] [-svg FILE] [-dot FILE]
+//
+// With -svg or -dot it writes a picture of the graph of connections when
+// the swarm ends (topology.go).
 //
 // It exits 0 when, at the end, every node has a connection and the graph
 // of connections is connected.
@@ -66,6 +69,7 @@ type options struct {
 	cap           int64 // per-node upload cap, bytes per second; 0: none
 	json          bool
 	untilTarget   bool // stop early once every node has reached its target
+	topo          topoFlags
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, int) {
@@ -80,6 +84,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, int) {
 		fmt.Sprintf("connections each node seeks (default %d, or nodes-1 if smaller)", defaultTarget))
 	flags.Float64Var(&o.rate, "rate", 20, "text messages per second each node gossips (0: none)")
 	flags.Int64Var(&o.cap, "cap", 0, "per-node upload cap in bytes per second, shared by its connections (0: unlimited)")
+	o.topo.register(flags)
 	flags.Usage = func() {
 		fmt.Fprintln(stderr, "usage: swarm [-nodes N] [-duration D] [-target N] [-rate R] [-cap BYTES] [-until-target] [-json]")
 		fmt.Fprintln(stderr)
@@ -121,6 +126,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if opts == nil {
 		return code
 	}
+	if err := opts.topo.check(); err != nil {
+		fmt.Fprintf(stderr, "swarm: %v\n", err)
+		return exitUsage
+	}
 	s, err := newSwarm(ctx, opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "swarm: %v\n", err)
@@ -134,6 +143,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	s.stopLoops()
 	s.settle(settleTimeout)
 	final := s.snapshot() // connections as they were, before shutdown
+	var topo topology
+	if opts.topo.wanted() {
+		topo = s.topology(final)
+	}
 	if err := s.shutdown(); err != nil {
 		fmt.Fprintf(stderr, "swarm: %v\n", err)
 	}
@@ -152,6 +165,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		report = stderr // stdout carries only the JSON lines
 	}
 	ok := s.summary(report, final, elapsed, interrupted)
+	if err := opts.topo.write(topo, report); err != nil {
+		fmt.Fprintf(stderr, "swarm: %v\n", err)
+		return exitSetupFailed
+	}
 	if !ok {
 		return exitNotAllGood
 	}
