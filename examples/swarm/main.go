@@ -4,7 +4,10 @@
 // its target number of connections, has them gossip text messages, and
 // shows a live table of connections and traffic.
 //
-//	go run ./examples/swarm [-nodes 16] [-duration 10s] [-target 4] [-rate 20] [-cap 0] [-until-target] [-json]
+//	go run ./examples/swarm [-nodes 16] [-duration 10s] [-target 4] [-rate 20] [-cap 0] [-until-target] [-json] [-svg FILE] [-dot FILE]
+//
+// With -svg or -dot it writes a picture of the graph of connections when
+// the swarm ends (topology.go).
 //
 // It exits 0 when, at the end, every node has a connection and the graph
 // of connections is connected.
@@ -22,7 +25,6 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -50,7 +52,6 @@ const (
 	settleTimeout   = time.Second
 	ttyRefresh      = 250 * time.Millisecond
 	pipeRefresh     = time.Second
-	maxLiveRows     = 40 // rows of the live table; the final one shows all
 )
 
 func main() {
@@ -68,6 +69,7 @@ type options struct {
 	cap           int64 // per-node upload cap, bytes per second; 0: none
 	json          bool
 	untilTarget   bool // stop early once every node has reached its target
+	topo          topoFlags
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, int) {
@@ -82,6 +84,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, int) {
 		fmt.Sprintf("connections each node seeks (default %d, or nodes-1 if smaller)", defaultTarget))
 	flags.Float64Var(&o.rate, "rate", 20, "text messages per second each node gossips (0: none)")
 	flags.Int64Var(&o.cap, "cap", 0, "per-node upload cap in bytes per second, shared by its connections (0: unlimited)")
+	o.topo.register(flags)
 	flags.Usage = func() {
 		fmt.Fprintln(stderr, "usage: swarm [-nodes N] [-duration D] [-target N] [-rate R] [-cap BYTES] [-until-target] [-json]")
 		fmt.Fprintln(stderr)
@@ -123,19 +126,27 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if opts == nil {
 		return code
 	}
+	if err := opts.topo.check(); err != nil {
+		fmt.Fprintf(stderr, "swarm: %v\n", err)
+		return exitUsage
+	}
 	s, err := newSwarm(ctx, opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "swarm: %v\n", err)
 		return exitSetupFailed
 	}
 	s.start()
-	view := newView(s, stdout)
+	view := newView(s, stdout, stderr)
 	interrupted := view.live(ctx, opts.duration)
 	elapsed := time.Since(s.started)
 
 	s.stopLoops()
 	s.settle(settleTimeout)
 	final := s.snapshot() // connections as they were, before shutdown
+	var topo topology
+	if opts.topo.wanted() {
+		topo = s.topology(final)
+	}
 	if err := s.shutdown(); err != nil {
 		fmt.Fprintf(stderr, "swarm: %v\n", err)
 	}
@@ -154,6 +165,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		report = stderr // stdout carries only the JSON lines
 	}
 	ok := s.summary(report, final, elapsed, interrupted)
+	if err := opts.topo.write(topo, report); err != nil {
+		fmt.Fprintf(stderr, "swarm: %v\n", err)
+		return exitSetupFailed
+	}
 	if !ok {
 		return exitNotAllGood
 	}
@@ -642,165 +657,6 @@ func (s *swarm) summary(w io.Writer, snap swarmState, elapsed time.Duration, int
 		fmt.Fprintf(w, "  graph:       NOT connected: %d components\n", snap.components)
 	}
 	return ok
-}
-
-// view shows the swarm while it runs: a table redrawn in place on a
-// terminal, a progress line a second otherwise, nothing with -json.
-type view struct {
-	s   *swarm
-	w   io.Writer
-	tty bool
-}
-
-func newView(s *swarm, w io.Writer) *view {
-	return &view{s: s, w: w, tty: isTerminal(w)}
-}
-
-// isTerminal reports whether w is a character device, where ANSI escapes
-// make sense.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
-}
-
-// live refreshes the view until d has passed, ctx ends, or, with
-// -until-target, every node has reached its target; it reports whether
-// ctx ended first.
-func (v *view) live(ctx context.Context, d time.Duration) (interrupted bool) {
-	deadline := time.NewTimer(d)
-	defer deadline.Stop()
-	var tick <-chan time.Time
-	if !v.s.opts.json {
-		period := pipeRefresh
-		if v.tty {
-			period = ttyRefresh
-			io.WriteString(v.w, "\x1b[?25l\x1b[H\x1b[2J") // hide the cursor, clear
-		}
-		t := time.NewTicker(period)
-		defer t.Stop()
-		tick = t.C
-	}
-	var allAtTarget <-chan struct{}
-	if v.s.opts.untilTarget {
-		allAtTarget = v.s.allAtTarget
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			return true
-		case <-deadline.C:
-			return false
-		case <-allAtTarget:
-			if !v.s.opts.json && !v.tty {
-				v.progress(v.s.snapshot()) // at least one line, however soon
-			}
-			return false
-		case <-tick:
-			snap := v.s.snapshot()
-			if v.tty {
-				v.frame(snap, maxLiveRows)
-			} else {
-				v.progress(snap)
-			}
-		}
-	}
-}
-
-// final shows the final table, in place of the live one on a terminal.
-func (v *view) final(snap swarmState) {
-	if v.tty {
-		v.frame(snap, len(snap.nodes))
-		io.WriteString(v.w, "\x1b[?25h\n") // show the cursor again
-		return
-	}
-	fmt.Fprintln(v.w)
-	io.WriteString(v.w, v.table(snap, len(snap.nodes)))
-	fmt.Fprintln(v.w)
-}
-
-// frame redraws the screen from the top left: each line is cleared to its
-// end and the rest of the screen below, which does not flicker as a full
-// clear would.
-func (v *view) frame(snap swarmState, rows int) {
-	var b strings.Builder
-	b.WriteString("\x1b[H")
-	for line := range strings.Lines(v.header(snap) + "\n" + v.table(snap, rows)) {
-		b.WriteString(strings.TrimSuffix(line, "\n"))
-		b.WriteString("\x1b[K\n")
-	}
-	b.WriteString("\x1b[J")
-	io.WriteString(v.w, b.String())
-}
-
-func (v *view) header(snap swarmState) string {
-	o := v.s.opts
-	at := 0
-	for _, st := range snap.nodes {
-		if st.reached > 0 {
-			at++
-		}
-	}
-	graph := "connected"
-	if snap.components != 1 {
-		graph = fmt.Sprintf("%d components", snap.components)
-	}
-	elapsed := min(time.Since(v.s.started), o.duration)
-	capped := ""
-	if o.cap > 0 {
-		capped = " · upload cap " + humanRate(int(o.cap)) + "/node"
-	}
-	return fmt.Sprintf("p2ppool swarm · %d nodes on 127.0.0.1 · target %s (max %d) · %g msgs/s/node%s\n"+
-		"%v of %v · %d connections · %d/%d nodes reached target · graph %s\n",
-		o.nodes, plural(o.target, "connection"), 2*o.target+2, o.rate, capped,
-		elapsed.Truncate(100*time.Millisecond), o.duration, snap.edges, at, o.nodes, graph)
-}
-
-// table formats the first rows nodes of snap.
-func (v *view) table(snap swarmState, rows int) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%4s  %-12s  %5s  %6s  %9s  %9s  %9s  %9s  %10s  %10s\n",
-		"node", "peer id", "conns", "points", "msgs in", "msgs out", "bytes in", "bytes out", "in/s", "out/s")
-	for _, st := range snap.nodes[:min(rows, len(snap.nodes))] {
-		fmt.Fprintf(&b, "%4d  %-12s  %5d  %6d  %9d  %9d  %9s  %9s  %10s  %10s\n",
-			st.Node, st.PeerID.String()[:12], st.Connections, st.KnownPoints,
-			st.MsgsIn, st.MsgsOut, humanBytes(st.BytesIn), humanBytes(st.BytesOut),
-			humanRate(st.Inflow), humanRate(st.Outflow))
-	}
-	if more := len(snap.nodes) - rows; more > 0 {
-		fmt.Fprintf(&b, "   … and %d more nodes\n", more)
-	}
-	return b.String()
-}
-
-// progress prints one compact line, for logs and pipes.
-func (v *view) progress(snap swarmState) {
-	minC, maxC, at := -1, 0, 0
-	var in, out uint64
-	var inflow, outflow int
-	for _, st := range snap.nodes {
-		inflow += st.Inflow
-		outflow += st.Outflow
-		if minC < 0 || st.Connections < minC {
-			minC = st.Connections
-		}
-		maxC = max(maxC, st.Connections)
-		if st.reached > 0 {
-			at++
-		}
-		in += st.MsgsIn
-		out += st.MsgsOut
-	}
-	graph := "connected"
-	if snap.components != 1 {
-		graph = fmt.Sprintf("%d components", snap.components)
-	}
-	fmt.Fprintf(v.w, "%5.1fs  %d connections (per node %d-%d)  %d/%d at target  graph %s  msgs out %d in %d  flow out %s in %s\n",
-		time.Since(v.s.started).Seconds(), snap.edges, minC, maxC, at, len(snap.nodes), graph, out, in,
-		humanRate(outflow), humanRate(inflow))
 }
 
 // plural formats a count of things.

@@ -68,31 +68,17 @@ func TestSwarmTable(t *testing.T) {
 	require.Equal(t, exitOK, code, stderr)
 	assert.Empty(t, stderr)
 	assert.NotContains(t, stdout, "\x1b[", "no ANSI escapes when stdout is not a terminal")
+	assert.Regexp(t, `^swarm: chain P2PPOOL_SWARM, 4 nodes listening on 127\.0\.0\.1, ports by node: \d+ \d+ \d+ \d+\n`, stdout, "the chain and ports first")
 	// At least one progress line, then the final table and the summary.
 	assert.Regexp(t, `(?m)^\s+\d+\.\ds  \d+ connections \(per node \d+-\d+\)  \d/4 at target  graph `, stdout)
-	assert.Regexp(t, `(?m)^node  peer id\s+conns\s+points\s+msgs in\s+msgs out\s+bytes in\s+bytes out\s+in/s\s+out/s$`, stdout)
+	assert.Regexp(t, `(?m)^node\s+port\s+peer id\s+conns\s+points\s+msgs in\s+msgs out\s+bytes in\s+bytes out\s+in/s\s+out/s$`, stdout)
 	for i := range 4 {
-		assert.Regexp(t, `(?m)^\s+`+string(rune('0'+i))+`  id\w{10}\s+3\s+\d+`, stdout, "node %d: 3 connections, the target", i)
+		assert.Regexp(t, `(?m)^\s+`+string(rune('0'+i))+`\s+\d+  id\w{10}\s+3\s+\d+`, stdout, "node %d: 3 connections, the target", i)
 	}
 	assert.Regexp(t, `swarm ran \d+(\.\d+)?m?s: 4 nodes, target 3 connections each`, stdout)
 	assert.Contains(t, stdout, "every node reached 3 connections")
 	assert.Contains(t, stdout, "graph:       connected")
 	assert.Regexp(t, `messages:    (\d+) sent, (\d+) received`, stdout)
-}
-
-func TestSwarmLiveFrame(t *testing.T) {
-	s := &swarm{opts: &options{nodes: 2, target: 1, duration: time.Second, rate: 20}, started: time.Now()}
-	snap := fakeSnapshot(t, s, 3, [][2]int{{0, 1}, {1, 2}})
-	var out bytes.Buffer
-	v := &view{s: s, w: &out, tty: true}
-	v.frame(snap, 2)
-	frame := out.String()
-	assert.True(t, strings.HasPrefix(frame, "\x1b[H"), "starts from the top left")
-	assert.True(t, strings.HasSuffix(frame, "\x1b[J"), "clears what is left below")
-	assert.Contains(t, frame, "target 1 connection (max 4)")
-	assert.Contains(t, frame, " · 2 connections · ")
-	assert.Contains(t, frame, "graph connected\x1b[K\n")
-	assert.Contains(t, frame, "… and 1 more nodes")
 }
 
 // fakeSnapshot builds a snapshot of n nodes linked by edges, with made-up
