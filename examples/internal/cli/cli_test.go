@@ -217,4 +217,3 @@ func TestIsTerminal(t *testing.T) {
 	defer null.Close()
 	assert.False(t, IsTerminal(null))
 }
-
