@@ -320,9 +320,9 @@ func (p *core) refuse(remote netip.AddrPort, r RefusalReason, err error) {
 	p.refused[r].Add(1)
 	p.cfg.Metrics.ConnRefused(r)
 	if err != nil {
-		p.log.Debug("incoming connection refused", "remote", remote, "reason", r, "err", err)
+		p.log.Debug("incoming connection refused", "remote", remote, "reason", r.String(), "err", err)
 	} else {
-		p.log.Debug("incoming connection refused", "remote", remote, "reason", r)
+		p.log.Debug("incoming connection refused", "remote", remote, "reason", r.String())
 	}
 }
 
@@ -473,7 +473,7 @@ func (p *core) establish(ctx context.Context, nc net.Conn, incoming bool, dialle
 	}
 	if v := adm.evict; v != nil {
 		p.evictions.Add(1)
-		v.log.Debug("evicted for a peer of a less represented subnet", "newcomer", socketPoint, "reason", ReasonEvicted)
+		v.log.Debug("evicted for a peer of a less represented subnet", "newcomer", socketPoint, "reason", ReasonEvicted.String())
 		v.end(&DisconnectError{Reason: ReasonEvicted}, false)
 	}
 	sc, err := auth.Accept()
