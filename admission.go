@@ -194,20 +194,20 @@ func (p *core) accept(ctx context.Context, nc net.Conn) (*conn, error) {
 	p.publishLocked(Event{Kind: EventIncomingConnection, Point: socketPoint})
 	if p.acl.bannedAddr(addr) {
 		p.mu.Unlock()
-		p.refuse(RefusedBanned, nil) // counted before the peer can see the close
+		p.refuse(socketPoint, RefusedBanned, nil) // counted before the peer can see the close
 		nc.Close()
 		return nil, ErrPointBanned
 	}
 	if r, err := p.incomingShareLocked(addr); err != nil {
 		p.mu.Unlock()
-		p.refuse(r, nil)
+		p.refuse(socketPoint, r, err)
 		nc.Close()
 		return nil, err
 	}
 	h, victim, r, ok := p.pending.admit(&p.cfg, p.groups, addr, evict, time.Now(), &p.fails)
 	p.mu.Unlock()
 	if !ok {
-		p.refuse(r, nil)
+		p.refuse(socketPoint, r, nil)
 		nc.Close()
 		if r == RefusedTooManyIncoming {
 			return nil, ErrTooManyIncoming
@@ -233,7 +233,7 @@ func (p *core) accept(ctx context.Context, nc net.Conn) (*conn, error) {
 		r := refusalOf(err)
 		if !h.refused {
 			p.handshakeFailed(err)
-			p.refuse(r, err)
+			p.refuse(socketPoint, r, err)
 		}
 		// Timeouts count toward the address's stall score; so does an
 		// eviction, but only of a handshake that had been slow (half the
@@ -313,11 +313,16 @@ func (p *core) handshakeStalled(h *pendingHandshake, addr netip.Addr) {
 	}
 }
 
-func (p *core) refuse(r RefusalReason, err error) {
+// refuse counts an incoming connection from remote refused for r and
+// logs it at Debug (a peer can make as many as it likes) with the remote
+// address and the reason, and err when it says more than the reason.
+func (p *core) refuse(remote netip.AddrPort, r RefusalReason, err error) {
 	p.refused[r].Add(1)
 	p.cfg.Metrics.ConnRefused(r)
 	if err != nil {
-		p.log.Debug("incoming connection refused", "reason", r, "err", err)
+		p.log.Debug("incoming connection refused", "remote", remote, "reason", r.String(), "err", err)
+	} else {
+		p.log.Debug("incoming connection refused", "remote", remote, "reason", r.String())
 	}
 }
 
@@ -449,7 +454,7 @@ func (p *core) establish(ctx context.Context, nc net.Conn, incoming bool, dialle
 			// Counted before the peer can see the refusal, as the
 			// refusals before the handshake are.
 			p.handshakeFailed(herr)
-			p.refuse(refusalOf(adm.err), adm.err)
+			p.refuse(socketPoint, refusalOf(adm.err), adm.err)
 			h.refused = true
 		}
 		if adm.nack {
@@ -468,7 +473,7 @@ func (p *core) establish(ctx context.Context, nc net.Conn, incoming bool, dialle
 	}
 	if v := adm.evict; v != nil {
 		p.evictions.Add(1)
-		v.log.Debug("evicted for a peer of a less represented subnet", "newcomer", socketPoint)
+		v.log.Debug("evicted for a peer of a less represented subnet", "newcomer", socketPoint, "reason", ReasonEvicted.String())
 		v.end(&DisconnectError{Reason: ReasonEvicted}, false)
 	}
 	sc, err := auth.Accept()
@@ -668,7 +673,7 @@ func (p *core) startConnection(sc *socket.Conn, info ConnInfo[any], h *pendingHa
 		sc:         sc,
 		info:       info,
 		remoteAddr: remote.Addr(),
-		log:        p.log.With("peer", info.Peer, "point", info.Point, "conn", info.ID, "dir", direction(info.Incoming)),
+		log:        p.log.With("peer", info.Peer, "point", info.Point, "remote", info.RemoteAddr, "conn", info.ID, "dir", direction(info.Incoming)),
 		inSize:     inSize,
 		out:        newOutQueue(outSize, p.outBudget, nil),
 		done:       make(chan struct{}),

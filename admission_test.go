@@ -1,11 +1,15 @@
 package p2ppool
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/netip"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -348,4 +352,52 @@ func TestRefusalCountedBeforeThePeerKnows(t *testing.T) {
 	refused := a.Stats().Refused[RefusedBanned]
 	close(release)
 	require.Equal(t, uint64(1), refused, "counted when the peer saw the refusal")
+}
+
+// The refusal log line says who was refused and why: the remote address
+// and the reason, before the handshake (a banned address) and after it (a
+// banned peer).
+func TestRefusalLogLine(t *testing.T) {
+	n := newNetwork("mem")
+	var logs lockedLog
+	a := newNode(t, n, func(c *Config) {
+		c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	b := newNode(t, n, nil)
+	require.NoError(t, a.Peers().Ban(b.Config().Identity.PeerID))
+	_, err := b.Connect(ctxT(t), a.point)
+	require.Error(t, err)
+	waitFor(t, "the refusal", func() bool { return a.Stats().Refused[RefusedBanned] == 1 })
+	var line string
+	waitFor(t, "the refusal's log line", func() bool {
+		line = logs.find("incoming connection refused")
+		return line != ""
+	})
+	assert.Contains(t, line, "reason="+RefusedBanned.String())
+	assert.Regexp(t, `remote=\S+:\d+`, line)
+	assert.NotContains(t, line, "remote=invalid")
+}
+
+// lockedLog is a log destination safe for the pool's goroutines.
+type lockedLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+// find returns the first line containing s, or "".
+func (l *lockedLog) find(s string) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for line := range strings.Lines(l.buf.String()) {
+		if strings.Contains(line, s) {
+			return line
+		}
+	}
+	return ""
 }

@@ -545,7 +545,7 @@ func (p *core) removeConnection(c *conn) {
 		p.wakeMaintenance() // octez trigger too_few_connections
 	}
 	p.mu.Unlock()
-	p.log.Debug("disconnected", "peer", c.info.Peer, "point", c.info.Point, "conn", c.info.ID, "reason", cause)
+	p.log.Debug("disconnected", "peer", c.info.Peer, "point", c.info.Point, "remote", c.info.RemoteAddr, "conn", c.info.ID, "reason", cause)
 }
 
 // close is Pool.Close.

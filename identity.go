@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 
@@ -100,6 +101,10 @@ var (
 	// ErrIdentityExists reports an attempt to save an identity over an
 	// existing file, which octez refuses too (Existent_identity_file).
 	ErrIdentityExists = errors.New("p2ppool: identity file already exists")
+	// ErrIdentityFileExposed reports an identity file that users other
+	// than its owner may read or write (see CheckIdentityFilePerm); the
+	// identity still loads, as octez's does.
+	ErrIdentityFileExposed = errors.New("p2ppool: identity file is readable by others")
 )
 
 // IdentityError is an invalid identity or identity file.
@@ -387,12 +392,35 @@ func decodeHexField(doc map[string]json.RawMessage, name string, dst []byte) err
 	return nil
 }
 
-// identityFilePerm is the mode octez creates identity.json with: its
+// identityFilePerm is the mode Save creates identity files with: the
+// file holds the secret key, so only its owner may read it. octez
+// creates identity.json with 0o666 less the umask (its
 // Lwt_utils_unix.Json.write_file opens the file through Lwt_io.with_file,
-// whose default permission is 0o666, filtered by the umask (usually
-// giving 0o644). Restrict the umask or the directory to keep the secret
-// key private; octez relies on its data directory for that too.
-const identityFilePerm = 0o666
+// whose default permission is 0o666; usually 0o644) and relies on its
+// data directory's mode; we do not.
+const identityFilePerm = 0o600
+
+// CheckIdentityFilePerm reports whether the identity file at path keeps
+// its secret key to its owner: nil when no one else may read or write it,
+// an *IdentityError wrapping ErrIdentityFileExposed (with the mode and
+// the chmod that fixes it) when the group or others may, or the error of
+// the stat. LoadIdentity does not call it: an exposed file still loads
+// (octez's own files are usually 0o644); a program calls it after loading
+// to warn its user. On Windows, whose ACLs the mode bits do not show, it
+// always returns nil.
+func CheckIdentityFilePerm(path string) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("p2ppool: identity file: %w", err)
+	}
+	if mode := fi.Mode().Perm(); mode&0o077 != 0 {
+		return &IdentityError{Path: path, Err: fmt.Errorf("%w (mode %#o; chmod 600 %s)", ErrIdentityFileExposed, mode, path)}
+	}
+	return nil
+}
 
 // LoadIdentity reads an octez identity.json file, validates it (see
 // UnmarshalJSON) and checks that its proof-of-work stamp reaches
@@ -424,8 +452,9 @@ func LoadIdentity(path string, difficulty float64) (*Identity, error) {
 // file. Like octez it never overwrites an existing file: it then fails
 // with an error wrapping ErrIdentityExists, and the check and creation
 // are a single atomic step. It refuses an identity that fails Validate,
-// which octez could not load. The file gets octez's permissions (0o666
-// less the umask).
+// which octez could not load. The file is created with mode 0o600, as it
+// holds the secret key (octez uses 0o666 less the umask). Errors name
+// path.
 func (id *Identity) Save(path string) error {
 	if err := id.Validate(); err != nil {
 		return err

@@ -19,15 +19,17 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"math"
-	"net"
 	"os"
 	"os/signal"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/p2ppool/p2ppool"
+	"github.com/p2ppool/p2ppool/examples/internal/cli"
 	"github.com/p2ppool/p2ppool/tezos"
 )
 
@@ -36,7 +38,8 @@ const (
 	exitOK          = 0
 	exitNoneReached = 1 // no point answered
 	exitUsage       = 2
-	exitSetupFailed = 3 // identity or configuration
+	exitSetupFailed = 3   // identity or configuration
+	exitInterrupted = 130 // SIGINT/SIGTERM; the summary is printed
 )
 
 func main() {
@@ -60,8 +63,11 @@ type options struct {
 	backoff     time.Duration
 	duration    time.Duration // the whole crawl
 	maxPoints   int
+	log         cli.LogFlags
 	// dialer opens the connections; nil is the net package. Tests set it.
 	dialer p2ppool.Dialer
+	// logger is the probes' Config.Logger, made from log.
+	logger *slog.Logger
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, int) {
@@ -69,14 +75,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, int) {
 	var chainID string
 	flags := flag.NewFlagSet("crawler", flag.ContinueOnError)
 	flags.SetOutput(stderr)
-	flags.Func("seed", "start from `HOST:PORT` (repeatable, at least one)", func(s string) error {
-		if _, _, err := net.SplitHostPort(s); err != nil {
-			return err
-		}
-		o.seeds = append(o.seeds, s)
-		return nil
-	})
-	flags.StringVar(&o.chain, "chain", p2ppool.DefaultChainName, "chain `NAME` announced; peers of other chains nack")
+	cli.PeerFlag(flags, &o.seeds, "seed", "start from `HOST:PORT[#PEER_ID]` (repeatable, at least one)")
+	flags.StringVar(&o.chain, "chain", p2ppool.DefaultChainName,
+		"chain `NAME` announced, or a network (mainnet, ghostnet) whose chain name is announced; peers of other chains nack")
 	flags.StringVar(&chainID, "chain-id", "", "chain `ID` (Net...) to ask heads of; default: the built-in network of -chain, if any")
 	flags.Float64Var(&o.pow, "pow", p2ppool.DefaultNodeProofOfWork, "proof-of-work `BITS` of the crawler's identity, as the network expects (0: none)")
 	flags.StringVar(&o.identity, "identity", "", "identity `FILE` to use, created at -pow if missing (default: a fresh identity each run)")
@@ -87,42 +88,45 @@ func parseFlags(args []string, stderr io.Writer) (*options, int) {
 	flags.DurationVar(&o.backoff, "backoff", time.Second, "wait before a point's second attempt, doubled at each further one")
 	flags.DurationVar(&o.duration, "duration", 5*time.Minute, "bound of the whole crawl; points not probed by then are reported so")
 	flags.IntVar(&o.maxPoints, "max-points", 10000, "stop learning points beyond this many")
+	o.log.Register(flags)
 	flags.Usage = func() {
-		fmt.Fprintln(stderr, "usage: crawler -seed HOST:PORT [-seed HOST:PORT]... [-chain NAME] [-chain-id ID] [-pow BITS] [-identity FILE]")
+		fmt.Fprintln(stderr, "usage: crawler -seed HOST:PORT[#PEER_ID] [-seed ...]... [-chain NAME] [-chain-id ID] [-pow BITS] [-identity FILE]")
 		fmt.Fprintln(stderr, "               [-concurrency N] [-timeout D] [-wait D] [-attempts N] [-backoff D] [-duration D] [-max-points N]")
+		fmt.Fprintln(stderr, "               [-log-level LEVEL] [-log-format text|json]")
 		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "Prints one JSON line per point on stdout and a summary on stderr.")
+		fmt.Fprintln(stderr, "Prints one JSON line per point on stdout and a summary on stderr. Without")
+		fmt.Fprintln(stderr, "-identity it makes an identity at -pow on each run (minutes at 26 bits); give")
+		fmt.Fprintln(stderr, "-identity FILE to make it once and reuse it.")
+		fmt.Fprintln(stderr)
+		fmt.Fprintln(stderr, "Exit status: 0 some point reached, 1 none, 2 bad command line, 3 identity or")
+		fmt.Fprintln(stderr, "setup failed, 130 interrupted (the summary is printed).")
 		fmt.Fprintln(stderr)
 		flags.PrintDefaults()
 	}
-	if err := flags.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, exitOK
-		}
-		return nil, exitUsage
+	if code, ok := cli.Parse(flags, args); !ok {
+		return nil, code
 	}
+	const prog = "crawler"
 	switch {
 	case flags.NArg() > 0:
-		fmt.Fprintf(stderr, "crawler: unexpected argument %q\n", flags.Arg(0))
+		return nil, cli.UsageError(stderr, prog, "unexpected argument %q", flags.Arg(0))
 	case len(o.seeds) == 0:
-		fmt.Fprintln(stderr, "crawler: at least one -seed is required")
+		return nil, cli.UsageError(stderr, prog, "at least one -seed is required")
 	case o.chain == "":
-		fmt.Fprintln(stderr, "crawler: -chain must not be empty")
+		return nil, cli.UsageError(stderr, prog, "-chain must not be empty")
 	case math.IsNaN(o.pow) || o.pow < 0 || o.pow > 256:
-		fmt.Fprintf(stderr, "crawler: -pow must be between 0 and 256, got %v\n", o.pow)
+		return nil, cli.UsageError(stderr, prog, "-pow must be between 0 and 256, got %v", o.pow)
 	case o.concurrency < 1 || o.attempts < 1 || o.maxPoints < 1:
-		fmt.Fprintln(stderr, "crawler: -concurrency, -attempts and -max-points must be at least 1")
+		return nil, cli.UsageError(stderr, prog, "-concurrency, -attempts and -max-points must be at least 1")
 	case o.timeout <= 0 || o.wait <= 0 || o.duration <= 0 || o.backoff < 0:
-		fmt.Fprintln(stderr, "crawler: -timeout, -wait and -duration must be positive, -backoff not negative")
-	default:
-		if err := o.resolveChainID(chainID); err != nil {
-			fmt.Fprintf(stderr, "crawler: -chain-id: %v\n", err)
-			break
-		}
-		return &o, exitOK
+		return nil, cli.UsageError(stderr, prog, "-timeout, -wait and -duration must be positive, -backoff not negative")
 	}
-	flags.Usage()
-	return nil, exitUsage
+	if err := o.resolveChainID(chainID); err != nil {
+		return nil, cli.UsageError(stderr, prog, "-chain-id: %v", err)
+	}
+	// -chain mainnet announces TEZOS_MAINNET, as node run does.
+	o.chain = cli.ChainName(o.chain)
+	return &o, exitOK
 }
 
 // resolveChainID sets o.chainID from -chain-id, else from the built-in
@@ -154,15 +158,36 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // crawl runs a parsed command line.
 func crawl(ctx context.Context, opts *options, stdout, stderr io.Writer) int {
+	errw := &lockedWriter{w: stderr}
+	opts.logger = opts.log.Logger(errw)
+	if opts.identity != "" {
+		if _, err := os.Stat(opts.identity); errors.Is(err, fs.ErrNotExist) {
+			if err := cli.CheckFileDir("identity", opts.identity); err != nil {
+				fmt.Fprintf(stderr, "crawler: %v\n", err)
+				return exitSetupFailed
+			}
+		}
+	}
 	id, err := identity(ctx, opts, stderr)
 	if err != nil {
+		if ctx.Err() != nil {
+			fmt.Fprintln(stderr, "crawler: interrupted while making the identity; nothing crawled")
+			return exitInterrupted
+		}
 		fmt.Fprintf(stderr, "crawler: %v\n", err)
 		return exitSetupFailed
 	}
-	fmt.Fprintf(stderr, "crawler: chain %s as %v\n", opts.chain, id.PeerID)
+	if opts.identity != "" {
+		cli.WarnIdentityPerm(opts.logger, opts.identity)
+	}
+	fmt.Fprintf(errw, "crawler: chain %s as %v\n", opts.chain, id.PeerID)
 	c := newCrawler(opts, id, stdout)
 	s := c.run(ctx)
-	s.print(stderr)
+	s.print(errw)
+	if ctx.Err() != nil {
+		fmt.Fprintln(errw, "crawler: interrupted; the points not probed are reported so")
+		return exitInterrupted
+	}
 	if s.Reachable == 0 {
 		return exitNoneReached
 	}
@@ -182,10 +207,15 @@ func identity(ctx context.Context, opts *options, stderr io.Writer) (*p2ppool.Id
 			return id, err
 		}
 	}
+	var progress func(uint64)
 	if opts.pow > 0 {
-		fmt.Fprintf(stderr, "crawler: generating an identity at difficulty %s (Ctrl-C to stop)\n", strconv.FormatFloat(opts.pow, 'g', -1, 64))
+		fmt.Fprintf(stderr, "crawler: generating an identity at difficulty %s (Ctrl-C to stop; -identity FILE keeps it for the next run)\n",
+			strconv.FormatFloat(opts.pow, 'g', -1, 64))
+		bar := cli.NewProgress(stderr, opts.pow)
+		defer bar.Finish()
+		progress = bar.Update
 	}
-	id, err := p2ppool.GenerateIdentity(ctx, diff, nil)
+	id, err := p2ppool.GenerateIdentity(ctx, diff, progress)
 	if err != nil {
 		return nil, err
 	}
@@ -195,4 +225,17 @@ func identity(ctx context.Context, opts *options, stderr io.Writer) (*p2ppool.Id
 		}
 	}
 	return id, nil
+}
+
+// lockedWriter serialises the writes of the probes' loggers and the
+// crawl's own lines to stderr.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
 }

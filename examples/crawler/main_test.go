@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -232,12 +233,78 @@ func TestUsage(t *testing.T) {
 	} {
 		var stdout, stderr bytes.Buffer
 		assert.Equal(t, exitUsage, run(context.Background(), args, &stdout, &stderr), "%q", args)
-		assert.Contains(t, stderr.String(), "usage: crawler", "%q", args)
+		// One error line and the hint, not the whole usage.
+		lines := strings.Split(strings.TrimSuffix(stderr.String(), "\n"), "\n")
+		require.Len(t, lines, 2, "%q: %s", args, stderr.String())
+		assert.True(t, strings.HasPrefix(lines[0], "crawler: "), lines[0])
+		assert.Equal(t, `run "crawler -h" for usage`, lines[1])
 		assert.Empty(t, stdout.String())
 	}
+	var stderr bytes.Buffer
+	assert.Equal(t, exitOK, run(context.Background(), []string{"-h"}, &bytes.Buffer{}, &stderr))
+	assert.Contains(t, stderr.String(), "usage: crawler")
+	assert.Contains(t, stderr.String(), "-log-format")
 	opts, _ := parseFlags([]string{"-seed", "127.0.0.1:9732"}, &bytes.Buffer{})
 	require.NotNil(t, opts.chainID, "mainnet's chain id comes from the table")
 	assert.Equal(t, "NetXdQprcVkpaWU", opts.chainID.String())
 	opts, _ = parseFlags([]string{"-seed", "127.0.0.1:9732", "-chain", "OTHER"}, &bytes.Buffer{})
 	assert.Nil(t, opts.chainID, "no head asked on an unknown chain")
+}
+
+// -chain mainnet means mainnet's chain name, TEZOS_MAINNET, as node run's
+// does (it announced "mainnet", which mainnet peers refuse); -seed takes
+// HOST:PORT#PEER_ID.
+func TestChainAliasAndSeedWithPeerID(t *testing.T) {
+	id, err := p2ppool.GenerateIdentity(context.Background(), p2ppool.NoProofOfWork, nil)
+	require.NoError(t, err)
+	seed := "127.0.0.1:9732#" + id.PeerID.String()
+	opts, code := parseFlags([]string{"-seed", seed, "-chain", "mainnet"}, &bytes.Buffer{})
+	require.NotNil(t, opts, "%d", code)
+	assert.Equal(t, "TEZOS_MAINNET", opts.chain)
+	require.NotNil(t, opts.chainID)
+	assert.Equal(t, "NetXdQprcVkpaWU", opts.chainID.String())
+	assert.Equal(t, []string{seed}, opts.seeds)
+}
+
+// Interrupted, the crawl still prints its summary, then says so and
+// exits 130.
+func TestCrawlInterrupted(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		nw := p2ppooltest.NewNetwork(p2ppooltest.Config{})
+		nodes := startSwarm(t, context.Background(), nw, 2, nil)
+		idFile := filepath.Join(t.TempDir(), "id.json")
+		id, err := p2ppool.GenerateIdentity(ctx, p2ppool.NoProofOfWork, nil)
+		require.NoError(t, err)
+		require.NoError(t, id.Save(idFile))
+		cancel()
+		code, _, stderr := crawlWith(t, ctx, nw.NewHost(), "-seed", nodes[0].point.String(),
+			"-chain", testChain, "-pow", "0", "-identity", idFile)
+		assert.Equal(t, exitInterrupted, code, stderr)
+		assert.Contains(t, stderr, "points found:")
+		assert.Contains(t, stderr, "crawler: interrupted")
+	})
+}
+
+// -log-level and -log-format feed the probes' Config.Logger: the
+// library's lines reach stderr, each with the point probed.
+func TestCrawlLogFlags(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := p2ppooltest.NewNetwork(p2ppooltest.Config{})
+		nodes := startSwarm(t, context.Background(), nw, 2, nil)
+		_, _, stderr := crawlWith(t, context.Background(), nw.NewHost(), "-seed", nodes[0].point.String(),
+			"-chain", testChain, "-pow", "0", "-log-level", "debug", "-log-format", "json")
+		var found bool
+		for line := range strings.Lines(stderr) {
+			if strings.Contains(line, `"msg":"connection established"`) {
+				var rec map[string]any
+				require.NoError(t, json.Unmarshal([]byte(line), &rec), line)
+				assert.Equal(t, nodes[0].point.String(), rec["probe"])
+				assert.Contains(t, rec, "remote")
+				found = true
+				break
+			}
+		}
+		assert.True(t, found, stderr)
+	})
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/netip"
 	"time"
 
@@ -52,6 +53,7 @@ func (c *crawler) probe(ctx context.Context, pt netip.AddrPort) probeResult {
 		// reason to lose the peer before it answers.
 		UnknownMessages: p2ppool.UnknownMessagesIgnore,
 		Dialer:          c.opts.dialer,
+		Logger:          c.logger(pt),
 	})
 	if err != nil {
 		return probeResult{err: err}
@@ -177,4 +179,13 @@ func headHash(h *tezos.BlockHeader) (tezos.BlockHash, error) {
 		return h.Shell.Predecessor, nil
 	}
 	return h.Hash()
+}
+
+// logger is the Config.Logger of the probe of pt: -log-level and
+// -log-format's, with the probed point on each line.
+func (c *crawler) logger(pt netip.AddrPort) *slog.Logger {
+	if c.opts.logger == nil {
+		return nil
+	}
+	return c.opts.logger.With("probe", pt)
 }

@@ -73,8 +73,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return c.run(ctx, args[1:], stdout, stderr)
 		}
 	}
-	fmt.Fprintf(stderr, "node: unknown subcommand %q\n\n", args[0])
-	usage(stderr)
+	fmt.Fprintf(stderr, "node: unknown subcommand %q\n", args[0])
+	fmt.Fprintln(stderr, `run "node help" for the subcommands`)
 	return exitUsage
 }
 

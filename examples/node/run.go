@@ -16,9 +16,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/p2ppool/p2ppool"
+	"github.com/p2ppool/p2ppool/examples/internal/cli"
 	"github.com/p2ppool/p2ppool/tezos"
 )
 
@@ -75,10 +77,16 @@ func runNodeWithInput(ctx context.Context, args []string, in io.Reader, stdout, 
 		return code
 	}
 	errw := &lineWriter{w: stderr}
+	if err := opts.checkFiles(); err != nil {
+		fmt.Fprintf(errw, "node run: %v\n", err)
+		return exitFailure
+	}
+	logger := opts.log.Logger(errw)
 	id, code := loadOrCreateIdentity(ctx, "node run", opts.identity, opts.pow, errw)
 	if id == nil {
 		return code
 	}
+	cli.WarnIdentityPerm(logger, opts.identity)
 	ln, err := net.Listen("tcp", opts.listen)
 	if err != nil {
 		fmt.Fprintf(errw, "node run: %v\n", err)
@@ -91,6 +99,7 @@ func runNodeWithInput(ctx context.Context, args []string, in io.Reader, stdout, 
 		// A message of a kind the node does not know (a newer shell
 		// message) is dropped, not held against the peer.
 		UnknownMessages: p2ppool.UnknownMessagesIgnore,
+		Logger:          logger,
 	}
 	opts.admission.apply(&cfg)
 	if ap, ok := tcpAddrPort(ln.Addr()); ok {
@@ -99,17 +108,15 @@ func runNodeWithInput(ctx context.Context, args []string, in io.Reader, stdout, 
 	}
 	// -chain mainnet announces the network's chain name, TEZOS_MAINNET
 	// (octez lib_node_config/config_file.ml 119, 173).
-	chainName := opts.chain
-	if nw, ok := tezos.LookupNetwork(opts.chain); ok {
-		chainName = nw.ChainName
-	}
+	chainName := cli.ChainName(opts.chain)
 	pool, err := p2ppool.NewBasic(messageConfig(chainName), cfg)
 	if err != nil {
 		ln.Close()
 		fmt.Fprintf(errw, "node run: %v\n", err)
 		return exitFailure
 	}
-	n := &node{pool: pool, out: &lineWriter{w: stdout}, errw: errw, echo: opts.echo, verbose: opts.verbose, chain: chainFor(chainName)}
+	n := &node{pool: pool, out: &lineWriter{w: stdout}, errw: errw, echo: opts.echo, verbose: opts.verbose, chain: chainFor(chainName),
+		status: opts.status, statsAtExit: opts.stats}
 	if n.shell, err = n.newShell(); err != nil {
 		pool.Close()
 		ln.Close()
@@ -117,6 +124,10 @@ func runNodeWithInput(ctx context.Context, args []string, in io.Reader, stdout, 
 		return exitFailure
 	}
 	pool.Conns().OnNew(n.onConnection)
+	// Before "listening on": from then on SIGUSR1 prints the stats.
+	sig, stopSig := cli.StatsSignal()
+	defer stopSig()
+	n.statsSig = sig
 	fmt.Fprintf(n.errw, "node run: chain %s, id %v, %s\n", chainName, n.chain.id, n.chain.about)
 	fmt.Fprintf(n.out, "listening on %v as %v\n", ln.Addr(), id.PeerID)
 	return n.run(ctx, ln, opts.peers, in)
@@ -128,8 +139,14 @@ type runOptions struct {
 	peers                              []string
 	pow                                float64
 	echo, verbose                      bool
+	status                             time.Duration // 0: no status line
+	stats                              bool          // the full Stats at exit
+	log                                cli.LogFlags
 	admission                          admissionFlags
 }
+
+// defaultStatusInterval is how often "node run" prints its status line.
+const defaultStatusInterval = 10 * time.Second
 
 // admissionFlags are the pool's admission knobs on the command line, so
 // that every attack on the pool can be replayed against a node on one
@@ -184,73 +201,72 @@ func (a *admissionFlags) apply(cfg *p2ppool.Config) {
 }
 
 // parseRunFlags parses the command line of "node run". On failure or -h
-// it returns nil and the exit code.
+// it returns nil and the exit code; a bad command line gets one error
+// line and the hint to run with -h (cli.Parse, cli.UsageError).
 func parseRunFlags(args []string, stderr io.Writer) (*runOptions, int) {
+	const prog = "node run"
 	var o runOptions
-	flags := flag.NewFlagSet("run", flag.ContinueOnError)
+	flags := flag.NewFlagSet(prog, flag.ContinueOnError)
 	flags.SetOutput(stderr)
-	flags.StringVar(&o.identity, "identity", "", "identity `FILE`, created at -pow difficulty if missing")
+	flags.StringVar(&o.identity, "identity", "", "identity `FILE`, created at -pow difficulty (mode 0600) if missing")
 	flags.StringVar(&o.listen, "listen", "", "`HOST:PORT` to listen on (port 0 picks a free one)")
-	flags.Func("peer", "connect to `HOST:PORT` (repeatable)", func(s string) error {
-		if err := checkHostPort(s); err != nil {
-			return err
-		}
-		o.peers = append(o.peers, s)
-		return nil
-	})
-	flags.StringVar(&o.peersFile, "peers-file", "", "peers `FILE` (Config.PeersFile)")
+	cli.PeerFlag(flags, &o.peers, "peer", "connect to `HOST:PORT[#PEER_ID]` (repeatable; with #PEER_ID only that peer is accepted there)")
+	flags.StringVar(&o.peersFile, "peers-file", "", "peers `FILE` (Config.PeersFile); its folder must exist")
 	flags.Float64Var(&o.pow, "pow", p2ppool.DefaultNodeProofOfWork,
 		"proof-of-work difficulty in `BITS` that peers must meet and a new identity is made at")
 	flags.StringVar(&o.chain, "chain", p2ppool.DefaultChainName,
 		"chain `NAME` announced, or a network (mainnet, ghostnet) whose chain name is announced; peers must announce the same")
 	flags.BoolVar(&o.echo, "echo", false, "send every text received back to its sender")
 	flags.BoolVar(&o.verbose, "v", false, "log the distributed-DB messages the node ignores")
+	flags.DurationVar(&o.status, "status", defaultStatusInterval, "print a status line (connections, rates, refusals) every `D`; 0: never")
+	flags.BoolVar(&o.stats, "stats", false, "print the pool's full Stats when the node stops (kill -USR1 prints them at any time)")
+	o.log.Register(flags)
 	o.admission.register(flags)
 	flags.Usage = func() {
-		fmt.Fprintln(stderr, "usage: node run -identity FILE -listen HOST:PORT [-peer HOST:PORT]... [-peers-file FILE] [-pow BITS] [-chain NAME] [-echo] [-v]")
+		fmt.Fprintln(stderr, "usage: node run -identity FILE -listen HOST:PORT [-peer HOST:PORT[#PEER_ID]]... [-peers-file FILE] [-pow BITS]")
+		fmt.Fprintln(stderr, "                [-chain NAME] [-echo] [-v] [-status D] [-stats] [-log-level LEVEL] [-log-format text|json]")
 		fmt.Fprintln(stderr, "                [-limit-loopback] [-max-connections N] [-max-incoming-per-addr N] [-max-incoming-per-subnet N]...")
 		fmt.Fprintln(stderr)
 		fmt.Fprintln(stderr, "Prints a line per connection, disconnection and text received; lines typed")
 		fmt.Fprintln(stderr, "on stdin are sent to every connection. Speaks the octez shell's distributed-DB")
 		fmt.Fprintln(stderr, "messages too, as an octez node: asks each peer for its branch, answers the chain's")
 		fmt.Fprintln(stderr, "head, branch, checkpoint and headers (its genesis) once the peer has activated the")
-		fmt.Fprintln(stderr, "chain, and prints the heads and branches peers announce. Stop with Ctrl-C.")
+		fmt.Fprintln(stderr, "chain, and prints the heads and branches peers announce. Prints a status line")
+		fmt.Fprintln(stderr, "every -status on stderr, the full Stats on SIGUSR1. Stop with Ctrl-C.")
+		fmt.Fprintln(stderr)
+		fmt.Fprintln(stderr, "Exit status: 0 stopped by Ctrl-C or SIGTERM, 1 failure, 2 bad command line.")
 		fmt.Fprintln(stderr)
 		flags.PrintDefaults()
 	}
-	if err := flags.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, exitOK
-		}
-		return nil, exitUsage
+	if code, ok := cli.Parse(flags, args); !ok {
+		return nil, code
 	}
 	switch {
 	case flags.NArg() > 0:
-		fmt.Fprintf(stderr, "node run: unexpected argument %q\n", flags.Arg(0))
+		return nil, cli.UsageError(stderr, prog, "unexpected argument %q", flags.Arg(0))
 	case o.identity == "" || o.listen == "":
-		fmt.Fprintln(stderr, "node run: -identity and -listen are required")
+		return nil, cli.UsageError(stderr, prog, "-identity and -listen are required")
 	case math.IsNaN(o.pow) || o.pow < 0 || o.pow > 256:
-		fmt.Fprintf(stderr, "node run: -pow must be between 0 and 256, got %v\n", o.pow)
+		return nil, cli.UsageError(stderr, prog, "-pow must be between 0 and 256, got %v", o.pow)
 	case o.chain == "":
-		fmt.Fprintln(stderr, "node run: -chain must not be empty")
-	default:
-		return &o, exitOK
+		return nil, cli.UsageError(stderr, prog, "-chain must not be empty")
+	case o.status < 0:
+		return nil, cli.UsageError(stderr, prog, "-status must not be negative")
 	}
-	flags.Usage()
-	return nil, exitUsage
+	return &o, exitOK
 }
 
-// checkHostPort accepts HOST:PORT with a port in 1..65535.
-func checkHostPort(s string) error {
-	host, port, err := net.SplitHostPort(s)
-	if err != nil {
-		return err
+// checkFiles checks at start what would otherwise fail late: the folder
+// of a -peers-file (saved at shutdown) and of an -identity to create.
+// Errors name the flag and the file as given.
+func (o *runOptions) checkFiles() error {
+	if o.peersFile != "" {
+		if err := cli.CheckFileDir("peers-file", o.peersFile); err != nil {
+			return err
+		}
 	}
-	if host == "" {
-		return fmt.Errorf("%q: missing host", s)
-	}
-	if p, err := strconv.ParseUint(port, 10, 16); err != nil || p == 0 {
-		return fmt.Errorf("%q: port must be in 1..65535", s)
+	if _, err := os.Stat(o.identity); errors.Is(err, fs.ErrNotExist) {
+		return cli.CheckFileDir("identity", o.identity)
 	}
 	return nil
 }
@@ -290,6 +306,13 @@ type node struct {
 	// peers (a Session per connection).
 	chain chainState
 	shell *tezos.Shell
+	// status is the interval of the status line (0: none); statsAtExit
+	// prints the full Stats when the node stops (-stats); statsSig
+	// receives SIGUSR1. connections counts the connections made.
+	status      time.Duration
+	statsAtExit bool
+	statsSig    <-chan os.Signal
+	connections atomic.Uint64
 	// readers counts the per-connection reader goroutines started by
 	// onConnection. Hooks only run inside the pool's own goroutines, so
 	// once the pool is closed no reader can be added and Wait is safe.
@@ -301,8 +324,12 @@ type node struct {
 // goroutine it started.
 func (n *node) run(ctx context.Context, ln net.Listener, peers []string, in io.Reader) int {
 	code := exitOK
+	start := time.Now()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- n.pool.Serve(ln) }()
+	monitorCtx, stopMonitor := context.WithCancel(context.Background())
+	var monitor sync.WaitGroup
+	monitor.Go(func() { n.monitor(monitorCtx, n.statsSig) })
 
 	// Dialers stop with dialCtx; the input reader when interrupted.
 	dialCtx, stop := context.WithCancel(ctx)
@@ -331,6 +358,9 @@ func (n *node) run(ctx context.Context, ln net.Listener, peers []string, in io.R
 		<-inputDone
 	}
 
+	stopMonitor()
+	monitor.Wait()
+	final := n.pool.Stats() // before Shutdown, which ends the connections
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	if err := n.pool.Shutdown(shutdownCtx); err != nil {
 		fmt.Fprintf(n.errw, "node run: shutdown: %v; remaining connections cut\n", err)
@@ -346,13 +376,17 @@ func (n *node) run(ctx context.Context, ln net.Listener, peers []string, in io.R
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	fmt.Fprintln(n.errw, "node run: stopped")
+	fmt.Fprintln(n.errw, summary(final, time.Since(start), n.connections.Load()))
+	if n.statsAtExit {
+		fmt.Fprintf(n.errw, "node run: stats: %v\n", final)
+	}
 	return code
 }
 
 // onConnection is the pool's new-connection hook: it announces the
 // connection and starts its reader.
 func (n *node) onConnection(c *nodeConn) {
+	n.connections.Add(1)
 	fmt.Fprintf(n.out, "connected %v %v %s\n", c.Peer(), connPoint(c), direction(c))
 	n.readers.Go(func() { n.readMessages(c) })
 }

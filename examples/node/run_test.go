@@ -220,14 +220,14 @@ func TestRunUsageErrors(t *testing.T) {
 		var stdout, stderr bytes.Buffer
 		code := run(context.Background(), args, &stdout, &stderr)
 		assert.Equal(t, exitUsage, code, "%q", args)
-		assert.Contains(t, stderr.String(), "usage: node run", "%q", args)
+		requireOneErrorLine(t, "node run", stderr.String())
 	}
 	_, err := os.Stat(f)
 	assert.True(t, os.IsNotExist(err), "no identity written on a usage error")
 
 	var stdout, stderr bytes.Buffer
 	assert.Equal(t, exitOK, run(context.Background(), []string{"run", "-h"}, &stdout, &stderr))
-	assert.Contains(t, stderr.String(), "-peer HOST:PORT")
+	assert.Contains(t, stderr.String(), "-peer HOST:PORT[#PEER_ID]")
 
 	// A listen address that cannot be used fails after the identity.
 	stderr.Reset()
@@ -246,4 +246,14 @@ func TestRunReusesIdentityWithoutPoW(t *testing.T) {
 		cancel()
 		require.Equal(t, exitOK, n.wait(t), n.stderr)
 	}
+}
+
+// requireOneErrorLine checks a usage error's output: the error on one line
+// and the hint to run with -h, not the whole usage.
+func requireOneErrorLine(t *testing.T, prog, stderr string) {
+	t.Helper()
+	lines := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n")
+	require.Len(t, lines, 2, "%s", stderr)
+	assert.True(t, strings.HasPrefix(lines[0], prog+": "), lines[0])
+	assert.Equal(t, `run "`+prog+` -h" for usage`, lines[1])
 }

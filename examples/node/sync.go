@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/p2ppool/p2ppool"
+	"github.com/p2ppool/p2ppool/examples/internal/cli"
 	"github.com/p2ppool/p2ppool/tezos"
 )
 
@@ -54,6 +55,7 @@ type syncOptions struct {
 	peers                         []string
 	pow                           float64
 	timeout, requestTimeout       time.Duration
+	log                           cli.LogFlags
 
 	// Set by tests only.
 	dialer        p2ppool.Dialer // nil: the net package
@@ -86,18 +88,12 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // -h it returns nil and the exit code.
 func parseSyncFlags(args []string, stderr io.Writer) (*syncOptions, int) {
 	var o syncOptions
-	flags := flag.NewFlagSet("sync", flag.ContinueOnError)
+	flags := flag.NewFlagSet("node sync", flag.ContinueOnError)
 	flags.SetOutput(stderr)
 	flags.StringVar(&o.identity, "identity", "", "identity `FILE`, created at -pow difficulty if missing")
 	flags.Float64Var(&o.pow, "pow", p2ppool.DefaultNodeProofOfWork,
 		"proof-of-work difficulty in `BITS` that peers must meet and a new identity is made at")
-	flags.Func("peer", "fetch from `HOST:PORT[#PEER_ID]` (repeatable, at least one)", func(s string) error {
-		if err := checkPeerPoint(s); err != nil {
-			return err
-		}
-		o.peers = append(o.peers, s)
-		return nil
-	})
+	cli.PeerFlag(flags, &o.peers, "peer", "fetch from `HOST:PORT[#PEER_ID]` (repeatable, at least one)")
 	flags.StringVar(&o.out, "out", "", "write the headers to `FILE` as JSON lines, genesis first (written atomically, on success only)")
 	flags.StringVar(&o.chain, "chain", "mainnet",
 		"chain `NAME` announced, or a network (mainnet, ghostnet) whose chain name and genesis are used")
@@ -105,9 +101,10 @@ func parseSyncFlags(args []string, stderr io.Writer) (*syncOptions, int) {
 	flags.DurationVar(&o.timeout, "timeout", 0, "bound of the whole sync (0: none)")
 	flags.DurationVar(&o.requestTimeout, "request-timeout", tezos.DefaultRequestTimeout,
 		"how long a peer gets to answer a request before it is asked of another")
+	o.log.Register(flags)
 	flags.Usage = func() {
 		fmt.Fprintln(stderr, "usage: node sync -identity FILE -peer HOST:PORT[#PEER_ID]... -out FILE [-chain NAME] [-genesis HASH]")
-		fmt.Fprintln(stderr, "                 [-pow BITS] [-timeout D] [-request-timeout D]")
+		fmt.Fprintln(stderr, "                 [-pow BITS] [-timeout D] [-request-timeout D] [-log-level LEVEL] [-log-format text|json]")
 		fmt.Fprintln(stderr)
 		fmt.Fprintln(stderr, "Follows the network from the -peer points to its current head and fetches the")
 		fmt.Fprintln(stderr, "header chain back to genesis from several peers at once, checking that every")
@@ -118,53 +115,39 @@ func parseSyncFlags(args []string, stderr io.Writer) (*syncOptions, int) {
 		fmt.Fprintln(stderr)
 		flags.PrintDefaults()
 	}
-	if err := flags.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, exitOK
-		}
-		return nil, exitUsage
+	if code, ok := cli.Parse(flags, args); !ok {
+		return nil, code
 	}
+	o.chain = cli.ChainName(o.chain)
 	_, isNetwork := tezos.LookupNetwork(o.chain)
+	bad := func(format string, args ...any) (*syncOptions, int) {
+		return nil, cli.UsageError(stderr, flags.Name(), format, args...)
+	}
 	switch {
 	case flags.NArg() > 0:
-		fmt.Fprintf(stderr, "node sync: unexpected argument %q\n", flags.Arg(0))
+		return bad("unexpected argument %q", flags.Arg(0))
 	case o.identity == "" || o.out == "":
-		fmt.Fprintln(stderr, "node sync: -identity and -out are required")
+		return bad("-identity and -out are required")
 	case len(o.peers) == 0:
-		fmt.Fprintln(stderr, "node sync: at least one -peer is required")
+		return bad("at least one -peer is required")
 	case math.IsNaN(o.pow) || o.pow < 0 || o.pow > 256:
-		fmt.Fprintf(stderr, "node sync: -pow must be between 0 and 256, got %v\n", o.pow)
+		return bad("-pow must be between 0 and 256, got %v", o.pow)
 	case o.chain == "":
-		fmt.Fprintln(stderr, "node sync: -chain must not be empty")
+		return bad("-chain must not be empty")
 	case o.genesis == "" && !isNetwork:
-		fmt.Fprintf(stderr, "node sync: -chain %q is no built-in network: give its -genesis\n", o.chain)
+		return bad("-chain %q is no built-in network: give its -genesis", o.chain)
 	case o.timeout < 0 || o.requestTimeout <= 0:
-		fmt.Fprintln(stderr, "node sync: -timeout must not be negative, -request-timeout must be positive")
-	default:
-		if o.genesis != "" {
-			if _, err := tezos.ParseBlockHash(o.genesis); err != nil {
-				fmt.Fprintf(stderr, "node sync: -genesis: %v\n", err)
-				break
-			}
+		return bad("-timeout must not be negative, -request-timeout must be positive")
+	}
+	if o.genesis != "" {
+		if _, err := tezos.ParseBlockHash(o.genesis); err != nil {
+			return bad("-genesis: %v", err)
 		}
-		return &o, exitOK
 	}
-	flags.Usage()
-	return nil, exitUsage
-}
-
-// checkPeerPoint accepts what Pool.ConnectPoint takes: HOST:PORT, where
-// HOST is an IP literal or a name, optionally followed by #PEER_ID; the
-// port must not be 0.
-func checkPeerPoint(s string) error {
-	spec, err := p2ppool.ParsePoint(s)
-	if err != nil {
-		return err
+	if err := cli.CheckFileDir("-out", o.out); err != nil {
+		return bad("%v", err)
 	}
-	if spec.Port == 0 {
-		return fmt.Errorf("%q: port must be in 1..65535", s)
-	}
-	return nil
+	return &o, exitOK
 }
 
 // syncTarget is the chain synced: its name, genesis and chain id.
@@ -294,6 +277,7 @@ func newSyncer(opts *syncOptions, id *p2ppool.Identity, target syncTarget, errw 
 		Identity:          id,
 		ProofOfWorkTarget: difficulty(opts.pow),
 		Dialer:            opts.dialer,
+		Logger:            opts.log.Logger(errw),
 		// The sync dials its -peer points only.
 		MaintenanceIdleTime: p2ppool.Disabled,
 		// A message of a newer shell kind is dropped, not held against

@@ -284,7 +284,11 @@ func TestSyncUsage(t *testing.T) {
 		code, stdout, stderr := runCmd(t, context.Background(), args...)
 		assert.Equal(t, exitUsage, code, "%q", args)
 		assert.Empty(t, stdout)
-		assert.Contains(t, stderr, "usage: node sync", "%q", args)
+		// Go's convention: one line naming the error, then the hint.
+		lines := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n")
+		assert.Len(t, lines, 2, "%q: %s", args, stderr)
+		assert.True(t, strings.HasPrefix(stderr, "node sync: "), "%q: %s", args, stderr)
+		assert.Contains(t, stderr, `run "node sync -h" for usage`, "%q", args)
 	}
 	opts, code := parseSyncFlags(ok[1:], &bytes.Buffer{})
 	require.NotNil(t, opts, code)

@@ -20,6 +20,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -31,6 +32,7 @@ import (
 	"time"
 
 	"github.com/p2ppool/p2ppool"
+	"github.com/p2ppool/p2ppool/examples/internal/cli"
 )
 
 // Exit codes.
@@ -70,6 +72,8 @@ type options struct {
 	json          bool
 	untilTarget   bool // stop early once every node has reached its target
 	topo          topoFlags
+	log           cli.LogFlags
+	logger        *slog.Logger // the nodes' Config.Logger, made from log in run
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, int) {
@@ -85,38 +89,34 @@ func parseFlags(args []string, stderr io.Writer) (*options, int) {
 	flags.Float64Var(&o.rate, "rate", 20, "text messages per second each node gossips (0: none)")
 	flags.Int64Var(&o.cap, "cap", 0, "per-node upload cap in bytes per second, shared by its connections (0: unlimited)")
 	o.topo.register(flags)
+	o.log.Register(flags)
 	flags.Usage = func() {
-		fmt.Fprintln(stderr, "usage: swarm [-nodes N] [-duration D] [-target N] [-rate R] [-cap BYTES] [-until-target] [-json]")
+		fmt.Fprintln(stderr, "usage: swarm [-nodes N] [-duration D] [-target N] [-rate R] [-cap BYTES] [-until-target] [-json] [-svg FILE] [-dot FILE]")
+		fmt.Fprintln(stderr, "             [-log-level LEVEL] [-log-format text|json]")
 		fmt.Fprintln(stderr)
 		flags.PrintDefaults()
 	}
-	if err := flags.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, exitOK
-		}
-		return nil, exitUsage
+	if code, ok := cli.Parse(flags, args); !ok {
+		return nil, code
 	}
 	if o.target == 0 {
 		o.target = min(defaultTarget, o.nodes-1)
 	}
 	switch {
 	case flags.NArg() > 0:
-		fmt.Fprintf(stderr, "swarm: unexpected argument %q\n", flags.Arg(0))
+		return nil, cli.UsageError(stderr, "swarm", "unexpected argument %q", flags.Arg(0))
 	case o.nodes < 2:
-		fmt.Fprintln(stderr, "swarm: -nodes must be at least 2")
+		return nil, cli.UsageError(stderr, "swarm", "-nodes must be at least 2")
 	case o.duration <= 0:
-		fmt.Fprintln(stderr, "swarm: -duration must be positive")
+		return nil, cli.UsageError(stderr, "swarm", "-duration must be positive")
 	case o.target < 1 || o.target > o.nodes-1:
-		fmt.Fprintf(stderr, "swarm: -target must be between 1 and nodes-1 (%d)\n", o.nodes-1)
+		return nil, cli.UsageError(stderr, "swarm", "-target must be between 1 and nodes-1 (%d)", o.nodes-1)
 	case !(o.rate >= 0 && o.rate <= 10000):
-		fmt.Fprintln(stderr, "swarm: -rate must be between 0 and 10000")
+		return nil, cli.UsageError(stderr, "swarm", "-rate must be between 0 and 10000")
 	case o.cap < 0:
-		fmt.Fprintln(stderr, "swarm: -cap must not be negative")
-	default:
-		return &o, exitOK
+		return nil, cli.UsageError(stderr, "swarm", "-cap must not be negative")
 	}
-	flags.Usage()
-	return nil, exitUsage
+	return &o, exitOK
 }
 
 // run is main without the process globals, for tests: it runs the swarm
@@ -130,6 +130,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "swarm: %v\n", err)
 		return exitUsage
 	}
+	opts.logger = opts.log.Logger(stderr)
 	s, err := newSwarm(ctx, opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "swarm: %v\n", err)
@@ -272,6 +273,7 @@ func newSwarm(ctx context.Context, o *options) (*swarm, error) {
 			return nil, err
 		}
 		cfg := p2ppool.Config{
+			Logger:            nodeLogger(o.logger, i),
 			Identity:          id,
 			ProofOfWorkTarget: p2ppool.NoProofOfWork,
 			ListeningPort:     n.point.Port(),
@@ -684,4 +686,13 @@ func humanBytes(n uint64) string {
 // "/s" suffix.
 func humanRate(n int) string {
 	return humanBytes(uint64(max(n, 0))) + "/s"
+}
+
+// nodeLogger is node i's Config.Logger: -log-level and -log-format's
+// logger with the node's index on each line.
+func nodeLogger(l *slog.Logger, i int) *slog.Logger {
+	if l == nil {
+		return nil
+	}
+	return l.With("node", i)
 }

@@ -155,7 +155,11 @@ func TestSwarmUsage(t *testing.T) {
 		code, stdout, stderr := runSwarm(t, context.Background(), args...)
 		assert.Equal(t, exitUsage, code, "%q", args)
 		assert.Empty(t, stdout)
-		assert.Contains(t, stderr, "usage: swarm", "%q", args)
+		// One error line and the hint, not the whole usage.
+		lines := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n")
+		require.Len(t, lines, 2, "%q: %s", args, stderr)
+		assert.True(t, strings.HasPrefix(lines[0], "swarm: "), lines[0])
+		assert.Equal(t, `run "swarm -h" for usage`, lines[1])
 	}
 	code, _, stderr := runSwarm(t, context.Background(), "-h")
 	assert.Equal(t, exitOK, code)
@@ -186,4 +190,24 @@ func TestSwarmCap(t *testing.T) {
 		assert.Positive(t, st.BytesOut, line)
 		assert.LessOrEqual(t, st.Outflow, capBps*3/2, "current outflow within the cap: %s", line)
 	}
+}
+
+// -log-level and -log-format feed each node's Config.Logger, with the
+// node's index on each line.
+func TestSwarmLogFlags(t *testing.T) {
+	code, _, stderr := runSwarm(t, context.Background(), "-nodes", "3", "-duration", "2s", "-until-target", "-json",
+		"-log-level", "debug", "-log-format", "json")
+	require.Equal(t, exitOK, code, stderr)
+	var found bool
+	for line := range strings.Lines(stderr) {
+		if strings.Contains(line, `"msg":"connection established"`) {
+			var rec map[string]any
+			require.NoError(t, json.Unmarshal([]byte(line), &rec), line)
+			assert.Contains(t, rec, "node")
+			assert.Contains(t, rec, "remote")
+			found = true
+			break
+		}
+	}
+	assert.True(t, found, stderr)
 }

@@ -25,7 +25,9 @@ const tempAttempts = 10
 // the new file. On any error before the rename, the temporary file is
 // removed and the old file is left untouched. An error syncing the
 // directory after the rename is still reported, although the new file is
-// then already in place.
+// then already in place. Errors name path, never the temporary file the
+// caller does not know of (an *fs.PathError for path where the failure
+// was the temporary file's).
 func WriteFile(path string, data []byte, perm os.FileMode) error {
 	return write(path, data, perm, false)
 }
@@ -40,7 +42,34 @@ func CreateFile(path string, data []byte, perm os.FileMode) error {
 	return write(path, data, perm, true)
 }
 
-func write(path string, data []byte, perm os.FileMode, exclusive bool) (err error) {
+func write(path string, data []byte, perm os.FileMode, exclusive bool) error {
+	tmp, err := writeTemp(path, data, perm, exclusive)
+	return nameTarget(err, path, tmp)
+}
+
+// nameTarget rewrites an error about the temporary file tmp (an
+// *fs.PathError on it, or the *os.LinkError of the rename or link) as an
+// *fs.PathError on path, keeping the operation and the cause, so that
+// errors.Is(err, fs.ErrNotExist) and the like still hold and the message
+// names the file the caller asked for: "open dir/peers.json: no such file
+// or directory", not "open dir/.peers.json.tmp-1f2e…".
+func nameTarget(err error, path, tmp string) error {
+	var pe *fs.PathError
+	var le *os.LinkError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &pe) && tmp != "" && pe.Path == tmp:
+		return &fs.PathError{Op: pe.Op, Path: path, Err: pe.Err}
+	case errors.As(err, &le):
+		return &fs.PathError{Op: le.Op, Path: path, Err: le.Err}
+	}
+	return err
+}
+
+// writeTemp is write; it returns the temporary file's name once it has
+// one, for nameTarget.
+func writeTemp(path string, data []byte, perm os.FileMode, exclusive bool) (tmp string, err error) {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
@@ -48,13 +77,13 @@ func write(path string, data []byte, perm os.FileMode, exclusive bool) (err erro
 	if exclusive {
 		// Fail before writing anything when the answer is already known.
 		if _, err := os.Lstat(path); err == nil {
-			return existErr(path)
+			return "", existErr(path)
 		}
 	}
 
 	f, tmp, err := createTemp(dir, base, perm)
 	if err != nil {
-		return err
+		return tmp, err
 	}
 	defer func() {
 		if err != nil {
@@ -64,32 +93,33 @@ func write(path string, data []byte, perm os.FileMode, exclusive bool) (err erro
 	}()
 
 	if _, err := f.Write(data); err != nil {
-		return err
+		return tmp, err
 	}
 	// Data must be on disk before the name points at it, or a crash could
 	// leave the new name on an empty file.
 	if err := f.Sync(); err != nil {
-		return err
+		return tmp, err
 	}
 	if err := f.Close(); err != nil {
-		return err
+		return tmp, err
 	}
 
 	if exclusive {
 		if err := link(tmp, path); err != nil {
-			return err
+			return tmp, err
 		}
 		// Both names now refer to the file; dropping the temporary one
 		// cannot lose data.
 		os.Remove(tmp)
 	} else if err := os.Rename(tmp, path); err != nil {
-		return err
+		return tmp, err
 	}
-	return syncDir(dir)
+	return tmp, syncDir(dir)
 }
 
 // createTemp creates a new, hidden file next to the target, with perm
-// filtered by the umask (os.CreateTemp would force 0600).
+// filtered by the umask (os.CreateTemp would force 0600). On failure it
+// returns the name it last tried.
 func createTemp(dir, base string, perm os.FileMode) (*os.File, string, error) {
 	var rnd [8]byte
 	for range tempAttempts {
@@ -100,7 +130,7 @@ func createTemp(dir, base string, perm os.FileMode) (*os.File, string, error) {
 			continue
 		}
 		if err != nil {
-			return nil, "", err
+			return nil, name, err
 		}
 		return f, name, nil
 	}

@@ -127,3 +127,28 @@ func TestCreateFileRace(t *testing.T) {
 	assert.Equal(t, []byte{byte('a' + winner)}, got)
 	assert.Equal(t, []string{"f"}, entries(t, dir))
 }
+
+// Errors name the file the caller asked for, never the temporary file it
+// does not know of: a missing folder, and a rename onto a directory.
+func TestErrorsNameTheTarget(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "no-such-dir", "peers.json")
+	for _, write := range []func(string, []byte, os.FileMode) error{WriteFile, CreateFile} {
+		err := write(missing, []byte("x"), 0o600)
+		require.Error(t, err)
+		assert.ErrorIs(t, err, fs.ErrNotExist)
+		assert.Equal(t, "open "+missing+": no such file or directory", err.Error())
+		assert.NotContains(t, err.Error(), ".tmp-")
+	}
+
+	target := filepath.Join(dir, "target")
+	require.NoError(t, os.Mkdir(target, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(target, "keep"), []byte("k"), 0o644))
+	err := WriteFile(target, []byte("new"), 0o644)
+	require.Error(t, err)
+	var pe *fs.PathError
+	require.ErrorAs(t, err, &pe)
+	assert.Equal(t, target, pe.Path)
+	assert.Equal(t, "rename", pe.Op)
+	assert.NotContains(t, err.Error(), ".tmp-")
+}
