@@ -232,7 +232,10 @@ type Config struct {
 	MaxKnownPeerIDs TableLimit
 	// IPGreylistSizeKiB sizes the address greylist's Bloom filter (octez
 	// ip_greylist_size_in_kilobytes; the filter takes 1 to 2 times this,
-	// at most 8191). If zero, 2048.
+	// at most 8191). If zero, 2048. Unlike octez's, the filter takes
+	// memory as addresses are greylisted, in 4 KiB pages, up to that
+	// size, and gives it back as they decay: a pool that greylists
+	// nothing holds none.
 	IPGreylistSizeKiB int
 	// PeerGreylistSize is how many peer ids the peer greylist holds before
 	// it forgets the oldest (octez peer_greylist_size). If zero, 1023.

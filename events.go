@@ -124,7 +124,8 @@ type Watcher struct {
 	hub *eventHub
 	mu  sync.Mutex
 	// Guarded by mu.
-	buf     []Event // ring of capacity cap(buf)
+	buf     []Event // ring of len(buf) slots, grown up to limit
+	limit   int     // the most events buffered
 	head, n int
 	pending uint64 // dropped since the last marker was queued
 	missed  uint64 // dropped in total
@@ -199,11 +200,11 @@ func (w *Watcher) deliver(e Event) {
 	w.mu.Lock()
 	switch {
 	case w.closed:
-	case w.pending > 0 && w.n+2 <= len(w.buf):
+	case w.pending > 0 && w.n+2 <= w.limit:
 		w.pushLocked(Event{Kind: EventsDropped, Time: e.Time, Dropped: w.pending})
 		w.pending = 0
 		w.pushLocked(e)
-	case w.pending == 0 && w.n < len(w.buf):
+	case w.pending == 0 && w.n < w.limit:
 		w.pushLocked(e)
 	default:
 		w.pending++
@@ -216,7 +217,19 @@ func (w *Watcher) deliver(e Event) {
 	}
 }
 
+// pushLocked queues e; w.n < w.limit. The ring starts empty and doubles
+// (from 8 slots) when full, up to limit: a watcher holds memory for the
+// events it has fallen behind by, not for its whole bound (1024 events,
+// about 150 KiB, by default), so that a watcher that keeps up, such as the
+// maintenance's while it waits for new contacts, costs little.
 func (w *Watcher) pushLocked(e Event) {
+	if w.n == len(w.buf) {
+		nb := make([]Event, min(w.limit, max(8, 2*len(w.buf))))
+		for i := range w.n {
+			nb[i] = w.buf[(w.head+i)%len(w.buf)]
+		}
+		w.buf, w.head = nb, 0
+	}
 	w.buf[(w.head+w.n)%len(w.buf)] = e
 	w.n++
 }
@@ -247,7 +260,7 @@ func (h *eventHub) watch(ctx context.Context, buffer int) *Watcher {
 	if buffer <= 0 {
 		buffer = DefaultWatchBuffer
 	}
-	w := &Watcher{hub: h, buf: make([]Event, buffer), sig: make(chan struct{}, 1), done: make(chan struct{})}
+	w := &Watcher{hub: h, limit: buffer, sig: make(chan struct{}, 1), done: make(chan struct{})}
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
@@ -293,9 +306,10 @@ func (h *eventHub) close() {
 
 // Watch subscribes to the pool's events (octez's pool watcher) until ctx
 // ends, the watcher is closed, or the pool closes. The watcher buffers up
-// to buffer events (DefaultWatchBuffer if 0); a watcher that falls behind
-// loses events, and finds an EventsDropped marker in their place, but
-// never slows the pool or other watchers.
+// to buffer events (DefaultWatchBuffer if 0), taking memory for those it
+// holds, not for the bound; a watcher that falls behind loses events, and
+// finds an EventsDropped marker in their place, but never slows the pool
+// or other watchers.
 //
 // Ordering: events come in the order the pool's tables changed, each
 // published after the change it reports, so a watcher that sees

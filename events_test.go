@@ -102,3 +102,49 @@ func TestStringersNeverPanic(t *testing.T) {
 		assert.NotEmpty(t, v.String(), "%T", v)
 	}
 }
+
+// TestWatcherBufferGrows: a watcher's ring takes memory for the events it
+// is behind by, growing across a wrap-around without reordering them, and
+// never holds more than its bound.
+func TestWatcherBufferGrows(t *testing.T) {
+	var h eventHub
+	ctx := context.Background()
+	w := h.watch(ctx, 20)
+	defer w.Close()
+	assert.Empty(t, w.buf, "no buffer before the first event")
+	seq, next := uint64(0), uint64(0)
+	publish := func(k int) {
+		for range k {
+			h.publish(Event{Kind: EventNewPeer, Dropped: seq})
+			seq++
+		}
+	}
+	read := func(k int) {
+		t.Helper()
+		for range k {
+			e, err := w.Next(ctx)
+			require.NoError(t, err)
+			require.Equal(t, next, e.Dropped)
+			next++
+		}
+	}
+	publish(5)
+	assert.Len(t, w.buf, 8)
+	read(3)
+	publish(5) // wraps around the 8 slots: 7 queued
+	assert.Len(t, w.buf, 8)
+	publish(3) // 10 queued: grows to 16, unwrapping the ring
+	assert.Len(t, w.buf, 16)
+	read(4)
+	publish(14) // 20 queued: grows to the bound, 20
+	assert.Len(t, w.buf, 20)
+	read(20)
+	assert.Equal(t, seq, next)
+	publish(25) // 20 kept, 5 dropped
+	assert.Len(t, w.buf, 20)
+	read(20)
+	e, err := w.Next(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, EventsDropped, e.Kind)
+	assert.Equal(t, uint64(5), e.Dropped)
+}

@@ -58,7 +58,7 @@ type footprint struct{ heap, stack, goroutines float64 }
 // measure runs open, which sets up idle connections and returns their
 // teardown, and returns what the process gained in between, after
 // garbage collection.
-func measure(b *testing.B, open func() (teardown func())) footprint {
+func measure(b testing.TB, open func() (teardown func())) footprint {
 	before := snapshot()
 	teardown := open()
 	after := snapshot()

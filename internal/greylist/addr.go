@@ -20,6 +20,10 @@ import (
 // v4-mapped addresses, as octez (whose addresses are Ipaddr.V6.t) does.
 // Callers wanting dotted quads can Unmap them.
 //
+// NewAddrGreylist allocates neither the filter's cells nor the FIFO's map:
+// they grow with the greylisted addresses (see Bloom) and shrink back as
+// they decay or are cleared.
+//
 // An AddrGreylist is not safe for concurrent use.
 type AddrGreylist struct {
 	bloom            *Bloom

@@ -99,10 +99,9 @@ func BenchmarkBloomCountdown(b *testing.B) {
 		for b.Loop() {
 			if i%MaxCountdown == 0 {
 				b.StopTimer()
-				for j := range f.words {
-					f.words[j] = ^uint64(0)
+				for j := range f.nwords {
+					setWord(f, j, ^uint64(0))
 				}
-				f.empty = false
 				b.StartTimer()
 			}
 			f.Countdown()
@@ -129,10 +128,9 @@ func BenchmarkBloomCountdown(b *testing.B) {
 
 func BenchmarkBloomFillRatio(b *testing.B) {
 	f := newDefaultBloom(b)
-	for j := range f.words {
-		f.words[j] = 0x0102030405060708 * uint64(j&1)
+	for j := range f.nwords {
+		setWord(f, j, 0x0102030405060708*uint64(j&1))
 	}
-	f.empty = false
 	b.ReportAllocs()
 	b.SetBytes(int64(f.SizeBytes()))
 	for b.Loop() {

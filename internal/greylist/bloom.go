@@ -7,6 +7,7 @@ import (
 	"math/bits"
 	"net/netip"
 	"time"
+	"unsafe"
 
 	"golang.org/x/crypto/blake2b"
 )
@@ -84,14 +85,40 @@ func IndexBitsForSize(sizeKiB int) (int, error) {
 // bit 4·(j%16), so the words serialised little-endian are byte-for-byte the
 // octez filter.
 //
+// # Memory
+//
+// octez allocates the whole filter when it creates the ACL
+// (src/lib_stdlib/bloomer.ml:215, Bytes.make in create, called from
+// src/lib_p2p/p2p_acl.ml:80): 4 MiB for the default 2048 KiB, in every
+// pool, greylisted or not. Here the words are cut into pages of PageBytes
+// (4 KiB, 8192 cells) that are allocated when Add first sets a cell in
+// them and freed when Countdown finds them all zero again; a page that is
+// not allocated reads as zero cells. The page table (one slice header per
+// page, 24 KiB for the default size) is allocated with the first page and
+// freed with the last. So a filter that was never used, or whose
+// addresses have all decayed, or that was cleared, holds no cells at all;
+// k greylisted addresses hold at most 5k pages; and a full filter holds
+// octez's size exactly (SizeBytes), plus the page table (0.6%). The cells,
+// their indexes and every answer are octez's whichever pages are
+// allocated: Contains has the same false positives, Countdown the same
+// decay, the serialised words the same bytes. Filters of at most one page
+// (ib ≤ 13) allocate their octez size at the first Add.
+//
 // IPv4 addresses are hashed in their v4-mapped form (::ffff:a.b.c.d), as
 // octez (whose addresses are Ipaddr.V6.t) does; the zone is ignored and the
 // zero netip.Addr hashes as "::".
 //
 // A Bloom is not safe for concurrent use.
 type Bloom struct {
-	ib    uint
-	words []uint64
+	ib uint
+	// nwords is the number of 64-bit words the cells take, (2^ib+15)/16.
+	nwords int
+	// pages holds the cells, pageWords words a page (the last page of a
+	// filter smaller than one page is shorter); pages[i] is nil while
+	// its cells are all zero and pages is nil while every page is.
+	pages [][]uint64
+	// live counts the non-nil pages.
+	live int
 	// count mirrors octez's [count] statistics: count[i] approximates
 	// the number of additions made i countdowns ago (see ApproxCount).
 	count [MaxCountdown]int
@@ -100,8 +127,20 @@ type Bloom struct {
 	empty bool
 }
 
+const (
+	// pageShift is log2 of the words in a page: 512 words, 4 KiB.
+	pageShift = 9
+	pageWords = 1 << pageShift
+	// pageCellShift is log2 of the cells in a page (16 a word).
+	pageCellShift = pageShift + 4
+	// PageBytes is the size of the pages the filter's cells are
+	// allocated in.
+	PageBytes = pageWords * 8
+)
+
 // NewBloom returns an empty filter sized as octez sizes it for
-// ip_greylist_size_in_kilobytes = sizeKiB (see IndexBitsForSize).
+// ip_greylist_size_in_kilobytes = sizeKiB (see IndexBitsForSize). It
+// allocates no cell (see Bloom's Memory section).
 func NewBloom(sizeKiB int) (*Bloom, error) {
 	ib, err := IndexBitsForSize(sizeKiB)
 	if err != nil {
@@ -111,16 +150,17 @@ func NewBloom(sizeKiB int) (*Bloom, error) {
 }
 
 // NewBloomBits returns an empty filter of 2^indexBits cells, with
-// MinIndexBits ≤ indexBits ≤ MaxIndexBits as Bloomer.create requires.
+// MinIndexBits ≤ indexBits ≤ MaxIndexBits as Bloomer.create requires. It
+// allocates no cell.
 func NewBloomBits(indexBits int) (*Bloom, error) {
 	if indexBits < MinIndexBits || indexBits > MaxIndexBits {
 		return nil, fmt.Errorf("%w: index bits %d not in [%d, %d]", ErrInvalidSize, indexBits, MinIndexBits, MaxIndexBits)
 	}
 	cells := 1 << indexBits
 	return &Bloom{
-		ib:    uint(indexBits),
-		words: make([]uint64, (cells+15)/16),
-		empty: true,
+		ib:     uint(indexBits),
+		nwords: (cells + 15) / 16,
+		empty:  true,
 	}, nil
 }
 
@@ -130,9 +170,31 @@ func (b *Bloom) IndexBits() int { return int(b.ib) }
 // Cells returns the number of countdown cells, 2^ib.
 func (b *Bloom) Cells() int { return 1 << b.ib }
 
-// SizeBytes returns the memory used by the cells, 2^ib·4/8 bytes (rounded
-// up to whole 64-bit words for ib < 4).
-func (b *Bloom) SizeBytes() int { return len(b.words) * 8 }
+// SizeBytes returns octez's size of the filter, the memory its cells take
+// once every page is allocated: 2^ib·4/8 bytes (rounded up to whole 64-bit
+// words for ib < 4).
+func (b *Bloom) SizeBytes() int { return b.nwords * 8 }
+
+// AllocatedBytes returns the memory the cells hold now: the allocated
+// pages, and the page table while there is one. It is 0 for a filter never
+// added to, cleared, or whose cells have all counted down to zero.
+func (b *Bloom) AllocatedBytes() int {
+	if b.pages == nil {
+		return 0
+	}
+	n := len(b.pages) * int(unsafe.Sizeof([]uint64(nil)))
+	for _, pg := range b.pages {
+		n += len(pg) * 8
+	}
+	return n
+}
+
+// numPages returns how many pages the cells span.
+func (b *Bloom) numPages() int { return (b.nwords + pageWords - 1) / pageWords }
+
+// pageLen returns the number of words of page i: pageWords, except for a
+// filter smaller than one page.
+func (b *Bloom) pageLen(i int) int { return min(pageWords, b.nwords-i*pageWords) }
 
 // Key returns the canonical 16-byte form under which a is hashed and stored:
 // IPv4 addresses become v4-mapped IPv6 addresses and zones are dropped.
@@ -161,13 +223,39 @@ func indexes(a netip.Addr, ib uint) [Hashes]uint32 {
 	return idx
 }
 
+// cell returns the value of cell j, zero if its page is not allocated.
 func (b *Bloom) cell(j uint32) uint64 {
-	return b.words[j>>4] >> ((j & 15) * 4) & 0xF
+	if b.pages == nil {
+		return 0
+	}
+	pg := b.pages[j>>pageCellShift]
+	if pg == nil {
+		return 0
+	}
+	return pg[j>>4&(pageWords-1)] >> ((j & 15) * 4) & 0xF
 }
 
+// setCell sets cell j to v, allocating its page (and the page table) if
+// needed. Setting a cell of a missing page to zero allocates nothing.
 func (b *Bloom) setCell(j uint32, v uint64) {
+	if b.pages == nil {
+		if v == 0 {
+			return
+		}
+		b.pages = make([][]uint64, b.numPages())
+	}
+	i := j >> pageCellShift
+	pg := b.pages[i]
+	if pg == nil {
+		if v == 0 {
+			return
+		}
+		pg = make([]uint64, b.pageLen(int(i)))
+		b.pages[i] = pg
+		b.live++
+	}
 	sh := (j & 15) * 4
-	w := &b.words[j>>4]
+	w := &pg[j>>4&(pageWords-1)]
 	*w = *w&^(0xF<<sh) | v<<sh
 }
 
@@ -223,15 +311,30 @@ func nonZeroNibbles(w uint64) uint64 {
 
 // Countdown decrements every non-zero cell (Bloomer.countdown) and ages the
 // ApproxCount statistics. It processes the cells 16 at a time: subtracting
-// one from each non-zero nibble never borrows across nibbles.
+// one from each non-zero nibble never borrows across nibbles. A page left
+// all zero is freed, and the page table with the last page.
 func (b *Bloom) Countdown() {
 	copy(b.count[1:], b.count[:len(b.count)-1])
 	b.count[0] = 0
 	if b.empty {
 		return
 	}
+	for i, pg := range b.pages {
+		if pg != nil && !countdownPage(pg) {
+			b.pages[i] = nil
+			b.live--
+		}
+	}
+	if b.live == 0 {
+		b.pages = nil
+		b.empty = true
+	}
+}
+
+// countdownPage decrements the non-zero cells of ws and reports whether
+// any cell is still non-zero.
+func countdownPage(ws []uint64) bool {
 	var any uint64
-	ws := b.words
 	i := 0
 	for ; i+4 <= len(ws); i += 4 {
 		w0, w1, w2, w3 := ws[i], ws[i+1], ws[i+2], ws[i+3]
@@ -251,12 +354,14 @@ func (b *Bloom) Countdown() {
 		ws[i] = w
 		any |= w
 	}
-	b.empty = any == 0
+	return any != 0
 }
 
-// Clear zeroes every cell and the statistics (Bloomer.clear).
+// Clear zeroes every cell and the statistics (Bloomer.clear), freeing every
+// page.
 func (b *Bloom) Clear() {
-	clear(b.words)
+	b.pages = nil
+	b.live = 0
 	b.count = [MaxCountdown]int{}
 	b.empty = true
 }
@@ -267,9 +372,11 @@ func (b *Bloom) NonZeroCells() int {
 		return 0
 	}
 	n := 0
-	for _, w := range b.words {
-		if w != 0 {
-			n += bits.OnesCount64(nonZeroNibbles(w))
+	for _, pg := range b.pages {
+		for _, w := range pg {
+			if w != 0 {
+				n += bits.OnesCount64(nonZeroNibbles(w))
+			}
 		}
 	}
 	return n
@@ -286,12 +393,19 @@ func (b *Bloom) FillRatio() float64 {
 func (b *Bloom) Histogram() [MaxCountdown + 1]int {
 	var h [MaxCountdown + 1]int
 	n := b.Cells()
-	if b.empty {
+	if b.empty || b.pages == nil {
 		h[0] = n
 		return h
 	}
-	for j := range uint32(n) {
-		h[b.cell(j)]++
+	for i, pg := range b.pages {
+		cells := min(1<<pageCellShift, n-i<<pageCellShift)
+		if pg == nil {
+			h[0] += cells
+			continue
+		}
+		for c := range cells {
+			h[pg[c>>4]>>(4*(c&15))&0xF]++
+		}
 	}
 	return h
 }

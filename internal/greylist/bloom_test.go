@@ -33,11 +33,28 @@ func newTestBloom(t testing.TB, ib int) *Bloom {
 // filterBytes serialises the cell words little-endian, which must give the
 // octez Bytes filter.
 func filterBytes(b *Bloom) []byte {
-	out := make([]byte, 0, len(b.words)*8)
-	for _, w := range b.words {
+	out := make([]byte, 0, b.nwords*8)
+	for _, w := range words(b) {
 		out = binary.LittleEndian.AppendUint64(out, w)
 	}
 	return out[:((1<<b.ib)*CountdownBits+7)/8]
+}
+
+// words returns the cell words of b in order, zeros for missing pages.
+func words(b *Bloom) []uint64 {
+	out := make([]uint64, b.nwords)
+	for i, pg := range b.pages {
+		copy(out[i*pageWords:], pg)
+	}
+	return out
+}
+
+// setWord sets word i of b to w, allocating its page, and marks b
+// non-empty.
+func setWord(b *Bloom, i int, w uint64) {
+	b.setCell(uint32(i*16), MaxCountdown) // allocates the page
+	b.pages[i/pageWords][i%pageWords] = w
+	b.empty = false
 }
 
 func TestIndexBitsForSize(t *testing.T) {
@@ -429,6 +446,7 @@ func TestBloomFillRatioAndHistogram(t *testing.T) {
 		b.setCell(i, uint64(i%16))
 	}
 	b.empty = false
+	assert.Equal(t, b.SizeBytes(), b.AllocatedBytes()-len(b.pages)*24)
 	assert.Equal(t, 15.0/16, b.FillRatio())
 	h = b.Histogram()
 	for k := range h {
@@ -436,7 +454,8 @@ func TestBloomFillRatioAndHistogram(t *testing.T) {
 	}
 	b.Clear()
 	assert.Zero(t, b.FillRatio())
-	assert.Equal(t, make([]uint64, len(b.words)), b.words)
+	assert.Equal(t, make([]uint64, b.nwords), words(b))
+	assert.Zero(t, b.AllocatedBytes())
 }
 
 // TestBloomApproxCount mirrors bloomer.ml's consistent_add_countdown_count:
@@ -493,4 +512,124 @@ func TestBloomEmptyFlag(t *testing.T) {
 	assert.False(t, b.empty)
 	b.Countdown()
 	assert.True(t, b.empty)
+}
+
+// TestBloomMatchesOctezReferencePaged is TestBloomMatchesOctezReference on
+// filters of several pages (ib 14 to 16: 2 to 8 pages), where pages are
+// allocated by Add and freed by Countdown: the bytes stay octez's
+// whichever pages are held.
+func TestBloomMatchesOctezReferencePaged(t *testing.T) {
+	for _, ib := range []int{14, 16} {
+		r := rand.New(rand.NewPCG(uint64(ib), 8))
+		b := newTestBloom(t, ib)
+		ref := newRefBloomer(ib)
+		var pool []netip.Addr
+		for range 20 {
+			pool = append(pool, randAddr(r))
+		}
+		freed := 0
+		for step := range 300 {
+			a := pool[r.IntN(len(pool))]
+			switch op := r.IntN(100); {
+			case op < 15:
+				b.Add(a)
+				ref.add(a)
+			case op < 20:
+				b.Remove(a)
+				ref.rem(a)
+			case op < 99:
+				before := b.live
+				b.Countdown()
+				ref.countdown()
+				if b.live < before {
+					freed++
+				}
+			default:
+				b.Clear()
+				ref.clear()
+			}
+			require.Equal(t, ref.filter, filterBytes(b), "ib=%d step=%d", ib, step)
+			for _, p := range pool {
+				require.Equal(t, ref.mem(p), b.Contains(p), "ib=%d step=%d", ib, step)
+			}
+			require.Equal(t, ref.fillPercentage(), b.FillRatio(), "ib=%d step=%d", ib, step)
+			// Every allocated page holds a non-zero cell, or was
+			// emptied by Remove since the last Countdown.
+			live := 0
+			for _, pg := range b.pages {
+				if pg != nil {
+					live++
+				}
+			}
+			require.Equal(t, live, b.live, "ib=%d step=%d", ib, step)
+			require.LessOrEqual(t, b.AllocatedBytes(), b.SizeBytes()+b.numPages()*24)
+		}
+		assert.Positive(t, freed, "ib=%d: some countdown freed a page", ib)
+	}
+}
+
+// TestBloomLazyPages shows the filter's memory: nothing until the first
+// Add, then the page table and at most one page per cell set, up to
+// octez's size, and nothing again once every address has decayed or the
+// filter is cleared. Reads and removals never allocate.
+func TestBloomLazyPages(t *testing.T) {
+	b, err := NewBloom(DefaultIPGreylistSizeKiB)
+	require.NoError(t, err)
+	const table = (1 << (23 - pageCellShift)) * 24 // 1024 pages
+	a := netip.MustParseAddr("1.2.3.4")
+	assert.Zero(t, b.AllocatedBytes())
+	assert.Zero(t, testing.AllocsPerRun(100, func() {
+		b.Contains(a)
+		b.Remove(a)
+		b.Countdown()
+		b.FillRatio()
+		b.Histogram()
+	}))
+	assert.Zero(t, b.AllocatedBytes())
+
+	// 1.2.3.4's cells at ib 23 (TestIndexesHandComputed) are in pages
+	// 5486361>>13 = 669, 35, 771, 78, 417: five pages.
+	b.Add(a)
+	assert.Equal(t, table+5*PageBytes, b.AllocatedBytes())
+	assert.Zero(t, testing.AllocsPerRun(100, func() { b.Add(a); b.Contains(a) }))
+	for range MaxCountdown - 1 {
+		b.Countdown()
+		require.Equal(t, table+5*PageBytes, b.AllocatedBytes())
+	}
+	assert.True(t, b.Contains(a))
+	b.Countdown()
+	assert.False(t, b.Contains(a))
+	assert.Zero(t, b.AllocatedBytes(), "decayed: every page freed")
+
+	// Growth is bounded by octez's size plus the table.
+	r := rand.New(rand.NewPCG(21, 22))
+	prev := 0
+	for i := range 4000 {
+		b.Add(randAddr(r))
+		got := b.AllocatedBytes()
+		require.LessOrEqual(t, got, table+5*(i+1)*PageBytes)
+		require.GreaterOrEqual(t, got, prev)
+		prev = got
+	}
+	assert.Equal(t, table+b.SizeBytes(), b.AllocatedBytes(), "4000 addresses touch all 1024 pages")
+	b.Clear()
+	assert.Zero(t, b.AllocatedBytes())
+	assert.Zero(t, b.NonZeroCells())
+}
+
+// TestBloomHistogramPaged checks Histogram against a cell-by-cell count on
+// a filter of several pages with some missing.
+func TestBloomHistogramPaged(t *testing.T) {
+	b := newTestBloom(t, 15) // 4 pages
+	r := rand.New(rand.NewPCG(23, 24))
+	for range 6 {
+		b.Add(randAddr(r))
+		b.Countdown()
+	}
+	var want [MaxCountdown + 1]int
+	for j := range uint32(b.Cells()) {
+		want[b.cell(j)]++
+	}
+	assert.Equal(t, want, b.Histogram())
+	assert.Less(t, b.live, b.numPages()+1)
 }

@@ -14,6 +14,13 @@
 //   - Multiset: the Hashtbl.add-based permanent ban lists (banned_ips,
 //     banned_peers), where a double ban survives one unban.
 //
+// Memory is taken as it is used, not up front as octez does: the Bloom
+// filter's cells are allocated in 4 KiB pages on the first Add that sets a
+// cell in them and freed when they count down to zero (see Bloom), and the
+// sets make their maps on the first Add. An unused AddrGreylist of the
+// default 2048 KiB costs a few hundred bytes, not octez's 4 MiB; a full
+// one costs octez's size.
+//
 // None of the types is safe for concurrent use: the pool's ACL owns a lock
 // and serialises every call, including the periodic Countdown. They never
 // read the clock: times are passed in by the caller.

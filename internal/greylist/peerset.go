@@ -18,7 +18,10 @@ import (
 //   - Remove really frees the slot (Precise accounting).
 //
 // All operations are O(1) except Clear (O(n)) and iteration. Nodes are
-// recycled on eviction, so a full set adds without allocating.
+// recycled on eviction, so a full set adds without allocating. An empty
+// set holds no map: it is made by the first Add and grows with the set
+// (octez's Vache.create sizes its table up front), so an unused set costs
+// a few words whatever its capacity.
 //
 // A PeerSet is not safe for concurrent use.
 type PeerSet[K comparable] struct {
@@ -40,7 +43,7 @@ func NewPeerSet[K comparable](capacity int) (*PeerSet[K], error) {
 	if capacity <= 0 {
 		return nil, fmt.Errorf("%w: set capacity %d must be positive", ErrInvalidSize, capacity)
 	}
-	s := &PeerSet[K]{m: make(map[K]*psNode[K], min(capacity, 1024)), cap: capacity}
+	s := &PeerSet[K]{cap: capacity}
 	s.root.next, s.root.prev = &s.root, &s.root
 	return s, nil
 }
@@ -68,6 +71,9 @@ func (s *PeerSet[K]) Add(k K) (old K, evicted bool) {
 			s.pushNewest(n)
 		}
 		return old, false
+	}
+	if s.m == nil {
+		s.m = make(map[K]*psNode[K])
 	}
 	var n *psNode[K]
 	if len(s.m) >= s.cap {
@@ -111,9 +117,9 @@ func (s *PeerSet[K]) Cap() int { return s.cap }
 // would evict one.
 func (s *PeerSet[K]) Full() bool { return len(s.m) >= s.cap }
 
-// Clear removes every element.
+// Clear removes every element and frees the map.
 func (s *PeerSet[K]) Clear() {
-	clear(s.m)
+	s.m = nil
 	s.root.next, s.root.prev = &s.root, &s.root
 }
 

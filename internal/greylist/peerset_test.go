@@ -190,3 +190,22 @@ func TestPeerSetModel(t *testing.T) {
 		require.Equal(t, s.Contains(k), slices.Contains(model, k))
 	}
 }
+
+// TestPeerSetLazyMap: an empty set holds no map, whatever its capacity,
+// until the first Add, and again after Clear.
+func TestPeerSetLazyMap(t *testing.T) {
+	s, err := NewPeerSet[[16]byte](DefaultPeerGreylistSize)
+	require.NoError(t, err)
+	assert.Nil(t, s.m)
+	assert.False(t, s.Contains([16]byte{1}))
+	assert.False(t, s.Remove([16]byte{1}))
+	assert.Empty(t, s.List())
+	assert.Nil(t, s.m, "reads and removals leave it unallocated")
+	s.Add([16]byte{1})
+	assert.True(t, s.Contains([16]byte{1}))
+	s.Clear()
+	assert.Nil(t, s.m)
+	assert.Zero(t, s.Len())
+	s.Add([16]byte{2})
+	assert.Equal(t, [][16]byte{{2}}, s.List())
+}
