@@ -49,17 +49,21 @@ func FuzzDecodeBody(f *testing.F) {
 		b, _ := hex.DecodeString(s)
 		f.Add(TagBlockHeader, b)
 	}
-	// Real messages, two of each tag, when the recorded session is there.
-	if dir, err := vectors.Dir(); err == nil {
-		if s, err := vectors.Load(dir); err == nil {
-			seen := map[uint16]int{}
-			for _, raw := range append(s.Sent, s.Received...) {
-				tag := binary.BigEndian.Uint16(raw[4:])
-				if seen[tag] < 2 {
-					seen[tag]++
-					f.Add(tag, raw[6:])
-				}
-			}
+	// Real messages, two of each tag, from the recorded session.
+	dir, err := vectors.Dir()
+	if err != nil {
+		f.Fatal(err)
+	}
+	s, err := vectors.Load(dir)
+	if err != nil {
+		f.Fatal(err)
+	}
+	seen := map[uint16]int{}
+	for _, raw := range append(s.Sent, s.Received...) {
+		tag := binary.BigEndian.Uint16(raw[4:])
+		if seen[tag] < 2 {
+			seen[tag]++
+			f.Add(tag, raw[6:])
 		}
 	}
 	for _, s := range teztProtocolOperations {

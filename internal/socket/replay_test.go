@@ -20,29 +20,17 @@ import (
 	"github.com/p2ppool/p2ppool/internal/wire"
 )
 
-// vectorsDir finds ../shared/vectors beside the repository root.
+// vectorsDir is the repository's testdata/ (see its README.md), which
+// holds the recorded session; tests run in internal/socket.
 func vectorsDir(t *testing.T) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("repository root not found")
-		}
-		dir = parent
-	}
-	v := filepath.Join(dir, "..", "shared", "vectors")
-	if _, err := os.Stat(filepath.Join(v, "tezedge_communication.csv")); err != nil {
-		t.Skipf("recorded session not found in %s (the shared/ folder beside the repository): %v", v, err)
-	}
+	v := filepath.Join("..", "..", "testdata")
+	_, err := os.Stat(filepath.Join(v, "tezedge_communication.csv"))
+	require.NoError(t, err, "the recorded session is part of the repository (testdata/)")
 	return v
 }
 
-// recordedSession is the capture of ../shared/vectors: the two connection
+// recordedSession is the capture in testdata/: the two connection
 // messages and, per direction, the raw TCP bytes that followed them.
 type recordedSession struct {
 	sentConnMsg, recvConnMsg []byte

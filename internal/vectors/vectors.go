@@ -1,5 +1,5 @@
-// Package vectors opens the recorded real session in ../shared/vectors
-// (see its README) for tests outside internal/socket: it derives the
+// Package vectors opens the recorded real session in the repository's
+// testdata/ (see testdata/README.md) for tests outside internal/socket: it derives the
 // channel key and nonces from the two connection messages and the
 // initiator's identity, and returns the decrypted P2P messages the
 // initiator sent and the plaintext of every whole chunk it received. It is
@@ -20,7 +20,8 @@ import (
 	"github.com/p2ppool/p2ppool/internal/wire"
 )
 
-// ErrNotFound reports that the shared vectors folder is absent (tests skip).
+// ErrNotFound reports that the recorded session is not in testdata/ (the
+// tests fail: the files are part of the repository).
 var ErrNotFound = errors.New("vectors: recorded session not found")
 
 // Session is the decrypted recorded session.
@@ -41,8 +42,10 @@ type Session struct {
 	ReceivedRows int
 }
 
-// Dir returns ../shared/vectors relative to the repository root above the
-// working directory, or an error wrapping ErrNotFound.
+// Dir returns the testdata folder of the repository root above the
+// working directory (the folder of the first go.mod found going up, which
+// for the tests of this module is the root), or an error wrapping
+// ErrNotFound.
 func Dir() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
@@ -58,7 +61,7 @@ func Dir() (string, error) {
 		}
 		dir = parent
 	}
-	v := filepath.Join(dir, "..", "shared", "vectors")
+	v := filepath.Join(dir, "testdata")
 	if _, err := os.Stat(filepath.Join(v, "tezedge_communication.csv")); err != nil {
 		return "", fmt.Errorf("%w in %s: %w", ErrNotFound, v, err)
 	}

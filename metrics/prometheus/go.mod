@@ -2,10 +2,8 @@ module github.com/p2ppool/p2ppool/metrics/prometheus
 
 go 1.26.0
 
-replace github.com/p2ppool/p2ppool => ../../
-
 require (
-	github.com/p2ppool/p2ppool v0.0.0-00010101000000-000000000000
+	github.com/p2ppool/p2ppool v0.0.0-20261206205347-c898d3e586e3
 	github.com/prometheus/client_golang v1.25.0
 )
 
