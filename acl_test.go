@@ -7,10 +7,9 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/p2ppool/p2ppool/dataenc"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/p2ppool/p2ppool/internal/wire"
 )
 
 // Tests of the ACL (spec §2) and of expected peer ids: bans and
@@ -242,7 +241,7 @@ func TestPunishmentSparesTrusted(t *testing.T) {
 			synctest.Wait()
 			conn, ok := nd.Conns().ByPeer(id.PeerID)
 			require.True(t, ok)
-			require.NoError(t, sc.WriteMessages(appMsg(0x2000, wire.AppendString(nil, "?"))))
+			require.NoError(t, sc.WriteMessages(appMsg(0x2000, dataenc.AppendString(nil, "?"))))
 			<-conn.Done()
 			de := disconnectError(t, conn.Err())
 			assert.Equal(t, ReasonProtocolError, de.Reason)

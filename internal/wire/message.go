@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"strconv"
+
+	"github.com/p2ppool/p2ppool/dataenc"
 )
 
 // MaxMessageSize bounds a whole P2P message, its 4-byte size prefix
@@ -195,7 +197,7 @@ func DecodeMessage(b []byte) (Message, error) {
 	case len(b) > total:
 		return m, decodeErr("message", "", ErrTrailingBytes)
 	}
-	r := MakeReader(b[4:])
+	r := dataenc.MakeReader(b[4:])
 	m.Tag = r.Uint16()
 	what := "message"
 	switch m.Tag {

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"strconv"
+
+	"github.com/p2ppool/p2ppool/dataenc"
 )
 
 // Point is octez P2p_point.Id: an IP address and a port. IPv4 addresses
@@ -111,14 +113,14 @@ func appendPointText(dst []byte, p netip.AddrPort) []byte {
 // MaxPointText bytes, parsed as by ParsePoint). A longer prefix fails with
 // ErrTooLarge and an unparsable text with ErrInvalid, via r's sticky error;
 // parsing does not allocate.
-func ReadPoint(r *Reader) netip.AddrPort {
+func ReadPoint(r *dataenc.Reader) netip.AddrPort {
 	b := r.Bytes(MaxPointText)
 	if r.Err() != nil {
 		return netip.AddrPort{}
 	}
 	p, reason := parsePoint(b)
 	if reason != "" {
-		r.failDetail(ErrInvalid, "point "+quoteShort(string(b))+": "+reason)
+		r.Failf(ErrInvalid, "point "+quoteShort(string(b))+": "+reason)
 		return netip.AddrPort{}
 	}
 	return p
