@@ -163,4 +163,3 @@ func TestDecodeErrorFormat(t *testing.T) {
 		assert.ErrorIs(t, e, s)
 	}
 }
-
