@@ -219,7 +219,7 @@ func (v Conns[Msg, ConnMeta]) ByPeer(peer PeerID) (*Connection[Msg, ConnMeta], b
 // is pt, if any (octez find_by_point).
 func (v Conns[Msg, ConnMeta]) ByPoint(pt netip.AddrPort) (*Connection[Msg, ConnMeta], bool) {
 	p := v.p
-	pt = normalizePoint(pt)
+	pt = wire.NormalizePoint(pt)
 	p.mu.Lock()
 	var found *conn
 	for _, c := range p.conns {

@@ -81,7 +81,7 @@ func (p *core) onSwapRequest(source *conn, point netip.AddrPort) {
 		return
 	}
 	now := time.Now()
-	point = normalizePoint(point)
+	point = wire.NormalizePoint(point)
 	p.mu.Lock()
 	last := p.latestAccepted
 	if p.latestSuccessful.After(last) {
@@ -141,7 +141,7 @@ func (p *core) onSwapAck(source *conn, point netip.AddrPort) {
 		return
 	}
 	now := time.Now()
-	point = normalizePoint(point)
+	point = wire.NormalizePoint(point)
 	p.mu.Lock()
 	req := source.lastSwapRequest
 	source.lastSwapRequest = swapRequest{} // answered, at most once

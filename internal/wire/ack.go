@@ -104,8 +104,8 @@ type Ack struct {
 // Append appends the encoding: the tag, and for AckNack the int16 motive
 // followed by the point list as data-encoding list (u32 byte length of the
 // whole run, then each point). Only the first MaxNackPoints points are
-// written, so the output always decodes; points are normalized as by
-// NormalizePoint. A Kind that is none of the three cases is written as its
+// written, so the output always decodes; points are written as by
+// AppendPoint. A Kind that is none of the three cases is written as its
 // bare tag (which DecodeAck refuses).
 func (a Ack) Append(dst []byte) []byte {
 	dst = append(dst, byte(a.Kind))

@@ -94,8 +94,8 @@ func pointSize(p netip.AddrPort) int {
 
 // Append appends the whole envelope: u32 size of tag and body, u16 tag,
 // body. Only the fields of the Tag's case are written; Advertise writes at
-// most MaxAdvertisePoints points, and points are normalized as by
-// NormalizePoint, so P2P messages always decode. The caller keeps an
+// most MaxAdvertisePoints points, and points are written as by
+// AppendPoint, so P2P messages always decode. The caller keeps an
 // application Body within MaxMessageSize (see Size, or use
 // BeginMessage/EndMessage, which check).
 func (m *Message) Append(dst []byte) []byte {
