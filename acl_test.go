@@ -282,7 +282,7 @@ func TestGreylistDecays(t *testing.T) {
 		t0 := time.Now() // the countdown ticks at t0 + k s
 		b := newNode(t, n, func(c *Config) { c.GreylistTimeout = 16 * time.Second })
 		a := newNodeFrom(t, n, srcA, nil)
-		time.Sleep(t0.Add(500 * time.Millisecond).Sub(time.Now()))
+		time.Sleep(time.Until(t0.Add(500 * time.Millisecond)))
 		b.ACL().GreylistAddr(srcA)
 		greylisted := time.Now()
 		var refused uint64

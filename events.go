@@ -124,8 +124,7 @@ type Watcher struct {
 	hub *eventHub
 	mu  sync.Mutex
 	// Guarded by mu.
-	buf     []Event // ring of capacity cap(buf)
-	head, n int
+	buf     ring[Event]
 	pending uint64 // dropped since the last marker was queued
 	missed  uint64 // dropped in total
 	closed  bool
@@ -142,11 +141,7 @@ type Watcher struct {
 func (w *Watcher) Next(ctx context.Context) (Event, error) {
 	for {
 		w.mu.Lock()
-		if w.n > 0 {
-			e := w.buf[w.head]
-			w.buf[w.head] = Event{}
-			w.head = (w.head + 1) % len(w.buf)
-			w.n--
+		if e, ok := w.buf.pop(); ok {
 			w.mu.Unlock()
 			return e, nil
 		}
@@ -199,11 +194,11 @@ func (w *Watcher) deliver(e Event) {
 	w.mu.Lock()
 	switch {
 	case w.closed:
-	case w.pending > 0 && w.n+2 <= len(w.buf):
+	case w.pending > 0 && w.buf.len()+2 <= w.buf.capacity():
 		w.pushLocked(Event{Kind: EventsDropped, Time: e.Time, Dropped: w.pending})
 		w.pending = 0
 		w.pushLocked(e)
-	case w.pending == 0 && w.n < len(w.buf):
+	case w.pending == 0 && w.buf.len() < w.buf.capacity():
 		w.pushLocked(e)
 	default:
 		w.pending++
@@ -217,8 +212,7 @@ func (w *Watcher) deliver(e Event) {
 }
 
 func (w *Watcher) pushLocked(e Event) {
-	w.buf[(w.head+w.n)%len(w.buf)] = e
-	w.n++
+	w.buf.push(e)
 }
 
 // eventHub fans events out to watchers. Safe for concurrent use; publish
@@ -247,7 +241,7 @@ func (h *eventHub) watch(ctx context.Context, buffer int) *Watcher {
 	if buffer <= 0 {
 		buffer = DefaultWatchBuffer
 	}
-	w := &Watcher{hub: h, buf: make([]Event, buffer), sig: make(chan struct{}, 1), done: make(chan struct{})}
+	w := &Watcher{hub: h, buf: newRing[Event](buffer), sig: make(chan struct{}, 1), done: make(chan struct{})}
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
