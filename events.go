@@ -31,7 +31,7 @@ const (
 	EventRequestRejected       // Point, IDPoint, Peer, Err: the ack exchange failed
 	EventConnectionEstablished // IDPoint, Peer
 	EventBootstrapReceived     // Peer
-	EventBootstrapSent         // Peer
+	EventBootstrapSent         // Peer: a Bootstrap was queued for it (not when dropped)
 	EventAdvertiseReceived     // Peer
 	EventAdvertiseSent         // Peer
 	EventSwapRequestReceived   // Peer
