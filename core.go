@@ -56,6 +56,11 @@ type core struct {
 	unknown atomic.Uint64
 	// evictions counts connections evicted for a newcomer.
 	evictions atomic.Uint64
+	// ended counts the connections ended, by reason (Stats.Ended);
+	// oversized the messages refused for a size over the bound
+	// (Stats.OversizedMessages).
+	ended     [numReasons]atomic.Uint64
+	oversized atomic.Uint64
 	// refused counts inbound connections refused, by reason.
 	refused [numRefusals]atomic.Uint64
 

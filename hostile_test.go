@@ -2,6 +2,7 @@ package p2ppool
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/netip"
 	"testing"
@@ -76,6 +77,7 @@ func TestHostilePeerMessages(t *testing.T) {
 			toFriend, fromNode := connect(t, nd, friend)
 			for _, tc := range cases {
 				t.Run(tc.name, func(t *testing.T) {
+					before := nd.Stats()
 					rp, conn := dialRaw(t, n, nd)
 					// The pool may hang up before the write is over.
 					sent := make(chan error, 1)
@@ -90,6 +92,14 @@ func TestHostilePeerMessages(t *testing.T) {
 					}
 					rp.nc.Close() // ends a write the pool left unread
 					recvErr(t, sent, "the scripted peer's write")
+
+					// Counted in Stats: the ending by its reason, and a
+					// message refused for its size (the pool's bound or its
+					// encoding's) as oversized.
+					after := nd.Stats()
+					assert.Equal(t, before.Ended[tc.reason]+1, after.Ended[tc.reason], "Stats.Ended[%v]", tc.reason)
+					oversized := errors.Is(tc.want, ErrMessageTooLarge) || tc.name == "message over the pool's bound"
+					assert.Equal(t, before.OversizedMessages+map[bool]uint64{true: 1}[oversized], after.OversizedMessages, "Stats.OversizedMessages")
 
 					// What no honest implementation sends costs the peer a
 					// greylist entry for its id and address: a message that

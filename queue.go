@@ -702,9 +702,11 @@ func (q *outQueue) pushLast(it outItem) error {
 	return nil
 }
 
-// take moves up to maxBytes of queued items (at least one) into dst,
-// waiting for some. It returns false once the queue is closed and, when
-// drain is not set, at once even if items remain.
+// take moves up to maxBytes of queued items (at least one, even if it
+// alone is larger) into dst, waiting for some. Items queued before close
+// are still handed out (a draining writer sends them); it returns false
+// once the queue is closed and empty, or when stop is closed while it
+// waits.
 func (q *outQueue) take(dst []outItem, maxBytes int, stop <-chan struct{}) ([]outItem, bool) {
 	for {
 		q.mu.Lock()

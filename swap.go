@@ -10,8 +10,8 @@ import (
 
 // Swap (octez P2p_protocol): a node asks a peer to swap one of its
 // connections for one of ours, so that the network keeps mixing. The
-// state lives in Pool (latestAccepted, latestSuccessful, guarded by mu)
-// and in each Connection (lastSwapRequest, guarded by Pool.mu).
+// state lives in core (latestAccepted, latestSuccessful, guarded by
+// core.mu) and in each conn (lastSwapRequest, guarded by core.mu).
 
 // swapRequest is what a connection last proposed in a Swap_request.
 type swapRequest struct {
