@@ -139,7 +139,12 @@ func TestReaderFinish(t *testing.T) {
 	assert.EqualError(t, err, "dataenc: decode x: trailing bytes")
 
 	r.Reset([]byte{1, 2})
+	assert.Zero(t, r.Offset())
+	r.Uint8()
+	assert.Equal(t, 1, r.Offset(), "Offset counts the bytes consumed")
+	r.Reset([]byte{1, 2})
 	assert.Equal(t, []byte{1, 2}, r.Rest())
+	assert.Equal(t, 2, r.Offset())
 	assert.NoError(t, r.Finish("x"), "Rest consumes everything")
 
 	r.Reset(nil)
