@@ -11,41 +11,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestReaderIntegersRoundTrip(t *testing.T) {
-	in := []byte{
-		0x80,       // uint8
-		0xFF,       // int8 -1
-		0xAB, 0xCD, // uint16
-		0xFF, 0xFE, // int16 -2
-		0xDE, 0xAD, 0xBE, 0xEF, // uint32
-		0x80, 0, 0, 0, // int32 min
-		1, 2, 3, 4, 5, 6, 7, 8, // uint64
-		0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFD, // int64 -3
-	}
-	r := MakeReader(in)
-	assert.Equal(t, uint8(0x80), r.Uint8())
-	assert.Equal(t, int8(-1), r.Int8())
-	assert.Equal(t, uint16(0xABCD), r.Uint16())
-	assert.Equal(t, int16(-2), r.Int16())
-	assert.Equal(t, uint32(0xDEADBEEF), r.Uint32())
-	assert.Equal(t, int32(-1<<31), r.Int32())
-	assert.Equal(t, uint64(0x0102030405060708), r.Uint64())
-	assert.Equal(t, int64(-3), r.Int64())
-	require.NoError(t, r.Finish("ints"))
-
-	// The append helpers are the exact inverse.
-	var out []byte
-	out = AppendUint8(out, 0x80)
-	out = AppendInt8(out, -1)
-	out = AppendUint16(out, 0xABCD)
-	out = AppendInt16(out, -2)
-	out = AppendUint32(out, 0xDEADBEEF)
-	out = AppendInt32(out, -1<<31)
-	out = AppendUint64(out, 0x0102030405060708)
-	out = AppendInt64(out, -3)
-	assert.Equal(t, in, out)
-}
-
 func TestReaderBoolIsLenient(t *testing.T) {
 	tests := []struct {
 		in   byte
@@ -57,41 +22,6 @@ func TestReaderBoolIsLenient(t *testing.T) {
 		require.NoError(t, r.Finish("bool"))
 	}
 	assert.Equal(t, []byte{0x00, 0xFF}, AppendBool(AppendBool(nil, false), true))
-}
-
-func TestReaderBytesLimits(t *testing.T) {
-	tests := []struct {
-		name    string
-		in      []byte
-		max     int
-		want    []byte
-		wantErr error
-	}{
-		{"empty", []byte{0, 0, 0, 0}, 10, []byte{}, nil},
-		{"three", []byte{0, 0, 0, 3, 'a', 'b', 'c'}, 3, []byte("abc"), nil},
-		{"no limit", []byte{0, 0, 0, 1, 'a'}, -1, []byte("a"), nil},
-		{"over max", []byte{0, 0, 0, 4, 'a', 'b', 'c', 'd'}, 3, nil, ErrTooLarge},
-		{"claims 4 GiB", []byte{0xFF, 0xFF, 0xFF, 0xFF, 'a'}, -1, nil, ErrTooLarge},
-		{"claims 2^30", []byte{0x40, 0, 0, 0}, -1, nil, ErrTooLarge},
-		{"claims 2^30-1 with 1 byte", []byte{0x3F, 0xFF, 0xFF, 0xFF, 'a'}, -1, nil, ErrTruncated},
-		{"longer than input", []byte{0, 0, 0, 5, 'a'}, 10, nil, ErrTruncated},
-		{"short prefix", []byte{0, 0, 0}, 10, nil, ErrTruncated},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r := MakeReader(tt.in)
-			got := r.Bytes(tt.max)
-			if tt.wantErr != nil {
-				require.ErrorIs(t, r.Err(), tt.wantErr)
-				assert.Nil(t, got)
-				assert.Zero(t, r.Remaining(), "cursor jumps to the end on error")
-				return
-			}
-			require.NoError(t, r.Err())
-			assert.Equal(t, tt.want, got)
-			assert.Equal(t, len(got), cap(got), "capacity is clipped so appends cannot clobber input")
-		})
-	}
 }
 
 func TestReaderHugeLengthDoesNotAllocate(t *testing.T) {
