@@ -7,10 +7,9 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/p2ppool/p2ppool/dataenc"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/p2ppool/p2ppool/internal/wire"
 )
 
 // Tests of the ACL (spec §2) and of expected peer ids: bans and
@@ -242,7 +241,7 @@ func TestPunishmentSparesTrusted(t *testing.T) {
 			synctest.Wait()
 			conn, ok := nd.Conns().ByPeer(id.PeerID)
 			require.True(t, ok)
-			require.NoError(t, sc.WriteMessages(appMsg(0x2000, wire.AppendString(nil, "?"))))
+			require.NoError(t, sc.WriteMessages(appMsg(0x2000, dataenc.AppendString(nil, "?"))))
 			<-conn.Done()
 			de := disconnectError(t, conn.Err())
 			assert.Equal(t, ReasonProtocolError, de.Reason)
@@ -283,7 +282,7 @@ func TestGreylistDecays(t *testing.T) {
 		t0 := time.Now() // the countdown ticks at t0 + k s
 		b := newNode(t, n, func(c *Config) { c.GreylistTimeout = 16 * time.Second })
 		a := newNodeFrom(t, n, srcA, nil)
-		time.Sleep(t0.Add(500 * time.Millisecond).Sub(time.Now()))
+		time.Sleep(time.Until(t0.Add(500 * time.Millisecond)))
 		b.ACL().GreylistAddr(srcA)
 		greylisted := time.Now()
 		var refused uint64

@@ -60,7 +60,7 @@ func (p *core) connect(ctx context.Context, point netip.AddrPort) (*conn, error)
 		return nil, err
 	}
 	defer p.leave(untrack)
-	point = normalizePoint(point)
+	point = wire.NormalizePoint(point)
 	if err := p.takeDial(ctx, point, true); err != nil {
 		return nil, err
 	}

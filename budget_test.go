@@ -6,10 +6,9 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/p2ppool/p2ppool/dataenc"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/p2ppool/p2ppool/internal/wire"
 )
 
 // TestIncomingBytesAreBudgeted: 100 peers send maximum-size messages to
@@ -44,7 +43,7 @@ func TestIncomingBytesAreBudgeted(t *testing.T) {
 	// One message of the largest size, shared read-only by the senders,
 	// each of which seals it piece by piece (WriteStream), so that a
 	// sender holds one piece, not the message.
-	msg := appMsg(0x1000, wire.AppendString(nil, string(make([]byte, maxBody-4))))
+	msg := appMsg(0x1000, dataenc.AppendString(nil, string(make([]byte, maxBody-4))))
 	var wg sync.WaitGroup
 	var peersUp []*rawPeer
 	for range peers {

@@ -143,8 +143,12 @@ type Config struct {
 	ExpectedConnections int
 	MaxConnections      int
 	// MaxIncomingConnections bounds the incoming handshakes running at
-	// once (octez max_incoming_connections); more are closed at once. If
-	// zero, 20.
+	// once (octez max_incoming_connections). When all the slots are taken,
+	// a newcomer evicts the oldest handshake of the most represented
+	// subnet that has not sent its connection message or has been pending
+	// over FirstMessageTimeout (RefusedHandshakeEvicted); only when no
+	// handshake may be evicted is the newcomer closed at once
+	// (RefusedTooManyIncoming), as octez closes every one. If zero, 20.
 	MaxIncomingConnections int
 	// ConnectionTimeout bounds an outgoing connection: dial plus handshake
 	// (octez connection_timeout). If zero, 10 s.

@@ -17,6 +17,7 @@ import (
 	pool "github.com/libp2p/go-buffer-pool"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/p2ppool/p2ppool/dataenc"
 	"github.com/p2ppool/p2ppool/internal/sched"
 	"github.com/p2ppool/p2ppool/internal/socket"
 	"github.com/p2ppool/p2ppool/internal/wire"
@@ -219,7 +220,7 @@ func (v Conns[Msg, ConnMeta]) ByPeer(peer PeerID) (*Connection[Msg, ConnMeta], b
 // is pt, if any (octez find_by_point).
 func (v Conns[Msg, ConnMeta]) ByPoint(pt netip.AddrPort) (*Connection[Msg, ConnMeta], bool) {
 	p := v.p
-	pt = normalizePoint(pt)
+	pt = wire.NormalizePoint(pt)
 	p.mu.Lock()
 	var found *conn
 	for _, c := range p.conns {
@@ -551,6 +552,9 @@ func (c *conn) run() {
 	if errors.As(cause, &de) {
 		reason = de.Reason
 	}
+	if reason < numReasons {
+		c.pool.ended[reason].Add(1)
+	}
 	c.pool.cfg.Metrics.ConnClosed(reason, time.Since(c.info.Established))
 	close(c.done)
 }
@@ -667,6 +671,11 @@ func (c *conn) protocolError(tag uint16, err error) *DisconnectError {
 // greylisting the peer and its address.
 func (c *conn) violation(err error) *DisconnectError {
 	cause := &DisconnectError{Reason: ReasonProtocolError, Remote: true, Err: err}
+	if errors.Is(err, ErrMessageTooLarge) || errors.Is(err, socket.ErrInvalidMessageSize) && errors.Is(err, dataenc.ErrTooLarge) {
+		// Over its Encoding's bound, or a size prefix over the largest
+		// of them (the socket refuses it before anything is allocated).
+		c.pool.oversized.Add(1)
+	}
 	c.cause.CompareAndSwap(nil, cause)
 	ap, _ := addrPortOf(c.info.RemoteAddr)
 	c.pool.punish(ap.Addr(), c.info.Peer)

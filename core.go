@@ -56,6 +56,11 @@ type core struct {
 	unknown atomic.Uint64
 	// evictions counts connections evicted for a newcomer.
 	evictions atomic.Uint64
+	// ended counts the connections ended, by reason (Stats.Ended);
+	// oversized the messages refused for a size over the bound
+	// (Stats.OversizedMessages).
+	ended     [numReasons]atomic.Uint64
+	oversized atomic.Uint64
 	// refused counts inbound connections refused, by reason.
 	refused [numRefusals]atomic.Uint64
 
@@ -407,12 +412,10 @@ func isTemporaryAcceptError(err error) bool {
 
 // broadcastBootstrap is Pool.BroadcastBootstrap.
 func (p *core) broadcastBootstrap() {
-	p.broadcast(bootstrapMsg, func(c *conn) bool {
-		if c.info.PrivateNode {
-			return false
-		}
+	p.broadcast(bootstrapMsg, func(c *conn) bool { return !c.info.PrivateNode }, func(c *conn) {
+		// Only a Bootstrap that was queued is announced: one dropped on a
+		// full queue is counted in Stats.Dropped instead.
 		p.publish(Event{Kind: EventBootstrapSent, Peer: c.info.Peer})
-		return true
 	})
 }
 
@@ -439,7 +442,9 @@ func (p *core) connections() []*conn {
 // outgoing budget until the last writer is done with it; if the budget
 // has no room for it, it is dropped everywhere. A small one is copied
 // into each queue's open arena, which is what it costs there anyway.
-func (p *core) broadcast(b []byte, to func(*conn) bool) int {
+// queued, if not nil, is called for each connection the message was
+// queued on (not under the pool's lock). It returns how many those were.
+func (p *core) broadcast(b []byte, to func(*conn) bool, queued func(*conn)) int {
 	var sh *sharedOut
 	if len(b) > smallMessage {
 		var ok bool
@@ -461,6 +466,9 @@ func (p *core) broadcast(b []byte, to func(*conn) bool) int {
 		}
 		if c.pushNow(outItem{b: b, sh: sh}) == nil {
 			n++
+			if queued != nil {
+				queued(c)
+			}
 		}
 	}
 	return n

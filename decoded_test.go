@@ -5,10 +5,9 @@ import (
 	"testing"
 	"testing/synctest"
 
+	"github.com/p2ppool/p2ppool/dataenc"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/p2ppool/p2ppool/internal/wire"
 )
 
 // inflating is the text encoding declaring that a body of n bytes may
@@ -33,7 +32,7 @@ func TestDecodedSizeIsCharged(t *testing.T) {
 				c.IncomingMessageQueueSize = 64 << 10
 			})
 			rp, c := dialRaw(t, n, nd)
-			body := wire.AppendString(nil, string(make([]byte, 1020))) // 1 KiB
+			body := dataenc.AppendString(nil, string(make([]byte, 1020))) // 1 KiB
 			var sent sync.WaitGroup
 			sent.Go(func() {
 				for range 20 {
@@ -60,7 +59,7 @@ func TestDecodedSizeIsCharged(t *testing.T) {
 				c.TotalIncomingQueueSize = 4 << 20
 			})
 			rp, c := dialRaw(t, n, nd)
-			body := wire.AppendString(nil, string(make([]byte, 200<<10-4))) // 200 KiB: 3.2 MiB decoded
+			body := dataenc.AppendString(nil, string(make([]byte, 200<<10-4))) // 200 KiB: 3.2 MiB decoded
 			var sent sync.WaitGroup
 			sent.Go(func() {
 				for range 3 {
@@ -111,7 +110,7 @@ func TestSlowReaderFloodHeap(t *testing.T) {
 			c.TotalIncomingQueueSize = budget
 			c.IncomingMessageQueueSize = 4 << 20
 		})
-		msg := appMsg(0x1000, wire.AppendString(nil, string(make([]byte, maxBody-4))))
+		msg := appMsg(0x1000, dataenc.AppendString(nil, string(make([]byte, maxBody-4))))
 		var rps []*rawPeer
 		for range peers {
 			rp, _ := dialRaw(t, n, nd)

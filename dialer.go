@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/p2ppool/p2ppool/internal/rate"
+	"github.com/p2ppool/p2ppool/internal/wire"
 )
 
 // Dialer: the pool's outgoing attempts. Every attempt (Connect,
@@ -327,7 +328,7 @@ func (p *core) dialableLocked(pi *pointInfo) bool {
 // and its GC finds nothing to remove: however many points peers name, the
 // table stays within MaxKnownPoints.High. p.mu must be held.
 func (p *core) learnPointLocked(pt netip.AddrPort, from netip.Addr) *pointInfo {
-	pt = normalizePoint(pt)
+	pt = wire.NormalizePoint(pt)
 	if pi := p.points[pt]; pi != nil {
 		return pi
 	}

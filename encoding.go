@@ -62,10 +62,10 @@ func StringEncoding[Msg any](tag uint16, name string, maxLength int, wrap func(s
 			if !ok {
 				return dst, false, nil
 			}
-			return wire.AppendString(dst, s), true, nil
+			return dataenc.AppendString(dst, s), true, nil
 		},
 		Decode: func(body []byte) (Msg, error) {
-			r := wire.MakeReader(body)
+			r := dataenc.MakeReader(body)
 			s := r.String(-1)
 			if err := r.Finish(name); err != nil {
 				var zero Msg

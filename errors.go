@@ -270,6 +270,9 @@ const (
 	// empty. The peer and its address are greylisted; the error wraps
 	// ErrFlood.
 	ReasonFlood
+
+	// numReasons sizes the per-reason counters; not a reason.
+	numReasons
 )
 
 func (r DisconnectReason) String() string {

@@ -31,7 +31,7 @@ const (
 	EventRequestRejected       // Point, IDPoint, Peer, Err: the ack exchange failed
 	EventConnectionEstablished // IDPoint, Peer
 	EventBootstrapReceived     // Peer
-	EventBootstrapSent         // Peer
+	EventBootstrapSent         // Peer: a Bootstrap was queued for it (not when dropped)
 	EventAdvertiseReceived     // Peer
 	EventAdvertiseSent         // Peer
 	EventSwapRequestReceived   // Peer
@@ -124,9 +124,7 @@ type Watcher struct {
 	hub *eventHub
 	mu  sync.Mutex
 	// Guarded by mu.
-	buf     []Event // ring of len(buf) slots, grown up to limit
-	limit   int     // the most events buffered
-	head, n int
+	buf     ring[Event]
 	pending uint64 // dropped since the last marker was queued
 	missed  uint64 // dropped in total
 	closed  bool
@@ -143,11 +141,7 @@ type Watcher struct {
 func (w *Watcher) Next(ctx context.Context) (Event, error) {
 	for {
 		w.mu.Lock()
-		if w.n > 0 {
-			e := w.buf[w.head]
-			w.buf[w.head] = Event{}
-			w.head = (w.head + 1) % len(w.buf)
-			w.n--
+		if e, ok := w.buf.pop(); ok {
 			w.mu.Unlock()
 			return e, nil
 		}
@@ -200,11 +194,11 @@ func (w *Watcher) deliver(e Event) {
 	w.mu.Lock()
 	switch {
 	case w.closed:
-	case w.pending > 0 && w.n+2 <= w.limit:
+	case w.pending > 0 && w.buf.len()+2 <= w.buf.capacity():
 		w.pushLocked(Event{Kind: EventsDropped, Time: e.Time, Dropped: w.pending})
 		w.pending = 0
 		w.pushLocked(e)
-	case w.pending == 0 && w.n < w.limit:
+	case w.pending == 0 && w.buf.len() < w.buf.capacity():
 		w.pushLocked(e)
 	default:
 		w.pending++
@@ -217,21 +211,8 @@ func (w *Watcher) deliver(e Event) {
 	}
 }
 
-// pushLocked queues e; w.n < w.limit. The ring starts empty and doubles
-// (from 8 slots) when full, up to limit: a watcher holds memory for the
-// events it has fallen behind by, not for its whole bound (1024 events,
-// about 150 KiB, by default), so that a watcher that keeps up, such as the
-// maintenance's while it waits for new contacts, costs little.
 func (w *Watcher) pushLocked(e Event) {
-	if w.n == len(w.buf) {
-		nb := make([]Event, min(w.limit, max(8, 2*len(w.buf))))
-		for i := range w.n {
-			nb[i] = w.buf[(w.head+i)%len(w.buf)]
-		}
-		w.buf, w.head = nb, 0
-	}
-	w.buf[(w.head+w.n)%len(w.buf)] = e
-	w.n++
+	w.buf.push(e)
 }
 
 // eventHub fans events out to watchers. Safe for concurrent use; publish
@@ -260,7 +241,7 @@ func (h *eventHub) watch(ctx context.Context, buffer int) *Watcher {
 	if buffer <= 0 {
 		buffer = DefaultWatchBuffer
 	}
-	w := &Watcher{hub: h, limit: buffer, sig: make(chan struct{}, 1), done: make(chan struct{})}
+	w := &Watcher{hub: h, buf: newRing[Event](buffer), sig: make(chan struct{}, 1), done: make(chan struct{})}
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
@@ -306,10 +287,9 @@ func (h *eventHub) close() {
 
 // Watch subscribes to the pool's events (octez's pool watcher) until ctx
 // ends, the watcher is closed, or the pool closes. The watcher buffers up
-// to buffer events (DefaultWatchBuffer if 0), taking memory for those it
-// holds, not for the bound; a watcher that falls behind loses events, and
-// finds an EventsDropped marker in their place, but never slows the pool
-// or other watchers.
+// to buffer events (DefaultWatchBuffer if 0); a watcher that falls behind
+// loses events, and finds an EventsDropped marker in their place, but
+// never slows the pool or other watchers.
 //
 // Ordering: events come in the order the pool's tables changed, each
 // published after the change it reports, so a watcher that sees

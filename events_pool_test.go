@@ -324,3 +324,34 @@ func TestWatchWithDoneContext(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, EventNewPoint, e.Kind)
 }
+
+// EventBootstrapSent is published for a Bootstrap that was queued, and
+// only then: one dropped on a full outgoing queue is counted in Dropped and
+// not announced as sent. (It was published before the queueing, dropped
+// or not.)
+func TestEventBootstrapSentOnlyWhenQueued(t *testing.T) {
+	n := newNetwork("mem")
+	a, b, ca, _ := stalledPair(t, n)
+	w := a.Watch(context.Background(), 0)
+	defer w.Close()
+	sent := func() int {
+		k := 0
+		for _, e := range drainEvents(t, w) {
+			if e.Kind == EventBootstrapSent {
+				assert.Equal(t, b.Config().Identity.PeerID, e.Peer)
+				k++
+			}
+		}
+		return k
+	}
+
+	a.BroadcastBootstrap()
+	assert.Equal(t, 1, sent(), "queued: announced")
+
+	fillQueue(t, ca, stallWriter(t, ca, poolHolds))
+	requireFull(t, ca)
+	dropped := a.Stats().Dropped
+	a.BroadcastBootstrap()
+	assert.Equal(t, dropped+1, a.Stats().Dropped, "the Bootstrap was dropped")
+	assert.Zero(t, sent(), "dropped: not announced as sent")
+}

@@ -111,7 +111,7 @@ func TestWatcherBufferGrows(t *testing.T) {
 	ctx := context.Background()
 	w := h.watch(ctx, 20)
 	defer w.Close()
-	assert.Empty(t, w.buf, "no buffer before the first event")
+	assert.Empty(t, w.buf.buf, "no buffer before the first event")
 	seq, next := uint64(0), uint64(0)
 	publish := func(k int) {
 		for range k {
@@ -129,19 +129,19 @@ func TestWatcherBufferGrows(t *testing.T) {
 		}
 	}
 	publish(5)
-	assert.Len(t, w.buf, 8)
+	assert.Len(t, w.buf.buf, 8)
 	read(3)
 	publish(5) // wraps around the 8 slots: 7 queued
-	assert.Len(t, w.buf, 8)
+	assert.Len(t, w.buf.buf, 8)
 	publish(3) // 10 queued: grows to 16, unwrapping the ring
-	assert.Len(t, w.buf, 16)
+	assert.Len(t, w.buf.buf, 16)
 	read(4)
 	publish(14) // 20 queued: grows to the bound, 20
-	assert.Len(t, w.buf, 20)
+	assert.Len(t, w.buf.buf, 20)
 	read(20)
 	assert.Equal(t, seq, next)
 	publish(25) // 20 kept, 5 dropped
-	assert.Len(t, w.buf, 20)
+	assert.Len(t, w.buf.buf, 20)
 	read(20)
 	e, err := w.Next(ctx)
 	require.NoError(t, err)

@@ -11,8 +11,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/p2ppool/p2ppool/dataenc"
 	"github.com/p2ppool/p2ppool/internal/socket"
-	"github.com/p2ppool/p2ppool/internal/wire"
 )
 
 // TestHonestPeersKeepSlotsUnderIdleFirstcomers is issue 16's eviction
@@ -69,7 +69,7 @@ func TestHonestPeersKeepSlotsUnderIdleFirstcomers(t *testing.T) {
 			require.NotNil(t, sc, "honest peer %d", i)
 			wg.Go(func() {
 				defer func() { sc.Close(); sc.Free() }()
-				msg := appMsg(0x1000, wire.AppendString(nil, "hello"))
+				msg := appMsg(0x1000, dataenc.AppendString(nil, "hello"))
 				for {
 					if sc.WriteMessages(msg) != nil {
 						return // evicted

@@ -2,6 +2,7 @@ package p2ppool
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/netip"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/p2ppool/p2ppool/dataenc"
 	"github.com/p2ppool/p2ppool/internal/wire"
 )
 
@@ -53,13 +55,13 @@ func TestHostilePeerMessages(t *testing.T) {
 		reason DisconnectReason
 		want   error // in the *DisconnectError's chain; nil: no underlying error
 	}{
-		{"unknown tag", message(appMsg(0x2000, wire.AppendString(nil, "hi"))), ReasonProtocolError, ErrUnknownTag},
+		{"unknown tag", message(appMsg(0x2000, dataenc.AppendString(nil, "hi"))), ReasonProtocolError, ErrUnknownTag},
 		{"truncated string", message(appMsg(0x1000, []byte{0, 0, 0, 10, 'a', 'b', 'c'})), ReasonProtocolError, ErrDecode},
-		{"bytes after the string", message(appMsg(0x1000, append(wire.AppendString(nil, "ok"), 0))), ReasonProtocolError, ErrDecode},
+		{"bytes after the string", message(appMsg(0x1000, append(dataenc.AppendString(nil, "ok"), 0))), ReasonProtocolError, ErrDecode},
 		{"body over the encoding's MaxLength", message(appMsg(0x1001, make([]byte, 9))), ReasonProtocolError, ErrMessageTooLarge},
-		{"message over the pool's bound", message(appMsg(0x1000, wire.AppendString(nil, string(make([]byte, 1<<20))))), ReasonProtocolError, ErrInvalidMessageSize},
+		{"message over the pool's bound", message(appMsg(0x1000, dataenc.AppendString(nil, string(make([]byte, 1<<20))))), ReasonProtocolError, ErrInvalidMessageSize},
 		{"empty message", message([]byte{0, 0, 0, 0}), ReasonProtocolError, ErrInvalidMessageSize},
-		{"Advertise of a bad point", message(appMsg(wire.TagAdvertise, wire.AppendString(nil, "not a point"))), ReasonProtocolError, ErrDecode},
+		{"Advertise of a bad point", message(appMsg(wire.TagAdvertise, dataenc.AppendString(nil, "not a point"))), ReasonProtocolError, ErrDecode},
 		{"Advertise of too many points", message(appMsg(wire.TagAdvertise, tooManyPoints)), ReasonProtocolError, ErrDecode},
 		{"Disconnect with a body", message(appMsg(wire.TagDisconnect, []byte{0})), ReasonProtocolError, ErrDecode},
 		{"garbage instead of a chunk", rawBytes(append([]byte{0, 32}, make([]byte, 32)...)), ReasonProtocolError, ErrDecipher},
@@ -75,6 +77,7 @@ func TestHostilePeerMessages(t *testing.T) {
 			toFriend, fromNode := connect(t, nd, friend)
 			for _, tc := range cases {
 				t.Run(tc.name, func(t *testing.T) {
+					before := nd.Stats()
 					rp, conn := dialRaw(t, n, nd)
 					// The pool may hang up before the write is over.
 					sent := make(chan error, 1)
@@ -89,6 +92,14 @@ func TestHostilePeerMessages(t *testing.T) {
 					}
 					rp.nc.Close() // ends a write the pool left unread
 					recvErr(t, sent, "the scripted peer's write")
+
+					// Counted in Stats: the ending by its reason, and a
+					// message refused for its size (the pool's bound or its
+					// encoding's) as oversized.
+					after := nd.Stats()
+					assert.Equal(t, before.Ended[tc.reason]+1, after.Ended[tc.reason], "Stats.Ended[%v]", tc.reason)
+					oversized := errors.Is(tc.want, ErrMessageTooLarge) || tc.name == "message over the pool's bound"
+					assert.Equal(t, before.OversizedMessages+map[bool]uint64{true: 1}[oversized], after.OversizedMessages, "Stats.OversizedMessages")
 
 					// What no honest implementation sends costs the peer a
 					// greylist entry for its id and address: a message that
@@ -215,7 +226,7 @@ func TestScriptedPeerBootstrap(t *testing.T) {
 				connect(t, nd, other) // nd dialled other: other's point is public
 				rp, conn := dialRawMeta(t, n, nd, wire.Metadata{PrivateNode: tc.private})
 				assert.Equal(t, tc.private, conn.Info().PrivateNode)
-				require.NoError(t, rp.sc.WriteMessages(appMsg(wire.TagBootstrap, nil), appMsg(0x1000, wire.AppendString(nil, "ping"))))
+				require.NoError(t, rp.sc.WriteMessages(appMsg(wire.TagBootstrap, nil), appMsg(0x1000, dataenc.AppendString(nil, "ping"))))
 				assert.Equal(t, []text{"ping"}, readN(t, conn, 1))
 				require.NoError(t, conn.Write(ctxT(t), "pong"))
 
@@ -232,7 +243,7 @@ func TestScriptedPeerBootstrap(t *testing.T) {
 					require.NoError(t, err)
 				}
 				assert.Equal(t, uint16(0x1000), m.Tag, "no Advertise before the reply")
-				assert.Equal(t, wire.AppendString(nil, "pong"), m.Body)
+				assert.Equal(t, dataenc.AppendString(nil, "pong"), m.Body)
 			})
 		}
 	}
@@ -248,8 +259,8 @@ func TestUnknownMessagesIgnored(t *testing.T) {
 			nd := newMsgNode(t, n, textMessages(), func(c *Config) { c.UnknownMessages = UnknownMessagesIgnore })
 			rp, conn := dialRaw(t, n, nd)
 			require.NoError(t, rp.sc.WriteMessages(
-				appMsg(0x10, wire.AppendString(nil, "Get_current_branch, say")),
-				appMsg(0x1000, wire.AppendString(nil, "after it")),
+				appMsg(0x10, dataenc.AppendString(nil, "Get_current_branch, say")),
+				appMsg(0x1000, dataenc.AppendString(nil, "after it")),
 			))
 			assert.Equal(t, []text{"after it"}, readN(t, conn, 1))
 			assert.NoError(t, conn.Err())

@@ -361,6 +361,7 @@ func TestIdleAndWriteTimeouts(t *testing.T) {
 			assert.Equal(t, ReasonIdle, endReason(t, cb).Reason)
 			assert.InDelta(t, 5*time.Second, time.Since(start), float64(10*time.Millisecond), "idle from the last message: the handshake's end")
 			assert.Equal(t, ReasonRemoteClosed, endReason(t, ca).Reason)
+			assert.Equal(t, uint64(1), b.Stats().Ended[ReasonIdle], "counted in Stats")
 		})
 	})
 	t.Run("busy is not idle", func(t *testing.T) {
@@ -394,6 +395,7 @@ func TestIdleAndWriteTimeouts(t *testing.T) {
 			assert.Equal(t, ReasonWriteTimeout, de.Reason)
 			assert.True(t, de.Remote)
 			assert.InDelta(t, 3*time.Second, time.Since(start), float64(10*time.Millisecond))
+			assert.Equal(t, uint64(1), b.Stats().Ended[ReasonWriteTimeout], "counted in Stats")
 		})
 	})
 }

@@ -124,9 +124,6 @@ type peerInfo struct {
 	budgets *savedBudgets
 }
 
-// registerPeerLocked returns the record of id, creating it if new (octez
-// register_peer): the table is trimmed first when full, and a new peer is
-// announced. p.mu must be held.
 // fresh is what a newly known peer starts with: PeerMetaConfig.Initial
 // and its Score, computed by the caller before it takes p.mu (the
 // application's code never runs under the pool's lock).
@@ -167,6 +164,9 @@ func typedPeerInfo[PeerMeta any](pi PeerInfo[any]) PeerInfo[PeerMeta] {
 	}
 }
 
+// registerPeerLocked returns the record of id, creating it if new (octez
+// register_peer) with init, from fresh: the table is trimmed first when
+// full, and a new peer is announced. p.mu must be held.
 func (p *core) registerPeerLocked(id PeerID, init scoredMeta) *peerInfo {
 	if pi := p.peers[id]; pi != nil {
 		return pi

@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"slices"
 	"time"
+
+	"github.com/p2ppool/p2ppool/internal/wire"
 )
 
 // PointState is where a point stands (octez P2p_point_state).
@@ -191,15 +193,11 @@ type pointInfo struct {
 // maxAdvertised is how many points octez puts in an Advertise or a nack.
 const maxAdvertised = 50
 
-func normalizePoint(pt netip.AddrPort) netip.AddrPort {
-	return netip.AddrPortFrom(pt.Addr().Unmap().WithZone(""), pt.Port())
-}
-
 // registerPointLocked returns the record of pt, creating it if new (octez
 // register_point): the table is trimmed first when full, and a new point
 // is announced. p.mu must be held.
 func (p *core) registerPointLocked(pt netip.AddrPort) *pointInfo {
-	pt = normalizePoint(pt)
+	pt = wire.NormalizePoint(pt)
 	if pi := p.points[pt]; pi != nil {
 		return pi
 	}
@@ -220,7 +218,7 @@ func (p *core) registerNewPointsLocked(pts []netip.AddrPort, from netip.Addr) {
 		return
 	}
 	for _, pt := range pts {
-		pt = normalizePoint(pt)
+		pt = wire.NormalizePoint(pt)
 		if !pt.IsValid() || pt.Port() == 0 || slices.Contains(p.myPoints, pt) {
 			continue
 		}
@@ -350,7 +348,7 @@ func (v Points) Info(pt netip.AddrPort) (PointInfo, bool) {
 	p := v.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	pi := p.points[normalizePoint(pt)]
+	pi := p.points[wire.NormalizePoint(pt)]
 	if pi == nil {
 		return PointInfo{}, false
 	}
@@ -363,7 +361,7 @@ func (v Points) Events(pt netip.AddrPort) []PointEvent {
 	p := v.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if pi := p.points[normalizePoint(pt)]; pi != nil {
+	if pi := p.points[wire.NormalizePoint(pt)]; pi != nil {
 		return pi.events.list()
 	}
 	return nil
@@ -404,7 +402,7 @@ func (v Points) Untrust(pt netip.AddrPort) error {
 		return err
 	}
 	defer p.mu.Unlock()
-	if pi := p.points[normalizePoint(pt)]; pi != nil {
+	if pi := p.points[wire.NormalizePoint(pt)]; pi != nil {
 		pi.Trusted = false
 	}
 	return nil
@@ -442,7 +440,7 @@ func (v Points) SetExpectedPeerID(pt netip.AddrPort, peer PeerID) error {
 // stay.
 func (v Points) Forget(pt netip.AddrPort) error {
 	p := v.p
-	pt = normalizePoint(pt)
+	pt = wire.NormalizePoint(pt)
 	if err := p.lockOpen(); err != nil {
 		return err
 	}

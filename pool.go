@@ -227,7 +227,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) WriteAll(msg Msg, except ...PeerID) (int
 	if err != nil {
 		return 0, err
 	}
-	return p.broadcast(b, func(c *conn) bool { return !slices.Contains(except, c.info.Peer) }), nil
+	return p.broadcast(b, func(c *conn) bool { return !slices.Contains(except, c.info.Peer) }, nil), nil
 }
 
 // BroadcastBootstrap asks every established, non-private peer for points

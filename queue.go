@@ -35,9 +35,7 @@ type appQueue[Msg any] struct {
 
 	mu sync.Mutex
 	// Guarded by mu.
-	items []appItem[Msg] // ring buffer of capacity max
-	head  int
-	n     int
+	items ring[appItem[Msg]]
 	// bytes counts the queued messages and the reserved one; free the
 	// part of them held outside the pool's budget (at most
 	// freeAllowance); reserved is the reservation not yet pushed or
@@ -121,7 +119,7 @@ func newAppQueue[Msg any](size, maxBytes int, budget *inBudget) *appQueue[Msg] {
 	return &appQueue[Msg]{
 		budget:   budget,
 		maxBytes: maxBytes,
-		items:    make([]appItem[Msg], size),
+		items:    newRing[appItem[Msg]](size),
 		readSig:  make(chan struct{}, 1),
 		spaceSig: make(chan struct{}, 1),
 		closed:   make(chan struct{}),
@@ -158,7 +156,7 @@ func (q *appQueue[Msg]) reserveLocked(ctx context.Context, size int) error {
 		if q.tryReserveLocked(size) {
 			return nil
 		}
-		if q.n < len(q.items) && (q.bytes == 0 || q.bytes+size <= q.maxBytes) {
+		if q.items.len() < q.items.capacity() && (q.bytes == 0 || q.bytes+size <= q.maxBytes) {
 			// Room, but not the pool's budget: wait for it, keeping the
 			// room found (only this reader takes it).
 			free := min(size, freeAllowance-q.free)
@@ -199,7 +197,7 @@ func (q *appQueue[Msg]) reserveLocked(ctx context.Context, size int) error {
 // tryReserveLocked reserves room for a message charged size bytes if
 // there is room and budget now. q.mu must be held and the queue open.
 func (q *appQueue[Msg]) tryReserveLocked(size int) bool {
-	if q.n == len(q.items) || q.bytes != 0 && q.bytes+size > q.maxBytes {
+	if q.items.len() == q.items.capacity() || q.bytes != 0 && q.bytes+size > q.maxBytes {
 		return false
 	}
 	free := min(size, freeAllowance-q.free)
@@ -253,14 +251,13 @@ func (q *appQueue[Msg]) pushBatch(ctx context.Context, items []appItem[Msg]) err
 			q.mu.Unlock()
 			return q.err
 		}
-		wasEmpty := q.n == 0
+		wasEmpty := q.items.len() == 0
 		n := 0
 		for n < len(items) && (q.reserved.size != 0 || q.tryReserveLocked(items[n].size)) {
 			it := q.reserved
 			it.m = items[n].m
 			q.reserved = appItem[Msg]{}
-			q.items[(q.head+q.n)%len(q.items)] = it
-			q.n++
+			q.items.push(it) // room was checked by the reservation
 			n++
 		}
 		waiters := n > 0 && q.readWaiters > 0
@@ -287,19 +284,16 @@ func (q *appQueue[Msg]) pushBatch(ctx context.Context, items []appItem[Msg]) err
 // whether others remain.
 func (q *appQueue[Msg]) tryPop() (m Msg, ok, more bool) {
 	q.mu.Lock()
-	if q.n == 0 {
+	it, ok := q.items.pop()
+	if !ok {
 		q.mu.Unlock()
 		return m, false, false
 	}
-	it := q.items[q.head]
-	q.items[q.head] = appItem[Msg]{}
-	q.head = (q.head + 1) % len(q.items)
-	q.n--
 	if q.err == nil {
 		q.bytes -= it.size
 		q.free -= it.size - int(it.pooled)
 	}
-	more = q.n > 0
+	more = q.items.len() > 0
 	spaceWaiters, readWaiters := q.spaceWaiters > 0 && q.roomToWakeLocked(), more && q.readWaiters > 0
 	q.mu.Unlock()
 	q.budget.release(it.pooled)
@@ -317,7 +311,7 @@ func (q *appQueue[Msg]) tryPop() (m Msg, ok, more bool) {
 // that each wake-up of the reader (microseconds when its thread is
 // parked) moves several messages, not one. q.mu must be held.
 func (q *appQueue[Msg]) roomToWakeLocked() bool {
-	return q.n <= len(q.items)/2 && (q.bytes == 0 || q.bytes+q.spaceNeed <= q.maxBytes)
+	return q.items.len() <= q.items.capacity()/2 && (q.bytes == 0 || q.bytes+q.spaceNeed <= q.maxBytes)
 }
 
 // pop removes and returns the oldest message, waiting for one. Once the
@@ -340,7 +334,7 @@ func (q *appQueue[Msg]) pop(ctx context.Context) (Msg, error) {
 func (q *appQueue[Msg]) waitMessage(ctx context.Context) error {
 	q.mu.Lock()
 	switch {
-	case q.n > 0:
+	case q.items.len() > 0:
 		q.mu.Unlock()
 		return nil
 	case q.err != nil:
@@ -367,7 +361,7 @@ func (q *appQueue[Msg]) waitMessage(ctx context.Context) error {
 func (q *appQueue[Msg]) wait(ctx context.Context) error {
 	for {
 		q.mu.Lock()
-		n := q.n
+		n := q.items.len()
 		q.mu.Unlock()
 		if n > 0 {
 			signal(q.readSig) // leave the token for Read
@@ -384,7 +378,7 @@ func (q *appQueue[Msg]) wait(ctx context.Context) error {
 func (q *appQueue[Msg]) len() (int, int) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.n, q.bytes
+	return q.items.len(), q.bytes
 }
 
 // close fails pending and future reservations and pushes with err;
@@ -399,8 +393,8 @@ func (q *appQueue[Msg]) close(err error) {
 	}
 	q.err = err
 	var pooled int64
-	for i := range q.n {
-		it := &q.items[(q.head+i)%len(q.items)]
+	for i := range q.items.len() {
+		it := q.items.at(i)
 		pooled += it.pooled
 		it.pooled = 0
 	}
@@ -708,9 +702,11 @@ func (q *outQueue) pushLast(it outItem) error {
 	return nil
 }
 
-// take moves up to maxBytes of queued items (at least one) into dst,
-// waiting for some. It returns false once the queue is closed and, when
-// drain is not set, at once even if items remain.
+// take moves up to maxBytes of queued items (at least one, even if it
+// alone is larger) into dst, waiting for some. Items queued before close
+// are still handed out (a draining writer sends them); it returns false
+// once the queue is closed and empty, or when stop is closed while it
+// waits.
 func (q *outQueue) take(dst []outItem, maxBytes int, stop <-chan struct{}) ([]outItem, bool) {
 	for {
 		q.mu.Lock()

@@ -70,6 +70,16 @@ type Stats struct {
 	// Dropped).
 	OutgoingBudgetHeld                       int64
 	OutgoingBudgetWaits, OutgoingBudgetDrops uint64
+	// Ended counts the connections ended since New, by reason: among
+	// them those cut by Config.IdleTimeout (ReasonIdle) and
+	// Config.WriteTimeout (ReasonWriteTimeout).
+	Ended map[DisconnectReason]uint64
+	// OversizedMessages counts the messages refused for their size: a
+	// body over its Encoding's MaxLength or, for an Encoding that sets
+	// none, over Config.MaxMessageSize; a size prefix over the largest of
+	// those bounds is refused before anything is allocated. Each ends its
+	// connection (ReasonProtocolError).
+	OversizedMessages uint64
 }
 
 func (p *core) stats() Stats {
@@ -102,6 +112,13 @@ func (p *core) stats() Stats {
 	s.OutgoingBudgetHeld = p.outBudget.held()
 	s.OutgoingBudgetWaits = p.outBudget.waits.Load()
 	s.OutgoingBudgetDrops = p.outBudget.drops.Load()
+	s.OversizedMessages = p.oversized.Load()
+	s.Ended = make(map[DisconnectReason]uint64)
+	for r := range numReasons {
+		if n := p.ended[r].Load(); n > 0 {
+			s.Ended[r] = n
+		}
+	}
 	s.Refused = make(map[RefusalReason]uint64)
 	for r := range numRefusals {
 		if n := p.refused[r].Load(); n > 0 {

@@ -10,8 +10,8 @@ import (
 
 // Swap (octez P2p_protocol): a node asks a peer to swap one of its
 // connections for one of ours, so that the network keeps mixing. The
-// state lives in Pool (latestAccepted, latestSuccessful, guarded by mu)
-// and in each Connection (lastSwapRequest, guarded by Pool.mu).
+// state lives in core (latestAccepted, latestSuccessful, guarded by
+// core.mu) and in each conn (lastSwapRequest, guarded by core.mu).
 
 // swapRequest is what a connection last proposed in a Swap_request.
 type swapRequest struct {
@@ -81,7 +81,7 @@ func (p *core) onSwapRequest(source *conn, point netip.AddrPort) {
 		return
 	}
 	now := time.Now()
-	point = normalizePoint(point)
+	point = wire.NormalizePoint(point)
 	p.mu.Lock()
 	last := p.latestAccepted
 	if p.latestSuccessful.After(last) {
@@ -141,7 +141,7 @@ func (p *core) onSwapAck(source *conn, point netip.AddrPort) {
 		return
 	}
 	now := time.Now()
-	point = normalizePoint(point)
+	point = wire.NormalizePoint(point)
 	p.mu.Lock()
 	req := source.lastSwapRequest
 	source.lastSwapRequest = swapRequest{} // answered, at most once

@@ -105,16 +105,19 @@ func TestReaderBytes(t *testing.T) {
 		{"claims 4 GiB", []byte{0xFF, 0xFF, 0xFF, 0xFF, 'a'}, NoLimit, nil, ErrTooLarge},
 		{"claims 2^30", []byte{0x40, 0, 0, 0}, NoLimit, nil, ErrTooLarge},
 		{"claims 2^30-1 with 1 byte", []byte{0x3F, 0xFF, 0xFF, 0xFF, 'a'}, NoLimit, nil, ErrTruncated},
+		{"longer than input", []byte{0, 0, 0, 5, 'a'}, 10, nil, ErrTruncated},
 		{"short prefix", []byte{0, 0, 0}, 10, nil, ErrTruncated},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := MakeReader(tt.in)
 			got := r.Bytes(tt.max)
+			remaining := r.Remaining()
 			err := r.Finish("bytes")
 			if tt.wantErr != nil {
 				require.ErrorIs(t, err, tt.wantErr)
 				assert.Nil(t, got)
+				assert.Zero(t, remaining, "cursor jumps to the end on error")
 				return
 			}
 			require.NoError(t, err)

@@ -5,6 +5,7 @@ import (
 
 	"golang.org/x/crypto/curve25519"
 	"golang.org/x/crypto/nacl/box"
+	//lint:ignore SA1019 octez's box is NaCl crypto_box, which needs raw (H)Salsa20 core; it is used only inside that construction, as x/crypto's own nacl/box does.
 	"golang.org/x/crypto/salsa20/salsa"
 )
 

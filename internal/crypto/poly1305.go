@@ -160,13 +160,11 @@ func from26(l poly26) [3]uint64 {
 	return [3]uint64{lo, mid, hi}
 }
 
-// polyLaneBlock is the block (of eight) each lane of the assembly holds,
-// an effect of how it unpacks the message; polyPowerLane is its inverse
-// seen from the powers: r^i goes to the lane holding block 8-i.
-var (
-	polyLaneBlock = [8]int{0, 4, 1, 5, 2, 6, 3, 7}
-	polyPowerLane = [9]int{1: 7, 2: 5, 3: 3, 4: 1, 5: 6, 6: 4, 7: 2, 8: 0}
-)
+// polyPowerLane says which lane of the assembly each power of r goes to.
+// Lane k holds block {0, 4, 1, 5, 2, 6, 3, 7}[k] of eight (an effect of how
+// the assembly unpacks the message), so r^i goes to the lane holding
+// block 8-i.
+var polyPowerLane = [9]int{1: 7, 2: 5, 3: 3, 4: 1, 5: 6, 6: 4, 7: 2, 8: 0}
 
 // polyPowers fills the table poly1305Blocks8AVX512 reads (layout in
 // _asm/poly.go): r^8 and 5*r^8, then for each lane the power that lines

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	//lint:ignore SA1019 octez's box is NaCl crypto_box (XSalsa20-Poly1305), which needs the raw Poly1305 one-time authenticator; it is used only inside that construction, as x/crypto's own nacl/secretbox does.
 	"golang.org/x/crypto/poly1305"
 )
 

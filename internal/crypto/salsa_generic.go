@@ -1,6 +1,9 @@
 package crypto
 
-import "golang.org/x/crypto/salsa20/salsa"
+import (
+	//lint:ignore SA1019 octez's box is NaCl crypto_box, which needs raw (H)Salsa20 core; it is used only inside that construction, as x/crypto's own nacl/box does.
+	"golang.org/x/crypto/salsa20/salsa"
+)
 
 // The portable XSalsa20 steps, used where no assembly applies (other
 // architectures, the purego build tag, amd64 without AVX2). They rest on

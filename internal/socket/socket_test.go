@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -25,10 +24,6 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 const testChain = "TEZOS_TEST"
 
 var testVersions = Versions{ChainName: testChain, DistributedDB: []uint16{0, 1, 2}, P2P: []uint16{0, 1}}
-
-// identityCache keeps one generated key pair per difficulty so tests do
-// not redo the proof-of-work search.
-var identityCache sync.Map
 
 type testIdentity struct {
 	pk    crypto.PublicKey

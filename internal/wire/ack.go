@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"strconv"
+
+	"github.com/p2ppool/p2ppool/dataenc"
 )
 
 // MaxNackPoints is the most points a Nack may carry (octez decodes its
@@ -102,15 +104,15 @@ type Ack struct {
 // Append appends the encoding: the tag, and for AckNack the int16 motive
 // followed by the point list as data-encoding list (u32 byte length of the
 // whole run, then each point). Only the first MaxNackPoints points are
-// written, so the output always decodes; points are normalized as by
-// NormalizePoint. A Kind that is none of the three cases is written as its
+// written, so the output always decodes; points are written as by
+// AppendPoint. A Kind that is none of the three cases is written as its
 // bare tag (which DecodeAck refuses).
 func (a Ack) Append(dst []byte) []byte {
 	dst = append(dst, byte(a.Kind))
 	if a.Kind != AckNack {
 		return dst
 	}
-	dst = AppendInt16(dst, int16(a.Motive))
+	dst = dataenc.AppendInt16(dst, int16(a.Motive))
 	return appendPointList(dst, a.Points, MaxNackPoints)
 }
 
@@ -133,7 +135,7 @@ func appendPointList(dst []byte, pts []netip.AddrPort, max int) []byte {
 // bytes after the case body with ErrTrailingBytes.
 func DecodeAck(b []byte) (Ack, error) {
 	var a Ack
-	r := MakeReader(b)
+	r := dataenc.MakeReader(b)
 	r.Field("tag")
 	a.Kind = AckKind(r.Uint8())
 	if r.Err() == nil {
@@ -157,10 +159,10 @@ func DecodeAck(b []byte) (Ack, error) {
 // readPointList reads a data-encoding list of points: u32 byte length,
 // then points that must exactly fill it, at most max of them. The slice is
 // preallocated from the bytes present, never from the claimed length.
-func readPointList(r *Reader, max int) []netip.AddrPort {
-	s := r.beginDynamic(-1)
+func readPointList(r *dataenc.Reader, max int) []netip.AddrPort {
+	s := r.BeginDynamic(-1)
 	pts := readPoints(r, max)
-	r.end(s)
+	r.End(s)
 	if r.Err() != nil {
 		return nil
 	}
@@ -169,14 +171,14 @@ func readPointList(r *Reader, max int) []netip.AddrPort {
 
 // readPoints reads points until r is exhausted (Variable.list), failing
 // with ErrTooLarge past max points.
-func readPoints(r *Reader, max int) []netip.AddrPort {
+func readPoints(r *dataenc.Reader, max int) []netip.AddrPort {
 	if r.Remaining() == 0 {
 		return nil
 	}
 	pts := make([]netip.AddrPort, 0, min(max, r.Remaining()/minPointSize+1))
 	for r.Remaining() > 0 {
 		if len(pts) == max {
-			r.failDetail(ErrTooLarge, "more than "+strconv.Itoa(max)+" points")
+			r.Failf(ErrTooLarge, "more than "+strconv.Itoa(max)+" points")
 			return nil
 		}
 		p := ReadPoint(r)

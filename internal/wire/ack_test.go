@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/p2ppool/p2ppool/dataenc"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -51,7 +52,7 @@ func TestAckErrors(t *testing.T) {
 		for _, p := range parts {
 			body = append(body, p...)
 		}
-		return AppendBytes([]byte{0x01, 0x00, 0x01}, body)
+		return dataenc.AppendBytes([]byte{0x01, 0x00, 0x01}, body)
 	}
 	var hundredOne [][]byte
 	for range MaxNackPoints + 1 {
@@ -68,8 +69,8 @@ func TestAckErrors(t *testing.T) {
 		{"list length beyond input", append([]byte{0x01, 0, 1, 0, 0, 0, 200}, onePoint...), ErrTruncated},
 		{"list length 4 GiB", []byte{0x01, 0, 1, 0xFF, 0xFF, 0xFF, 0xFF}, ErrTooLarge},
 		{"point cut by list length", append([]byte{0x01, 0, 1, 0, 0, 0, 5}, onePoint...), ErrTruncated},
-		{"bad point", list(AppendString(nil, "1.2.3.4")), ErrInvalid},
-		{"point too long", list(AppendString(nil, strings.Repeat("1", 48))), ErrTooLarge},
+		{"bad point", list(dataenc.AppendString(nil, "1.2.3.4")), ErrInvalid},
+		{"point too long", list(dataenc.AppendString(nil, strings.Repeat("1", 48))), ErrTooLarge},
 		{"101 points", list(hundredOne...), ErrTooLarge},
 	}
 	for _, tt := range tests {

@@ -3,6 +3,8 @@ package wire
 import (
 	"encoding/binary"
 	"strconv"
+
+	"github.com/p2ppool/p2ppool/dataenc"
 )
 
 const (
@@ -69,7 +71,7 @@ func DecodeConnectionMessage(body []byte) (ConnectionMessage, error) {
 	if len(body) > MaxConnectionMessageBody {
 		return m, decodeErr("connection message", "", ErrTooLarge)
 	}
-	r := MakeReader(body)
+	r := dataenc.MakeReader(body)
 	r.Field("port")
 	m.Port = r.Uint16()
 	r.Field("pubkey")

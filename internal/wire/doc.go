@@ -1,7 +1,6 @@
 // Package wire implements, byte for byte, the binary encodings that the
-// octez (Tezos) P2P connection layer puts on the wire: the data-encoding
-// primitives (big-endian integers, lenient booleans, u32-length-prefixed
-// strings), the cleartext connection message, the encrypted handshake tail
+// octez (Tezos) P2P connection layer puts on the wire: the cleartext
+// connection message, the encrypted handshake tail
 // (metadata and ack/nack) and the post-handshake P2P message envelope with
 // its five P2P messages (Disconnect, Bootstrap, Advertise, Swap_request,
 // Swap_ack). Application (distributed DB) bodies are carried opaquely.

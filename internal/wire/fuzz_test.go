@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/p2ppool/p2ppool/dataenc"
 	"github.com/stretchr/testify/require"
 )
 
@@ -195,7 +196,7 @@ func FuzzParsePoint(f *testing.F) {
 			// Binary form: at most MaxPointSize, decodes to p.
 			enc := AppendPoint(nil, p)
 			require.LessOrEqual(t, len(enc), MaxPointSize)
-			r := MakeReader(enc)
+			r := dataenc.MakeReader(enc)
 			require.Equal(t, p, ReadPoint(&r))
 			require.NoError(t, r.Finish("point"))
 		}
@@ -219,7 +220,7 @@ func FuzzReader(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in, ops []byte) {
 		// Plain checks, not testify: the op script can be long and this
 		// loop must stay cheap for the fuzzer to make progress.
-		r := MakeReader(in)
+		r := dataenc.MakeReader(in)
 		rem := r.Remaining()
 		for k, op := range ops {
 			hadErr := r.Err()

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"strconv"
+
+	"github.com/p2ppool/p2ppool/dataenc"
 )
 
 // MaxMessageSize bounds a whole P2P message, its 4-byte size prefix
@@ -92,8 +94,8 @@ func pointSize(p netip.AddrPort) int {
 
 // Append appends the whole envelope: u32 size of tag and body, u16 tag,
 // body. Only the fields of the Tag's case are written; Advertise writes at
-// most MaxAdvertisePoints points, and points are normalized as by
-// NormalizePoint, so P2P messages always decode. The caller keeps an
+// most MaxAdvertisePoints points, and points are written as by
+// AppendPoint, so P2P messages always decode. The caller keeps an
 // application Body within MaxMessageSize (see Size, or use
 // BeginMessage/EndMessage, which check).
 func (m *Message) Append(dst []byte) []byte {
@@ -195,7 +197,7 @@ func DecodeMessage(b []byte) (Message, error) {
 	case len(b) > total:
 		return m, decodeErr("message", "", ErrTrailingBytes)
 	}
-	r := MakeReader(b[4:])
+	r := dataenc.MakeReader(b[4:])
 	m.Tag = r.Uint16()
 	what := "message"
 	switch m.Tag {

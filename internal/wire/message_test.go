@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/p2ppool/p2ppool/dataenc"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -130,7 +131,7 @@ func TestMessageErrors(t *testing.T) {
 		{"S short of input", []byte{0, 0, 0, 2, 0, 0x10, 1}, ErrTrailingBytes},
 		{"disconnect with body", envelope(TagDisconnect, []byte{0}), ErrTrailingBytes},
 		{"advertise partial point", envelope(TagAdvertise, onePoint[:5]), ErrTruncated},
-		{"advertise bad point", envelope(TagAdvertise, AppendString(nil, "1.2.3.4")), ErrInvalid},
+		{"advertise bad point", envelope(TagAdvertise, dataenc.AppendString(nil, "1.2.3.4")), ErrInvalid},
 		{"advertise 101 points", envelope(TagAdvertise, bytes.Repeat(onePoint, MaxAdvertisePoints+1)), ErrTooLarge},
 		{"swap without peer id", swap[:len(swap)-16], ErrTruncated}, // size prefix says more
 		{"swap short peer id", envelope(TagSwapRequest, append(onePoint, make([]byte, 15)...)), ErrTruncated},
@@ -237,7 +238,7 @@ func TestDecodeAppMessageDoesNotAllocate(t *testing.T) {
 }
 
 func TestDecodeMessageErrorText(t *testing.T) {
-	_, err := DecodeMessage(envelope(TagAdvertise, AppendString(nil, "1.2.3.4")))
+	_, err := DecodeMessage(envelope(TagAdvertise, dataenc.AppendString(nil, "1.2.3.4")))
 	require.Error(t, err)
 	assert.True(t, strings.HasPrefix(err.Error(), `dataenc: decode message: advertise: id: point "1.2.3.4": no port`), err.Error())
 }

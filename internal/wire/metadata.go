@@ -1,5 +1,7 @@
 package wire
 
+import "github.com/p2ppool/p2ppool/dataenc"
+
 // MetadataSize is the encoded size of Metadata.
 const MetadataSize = 2
 
@@ -16,8 +18,8 @@ type Metadata struct {
 
 // Append appends the two booleans as 0x00/0xFF.
 func (m Metadata) Append(dst []byte) []byte {
-	dst = AppendBool(dst, m.DisableMempool)
-	return AppendBool(dst, m.PrivateNode)
+	dst = dataenc.AppendBool(dst, m.DisableMempool)
+	return dataenc.AppendBool(dst, m.PrivateNode)
 }
 
 // DecodeMetadata decodes exactly MetadataSize bytes (the whole plaintext of
@@ -25,7 +27,7 @@ func (m Metadata) Append(dst []byte) []byte {
 // octez, so only 0x00/0xFF inputs re-encode identically.
 func DecodeMetadata(b []byte) (Metadata, error) {
 	var m Metadata
-	r := MakeReader(b)
+	r := dataenc.MakeReader(b)
 	r.Field("disable_mempool")
 	m.DisableMempool = r.Bool()
 	r.Field("private_node")

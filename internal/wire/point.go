@@ -5,6 +5,9 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"strconv"
+
+	"github.com/p2ppool/p2ppool/dataenc"
+	"github.com/p2ppool/p2ppool/internal/ipaddr"
 )
 
 // Point is octez P2p_point.Id: an IP address and a port. IPv4 addresses
@@ -62,7 +65,7 @@ func ParsePoint(s string) (netip.AddrPort, error) {
 
 // FormatPoint returns the text octez prints for p: "a.b.c.d:port" for IPv4
 // (and IPv4-mapped IPv6), "[addr]:port" with RFC 5952 formatting for IPv6
-// (netip's and Ipaddr's formats agree). See NormalizePoint for how zones and
+// (netip's and Ipaddr's formats agree). See encodedPoint for how zones and
 // the invalid zero address are treated.
 func FormatPoint(p netip.AddrPort) string {
 	var buf [MaxPointText]byte
@@ -79,23 +82,29 @@ func AppendPoint(dst []byte, p netip.AddrPort) []byte {
 	return dst
 }
 
-// NormalizePoint returns the value p decodes back to after encoding: the
-// address unmapped and without zone. The invalid zero Addr, which octez
-// cannot express, is written as the IPv6 unspecified address "[::]" so
-// that encoders never fail and their output always parses.
+// NormalizePoint returns p as octez holds a point and as the pool keys its
+// tables: the address unmapped (octez prints its IPv4-mapped addresses
+// dotted) and without zone (octez has none). An invalid address stays
+// invalid. It is the one point normalization: the pool's tables and this
+// package's encoders both use it.
 func NormalizePoint(p netip.AddrPort) netip.AddrPort {
-	return netip.AddrPortFrom(normalizeAddr(p.Addr()), p.Port())
+	return netip.AddrPortFrom(p.Addr().Unmap().WithZone(""), p.Port())
 }
 
-func normalizeAddr(a netip.Addr) netip.Addr {
-	if !a.IsValid() {
-		return netip.IPv6Unspecified()
+// encodedPoint is the value p decodes back to after encoding: NormalizePoint
+// of it, with the invalid zero Addr, which octez cannot express, written as
+// the IPv6 unspecified address "[::]" so that encoders never fail and their
+// output always parses.
+func encodedPoint(p netip.AddrPort) netip.AddrPort {
+	p = NormalizePoint(p)
+	if !p.Addr().IsValid() {
+		return netip.AddrPortFrom(netip.IPv6Unspecified(), p.Port())
 	}
-	return a.WithZone("").Unmap()
+	return p
 }
 
 func appendPointText(dst []byte, p netip.AddrPort) []byte {
-	a := normalizeAddr(p.Addr())
+	a := encodedPoint(p).Addr()
 	if a.Is4() {
 		dst = a.AppendTo(dst)
 	} else {
@@ -111,14 +120,14 @@ func appendPointText(dst []byte, p netip.AddrPort) []byte {
 // MaxPointText bytes, parsed as by ParsePoint). A longer prefix fails with
 // ErrTooLarge and an unparsable text with ErrInvalid, via r's sticky error;
 // parsing does not allocate.
-func ReadPoint(r *Reader) netip.AddrPort {
+func ReadPoint(r *dataenc.Reader) netip.AddrPort {
 	b := r.Bytes(MaxPointText)
 	if r.Err() != nil {
 		return netip.AddrPort{}
 	}
 	p, reason := parsePoint(b)
 	if reason != "" {
-		r.failDetail(ErrInvalid, "point "+quoteShort(string(b))+": "+reason)
+		r.Failf(ErrInvalid, "point "+quoteShort(string(b))+": "+reason)
 		return netip.AddrPort{}
 	}
 	return p
@@ -214,7 +223,7 @@ func parsePoint[T text](s T) (netip.AddrPort, string) {
 	if port > 65535 {
 		return netip.AddrPort{}, "port not in range [0-65535]"
 	}
-	ip, ok := parseOCamlIP(addr)
+	ip, ok := ipaddr.Parse(addr)
 	if !ok {
 		return netip.AddrPort{}, "not an IP address"
 	}

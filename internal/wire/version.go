@@ -1,5 +1,7 @@
 package wire
 
+import "github.com/p2ppool/p2ppool/dataenc"
+
 // NetworkVersion is re-exported by the root package as a type alias: its
 // doc speaks to users, and its encoding helpers are functions, not
 // methods, so that they do not join the public API.
@@ -25,9 +27,9 @@ type NetworkVersion struct {
 // AppendNetworkVersion appends v's binary encoding: chain_name as a
 // u32-prefixed string, then the two u16 versions.
 func AppendNetworkVersion(dst []byte, v NetworkVersion) []byte {
-	dst = AppendString(dst, v.ChainName)
-	dst = AppendUint16(dst, v.DistributedDB)
-	return AppendUint16(dst, v.P2P)
+	dst = dataenc.AppendString(dst, v.ChainName)
+	dst = dataenc.AppendUint16(dst, v.DistributedDB)
+	return dataenc.AppendUint16(dst, v.P2P)
 }
 
 // NetworkVersionSize returns the length of v's encoding.
@@ -36,7 +38,7 @@ func NetworkVersionSize(v NetworkVersion) int { return 4 + len(v.ChainName) + 2 
 // ReadNetworkVersion reads a NetworkVersion whose chain name is at most
 // maxChainName bytes (see Reader.Bytes for the failure rules), labelling the
 // fields so a failure names the one that broke.
-func ReadNetworkVersion(r *Reader, maxChainName int) NetworkVersion {
+func ReadNetworkVersion(r *dataenc.Reader, maxChainName int) NetworkVersion {
 	var v NetworkVersion
 	r.Field("chain_name")
 	v.ChainName = r.String(maxChainName)

@@ -1,15 +1,24 @@
-package wire
+// Package ipaddr ports the IP literal parser of the OCaml Ipaddr library
+// (mirage/ocaml-ipaddr 5.x, lib/ipaddr.ml, unchanged from 5.3 to 5.6),
+// which octez uses both to turn a point text into an address (P2p_point.Id,
+// through Ipaddr.of_string_exn) and to read the addresses of its peers file
+// (P2p_addr.encoding in src/lib_base/p2p_addr.ml, through
+// Ipaddr.V6.of_string_exn). netip.ParseAddr is stricter in a few corners
+// (it refuses IPv6 groups of more than 4 digits such as "00001"), and a
+// peer must accept and refuse exactly what octez does, so the algorithm is
+// kept step for step, including OCaml's 63-bit wrapping integer arithmetic
+// (a digit run long enough to overflow wraps instead of failing).
+//
+// It is the one transcription of that parser: internal/wire (points on the
+// wire) and internal/peersfile (the peers file) both call it. The parsers
+// run on a string or directly on input bytes without a conversion that
+// would allocate.
+package ipaddr
 
 import "net/netip"
 
-// This file ports the IP literal parser of the OCaml Ipaddr library
-// (mirage/ocaml-ipaddr 5.x, Ipaddr.of_string_exn), which octez uses to turn
-// a point text into an address. netip.ParseAddr is stricter in a few
-// corners (it refuses IPv6 groups of more than 4 digits such as "00001",
-// and "[1.2.3.4]"-style inputs reach it differently), and a peer must
-// accept and refuse exactly what octez does, so the algorithm is kept
-// step for step, including OCaml's 63-bit wrapping integer arithmetic
-// (a digit run long enough to overflow wraps instead of failing).
+// Text is what the parsers read: a string, or input bytes.
+type Text interface{ ~string | ~[]byte }
 
 // ocamlIntMask reduces to OCaml's 63-bit native int range; a reduced value
 // with bit 62 set is a negative OCaml int.
@@ -34,7 +43,7 @@ func digitValue(c byte) int {
 // parseOCamlInt is Ipaddr's parse_int: at least one digit of base, then as
 // many as follow, accumulated with OCaml int wrap-around. It reports false
 // (Parse_error) without moving *pi if no digit is at *pi.
-func parseOCamlInt[T text](base int, s T, pi *int) (uint64, bool) {
+func parseOCamlInt[T Text](base int, s T, pi *int) (uint64, bool) {
 	i := *pi
 	if i >= len(s) {
 		return 0, false
@@ -55,13 +64,14 @@ func parseOCamlInt[T text](base int, s T, pi *int) (uint64, bool) {
 	return v, true
 }
 
-// parseOCamlIP is Ipaddr.of_string_exn: try a dotted quad, and only if that
-// raises, IPv6; then the whole string must have been consumed (a dotted
-// quad followed by garbage does not fall back to IPv6). IPv4-mapped
-// results are unmapped.
-func parseOCamlIP[T text](s T) (netip.Addr, bool) {
+// Parse is Ipaddr.of_string_exn on the address of a point text, whose
+// brackets octez's point lexer has already removed: try a dotted quad, and
+// only if that raises, IPv6; then the whole string must have been consumed
+// (a dotted quad followed by garbage does not fall back to IPv6).
+// IPv4-mapped results are unmapped. A leading '[' is refused: the lexer
+// never lets one through.
+func Parse[T Text](s T) (netip.Addr, bool) {
 	if len(s) == 0 || s[0] == '[' {
-		// Empty input, or a bracket the octez lexer never lets through.
 		return netip.Addr{}, false
 	}
 	i := 0
@@ -79,10 +89,50 @@ func parseOCamlIP[T text](s T) (netip.Addr, bool) {
 	return netip.AddrFrom16(v6).Unmap(), true
 }
 
+// ParseV6 is Ipaddr.V6.of_string_exn (V6.of_string_raw, then the end of
+// input): an IPv6 address, optionally in square brackets, with at most one
+// "::" and an optional trailing dotted quad. The result is the 16-byte
+// address, IPv4-mapped ones kept mapped, as octez's P2p_addr holds them.
+func ParseV6[T Text](s T) (netip.Addr, bool) {
+	i := 0
+	if len(s) < 1 {
+		return netip.Addr{}, false
+	}
+	bracket := s[0] == '['
+	if bracket {
+		i++
+	}
+	v6, ok := parseIPv6(s, &i)
+	if !ok {
+		return netip.Addr{}, false
+	}
+	if bracket {
+		if i >= len(s) || s[i] != ']' {
+			return netip.Addr{}, false
+		}
+		i++
+	}
+	if i != len(s) {
+		return netip.Addr{}, false
+	}
+	return netip.AddrFrom16(v6), true
+}
+
+// ParseV4 is Ipaddr.V4.of_string_exn: a dotted quad (see parseDottedQuad)
+// and nothing after it.
+func ParseV4[T Text](s T) (netip.Addr, bool) {
+	i := 0
+	v4, ok := parseDottedQuad(s, &i)
+	if !ok || i != len(s) {
+		return netip.Addr{}, false
+	}
+	return netip.AddrFrom4(v4), true
+}
+
 // parseDottedQuad is Ipaddr.V4.parse_dotted_quad: four decimal numbers
 // separated by '.', each refused if it starts with '0' followed by a digit
 // (octal notation, CVE-2021-29921), then each checked to be 0..255.
-func parseDottedQuad[T text](s T, pi *int) ([4]byte, bool) {
+func parseDottedQuad[T Text](s T, pi *int) ([4]byte, bool) {
 	var out [4]byte
 	var vals [4]uint64
 	i := *pi
@@ -116,7 +166,7 @@ func parseDottedQuad[T text](s T, pi *int) ([4]byte, bool) {
 // are collected in order (octez builds the list reversed; the logic is the
 // same), with -1 marking the "::" position. Up to 8 entries, counting the
 // marker, can be collected: the loop stops at 8.
-func parseIPv6[T text](s T, pi *int) ([16]byte, bool) {
+func parseIPv6[T Text](s T, pi *int) ([16]byte, bool) {
 	var out [16]byte
 	n := len(s)
 	i := *pi
