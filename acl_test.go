@@ -442,3 +442,44 @@ func TestACLList(t *testing.T) {
 	assert.Empty(t, l.BannedAddrs)
 	assert.Empty(t, l.BannedPeers)
 }
+
+// TestClearExpectedPeerID: clearing the expected peer id of a point, by
+// ClearExpectedPeerID or SetExpectedPeerID with the zero id, ends no
+// connection and greylists nothing (before, the zero id was "another
+// peer": the running connection was cut with ReasonUnexpectedPeer and
+// its address greylisted).
+func TestClearExpectedPeerID(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		clear func(Points, netip.AddrPort) error
+	}{
+		{"ClearExpectedPeerID", Points.ClearExpectedPeerID},
+		{"SetExpectedPeerID zero", func(v Points, pt netip.AddrPort) error { return v.SetExpectedPeerID(pt, PeerID{}) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				n := newNetwork("mem")
+				a, c := newNode(t, n, nil), newNode(t, n, nil)
+				peerC := c.Config().Identity.PeerID
+				require.NoError(t, a.Points().SetExpectedPeerID(c.point, peerC))
+				ac, _ := connectSettled(t, a, c)
+
+				require.NoError(t, tc.clear(a.Points(), c.point))
+				synctest.Wait()
+				require.NoError(t, ac.Context().Err(), "the running connection survives")
+				_, ok := a.Conns().ByPeer(peerC)
+				assert.True(t, ok)
+				assert.False(t, a.ACL().AddrBanned(c.point.Addr()), "no greylisting")
+				pi, _ := a.Points().Info(c.point)
+				assert.True(t, pi.ExpectedPeer.IsZero())
+				assert.Equal(t, PointRunning, pi.State)
+
+				// An unknown point: nothing to clear, nothing registered.
+				unknown := netip.MustParseAddrPort("192.0.2.9:9732")
+				require.NoError(t, tc.clear(a.Points(), unknown))
+				_, known := a.Points().Info(unknown)
+				assert.False(t, known)
+			})
+		})
+	}
+}

@@ -411,9 +411,16 @@ func (v Points) Untrust(pt netip.AddrPort) error {
 }
 
 // SetExpectedPeerID makes peer the only peer accepted at pt, registering
-// pt if needed (octez set_expected_peer_id). A running connection there
-// with another peer is ended and its address greylisted.
+// pt if needed (octez set_expected_peer_id, src/lib_p2p/p2p_pool.ml:119;
+// octez does nothing for an unknown point). A running connection there
+// with another peer is ended and its address greylisted; a handshake past
+// admission with another peer greylists the address and goes on
+// (p2p_pool.ml:131-139). The zero PeerID expects no one: it is
+// ClearExpectedPeerID, which cuts and greylists nothing.
 func (v Points) SetExpectedPeerID(pt netip.AddrPort, peer PeerID) error {
+	if peer.IsZero() {
+		return v.ClearExpectedPeerID(pt)
+	}
 	p := v.p
 	if err := p.lockOpen(); err != nil {
 		return err
@@ -430,6 +437,26 @@ func (v Points) SetExpectedPeerID(pt netip.AddrPort, peer PeerID) error {
 	p.mu.Unlock()
 	if victim != nil {
 		victim.end(&DisconnectError{Reason: ReasonUnexpectedPeer}, false)
+	}
+	return nil
+}
+
+// ClearExpectedPeerID lets any peer be accepted at pt again, as before
+// SetExpectedPeerID; it does nothing for an unknown point. It ends no
+// connection and greylists nothing: whoever is connected at pt was
+// acceptable under the old expectation and is under none. octez has no
+// such call (P2p_point_state.Info's expected_peer_id is set to Some, never
+// back to None: p2p_point_state.ml:243); its RPC PATCH /network/points
+// leaves the expectation alone when given no peer id
+// (p2p_directory.ml:284).
+func (v Points) ClearExpectedPeerID(pt netip.AddrPort) error {
+	p := v.p
+	if err := p.lockOpen(); err != nil {
+		return err
+	}
+	defer p.mu.Unlock()
+	if pi := p.points[normalizePoint(pt)]; pi != nil {
+		pi.ExpectedPeer = PeerID{}
 	}
 	return nil
 }
