@@ -229,3 +229,26 @@ func TestPeerGCOrder(t *testing.T) {
 		assert.True(t, slices.Contains(eventKinds(drainEvents(t, w)), EventGCPeers.String()))
 	})
 }
+
+// TestScoreOfUnknownPeer: the score of an unknown peer is the score of
+// the initial metadata, as octez's get_score (p2p_pool.ml:355-361), and
+// asking does not register the peer; a known peer's is its own.
+func TestScoreOfUnknownPeer(t *testing.T) {
+	cfg := Config{Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork, MaintenanceIdleTime: Disabled}
+	p, err := New(textMessages(), PeerMetaConfig[float64]{
+		Initial: func() float64 { return 0.25 },
+		Score:   func(m float64) float64 { return 2 * m },
+	}, OctezConnMeta(), cfg)
+	require.NoError(t, err)
+	defer p.Close()
+	id := PeerID{7}
+	s, known := p.Peers().Score(id)
+	assert.Equal(t, 0.5, s, "Score(Initial())")
+	assert.False(t, known)
+	_, registered := p.Peers().Info(id)
+	assert.False(t, registered, "asking registers nothing")
+	require.NoError(t, p.Peers().SetMeta(id, 3))
+	s, known = p.Peers().Score(id)
+	assert.Equal(t, 6.0, s)
+	assert.True(t, known)
+}
