@@ -171,7 +171,7 @@ func (p *core) registerPeerLocked(id PeerID, init scoredMeta) *peerInfo {
 	if pi := p.peers[id]; pi != nil {
 		return pi
 	}
-	if len(p.peers) >= p.cfg.MaxKnownPeerIDs.High {
+	if p.cfg.MaxKnownPeerIDs.full(len(p.peers)) {
 		p.gcPeersLocked()
 	}
 	pi := p.newPeerInfo(id, time.Now(), init)
@@ -194,6 +194,9 @@ func (p *core) newPeerInfo(id PeerID, created time.Time, init scoredMeta) *peerI
 // publishes no EventGCPeers, unless the table is above the low mark. p.mu
 // must be held.
 func (p *core) gcPeersLocked() {
+	if p.cfg.MaxKnownPeerIDs.unbounded() {
+		return // octez None: no GC (p2p_pool.ml:210)
+	}
 	excess := len(p.peers) - p.cfg.MaxKnownPeerIDs.Low
 	if excess <= 0 {
 		return

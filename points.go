@@ -203,7 +203,7 @@ func (p *core) registerPointLocked(pt netip.AddrPort) *pointInfo {
 	if pi := p.points[pt]; pi != nil {
 		return pi
 	}
-	if len(p.points) >= p.cfg.MaxKnownPoints.High {
+	if p.cfg.MaxKnownPoints.full(len(p.points)) {
 		p.gcPointsLocked()
 	}
 	pi := &pointInfo{PointInfo: PointInfo{Point: pt}, events: newRing[PointEvent](p.cfg.KnownPointsHistorySize)}
@@ -234,6 +234,9 @@ func (p *core) registerNewPointsLocked(pts []netip.AddrPort, from netip.Addr) {
 // evicted. Like octez, it does nothing, and publishes no EventGCPoints,
 // unless the table is above the low mark. p.mu must be held.
 func (p *core) gcPointsLocked() {
+	if p.cfg.MaxKnownPoints.unbounded() {
+		return // octez None: no GC (p2p_pool.ml:89)
+	}
 	excess := len(p.points) - p.cfg.MaxKnownPoints.Low
 	if excess <= 0 {
 		return
