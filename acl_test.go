@@ -323,19 +323,49 @@ func TestGCGreylist(t *testing.T) {
 		assert.False(t, b.Peers().Banned(p2))
 		assert.False(t, b.Peers().Banned(p3))
 
-		// Each call also counts the address greylist down once: an
-		// address is forgotten by the 15th.
+		// GC(0) forgets a greylisted address at once (before, it took
+		// 15 calls: each was one countdown).
 		b.ACL().GreylistAddr(srcA)
-		for range 14 {
-			b.ACL().GC(time.Hour)
-		}
-		assert.True(t, b.ACL().AddrBanned(srcA))
+		require.True(t, b.ACL().AddrBanned(srcA))
 		b.ACL().GC(time.Hour)
+		assert.True(t, b.ACL().AddrBanned(srcA), "greylisted within the hour")
+		b.ACL().GC(0)
 		assert.False(t, b.ACL().AddrBanned(srcA))
+		assert.Empty(t, b.ACL().List().GreylistedAddrs)
 		// Banned peers are not greylisted peers: ACL().GC leaves them.
 		b.Peers().Ban(p1)
 		b.ACL().GC(0)
 		assert.True(t, b.Peers().Banned(p1))
+	})
+}
+
+// TestGCGreylistAddrAge: ACL.GC(olderThan) forgets the addresses
+// greylisted more than olderThan ago and keeps the younger ones, to the
+// filter's resolution, a countdown period (GreylistTimeout/16, here 1 h).
+func TestGCGreylistAddrAge(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := newNetwork("mem")
+		b := newNode(t, n, func(c *Config) { c.GreylistTimeout = 16 * time.Hour })
+		start := time.Now() // countdowns at +1 h, +2 h, +3 h...
+		require.NoError(t, b.ACL().GreylistAddr(srcA))
+		time.Sleep(150 * time.Minute)
+		require.NoError(t, b.ACL().GreylistAddr(srcB))
+		time.Sleep(time.Hour) // now +3h30; A is 3h30 old, B 1 h
+		synctest.Wait()
+		require.Equal(t, 210*time.Minute, time.Since(start))
+
+		require.NoError(t, b.ACL().GC(4*time.Hour))
+		assert.True(t, b.ACL().AddrBanned(srcA), "3h30 is not older than 4 h")
+		require.NoError(t, b.ACL().GC(3*time.Hour))
+		assert.True(t, b.ACL().AddrBanned(srcA), "older than 3 h, but no countdown ran between its greylisting and 3 h ago (the filter's resolution)")
+		require.NoError(t, b.ACL().GC(2*time.Hour))
+		assert.False(t, b.ACL().AddrBanned(srcA), "greylisted before the countdown of +1 h, 2h30 ago: older than 2 h")
+		assert.True(t, b.ACL().AddrBanned(srcB), "1 h old")
+		assert.Equal(t, []netip.Addr{srcB}, b.ACL().List().GreylistedAddrs)
+		require.NoError(t, b.ACL().GC(time.Hour))
+		assert.True(t, b.ACL().AddrBanned(srcB), "exactly 1 h is not older than 1 h")
+		require.NoError(t, b.ACL().GC(30*time.Minute))
+		assert.False(t, b.ACL().AddrBanned(srcB), "greylisted before the countdown of +3 h, 30 min ago")
 	})
 }
 
