@@ -705,8 +705,12 @@ func (p *core) startConnection(sc *socket.Conn, info ConnInfo[any], h *pendingHa
 	}
 	p.conns[info.Peer] = c
 	p.publishLocked(Event{Kind: EventConnectionEstablished, IDPoint: info.Point, Peer: info.Peer})
-	if len(p.conns) >= p.limits.MaxConnections && p.maintenanceEnabled() {
-		p.wakeMaintenance() // octez trigger too_many_connections
+	if len(p.conns) >= p.limits.MaxConnections {
+		// octez broadcast_too_many_connections (p2p_connect_handler.ml:272-273)
+		p.events.broadcast(CondTooManyConnections)
+		if p.maintenanceEnabled() {
+			p.wakeMaintenance()
+		}
 	}
 	if d := p.cfg.WriteTimeout; d > 0 {
 		if wc, ok := sc.NetConn().(*sched.Conn); ok {

@@ -541,8 +541,12 @@ func (p *core) removeConnection(c *conn) {
 	}
 	cause, _ := context.Cause(c.ctx).(*DisconnectError)
 	p.publishLocked(Event{Kind: EventDisconnection, Peer: c.info.Peer, IDPoint: c.info.Point, Err: cause})
-	if len(p.conns) < p.limits.MinConnections && p.maintenanceEnabled() {
-		p.wakeMaintenance() // octez trigger too_few_connections
+	if len(p.conns) < p.limits.MinConnections {
+		// octez broadcast_too_few_connections (p2p_connect_handler.ml:249-250)
+		p.events.broadcast(CondTooFewConnections)
+		if p.maintenanceEnabled() {
+			p.wakeMaintenance()
+		}
 	}
 	p.mu.Unlock()
 	p.log.Debug("disconnected", "peer", c.info.Peer, "point", c.info.Point, "conn", c.info.ID, "reason", cause)
