@@ -412,6 +412,14 @@ func (p *core) establish(ctx context.Context, nc net.Conn, incoming bool, dialle
 			p.mu.Unlock()
 		}
 	}
+	// The metadata announced depends on the peer (ConnMetaConfig.Local):
+	// computed once its connection message is in.
+	var localMeta any
+	cfg.LocalMetadata = func(id [16]byte) []byte {
+		m, b := p.connMeta.local(PeerID(id))
+		localMeta = m
+		return b
+	}
 	auth, err := socket.Authenticate(ctx, nc, incoming, &cfg)
 	if err != nil {
 		if socket.ShouldGreylist(err) {
@@ -484,7 +492,7 @@ func (p *core) establish(ctx context.Context, nc net.Conn, incoming bool, dialle
 		Incoming:    incoming,
 		Version:     version,
 		Announced:   remote.Version,
-		LocalMeta:   p.connMeta.local,
+		LocalMeta:   localMeta,
 		RemoteMeta:  meta,
 		PrivateNode: private,
 		Established: time.Now(),

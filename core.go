@@ -151,7 +151,7 @@ type edge interface {
 
 // newCore checks cfg and builds the core; maxMessage is the largest whole
 // message the message set allows.
-func newCore(cfg Config, versions socket.Versions, maxMessage int, pm peerMetaHooks, cm connMetaHooks, localMeta []byte, e edge) (*core, error) {
+func newCore(cfg Config, versions socket.Versions, maxMessage int, pm peerMetaHooks, cm connMetaHooks, e edge) (*core, error) {
 	if versions.ChainName == "" {
 		versions.ChainName = DefaultChainName
 	}
@@ -167,9 +167,6 @@ func newCore(cfg Config, versions socket.Versions, maxMessage int, pm peerMetaHo
 	// its address: say so now (octez checks its identity at start too).
 	if err := cfg.Identity.CheckProofOfWork(cfg.ProofOfWorkTarget); err != nil {
 		return nil, fmt.Errorf("p2ppool: config: the identity does not meet ProofOfWorkTarget %v: %w", cfg.ProofOfWorkTarget, err)
-	}
-	if len(localMeta) > socket.MaxChunkPayload {
-		return nil, fmt.Errorf("p2ppool: conn meta config: local metadata of %d bytes does not fit one chunk", len(localMeta))
 	}
 	acl, err := newACL(&cfg)
 	if err != nil {
@@ -198,7 +195,6 @@ func newCore(cfg Config, versions socket.Versions, maxMessage int, pm peerMetaHo
 			ProofOfWorkStamp: crypto.Nonce(id.ProofOfWorkStamp),
 			Version:          versions.Announced(),
 			PowTarget:        target,
-			Metadata:         localMeta,
 			BinaryChunksSize: cfg.BinaryChunksSize,
 			ChunkPerMessage:  cfg.ChunkPerMessage,
 			MaxMessageSize:   maxMessage,

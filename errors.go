@@ -125,6 +125,9 @@ var (
 	// error is that context's cause instead (context.DeadlineExceeded for
 	// its deadline).
 	ErrTimeout = socket.ErrTimeout
+	// ErrLocalMetadataTooLarge: ConnMetaConfig.Local gave metadata whose
+	// encoding does not fit one chunk; the handshake fails, a local fault.
+	ErrLocalMetadataTooLarge = socket.ErrLocalMetadataTooLarge
 	// ErrFirstMessageTimeout: the peer's connection message did not come
 	// within Config.FirstMessageTimeout. It matches ErrTimeout.
 	ErrFirstMessageTimeout = socket.ErrFirstMessageTimeout

@@ -380,7 +380,14 @@ func (a *AuthConn) firstMessageDeadline(d time.Duration) func(error) error {
 }
 
 func (a *AuthConn) exchangeMetadata(cfg *Config) error {
-	out := a.c.sealHandshakeChunk(a.sealBuf[:0], cfg.Metadata)
+	meta := cfg.Metadata
+	if cfg.LocalMetadata != nil {
+		meta = cfg.LocalMetadata(a.remote.PeerID)
+		if len(meta) > MaxChunkPayload {
+			return fmt.Errorf("%w: %d bytes, one chunk holds %d", ErrLocalMetadataTooLarge, len(meta), MaxChunkPayload)
+		}
+	}
+	out := a.c.sealHandshakeChunk(a.sealBuf[:0], meta)
 	if err := a.exchange(StageMetadata, out, func() error {
 		pt, err := a.c.readHandshakeChunk()
 		a.remote.Metadata = append(a.metaBuf[:0:len(a.metaBuf)], pt...)
