@@ -18,6 +18,32 @@ type acl struct {
 	peers       *greylist.PeerSet[PeerID]
 	// peerSince is when each greylisted peer was added, for ACL.GC.
 	peerSince map[PeerID]time.Time
+	// ticks are the times of the address greylist's last countdowns,
+	// newest first (zero where none): an address the filter has counted
+	// down k times was greylisted before ticks[k-1], which is how ACL.GC
+	// reads an address's age from the filter.
+	ticks [greylist.MaxCountdown]time.Time
+}
+
+// countdown ages the address greylist one step, at now.
+func (a *acl) countdown(now time.Time) {
+	a.addrs.Countdown()
+	copy(a.ticks[1:], a.ticks[:len(a.ticks)-1])
+	a.ticks[0] = now
+}
+
+// expireAddrs forgets the greylisted addresses the filter knows to be
+// greylisted before cutoff: those counted down at least k times, for the
+// smallest k whose countdown ran at or before cutoff. Those greylisted
+// between that countdown and cutoff stay (the filter knows an address's
+// age in countdown periods only), and none greylisted after cutoff goes.
+func (a *acl) expireAddrs(cutoff time.Time) {
+	for k, t := range a.ticks {
+		if !t.IsZero() && !t.After(cutoff) {
+			a.addrs.Expire(k + 1)
+			return
+		}
+	}
 }
 
 func newACL(cfg *Config) (*acl, error) {
@@ -169,9 +195,16 @@ func (a ACL) GreylistPeer(peer PeerID) error {
 	return nil
 }
 
-// GC ages the address greylist by one step and forgets the
-// addresses that decayed (octez gc_greylist), and forgets the peers
-// greylisted more than olderThan ago (all of them for olderThan <= 0).
+// GC forgets the addresses and peers greylisted more than olderThan ago,
+// all of them for olderThan <= 0; bans stay. The address greylist is
+// octez's decaying Bloom filter, which knows an address's age only in
+// countdown periods (Config.GreylistTimeout/16, 90 minutes by default):
+// an address is forgotten once a countdown has run since it was
+// greylisted and at least olderThan ago, so one greylisted less than a
+// period before that bound may stay until the next countdown; none
+// greylisted within olderThan goes. octez's gc_greylist takes no age: it
+// runs one extra countdown and purges the list (p2p_acl.ml:170-181,
+// p2p_pool.ml:549); the countdown is left to the pool's own loop here.
 func (a ACL) GC(olderThan time.Duration) error {
 	p := a.p
 	cutoff := time.Now().Add(-olderThan)
@@ -179,7 +212,11 @@ func (a ACL) GC(olderThan time.Duration) error {
 		return err
 	}
 	defer p.mu.Unlock()
-	p.acl.addrs.GC()
+	if olderThan <= 0 {
+		p.acl.addrs.Expire(0)
+	} else {
+		p.acl.expireAddrs(cutoff)
+	}
 	for id, since := range p.acl.peerSince {
 		if olderThan <= 0 || since.Before(cutoff) {
 			p.acl.peers.Remove(id)
@@ -252,9 +289,10 @@ func (a ACL) AddrBanned(addr netip.Addr) bool {
 // greylistCountdown ages the address greylist one step (octez's bloomer
 // countdown, every ip_greylist_cleanup_delay/16).
 func (p *core) greylistCountdown() {
+	now := time.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.acl.addrs.Countdown()
+	p.acl.countdown(now)
 }
 
 // ACLList is a snapshot of the ACL, for display.

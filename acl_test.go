@@ -322,19 +322,49 @@ func TestGCGreylist(t *testing.T) {
 		assert.False(t, b.Peers().Banned(p2))
 		assert.False(t, b.Peers().Banned(p3))
 
-		// Each call also counts the address greylist down once: an
-		// address is forgotten by the 15th.
+		// GC(0) forgets a greylisted address at once (before, it took
+		// 15 calls: each was one countdown).
 		b.ACL().GreylistAddr(srcA)
-		for range 14 {
-			b.ACL().GC(time.Hour)
-		}
-		assert.True(t, b.ACL().AddrBanned(srcA))
+		require.True(t, b.ACL().AddrBanned(srcA))
 		b.ACL().GC(time.Hour)
+		assert.True(t, b.ACL().AddrBanned(srcA), "greylisted within the hour")
+		b.ACL().GC(0)
 		assert.False(t, b.ACL().AddrBanned(srcA))
+		assert.Empty(t, b.ACL().List().GreylistedAddrs)
 		// Banned peers are not greylisted peers: ACL().GC leaves them.
 		b.Peers().Ban(p1)
 		b.ACL().GC(0)
 		assert.True(t, b.Peers().Banned(p1))
+	})
+}
+
+// TestGCGreylistAddrAge: ACL.GC(olderThan) forgets the addresses
+// greylisted more than olderThan ago and keeps the younger ones, to the
+// filter's resolution, a countdown period (GreylistTimeout/16, here 1 h).
+func TestGCGreylistAddrAge(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := newNetwork("mem")
+		b := newNode(t, n, func(c *Config) { c.GreylistTimeout = 16 * time.Hour })
+		start := time.Now() // countdowns at +1 h, +2 h, +3 h...
+		require.NoError(t, b.ACL().GreylistAddr(srcA))
+		time.Sleep(150 * time.Minute)
+		require.NoError(t, b.ACL().GreylistAddr(srcB))
+		time.Sleep(time.Hour) // now +3h30; A is 3h30 old, B 1 h
+		synctest.Wait()
+		require.Equal(t, 210*time.Minute, time.Since(start))
+
+		require.NoError(t, b.ACL().GC(4*time.Hour))
+		assert.True(t, b.ACL().AddrBanned(srcA), "3h30 is not older than 4 h")
+		require.NoError(t, b.ACL().GC(3*time.Hour))
+		assert.True(t, b.ACL().AddrBanned(srcA), "older than 3 h, but no countdown ran between its greylisting and 3 h ago (the filter's resolution)")
+		require.NoError(t, b.ACL().GC(2*time.Hour))
+		assert.False(t, b.ACL().AddrBanned(srcA), "greylisted before the countdown of +1 h, 2h30 ago: older than 2 h")
+		assert.True(t, b.ACL().AddrBanned(srcB), "1 h old")
+		assert.Equal(t, []netip.Addr{srcB}, b.ACL().List().GreylistedAddrs)
+		require.NoError(t, b.ACL().GC(time.Hour))
+		assert.True(t, b.ACL().AddrBanned(srcB), "exactly 1 h is not older than 1 h")
+		require.NoError(t, b.ACL().GC(30*time.Minute))
+		assert.False(t, b.ACL().AddrBanned(srcB), "greylisted before the countdown of +3 h, 30 min ago")
 	})
 }
 
@@ -440,4 +470,45 @@ func TestACLList(t *testing.T) {
 	assert.Empty(t, l.GreylistedPeers)
 	assert.Empty(t, l.BannedAddrs)
 	assert.Empty(t, l.BannedPeers)
+}
+
+// TestClearExpectedPeerID: clearing the expected peer id of a point, by
+// ClearExpectedPeerID or SetExpectedPeerID with the zero id, ends no
+// connection and greylists nothing (before, the zero id was "another
+// peer": the running connection was cut with ReasonUnexpectedPeer and
+// its address greylisted).
+func TestClearExpectedPeerID(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		clear func(Points, netip.AddrPort) error
+	}{
+		{"ClearExpectedPeerID", Points.ClearExpectedPeerID},
+		{"SetExpectedPeerID zero", func(v Points, pt netip.AddrPort) error { return v.SetExpectedPeerID(pt, PeerID{}) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				n := newNetwork("mem")
+				a, c := newNode(t, n, nil), newNode(t, n, nil)
+				peerC := c.Config().Identity.PeerID
+				require.NoError(t, a.Points().SetExpectedPeerID(c.point, peerC))
+				ac, _ := connectSettled(t, a, c)
+
+				require.NoError(t, tc.clear(a.Points(), c.point))
+				synctest.Wait()
+				require.NoError(t, ac.Context().Err(), "the running connection survives")
+				_, ok := a.Conns().ByPeer(peerC)
+				assert.True(t, ok)
+				assert.False(t, a.ACL().AddrBanned(c.point.Addr()), "no greylisting")
+				pi, _ := a.Points().Info(c.point)
+				assert.True(t, pi.ExpectedPeer.IsZero())
+				assert.Equal(t, PointRunning, pi.State)
+
+				// An unknown point: nothing to clear, nothing registered.
+				unknown := netip.MustParseAddrPort("192.0.2.9:9732")
+				require.NoError(t, tc.clear(a.Points(), unknown))
+				_, known := a.Points().Info(unknown)
+				assert.False(t, known)
+			})
+		})
+	}
 }

@@ -417,6 +417,14 @@ func (p *core) establish(ctx context.Context, nc net.Conn, incoming bool, dialle
 			p.mu.Unlock()
 		}
 	}
+	// The metadata announced depends on the peer (ConnMetaConfig.Local):
+	// computed once its connection message is in.
+	var localMeta any
+	cfg.LocalMetadata = func(id [16]byte) []byte {
+		m, b := p.connMeta.local(PeerID(id))
+		localMeta = m
+		return b
+	}
 	auth, err := socket.Authenticate(ctx, nc, incoming, &cfg)
 	if err != nil {
 		if socket.ShouldGreylist(err) {
@@ -489,7 +497,7 @@ func (p *core) establish(ctx context.Context, nc net.Conn, incoming bool, dialle
 		Incoming:    incoming,
 		Version:     version,
 		Announced:   remote.Version,
-		LocalMeta:   p.connMeta.local,
+		LocalMeta:   localMeta,
 		RemoteMeta:  meta,
 		PrivateNode: private,
 		Established: time.Now(),
@@ -710,8 +718,12 @@ func (p *core) startConnection(sc *socket.Conn, info ConnInfo[any], h *pendingHa
 	}
 	p.conns[info.Peer] = c
 	p.publishLocked(Event{Kind: EventConnectionEstablished, IDPoint: info.Point, Peer: info.Peer})
-	if len(p.conns) >= p.limits.MaxConnections && p.maintenanceEnabled() {
-		p.wakeMaintenance() // octez trigger too_many_connections
+	if len(p.conns) >= p.limits.MaxConnections {
+		// octez broadcast_too_many_connections (p2p_connect_handler.ml:272-273)
+		p.events.broadcast(CondTooManyConnections)
+		if p.maintenanceEnabled() {
+			p.wakeMaintenance()
+		}
 	}
 	if d := p.cfg.WriteTimeout; d > 0 {
 		if wc, ok := sc.NetConn().(*sched.Conn); ok {

@@ -19,6 +19,8 @@ import (
 // fail.
 var readOnlyAfterClose = map[string]bool{
 	"Pool.Stats": true, "Pool.Config": true, "Pool.Watch": true,
+	// Next returns a channel, closed once the pool has closed.
+	"Pool.Next":  true,
 	"Pool.Peers": true, "Pool.Points": true, "Pool.ACL": true, "Pool.Conns": true,
 	"Peers.Info": true, "Peers.All": true, "Peers.Connected": true, "Peers.Events": true,
 	"Peers.Meta": true, "Peers.Score": true, "Peers.Banned": true,

@@ -71,10 +71,25 @@ var (
 )
 
 // TableLimit bounds a known-peers or known-points table: when it grows past
-// High it is trimmed to Low.
+// High it is trimmed to Low (octez's Some (high, low)). NoTableLimit
+// leaves the table unbounded (octez's None).
 type TableLimit struct {
 	High, Low int
 }
+
+// NoTableLimit, as Config.MaxKnownPoints or Config.MaxKnownPeerIDs, leaves
+// the table unbounded and never trimmed: octez's max_known_points /
+// max_known_peer_ids = None, for which gc_points and gc_peers do nothing
+// (src/lib_p2p/p2p_pool.ml:87-89, 209-210). The zero TableLimit means the
+// default, and a negative High or Low is invalid unless both are -1.
+var NoTableLimit = TableLimit{High: -1, Low: -1}
+
+// unbounded reports whether l is NoTableLimit.
+func (l TableLimit) unbounded() bool { return l == TableLimit{High: -1, Low: -1} }
+
+// full reports whether a table of n entries must be trimmed before it
+// takes one more.
+func (l TableLimit) full(n int) bool { return !l.unbounded() && n >= l.High }
 
 // Dialer opens outgoing transport connections. *net.Dialer is one; tests
 // inject an in-memory network.
@@ -230,8 +245,11 @@ type Config struct {
 	// events kept per peer and per point. If zero, 100.
 	KnownPeerIDsHistorySize int
 	KnownPointsHistorySize  int
-	// MaxKnownPoints and MaxKnownPeerIDs bound the known tables. If zero,
-	// {400, 300}.
+	// MaxKnownPoints and MaxKnownPeerIDs bound the known tables (octez
+	// max_known_points, max_known_peer_ids). If zero, {400, 300};
+	// NoTableLimit leaves a table unbounded, as octez's None. Beware that
+	// an unbounded points table grows with every point peers advertise
+	// (at the rate Dial and Control allow): octez's default is bounded.
 	MaxKnownPoints  TableLimit
 	MaxKnownPeerIDs TableLimit
 	// IPGreylistSizeKiB sizes the address greylist's Bloom filter (octez
@@ -450,8 +468,8 @@ func (c *Config) Validate() error {
 		}
 	}
 	for name, l := range map[string]TableLimit{"MaxKnownPoints": r.MaxKnownPoints, "MaxKnownPeerIDs": r.MaxKnownPeerIDs} {
-		if l.Low < 0 || l.High <= 0 || l.Low > l.High {
-			bad("%s needs 0 <= Low %d <= High %d, High > 0", name, l.Low, l.High)
+		if !l.unbounded() && (l.Low < 0 || l.High <= 0 || l.Low > l.High) {
+			bad("%s needs 0 <= Low %d <= High %d, High > 0, or NoTableLimit", name, l.Low, l.High)
 		}
 	}
 	if c.BinaryChunksSize != 0 && (c.BinaryChunksSize < socket.MinChunkSize || c.BinaryChunksSize > socket.MaxChunkSize) {

@@ -156,7 +156,7 @@ type edge interface {
 
 // newCore checks cfg and builds the core; maxMessage is the largest whole
 // message the message set allows.
-func newCore(cfg Config, versions socket.Versions, maxMessage int, pm peerMetaHooks, cm connMetaHooks, localMeta []byte, e edge) (*core, error) {
+func newCore(cfg Config, versions socket.Versions, maxMessage int, pm peerMetaHooks, cm connMetaHooks, e edge) (*core, error) {
 	if versions.ChainName == "" {
 		versions.ChainName = DefaultChainName
 	}
@@ -172,9 +172,6 @@ func newCore(cfg Config, versions socket.Versions, maxMessage int, pm peerMetaHo
 	// its address: say so now (octez checks its identity at start too).
 	if err := cfg.Identity.CheckProofOfWork(cfg.ProofOfWorkTarget); err != nil {
 		return nil, fmt.Errorf("p2ppool: config: the identity does not meet ProofOfWorkTarget %v: %w", cfg.ProofOfWorkTarget, err)
-	}
-	if len(localMeta) > socket.MaxChunkPayload {
-		return nil, fmt.Errorf("p2ppool: conn meta config: local metadata of %d bytes does not fit one chunk", len(localMeta))
 	}
 	acl, err := newACL(&cfg)
 	if err != nil {
@@ -203,7 +200,6 @@ func newCore(cfg Config, versions socket.Versions, maxMessage int, pm peerMetaHo
 			ProofOfWorkStamp: crypto.Nonce(id.ProofOfWorkStamp),
 			Version:          versions.Announced(),
 			PowTarget:        target,
-			Metadata:         localMeta,
 			BinaryChunksSize: cfg.BinaryChunksSize,
 			ChunkPerMessage:  cfg.ChunkPerMessage,
 			MaxMessageSize:   maxMessage,
@@ -549,8 +545,12 @@ func (p *core) removeConnection(c *conn) {
 	}
 	cause, _ := context.Cause(c.ctx).(*DisconnectError)
 	p.publishLocked(Event{Kind: EventDisconnection, Peer: c.info.Peer, IDPoint: c.info.Point, Err: cause})
-	if len(p.conns) < p.limits.MinConnections && p.maintenanceEnabled() {
-		p.wakeMaintenance() // octez trigger too_few_connections
+	if len(p.conns) < p.limits.MinConnections {
+		// octez broadcast_too_few_connections (p2p_connect_handler.ml:249-250)
+		p.events.broadcast(CondTooFewConnections)
+		if p.maintenanceEnabled() {
+			p.wakeMaintenance()
+		}
 	}
 	p.mu.Unlock()
 	p.log.Debug("disconnected", "peer", c.info.Peer, "point", c.info.Point, "remote", c.info.RemoteAddr, "conn", c.info.ID, "reason", cause)

@@ -163,8 +163,18 @@ type PeerMetaConfig[PeerMeta any] struct {
 // PrivateNode during each handshake, outside the pool's lock: they may
 // call the pool, Close included.
 type ConnMetaConfig[ConnMeta any] struct {
-	// Local returns the metadata this node announces.
-	Local func() ConnMeta
+	// Local returns the metadata this node announces to peer. The pool
+	// calls it once per handshake, on the handshake's goroutine and
+	// outside its lock, once the peer's connection message has been read
+	// (so its id is known) and before sending its own metadata, where
+	// octez calls conn_meta_value (src/lib_p2p/p2p_socket.ml:441).
+	// octez's conn_meta_value took the peer id until 2019 and takes unit
+	// since (commit 90d8d652a9 dropped it as unused); it is passed here
+	// so that an application can announce different metadata to
+	// different peers. The encoded value must fit one chunk: a larger one
+	// fails that handshake with an error matching
+	// ErrLocalMetadataTooLarge, and nobody is greylisted.
+	Local func(peer PeerID) ConnMeta
 	// Encode appends the binary form of m to dst; it must fit one chunk
 	// (65,517 bytes).
 	Encode func(dst []byte, m ConnMeta) []byte
@@ -315,8 +325,9 @@ func chargeOf[Msg any](e *Encoding[Msg], size int) int {
 
 // connMetaHooks is ConnMetaConfig seen by the core: metadata as any.
 type connMetaHooks struct {
-	// local is the metadata this node announces.
-	local any
+	// local is the metadata this node announces to a peer, and its
+	// encoding.
+	local func(peer PeerID) (meta any, enc []byte)
 	// decode reads a peer's metadata and whether it runs in private mode.
 	decode func([]byte) (meta any, private bool, err error)
 }
@@ -336,7 +347,7 @@ func (cc ConnMetaConfig[ConnMeta]) resolve() (ConnMetaConfig[ConnMeta], error) {
 // (Connection_metadata): this node announces Metadata{}.
 func OctezConnMeta() ConnMetaConfig[Metadata] {
 	return ConnMetaConfig[Metadata]{
-		Local: func() Metadata { return Metadata{} },
+		Local: func(PeerID) Metadata { return Metadata{} },
 		Encode: func(dst []byte, m Metadata) []byte {
 			return wire.Metadata(m).Append(dst)
 		},

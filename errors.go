@@ -120,8 +120,14 @@ var (
 	// is a *VersionError.
 	ErrNoCommonVersion = socket.ErrNoCommonVersion
 	// ErrTimeout: the handshake (or, for Connect, dial plus handshake)
-	// did not finish in time.
+	// did not finish within the pool's bound (Config.ConnectionTimeout,
+	// AuthenticationTimeout). When the caller's context ends first, the
+	// error is that context's cause instead (context.DeadlineExceeded for
+	// its deadline).
 	ErrTimeout = socket.ErrTimeout
+	// ErrLocalMetadataTooLarge: ConnMetaConfig.Local gave metadata whose
+	// encoding does not fit one chunk; the handshake fails, a local fault.
+	ErrLocalMetadataTooLarge = socket.ErrLocalMetadataTooLarge
 	// ErrFirstMessageTimeout: the peer's connection message did not come
 	// within Config.FirstMessageTimeout. It matches ErrTimeout.
 	ErrFirstMessageTimeout = socket.ErrFirstMessageTimeout

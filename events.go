@@ -224,6 +224,9 @@ type eventHub struct {
 	mu       sync.Mutex
 	watchers map[*Watcher]struct{}
 	closed   bool
+	// conds holds, per Condition, the channel its waiters wait on: made
+	// by the first waiter, closed and dropped by broadcast. Guarded by mu.
+	conds [numConditions]chan struct{}
 }
 
 func (h *eventHub) publish(e Event) {
@@ -234,6 +237,46 @@ func (h *eventHub) publish(e Event) {
 	defer h.mu.Unlock()
 	for w := range h.watchers {
 		w.deliver(e)
+	}
+	switch e.Kind {
+	case EventNewPeer:
+		h.broadcastLocked(CondNewPeer)
+	case EventNewPoint:
+		h.broadcastLocked(CondNewPoint)
+	case EventConnectionEstablished:
+		h.broadcastLocked(CondNewConnection)
+	}
+}
+
+// condition returns the channel closed at the next broadcast of c, or
+// when the hub closes.
+func (h *eventHub) condition(c Condition) <-chan struct{} {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return closedChan
+	}
+	if h.conds[c] == nil {
+		h.conds[c] = make(chan struct{})
+	}
+	return h.conds[c]
+}
+
+// broadcast wakes every waiter of c (octez P2p_trigger.broadcast_*). It
+// may be called with the pool's lock held, as publish is.
+func (h *eventHub) broadcast(c Condition) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.broadcastLocked(c)
+}
+
+// closedChan is a closed channel.
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+func (h *eventHub) broadcastLocked(c Condition) {
+	if ch := h.conds[c]; ch != nil {
+		close(ch)
+		h.conds[c] = nil
 	}
 }
 
@@ -279,6 +322,9 @@ func (h *eventHub) close() {
 	h.mu.Lock()
 	ws := h.watchers
 	h.watchers, h.closed = nil, true
+	for c := range h.conds {
+		h.broadcastLocked(Condition(c))
+	}
 	h.mu.Unlock()
 	for w := range ws {
 		w.Close()
@@ -296,4 +342,82 @@ func (h *eventHub) close() {
 // EventConnectionEstablished finds the connection in Conns.
 func (p *Pool[Msg, PeerMeta, ConnMeta]) Watch(ctx context.Context, buffer int) *Watcher {
 	return p.events.watch(ctx, buffer)
+}
+
+// Condition is one of octez's pool conditions (P2p_trigger,
+// src/lib_p2p/p2p_trigger.mli), which Pool.Wait waits for.
+type Condition uint8
+
+// Conditions. Each is an occurrence, not a state: octez broadcasts
+// them, and a waiter sees the next one after it started waiting.
+const (
+	// CondTooFewConnections: a connection ended, leaving fewer than
+	// MinConnections (octez wait_too_few_connections, broadcast at
+	// p2p_connect_handler.ml:249-250).
+	CondTooFewConnections Condition = iota + 1
+	// CondTooManyConnections: a connection was established, making
+	// MaxConnections or more (octez wait_too_many_connections,
+	// p2p_connect_handler.ml:272-273).
+	CondTooManyConnections
+	// CondNewPeer: a peer id was added to the known peers (octez
+	// wait_new_peer, p2p_pool.ml:233); EventNewPeer reports it.
+	CondNewPeer
+	// CondNewPoint: a point was added to the known points (octez
+	// wait_new_point, p2p_pool.ml:157); EventNewPoint reports it.
+	CondNewPoint
+	// CondNewConnection: a connection was established (octez
+	// wait_new_connection, p2p_connect_handler.ml:232);
+	// EventConnectionEstablished reports it.
+	CondNewConnection
+	numConditions
+)
+
+var conditionNames = [numConditions]string{"", "too_few_connections", "too_many_connections", "new_peer", "new_point", "new_connection"}
+
+func (c Condition) String() string {
+	if c > 0 && c < numConditions {
+		return conditionNames[c]
+	}
+	return fmt.Sprintf("condition(%d)", uint8(c))
+}
+
+// Wait waits for the next occurrence of c after the call (octez's
+// P2p_trigger waits: wait_too_few_connections, wait_too_many_connections,
+// wait_new_peer, wait_new_point, wait_new_connection). It returns nil when
+// c occurs, ctx's cause (context.Cause) when ctx ends first, and
+// ErrPoolClosed when the pool closes or has closed. A waiter holds no
+// goroutine and no event buffer: it never misses the occurrence, however
+// busy the pool, and leaves nothing behind when it returns. An unknown
+// Condition is an error. To wait for an occurrence that something done
+// after the call may cause, take Pool.Next first.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) Wait(ctx context.Context, c Condition) error {
+	if p.isClosed() {
+		return ErrPoolClosed
+	}
+	if c == 0 || c >= numConditions {
+		return fmt.Errorf("p2ppool: Wait: %v is not a condition", c)
+	}
+	select {
+	case <-p.events.condition(c):
+		if p.isClosed() {
+			return ErrPoolClosed
+		}
+		return nil
+	case <-p.done:
+		return ErrPoolClosed
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// Next returns a channel closed at the next occurrence of c after the
+// call, the two halves of Wait apart: take it, do what may cause c, then
+// receive. It is closed too when the pool closes (and at once after), so
+// that no receiver waits forever; it is nil, never ready, for an unknown
+// Condition.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) Next(c Condition) <-chan struct{} {
+	if c == 0 || c >= numConditions {
+		return nil
+	}
+	return p.events.condition(c)
 }

@@ -355,3 +355,124 @@ func TestEventBootstrapSentOnlyWhenQueued(t *testing.T) {
 	assert.Equal(t, dropped+1, a.Stats().Dropped, "the Bootstrap was dropped")
 	assert.Zero(t, sent(), "dropped: not announced as sent")
 }
+
+// TestWait: Pool.Wait returns at the next occurrence of its condition
+// after the call, as octez's P2p_trigger waits do (a broadcast, not a
+// state: an occurrence before the call does not count), and only then:
+// too few connections when a connection ends below MinConnections
+// (p2p_connect_handler.ml:249-250), too many when one is established at
+// MaxConnections (272-273), a new peer (p2p_pool.ml:233), a new point
+// (p2p_pool.ml:157), a new connection (p2p_connect_handler.ml:232).
+func TestWait(t *testing.T) {
+	bounds := func(c *Config) { c.MinConnections, c.ExpectedConnections, c.MaxConnections = 1, 1, 1 }
+	cases := []struct {
+		cond Condition
+		// before makes an occurrence that must not count; trigger makes
+		// the one Wait returns at. Both run with a's maintenance off.
+		before, trigger func(t *testing.T, a, b *node)
+	}{
+		{CondNewPoint,
+			func(_ *testing.T, a, _ *node) { a.Points().Register(nowhere(1)) },
+			func(_ *testing.T, a, _ *node) { a.Points().Register(nowhere(2)) }},
+		{CondNewPeer,
+			func(_ *testing.T, a, _ *node) { a.Peers().SetMeta(PeerID{1}, struct{}{}) },
+			func(_ *testing.T, a, _ *node) { a.Peers().SetMeta(PeerID{2}, struct{}{}) }},
+		{CondNewConnection, nil,
+			func(t *testing.T, a, b *node) { connectSettled(t, a, b) }},
+		{CondTooManyConnections, nil,
+			func(t *testing.T, a, b *node) { connectSettled(t, a, b) }},
+		{CondTooFewConnections,
+			func(t *testing.T, a, b *node) { connectSettled(t, a, b) },
+			func(t *testing.T, a, b *node) {
+				c, _ := a.Conns().ByPeer(b.Config().Identity.PeerID)
+				require.NoError(t, c.Disconnect(context.Background(), false))
+			}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.cond.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				n := newNetwork("mem")
+				a, b := newNode(t, n, bounds), newNode(t, n, nil)
+				if tc.before != nil {
+					tc.before(t, a, b)
+				}
+				res := make(chan error, 1)
+				go func() { res <- a.Wait(context.Background(), tc.cond) }()
+				synctest.Wait()
+				select {
+				case err := <-res:
+					t.Fatalf("Wait returned %v before its condition", err)
+				default:
+				}
+				// Another condition's occurrence does not wake it.
+				if tc.cond != CondNewPoint {
+					a.Points().Register(nowhere(9))
+				} else {
+					a.Peers().SetMeta(PeerID{9}, struct{}{})
+				}
+				synctest.Wait()
+				require.Empty(t, res, "woken by another condition")
+				tc.trigger(t, a, b)
+				synctest.Wait()
+				select {
+				case err := <-res:
+					require.NoError(t, err)
+				default:
+					t.Fatal("Wait did not return at its condition")
+				}
+			})
+		})
+	}
+}
+
+// TestWaitEnds: Wait returns ctx's cause when ctx ends, ErrPoolClosed
+// when the pool closes, and refuses an unknown condition; it leaves no
+// goroutine behind (goleak in TestMain).
+func TestWaitEnds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := newNetwork("mem")
+		a := newNode(t, n, nil)
+		require.Error(t, a.Wait(context.Background(), 0))
+		require.Error(t, a.Wait(context.Background(), numConditions))
+
+		errMine := errors.New("mine")
+		ctx, cancel := context.WithCancelCause(context.Background())
+		res := make(chan error, 2)
+		go func() { res <- a.Wait(ctx, CondNewPeer) }()
+		synctest.Wait()
+		cancel(errMine)
+		require.ErrorIs(t, <-res, errMine)
+
+		tctx, tcancel := context.WithTimeout(context.Background(), time.Minute)
+		defer tcancel()
+		require.ErrorIs(t, a.Wait(tctx, CondNewConnection), context.DeadlineExceeded)
+
+		go func() { res <- a.Wait(context.Background(), CondTooFewConnections) }()
+		synctest.Wait()
+		require.NoError(t, a.Close())
+		require.ErrorIs(t, <-res, ErrPoolClosed)
+		require.ErrorIs(t, a.Wait(context.Background(), CondNewPoint), ErrPoolClosed)
+	})
+}
+
+// TestNext: the channel Next returns is closed at the next occurrence
+// only, and by Close; after Close it is closed at once.
+func TestNext(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := newNode(t, newNetwork("mem"), nil)
+		assert.Nil(t, a.Next(0), "an unknown condition is never ready")
+		ch := a.Next(CondNewPoint)
+		a.Peers().SetMeta(PeerID{1}, struct{}{})
+		select {
+		case <-ch:
+			t.Fatal("closed by another condition")
+		default:
+		}
+		a.Points().Register(nowhere(1))
+		<-ch
+		ch = a.Next(CondNewPoint)
+		require.NoError(t, a.Close())
+		<-ch
+		<-a.Next(CondTooFewConnections)
+	})
+}

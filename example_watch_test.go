@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"time"
 
 	"github.com/p2ppool/p2ppool"
 )
@@ -51,4 +52,31 @@ func ExamplePool_Watch() {
 	//   alice: true
 	// disconnection
 	//   why: closed by peer
+}
+
+// Next and Wait wait for the next occurrence of one of octez's pool
+// conditions. Here a hub waits for its first connection while alice
+// dials it: Next is taken before the dial, so the occurrence cannot be
+// missed.
+func ExamplePool_Next() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	hub, hubPoint := newTextPool()
+	defer hub.Close()
+	alice, _ := newTextPool()
+	defer alice.Close()
+
+	connected := hub.Next(p2ppool.CondNewConnection) // before the dial: it cannot be missed
+	if _, err := alice.Connect(ctx, hubPoint); err != nil {
+		log.Fatal(err)
+	}
+	select {
+	case <-connected:
+	case <-ctx.Done():
+		log.Fatal(ctx.Err())
+	}
+	_, ok := hub.Conns().ByPeer(alice.Config().Identity.PeerID)
+	fmt.Println("hub has alice:", ok)
+	// Output:
+	// hub has alice: true
 }

@@ -229,3 +229,74 @@ func TestPeerGCOrder(t *testing.T) {
 		assert.True(t, slices.Contains(eventKinds(drainEvents(t, w)), EventGCPeers.String()))
 	})
 }
+
+// TestScoreOfUnknownPeer: the score of an unknown peer is the score of
+// the initial metadata, as octez's get_score (p2p_pool.ml:355-361), and
+// asking does not register the peer; a known peer's is its own.
+func TestScoreOfUnknownPeer(t *testing.T) {
+	cfg := Config{Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork, MaintenanceIdleTime: Disabled}
+	p, err := New(textMessages(), PeerMetaConfig[float64]{
+		Initial: func() float64 { return 0.25 },
+		Score:   func(m float64) float64 { return 2 * m },
+	}, OctezConnMeta(), cfg)
+	require.NoError(t, err)
+	defer p.Close()
+	id := PeerID{7}
+	s, known := p.Peers().Score(id)
+	assert.Equal(t, 0.5, s, "Score(Initial())")
+	assert.False(t, known)
+	_, registered := p.Peers().Info(id)
+	assert.False(t, registered, "asking registers nothing")
+	require.NoError(t, p.Peers().SetMeta(id, 3))
+	s, known = p.Peers().Score(id)
+	assert.Equal(t, 6.0, s)
+	assert.True(t, known)
+}
+
+// TestNoTableLimit: with NoTableLimit the known tables are never trimmed,
+// as octez's max_known_points / max_known_peer_ids = None
+// (p2p_pool.ml:87-89, 209-210), whether the entries come from the
+// application or from a peer's Advertise; the zero TableLimit is still
+// the default, and other negative limits are refused.
+func TestNoTableLimit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const many = 3 * 400 // three times the default High
+		n := newNetwork("mem")
+		a := newNode(t, n, func(c *Config) {
+			noControlBudgets(c)
+			c.MaxKnownPoints, c.MaxKnownPeerIDs = NoTableLimit, NoTableLimit
+		})
+		assert.Equal(t, NoTableLimit, a.Config().MaxKnownPoints, "NoTableLimit is kept, not defaulted")
+		w := a.Watch(context.Background(), 0)
+		defer w.Close()
+		for i := range many {
+			require.NoError(t, a.Points().Register(netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 99, byte(i >> 8), byte(i)}), 9732)))
+			require.NoError(t, a.Peers().SetMeta(PeerID{byte(i), byte(i >> 8), 1}, struct{}{}))
+		}
+		sc := hostilePeer(t, n, a, netip.MustParseAddr("10.200.0.1"), 0)
+		pts := make([]netip.AddrPort, 0, 100)
+		for j := range 100 {
+			pts = append(pts, netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 50, 0, byte(j)}), 9732))
+		}
+		require.NoError(t, sc.WriteMessages(wireAdvertise(pts...)))
+		synctest.Wait()
+		assert.Equal(t, many+100, a.Stats().KnownPoints, "every point kept")
+		assert.Len(t, peerKeys(a.testPool), many+1, "every peer kept, the advertiser too")
+		assert.Zero(t, a.Stats().LearnedTableFull)
+		for _, e := range drainEvents(t, w) {
+			require.NotContains(t, []EventKind{EventGCPoints, EventGCPeers}, e.Kind)
+		}
+	})
+	base := Config{Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork}
+	for _, l := range []TableLimit{{High: -1}, {High: -1, Low: 0}, {High: -2, Low: -2}, {High: 5, Low: -1}, {High: -1, Low: 3}} {
+		cfg := base
+		cfg.MaxKnownPoints = l
+		assert.Error(t, cfg.Validate(), "MaxKnownPoints %+v", l)
+		cfg = base
+		cfg.MaxKnownPeerIDs = l
+		assert.Error(t, cfg.Validate(), "MaxKnownPeerIDs %+v", l)
+	}
+	cfg := base
+	cfg.MaxKnownPoints, cfg.MaxKnownPeerIDs = NoTableLimit, NoTableLimit
+	require.NoError(t, cfg.Validate())
+}

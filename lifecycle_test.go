@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -427,4 +428,67 @@ func TestCloseWhileServeStarts(t *testing.T) {
 			run(t, newPool(), runtime.Gosched)
 		}
 	})
+}
+
+// TestConnectCutShortDuringHandshake: the peer accepts the socket and
+// says nothing, so Connect waits in the handshake until something ends
+// it, and says what did, as its doc promises: the caller's ctx (its
+// cause: context.Canceled, a cause of the caller's, or
+// context.DeadlineExceeded for a deadline earlier than
+// ConnectionTimeout) or ConnectionTimeout (ErrTimeout). Before, a
+// ctx deadline gave ErrTimeout.
+func TestConnectCutShortDuringHandshake(t *testing.T) {
+	errMine := errors.New("caller's cause")
+	cases := []struct {
+		name string
+		// ctx makes the caller's context; want is what Connect matches,
+		// notWant what it must not.
+		ctx           func() (context.Context, context.CancelFunc)
+		timeout       time.Duration
+		cancel        bool
+		want, notWant error
+	}{
+		{"caller cancels", func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) },
+			time.Hour, true, context.Canceled, ErrTimeout},
+		{"caller cancels with a cause", func() (context.Context, context.CancelFunc) {
+			ctx, cancel := context.WithCancelCause(context.Background())
+			return ctx, func() { cancel(errMine) }
+		}, time.Hour, true, errMine, ErrTimeout},
+		{"caller's deadline first", func() (context.Context, context.CancelFunc) {
+			return context.WithTimeout(context.Background(), time.Second)
+		}, time.Hour, false, context.DeadlineExceeded, ErrTimeout},
+		{"caller's deadline with a cause", func() (context.Context, context.CancelFunc) {
+			return context.WithTimeoutCause(context.Background(), time.Second, errMine)
+		}, time.Hour, false, errMine, ErrTimeout},
+		{"ConnectionTimeout first", func() (context.Context, context.CancelFunc) {
+			return context.WithTimeout(context.Background(), time.Hour)
+		}, time.Second, false, ErrTimeout, context.DeadlineExceeded},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				n := newNetwork("mem")
+				silent := newSilentListener(t, n)
+				a := newNode(t, n, func(c *Config) { c.ConnectionTimeout = tc.timeout })
+				ctx, cancel := tc.ctx()
+				defer cancel()
+				res := make(chan error, 1)
+				start := time.Now()
+				go func() { _, err := a.Connect(ctx, silent.point); res <- err }()
+				silent.waitHeard(t)
+				if tc.cancel {
+					cancel()
+				}
+				err := <-res
+				require.ErrorIs(t, err, tc.want)
+				assert.NotErrorIs(t, err, tc.notWant)
+				if !tc.cancel {
+					assert.Equal(t, time.Second, time.Since(start), "ended by the earlier bound")
+				}
+				state, _ := pointState(a.testPool, silent.point)
+				assert.Equal(t, PointDisconnected, state)
+				silent.close()
+			})
+		})
+	}
 }

@@ -171,7 +171,7 @@ func (p *core) registerPeerLocked(id PeerID, init scoredMeta) *peerInfo {
 	if pi := p.peers[id]; pi != nil {
 		return pi
 	}
-	if len(p.peers) >= p.cfg.MaxKnownPeerIDs.High {
+	if p.cfg.MaxKnownPeerIDs.full(len(p.peers)) {
 		p.gcPeersLocked()
 	}
 	pi := p.newPeerInfo(id, time.Now(), init)
@@ -194,6 +194,9 @@ func (p *core) newPeerInfo(id PeerID, created time.Time, init scoredMeta) *peerI
 // publishes no EventGCPeers, unless the table is above the low mark. p.mu
 // must be held.
 func (p *core) gcPeersLocked() {
+	if p.cfg.MaxKnownPeerIDs.unbounded() {
+		return // octez None: no GC (p2p_pool.ml:210)
+	}
 	excess := len(p.peers) - p.cfg.MaxKnownPeerIDs.Low
 	if excess <= 0 {
 		return
@@ -393,16 +396,25 @@ func (v Peers[PeerMeta]) Banned(peer PeerID) bool {
 	return p.acl.bannedPeer(peer)
 }
 
-// Score returns the score of id (PeerMetaConfig.Score of its metadata),
-// and false for an unknown peer (octez get_score).
+// Score returns the score of id, PeerMetaConfig.Score of its metadata,
+// and whether id is known. For an unknown peer it is the score of the
+// initial metadata, as octez's get_score scores get_peer_metadata, which
+// falls back on peer_meta_initial (src/lib_p2p/p2p_pool.ml:355-361); the
+// peer is not registered.
 func (v Peers[PeerMeta]) Score(id PeerID) (float64, bool) {
 	p := v.p
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if pi := p.peers[id]; pi != nil {
-		return pi.Score, true
+	pi := p.peers[id]
+	var score float64
+	if pi != nil {
+		score = pi.Score
 	}
-	return 0, false
+	p.mu.Unlock()
+	if pi == nil {
+		// The application's code runs outside the pool's lock.
+		return p.fresh().score, false
+	}
+	return score, true
 }
 
 // Forget removes id from the known peers, its metadata and history with

@@ -201,7 +201,7 @@ func (p *core) registerPointLocked(pt netip.AddrPort) *pointInfo {
 	if pi := p.points[pt]; pi != nil {
 		return pi
 	}
-	if len(p.points) >= p.cfg.MaxKnownPoints.High {
+	if p.cfg.MaxKnownPoints.full(len(p.points)) {
 		p.gcPointsLocked()
 	}
 	pi := &pointInfo{PointInfo: PointInfo{Point: pt}, events: newRing[PointEvent](p.cfg.KnownPointsHistorySize)}
@@ -232,6 +232,9 @@ func (p *core) registerNewPointsLocked(pts []netip.AddrPort, from netip.Addr) {
 // evicted. Like octez, it does nothing, and publishes no EventGCPoints,
 // unless the table is above the low mark. p.mu must be held.
 func (p *core) gcPointsLocked() {
+	if p.cfg.MaxKnownPoints.unbounded() {
+		return // octez None: no GC (p2p_pool.ml:89)
+	}
 	excess := len(p.points) - p.cfg.MaxKnownPoints.Low
 	if excess <= 0 {
 		return
@@ -409,9 +412,16 @@ func (v Points) Untrust(pt netip.AddrPort) error {
 }
 
 // SetExpectedPeerID makes peer the only peer accepted at pt, registering
-// pt if needed (octez set_expected_peer_id). A running connection there
-// with another peer is ended and its address greylisted.
+// pt if needed (octez set_expected_peer_id, src/lib_p2p/p2p_pool.ml:119;
+// octez does nothing for an unknown point). A running connection there
+// with another peer is ended and its address greylisted; a handshake past
+// admission with another peer greylists the address and goes on
+// (p2p_pool.ml:131-139). The zero PeerID expects no one: it is
+// ClearExpectedPeerID, which cuts and greylists nothing.
 func (v Points) SetExpectedPeerID(pt netip.AddrPort, peer PeerID) error {
+	if peer.IsZero() {
+		return v.ClearExpectedPeerID(pt)
+	}
 	p := v.p
 	if err := p.lockOpen(); err != nil {
 		return err
@@ -428,6 +438,26 @@ func (v Points) SetExpectedPeerID(pt netip.AddrPort, peer PeerID) error {
 	p.mu.Unlock()
 	if victim != nil {
 		victim.end(&DisconnectError{Reason: ReasonUnexpectedPeer}, false)
+	}
+	return nil
+}
+
+// ClearExpectedPeerID lets any peer be accepted at pt again, as before
+// SetExpectedPeerID; it does nothing for an unknown point. It ends no
+// connection and greylists nothing: whoever is connected at pt was
+// acceptable under the old expectation and is under none. octez has no
+// such call (P2p_point_state.Info's expected_peer_id is set to Some, never
+// back to None: p2p_point_state.ml:243); its RPC PATCH /network/points
+// leaves the expectation alone when given no peer id
+// (p2p_directory.ml:284).
+func (v Points) ClearExpectedPeerID(pt netip.AddrPort) error {
+	p := v.p
+	if err := p.lockOpen(); err != nil {
+		return err
+	}
+	defer p.mu.Unlock()
+	if pi := p.points[wire.NormalizePoint(pt)]; pi != nil {
+		pi.ExpectedPeer = PeerID{}
 	}
 	return nil
 }

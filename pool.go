@@ -74,11 +74,13 @@ func New[Msg, PeerMeta, ConnMeta any](msgs MessageConfig[Msg], peerMeta PeerMeta
 	if err != nil {
 		return nil, err
 	}
-	local := cm.Local()
 	p := &Pool[Msg, PeerMeta, ConnMeta]{codec: cd, ready: newReadyList[*Connection[Msg, ConnMeta]](), newConn: new(connHooks[Msg, ConnMeta])}
 	versions := socket.Versions{ChainName: msgs.ChainName, DistributedDB: msgs.DistributedDBVersions}
 	hooks := connMetaHooks{
-		local: local,
+		local: func(peer PeerID) (any, []byte) {
+			m := cm.Local(peer)
+			return m, cm.Encode(nil, m)
+		},
 		decode: func(b []byte) (any, bool, error) {
 			m, err := cm.Decode(b)
 			if err != nil {
@@ -87,7 +89,7 @@ func New[Msg, PeerMeta, ConnMeta any](msgs MessageConfig[Msg], peerMeta PeerMeta
 			return m, cm.PrivateNode(m), nil
 		},
 	}
-	p.core, err = newCore(cfg, versions, cd.maxMessage, peerMeta.hooks(), hooks, cm.Encode(nil, local), p)
+	p.core, err = newCore(cfg, versions, cd.maxMessage, peerMeta.hooks(), hooks, p)
 	if err != nil {
 		return nil, err
 	}

@@ -81,6 +81,20 @@ func (g *AddrGreylist) Countdown() { g.bloom.Countdown() }
 // every FIFO entry the filter no longer contains is dropped.
 func (g *AddrGreylist) GC() {
 	g.bloom.Countdown()
+	g.purge()
+}
+
+// Expire forgets the addresses greylisted at least steps countdowns ago
+// (Bloom.Expire; steps <= 0 forgets them all), then drops every FIFO
+// entry the filter no longer contains, as GC does. An address greylisted
+// fewer than steps countdowns ago stays.
+func (g *AddrGreylist) Expire(steps int) {
+	g.bloom.Expire(steps)
+	g.purge()
+}
+
+// purge drops every FIFO entry the filter no longer contains.
+func (g *AddrGreylist) purge() {
 	for n := g.fifo.root.next; n != &g.fifo.root; {
 		next := n.next
 		if !g.bloom.Contains(n.key) {

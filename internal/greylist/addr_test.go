@@ -152,3 +152,25 @@ func TestAddrGreylistMonitoring(t *testing.T) {
 	assert.Equal(t, 5, h[MaxCountdown])
 	assert.Equal(t, 1, g.Bloom().ApproxCount())
 }
+
+// TestAddrGreylistExpire: Expire forgets the addresses at least so many
+// countdowns old and purges them from the display list; the younger stay.
+func TestAddrGreylistExpire(t *testing.T) {
+	now := time.Unix(1e9, 0)
+	old, young := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("2001:db8::7")
+	g, err := NewAddrGreylist(DefaultIPGreylistSizeKiB)
+	require.NoError(t, err)
+	g.Add(old, now)
+	g.Countdown()
+	g.Countdown()
+	g.Add(young, now)
+	g.Expire(3)
+	assert.Equal(t, mustAddrs("192.0.2.1", "2001:db8::7"), g.List(), "nothing 3 countdowns old")
+	g.Expire(2)
+	assert.False(t, g.Contains(old))
+	assert.True(t, g.Contains(young))
+	assert.Equal(t, mustAddrs("2001:db8::7"), g.List())
+	g.Expire(0)
+	assert.False(t, g.Contains(young))
+	assert.Empty(t, g.List())
+}

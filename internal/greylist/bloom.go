@@ -357,6 +357,63 @@ func countdownPage(ws []uint64) bool {
 	return any != 0
 }
 
+// Expire zeroes every cell that has been counted down at least steps
+// times since it was last set, that is every non-zero cell holding at most
+// MaxCountdown-steps, and forgets those additions in the statistics; with
+// steps <= 0 it is Clear, and with steps > MaxCountdown it does nothing.
+// An address whose cells were all last set by its own Add is forgotten
+// when it was added at least steps countdowns ago; a younger address is
+// never forgotten (each of its cells holds at least its own value), so
+// unlike Remove, Expire drops no colliding address younger than the bound.
+// octez's Bloomer has no such call: its gc is one countdown
+// (p2p_acl.ml:170-181); Expire is the same decay, brought forward for the
+// cells already that old.
+func (b *Bloom) Expire(steps int) {
+	if steps <= 0 {
+		b.Clear()
+		return
+	}
+	if steps > MaxCountdown {
+		return
+	}
+	for i := steps; i < len(b.count); i++ {
+		b.count[i] = 0
+	}
+	if b.empty {
+		return
+	}
+	limit := uint64(MaxCountdown - steps)
+	for i, pg := range b.pages {
+		if pg != nil && !expirePage(pg, limit) {
+			b.pages[i] = nil
+			b.live--
+		}
+	}
+	if b.live == 0 {
+		b.pages = nil
+		b.empty = true
+	}
+}
+
+// expirePage zeroes the non-zero cells of ws holding at most limit and
+// reports whether any cell is still non-zero.
+func expirePage(ws []uint64, limit uint64) bool {
+	var any uint64
+	for i, w := range ws {
+		if w == 0 {
+			continue
+		}
+		for sh := uint(0); sh < 64; sh += 4 {
+			if v := w >> sh & 0xF; v != 0 && v <= limit {
+				w &^= 0xF << sh
+			}
+		}
+		ws[i] = w
+		any |= w
+	}
+	return any != 0
+}
+
 // Clear zeroes every cell and the statistics (Bloomer.clear), freeing every
 // page.
 func (b *Bloom) Clear() {

@@ -633,3 +633,66 @@ func TestBloomHistogramPaged(t *testing.T) {
 	assert.Equal(t, want, b.Histogram())
 	assert.Less(t, b.live, b.numPages()+1)
 }
+
+// TestBloomExpireMatchesReference runs random adds, countdowns and
+// expiries against the cell-by-cell reference.
+func TestBloomExpireMatchesReference(t *testing.T) {
+	for _, ib := range []int{1, 4, 5, 10, 12} {
+		r := rand.New(rand.NewPCG(uint64(ib), 11))
+		b := newTestBloom(t, ib)
+		ref := newRefBloomer(ib)
+		for step := range 2000 {
+			switch op := r.IntN(100); {
+			case op < 50:
+				a := randAddr(r)
+				b.Add(a)
+				ref.add(a)
+			case op < 90:
+				b.Countdown()
+				ref.countdown()
+			default:
+				steps := r.IntN(MaxCountdown+3) - 1 // -1 .. 16
+				b.Expire(steps)
+				if steps <= 0 {
+					ref.clear()
+				} else {
+					ref.expire(steps)
+				}
+			}
+			require.Equal(t, ref.filter, filterBytes(b), "ib=%d step=%d", ib, step)
+			require.Equal(t, ref.fillPercentage(), b.FillRatio(), "ib=%d step=%d (empty flag)", ib, step)
+		}
+	}
+}
+
+// TestBloomExpire: an address added steps or more countdowns ago is
+// forgotten, a younger one kept, whatever cells they share; the
+// statistics forget the expired additions.
+func TestBloomExpire(t *testing.T) {
+	b := newTestBloom(t, 12)
+	old, mid, young := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2"), netip.MustParseAddr("2001:db8::1")
+	b.Add(old)
+	b.Countdown()
+	b.Countdown()
+	b.Countdown()
+	b.Add(mid)
+	b.Countdown()
+	b.Add(young) // ages: old 4, mid 1, young 0
+	assert.Equal(t, 3, b.ApproxCount())
+	b.Expire(MaxCountdown + 1)
+	assert.True(t, b.Contains(old), "beyond the filter's memory: nothing to expire")
+	b.Expire(5)
+	assert.True(t, b.Contains(old), "4 countdowns < 5")
+	b.Expire(4)
+	assert.False(t, b.Contains(old))
+	assert.True(t, b.Contains(mid))
+	assert.True(t, b.Contains(young))
+	assert.Equal(t, 2, b.ApproxCount())
+	b.Expire(1)
+	assert.False(t, b.Contains(mid))
+	assert.True(t, b.Contains(young))
+	b.Expire(0)
+	assert.False(t, b.Contains(young))
+	assert.Zero(t, b.FillRatio())
+	assert.Zero(t, b.ApproxCount())
+}

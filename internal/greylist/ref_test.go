@@ -109,3 +109,14 @@ func (r *refBloomer) fillPercentage() float64 {
 	}
 	return float64(n) / float64(int(1)<<r.indexBits)
 }
+
+// expire is Bloom.Expire cell by cell on the octez layout (octez has no
+// such call): cells counted down at least steps times are zeroed.
+func (r *refBloomer) expire(steps int) {
+	for j := 0; j < 1<<r.indexBits; j++ {
+		cur := refPeek(r.filter, j*r.countdownBits, r.countdownBits)
+		if cur > 0 && cur <= 1<<r.countdownBits-1-steps {
+			refPoke(r.filter, j*r.countdownBits, r.countdownBits, 0)
+		}
+	}
+}

@@ -44,6 +44,13 @@ type Config struct {
 	// the ack, it is written whole (octez Crypto.write_chunk), whatever
 	// BinaryChunksSize says.
 	Metadata []byte
+	// LocalMetadata, if set, gives our encoded connection metadata for
+	// the peer with this id instead of Metadata: it is called once the
+	// peer's connection message has been read and before our metadata is
+	// written, as octez computes it there (p2p_socket.ml:441). The same
+	// one-chunk bound applies; a larger result fails the handshake with
+	// ErrLocalMetadataTooLarge.
+	LocalMetadata func(peer [16]byte) []byte
 	// BinaryChunksSize is octez binary_chunks_size: the on-wire size of the
 	// chunks we write, header and MAC included, in [MinChunkSize,
 	// MaxChunkSize]. Zero means MaxChunkSize. Received chunks may have any

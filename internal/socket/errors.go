@@ -17,6 +17,9 @@ var (
 	ErrNotEnoughProofOfWork = errors.New("p2ppool: not enough proof of work")
 	// ErrMyself: the remote peer id is our own (octez Myself).
 	ErrMyself = errors.New("p2ppool: connected to myself")
+	// ErrLocalMetadataTooLarge: the metadata this node would send does
+	// not fit one chunk. A local fault: the peer is not blamed.
+	ErrLocalMetadataTooLarge = errors.New("p2ppool: local connection metadata does not fit one chunk")
 	// ErrDecipher: a chunk failed authentication (octez Decipher_error, or
 	// Invalid_auth on the ack chunk).
 	ErrDecipher = errors.New("p2ppool: decipher failure")

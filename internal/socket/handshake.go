@@ -204,13 +204,19 @@ func (a *AuthConn) fail(stage Stage, err error) error {
 }
 
 // classify turns the I/O errors of an aborted handshake into the errors
-// callers match on: a deadline from Timeout or ctx becomes ErrTimeout (or
-// the context's error when it was cancelled), an early close becomes
-// ErrClosedDuringHandshake.
+// callers match on: a deadline from Timeout becomes ErrTimeout, one from
+// ctx, or its cancellation, the context's cause (context.Cause: the
+// caller's own cause, context.DeadlineExceeded, context.Canceled); an
+// early close becomes ErrClosedDuringHandshake.
 func (a *AuthConn) classify(err error) error {
 	if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, net.ErrClosed) && a.ctx.Err() != nil {
+		if d, ok := a.ctx.Deadline(); ok && a.ctx.Err() == nil && !time.Now().Before(d) {
+			// The socket's deadline is the context's and has passed: its
+			// timer fires now, and its cause says whose deadline it was.
+			<-a.ctx.Done()
+		}
 		switch cause := context.Cause(a.ctx); {
-		case cause == nil, errors.Is(cause, context.DeadlineExceeded), errors.Is(cause, ErrTimeout):
+		case cause == nil, errors.Is(cause, ErrTimeout):
 			return fmt.Errorf("%w: %w", ErrTimeout, err)
 		default:
 			return cause
@@ -374,7 +380,14 @@ func (a *AuthConn) firstMessageDeadline(d time.Duration) func(error) error {
 }
 
 func (a *AuthConn) exchangeMetadata(cfg *Config) error {
-	out := a.c.sealHandshakeChunk(a.sealBuf[:0], cfg.Metadata)
+	meta := cfg.Metadata
+	if cfg.LocalMetadata != nil {
+		meta = cfg.LocalMetadata(a.remote.PeerID)
+		if len(meta) > MaxChunkPayload {
+			return fmt.Errorf("%w: %d bytes, one chunk holds %d", ErrLocalMetadataTooLarge, len(meta), MaxChunkPayload)
+		}
+	}
+	out := a.c.sealHandshakeChunk(a.sealBuf[:0], meta)
 	if err := a.exchange(StageMetadata, out, func() error {
 		pt, err := a.c.readHandshakeChunk()
 		a.remote.Metadata = append(a.metaBuf[:0:len(a.metaBuf)], pt...)
