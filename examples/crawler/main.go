@@ -24,7 +24,6 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
-	"sync"
 	"syscall"
 	"time"
 
@@ -158,7 +157,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // crawl runs a parsed command line.
 func crawl(ctx context.Context, opts *options, stdout, stderr io.Writer) int {
-	errw := &lockedWriter{w: stderr}
+	errw := &cli.SyncWriter{W: stderr}
 	opts.logger = opts.log.Logger(errw)
 	if opts.identity != "" {
 		if _, err := os.Stat(opts.identity); errors.Is(err, fs.ErrNotExist) {
@@ -225,17 +224,4 @@ func identity(ctx context.Context, opts *options, stderr io.Writer) (*p2ppool.Id
 		}
 	}
 	return id, nil
-}
-
-// lockedWriter serialises the writes of the probes' loggers and the
-// crawl's own lines to stderr.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(b)
 }

@@ -122,6 +122,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, int) {
 // run is main without the process globals, for tests: it runs the swarm
 // until -duration has passed or ctx ends and returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	// The nodes' loggers and the view both write to stderr, from
+	// different goroutines.
+	stderr = &cli.SyncWriter{W: stderr}
 	opts, code := parseFlags(args, stderr)
 	if opts == nil {
 		return code

@@ -30,6 +30,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/p2ppool/p2ppool"
 	"github.com/p2ppool/p2ppool/tezos"
@@ -165,4 +166,20 @@ func IsTerminal(w io.Writer) bool {
 	}
 	null, err := os.Stat(os.DevNull)
 	return err != nil || !os.SameFile(fi, null)
+}
+
+// SyncWriter serialises writes to W, so that lines written by different
+// goroutines (the pools' loggers, the program's own output) do not
+// interleave or race. Use one per output stream, shared by every writer
+// to it.
+type SyncWriter struct {
+	mu sync.Mutex
+	W  io.Writer
+}
+
+// Write writes b to W under the lock.
+func (s *SyncWriter) Write(b []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.W.Write(b)
 }
