@@ -2,6 +2,7 @@ package p2ppool
 
 import (
 	"context"
+	"encoding/binary"
 	"net"
 	"net/netip"
 	"strconv"
@@ -336,8 +337,13 @@ func wireAdvertise(pts ...netip.AddrPort) []byte {
 	return m.Append(nil)
 }
 
-// appMsg is a whole message with an arbitrary tag and body.
-func appMsg(tag uint16, body []byte) []byte { return wire.AppendAppMessage(nil, tag, body) }
+// appMsg is a whole message with an arbitrary tag and body, unchecked:
+// a P2P tag with a body that does not belong to it too.
+func appMsg(tag uint16, body []byte) []byte {
+	b := binary.BigEndian.AppendUint32(nil, uint32(2+len(body)))
+	b = binary.BigEndian.AppendUint16(b, tag)
+	return append(b, body...)
+}
 
 // waitRemoteEOF waits until the other end of nc has closed it: a read
 // returns EOF (anything the other end sent first is skipped).

@@ -66,7 +66,7 @@ func TestFitnessFloodIsBudgeted(t *testing.T) {
 
 	body, err := AppendBody(nil, BlockHeaderMessage{Header: fitnessHeader((MaxBlockHeaderSize - 200) / fitnessElemMin)})
 	require.NoError(t, err)
-	msg := wire.AppendAppMessage(nil, TagBlockHeader, body)
+	msg := (&wire.Message{Tag: TagBlockHeader, Body: body}).Append(nil)
 
 	// The application: reads every message, keeps none.
 	var got atomic.Int64

@@ -31,10 +31,7 @@ type headInfo struct {
 	hash  tezos.BlockHash
 }
 
-type (
-	crawlPool = p2ppool.BasicPool[tezos.Message]
-	crawlConn = p2ppool.BasicConnection[tezos.Message]
-)
+type crawlConn = p2ppool.BasicConnection[tezos.Message]
 
 // probe connects to pt with a pool of its own, so that the points the
 // pool learns are exactly the ones this peer advertised. It asks for

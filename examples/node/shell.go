@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"strings"
 
+	"golang.org/x/crypto/blake2b"
+
 	"github.com/p2ppool/p2ppool"
-	"github.com/p2ppool/p2ppool/internal/crypto"
 	"github.com/p2ppool/p2ppool/tezos"
 )
 
@@ -73,7 +74,7 @@ func chainFor(chainName string) chainState {
 	// name, and its header follows octez's genesis shape (level 0, its
 	// own hash as predecessor, no operations, empty fitness). Nodes
 	// started with the same name agree on it.
-	hash := tezos.BlockHash(crypto.Blake2b256([]byte("p2ppool genesis " + chainName)))
+	hash := tezos.BlockHash(blake2b.Sum256([]byte("p2ppool genesis " + chainName)))
 	h := tezos.BlockHeader{
 		Shell: tezos.ShellHeader{
 			Predecessor:    hash,

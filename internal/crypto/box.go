@@ -21,7 +21,7 @@ package crypto
 // tag and ciphertext separately, in that order, which is the same bytes).
 // The appended bytes must not overlap plaintext, except that the
 // ciphertext may land exactly on plaintext (dst[len(dst)+TagSize:] is
-// plaintext); [SealInPlace] says that more simply.
+// plaintext), which is how the socket writer seals in place.
 func Seal(dst, plaintext []byte, nonce *Nonce, key *ChannelKey) []byte {
 	ret, out := sliceForAppend(dst, TagSize+len(plaintext))
 	if anyOverlap(out[:TagSize], plaintext) || inexactOverlap(out[TagSize:], plaintext) {
@@ -36,36 +36,12 @@ func Seal(dst, plaintext []byte, nonce *Nonce, key *ChannelKey) []byte {
 // spare capacity untouched when the tag does not verify or sealed is
 // shorter than a tag: nothing is decrypted before the tag is checked.
 // The appended bytes must not overlap sealed, except exactly its
-// ciphertext part (then use [OpenInPlace]).
+// ciphertext part.
 func Open(dst, sealed []byte, nonce *Nonce, key *ChannelKey) ([]byte, bool) {
 	if len(sealed) < TagSize {
 		return nil, false
 	}
 	return openTo(dst, sealed, nonce, key, false)
-}
-
-// SealInPlace seals the plaintext buf[TagSize:] where it lies: on return
-// buf[:TagSize] holds the tag and buf[TagSize:] the ciphertext, the bytes
-// [Seal] would append. The first TagSize bytes of buf are overwritten
-// whatever they held. It panics if buf is shorter than TagSize. It
-// neither allocates nor copies the message.
-func SealInPlace(buf []byte, nonce *Nonce, key *ChannelKey) {
-	if len(buf) < TagSize {
-		panic("crypto: SealInPlace buffer shorter than a tag")
-	}
-	sealTo(buf, buf[TagSize:], nonce, key)
-}
-
-// OpenInPlace authenticates buf (tag then ciphertext) and decrypts the
-// ciphertext where it lies, returning buf[TagSize:] which then holds the
-// plaintext. When the tag does not verify or buf is shorter than a tag it
-// returns nil, false and leaves buf unchanged: no plaintext is released.
-// It neither allocates nor copies the message.
-func OpenInPlace(buf []byte, nonce *Nonce, key *ChannelKey) ([]byte, bool) {
-	if len(buf) < TagSize {
-		return nil, false
-	}
-	return openTo(nil, buf, nonce, key, true)
 }
 
 // sliceForAppend extends in by n bytes, reusing its capacity when it can,

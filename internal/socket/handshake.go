@@ -118,9 +118,6 @@ func Authenticate(ctx context.Context, nc net.Conn, incoming bool, cfg *Config) 
 // Remote returns what the handshake learnt about the peer.
 func (a *AuthConn) Remote() *Remote { return &a.remote }
 
-// Incoming reports whether we accepted the connection.
-func (a *AuthConn) Incoming() bool { return a.incoming }
-
 // Accept sends our ack and reads the peer's. On success the handshake
 // bounds are lifted and the returned Conn carries messages. If the peer
 // nacked, the error wraps a *RejectedError.
@@ -413,11 +410,6 @@ func (c *Conn) sealHandshakeChunk(dst, pt []byte) []byte {
 	out = crypto.Seal(out, pt, &c.wnonce, &c.key)
 	c.wnonce.Increment()
 	return out
-}
-
-func (c *Conn) writeHandshakeChunk(pt []byte) error {
-	_, err := c.nc.Write(c.sealHandshakeChunk(nil, pt))
-	return err
 }
 
 // syncWriteMax bounds the handshake writes exchange makes on the calling

@@ -155,8 +155,8 @@ func TestHandshakeBothWays(t *testing.T) {
 			assert.Equal(t, testVersions.Announced(), ir.auth.Remote().Version)
 			assert.Equal(t, []byte{0xff, 0xff}, ir.auth.Remote().Metadata)
 			assert.Equal(t, []byte{0, 0}, rr.auth.Remote().Metadata)
-			assert.False(t, ir.auth.Incoming())
-			assert.True(t, rr.auth.Incoming())
+			assert.False(t, ir.auth.incoming)
+			assert.True(t, rr.auth.incoming)
 
 			// Messages flow both ways after the handshake.
 			exchangeMessages(t, ir.conn, rr.conn, appMessage(0x10, []byte("ping")))
@@ -688,4 +688,10 @@ func TestBuffered(t *testing.T) {
 	_, err = r.ReadMessage()
 	require.NoError(t, err)
 	assert.False(t, r.Buffered())
+}
+
+// writeHandshakeChunk seals pt as one handshake chunk and writes it.
+func (c *Conn) writeHandshakeChunk(pt []byte) error {
+	_, err := c.nc.Write(c.sealHandshakeChunk(nil, pt))
+	return err
 }

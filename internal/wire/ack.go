@@ -27,19 +27,6 @@ const (
 	AckNackV0 AckKind = 0xFF
 )
 
-// String returns the octez case name.
-func (k AckKind) String() string {
-	switch k {
-	case AckOK:
-		return "ack"
-	case AckNack:
-		return "nack"
-	case AckNackV0:
-		return "nack_v_0"
-	}
-	return "AckKind(" + strconv.Itoa(int(k)) + ")"
-}
-
 // NackMotive is re-exported by the root package as a type alias: its doc
 // speaks to users, and it must gain no exported method they should not
 // call.

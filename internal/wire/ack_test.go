@@ -92,10 +92,6 @@ func TestAckErrors(t *testing.T) {
 }
 
 func TestAckStrings(t *testing.T) {
-	assert.Equal(t, "ack", AckOK.String())
-	assert.Equal(t, "nack", AckNack.String())
-	assert.Equal(t, "nack_v_0", AckNackV0.String())
-	assert.Equal(t, "AckKind(7)", AckKind(7).String())
 	tests := map[NackMotive]string{
 		NoMotive:                       "no motive",
 		TooManyConnections:             "too many connections",

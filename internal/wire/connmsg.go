@@ -86,21 +86,3 @@ func DecodeConnectionMessage(body []byte) (ConnectionMessage, error) {
 	}
 	return m, nil
 }
-
-// DecodeConnectionFrame decodes a whole frame (2-byte length prefix and
-// body), as kept for nonce derivation. The prefix must match the body
-// length exactly: fewer bytes fail with ErrTruncated, more with
-// ErrTrailingBytes.
-func DecodeConnectionFrame(frame []byte) (ConnectionMessage, error) {
-	if len(frame) < 2 {
-		return ConnectionMessage{}, decodeErr("connection message", "length", ErrTruncated)
-	}
-	n := int(binary.BigEndian.Uint16(frame))
-	switch {
-	case len(frame)-2 < n:
-		return ConnectionMessage{}, decodeErr("connection message", "", ErrTruncated)
-	case len(frame)-2 > n:
-		return ConnectionMessage{}, decodeErr("connection message", "", ErrTrailingBytes)
-	}
-	return DecodeConnectionMessage(frame[2:])
-}

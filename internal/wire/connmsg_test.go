@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"encoding/binary"
 	"strings"
 	"testing"
 
@@ -111,4 +112,22 @@ func TestConnectionMessageMaxSize(t *testing.T) {
 	out, err := m.AppendFrame([]byte{7})
 	require.ErrorIs(t, err, ErrTooLarge)
 	assert.Equal(t, []byte{7}, out, "dst is returned unchanged on error")
+}
+
+// DecodeConnectionFrame decodes a whole frame (2-byte length prefix and
+// body), as kept for nonce derivation. The prefix must match the body
+// length exactly: fewer bytes fail with ErrTruncated, more with
+// ErrTrailingBytes.
+func DecodeConnectionFrame(frame []byte) (ConnectionMessage, error) {
+	if len(frame) < 2 {
+		return ConnectionMessage{}, decodeErr("connection message", "length", ErrTruncated)
+	}
+	n := int(binary.BigEndian.Uint16(frame))
+	switch {
+	case len(frame)-2 < n:
+		return ConnectionMessage{}, decodeErr("connection message", "", ErrTruncated)
+	case len(frame)-2 > n:
+		return ConnectionMessage{}, decodeErr("connection message", "", ErrTrailingBytes)
+	}
+	return DecodeConnectionMessage(frame[2:])
 }

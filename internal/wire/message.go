@@ -63,40 +63,11 @@ type Message struct {
 	Body []byte
 }
 
-// Size returns the length of m's encoding, size prefix included. Senders
-// of application messages compare it with MaxMessageSize (Append does not
-// check).
-func (m *Message) Size() int {
-	n := messageHeaderSize
-	switch m.Tag {
-	case TagDisconnect, TagBootstrap:
-	case TagAdvertise:
-		pts := m.Points
-		if len(pts) > MaxAdvertisePoints {
-			pts = pts[:MaxAdvertisePoints]
-		}
-		for _, p := range pts {
-			n += pointSize(p)
-		}
-	case TagSwapRequest, TagSwapAck:
-		n += pointSize(m.Point) + PeerIDSize
-	default:
-		n += len(m.Body)
-	}
-	return n
-}
-
-// pointSize is the encoded size of p.
-func pointSize(p netip.AddrPort) int {
-	var buf [MaxPointText]byte
-	return 4 + len(appendPointText(buf[:0], p))
-}
-
 // Append appends the whole envelope: u32 size of tag and body, u16 tag,
 // body. Only the fields of the Tag's case are written; Advertise writes at
 // most MaxAdvertisePoints points, and points are written as by
 // AppendPoint, so P2P messages always decode. The caller keeps an
-// application Body within MaxMessageSize (see Size, or use
+// application Body within MaxMessageSize (or uses
 // BeginMessage/EndMessage, which check).
 func (m *Message) Append(dst []byte) []byte {
 	dst, start := BeginMessage(dst, m.Tag)
@@ -118,15 +89,6 @@ func (m *Message) Append(dst []byte) []byte {
 	}
 	binary.BigEndian.PutUint32(dst[start:], uint32(len(dst)-start-4))
 	return dst
-}
-
-// AppendAppMessage appends an application message envelope around body.
-// It does not check tag or size; see BeginMessage/EndMessage for a checked
-// variant that also lets the body be encoded in place.
-func AppendAppMessage(dst []byte, tag uint16, body []byte) []byte {
-	dst = binary.BigEndian.AppendUint32(dst, uint32(2+len(body)))
-	dst = binary.BigEndian.AppendUint16(dst, tag)
-	return append(dst, body...)
 }
 
 // BeginMessage appends a placeholder size and tag and returns the slice and

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"bytes"
+	"encoding/binary"
 	"net/netip"
 	"strings"
 	"testing"
@@ -241,4 +242,42 @@ func TestDecodeMessageErrorText(t *testing.T) {
 	_, err := DecodeMessage(envelope(TagAdvertise, dataenc.AppendString(nil, "1.2.3.4")))
 	require.Error(t, err)
 	assert.True(t, strings.HasPrefix(err.Error(), `dataenc: decode message: advertise: id: point "1.2.3.4": no port`), err.Error())
+}
+
+// Size returns the length of m's encoding, size prefix included. Senders
+// of application messages compare it with MaxMessageSize (Append does not
+// check).
+func (m *Message) Size() int {
+	n := messageHeaderSize
+	switch m.Tag {
+	case TagDisconnect, TagBootstrap:
+	case TagAdvertise:
+		pts := m.Points
+		if len(pts) > MaxAdvertisePoints {
+			pts = pts[:MaxAdvertisePoints]
+		}
+		for _, p := range pts {
+			n += pointSize(p)
+		}
+	case TagSwapRequest, TagSwapAck:
+		n += pointSize(m.Point) + PeerIDSize
+	default:
+		n += len(m.Body)
+	}
+	return n
+}
+
+// pointSize is the encoded size of p.
+func pointSize(p netip.AddrPort) int {
+	var buf [MaxPointText]byte
+	return 4 + len(appendPointText(buf[:0], p))
+}
+
+// AppendAppMessage appends an application message envelope around body.
+// It does not check tag or size; see BeginMessage/EndMessage for a checked
+// variant that also lets the body be encoded in place.
+func AppendAppMessage(dst []byte, tag uint16, body []byte) []byte {
+	dst = binary.BigEndian.AppendUint32(dst, uint32(2+len(body)))
+	dst = binary.BigEndian.AppendUint16(dst, tag)
+	return append(dst, body...)
 }

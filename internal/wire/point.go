@@ -47,7 +47,7 @@ const (
 // IPv4-mapped IPv6 addresses ("[::ffff:1.2.3.4]") are unmapped to IPv4,
 // matching octez, which stores IPv4 as mapped and prints it dotted.
 //
-// FormatPoint of the result is the canonical text. Inputs that parse but
+// appendPointText of the result is the canonical text. Inputs that parse but
 // differ from that text (leading zeros in the port or in IPv6 groups,
 // upper-case hex, non-RFC 5952 compression, bracketed or mapped IPv4, a
 // peer id suffix) are non-canonical: they decode to the same value but do
@@ -63,16 +63,7 @@ func ParsePoint(s string) (netip.AddrPort, error) {
 	return p, nil
 }
 
-// FormatPoint returns the text octez prints for p: "a.b.c.d:port" for IPv4
-// (and IPv4-mapped IPv6), "[addr]:port" with RFC 5952 formatting for IPv6
-// (netip's and Ipaddr's formats agree). See encodedPoint for how zones and
-// the invalid zero address are treated.
-func FormatPoint(p netip.AddrPort) string {
-	var buf [MaxPointText]byte
-	return string(appendPointText(buf[:0], p))
-}
-
-// AppendPoint appends p's binary encoding: its FormatPoint text as a
+// AppendPoint appends p's binary encoding: its text (appendPointText) as a
 // u32-prefixed string (at most MaxPointSize bytes).
 func AppendPoint(dst []byte, p netip.AddrPort) []byte {
 	start := len(dst)

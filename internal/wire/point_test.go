@@ -216,3 +216,12 @@ func TestReadPointDoesNotAllocate(t *testing.T) {
 	})
 	assert.Zero(t, allocs)
 }
+
+// FormatPoint returns the text octez prints for p: "a.b.c.d:port" for IPv4
+// (and IPv4-mapped IPv6), "[addr]:port" with RFC 5952 formatting for IPv6
+// (netip's and Ipaddr's formats agree). See encodedPoint for how zones and
+// the invalid zero address are treated.
+func FormatPoint(p netip.AddrPort) string {
+	var buf [MaxPointText]byte
+	return string(appendPointText(buf[:0], p))
+}

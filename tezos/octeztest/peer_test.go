@@ -84,7 +84,7 @@ func TestPeerGatesAsOctez(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		chain := octeztest.NewChain("OCTEZTEST", 30)
 		peer, cl := start(t, p2ppooltest.NewNetwork(p2ppooltest.Config{}), octeztest.Config{Chain: chain})
-		_, headHash, head := chain.Head()
+		_, headHash, head := peer.Chain().Head() // the chain it serves: cfg.Chain
 
 		// 806-820: the peer asks first.
 		assert.Equal(t, tezos.GetCurrentBranch{ChainID: chain.ID}, cl.next(t))
