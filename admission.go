@@ -687,10 +687,10 @@ func (p *core) startConnection(sc *socket.Conn, info ConnInfo[any], h *pendingHa
 		done:       make(chan struct{}),
 		drain:      make(chan struct{}),
 	}
-	c.in = p.edge.attach(c)
+	c.app = p.edge.attach(c)
 	c.ctx, c.cancel = context.WithCancelCause(context.Background())
 	c.out.life = c.ctx // before any write: a Write waiting for the budget ends with it
-	sc.SetReserve(func(size int, tag uint16) error { return c.in.reserve(c.ctx, size, tag) })
+	sc.SetReserve(func(size int, tag uint16) error { return c.app.reserve(c.ctx, size, tag) })
 	now := info.Established
 	p.mu.Lock()
 	if h != nil {

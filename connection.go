@@ -93,8 +93,10 @@ type conn struct {
 	sc   *socket.Conn
 	info ConnInfo[any]
 	log  *slog.Logger
-	in   inbox
-	out  *outQueue
+	// app is the typed half (the Connection that embeds this conn):
+	// the reader hands it application messages.
+	app inbox
+	out *outQueue
 	// inSize is the size of the incoming app queue, taken from the
 	// limits when the connection was established.
 	inSize int
@@ -147,15 +149,46 @@ type conn struct {
 	writerCallback atomic.Bool
 }
 
+// inbox is the typed half of a connection as its reader (conn.readLoop)
+// sees it: where application messages go, as bytes in, typed values out.
+// Its one implementation is *Connection[Msg, ConnMeta], made by the
+// pool's edge.attach; an interface because conn is not generic. Only the
+// reader calls it, but for queued (Stats, under the pool's lock).
+type inbox interface {
+	// deliver decodes an application message and queues it, or stages
+	// it to be queued with the next ones when more says the next message
+	// has arrived whole too. It fails with errInboxClosed once the
+	// connection has ended, or with the decoding error (after queueing
+	// what was staged).
+	deliver(tag uint16, body []byte, more bool) error
+	// flush queues what is staged.
+	flush() error
+	// reserve makes room for a message of size wire bytes with tag, as
+	// much as it will count once decoded (codec.charge); release gives it
+	// back. See appQueue.
+	reserve(ctx context.Context, size int, tag uint16) error
+	release()
+	// closeInbox ends the queue: what is queued may still be read.
+	closeInbox(err error)
+	// queued is the number of messages and bytes queued.
+	queued() (int, int)
+}
+
+// errInboxClosed: a message arrived after the connection ended.
+var errInboxClosed = errors.New("p2ppool: inbox closed")
+
 // Connection is an established connection of a Pool. Its reader goroutine
 // decodes incoming messages into a bounded queue that Read drains; its
 // writer goroutine sends what Write and friends queue, coalescing small
 // messages into few syscalls. All methods are safe for concurrent use.
 type Connection[Msg, ConnMeta any] struct {
 	*conn
-	info  ConnInfo[ConnMeta]
-	codec *codec[Msg]
-	in    *appQueue[Msg]
+	// localMeta and remoteMeta are conn.info's metadata, typed: the
+	// rest of Info is conn.info's.
+	localMeta, remoteMeta ConnMeta
+	codec                 *codec[Msg]
+	// queue holds the decoded application messages until Read.
+	queue *appQueue[Msg]
 	// ready is the pool's list of connections with messages queued, for
 	// Pool.Read.
 	ready *readyList[*Connection[Msg, ConnMeta]]
@@ -168,17 +201,6 @@ type Connection[Msg, ConnMeta any] struct {
 	staged      []appItem[Msg]
 	stagedBytes int
 	reserved    bool
-}
-
-// typedConnInfo converts the core's description of a connection.
-func typedConnInfo[ConnMeta any](i ConnInfo[any]) ConnInfo[ConnMeta] {
-	local, _ := i.LocalMeta.(ConnMeta)
-	remote, _ := i.RemoteMeta.(ConnMeta)
-	return ConnInfo[ConnMeta]{
-		ID: i.ID, Peer: i.Peer, Point: i.Point, RemoteAddr: i.RemoteAddr, Incoming: i.Incoming,
-		Version: i.Version, Announced: i.Announced, LocalMeta: local, RemoteMeta: remote,
-		PrivateNode: i.PrivateNode, Established: i.Established,
-	}
 }
 
 // Conns is the view of the pool's established connections (octez
@@ -249,7 +271,14 @@ func (v Conns[Msg, ConnMeta]) OnNew(hook func(*Connection[Msg, ConnMeta])) error
 }
 
 // Info describes the connection.
-func (c *Connection[Msg, ConnMeta]) Info() ConnInfo[ConnMeta] { return c.info }
+func (c *Connection[Msg, ConnMeta]) Info() ConnInfo[ConnMeta] {
+	i := c.info
+	return ConnInfo[ConnMeta]{
+		ID: i.ID, Peer: i.Peer, Point: i.Point, RemoteAddr: i.RemoteAddr, Incoming: i.Incoming,
+		Version: i.Version, Announced: i.Announced, LocalMeta: c.localMeta, RemoteMeta: c.remoteMeta,
+		PrivateNode: i.PrivateNode, Established: i.Established,
+	}
+}
 
 // Peer is the remote peer id.
 func (c *Connection[Msg, ConnMeta]) Peer() PeerID { return c.info.Peer }
@@ -293,14 +322,14 @@ func (c *conn) err() error {
 // read). Messages queued before the connection ended are still returned;
 // after that Read fails with the *DisconnectError.
 func (c *Connection[Msg, ConnMeta]) Read(ctx context.Context) (Msg, error) {
-	return c.in.pop(ctx)
+	return c.queue.pop(ctx)
 }
 
 // WaitReadable returns when Read would not block: a message is queued, or
 // the connection has ended and nothing is left, in which case it returns
 // the *DisconnectError (octez is_readable).
 func (c *Connection[Msg, ConnMeta]) WaitReadable(ctx context.Context) error {
-	return c.in.wait(ctx)
+	return c.queue.wait(ctx)
 }
 
 // Write queues msg for sending, waiting while the outgoing queue is full
@@ -544,7 +573,7 @@ func (c *conn) run() {
 	c.stopIdleTimer()
 	c.sc.Free()
 	cause := context.Cause(c.ctx)
-	c.in.closeInbox(cause)
+	c.app.closeInbox(cause)
 	c.out.discard(cause)
 	c.pool.removeConnection(c)
 	reason := ReasonLocal
@@ -575,7 +604,7 @@ func (c *conn) readLoop() *DisconnectError {
 		fresh := !c.sc.Buffered()
 		raw, err := c.sc.ReadMessage()
 		if err != nil {
-			if c.in.flush() != nil {
+			if c.app.flush() != nil {
 				return nil // the connection was ended elsewhere
 			}
 			return c.readError(err)
@@ -595,12 +624,12 @@ func (c *conn) readLoop() *DisconnectError {
 		}
 		tag := binary.BigEndian.Uint16(raw[4:])
 		if !wire.IsReservedTag(tag) {
-			if err := c.in.deliver(tag, raw[6:], more); err != nil {
+			if err := c.app.deliver(tag, raw[6:], more); err != nil {
 				switch {
 				case errors.Is(err, errInboxClosed):
 					return nil // the connection was ended elsewhere
 				case errors.Is(err, ErrUnknownTag) && c.pool.cfg.UnknownMessages == UnknownMessagesIgnore:
-					c.in.release()
+					c.app.release()
 					c.unknown.Add(1)
 					c.pool.unknown.Add(1)
 					continue
@@ -614,10 +643,10 @@ func (c *conn) readLoop() *DisconnectError {
 		}
 		// P2P messages are handled here and now, after the application
 		// messages before them are queued; their bytes are free again.
-		if err := c.in.flush(); err != nil {
+		if err := c.app.flush(); err != nil {
 			return nil // the connection was ended elsewhere
 		}
-		c.in.release()
+		c.app.release()
 		// A control message over its budget is ignored before it is
 		// decoded: a flood costs a bucket, not a decoding.
 		if k, ok := controlKindOf(tag); ok {

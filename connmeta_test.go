@@ -2,6 +2,8 @@ package p2ppool
 
 import (
 	"context"
+	"errors"
+	"net"
 	"slices"
 	"sync"
 	"testing"
@@ -101,5 +103,87 @@ func TestLocalMetaTooLarge(t *testing.T) {
 		l := p.ACL().List()
 		assert.Empty(t, l.GreylistedAddrs)
 		assert.Empty(t, l.GreylistedPeers)
+	})
+}
+
+// TestMetaAs: the core keeps metadata as any, and metaAs gives it back
+// as the application's type. A value of another type, or no value where
+// the type is not an interface, can only come from a bug in the pool: it
+// panics naming both types instead of returning a zero value that the
+// application would take for real metadata. A nil of an interface type
+// is a value like any other.
+func TestMetaAs(t *testing.T) {
+	assert.Equal(t, Metadata{PrivateNode: true}, metaAs[Metadata](Metadata{PrivateNode: true}, "m"))
+	assert.Nil(t, metaAs[error](nil, "m"), "a nil error is an error")
+	assert.Nil(t, metaAs[any](nil, "m"))
+	var np *Metadata
+	assert.Nil(t, metaAs[*Metadata](np, "m"), "a nil pointer is stored with its type")
+	assert.PanicsWithValue(t,
+		"p2ppool: peer metadata holds a string where the pool's type is p2ppool.Metadata: a bug in p2ppool, please report it",
+		func() { metaAs[Metadata]("x", "peer metadata") })
+	assert.PanicsWithValue(t,
+		"p2ppool: ConnMetaConfig.Local holds a <nil> where the pool's type is p2ppool.Metadata: a bug in p2ppool, please report it",
+		func() { metaAs[Metadata](nil, "ConnMetaConfig.Local") })
+	assert.Panics(t, func() { metaAs[error](42, "m") })
+}
+
+// TestInterfaceMeta: metadata types may be interfaces, and nil is then a
+// legitimate value everywhere the pool hands metadata back (connection
+// Info, Peers.Meta and Info, Score's and MarshalJSON's argument), not a
+// wrong type: two pools whose ConnMeta is any and PeerMeta is error,
+// with nil metadata, connect and read it back as nil; a non-nil value set
+// with SetMeta comes back as itself.
+func TestInterfaceMeta(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := newNetwork("mem")
+		cm := ConnMetaConfig[any]{
+			Local:  func(PeerID) any { return nil },
+			Encode: func(dst []byte, m any) []byte { return dst },
+			Decode: func([]byte) (any, error) { return nil, nil },
+		}
+		var mu sync.Mutex
+		var scored []error
+		pm := PeerMetaConfig[error]{
+			Score: func(m error) float64 {
+				mu.Lock()
+				scored = append(scored, m)
+				mu.Unlock()
+				return 1
+			},
+		}
+		newPool := func() *Pool[text, error, any] {
+			cfg := Config{Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork, Dialer: n, MaintenanceIdleTime: Disabled}
+			p, err := New(textMessages(), pm, cm, cfg)
+			require.NoError(t, err)
+			return p
+		}
+		a, b := newPool(), newPool()
+		defer a.Close()
+		defer b.Close()
+		ln := n.listen(t)
+		served := make(chan error, 1)
+		go func() { served <- b.Serve(ln) }()
+		synctest.Wait()
+		c, err := a.Connect(context.Background(), ln.Addr().(*net.TCPAddr).AddrPort())
+		require.NoError(t, err)
+		info := c.Info()
+		assert.Nil(t, info.LocalMeta)
+		assert.Nil(t, info.RemoteMeta)
+		peer := info.Peer
+		assert.Nil(t, a.Peers().Meta(peer))
+		pi, ok := a.Peers().Info(peer)
+		require.True(t, ok)
+		assert.Nil(t, pi.Meta)
+		assert.Nil(t, a.Peers().Meta(PeerID{7}), "an unknown peer's initial metadata: a nil error")
+
+		set := errors.New("set")
+		require.NoError(t, a.Peers().SetMeta(peer, set))
+		assert.Same(t, set, a.Peers().Meta(peer))
+		mu.Lock()
+		assert.Contains(t, scored, nil, "Score saw the nil initial metadata")
+		assert.Contains(t, scored, set)
+		mu.Unlock()
+		require.NoError(t, b.Close())
+		require.ErrorIs(t, <-served, ErrPoolClosed)
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 
 	"github.com/p2ppool/p2ppool/dataenc"
 	"github.com/p2ppool/p2ppool/internal/peersfile"
@@ -385,13 +386,31 @@ func (pc PeerMetaConfig[PeerMeta]) hooks() peerMetaHooks {
 		h.initial = func() any { return pc.Initial() }
 	}
 	if pc.Score != nil {
-		h.score = func(m any) float64 { v, _ := m.(PeerMeta); return pc.Score(v) }
+		h.score = func(m any) float64 { return pc.Score(metaAs[PeerMeta](m, "peer metadata")) }
 	}
 	if pc.MarshalJSON != nil {
-		h.marshal = func(m any) ([]byte, error) { v, _ := m.(PeerMeta); return pc.MarshalJSON(v) }
+		h.marshal = func(m any) ([]byte, error) { return pc.MarshalJSON(metaAs[PeerMeta](m, "peer metadata")) }
 	}
 	if pc.UnmarshalJSON != nil {
 		h.unmarshal = func(b []byte) (any, error) { return pc.UnmarshalJSON(b) }
 	}
 	return h
+}
+
+// metaAs returns the metadata v, which the core keeps as any, as the
+// application's type T. Every value the core holds comes from the typed
+// functions of PeerMetaConfig and ConnMetaConfig, converted where New
+// builds the hooks, so v is a T or, when T is an interface type, nil (a
+// nil T). Anything else is a bug in the pool: metaAs panics naming what
+// it was and what it should be, rather than hand the application a zero
+// value it would take for real metadata.
+func metaAs[T any](v any, what string) T {
+	if t, ok := v.(T); ok {
+		return t
+	}
+	var zero T
+	if v == nil && any(zero) == nil {
+		return zero // T is an interface type: a nil T was stored as nil
+	}
+	panic(fmt.Sprintf("p2ppool: %s holds a %T where the pool's type is %v: a bug in p2ppool, please report it", what, v, reflect.TypeFor[T]()))
 }

@@ -151,9 +151,10 @@ type peerMetaHooks struct {
 // it is a handle, cheap to copy, safe for concurrent use.
 type Peers[PeerMeta any] struct{ p *core }
 
-// typed converts the core's record of a peer to the typed snapshot.
+// typedPeerInfo converts the core's record of a peer to the typed
+// snapshot.
 func typedPeerInfo[PeerMeta any](pi PeerInfo[any]) PeerInfo[PeerMeta] {
-	m, _ := pi.Meta.(PeerMeta)
+	m := metaAs[PeerMeta](pi.Meta, "peer metadata")
 	return PeerInfo[PeerMeta]{
 		Peer: pi.Peer, Created: pi.Created, State: pi.State, Point: pi.Point,
 		Trusted: pi.Trusted, Meta: m, Score: pi.Score,
@@ -314,8 +315,7 @@ func (v Peers[PeerMeta]) Meta(id PeerID) PeerMeta {
 	if pi == nil {
 		meta = p.peerMeta.initial()
 	}
-	m, _ := meta.(PeerMeta)
-	return m
+	return metaAs[PeerMeta](meta, "peer metadata")
 }
 
 // SetMeta sets the metadata of id, registering the peer first (octez

@@ -2,7 +2,6 @@ package p2ppool
 
 import (
 	"context"
-	"errors"
 	"net"
 	"net/netip"
 	"slices"
@@ -100,13 +99,14 @@ func New[Msg, PeerMeta, ConnMeta any](msgs MessageConfig[Msg], peerMeta PeerMeta
 // attach makes the typed half of a new connection (edge).
 func (p *Pool[Msg, PeerMeta, ConnMeta]) attach(c *conn) inbox {
 	tc := &Connection[Msg, ConnMeta]{
-		conn:  c,
-		info:  typedConnInfo[ConnMeta](c.info),
-		codec: p.codec,
-		in:    newAppQueue[Msg](c.inSize, p.cfg.IncomingMessageQueueSize, p.inBudget),
-		ready: &p.ready,
+		conn:       c,
+		localMeta:  metaAs[ConnMeta](c.info.LocalMeta, "ConnMetaConfig.Local"),
+		remoteMeta: metaAs[ConnMeta](c.info.RemoteMeta, "ConnMetaConfig.Decode"),
+		codec:      p.codec,
+		queue:      newAppQueue[Msg](c.inSize, p.cfg.IncomingMessageQueueSize, p.inBudget),
+		ready:      &p.ready,
 	}
-	tc.in.onReadable = func() { p.ready.add(tc) }
+	tc.queue.onReadable = func() { p.ready.add(tc) }
 	return tc
 }
 
@@ -121,12 +121,16 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) established(c *conn) {
 	}
 }
 
-// typed returns the Connection whose core half is c.
+// typed returns the Connection whose core half is c. The assertion
+// cannot fail: attach, of this pool, is the only writer of c.app, and a
+// failure would panic (a bug in the pool), never give a zero value. It
+// stays because the core, not generic, can hold the Connection only as
+// an interface.
 func typed[Msg, ConnMeta any](c *conn) *Connection[Msg, ConnMeta] {
 	if c == nil {
 		return nil
 	}
-	return c.in.(*Connection[Msg, ConnMeta])
+	return c.app.(*Connection[Msg, ConnMeta])
 }
 
 // Serve accepts connections on ln until ln fails or the pool closes, and
@@ -197,7 +201,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) Read(ctx context.Context) (*Connection[M
 			if !ok {
 				break
 			}
-			m, ok, more := c.in.tryPop()
+			m, ok, more := c.queue.tryPop()
 			if more {
 				p.ready.add(c) // its turn again, behind the others
 			}
@@ -334,31 +338,6 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) Close() error { return p.close() }
 // does.
 func (p *Pool[Msg, PeerMeta, ConnMeta]) Shutdown(ctx context.Context) error { return p.shutdown(ctx) }
 
-// inbox is the typed half of a connection as its reader sees it: where
-// application messages go. Only the reader calls it.
-type inbox interface {
-	// deliver decodes an application message and queues it, or stages
-	// it to be queued with the next ones when more says the next message
-	// has arrived whole too. It fails with errInboxClosed once the
-	// connection has ended, or with the decoding error (after queueing
-	// what was staged).
-	deliver(tag uint16, body []byte, more bool) error
-	// flush queues what is staged.
-	flush() error
-	// reserve makes room for a message of size wire bytes with tag, as
-	// much as it will count once decoded (codec.charge); release gives it
-	// back. See appQueue.
-	reserve(ctx context.Context, size int, tag uint16) error
-	release()
-	// closeInbox ends the queue: what is queued may still be read.
-	closeInbox(err error)
-	// queued is the number of messages and bytes queued.
-	queued() (int, int)
-}
-
-// errInboxClosed: a message arrived after the connection ended.
-var errInboxClosed = errors.New("p2ppool: inbox closed")
-
 // maxStaged and maxStagedBytes bound what a reader decodes before
 // queueing it in one critical section with one wake-up of the
 // application (a wake-up costs microseconds when the application's
@@ -395,7 +374,7 @@ func (c *Connection[Msg, ConnMeta]) deliver(tag uint16, body []byte, more bool) 
 		return err
 	}
 	c.reserved = false
-	if err := c.in.push(c.ctx, msg, size); err != nil {
+	if err := c.queue.push(c.ctx, msg, size); err != nil {
 		return errInboxClosed
 	}
 	return nil
@@ -405,7 +384,7 @@ func (c *Connection[Msg, ConnMeta]) flush() error {
 	if len(c.staged) == 0 {
 		return nil
 	}
-	err := c.in.pushBatch(c.ctx, c.staged)
+	err := c.queue.pushBatch(c.ctx, c.staged)
 	clear(c.staged)
 	c.staged, c.stagedBytes = c.staged[:0], 0
 	if err != nil {
@@ -415,27 +394,27 @@ func (c *Connection[Msg, ConnMeta]) flush() error {
 }
 
 func (c *Connection[Msg, ConnMeta]) reserve(ctx context.Context, size int, tag uint16) error {
-	err := c.in.reserve(ctx, c.codec.charge(tag, size))
+	err := c.queue.reserve(ctx, c.codec.charge(tag, size))
 	c.reserved = err == nil
 	return err
 }
 
 func (c *Connection[Msg, ConnMeta]) release() {
 	c.reserved = false
-	c.in.release()
+	c.queue.release()
 }
 
 func (c *Connection[Msg, ConnMeta]) closeInbox(err error) {
 	c.staged = nil
-	c.in.close(err)
-	if n, _ := c.in.len(); n == 0 {
+	c.queue.close(err)
+	if n, _ := c.queue.len(); n == 0 {
 		// Nothing left for Pool.Read: an ended connection must not stay
 		// listed when the application reads with Connection.Read only.
 		c.ready.remove(c)
 	}
 }
 
-func (c *Connection[Msg, ConnMeta]) queued() (int, int) { return c.in.len() }
+func (c *Connection[Msg, ConnMeta]) queued() (int, int) { return c.queue.len() }
 
 // readyList is a FIFO of connections with messages queued, each listed
 // at most once. Safe for concurrent use.

@@ -131,7 +131,7 @@ func (p *core) stats() Stats {
 		s.MsgsRecv += cs.MsgsRecv
 		s.BytesSent += cs.BytesSent
 		s.BytesRecv += cs.BytesRecv
-		n, b := c.in.queued()
+		n, b := c.app.queued()
 		s.AppQueued += n
 		s.AppQueuedBytes += b
 		_, ob := c.out.len()
