@@ -79,7 +79,8 @@ type ConnStat struct {
 
 // conn is the non-generic half of a Connection: the socket, the outgoing
 // queue of bytes, the counters and the two goroutines. Application
-// messages go, as bytes, to its inbox, the typed half.
+// messages go, as bytes, to app (an inbox), the typed half. No field of
+// Connection has the name of one of conn's: each name has one meaning.
 type conn struct {
 	// scratch is where writes encode small messages before copying them
 	// into the outgoing queue: a write takes it (Swap), and one that
