@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -186,4 +187,20 @@ func TestInterfaceMeta(t *testing.T) {
 		require.NoError(t, b.Close())
 		require.ErrorIs(t, <-served, ErrPoolClosed)
 	})
+}
+
+// TestConnectionShadowsNoField: the typed Connection and the conn it
+// embeds name each field once, so c.info or c.queue in a method means
+// one thing whichever half the method is on.
+func TestConnectionShadowsNoField(t *testing.T) {
+	core := map[string]bool{}
+	ct := reflect.TypeFor[conn]()
+	for i := range ct.NumField() {
+		core[ct.Field(i).Name] = true
+	}
+	tt := reflect.TypeFor[Connection[text, Metadata]]()
+	require.True(t, tt.Field(0).Anonymous, "Connection embeds *conn first")
+	for i := 1; i < tt.NumField(); i++ {
+		assert.False(t, core[tt.Field(i).Name], "Connection.%s shadows conn.%[1]s", tt.Field(i).Name)
+	}
 }
