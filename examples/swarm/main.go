@@ -26,6 +26,9 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -33,6 +36,7 @@ import (
 
 	"github.com/p2ppool/p2ppool"
 	"github.com/p2ppool/p2ppool/examples/internal/cli"
+	"github.com/p2ppool/p2ppool/p2ppooltest"
 )
 
 // Exit codes.
@@ -54,6 +58,10 @@ const (
 	settleTimeout   = time.Second
 	ttyRefresh      = 250 * time.Millisecond
 	pipeRefresh     = time.Second
+	// memPort is where every node listens with -net mem, each on a host
+	// of its own; maxMemNodes is how many hosts p2ppooltest.NewHost has.
+	memPort     = 9732
+	maxMemNodes = 1 << 16
 )
 
 func main() {
@@ -66,11 +74,13 @@ func main() {
 // options are the command-line flags.
 type options struct {
 	nodes, target int
+	net           string // "tcp" (loopback) or "mem" (p2ppooltest)
 	duration      time.Duration
 	rate          float64
 	cap           int64 // per-node upload cap, bytes per second; 0: none
 	json          bool
-	untilTarget   bool // stop early once every node has reached its target
+	memProfile    string // -memprofile: a heap profile taken before shutdown
+	untilTarget   bool   // stop early once every node has reached its target
 	topo          topoFlags
 	log           cli.LogFlags
 	logger        *slog.Logger // the nodes' Config.Logger, made from log in run
@@ -81,6 +91,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, int) {
 	flags := flag.NewFlagSet("swarm", flag.ContinueOnError)
 	flags.SetOutput(stderr)
 	flags.IntVar(&o.nodes, "nodes", 16, "number of nodes, at least 2")
+	flags.IntVar(&o.nodes, "n", 16, "short for -nodes")
+	flags.StringVar(&o.net, "net", "tcp", "the network: tcp (loopback sockets) or mem (in-memory, a host of its own per node)")
 	flags.DurationVar(&o.duration, "duration", 10*time.Second, "how long the swarm runs")
 	flags.BoolVar(&o.untilTarget, "until-target", false, "stop as soon as every node has reached its target (-duration is then the longest run)")
 	flags.BoolVar(&o.json, "json", false, "no live table; print one JSON object per node at the end")
@@ -88,10 +100,11 @@ func parseFlags(args []string, stderr io.Writer) (*options, int) {
 		fmt.Sprintf("connections each node seeks (default %d, or nodes-1 if smaller)", defaultTarget))
 	flags.Float64Var(&o.rate, "rate", 20, "text messages per second each node gossips (0: none)")
 	flags.Int64Var(&o.cap, "cap", 0, "per-node upload cap in bytes per second, shared by its connections (0: unlimited)")
+	flags.StringVar(&o.memProfile, "memprofile", "", "write a heap profile (`FILE`, for go tool pprof) when the swarm ends, before shutdown")
 	o.topo.register(flags)
 	o.log.Register(flags)
 	flags.Usage = func() {
-		fmt.Fprintln(stderr, "usage: swarm [-nodes N] [-duration D] [-target N] [-rate R] [-cap BYTES] [-until-target] [-json] [-svg FILE] [-dot FILE]")
+		fmt.Fprintln(stderr, "usage: swarm [-nodes N] [-net tcp|mem] [-duration D] [-target N] [-rate R] [-cap BYTES] [-until-target] [-json] [-svg FILE] [-dot FILE]")
 		fmt.Fprintln(stderr, "             [-log-level LEVEL] [-log-format text|json]")
 		fmt.Fprintln(stderr)
 		flags.PrintDefaults()
@@ -107,6 +120,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, int) {
 		return nil, cli.UsageError(stderr, "swarm", "unexpected argument %q", flags.Arg(0))
 	case o.nodes < 2:
 		return nil, cli.UsageError(stderr, "swarm", "-nodes must be at least 2")
+	case o.net != "tcp" && o.net != "mem":
+		return nil, cli.UsageError(stderr, "swarm", "-net must be tcp or mem, not %q", o.net)
+	case o.net == "mem" && o.nodes > maxMemNodes:
+		return nil, cli.UsageError(stderr, "swarm", "-net mem takes at most %d nodes", maxMemNodes)
 	case o.duration <= 0:
 		return nil, cli.UsageError(stderr, "swarm", "-duration must be positive")
 	case o.target < 1 || o.target > o.nodes-1:
@@ -147,6 +164,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	s.stopLoops()
 	s.settle(settleTimeout)
 	final := s.snapshot() // connections as they were, before shutdown
+	final.proc = measureProcess()
+	if opts.memProfile != "" {
+		if err := writeHeapProfile(opts.memProfile); err != nil {
+			fmt.Fprintf(stderr, "swarm: %v\n", err)
+		}
+	}
 	var topo topology
 	if opts.topo.wanted() {
 		topo = s.topology(final)
@@ -224,6 +247,7 @@ type node struct {
 	pool   *swarmPool
 	ln     net.Listener
 	point  netip.AddrPort // where it listens; never dialled by itself
+	dialer p2ppool.Dialer // its host with -net mem; nil on tcp
 	target int
 	start  time.Time
 
@@ -238,19 +262,27 @@ type node struct {
 	onReached func()
 
 	mu sync.Mutex
-	// Guarded by mu: the connections whose reader runs, and the P2P
-	// bytes of those that ended.
+	// Guarded by mu: the connections not yet seen ended, and the P2P
+	// bytes of those seen ended.
 	live                map[*swarmConn]struct{}
 	bytesIn0, bytesOut0 uint64
 
-	// readers counts the per-connection reader goroutines.
-	readers sync.WaitGroup
+	// reader is the node's one reader goroutine (read): one per node,
+	// not one per connection, which at 10,000 nodes is 60,000 fewer
+	// goroutines.
+	reader sync.WaitGroup
 }
 
 // newSwarm creates the nodes: identities without proof of work, a
-// loopback listener each, and pools whose one trusted point, the
+// listener each (on loopback, or with -net mem on a host of its own of an
+// in-memory network, so that per-address limits and greylists apply to
+// one node as on a real network), and pools whose one trusted point, the
 // bootstrap peer, is the previous node.
 func newSwarm(ctx context.Context, o *options) (*swarm, error) {
+	var nw *p2ppooltest.Network
+	if o.net == "mem" {
+		nw = p2ppooltest.NewNetwork(p2ppooltest.Config{})
+	}
 	s := &swarm{opts: o, byPeer: make(map[p2ppool.PeerID]int), serveErr: make([]error, o.nodes), allAtTarget: make(chan struct{})}
 	cleanup := func() {
 		for _, n := range s.nodes {
@@ -261,13 +293,24 @@ func newSwarm(ctx context.Context, o *options) (*swarm, error) {
 		}
 	}
 	for i := range o.nodes {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		var (
+			ln     net.Listener
+			dialer p2ppool.Dialer // nil: the pool's default, a *net.Dialer
+			err    error
+		)
+		if nw != nil {
+			h := nw.NewHost()
+			ln, err = h.Listen("tcp", net.JoinHostPort(h.Addr().String(), strconv.Itoa(memPort)))
+			dialer = h
+		} else {
+			ln, err = net.Listen("tcp", "127.0.0.1:0")
+		}
 		if err != nil {
 			cleanup()
 			return nil, err
 		}
 		ap := ln.Addr().(*net.TCPAddr).AddrPort()
-		s.nodes = append(s.nodes, &node{idx: i, ln: ln, point: ap, target: o.target, live: make(map[*swarmConn]struct{}), onReached: s.nodeReached})
+		s.nodes = append(s.nodes, &node{idx: i, ln: ln, point: ap, dialer: dialer, target: o.target, live: make(map[*swarmConn]struct{}), onReached: s.nodeReached})
 	}
 	for i, n := range s.nodes {
 		id, err := p2ppool.GenerateIdentity(ctx, p2ppool.NoProofOfWork, nil)
@@ -278,6 +321,7 @@ func newSwarm(ctx context.Context, o *options) (*swarm, error) {
 		cfg := p2ppool.Config{
 			Logger:            nodeLogger(o.logger, i),
 			Identity:          id,
+			Dialer:            n.dialer,
 			ProofOfWorkTarget: p2ppool.NoProofOfWork,
 			ListeningPort:     n.point.Port(),
 			ListeningAddr:     n.point.Addr(),
@@ -336,6 +380,7 @@ func (s *swarm) start() {
 				s.serveErr[i] = err
 			}
 		})
+		n.reader.Go(n.read)
 		s.loops.Go(func() { n.discover(s.loopCtx) })
 		if s.opts.rate > 0 {
 			s.loops.Go(func() { n.gossip(s.loopCtx, s.opts.rate) })
@@ -384,7 +429,7 @@ func (s *swarm) shutdown() error {
 	wg.Wait()
 	s.servers.Wait()
 	for i, n := range s.nodes {
-		n.readers.Wait()
+		n.reader.Wait()
 		if s.serveErr[i] != nil {
 			errs = append(errs, fmt.Errorf("node %d: serve: %w", i, s.serveErr[i]))
 		}
@@ -399,8 +444,8 @@ func (s *swarm) nodeReached() {
 	}
 }
 
-// onConnection is each pool's new-connection hook: it starts the
-// connection's reader.
+// onConnection is each pool's new-connection hook: it notes the
+// connection, whose bytes count, and whether the node reached its target.
 func (n *node) onConnection(c *swarmConn) {
 	n.mu.Lock()
 	n.live[c] = struct{}{}
@@ -410,34 +455,35 @@ func (n *node) onConnection(c *swarmConn) {
 			n.onReached()
 		}
 	}
-	n.readers.Go(func() { n.read(c) })
 }
 
-// read counts the messages of c until it ends, then keeps its byte
-// counts.
-func (n *node) read(c *swarmConn) {
+// read counts the messages of all the node's connections (Pool.Read,
+// octez recv_any) until the pool closes.
+func (n *node) read() {
 	for {
-		if _, err := c.Read(context.Background()); err != nil { // ends when c does
-			break
+		if _, _, err := n.pool.Read(context.Background()); err != nil { // ErrPoolClosed
+			return
 		}
 		n.msgsIn.Add(1)
 	}
-	st := c.Stat() // final: the connection's goroutines are done
-	n.mu.Lock()
-	delete(n.live, c)
-	n.bytesIn0 += st.BytesRecv
-	n.bytesOut0 += st.BytesSent
-	n.mu.Unlock()
 }
 
 // bytes returns the P2P plaintext bytes received and sent over all the
-// node's connections, ended ones included.
+// node's connections, ended ones included: those that ended are counted
+// once and forgotten.
 func (n *node) bytes() (in, out uint64) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	in, out = n.bytesIn0, n.bytesOut0
 	for c := range n.live {
 		st := c.Stat()
+		select {
+		case <-c.Done(): // its goroutines are done: st is final
+			n.bytesIn0 += st.BytesRecv
+			n.bytesOut0 += st.BytesSent
+			delete(n.live, c)
+		default:
+		}
 		in += st.BytesRecv
 		out += st.BytesSent
 	}
@@ -541,6 +587,38 @@ type swarmState struct {
 	// edges is the number of distinct connected pairs; components the
 	// number of connected components of the graph they form.
 	edges, components int
+	// proc is the process when the swarm ended, before shutdown; zero
+	// in the live view's snapshots.
+	proc procStat
+}
+
+// procStat is what the process holds: its goroutines, live heap and
+// goroutine stacks.
+type procStat struct {
+	goroutines  int
+	heap, stack uint64
+}
+
+// measureProcess collects garbage and measures the process: what is
+// left is what the swarm holds.
+func measureProcess() procStat {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return procStat{goroutines: runtime.NumGoroutine(), heap: ms.HeapAlloc, stack: ms.StackInuse}
+}
+
+// writeHeapProfile writes the heap profile to file.
+func writeHeapProfile(file string) error {
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func (s *swarm) snapshot() swarmState {
@@ -650,6 +728,11 @@ func (s *swarm) summary(w io.Writer, snap swarmState, elapsed time.Duration, int
 	}
 	fmt.Fprintf(w, "  connections: %d (per node %d to %d, average %.1f), %d dials by the discovery loop (%d failed; the pools' maintenance dials too)\n",
 		snap.edges, minC, maxC, 2*float64(snap.edges)/float64(o.nodes), dials, failures)
+	if p := snap.proc; p.goroutines > 0 {
+		n := uint64(o.nodes)
+		fmt.Fprintf(w, "  process:     %d goroutines (%.1f per node), heap %s (%s per node), stacks %s (%s per node)\n",
+			p.goroutines, float64(p.goroutines)/float64(n), humanBytes(p.heap), humanBytes(p.heap/n), humanBytes(p.stack), humanBytes(p.stack/n))
+	}
 	fmt.Fprintf(w, "  messages:    %d sent, %d received (%s out, %s in of P2P traffic)\n",
 		msgsOut, msgsIn, humanBytes(bytesOut), humanBytes(bytesIn))
 	ok := isolated == 0 && snap.components == 1
