@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"maps"
+	"net"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -210,4 +213,61 @@ func TestSwarmLogFlags(t *testing.T) {
 		}
 	}
 	assert.True(t, found, stderr)
+}
+
+// -net mem runs the swarm on the in-memory network: 50 nodes, each on a
+// host of its own, reach their target by the same discovery and
+// maintenance as on loopback.
+func TestSwarmMem(t *testing.T) {
+	svg := t.TempDir() + "/swarm.svg"
+	code, stdout, stderr := runSwarm(t, context.Background(), "-net", "mem", "-n", "50", "-duration", "60s", "-until-target", "-rate", "5", "-json", "-svg", svg)
+	require.Equal(t, exitOK, code, stderr)
+	assert.Regexp(t, `^swarm: chain P2PPOOL_SWARM, 50 nodes on in-memory hosts 10\.0\.0\.1-10\.0\.49\.1, each listening on port 9732\n`, stderr)
+	lines := strings.Split(strings.TrimSuffix(stdout, "\n"), "\n")
+	require.Len(t, lines, 50, stdout)
+	for i, line := range lines {
+		var st nodeStat
+		require.NoError(t, json.Unmarshal([]byte(line), &st), line)
+		assert.Equal(t, i, st.Node)
+		// min 4, max 2·4+2: see newSwarm.
+		assert.True(t, st.Connections >= 4 && st.Connections <= 10, "node %d: %d connections", i, st.Connections)
+	}
+	assert.Contains(t, stderr, "every node reached 4 connections")
+	assert.Contains(t, stderr, "graph:       connected")
+	assert.Regexp(t, `process:     \d+ goroutines \(\d+\.\d per node\), heap \S+ \(\S+ per node\), stacks \S+ \(\S+ per node\)`, stderr)
+	assert.Contains(t, stderr, "topology:    "+svg+" (50 nodes, ")
+}
+
+// With -net mem each node dials from its own host and listens there:
+// a connection's remote address is its peer's host, so per-address
+// limits and greylists concern one node, as on a real network.
+func TestSwarmMemHosts(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	opts, code := parseFlags([]string{"-net", "mem", "-n", "4", "-target", "2"}, io.Discard)
+	require.NotNil(t, opts, code)
+	s, err := newSwarm(ctx, opts)
+	require.NoError(t, err)
+	hosts := make(map[netip.Addr]int)
+	for i, n := range s.nodes {
+		hosts[n.point.Addr()] = i
+		assert.Equal(t, uint16(memPort), n.point.Port())
+	}
+	require.Len(t, hosts, 4, "a host each")
+	s.start()
+	select {
+	case <-s.allAtTarget:
+	case <-ctx.Done():
+		t.Fatal("the swarm did not reach its target")
+	}
+	s.stopLoops()
+	for i, n := range s.nodes {
+		for _, c := range n.pool.Conns().All() {
+			ip := c.Info().RemoteAddr.(*net.TCPAddr).AddrPort().Addr()
+			j, ok := hosts[ip]
+			require.True(t, ok, "node %d: a connection from %v, no node's host", i, ip)
+			assert.Equal(t, j, s.byPeer[c.Peer()], "node %d: the connection from %v is node %d's", i, ip, j)
+		}
+	}
+	require.NoError(t, s.shutdown())
 }

@@ -89,8 +89,8 @@ func (f topoFlags) write(t topology, report io.Writer) error {
 		}
 	}
 	names := slices.DeleteFunc([]string{f.svg, f.dot}, func(s string) bool { return s == "" })
-	fmt.Fprintf(report, "  topology:    %s (%d nodes, %s, %d greylisted, %d banned)\n",
-		strings.Join(names, ", "), len(t.nodes), plural(len(t.edges), "connection"),
+	fmt.Fprintf(report, "  topology:    %s (%s, %s, %d greylisted, %d banned)\n",
+		strings.Join(names, ", "), t.drawn(), plural(len(t.edges), "connection"),
 		t.count(markGreylisted), t.count(markBanned))
 	return nil
 }
@@ -103,12 +103,25 @@ type topology struct {
 	target     int
 	components int
 	nodes      []topoNode
-	edges      [][2]int // connected pairs, i < j, sorted
+	edges      [][2]int // connected pairs, i < j, sorted, as indexes of nodes
 	marks      []topoMark
+	// mem is set with -net mem: each node on a host of its own, named in
+	// its label in place of the port.
+	mem bool
+	// total is the number of nodes of the swarm when nodes is a sample
+	// of them (see sample); 0 when nodes has them all.
+	total int
 }
+
+// topoSample is the most nodes a picture draws: past it, a connected
+// sample of that many (see sample), as a force layout of thousands of
+// nodes is neither quick nor legible.
+const topoSample = 200
 
 // topoNode is one node of the graph.
 type topoNode struct {
+	num         int // the node's number in the swarm
+	host        netip.Addr
 	peer        p2ppool.PeerID
 	port        uint16
 	conns       int
@@ -120,8 +133,84 @@ type topoNode struct {
 }
 
 // label is the node's short peer id and port.
-func (n topoNode) label() string {
+func (n topoNode) label(mem bool) string {
+	if mem {
+		return fmt.Sprintf("%s %v", n.peer.String()[:8], n.host)
+	}
 	return fmt.Sprintf("%s :%d", n.peer.String()[:8], n.port)
+}
+
+// sample returns t with at most limit nodes: if t has more, those reached
+// first by a breadth-first walk from node 0 over the connections (then
+// from the next node not reached, if the graph is not connected), with
+// the connections and marks between them, so that the picture shows a
+// neighbourhood of the swarm as it is. total records the swarm's size.
+func (t topology) sample(limit int) topology {
+	if len(t.nodes) <= limit {
+		return t
+	}
+	adj := make([][]int, len(t.nodes))
+	for _, e := range t.edges {
+		adj[e[0]] = append(adj[e[0]], e[1])
+		adj[e[1]] = append(adj[e[1]], e[0])
+	}
+	index := make(map[int]int, limit) // old index to new
+	var order []int
+	for start := 0; start < len(t.nodes) && len(order) < limit; start++ {
+		if _, ok := index[start]; ok {
+			continue
+		}
+		index[start] = len(order)
+		order = append(order, start)
+		for q := len(order) - 1; q < len(order) && len(order) < limit; q++ {
+			for _, j := range adj[order[q]] {
+				if _, ok := index[j]; !ok && len(order) < limit {
+					index[j] = len(order)
+					order = append(order, j)
+				}
+			}
+		}
+	}
+	s := t
+	s.total = len(t.nodes)
+	s.nodes = make([]topoNode, len(order))
+	for k, i := range order {
+		s.nodes[k] = t.nodes[i]
+	}
+	s.edges, s.marks = nil, nil
+	for _, e := range t.edges {
+		a, okA := index[e[0]]
+		b, okB := index[e[1]]
+		if okA && okB {
+			s.edges = append(s.edges, [2]int{min(a, b), max(a, b)})
+		}
+	}
+	slices.SortFunc(s.edges, func(a, b [2]int) int { return slices.Compare(a[:], b[:]) })
+	for _, m := range t.marks {
+		by, okBy := index[m.by]
+		peer, okPeer := index[m.peer]
+		if okBy && okPeer {
+			s.marks = append(s.marks, topoMark{by: by, peer: peer, kind: m.kind})
+		}
+	}
+	return s
+}
+
+// where is where the nodes listen, for the titles.
+func (t topology) where() string {
+	if t.mem {
+		return fmt.Sprintf("in-memory hosts, port %d", memPort)
+	}
+	return t.addr.String()
+}
+
+// drawn says how many nodes the picture draws: "16 nodes", or "200 of
+// 30000 nodes (a connected sample from node 0)".
+func (t topology) drawn() string {
+	if t.total == 0 {
+		return plural(len(t.nodes), "node")
+	}
+	return fmt.Sprintf("%d of %d nodes (a sample: those nearest node 0)", len(t.nodes), t.total)
 }
 
 // markKind is what a node's ACL holds against a peer.
@@ -165,10 +254,14 @@ func (s *swarm) topology(snap swarmState) topology {
 		acls[i] = n.pool.ACL().List()
 	}
 	t := buildTopology(snap, s.byPeer, ports, acls, s.opts.target)
+	for i, n := range s.nodes {
+		t.nodes[i].host = n.point.Addr()
+	}
 	if len(s.nodes) > 0 {
 		t.addr = s.nodes[0].point.Addr()
 	}
-	return t
+	t.mem = s.mem()
+	return t.sample(topoSample)
 }
 
 // buildTopology makes the graph of snap: ports and acls are by node, and
@@ -179,7 +272,7 @@ func buildTopology(snap swarmState, byPeer map[p2ppool.PeerID]int, ports []uint1
 		addr: netip.MustParseAddr("127.0.0.1")}
 	seen := make(map[[2]int]bool)
 	for i, st := range snap.nodes {
-		t.nodes = append(t.nodes, topoNode{peer: st.PeerID, port: ports[i], conns: st.Connections,
+		t.nodes = append(t.nodes, topoNode{num: i, host: t.addr, peer: st.PeerID, port: ports[i], conns: st.Connections,
 			belowTarget: st.Connections < target})
 		for _, p := range st.peers {
 			if j, ok := byPeer[p]; ok && j != i {
@@ -379,9 +472,9 @@ func writeSVG(w io.Writer, t topology) error {
 		pos[i] = point{left + pos[i].x*unit, svgTitle + svgMargin + pos[i].y*unit}
 	}
 	var addrNotes []string
-	for i, nd := range t.nodes {
+	for _, nd := range t.nodes {
 		for _, a := range nd.addrs {
-			addrNotes = append(addrNotes, fmt.Sprintf("node %d %s", i, a))
+			addrNotes = append(addrNotes, fmt.Sprintf("node %d %s", nd.num, a))
 		}
 	}
 	legendH := svgLegend + 20*float64(len(addrNotes))
@@ -399,9 +492,9 @@ func writeSVG(w io.Writer, t topology) error {
 	if t.components != 1 {
 		graph = fmt.Sprintf("%d components", t.components)
 	}
-	title := fmt.Sprintf("p2ppool swarm · %d nodes · %s · graph %s", n, plural(len(t.edges), "connection"), graph)
+	title := fmt.Sprintf("p2ppool swarm · %s · %s · graph %s", t.drawn(), plural(len(t.edges), "connection"), graph)
 	subtitle := fmt.Sprintf("chain %s · on %s · target %s per node · drawn by examples/swarm -svg when the swarm ended",
-		t.chain, t.addr, plural(t.target, "connection"))
+		t.chain, t.where(), plural(t.target, "connection"))
 
 	fmt.Fprintf(&b, `<?xml version="1.0" encoding="UTF-8"?>
 <svg xmlns="http://www.w3.org/2000/svg" width="%s" height="%s" viewBox="0 0 %s %s" font-family="Helvetica, Arial, sans-serif" font-size="11">
@@ -423,7 +516,7 @@ func writeSVG(w io.Writer, t topology) error {
 	for _, ed := range t.edges {
 		p, q := pos[ed[0]], pos[ed[1]]
 		fmt.Fprintf(&b, `<line class="edge" data-a="%d" data-b="%d" x1="%s" y1="%s" x2="%s" y2="%s"/>`+"\n",
-			ed[0], ed[1], f(p.x), f(p.y), f(q.x), f(q.y))
+			t.nodes[ed[0]].num, t.nodes[ed[1]].num, f(p.x), f(p.y), f(q.x), f(q.y))
 	}
 	b.WriteString("</g>\n")
 
@@ -434,7 +527,7 @@ func writeSVG(w io.Writer, t topology) error {
 		ux, uy := (q.x-p.x)/d, (q.y-p.y)/d
 		r := svgRadius + 6 // stop at the ring
 		fmt.Fprintf(&b, `<line class="mark %s" data-by="%d" data-peer="%d" x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" marker-end="url(#arrow-%s)"/>`+"\n",
-			m.kind, m.by, m.peer, f(p.x+ux*svgRadius), f(p.y+uy*svgRadius), f(q.x-ux*r), f(q.y-uy*r), m.kind.colour(), m.kind)
+			m.kind, t.nodes[m.by].num, t.nodes[m.peer].num, f(p.x+ux*svgRadius), f(p.y+uy*svgRadius), f(q.x-ux*r), f(q.y-uy*r), m.kind.colour(), m.kind)
 	}
 	b.WriteString("</g>\n")
 
@@ -446,8 +539,8 @@ func writeSVG(w io.Writer, t topology) error {
 		if marked[i] >= 0 {
 			class += " " + marked[i].String()
 		}
-		fmt.Fprintf(&b, `<g class="%s" id="node-%d" data-peer="%s" data-port="%d" data-conns="%d">`, class, i, e(nd.peer.String()), nd.port, nd.conns)
-		fmt.Fprintf(&b, `<title>node %d · %s · %s:%d · %s</title>`, i, e(nd.peer.String()), t.addr, nd.port, e(plural(nd.conns, "connection")))
+		fmt.Fprintf(&b, `<g class="%s" id="node-%d" data-peer="%s" data-port="%d" data-conns="%d">`, class, nd.num, e(nd.peer.String()), nd.port, nd.conns)
+		fmt.Fprintf(&b, `<title>node %d · %s · %s:%d · %s</title>`, nd.num, e(nd.peer.String()), nd.host, nd.port, e(plural(nd.conns, "connection")))
 		if marked[i] >= 0 {
 			fmt.Fprintf(&b, `<circle class="ring" cx="%s" cy="%s" r="%s" fill="none" stroke="%s" stroke-width="3"/>`,
 				f(p.x), f(p.y), f(svgRadius+5), marked[i].colour())
@@ -459,9 +552,9 @@ func writeSVG(w io.Writer, t topology) error {
 		fmt.Fprintf(&b, `<circle cx="%s" cy="%s" r="%s" fill="%s" stroke="#1f2937" stroke-width="1"/>`,
 			f(p.x), f(p.y), f(svgRadius), nd.fill())
 		fmt.Fprintf(&b, `<text x="%s" y="%s" text-anchor="middle" font-weight="bold" fill="%s">%d</text>`,
-			f(p.x), f(p.y+4), textColour, i)
+			f(p.x), f(p.y+4), textColour, nd.num)
 		fmt.Fprintf(&b, `<text x="%s" y="%s" text-anchor="middle" font-size="10" fill="%s" stroke="#ffffff" stroke-width="3" paint-order="stroke">%s</text>`,
-			f(p.x), f(p.y+svgRadius+14), colourText, e(nd.label()))
+			f(p.x), f(p.y+svgRadius+14), colourText, e(nd.label(t.mem)))
 		b.WriteString("</g>\n")
 	}
 	b.WriteString("</g>\n")
@@ -479,7 +572,11 @@ func writeSVG(w io.Writer, t topology) error {
 		fmt.Fprintf(&b, `<text x="58" y="%s" fill="%s">%s</text>`+"\n", f(row(i)), colourText, e(s))
 	}
 	circle(0, colourNode)
-	label(0, fmt.Sprintf("node at its target (number: node index; label: short peer id and port on %s)", t.addr))
+	if t.mem {
+		label(0, "node at its target (number: node index; label: short peer id and its in-memory host)")
+	} else {
+		label(0, fmt.Sprintf("node at its target (number: node index; label: short peer id and port on %s)", t.addr))
+	}
 	circle(1, colourBelow)
 	fmt.Fprintf(&b, `<circle cx="%s" cy="%s" r="7" fill="%s" stroke="#1f2937"/>`, f(40), f(row(1)-4), colourIsolated)
 	label(1, fmt.Sprintf("below its target of %s; white: no connection", plural(t.target, "connection")))
@@ -519,17 +616,21 @@ func writeDOT(w io.Writer, t topology) error {
 	if t.components != 1 {
 		graph = fmt.Sprintf("%d components", t.components)
 	}
-	fmt.Fprintf(&b, "// p2ppool swarm: %d nodes, %s, %d greylisted, %d banned.\n// Draw it with: neato -Tsvg FILE > swarm.svg\n",
-		len(t.nodes), plural(len(t.edges), "connection"), t.count(markGreylisted), t.count(markBanned))
+	fmt.Fprintf(&b, "// p2ppool swarm: %s, %s, %d greylisted, %d banned.\n// Draw it with: neato -Tsvg FILE > swarm.svg\n",
+		t.drawn(), plural(len(t.edges), "connection"), t.count(markGreylisted), t.count(markBanned))
 	b.WriteString("graph swarm {\n")
 	fmt.Fprintf(&b, "  label=%s;\n  labelloc=t;\n  overlap=false;\n",
-		q(fmt.Sprintf("p2ppool swarm · chain %s · %d nodes on %s · %s · graph %s", t.chain, len(t.nodes), t.addr, plural(len(t.edges), "connection"), graph)))
+		q(fmt.Sprintf("p2ppool swarm · chain %s · %s on %s · %s · graph %s", t.chain, t.drawn(), t.where(), plural(len(t.edges), "connection"), graph)))
 	fmt.Fprintf(&b, "  node [shape=box, style=\"rounded,filled\", fillcolor=%s, fontcolor=white, fontname=Helvetica, fontsize=10];\n", q(colourNode))
 	fmt.Fprintf(&b, "  edge [color=%s];\n", q(colourEdge))
 	marked := t.marked()
 	for i, nd := range t.nodes {
-		attrs := []string{"label=" + q(fmt.Sprintf("%d\n%s\n:%d", i, nd.peer.String()[:8], nd.port)),
-			"tooltip=" + q(fmt.Sprintf("%s %s:%d, %s", nd.peer, t.addr, nd.port, plural(nd.conns, "connection")))}
+		where := fmt.Sprintf(":%d", nd.port)
+		if t.mem {
+			where = nd.host.String()
+		}
+		attrs := []string{"label=" + q(fmt.Sprintf("%d\n%s\n%s", nd.num, nd.peer.String()[:8], where)),
+			"tooltip=" + q(fmt.Sprintf("%s %s:%d, %s", nd.peer, nd.host, nd.port, plural(nd.conns, "connection")))}
 		if fill := nd.fill(); fill != colourNode {
 			attrs = append(attrs, "fillcolor="+q(fill), "fontcolor="+q(colourText))
 		}
@@ -539,14 +640,14 @@ func writeDOT(w io.Writer, t topology) error {
 		if len(nd.addrs) > 0 {
 			attrs = append(attrs, "comment="+q(strings.Join(nd.addrs, ", ")))
 		}
-		fmt.Fprintf(&b, "  n%d [%s];\n", i, strings.Join(attrs, ", "))
+		fmt.Fprintf(&b, "  n%d [%s];\n", nd.num, strings.Join(attrs, ", "))
 	}
 	for _, ed := range t.edges {
-		fmt.Fprintf(&b, "  n%d -- n%d;\n", ed[0], ed[1])
+		fmt.Fprintf(&b, "  n%d -- n%d;\n", t.nodes[ed[0]].num, t.nodes[ed[1]].num)
 	}
 	for _, m := range t.marks {
 		fmt.Fprintf(&b, "  n%d -- n%d [dir=forward, style=dashed, color=%s, label=%s, class=%s];\n",
-			m.by, m.peer, q(m.kind.colour()), q(m.kind.String()), q("mark "+m.kind.String()))
+			t.nodes[m.by].num, t.nodes[m.peer].num, q(m.kind.colour()), q(m.kind.String()), q("mark "+m.kind.String()))
 	}
 	b.WriteString("}\n")
 	_, err := io.WriteString(w, b.String())

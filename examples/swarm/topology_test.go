@@ -367,3 +367,62 @@ func TestSwarmTopologyFileChecked(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, entries, "the probe left nothing, and the files are written only at the end")
 }
+
+// Past topoSample nodes the picture draws a connected sample: the nodes
+// a breadth-first walk from node 0 reaches first, then from the next
+// component, with the connections between them, each under its number in
+// the swarm.
+func TestTopologySample(t *testing.T) {
+	// Two rings of 120 nodes: 0..119 and 120..239 (fakeSnapshot's peer
+	// ids are one byte).
+	const n, ring = 240, 120
+	s := &swarm{opts: &options{nodes: n, target: 2}}
+	var edges [][2]int
+	for i := range n {
+		base := i / ring * ring
+		edges = append(edges, [2]int{i, base + (i-base+1)%ring})
+	}
+	snap := fakeSnapshot(t, s, n, edges)
+	full := buildTopology(snap, s.byPeer, make([]uint16, n), make([]p2ppool.ACLList, n), 2)
+	require.Len(t, full.edges, n)
+
+	topo := full.sample(topoSample)
+	require.Len(t, topo.nodes, topoSample)
+	assert.Equal(t, n, topo.total)
+	nums := make(map[int]bool)
+	for _, nd := range topo.nodes {
+		nums[nd.num] = true
+	}
+	require.Len(t, nums, topoSample, "distinct nodes")
+	for i := range ring {
+		assert.True(t, nums[i], "the whole of node 0's ring, node %d", i)
+	}
+	// The walk reaches the second ring's 80 nodes nearest node 120:
+	// 120-160 and 201-239.
+	for d := range 41 {
+		assert.True(t, nums[ring+d], "near node 120: %d", ring+d)
+	}
+	for d := range 39 {
+		assert.True(t, nums[n-1-d], "near node 120: %d", n-1-d)
+	}
+	// The first ring's 120 edges and the 79 of the second ring's path.
+	assert.Len(t, topo.edges, ring+79)
+	for _, e := range topo.edges {
+		a, b := topo.nodes[e[0]].num, topo.nodes[e[1]].num
+		d := max(a, b) - min(a, b)
+		assert.True(t, d == 1 || d == ring-1, "an edge of the swarm: %d-%d", a, b)
+	}
+	assert.Equal(t, "200 of 240 nodes (a sample: those nearest node 0)", topo.drawn())
+	assert.Same(t, &full.nodes[0], &full.sample(n).nodes[0], "no more nodes than the limit: unchanged")
+
+	var svg, dot bytes.Buffer
+	require.NoError(t, writeSVG(&svg, topo))
+	require.NoError(t, writeDOT(&dot, topo))
+	pic := parseSVG(t, svg.Bytes())
+	assert.Len(t, pic.nodes, topoSample)
+	assert.Contains(t, svg.String(), "p2ppool swarm · 200 of 240 nodes")
+	assert.Contains(t, svg.String(), `id="node-239"`, "nodes carry their swarm number")
+	assert.Contains(t, svg.String(), `class="edge" data-a="120" data-b="239"`)
+	assert.Contains(t, dot.String(), "n120 -- n239;")
+	assert.NotContains(t, dot.String(), "n180 ", "node 180 is not in the sample")
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"slices"
 	"strconv"
@@ -19,6 +20,10 @@ import (
 const (
 	fallbackWidth, fallbackHeight = 80, 24
 	columnGap                     = "  "
+	// finalRows is the most nodes the final table shows: past it, those
+	// below their target first, then the others in order, and a line
+	// says how many more -json would print.
+	finalRows = 100
 )
 
 // view shows the swarm while it runs: a table redrawn in place on a
@@ -106,6 +111,10 @@ func (v *view) live(ctx context.Context, d time.Duration) (interrupted bool) {
 // intro is the line printed at start in a pipe: the chain the nodes
 // announce and where each listens.
 func (v *view) intro() string {
+	if v.s.mem() {
+		return fmt.Sprintf("swarm: chain %s, %d nodes on %s, each listening on port %d",
+			messages().ChainName, len(v.s.nodes), v.s.addr(), memPort)
+	}
 	ports := make([]string, len(v.s.nodes))
 	for i, n := range v.s.nodes {
 		ports[i] = strconv.Itoa(int(n.point.Port()))
@@ -115,7 +124,8 @@ func (v *view) intro() string {
 }
 
 // final shows the final table: on a terminal in place of the live one,
-// every node (the screen scrolls if need be), as wide as the terminal.
+// every node up to finalRows (the screen scrolls if need be), as wide as
+// the terminal.
 func (v *view) final(snap swarmState) {
 	if v.tty {
 		width, _ := v.screen()
@@ -124,8 +134,38 @@ func (v *view) final(snap swarmState) {
 		return
 	}
 	fmt.Fprintln(v.w)
-	io.WriteString(v.w, strings.Join(v.table(snap, allColumns(), nil), "\n")+"\n")
+	var rows []int // nil: all
+	if len(snap.nodes) > finalRows {
+		rows = pickRows(snap.nodes, finalRows, v.s.opts.target)
+	}
+	lines := v.table(snap, allColumns(v.s.mem()), rows)
+	if rows != nil {
+		lines = append(lines, v.moreNodes(snap, rows)+" · -json prints every node")
+	}
+	io.WriteString(v.w, strings.Join(lines, "\n")+"\n")
 	fmt.Fprintln(v.w)
+}
+
+// moreNodes says how many nodes the table leaves out of those shown,
+// and how many of them are below their target: "+41 more nodes (2 below
+// target)".
+func (v *view) moreNodes(snap swarmState, shown []int) string {
+	below, shownBelow := 0, 0
+	for _, st := range snap.nodes {
+		if st.Connections < v.s.opts.target {
+			below++
+		}
+	}
+	for _, i := range shown {
+		if snap.nodes[i].Connections < v.s.opts.target {
+			shownBelow++
+		}
+	}
+	seg := fmt.Sprintf("+%d more nodes", len(snap.nodes)-len(shown))
+	if b := below - shownBelow; b > 0 {
+		seg += fmt.Sprintf(" (%d below target)", b)
+	}
+	return seg
 }
 
 // frame redraws the screen from the top left, fitted to the terminal:
@@ -162,16 +202,12 @@ func (v *view) layout(snap swarmState, width, height int) []string {
 	if height > 0 && len(head)+2 > height {
 		head = []string{head[len(head)-1]} // the progress line
 	}
-	cols, hidden := fitColumns(width)
+	cols, hidden := fitColumns(width, v.s.mem())
 	nodes := snap.nodes
-	var below int
-	for _, st := range nodes {
-		if st.Connections < v.s.opts.target {
-			below++
-		}
-	}
 	rows := len(nodes)
-	if height > 0 {
+	if height == 0 {
+		rows = min(rows, finalRows)
+	} else {
 		room := height - len(head) - 1 // the column headings
 		if rows > room || len(hidden) > 0 {
 			room-- // the line that says what is not shown
@@ -181,12 +217,8 @@ func (v *view) layout(snap swarmState, width, height int) []string {
 	shown := pickRows(nodes, rows, v.s.opts.target)
 	lines := slices.Concat(head, v.table(snap, cols, shown))
 	var note []string
-	if more := len(nodes) - len(shown); more > 0 {
-		seg := fmt.Sprintf("+%d more nodes", more)
-		if hiddenBelow := below - min(below, len(shown)); hiddenBelow > 0 {
-			seg += fmt.Sprintf(" (%d below target)", hiddenBelow)
-		}
-		note = append(note, seg)
+	if len(shown) < len(nodes) {
+		note = append(note, v.moreNodes(snap, shown))
 	}
 	if len(hidden) > 0 {
 		note = append(note, fmt.Sprintf("%d columns hidden (%s)", len(hidden), strings.Join(hidden, ", ")))
@@ -248,13 +280,17 @@ func (v *view) header(snap swarmState, width int) []string {
 		first = append(first, "upload cap "+humanRate(int(o.cap))+"/node")
 	}
 	first = append(first, fmt.Sprintf("max %d connections/node", 2*o.target+2))
-	ports := make([]uint16, len(v.s.nodes))
-	for i, n := range v.s.nodes {
-		ports[i] = n.point.Port()
+	where := fmt.Sprintf("port %d on each host", memPort)
+	if !v.s.mem() {
+		ports := make([]uint16, len(v.s.nodes))
+		for i, n := range v.s.nodes {
+			ports[i] = n.point.Port()
+		}
+		where = portRanges(ports, width)
 	}
 	return []string{
 		fitSegments(first, width),
-		portRanges(ports, width),
+		where,
 		fitSegments([]string{
 			fmt.Sprintf("%v of %v", elapsed.Truncate(100*time.Millisecond), o.duration),
 			"graph " + graph,
@@ -263,13 +299,20 @@ func (v *view) header(snap swarmState, width int) []string {
 	}
 }
 
-// addr is where the nodes listen.
+// addr is where the nodes listen: 127.0.0.1, or with -net mem the range
+// of their in-memory hosts.
 func (s *swarm) addr() string {
-	if len(s.nodes) == 0 {
+	switch {
+	case len(s.nodes) == 0:
 		return "127.0.0.1"
+	case s.mem():
+		return fmt.Sprintf("in-memory hosts %v-%v", s.nodes[0].point.Addr(), s.nodes[len(s.nodes)-1].point.Addr())
 	}
 	return s.nodes[0].point.Addr().String()
 }
+
+// mem reports whether the swarm runs on the in-memory network (-net mem).
+func (s *swarm) mem() bool { return s.opts.net == "mem" }
 
 // portRanges formats the listening ports, sorted, runs as ranges, within
 // width: "ports 40001-40003 40117 …(+9)".
@@ -317,7 +360,7 @@ type column struct {
 	// group names the columns dropped together; groups are dropped in
 	// the order of dropOrder.
 	group string
-	value func(st *nodeStat, port uint16) string
+	value func(st *nodeStat, point netip.AddrPort) string
 }
 
 // dropOrder is the order in which a narrow terminal loses columns, least
@@ -327,26 +370,33 @@ type column struct {
 // before the port, which says which process is which.
 var dropOrder = []string{"msgs", "bytes", "points", "peer id", "rates", "port"}
 
-func allColumns() []column {
+// allColumns returns the table's columns; with mem (-net mem, where every
+// node listens on the same port of a host of its own) the host's address
+// takes the place of the port.
+func allColumns(mem bool) []column {
+	where := column{"port", 5, false, "port", func(_ *nodeStat, p netip.AddrPort) string { return strconv.Itoa(int(p.Port())) }}
+	if mem {
+		where = column{"host", 12, true, "port", func(_ *nodeStat, p netip.AddrPort) string { return p.Addr().String() }}
+	}
 	return []column{
-		{"node", 4, false, "", func(st *nodeStat, _ uint16) string { return strconv.Itoa(st.Node) }},
-		{"port", 5, false, "port", func(_ *nodeStat, p uint16) string { return strconv.Itoa(int(p)) }},
-		{"peer id", 12, true, "peer id", func(st *nodeStat, _ uint16) string { return st.PeerID.String()[:12] }},
-		{"conns", 5, false, "", func(st *nodeStat, _ uint16) string { return strconv.Itoa(st.Connections) }},
-		{"points", 6, false, "points", func(st *nodeStat, _ uint16) string { return strconv.Itoa(st.KnownPoints) }},
-		{"msgs in", 9, false, "msgs", func(st *nodeStat, _ uint16) string { return strconv.FormatUint(st.MsgsIn, 10) }},
-		{"msgs out", 9, false, "msgs", func(st *nodeStat, _ uint16) string { return strconv.FormatUint(st.MsgsOut, 10) }},
-		{"bytes in", 9, false, "bytes", func(st *nodeStat, _ uint16) string { return humanBytes(st.BytesIn) }},
-		{"bytes out", 9, false, "bytes", func(st *nodeStat, _ uint16) string { return humanBytes(st.BytesOut) }},
-		{"in/s", 10, false, "rates", func(st *nodeStat, _ uint16) string { return humanRate(st.Inflow) }},
-		{"out/s", 10, false, "rates", func(st *nodeStat, _ uint16) string { return humanRate(st.Outflow) }},
+		{"node", 4, false, "", func(st *nodeStat, _ netip.AddrPort) string { return strconv.Itoa(st.Node) }},
+		where,
+		{"peer id", 12, true, "peer id", func(st *nodeStat, _ netip.AddrPort) string { return st.PeerID.String()[:12] }},
+		{"conns", 5, false, "", func(st *nodeStat, _ netip.AddrPort) string { return strconv.Itoa(st.Connections) }},
+		{"points", 6, false, "points", func(st *nodeStat, _ netip.AddrPort) string { return strconv.Itoa(st.KnownPoints) }},
+		{"msgs in", 9, false, "msgs", func(st *nodeStat, _ netip.AddrPort) string { return strconv.FormatUint(st.MsgsIn, 10) }},
+		{"msgs out", 9, false, "msgs", func(st *nodeStat, _ netip.AddrPort) string { return strconv.FormatUint(st.MsgsOut, 10) }},
+		{"bytes in", 9, false, "bytes", func(st *nodeStat, _ netip.AddrPort) string { return humanBytes(st.BytesIn) }},
+		{"bytes out", 9, false, "bytes", func(st *nodeStat, _ netip.AddrPort) string { return humanBytes(st.BytesOut) }},
+		{"in/s", 10, false, "rates", func(st *nodeStat, _ netip.AddrPort) string { return humanRate(st.Inflow) }},
+		{"out/s", 10, false, "rates", func(st *nodeStat, _ netip.AddrPort) string { return humanRate(st.Outflow) }},
 	}
 }
 
 // fitColumns returns the columns that fit in width, dropping groups in
 // dropOrder, and the groups it dropped.
-func fitColumns(width int) (cols []column, dropped []string) {
-	cols = allColumns()
+func fitColumns(width int, mem bool) (cols []column, dropped []string) {
+	cols = allColumns(mem)
 	tableWidth := func() int {
 		w := 0
 		for _, c := range cols {
@@ -391,11 +441,11 @@ func (v *view) table(snap swarmState, cols []column, rows []int) []string {
 	lines := []string{format(func(c column) string { return c.head })}
 	for _, i := range rows {
 		st := &snap.nodes[i]
-		var port uint16
+		var point netip.AddrPort
 		if i < len(v.s.nodes) {
-			port = v.s.nodes[i].point.Port()
+			point = v.s.nodes[i].point
 		}
-		lines = append(lines, format(func(c column) string { return c.value(st, port) }))
+		lines = append(lines, format(func(c column) string { return c.value(st, point) }))
 	}
 	return lines
 }

@@ -209,3 +209,24 @@ func TestViewPipe(t *testing.T) {
 	assert.Regexp(t, `^node\s+port\s+peer id\s+conns\s+points\s+msgs in\s+msgs out\s+bytes in\s+bytes out\s+in/s\s+out/s$`, lines[3], "all columns")
 	assert.Len(t, lines, 1+1+1+1+16+2)
 }
+
+// Past finalRows nodes the final table shows finalRows of them, those
+// below their target first, and says how many it left out.
+func TestViewFinalSample(t *testing.T) {
+	s, snap := fakeSwarm(t, finalRows+50, 4, 3, finalRows+40)
+	var buf bytes.Buffer
+	v := newView(s, &buf, &buf)
+	v.final(snap)
+	lines := strings.Split(strings.Trim(buf.String(), "\n"), "\n")
+	require.Len(t, lines, 1+finalRows+1, "headings, rows, the note")
+	assert.Regexp(t, `^\s+3\s`, lines[4], "node 3, below target, in order")
+	assert.Regexp(t, `^\s+140\s`, lines[finalRows], "node 140, below target, shown though past the first 100")
+	assert.Equal(t, "+50 more nodes · -json prints every node", lines[len(lines)-1])
+
+	// On a terminal too.
+	buf.Reset()
+	v = &view{s: s, w: &buf, tty: true, size: func() (int, int, error) { return 200, 50, nil }}
+	v.final(snap)
+	assert.Contains(t, buf.String(), "+50 more nodes")
+	assert.Equal(t, 3+1+finalRows+1, strings.Count(buf.String(), "\x1b[K"))
+}
