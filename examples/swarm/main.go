@@ -49,15 +49,24 @@ const (
 
 // Tunables of the demo.
 const (
-	defaultTarget   = 4
-	discoverMin     = 100 * time.Millisecond // discovery round period, jittered
-	discoverJitter  = 100 * time.Millisecond
-	dialsPerRound   = 3
-	dialTimeout     = time.Second
-	shutdownTimeout = 5 * time.Second
-	settleTimeout   = time.Second
-	ttyRefresh      = 250 * time.Millisecond
-	pipeRefresh     = time.Second
+	defaultTarget  = 4
+	discoverMin    = 100 * time.Millisecond // discovery round period, jittered
+	discoverJitter = 100 * time.Millisecond
+	dialsPerRound  = 3
+	// dialTimeout bounds each dial of the discovery loop, and
+	// handshakeTimeout is the pools' ConnectionTimeout and
+	// AuthenticationTimeout. One second was plenty for 16 nodes but not
+	// for 10,000 on 2 shared cores (-net mem): there, 80% of the dials
+	// ran out of time waiting for the connection message, and every
+	// failure left the far end a dead handshake, so that in 4 minutes
+	// only 60% of the nodes reached their target; with 5 s they all did
+	// in 51 s.
+	dialTimeout      = 5 * time.Second
+	handshakeTimeout = 5 * time.Second
+	shutdownTimeout  = 5 * time.Second
+	settleTimeout    = time.Second
+	ttyRefresh       = 250 * time.Millisecond
+	pipeRefresh      = time.Second
 	// memPort is where every node listens with -net mem, each on a host
 	// of its own; maxMemNodes is how many hosts p2ppooltest.NewHost has.
 	memPort     = 9732
@@ -333,8 +342,8 @@ func newSwarm(ctx context.Context, o *options) (*swarm, error) {
 			ExpectedConnections:    o.target + 2,
 			MaxConnections:         2*o.target + 2,
 			MaxIncomingConnections: max(20, o.nodes),
-			ConnectionTimeout:      2 * time.Second,
-			AuthenticationTimeout:  2 * time.Second,
+			ConnectionTimeout:      handshakeTimeout,
+			AuthenticationTimeout:  handshakeTimeout,
 			MaxUploadSpeed:         o.cap, // wire bytes, shared by the node's connections
 			// The demo's discovery asks every 100–200 ms (discover), far
 			// faster than octez's 5 s: its peers answer each time rather
@@ -517,14 +526,22 @@ func (n *node) discover(ctx context.Context) {
 // (TooManyConnections nack), already connected to us under another
 // handshake, or being dialled by us at the same time.
 func (n *node) dialSome(ctx context.Context) {
-	var cands []netip.AddrPort
+	// A uniform sample of dialsPerRound candidates (reservoir sampling),
+	// without a list of all the node's known points each round.
+	var cands [dialsPerRound]netip.AddrPort
+	seen := 0
 	for pt, info := range n.pool.Points().All() {
-		if info.State == p2ppool.PointDisconnected && pt != n.point {
-			cands = append(cands, pt)
+		if info.State != p2ppool.PointDisconnected || pt == n.point {
+			continue
 		}
+		if seen < dialsPerRound {
+			cands[seen] = pt
+		} else if k := rand.N(seen + 1); k < dialsPerRound {
+			cands[k] = pt
+		}
+		seen++
 	}
-	rand.Shuffle(len(cands), func(i, j int) { cands[i], cands[j] = cands[j], cands[i] })
-	for _, pt := range cands[:min(len(cands), dialsPerRound)] {
+	for _, pt := range cands[:min(seen, dialsPerRound)] {
 		if n.pool.Conns().Len() >= n.target {
 			return
 		}
