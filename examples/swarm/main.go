@@ -52,7 +52,10 @@ const (
 	defaultTarget  = 4
 	discoverMin    = 100 * time.Millisecond // discovery round period, jittered
 	discoverJitter = 100 * time.Millisecond
-	dialsPerRound  = 3
+	// discoverMaxBackoff is the longest extra wait of a node whose
+	// discovery rounds gain nothing (see discover).
+	discoverMaxBackoff = 3200 * time.Millisecond
+	dialsPerRound      = 3
 	// dialTimeout bounds each dial of the discovery loop, and
 	// handshakeTimeout is the pools' ConnectionTimeout and
 	// AuthenticationTimeout. One second was plenty for 16 nodes but not
@@ -504,21 +507,40 @@ func (n *node) bytes() (in, out uint64) {
 // its bounds): every 100–200 ms, while the node has fewer connections than its
 // target, it asks its peers for points (Bootstrap; they answer with
 // Advertise) and dials a few known points it is not connected to.
+//
+// A round that gains no connection doubles the wait before the next, up
+// to discoverMaxBackoff: at 16 nodes a round rarely fails, but at 30,000
+// on 2 cores the nodes still looking would ask and dial so often that
+// handshakes time out for want of CPU, every failure making more rounds.
 func (n *node) discover(ctx context.Context) {
 	t := time.NewTimer(0)
 	defer t.Stop()
+	backoff := time.Duration(0)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		if n.pool.Conns().Len() < n.target {
+		if before := n.pool.Conns().Len(); before < n.target {
 			n.pool.BroadcastBootstrap()
 			n.dialSome(ctx)
+			backoff = nextBackoff(backoff, n.pool.Conns().Len() > before)
+		} else {
+			backoff = 0
 		}
-		t.Reset(discoverMin + rand.N(discoverJitter))
+		t.Reset(discoverMin + rand.N(discoverJitter) + backoff)
 	}
+}
+
+// nextBackoff is the extra wait after a discovery round: none after a
+// round that gained a connection, else double the last (discoverMin the
+// first time), at most discoverMaxBackoff.
+func nextBackoff(last time.Duration, progressed bool) time.Duration {
+	if progressed {
+		return 0
+	}
+	return min(max(2*last, discoverMin), discoverMaxBackoff)
 }
 
 // dialSome connects to up to dialsPerRound known, disconnected points.

@@ -271,3 +271,17 @@ func TestSwarmMemHosts(t *testing.T) {
 	}
 	require.NoError(t, s.shutdown())
 }
+
+// A discovery round that gains nothing doubles the wait before the
+// next, up to discoverMaxBackoff; one that gains a connection resets it.
+func TestDiscoveryBackoff(t *testing.T) {
+	var b time.Duration
+	var seen []time.Duration
+	for range 7 {
+		b = nextBackoff(b, false)
+		seen = append(seen, b)
+	}
+	assert.Equal(t, []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond,
+		800 * time.Millisecond, 1600 * time.Millisecond, 3200 * time.Millisecond, 3200 * time.Millisecond}, seen)
+	assert.Zero(t, nextBackoff(b, true))
+}
