@@ -234,7 +234,10 @@ type savedBudgets struct {
 func (c *conn) saveBudgetsLocked(pi *peerInfo) {
 	c.ctl.mu.Lock()
 	defer c.ctl.mu.Unlock()
-	pi.budgets = &savedBudgets{control: c.ctl.control, abuse: c.ctl.abuse, app: c.ctl.app}
+	// A copy: the ended connection may still touch its own slice (an Allow
+	// that checked the connection just before it ended), while the next
+	// connection of the peer copies from this one.
+	pi.budgets = &savedBudgets{control: c.ctl.control, abuse: c.ctl.abuse, app: slices.Clone(c.ctl.app)}
 }
 
 // restoreBudgets starts c from the budgets its peer's last connection

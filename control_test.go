@@ -398,6 +398,9 @@ func TestStatsStringShowsControl(t *testing.T) {
 	assert.Contains(t, s.String(), "floods=1")
 	assert.Equal(t, "flood", ReasonFlood.String())
 	assert.Equal(t, fmt.Sprint(ReasonFlood), "flood")
+	s = Stats{OversizedMessages: 2, Ended: map[DisconnectReason]uint64{ReasonIdle: 4}}
+	assert.Contains(t, s.String(), "oversized=2")
+	assert.Contains(t, s.String(), fmt.Sprintf("ended: %q=4", ReasonIdle.String()))
 }
 
 // BenchmarkControlFlood: a peer that reads everything sends b.N control

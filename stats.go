@@ -169,5 +169,14 @@ func (s Stats) String() string {
 			fmt.Fprintf(&b, " %q=%d", r.String(), s.Refused[r])
 		}
 	}
+	if s.OversizedMessages > 0 {
+		fmt.Fprintf(&b, " oversized=%d", s.OversizedMessages)
+	}
+	if len(s.Ended) > 0 {
+		b.WriteString(" ended:")
+		for _, r := range slices.Sorted(maps.Keys(s.Ended)) {
+			fmt.Fprintf(&b, " %q=%d", r.String(), s.Ended[r])
+		}
+	}
 	return b.String()
 }
