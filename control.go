@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -206,7 +205,7 @@ func (b *Budget) String() string { return fmt.Sprintf("%s (%v)", b.name, b.limit
 // reader takes it for control messages only, and Allow from whatever
 // goroutine the application calls it in.
 type connBudgets struct {
-	mu      sync.Mutex
+	mu      orderedMutex[atConnBudgets]
 	control [numControlKinds]rate.Bucket
 	abuse   rate.Bucket
 	app     []appBucket
@@ -342,7 +341,7 @@ type advertiseAnswer struct {
 // lock; mu serialises rebuilds (taken before Pool.mu, never under it).
 type advertiseCache struct {
 	cur atomic.Pointer[advertiseAnswer]
-	mu  sync.Mutex
+	mu  orderedMutex[atAdvertise]
 }
 
 // advertisement returns the encoded Advertise to answer a Bootstrap with

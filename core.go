@@ -87,7 +87,7 @@ type core struct {
 	maintainDone chan struct{}
 
 	// saveMu serialises peers-file saves.
-	saveMu sync.Mutex
+	saveMu orderedMutex[atSave]
 
 	// wg counts every goroutine the pool started and every call in
 	// flight that may start one (handshakes); Close waits for it, unless
@@ -109,7 +109,7 @@ type core struct {
 	// Lock order: adv.mu, then mu, then a connection's ctl.mu or a
 	// queue's own lock. mu is never held across network I/O or a user
 	// callback.
-	mu sync.Mutex
+	mu poolMutex
 	// Guarded by mu.
 	closed    bool
 	limits    Limits // SetLimits changes them, not cfg

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"sync"
 	"time"
 )
 
@@ -122,7 +121,7 @@ const DefaultWatchBuffer = 1024
 // watchers. Safe for concurrent use.
 type Watcher struct {
 	hub *eventHub
-	mu  sync.Mutex
+	mu  orderedMutex[atWatcher]
 	// Guarded by mu.
 	buf     ring[Event]
 	pending uint64 // dropped since the last marker was queued
@@ -221,7 +220,7 @@ func (w *Watcher) pushLocked(e Event) {
 // Watcher.mu), which is how events are published only after the tables
 // show the change, and in the order of the changes.
 type eventHub struct {
-	mu       sync.Mutex
+	mu       orderedMutex[atEvents]
 	watchers map[*Watcher]struct{}
 	closed   bool
 	// conds holds, per Condition, the channel its waiters wait on: made

@@ -3,7 +3,6 @@ package p2ppool
 import (
 	"context"
 	"runtime"
-	"sync"
 )
 
 // Re-entrancy: what happens when a callback the pool runs (a Conns().OnNew
@@ -48,7 +47,7 @@ type poolGoroutine struct {
 // goroutines is the registry. Its lock is a leaf: nothing else is taken
 // under it, and no callback runs under it.
 type goroutines struct {
-	mu sync.Mutex
+	mu orderedMutex[atGoroutines]
 	// Guarded by mu.
 	byID map[uint64]*poolGoroutine
 	// held are the connections one of whose goroutines waits in a
