@@ -9,9 +9,17 @@ import (
 )
 
 // acl is the pool's access control (octez P2p_acl): permanent bans of
-// addresses and peers, and the automatic greylists. Guarded by Pool.mu;
-// none of its methods reads the clock.
+// addresses and peers, and the automatic greylists. Guarded by the pool
+// lock (locks.go), as admission reads it in its decisions and a
+// greylisting ends the connections the registry lists at that moment;
+// none of its methods but punish and countdownNow reads the clock.
 type acl struct {
+	// Immutable after core.wire.
+	pool *poolMutex
+	tab  *tables   // trusted peers and points are spared punishment
+	reg  *registry // the connections a greylisting ends
+
+	// Guarded by pool.
 	bannedAddrs greylist.Multiset[netip.Addr]
 	bannedPeers greylist.Multiset[PeerID]
 	addrs       *greylist.AddrGreylist
@@ -96,62 +104,9 @@ func (a *acl) unbanPeer(id PeerID) {
 // for concurrent use.
 type ACL struct{ p *core }
 
-// greylistAddrLocked greylists addr and returns the connections to end:
-// every running connection from that address. p.mu must be held.
-func (p *core) greylistAddrLocked(addr netip.Addr, now time.Time) []*conn {
-	p.acl.addrs.Add(addr, now)
-	return p.connsFromLocked(addr)
-}
-
-// connsFromLocked lists the running connections whose peer is at addr.
-// p.mu must be held.
-func (p *core) connsFromLocked(addr netip.Addr) []*conn {
-	addr = addr.Unmap()
-	var out []*conn
-	for _, c := range p.conns {
-		if ap, ok := addrPortOf(c.info.RemoteAddr); ok && ap.Addr() == addr {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
-// trustedAddrLocked: a trusted point has this address. Automatic
-// greylisting spares trusted points and peers. p.mu must be held.
-func (p *core) trustedAddrLocked(addr netip.Addr) bool {
-	addr = addr.Unmap()
-	for pt, pi := range p.points {
-		if pi.Trusted && pt.Addr() == addr {
-			return true
-		}
-	}
-	return false
-}
-
 func endAll(conns []*conn, reason DisconnectReason) {
 	for _, c := range conns {
 		c.end(&DisconnectError{Reason: reason}, false)
-	}
-}
-
-// punish greylists, after a protocol violation, the address (and, once
-// authenticated, the peer id) of the offender, as octez does, unless the
-// operator trusts them. New connections from them are refused; other
-// running connections from the same address are left alone (many peers
-// may share an address behind a NAT): a misbehaving peer costs only its
-// own connection.
-func (p *core) punish(addr netip.Addr, peer PeerID) {
-	now := time.Now()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if pi := p.peers[peer]; !peer.IsZero() && pi != nil && pi.Trusted {
-		return
-	}
-	if addr.IsValid() && !p.trustedAddrLocked(addr) {
-		p.acl.addrs.Add(addr, now)
-	}
-	if !peer.IsZero() {
-		p.acl.greylistPeer(peer, now)
 	}
 }
 
@@ -163,7 +118,7 @@ func (a ACL) GreylistAddr(addr netip.Addr) error {
 	if err := p.lockOpen(); err != nil {
 		return err
 	}
-	victims := p.greylistAddrLocked(addr, time.Now())
+	victims := p.acl.greylistAddrLocked(addr, time.Now())
 	p.mu.Unlock()
 	endAll(victims, ReasonGreylisted)
 	return nil
@@ -184,7 +139,7 @@ func (a ACL) GreylistPeer(peer PeerID) error {
 	}
 	p.acl.greylistPeer(peer, now)
 	var victims []*conn
-	if c := p.conns[peer]; c != nil {
+	if c := p.reg.conns[peer]; c != nil {
 		if ap, ok := addrPortOf(c.info.RemoteAddr); ok {
 			p.acl.addrs.Add(ap.Addr(), now)
 		}
@@ -251,7 +206,7 @@ func (a ACL) BanAddr(addr netip.Addr, banPeers bool) error {
 		return err
 	}
 	p.acl.bannedAddrs.Add(greylist.Key(addr))
-	victims := p.connsFromLocked(addr)
+	victims := p.reg.connsFromLocked(addr)
 	if banPeers {
 		for _, c := range victims {
 			p.acl.bannedPeers.Add(c.info.Peer)
@@ -271,7 +226,7 @@ func (a ACL) UnbanAddr(addr netip.Addr) error {
 	}
 	defer p.mu.Unlock()
 	p.acl.unbanAddr(addr)
-	for _, c := range p.connsFromLocked(addr) {
+	for _, c := range p.reg.connsFromLocked(addr) {
 		p.acl.unbanPeer(c.info.Peer)
 	}
 	return nil
@@ -284,15 +239,6 @@ func (a ACL) AddrBanned(addr netip.Addr) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.acl.bannedAddr(addr)
-}
-
-// greylistCountdown ages the address greylist one step (octez's bloomer
-// countdown, every ip_greylist_cleanup_delay/16).
-func (p *core) greylistCountdown() {
-	now := time.Now()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.acl.countdown(now)
 }
 
 // ACLList is a snapshot of the ACL, for display.
@@ -334,4 +280,42 @@ func (a ACL) List() ACLList {
 	slices.SortFunc(l.BannedAddrs, netip.Addr.Compare)
 	slices.SortFunc(l.BannedPeers, func(a, b PeerID) int { return slices.Compare(a[:], b[:]) })
 	return l
+}
+
+// greylistAddrLocked greylists addr and returns the connections to end:
+// every running connection from that address. a.pool must be held.
+func (a *acl) greylistAddrLocked(addr netip.Addr, now time.Time) []*conn {
+	a.pool.assertHeld()
+	a.addrs.Add(addr, now)
+	return a.reg.connsFromLocked(addr)
+}
+
+// punish greylists, after a protocol violation, the address (and, once
+// authenticated, the peer id) of the offender, as octez does, unless the
+// operator trusts them. New connections from them are refused; other
+// running connections from the same address are left alone (many peers
+// may share an address behind a NAT): a misbehaving peer costs only its
+// own connection.
+func (a *acl) punish(addr netip.Addr, peer PeerID) {
+	now := time.Now()
+	a.pool.Lock()
+	defer a.pool.Unlock()
+	if pi := a.tab.peers[peer]; !peer.IsZero() && pi != nil && pi.Trusted {
+		return
+	}
+	if addr.IsValid() && !a.tab.trustedAddrLocked(addr) {
+		a.addrs.Add(addr, now)
+	}
+	if !peer.IsZero() {
+		a.greylistPeer(peer, now)
+	}
+}
+
+// countdownNow ages the address greylist one step (octez's bloomer
+// countdown, every ip_greylist_cleanup_delay/16).
+func (a *acl) countdownNow() {
+	now := time.Now()
+	a.pool.Lock()
+	defer a.pool.Unlock()
+	a.countdown(now)
 }

@@ -214,7 +214,7 @@ type Conns[Msg, ConnMeta any] struct {
 
 // All returns the established connections, oldest first.
 func (v Conns[Msg, ConnMeta]) All() []*Connection[Msg, ConnMeta] {
-	cs := v.p.connections()
+	cs := v.p.reg.connections()
 	out := make([]*Connection[Msg, ConnMeta], len(cs))
 	for i, c := range cs {
 		out[i] = typed[Msg, ConnMeta](c)
@@ -227,14 +227,14 @@ func (v Conns[Msg, ConnMeta]) Len() int {
 	p := v.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return len(p.conns)
+	return len(p.reg.conns)
 }
 
 // ByPeer returns the connection with peer, if any (octez find_by_peer_id).
 func (v Conns[Msg, ConnMeta]) ByPeer(peer PeerID) (*Connection[Msg, ConnMeta], bool) {
 	p := v.p
 	p.mu.Lock()
-	c := p.conns[peer]
+	c := p.reg.conns[peer]
 	p.mu.Unlock()
 	return typed[Msg, ConnMeta](c), c != nil
 }
@@ -246,7 +246,7 @@ func (v Conns[Msg, ConnMeta]) ByPoint(pt netip.AddrPort) (*Connection[Msg, ConnM
 	pt = wire.NormalizePoint(pt)
 	p.mu.Lock()
 	var found *conn
-	for _, c := range p.conns {
+	for _, c := range p.reg.conns {
 		if c.info.Point == pt {
 			found = c
 			break
@@ -450,7 +450,7 @@ func (c *conn) mayWait() error {
 	if !c.writerCallback.Load() {
 		return nil
 	}
-	if g, ok := c.pool.gs.self(); ok && g.writer && g.conn == c {
+	if g, ok := c.pool.life.gs.self(); ok && g.writer && g.conn == c {
 		return fmt.Errorf("p2ppool: write waiting for the connection's writer from its own callback: %w", ErrReentrant)
 	}
 	return nil
@@ -471,7 +471,7 @@ func (c *conn) pushNow(it outItem) error {
 // want of the pool's outgoing budget (err says which).
 func (c *conn) countDrop(err error) {
 	c.dropped.Add(1)
-	c.pool.dropped.Add(1)
+	c.pool.count.dropped.Add(1)
 	if errors.Is(err, ErrOutgoingBudgetFull) {
 		c.pool.outBudget.drops.Add(1)
 		c.pool.cfg.Metrics.MsgDropped(DropOutgoingBudget)
@@ -512,7 +512,7 @@ func (c *conn) disconnect(ctx context.Context, wait bool) error {
 		c.end(&DisconnectError{Reason: ReasonLocal}, wait)
 	}
 	// Else it had ended already: wait for its teardown all the same.
-	if g, ok := c.pool.gs.self(); ok && g.conn != nil {
+	if g, ok := c.pool.life.gs.self(); ok && g.conn != nil {
 		// Called from a callback on a connection's reader or writer:
 		// waiting could wait for this very goroutine, or for one that
 		// waits for it (two callbacks disconnecting each other's
@@ -556,7 +556,7 @@ func (c *conn) end(cause *DisconnectError, drain bool) {
 func (c *conn) run() {
 	// Registered as this connection's, for the calls its callbacks make
 	// (reentry.go).
-	defer c.pool.track(poolGoroutine{conn: c})()
+	defer c.pool.life.track(poolGoroutine{conn: c})()
 	// Opened here rather than in startConnection, so that ConnOpened
 	// always comes before the connection's ConnClosed.
 	c.pool.cfg.Metrics.ConnOpened(c.info.Incoming)
@@ -565,7 +565,7 @@ func (c *conn) run() {
 	g.Go(func() error {
 		// Not counted in the pool's wait group, but the reader waits for
 		// it.
-		defer c.pool.track(poolGoroutine{conn: c, writer: true})()
+		defer c.pool.life.track(poolGoroutine{conn: c, writer: true})()
 		c.writeLoop()
 		return nil
 	})
@@ -583,7 +583,7 @@ func (c *conn) run() {
 		reason = de.Reason
 	}
 	if reason < numReasons {
-		c.pool.ended[reason].Add(1)
+		c.pool.count.ended[reason].Add(1)
 	}
 	c.pool.cfg.Metrics.ConnClosed(reason, time.Since(c.info.Established))
 	close(c.done)
@@ -632,7 +632,7 @@ func (c *conn) readLoop() *DisconnectError {
 				case errors.Is(err, ErrUnknownTag) && c.pool.cfg.UnknownMessages == UnknownMessagesIgnore:
 					c.app.release()
 					c.unknown.Add(1)
-					c.pool.unknown.Add(1)
+					c.pool.count.unknown.Add(1)
 					continue
 				}
 				return c.protocolError(tag, err)
@@ -671,11 +671,11 @@ func (c *conn) readLoop() *DisconnectError {
 			c.pool.onAdvertise(c.info.Peer, m.Points)
 		case wire.TagSwapRequest:
 			if !c.pool.cfg.ClosedNetwork {
-				c.pool.onSwapRequest(c, m.Point)
+				c.pool.swaps.onRequest(c, m.Point)
 			}
 		case wire.TagSwapAck:
 			if !c.pool.cfg.ClosedNetwork {
-				c.pool.onSwapAck(c, m.Point)
+				c.pool.swaps.onAck(c, m.Point)
 			}
 		}
 	}
@@ -704,11 +704,11 @@ func (c *conn) violation(err error) *DisconnectError {
 	if errors.Is(err, ErrMessageTooLarge) || errors.Is(err, socket.ErrInvalidMessageSize) && errors.Is(err, dataenc.ErrTooLarge) {
 		// Over its Encoding's bound, or a size prefix over the largest
 		// of them (the socket refuses it before anything is allocated).
-		c.pool.oversized.Add(1)
+		c.pool.count.oversized.Add(1)
 	}
 	c.cause.CompareAndSwap(nil, cause)
 	ap, _ := addrPortOf(c.info.RemoteAddr)
-	c.pool.punish(ap.Addr(), c.info.Peer)
+	c.pool.acl.punish(ap.Addr(), c.info.Peer)
 	return cause
 }
 

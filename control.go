@@ -229,7 +229,7 @@ type savedBudgets struct {
 }
 
 // saveBudgets records c's budgets for the next connection of its peer.
-// p.mu must be held (c.ctl.mu is taken after it).
+// The pool lock must be held (c.ctl.mu comes after it: locks.go).
 func (c *conn) saveBudgetsLocked(pi *peerInfo) {
 	c.ctl.mu.Lock()
 	defer c.ctl.mu.Unlock()
@@ -269,7 +269,7 @@ func (c *conn) allowControl(k controlKind) (bool, *DisconnectError) {
 	if ok {
 		return true, nil
 	}
-	c.pool.control.ignored[k].Add(1)
+	c.pool.count.control.ignored[k].Add(1)
 	if flood {
 		return false, c.flooded(controlKindNames[k])
 	}
@@ -309,7 +309,7 @@ func (c *conn) allow(b *Budget) bool {
 		return true
 	}
 	b.refused.Add(1)
-	c.pool.control.requests.Add(1)
+	c.pool.count.control.requests.Add(1)
 	if flood {
 		c.end(c.flooded(b.name), false)
 	}
@@ -322,10 +322,10 @@ func (c *conn) allow(b *Budget) bool {
 func (c *conn) flooded(what string) *DisconnectError {
 	cause := &DisconnectError{Reason: ReasonFlood, Remote: true, Err: fmt.Errorf("%w: %s", ErrFlood, what)}
 	if c.cause.CompareAndSwap(nil, cause) {
-		c.pool.control.floods.Add(1)
+		c.pool.count.control.floods.Add(1)
 		c.log.Debug("peer flooded", "kind", what)
 		ap, _ := addrPortOf(c.info.RemoteAddr)
-		c.pool.punish(ap.Addr(), c.info.Peer)
+		c.pool.acl.punish(ap.Addr(), c.info.Peer)
 	}
 	return cause
 }
@@ -337,60 +337,25 @@ type advertiseAnswer struct {
 	built time.Time
 }
 
-// advertiseCache holds the current answer. A reader takes it without a
-// lock; mu serialises rebuilds (taken before Pool.mu, never under it).
+// advertiseCache holds the current answer to Bootstrap. A reader takes it
+// without a lock; mu serialises rebuilds (lockAdvertise, taken before the
+// pool lock, under which a rebuild copies the candidates out of the
+// tables; locks.go).
 type advertiseCache struct {
 	cur atomic.Pointer[advertiseAnswer]
 	mu  orderedMutex[atAdvertise]
-}
-
-// advertisement returns the encoded Advertise to answer a Bootstrap with
-// at now, rebuilt when older than advertiseRefresh; nil when no point is
-// advertisable.
-func (p *core) advertisement(now time.Time) []byte {
-	fresh := func(a *advertiseAnswer) bool {
-		return a != nil && now.Sub(a.built) < advertiseRefresh && !now.Before(a.built)
-	}
-	if a := p.adv.cur.Load(); fresh(a) {
-		return a.msg
-	}
-	p.adv.mu.Lock()
-	defer p.adv.mu.Unlock()
-	if a := p.adv.cur.Load(); fresh(a) {
-		return a.msg // built meanwhile
-	}
-	p.mu.Lock()
-	cands := p.advertiseCandidatesLocked()
-	p.mu.Unlock()
-	a := &advertiseAnswer{built: now}
-	if pts := rankAdvertised(cands, maxAdvertised); len(pts) > 0 {
-		m := wire.Message{Tag: wire.TagAdvertise, Points: pts}
-		a.msg = m.Append(nil)
-	}
-	p.adv.cur.Store(a)
-	p.control.advertiseBuilds.Add(1)
-	return a.msg
+	// Immutable after core.wire.
+	pool  *poolMutex
+	tab   *tables
+	count *counters // advertiseBuilds
 }
 
 // advCand is what ranking a point for an Advertise needs, copied out of
-// the table so that the ranking runs outside Pool.mu.
+// the table so that the ranking runs outside the pool lock.
 type advCand struct {
 	pt           netip.AddrPort
 	disconnected bool
 	lastSeen     time.Time
-}
-
-// advertiseCandidatesLocked copies the advertisable points (octez
-// list_known_points ~ignore_private:true: public and not banned). p.mu
-// must be held. It is O(table), and copies only.
-func (p *core) advertiseCandidatesLocked() []advCand {
-	cands := make([]advCand, 0, len(p.points))
-	for _, pi := range p.points {
-		if pi.KnownPublic && !p.acl.bannedAddr(pi.Point.Addr()) {
-			cands = append(cands, advCand{pt: pi.Point, disconnected: pi.State == PointDisconnected, lastSeen: pi.LastSeen().Time})
-		}
-	}
-	return cands
 }
 
 // rankAdvertised picks up to size of cands as octez's list_known_points
@@ -459,4 +424,32 @@ func controlKindOf(tag uint16) (controlKind, bool) {
 		return ctlSwapAck, true
 	}
 	return 0, false
+}
+
+// advertisement returns the encoded Advertise to answer a Bootstrap with
+// at now, rebuilt when older than advertiseRefresh; nil when no point is
+// advertisable.
+func (ac *advertiseCache) advertisement(now time.Time) []byte {
+	fresh := func(a *advertiseAnswer) bool {
+		return a != nil && now.Sub(a.built) < advertiseRefresh && !now.Before(a.built)
+	}
+	if a := ac.cur.Load(); fresh(a) {
+		return a.msg
+	}
+	ac.mu.Lock()
+	defer ac.mu.Unlock()
+	if a := ac.cur.Load(); fresh(a) {
+		return a.msg // built meanwhile
+	}
+	ac.pool.Lock()
+	cands := ac.tab.advertiseCandidatesLocked()
+	ac.pool.Unlock()
+	a := &advertiseAnswer{built: now}
+	if pts := rankAdvertised(cands, maxAdvertised); len(pts) > 0 {
+		m := wire.Message{Tag: wire.TagAdvertise, Points: pts}
+		a.msg = m.Append(nil)
+	}
+	ac.cur.Store(a)
+	ac.count.control.advertiseBuilds.Add(1)
+	return a.msg
 }

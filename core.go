@@ -1,7 +1,6 @@
 package p2ppool
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,8 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"slices"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -22,126 +19,70 @@ import (
 	"github.com/p2ppool/p2ppool/internal/wire"
 )
 
-// core is the pool under its typed layer: tables, ACL, admission,
-// maintenance, swap, events and the peers file, working on connections of
-// bytes (conn) and metadata as values of type any. Pool adds the types
-// where messages and metadata meet bytes.
+// core is the pool under its typed layer: it wires the owned parts below
+// together and runs the flows that cross them (accepting, dialling,
+// establishing and ending a connection, closing the pool). Each part is a
+// type in its own file that owns its state and says what guards it:
+//
+//	tables     peers and points with their histories (tables.go)
+//	registry   the running connections and listeners (registry.go)
+//	admission  inbound caps, pending handshakes, eviction (admission.go)
+//	dialer     outgoing attempts: limiter, scope rule (dialer.go)
+//	acl        bans and greylists (acl.go)
+//	maintainer the maintenance worker (maintenance.go)
+//	swapper    swap requests and acks (swap.go)
+//	lifecycle  the pool's goroutines, context and close (lifecycle.go)
+//	counters   what Stats counts outside the tables (counters.go)
+//	peersFile  the peers file (peersfile.go)
+//
+// The parts that change together in one decision (tables, registry,
+// admission, dialer, ACL, the maintenance's counters and the swap times)
+// share one lock, mu, the pool lock; the lock order is in locks.go. Pool
+// adds the types where messages and metadata meet bytes.
 type core struct {
 	// Immutable after newCore.
 	cfg      Config // with defaults applied; the limits in force are p.limits
 	edge     edge
-	peerMeta peerMetaHooks
 	connMeta connMetaHooks
-	versions socket.Versions
-	sockCfg  socket.Config // Port is filled per handshake from port
-	self     PeerID
+	hello    localHello
 	log      *slog.Logger
-	groups   netGroups
-	// evictSeed keys the subnet hash that protects connections from
-	// eviction, so that no peer can predict which are protected.
-	evictSeed maphash.Seed
-	// ctx is cancelled by Close: it aborts handshakes and dials.
-	ctx    context.Context
-	cancel context.CancelFunc
-	done   chan struct{} // closed when Close or Shutdown begins
+	sched    *sched.Scheduler
 
-	// port is the listening port announced in connection messages.
-	port atomic.Uint32
-	// nextID numbers connections.
-	nextID atomic.Uint64
-	// dropped counts messages dropped on full outgoing queues.
-	dropped atomic.Uint64
-	// unknown counts messages of undeclared tags dropped
-	// (UnknownMessagesIgnore).
-	unknown atomic.Uint64
-	// evictions counts connections evicted for a newcomer.
-	evictions atomic.Uint64
-	// ended counts the connections ended, by reason (Stats.Ended);
-	// oversized the messages refused for a size over the bound
-	// (Stats.OversizedMessages).
-	ended     [numReasons]atomic.Uint64
-	oversized atomic.Uint64
-	// refused counts inbound connections refused, by reason.
-	refused [numRefusals]atomic.Uint64
-
-	// inBudget bounds the incoming bytes held across connections.
-	inBudget *inBudget
-	// outBudget bounds the outgoing bytes held across connections.
+	// The parts, made by newCore; each holds pointers to the parts it
+	// uses.
+	life      *lifecycle
+	count     *counters
+	tab       *tables
+	reg       *registry
+	adm       *admission
+	dial      *dialer
+	acl       *acl
+	maint     *maintainer
+	swaps     *swapper
+	peersFile *peersFile
+	// events fans events out to watchers (its own lock, locks.go).
+	events *eventHub
+	// adv is the cached answer to Bootstrap (control.go).
+	adv *advertiseCache
+	// inBudget and outBudget bound the incoming and outgoing bytes held
+	// across connections (their own locks or atomics).
+	inBudget  *inBudget
 	outBudget *outBudget
 
-	// control counts what the control budgets refused; adv is the cached
-	// answer to Bootstrap (control.go).
-	control controlCounters
-	adv     advertiseCache
-
-	// events fans events out to watchers; it has its own lock, taken
-	// after mu.
-	events eventHub
-
-	// maintainReq wakes the maintenance worker (capacity 1).
-	maintainReq chan struct{}
-	// Guarded by mu: maintenance runs completed, whether one is running,
-	// and a channel closed (and replaced) at the end of each run.
-	maintainRuns int
-	maintaining  bool
-	maintainDone chan struct{}
-
-	// saveMu serialises peers-file saves.
-	saveMu orderedMutex[atSave]
-
-	// wg counts every goroutine the pool started and every call in
-	// flight that may start one (handshakes); Close waits for it, unless
-	// it is called on one of them (see reentry.go).
-	wg sync.WaitGroup
-	// gs registers the goroutines wg counts, and those they wait for, so
-	// that a call made from a callback knows whether it runs on one.
-	gs goroutines
-	// finishOnce releases the scheduler and the watchers once; a Close
-	// called from a callback leaves that to the finisher goroutine,
-	// started once and closed when it exits.
-	finishOnce, finisherOnce sync.Once
-	finisher                 chan struct{}
-	// shutdownSaved: a Shutdown has saved the peers file (once: a
-	// Shutdown called from MarshalJSON during that save must not save
-	// again).
-	shutdownSaved atomic.Bool
-
-	// Lock order: adv.mu, then mu, then a connection's ctl.mu or a
-	// queue's own lock. mu is never held across network I/O or a user
-	// callback.
+	// mu is the pool lock (locks.go).
 	mu poolMutex
 	// Guarded by mu.
-	closed    bool
-	limits    Limits // SetLimits changes them, not cfg
-	listeners map[net.Listener]struct{}
-	conns     map[PeerID]*conn
-	peers     map[PeerID]*peerInfo
-	points    map[netip.AddrPort]*pointInfo
-	// accepted counts handshakes past admission, not yet running: they
-	// hold a connection slot so concurrent handshakes cannot overshoot
-	// the limit (octez quirk 9).
-	accepted int
-	// pending are the incoming handshakes in flight; fails the scores of
-	// the addresses whose handshakes stall; evicting the connections
-	// evicted for a newcomer and not yet torn down, whose slots are
-	// already given away.
-	pending  pendingSet
-	fails    failScores
-	evicting int
-	// closedStat sums the traffic of connections that have ended.
-	closedStat ConnStat
-	acl        *acl
-	sched      *sched.Scheduler
-	// dial limits the outgoing attempts (dialer.go); dialing counts the
-	// attempts past requestPoint that admit has not looked at yet: with
-	// accepted, they hold connection slots.
-	dial    dialer
-	dialing int
-	// latestAccepted and latestSuccessful are the times of the last swap
-	// started and the last one that succeeded (octez, for swap_linger).
-	latestAccepted, latestSuccessful time.Time
-	// myPoints are addresses found to be our own (octez my_id_points).
-	myPoints []netip.AddrPort
+	limits Limits // SetLimits changes them, not cfg
+}
+
+// localHello is what this node says of itself in its handshakes.
+type localHello struct {
+	// Immutable after newCore.
+	versions socket.Versions
+	sock     socket.Config // Port is filled per handshake from port
+	// port is the listening port announced in connection messages; Serve
+	// sets it from its listener when Config.ListeningPort is zero.
+	port atomic.Uint32
 }
 
 // edge is what the typed layer lends the core: the only calls where a
@@ -186,63 +127,82 @@ func newCore(cfg Config, versions socket.Versions, maxMessage int, pm peerMetaHo
 	}
 	id := cfg.Identity
 	p := &core{
-		acl:      acl,
-		sched:    sch,
-		cfg:      cfg,
-		edge:     e,
-		peerMeta: pm,
-		connMeta: cm,
-		versions: versions,
-		sockCfg: socket.Config{
-			PublicKey:        crypto.PublicKey(id.PublicKey),
-			SecretKey:        crypto.SecretKey(id.SecretKey),
-			KeyCache:         crypto.NewChannelKeyCache((*crypto.SecretKey)(&id.SecretKey), 0),
-			ProofOfWorkStamp: crypto.Nonce(id.ProofOfWorkStamp),
-			Version:          versions.Announced(),
-			PowTarget:        target,
-			BinaryChunksSize: cfg.BinaryChunksSize,
-			ChunkPerMessage:  cfg.ChunkPerMessage,
-			MaxMessageSize:   maxMessage,
-		},
-		self:         id.PeerID,
-		groups:       newNetGroups(&cfg),
-		inBudget:     newInBudget(cfg.TotalIncomingQueueSize),
-		outBudget:    newOutBudget(cfg.TotalOutgoingQueueSize),
-		evictSeed:    maphash.MakeSeed(),
-		log:          cfg.Logger,
-		done:         make(chan struct{}),
-		maintainReq:  make(chan struct{}, 1),
-		maintainDone: make(chan struct{}),
-		listeners:    make(map[net.Listener]struct{}),
-		conns:        make(map[PeerID]*conn),
-		peers:        make(map[PeerID]*peerInfo),
-		points:       make(map[netip.AddrPort]*pointInfo),
+		cfg:       cfg,
+		edge:      e,
+		connMeta:  cm,
+		log:       cfg.Logger,
+		sched:     sch,
+		events:    new(eventHub),
+		inBudget:  newInBudget(cfg.TotalIncomingQueueSize),
+		outBudget: newOutBudget(cfg.TotalOutgoingQueueSize),
 	}
+	p.hello.versions = versions
+	p.hello.sock = socket.Config{
+		PublicKey:        crypto.PublicKey(id.PublicKey),
+		SecretKey:        crypto.SecretKey(id.SecretKey),
+		KeyCache:         crypto.NewChannelKeyCache((*crypto.SecretKey)(&id.SecretKey), 0),
+		ProofOfWorkStamp: crypto.Nonce(id.ProofOfWorkStamp),
+		Version:          versions.Announced(),
+		PowTarget:        target,
+		BinaryChunksSize: cfg.BinaryChunksSize,
+		ChunkPerMessage:  cfg.ChunkPerMessage,
+		MaxMessageSize:   maxMessage,
+	}
+	p.hello.port.Store(uint32(cfg.ListeningPort))
 	p.limits = limitsOf(&p.cfg)
-	p.dial.init(p.cfg.Dial)
-	p.ctx, p.cancel = context.WithCancel(context.Background())
-	p.port.Store(uint32(cfg.ListeningPort))
+	p.wire(acl, pm)
 	for _, pt := range cfg.TrustedPoints {
-		p.registerPointLocked(pt).Trusted = true
+		p.mu.Lock()
+		p.tab.registerPointLocked(pt).Trusted = true
+		p.mu.Unlock()
 	}
-	if err := p.loadPeers(); err != nil {
+	if err := p.peersFile.load(); err != nil {
 		sch.Close()
 		return nil, err
 	}
 	return p, nil
 }
 
+// wire makes the parts and gives each the pointers to the parts it uses:
+// the one place where the dependencies between parts are set.
+func (p *core) wire(acl *acl, pm peerMetaHooks) {
+	mu, cfg := &p.mu, &p.cfg
+	p.life = newLifecycle(mu, p.sched, p.events)
+	p.count = &counters{metrics: cfg.Metrics, log: p.log}
+	p.tab = &tables{mu: mu, cfg: cfg, peerMeta: pm, events: p.events}
+	p.reg = newRegistry(mu, p.outBudget)
+	p.dial = newDialer(mu, cfg, p.log, p.life.done)
+	p.adm = &admission{mu: mu, cfg: cfg, log: p.log, limits: &p.limits, groups: newNetGroups(cfg), evictSeed: maphash.MakeSeed()}
+	p.acl = acl
+	p.maint = newMaintainer(mu, cfg, &p.limits)
+	p.swaps = &swapper{mu: mu, cfg: cfg}
+	p.peersFile = &peersFile{pool: mu, cfg: cfg}
+	p.adv = &advertiseCache{pool: mu}
+
+	p.tab.init(p.dial, p.acl)
+	p.dial.tab, p.dial.reg, p.dial.acl, p.dial.events, p.dial.limits = p.tab, p.reg, p.acl, p.events, &p.limits
+	p.adm.tab, p.adm.reg, p.adm.acl, p.adm.events = p.tab, p.reg, p.acl, p.events
+	p.acl.pool, p.acl.tab, p.acl.reg = mu, p.tab, p.reg
+	p.maint.life, p.maint.tab, p.maint.reg, p.maint.dial, p.maint.acl, p.maint.events, p.maint.swaps =
+		p.life, p.tab, p.reg, p.dial, p.acl, p.events, p.swaps
+	p.maint.attempt, p.maint.bootstrap = p.attempt, p.broadcastBootstrap
+	p.swaps.life, p.swaps.tab, p.swaps.reg, p.swaps.dial, p.swaps.events = p.life, p.tab, p.reg, p.dial, p.events
+	p.swaps.attempt = p.attempt
+	p.peersFile.life, p.peersFile.tab = p.life, p.tab
+	p.adv.tab, p.adv.count = p.tab, p.count
+}
+
 // start starts the pool's background goroutines.
 func (p *core) start() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.goLocked(p.housekeeping)
-	if p.maintenanceEnabled() {
+	p.life.goLocked(p.housekeeping)
+	if maintains(&p.cfg) {
 		// The maintenance worker is one a Maintain from its callbacks
 		// would wait for.
-		p.goLocked(func() {
-			defer p.track(poolGoroutine{maint: true})()
-			p.maintenance()
+		p.life.goLocked(func() {
+			defer p.life.track(poolGoroutine{maint: true})()
+			p.maint.run()
 		})
 	}
 }
@@ -262,23 +222,24 @@ func (p *core) housekeeping() {
 	for {
 		select {
 		case <-countdown.C:
-			p.greylistCountdown()
+			p.acl.countdownNow()
 		case <-save:
-			if err := p.savePeers(); err != nil {
+			if err := p.peersFile.save(); err != nil {
 				p.log.Error("periodic save of the peers file failed", "err", err)
 			}
-		case <-p.ctx.Done():
+		case <-p.life.ctx.Done():
 			return
 		}
 	}
 }
 
-// publishLocked publishes e to the watchers. p.mu must be held: events are
-// published in the order of the table changes they report, after them.
-func (p *core) publishLocked(e Event) { p.events.publish(e) }
-
-// publish publishes an event that reports no table change.
-func (p *core) publish(e Event) { p.events.publish(e) }
+// publishLocked publishes e to the watchers. The pool lock must be held:
+// events are published in the order of the table changes they report,
+// after them.
+func (p *core) publishLocked(e Event) {
+	p.mu.assertHeld()
+	p.events.publish(e)
+}
 
 // config is Pool.Config.
 func (p *core) config() Config {
@@ -287,50 +248,29 @@ func (p *core) config() Config {
 	return p.limits.apply(p.cfg)
 }
 
-// lockOpen locks p.mu if the pool is open; once Close or Shutdown has
+// lockOpen takes the pool lock if the pool is open; once Close or Shutdown has
 // begun it returns ErrPoolClosed, unlocked.
 func (p *core) lockOpen() error {
 	p.mu.Lock()
-	if p.closed {
+	if p.reg.closed {
 		p.mu.Unlock()
 		return ErrPoolClosed
 	}
 	return nil
 }
 
-// isClosed reports whether Close or Shutdown has begun.
-func (p *core) isClosed() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
 // enter registers a call that may start goroutines or connections, and
 // its goroutine as one of the pool's; it fails once the pool is closing.
-// Pair with p.leave(untrack).
+// Pair with p.life.leave(untrack).
 func (p *core) enter() (untrack func(), err error) {
 	p.mu.Lock()
-	if p.closed {
+	if p.reg.closed {
 		p.mu.Unlock()
 		return nil, ErrPoolClosed
 	}
-	p.wg.Add(1)
+	p.life.wg.Add(1)
 	p.mu.Unlock()
-	return p.track(poolGoroutine{}), nil
-}
-
-// goLocked starts f on a goroutine owned by the pool. p.mu must be held
-// and the pool open.
-func (p *core) goLocked(f func()) {
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		defer p.track(poolGoroutine{})()
-		f()
-	}()
+	return p.life.track(poolGoroutine{}), nil
 }
 
 // serve is Pool.Serve.
@@ -339,22 +279,22 @@ func (p *core) serve(ln net.Listener) error {
 	// pool is open: registered after the check, it could miss
 	// beginClose, and Close would wait forever for this Accept loop.
 	p.mu.Lock()
-	if p.closed {
+	if p.reg.closed {
 		p.mu.Unlock()
 		ln.Close()
 		return ErrPoolClosed
 	}
-	p.wg.Add(1)
-	p.listeners[ln] = struct{}{}
+	p.life.wg.Add(1)
+	p.reg.listeners[ln] = struct{}{}
 	p.mu.Unlock()
-	defer p.leave(p.track(poolGoroutine{}))
+	defer p.life.leave(p.life.track(poolGoroutine{}))
 	testHookServeRegistered()
 	if addr, ok := ln.Addr().(*net.TCPAddr); ok {
-		p.port.CompareAndSwap(0, uint32(addr.Port))
+		p.hello.port.CompareAndSwap(0, uint32(addr.Port))
 	}
 	defer func() {
 		p.mu.Lock()
-		delete(p.listeners, ln)
+		delete(p.reg.listeners, ln)
 		p.mu.Unlock()
 		ln.Close()
 	}()
@@ -363,7 +303,7 @@ func (p *core) serve(ln net.Listener) error {
 		nc, err := ln.Accept()
 		if err != nil {
 			select {
-			case <-p.done: // beginClose closed the listener
+			case <-p.life.done: // beginClose closed the listener
 				return ErrPoolClosed
 			default:
 			}
@@ -373,7 +313,7 @@ func (p *core) serve(ln net.Listener) error {
 				select {
 				case <-time.After(delay):
 					continue
-				case <-p.ctx.Done():
+				case <-p.life.ctx.Done():
 					return ErrPoolClosed
 				}
 			}
@@ -381,12 +321,12 @@ func (p *core) serve(ln net.Listener) error {
 		}
 		delay = 0
 		p.mu.Lock()
-		if p.closed {
+		if p.reg.closed {
 			p.mu.Unlock()
 			nc.Close()
 			return ErrPoolClosed
 		}
-		p.goLocked(func() { p.accept(p.ctx, nc) })
+		p.life.goLocked(func() { p.accept(p.life.ctx, nc) })
 		p.mu.Unlock()
 	}
 }
@@ -408,10 +348,10 @@ func isTemporaryAcceptError(err error) bool {
 
 // broadcastBootstrap is Pool.BroadcastBootstrap.
 func (p *core) broadcastBootstrap() {
-	p.broadcast(bootstrapMsg, func(c *conn) bool { return !c.info.PrivateNode }, func(c *conn) {
+	p.reg.broadcast(bootstrapMsg, func(c *conn) bool { return !c.info.PrivateNode }, func(c *conn) {
 		// Only a Bootstrap that was queued is announced: one dropped on a
 		// full queue is counted in Stats.Dropped instead.
-		p.publish(Event{Kind: EventBootstrapSent, Peer: c.info.Peer})
+		p.events.publish(Event{Kind: EventBootstrapSent, Peer: c.info.Peer})
 	})
 }
 
@@ -419,56 +359,6 @@ var (
 	bootstrapMsg  = (&wire.Message{Tag: wire.TagBootstrap}).Append(nil)
 	disconnectMsg = (&wire.Message{Tag: wire.TagDisconnect}).Append(nil)
 )
-
-// connections returns the established connections, oldest first.
-func (p *core) connections() []*conn {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	out := make([]*conn, 0, len(p.conns))
-	for _, c := range p.conns {
-		out = append(out, c)
-	}
-	slices.SortFunc(out, func(a, b *conn) int { return cmp.Compare(a.info.ID, b.info.ID) })
-	return out
-}
-
-// broadcast queues the encoded message b on the connections to that
-// match, never waiting. A message larger than smallMessage stays one
-// copy, shared read-only by every writer and charged once to the
-// outgoing budget until the last writer is done with it; if the budget
-// has no room for it, it is dropped everywhere. A small one is copied
-// into each queue's open arena, which is what it costs there anyway.
-// queued, if not nil, is called for each connection the message was
-// queued on (not under the pool's lock). It returns how many those were.
-func (p *core) broadcast(b []byte, to func(*conn) bool, queued func(*conn)) int {
-	var sh *sharedOut
-	if len(b) > smallMessage {
-		var ok bool
-		if sh, ok = newSharedOut(p.outBudget, len(b)); ok {
-			defer sh.unref()
-		}
-	}
-	n := 0
-	for _, c := range p.connections() {
-		if !to(c) {
-			continue
-		}
-		if len(b) > smallMessage && sh == nil {
-			c.countDrop(ErrOutgoingBudgetFull)
-			continue
-		}
-		if sh != nil {
-			sh.ref() // the queue's, released with the item
-		}
-		if c.pushNow(outItem{b: b, sh: sh}) == nil {
-			n++
-			if queued != nil {
-				queued(c)
-			}
-		}
-	}
-	return n
-}
 
 // onBootstrap answers a peer's Bootstrap with an Advertise of known public
 // points (octez: nothing for private peers, in a closed network, without
@@ -479,7 +369,7 @@ func (p *core) onBootstrap(c *conn) {
 	if p.cfg.ClosedNetwork || p.cfg.DisablePeerDiscovery {
 		return
 	}
-	p.publish(Event{Kind: EventBootstrapReceived, Peer: c.info.Peer})
+	p.events.publish(Event{Kind: EventBootstrapReceived, Peer: c.info.Peer})
 	if c.info.PrivateNode {
 		return
 	}
@@ -487,12 +377,12 @@ func (p *core) onBootstrap(c *conn) {
 		c.countDrop(ErrQueueFull)
 		return
 	}
-	msg := p.advertisement(time.Now())
+	msg := p.adv.advertisement(time.Now())
 	if msg == nil {
 		return
 	}
 	if c.pushNow(outItem{b: msg}) == nil {
-		p.publish(Event{Kind: EventAdvertiseSent, Peer: c.info.Peer})
+		p.events.publish(Event{Kind: EventAdvertiseSent, Peer: c.info.Peer})
 	}
 }
 
@@ -506,8 +396,8 @@ func (p *core) onAdvertise(from PeerID, pts []netip.AddrPort) {
 	// The points are learned from the address of the connection that
 	// brought them (the one whose reader calls this); once it has left
 	// the table, they are not learned at all.
-	if c := p.conns[from]; c != nil {
-		p.registerNewPointsLocked(pts, c.remoteAddr)
+	if c := p.reg.conns[from]; c != nil {
+		p.tab.registerNewPointsLocked(pts, c.remoteAddr)
 	}
 	p.mu.Unlock()
 }
@@ -517,20 +407,8 @@ func (p *core) onAdvertise(from PeerID, pts []netip.AddrPort) {
 func (p *core) removeConnection(c *conn) {
 	now := time.Now()
 	p.mu.Lock()
-	registered := p.conns[c.info.Peer] == c
-	if registered {
-		delete(p.conns, c.info.Peer)
-		if c.evicted {
-			p.evicting--
-		}
-	}
-	// Keep the traffic of ended connections in the pool's totals.
-	cs := c.stat()
-	p.closedStat.MsgsSent += cs.MsgsSent
-	p.closedStat.MsgsRecv += cs.MsgsRecv
-	p.closedStat.BytesSent += cs.BytesSent
-	p.closedStat.BytesRecv += cs.BytesRecv
-	if pi := p.peers[c.info.Peer]; pi != nil {
+	registered := p.reg.endedLocked(c)
+	if pi := p.tab.peers[c.info.Peer]; pi != nil {
 		if registered {
 			c.saveBudgetsLocked(pi)
 		}
@@ -539,17 +417,17 @@ func (p *core) removeConnection(c *conn) {
 		}
 	}
 	if c.info.Point.IsValid() {
-		if pi := p.points[c.info.Point]; pi != nil && pi.State == PointRunning && pi.Peer == c.info.Peer {
+		if pi := p.tab.points[c.info.Point]; pi != nil && pi.State == PointRunning && pi.Peer == c.info.Peer {
 			pi.setDisconnected(&p.cfg.Reconnection, now)
 		}
 	}
 	cause, _ := context.Cause(c.ctx).(*DisconnectError)
 	p.publishLocked(Event{Kind: EventDisconnection, Peer: c.info.Peer, IDPoint: c.info.Point, Err: cause})
-	if len(p.conns) < p.limits.MinConnections {
+	if len(p.reg.conns) < p.limits.MinConnections {
 		// octez broadcast_too_few_connections (p2p_connect_handler.ml:249-250)
 		p.events.broadcast(CondTooFewConnections)
-		if p.maintenanceEnabled() {
-			p.wakeMaintenance()
+		if maintains(&p.cfg) {
+			p.maint.wake()
 		}
 	}
 	p.mu.Unlock()
@@ -559,22 +437,22 @@ func (p *core) removeConnection(c *conn) {
 // close is Pool.Close.
 func (p *core) close() error {
 	conns := p.beginClose()
-	p.cancel()
+	p.life.cancel()
 	cause := &DisconnectError{Reason: ReasonPoolClosed}
 	for _, c := range conns {
 		c.end(cause, false)
 	}
-	if g, ok := p.gs.self(); ok && g.inWaitGroup() {
-		// Called from a callback on one of the pool's goroutines: p.wg
+	if g, ok := p.life.gs.self(); ok && g.inWaitGroup() {
+		// Called from a callback on one of the pool's goroutines: p.life.wg
 		// counts the caller, or a goroutine that waits for it. Everything
 		// is cut and cancelled; the goroutines exit once the callbacks
 		// return, and the finisher then releases the rest.
-		p.finishLater()
+		p.life.finishLater()
 		return nil
 	}
-	p.wg.Wait()
-	p.finish()
-	p.waitFinisher()
+	p.life.wg.Wait()
+	p.life.finish()
+	p.life.waitFinisher()
 	return nil
 }
 
@@ -583,30 +461,26 @@ func (p *core) close() error {
 func (p *core) beginClose() []*conn {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !p.closed {
-		p.closed = true
-		close(p.done)
-		for ln := range p.listeners {
+	if !p.reg.closed {
+		p.reg.closed = true
+		close(p.life.done)
+		for ln := range p.reg.listeners {
 			ln.Close()
 		}
 	}
-	conns := make([]*conn, 0, len(p.conns))
-	for _, c := range p.conns {
-		conns = append(conns, c)
-	}
-	return conns
+	return p.reg.connectionsLocked()
 }
 
 // shutdown is Pool.Shutdown.
 func (p *core) shutdown(ctx context.Context) error {
-	self, _ := p.gs.self()
+	self, _ := p.life.gs.self()
 	conns := p.beginClose()
 	// octez saves the peers before tearing down, so the file records the
 	// connections as they were. Once, and not from MarshalJSON: the save
 	// that called it is writing the file.
 	var saveErr error
-	if self.saving == 0 && p.shutdownSaved.CompareAndSwap(false, true) {
-		saveErr = p.savePeers()
+	if self.saving == 0 && p.peersFile.saved.CompareAndSwap(false, true) {
+		saveErr = p.peersFile.save()
 		if saveErr != nil {
 			p.log.Error("saving the peers file failed", "err", saveErr)
 		}
@@ -625,10 +499,10 @@ func (p *core) shutdown(ctx context.Context) error {
 		// Called from a callback on a connection's reader or writer:
 		// that connection cannot end before this returns, nor may another
 		// Shutdown wait for it (two callbacks would wait for each other).
-		p.gs.hold(self.conn)
+		p.life.gs.hold(self.conn)
 	}
-	err := p.waitConns(ctx, conns)
-	p.cancel()
+	err := p.life.waitConns(ctx, conns)
+	p.life.cancel()
 	p.close()
 	return errors.Join(err, saveErr)
 }

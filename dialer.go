@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"sync/atomic"
 	"time"
 
 	"github.com/p2ppool/p2ppool/internal/rate"
-	"github.com/p2ppool/p2ppool/internal/wire"
 )
 
 // Dialer: the pool's outgoing attempts. Every attempt (Connect,
@@ -90,13 +90,25 @@ func (d DialConfig) validate(bad func(format string, args ...any)) {
 	}
 }
 
-// dialer is the limiter of outgoing attempts. Its fields are guarded by
-// Pool.mu (taking a slot is a few comparisons, and it goes with the
-// table changes of the same attempt); the counters are atomic.
+// dialer makes the pool's outgoing attempts: it runs octez's checks
+// before a dial, holds the limiter (slots in flight, the rate and learned
+// budgets) and the scope rule for learned points. Its fields are guarded
+// by the pool lock (locks.go): taking a slot is a few comparisons, and it
+// goes with the table and registry changes of the same attempt; the
+// counters are atomic.
 type dialer struct {
 	// Immutable after newCore.
-	cfg DialConfig
-	// Guarded by Pool.mu.
+	mu     *poolMutex
+	cfg    *Config
+	conf   DialConfig // cfg.Dial with defaults applied
+	log    *slog.Logger
+	done   <-chan struct{} // closed when the pool closes
+	tab    *tables
+	reg    *registry
+	acl    *acl
+	events *eventHub
+	limits *Limits // guarded by mu
+	// Guarded by mu.
 	inFlight int         // attempts holding a slot
 	rate     rate.Bucket // DialConfig.Rate
 	learned  rate.Bucket // DialConfig.Learned
@@ -112,129 +124,18 @@ type dialer struct {
 	acksIgnored atomic.Uint64 // Swap_acks that answered no request of ours
 }
 
-// init readies d for cfg (with defaults applied).
-func (d *dialer) init(cfg DialConfig) {
-	d.cfg, d.freed = cfg, make(chan struct{})
-}
-
-// tryDialLocked takes a slot and the tokens of an attempt at now (a
-// learned point takes a token of the learned budget too), or nothing, and
-// reports whether it did. p.mu must be held.
-func (p *core) tryDialLocked(learned bool, now time.Time) bool {
-	d := &p.dial
-	if d.inFlight >= d.cfg.MaxInFlight ||
-		d.rate.Tokens(now, d.cfg.Rate.Rate, d.cfg.Rate.Burst) < 1 ||
-		learned && d.learned.Tokens(now, d.cfg.Learned.Rate, d.cfg.Learned.Burst) < 1 {
-		return false
-	}
-	d.cfg.Rate.allow(&d.rate, now)
-	if learned {
-		d.cfg.Learned.allow(&d.learned, now)
-	}
-	d.inFlight++
-	d.started.Add(1)
-	return true
-}
-
-// takeDial waits until point may be dialled and the limiter has a slot
-// and the tokens for it (a token of the learned budget too for a learned
-// point the pool dials of its own accord), then takes them and marks the
-// point requested, in one critical section: a point that has gone or
-// become busy meanwhile spends nothing. It fails with the error of the
-// checks before dialling (requestableLocked), at once, or with ctx's
-// cause, or ErrPoolClosed.
-func (p *core) takeDial(ctx context.Context, point netip.AddrPort, user bool) error {
-	var timer *time.Timer
-	defer func() {
-		if timer != nil {
-			timer.Stop()
-		}
-	}()
-	for {
-		now := time.Now()
-		p.mu.Lock()
-		if p.closed {
-			p.mu.Unlock()
-			return ErrPoolClosed
-		}
-		pi, err := p.requestableLocked(point, user)
-		if err != nil {
-			p.mu.Unlock()
-			return err
-		}
-		learned := !user && pi.Learned
-		if p.tryDialLocked(learned, now) {
-			p.markRequestedLocked(pi, now)
-			p.mu.Unlock()
-			return nil
-		}
-		d := &p.dial
-		freed := d.freed
-		var wait time.Duration
-		if d.inFlight < d.cfg.MaxInFlight {
-			// Short of tokens: wait until both buckets hold one.
-			wait = d.rate.Delay(now, d.cfg.Rate.Rate, d.cfg.Rate.Burst)
-			if learned {
-				wait = max(wait, d.learned.Delay(now, d.cfg.Learned.Rate, d.cfg.Learned.Burst))
-			}
-		}
-		p.mu.Unlock()
-		var tick <-chan time.Time
-		if wait > 0 {
-			if timer == nil {
-				timer = time.NewTimer(wait)
-			} else {
-				timer.Reset(wait)
-			}
-			tick = timer.C
-		}
-		select {
-		case <-freed:
-		case <-tick:
-		case <-p.done:
-			return ErrPoolClosed
-		case <-ctx.Done():
-			return fmt.Errorf("connect %v: waiting for a dial slot: %w", point, context.Cause(ctx))
-		}
-	}
-}
-
-// tryTakeDialLocked is takeDial without the wait, for the pool's own
-// dials that must not wait (swaps): it reports whether it took a slot and
-// marked point requested. p.mu must be held.
-func (p *core) tryTakeDialLocked(point netip.AddrPort, now time.Time) bool {
-	pi, err := p.requestableLocked(point, false)
-	if err != nil {
-		return false
-	}
-	if !p.tryDialLocked(pi.Learned, now) {
-		p.refuseDial(point, "no slot or token")
-		return false
-	}
-	p.markRequestedLocked(pi, now)
-	return true
-}
-
-// releaseDialLocked gives an attempt's slot back. p.mu must be held.
-func (p *core) releaseDialLocked() {
-	d := &p.dial
-	d.inFlight--
-	close(d.freed)
-	d.freed = make(chan struct{})
-}
-
-// refuseDial counts an attempt the limiter refused.
-func (p *core) refuseDial(point netip.AddrPort, why string) {
-	p.dial.refused.Add(1)
-	p.log.Debug("dial not made", "point", point, "why", why)
+// newDialer makes the dialer for cfg (with defaults applied); the parts it
+// uses are set by core.wire.
+func newDialer(mu *poolMutex, cfg *Config, log *slog.Logger, done <-chan struct{}) *dialer {
+	return &dialer{mu: mu, cfg: cfg, conf: cfg.Dial, log: log, done: done, freed: make(chan struct{})}
 }
 
 // dialAttempt is one outgoing attempt past requestPoint. Guarded by
-// Pool.mu.
+// the pool lock.
 type dialAttempt struct {
 	// admitted is set once admit has looked at the attempt: from then on
 	// it counts as a handshake past admission (or has been refused), no
-	// longer among the dials in flight (core.dialing).
+	// longer among the dials in flight (registry.dialing).
 	admitted bool
 }
 
@@ -298,14 +199,220 @@ func scopeOf(a netip.Addr) addrScope {
 	return scopeGlobal
 }
 
+// Why the pool did not dial a point of its own accord; never returned by
+// a method (swap failures carry them in EventSwapFailure).
+var (
+	errPointForgotten = errors.New("p2ppool: point no longer known")
+	errNotDialable    = errors.New("p2ppool: learned point outside the scope its peer may name")
+)
+
+// tryLocked takes a slot and the tokens of an attempt at now (a
+// learned point takes a token of the learned budget too), or nothing, and
+// reports whether it did. d.mu must be held.
+func (d *dialer) tryLocked(learned bool, now time.Time) bool {
+	d.mu.assertHeld()
+	if d.inFlight >= d.conf.MaxInFlight ||
+		d.rate.Tokens(now, d.conf.Rate.Rate, d.conf.Rate.Burst) < 1 ||
+		learned && d.learned.Tokens(now, d.conf.Learned.Rate, d.conf.Learned.Burst) < 1 {
+		return false
+	}
+	d.conf.Rate.allow(&d.rate, now)
+	if learned {
+		d.conf.Learned.allow(&d.learned, now)
+	}
+	d.inFlight++
+	d.started.Add(1)
+	return true
+}
+
+// take waits until point may be dialled and the limiter has a slot
+// and the tokens for it (a token of the learned budget too for a learned
+// point the pool dials of its own accord), then takes them and marks the
+// point requested, in one critical section: a point that has gone or
+// become busy meanwhile spends nothing. It fails with the error of the
+// checks before dialling (requestableLocked), at once, or with ctx's
+// cause, or ErrPoolClosed.
+func (d *dialer) take(ctx context.Context, point netip.AddrPort, user bool) error {
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		now := time.Now()
+		d.mu.Lock()
+		if d.reg.closed {
+			d.mu.Unlock()
+			return ErrPoolClosed
+		}
+		pi, err := d.requestableLocked(point, user)
+		if err != nil {
+			d.mu.Unlock()
+			return err
+		}
+		learned := !user && pi.Learned
+		if d.tryLocked(learned, now) {
+			d.markRequestedLocked(pi, now)
+			d.mu.Unlock()
+			return nil
+		}
+		freed := d.freed
+		var wait time.Duration
+		if d.inFlight < d.conf.MaxInFlight {
+			// Short of tokens: wait until both buckets hold one.
+			wait = d.rate.Delay(now, d.conf.Rate.Rate, d.conf.Rate.Burst)
+			if learned {
+				wait = max(wait, d.learned.Delay(now, d.conf.Learned.Rate, d.conf.Learned.Burst))
+			}
+		}
+		d.mu.Unlock()
+		var tick <-chan time.Time
+		if wait > 0 {
+			if timer == nil {
+				timer = time.NewTimer(wait)
+			} else {
+				timer.Reset(wait)
+			}
+			tick = timer.C
+		}
+		select {
+		case <-freed:
+		case <-tick:
+		case <-d.done:
+			return ErrPoolClosed
+		case <-ctx.Done():
+			return fmt.Errorf("connect %v: waiting for a dial slot: %w", point, context.Cause(ctx))
+		}
+	}
+}
+
+// tryTakeLocked is takeDial without the wait, for the pool's own
+// dials that must not wait (swaps): it reports whether it took a slot and
+// marked point requested. d.mu must be held.
+func (d *dialer) tryTakeLocked(point netip.AddrPort, now time.Time) bool {
+	d.mu.assertHeld()
+	pi, err := d.requestableLocked(point, false)
+	if err != nil {
+		return false
+	}
+	if !d.tryLocked(pi.Learned, now) {
+		d.refuse(point, "no slot or token")
+		return false
+	}
+	d.markRequestedLocked(pi, now)
+	return true
+}
+
+// releaseLocked gives an attempt's slot back. d.mu must be held.
+func (d *dialer) releaseLocked() {
+	d.mu.assertHeld()
+	d.inFlight--
+	close(d.freed)
+	d.freed = make(chan struct{})
+}
+
+// refuse counts an attempt the limiter refused.
+func (d *dialer) refuse(point netip.AddrPort, why string) {
+	d.refused.Add(1)
+	d.log.Debug("dial not made", "point", point, "why", why)
+}
+
+// requestableLocked runs octez's checks before dialling, in octez's
+// order, and returns the point's record. A point the application gives
+// (user) is registered if need be and is no longer a learned one; the pool
+// dials of its own accord only points it knows, and learned ones only if
+// the scope rule allows. d.mu must be held.
+func (d *dialer) requestableLocked(point netip.AddrPort, user bool) (*pointInfo, error) {
+	d.mu.assertHeld()
+	if d.acl.bannedAddr(point.Addr()) {
+		return nil, ErrPointBanned
+	}
+	// Dials in flight hold a connection slot, as handshakes past
+	// admission do: a burst of dials cannot overshoot the limit.
+	if len(d.reg.conns)+d.reg.accepted+d.reg.dialing >= d.limits.MaxConnections {
+		return nil, ErrTooManyConnections
+	}
+	var pi *pointInfo
+	if user {
+		pi = d.tab.registerPointLocked(point)
+		pi.Learned = false
+	} else if pi = d.tab.points[point]; pi == nil {
+		return nil, errPointForgotten
+	} else if !d.dialableLocked(pi) {
+		return nil, errNotDialable
+	}
+	if d.cfg.ClosedNetwork && !pi.Trusted {
+		return nil, ErrPrivateMode
+	}
+	switch pi.State {
+	case PointRequested, PointAccepted:
+		return nil, ErrPendingConnection
+	case PointRunning:
+		return nil, ErrAlreadyConnected
+	}
+	return pi, nil
+}
+
+// markRequestedLocked marks pi requested, counting the attempt among the
+// dials in flight. d.mu must be held.
+func (d *dialer) markRequestedLocked(pi *pointInfo, now time.Time) {
+	d.mu.assertHeld()
+	pi.setRequested(now)
+	d.reg.dialing++
+	d.events.publish(Event{Kind: EventOutgoingConnection, Point: pi.Point})
+}
+
+// abandon undoes takeDial for an attempt that never dialled: the
+// point goes back to disconnected with no back-off (it did nothing), and
+// the slot is given back.
+func (d *dialer) abandon(point netip.AddrPort) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.abandonLocked(point)
+}
+
+// abandonLocked is abandonDial with d.mu held.
+func (d *dialer) abandonLocked(point netip.AddrPort) {
+	d.mu.assertHeld()
+	d.reg.dialing--
+	if pi := d.tab.points[point]; pi != nil && pi.State == PointRequested {
+		pi.State = PointDisconnected
+	}
+	d.releaseLocked()
+}
+
+// end ends an attempt: it leaves the dials in flight, if admit has
+// not taken it out already, and gives its slot back.
+func (d *dialer) end(at *dialAttempt) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !at.admitted {
+		d.reg.dialing--
+	}
+	d.releaseLocked()
+}
+
+// pointFailed returns a requested or accepted point to disconnected after a
+// failed attempt, with octez's back-off. octez leaves the point requested
+// forever when the peer turns out banned or unexpected (spec §12 quirk 1);
+// here it can be retried once the back-off allows.
+func (d *dialer) pointFailed(point netip.AddrPort) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if pi := d.tab.points[point]; pi != nil && (pi.State == PointRequested || pi.State == PointAccepted) {
+		pi.setDisconnected(&d.cfg.Reconnection, time.Now())
+	}
+}
+
 // learnable reports whether a point at addr that a peer at from named may
 // be learned and dialled.
-func (p *core) learnable(addr, from netip.Addr) bool {
+func (d *dialer) learnable(addr, from netip.Addr) bool {
 	s := scopeOf(addr)
 	switch {
 	case s == scopeNone:
 		return false
-	case s == scopeGlobal, p.cfg.Dial.AllowNonRoutable:
+	case s == scopeGlobal, d.conf.AllowNonRoutable:
 		return true
 	}
 	return s == scopeOf(from)
@@ -313,45 +420,12 @@ func (p *core) learnable(addr, from netip.Addr) bool {
 
 // dialableLocked reports whether the pool may dial pi of its own accord
 // (maintenance, swaps): a learned point must still pass the scope rule
-// for the peer that named it. p.mu must be held.
-func (p *core) dialableLocked(pi *pointInfo) bool {
-	if !pi.Learned || p.cfg.Dial.AllowNonRoutable {
+// for the peer that named it. d.mu must be held.
+func (d *dialer) dialableLocked(pi *pointInfo) bool {
+	d.mu.assertHeld()
+	if !pi.Learned || d.conf.AllowNonRoutable {
 		return true
 	}
 	s := scopeOf(pi.Point.Addr())
 	return s == scopeGlobal || s != scopeNone && s == pi.namer
 }
-
-// learnPointLocked returns the record of pt, a point the peer at from
-// named, creating it as a learned point if new. It returns nil, counting
-// why, when pt may not be learned from there or when the table is full
-// and its GC finds nothing to remove: however many points peers name, the
-// table stays within MaxKnownPoints.High. p.mu must be held.
-func (p *core) learnPointLocked(pt netip.AddrPort, from netip.Addr) *pointInfo {
-	pt = wire.NormalizePoint(pt)
-	if pi := p.points[pt]; pi != nil {
-		return pi
-	}
-	if !p.learnable(pt.Addr(), from) {
-		p.dial.nonRoutable.Add(1)
-		return nil
-	}
-	if p.cfg.MaxKnownPoints.full(len(p.points)) {
-		p.gcPointsLocked()
-		if p.cfg.MaxKnownPoints.full(len(p.points)) {
-			p.dial.tableFull.Add(1)
-			return nil
-		}
-	}
-	pi := p.registerPointLocked(pt)
-	pi.Learned = true
-	pi.namer = scopeOf(from)
-	return pi
-}
-
-// Why the pool did not dial a point of its own accord; never returned by
-// a method (swap failures carry them in EventSwapFailure).
-var (
-	errPointForgotten = errors.New("p2ppool: point no longer known")
-	errNotDialable    = errors.New("p2ppool: learned point outside the scope its peer may name")
-)

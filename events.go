@@ -216,9 +216,9 @@ func (w *Watcher) pushLocked(e Event) {
 
 // eventHub fans events out to watchers. Safe for concurrent use; publish
 // takes only the hub's and each watcher's own lock, never blocks, and may
-// be called with the pool's lock held (lock order: Pool.mu, eventHub.mu,
-// Watcher.mu), which is how events are published only after the tables
-// show the change, and in the order of the changes.
+// be called with the pool's lock held (lock order: locks.go), which is how
+// events are published only after the tables show the change, and in the
+// order of the changes.
 type eventHub struct {
 	mu       orderedMutex[atEvents]
 	watchers map[*Watcher]struct{}
@@ -390,7 +390,7 @@ func (c Condition) String() string {
 // Condition is an error. To wait for an occurrence that something done
 // after the call may cause, take Pool.Next first.
 func (p *Pool[Msg, PeerMeta, ConnMeta]) Wait(ctx context.Context, c Condition) error {
-	if p.isClosed() {
+	if p.life.isClosed() {
 		return ErrPoolClosed
 	}
 	if c == 0 || c >= numConditions {
@@ -398,11 +398,11 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) Wait(ctx context.Context, c Condition) e
 	}
 	select {
 	case <-p.events.condition(c):
-		if p.isClosed() {
+		if p.life.isClosed() {
 			return ErrPoolClosed
 		}
 		return nil
-	case <-p.done:
+	case <-p.life.done:
 		return ErrPoolClosed
 	case <-ctx.Done():
 		return context.Cause(ctx)

@@ -65,7 +65,7 @@ func waitServing(t testing.TB, p *testPool, ln net.Listener) {
 	waitFor(t, "Serve to start", func() bool {
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		_, ok := p.listeners[ln]
+		_, ok := p.reg.listeners[ln]
 		return ok
 	})
 }

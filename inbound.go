@@ -68,7 +68,7 @@ type pendingHandshake struct {
 }
 
 // pendingSet holds the incoming handshakes in flight, at most
-// MaxIncomingConnections of them. Guarded by Pool.mu.
+// MaxIncomingConnections of them. Guarded by the pool lock.
 type pendingSet struct {
 	all []*pendingHandshake
 }
@@ -149,7 +149,7 @@ func (s *pendingSet) remove(h *pendingHandshake) {
 // failScores counts, per address, the incoming handshakes that timed
 // out, stalled or were evicted; at the limit the address is greylisted.
 // Bounded: at most maxFailScores addresses are tracked, the stalest
-// forgotten first. Guarded by Pool.mu.
+// forgotten first. Guarded by the pool lock.
 type failScores struct {
 	m map[netip.Prefix]failScore
 }

@@ -162,7 +162,7 @@ func TestShutdownDeliversQueuedMessagesFirst(t *testing.T) {
 			res := make(chan error, 1)
 			go func() { res <- a.Shutdown(ctx) }()
 			select {
-			case <-a.done:
+			case <-a.life.done:
 			case <-time.After(waitTimeout):
 				t.Fatal("Done not closed by Shutdown")
 			}
@@ -270,7 +270,7 @@ func testClosedPoolRefusesCalls(t *testing.T, n *network, closePool func(context
 	ca, cb := connect(t, a, b)
 	require.NoError(t, closePool(ctxT(t), a.testPool))
 	select {
-	case <-a.done:
+	case <-a.life.done:
 	default:
 		t.Fatal("Done not closed")
 	}
@@ -418,7 +418,7 @@ func TestCloseWhileServeStarts(t *testing.T) {
 	t.Run("at registration", func(t *testing.T) {
 		p := newPool()
 		entered, closing := make(chan struct{}), make(chan struct{})
-		testHookServeRegistered = func() { close(entered); <-p.done; close(closing) }
+		testHookServeRegistered = func() { close(entered); <-p.life.done; close(closing) }
 		defer func() { testHookServeRegistered = func() {} }()
 		run(t, p, func() { <-entered })
 		<-closing

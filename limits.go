@@ -51,8 +51,8 @@ func (p *core) setLimits(l Limits) error {
 	}); err != nil {
 		return fmt.Errorf("p2ppool: set limits: %w", err)
 	}
-	if p.maintenanceEnabled() {
-		p.wakeMaintenance()
+	if maintains(&p.cfg) {
+		p.maint.wake()
 	}
 	return nil
 }

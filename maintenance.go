@@ -34,57 +34,93 @@ func boundsOf(cfg *Limits) bounds {
 	}
 }
 
-// maintenanceEnabled: Config.MaintenanceIdleTime is not Disabled.
-func (p *core) maintenanceEnabled() bool {
-	return p.cfg.MaintenanceIdleTime > 0
+// maintains reports whether cfg runs the maintenance:
+// Config.MaintenanceIdleTime is not Disabled.
+func maintains(cfg *Config) bool {
+	return cfg.MaintenanceIdleTime > 0
 }
 
-// wakeMaintenance asks for a maintenance run; it never blocks.
-func (p *core) wakeMaintenance() {
+// maintainer is the maintenance worker (octez P2p_maintenance): its own
+// goroutine runs maintain, which reads the tables and the registry under
+// the pool lock and dials and drops connections outside it. Its run
+// counters are guarded by the pool lock (locks.go), as Pool.Maintain
+// reads them against the registry's closed flag.
+type maintainer struct {
+	// Immutable after core.wire.
+	mu     *poolMutex
+	cfg    *Config
+	limits *Limits // guarded by mu
+	life   *lifecycle
+	tab    *tables
+	reg    *registry
+	dial   *dialer
+	acl    *acl
+	events *eventHub
+	swaps  *swapper
+	// attempt dials a point the dialer gave a slot to (core.attempt);
+	// bootstrap asks every peer for points (core.broadcastBootstrap).
+	attempt   func(ctx context.Context, point netip.AddrPort) (*conn, error)
+	bootstrap func()
+	// req wakes the worker (capacity 1, never closed).
+	req chan struct{}
+
+	// Guarded by mu: maintenance runs completed, whether one is running,
+	// and a channel closed (and replaced) at the end of each run.
+	runs    int
+	running bool
+	runDone chan struct{}
+}
+
+func newMaintainer(mu *poolMutex, cfg *Config, limits *Limits) *maintainer {
+	return &maintainer{mu: mu, cfg: cfg, limits: limits, req: make(chan struct{}, 1), runDone: make(chan struct{})}
+}
+
+// wake asks for a maintenance run; it never blocks.
+func (m *maintainer) wake() {
 	select {
-	case p.maintainReq <- struct{}{}:
+	case m.req <- struct{}{}:
 	default:
 	}
 }
 
-// maintainNow is Pool.Maintain.
-func (p *core) maintainNow(ctx context.Context) error {
-	if p.isClosed() {
+// now is Pool.Maintain.
+func (m *maintainer) now(ctx context.Context) error {
+	if m.life.isClosed() {
 		return ErrPoolClosed
 	}
-	if !p.maintenanceEnabled() {
+	if !maintains(m.cfg) {
 		return ErrMaintenanceDisabled
 	}
-	if g, ok := p.gs.self(); ok && (g.conn != nil || g.maint) {
+	if g, ok := m.life.gs.self(); ok && (g.conn != nil || g.maint) {
 		// A callback on a connection's goroutine or the maintenance's:
 		// the run would wait for this goroutine (a dial, a dropped
 		// connection's teardown). Ask for it, do not wait.
-		p.wakeMaintenance()
+		m.wake()
 		return ErrReentrant
 	}
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
+	m.mu.Lock()
+	if m.reg.closed {
+		m.mu.Unlock()
 		return ErrPoolClosed
 	}
 	// The run in progress, if any, may have looked at the tables before
 	// this call: wait for the next one.
-	target := p.maintainRuns + 1
-	if p.maintaining {
+	target := m.runs + 1
+	if m.running {
 		target++
 	}
-	p.mu.Unlock()
-	p.wakeMaintenance()
+	m.mu.Unlock()
+	m.wake()
 	for {
-		p.mu.Lock()
-		done, runs := p.maintainDone, p.maintainRuns
-		p.mu.Unlock()
+		m.mu.Lock()
+		done, runs := m.runDone, m.runs
+		m.mu.Unlock()
 		if runs >= target {
 			return nil
 		}
 		select {
 		case <-done:
-		case <-p.done:
+		case <-m.life.done:
 			return ErrPoolClosed
 		case <-ctx.Done():
 			return ctx.Err()
@@ -92,56 +128,56 @@ func (p *core) maintainNow(ctx context.Context) error {
 	}
 }
 
-// maintenance is the maintenance worker (octez P2p_maintenance): a run
+// run is the maintenance worker (octez P2p_maintenance): a run
 // at start, then one whenever the idle time passes, Maintain is called, or
 // the count crosses min or max connections.
-func (p *core) maintenance() {
+func (m *maintainer) run() {
 	idle := time.NewTimer(0) // first run at once
 	defer idle.Stop()
 	for {
 		select {
 		case <-idle.C:
-		case <-p.maintainReq:
-		case <-p.ctx.Done():
+		case <-m.req:
+		case <-m.life.ctx.Done():
 			return
 		}
-		p.mu.Lock()
-		p.maintaining = true
-		p.mu.Unlock()
-		p.maintain()
-		p.mu.Lock()
-		p.maintaining = false
-		p.maintainRuns++
-		close(p.maintainDone)
-		p.maintainDone = make(chan struct{})
-		p.mu.Unlock()
-		idle.Reset(p.cfg.MaintenanceIdleTime)
+		m.mu.Lock()
+		m.running = true
+		m.mu.Unlock()
+		m.maintain()
+		m.mu.Lock()
+		m.running = false
+		m.runs++
+		close(m.runDone)
+		m.runDone = make(chan struct{})
+		m.mu.Unlock()
+		idle.Reset(m.cfg.MaintenanceIdleTime)
 	}
 }
 
 // maintain is one maintenance run: bring the count back in range, or,
 // when it is in range, ask for a swap (octez maintain).
-func (p *core) maintain() {
+func (m *maintainer) maintain() {
 	swapped := false
-	for p.ctx.Err() == nil {
-		p.mu.Lock() // the limits may change at run time (SetLimits)
-		b, n := boundsOf(&p.limits), len(p.conns)
-		p.mu.Unlock()
-		p.publish(Event{Kind: EventMaintenanceStarted})
+	for m.life.ctx.Err() == nil {
+		m.mu.Lock() // the limits may change at run time (SetLimits)
+		b, n := boundsOf(m.limits), len(m.reg.conns)
+		m.mu.Unlock()
+		m.events.publish(Event{Kind: EventMaintenanceStarted})
 		switch {
 		case n < b.minThreshold:
-			p.publish(Event{Kind: EventTooFewConnections})
-			if !p.tryToContact(b.minTarget-n, b.maxTarget-n) {
-				p.askForMoreContacts()
+			m.events.publish(Event{Kind: EventTooFewConnections})
+			if !m.tryToContact(b.minTarget-n, b.maxTarget-n) {
+				m.askForMoreContacts()
 			}
 		case n > b.maxThreshold:
-			p.publish(Event{Kind: EventTooManyConnections})
-			p.dropConnections(n - b.maxTarget)
+			m.events.publish(Event{Kind: EventTooManyConnections})
+			m.dropConnections(n - b.maxTarget)
 		default:
-			if !swapped && !p.cfg.ClosedNetwork {
-				p.sendSwapRequest()
+			if !swapped && !m.cfg.ClosedNetwork {
+				m.swaps.sendRequest()
 			}
-			p.publish(Event{Kind: EventMaintenanceEnded})
+			m.events.publish(Event{Kind: EventMaintenanceEnded})
 			return
 		}
 		swapped = true
@@ -156,18 +192,18 @@ func (p *core) maintain() {
 // dial limiter (and a token of the learned budget for a learned point)
 // before its goroutine starts: the dials running are at most
 // Config.Dial.MaxInFlight, and no goroutine waits for the limiter.
-func (p *core) tryToContact(wantMin, wantMax int) bool {
+func (m *maintainer) tryToContact(wantMin, wantMax int) bool {
 	start := time.Now()
 	seen := make(map[netip.AddrPort]bool)
-	for wantMin > 0 && p.ctx.Err() == nil {
-		p.mu.Lock()
+	for wantMin > 0 && m.life.ctx.Err() == nil {
+		m.mu.Lock()
 		type cand struct {
 			pt   netip.AddrPort
 			miss time.Time
 		}
 		var cands []cand
-		for pt, pi := range p.points {
-			if seen[pt] || p.acl.bannedAddr(pt.Addr()) || p.cfg.ClosedNetwork && !pi.Trusted {
+		for pt, pi := range m.tab.points {
+			if seen[pt] || m.acl.bannedAddr(pt.Addr()) || m.cfg.ClosedNetwork && !pi.Trusted {
 				continue
 			}
 			seen[pt] = true
@@ -175,12 +211,12 @@ func (p *core) tryToContact(wantMin, wantMax int) bool {
 				continue
 			}
 			miss := pi.LastMiss()
-			if miss.After(start) || !pi.CanReconnect(start) || !p.dialableLocked(pi) {
+			if miss.After(start) || !pi.CanReconnect(start) || !m.dial.dialableLocked(pi) {
 				continue
 			}
 			cands = append(cands, cand{pt, miss})
 		}
-		p.mu.Unlock()
+		m.mu.Unlock()
 		if len(cands) == 0 {
 			return false
 		}
@@ -190,8 +226,8 @@ func (p *core) tryToContact(wantMin, wantMax int) bool {
 		var mu sync.Mutex
 		established := 0
 		for _, c := range cands {
-			if err := p.takeDial(p.ctx, c.pt, false); err != nil {
-				if errors.Is(err, ErrPoolClosed) || errors.Is(err, ErrTooManyConnections) || p.ctx.Err() != nil {
+			if err := m.dial.take(m.life.ctx, c.pt, false); err != nil {
+				if errors.Is(err, ErrPoolClosed) || errors.Is(err, ErrTooManyConnections) || m.life.ctx.Err() != nil {
 					break
 				}
 				continue // gone, busy or banned since the list was made
@@ -199,7 +235,7 @@ func (p *core) tryToContact(wantMin, wantMax int) bool {
 			wg.Go(func() {
 				// The run waits for it: a Maintain from its callbacks must
 				// not wait for the run.
-				defer p.track(poolGoroutine{maint: true})()
+				defer m.life.track(poolGoroutine{maint: true})()
 				// A random pause of up to 50 ms before each dial: two
 				// nodes that dial each other at the same instant both
 				// refuse the other's connection (already connected), and
@@ -207,11 +243,11 @@ func (p *core) tryToContact(wantMin, wantMax int) bool {
 				// again at every retry.
 				select {
 				case <-time.After(rand.N(50 * time.Millisecond)):
-				case <-p.ctx.Done():
-					p.abandonDial(c.pt)
+				case <-m.life.ctx.Done():
+					m.dial.abandon(c.pt)
 					return
 				}
-				if _, err := p.attempt(p.ctx, c.pt); err == nil {
+				if _, err := m.attempt(m.life.ctx, c.pt); err == nil {
 					mu.Lock()
 					established++
 					mu.Unlock()
@@ -227,13 +263,13 @@ func (p *core) tryToContact(wantMin, wantMax int) bool {
 
 // askForMoreContacts asks every peer for points and waits for a new point
 // or peer, or 5 s (octez ask_for_more_contacts).
-func (p *core) askForMoreContacts() {
-	w := p.events.watch(p.ctx, 64)
+func (m *maintainer) askForMoreContacts() {
+	w := m.events.watch(m.life.ctx, 64)
 	defer w.Close()
-	if !p.cfg.ClosedNetwork {
-		p.broadcastBootstrap()
+	if !m.cfg.ClosedNetwork {
+		m.bootstrap()
 	}
-	ctx, cancel := context.WithTimeout(p.ctx, timeBetweenLookingForPeers)
+	ctx, cancel := context.WithTimeout(m.life.ctx, timeBetweenLookingForPeers)
 	defer cancel()
 	for {
 		e, err := w.Next(ctx)
@@ -247,18 +283,18 @@ func (p *core) askForMoreContacts() {
 // points. octez only spares peers that are both private and trusted; an
 // operator who trusts a peer expects the pool to keep it, so every
 // trusted one is spared here.
-func (p *core) dropConnections(k int) {
-	p.mu.Lock()
+func (m *maintainer) dropConnections(k int) {
+	m.mu.Lock()
 	var cands []*conn
-	for _, c := range p.conns {
-		pe := p.peers[c.info.Peer]
-		pt := p.points[c.info.Point]
+	for _, c := range m.reg.conns {
+		pe := m.tab.peers[c.info.Peer]
+		pt := m.tab.points[c.info.Point]
 		trusted := pe != nil && pe.Trusted || pt != nil && pt.Trusted
 		if !trusted {
 			cands = append(cands, c)
 		}
 	}
-	p.mu.Unlock()
+	m.mu.Unlock()
 	rand.Shuffle(len(cands), func(i, j int) { cands[i], cands[j] = cands[j], cands[i] })
 	cands = cands[:min(k, len(cands))]
 	for _, c := range cands {
@@ -267,7 +303,7 @@ func (p *core) dropConnections(k int) {
 	for _, c := range cands {
 		select {
 		case <-c.done:
-		case <-p.ctx.Done():
+		case <-m.life.ctx.Done():
 			return
 		}
 	}

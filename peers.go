@@ -1,7 +1,6 @@
 package p2ppool
 
 import (
-	"cmp"
 	"fmt"
 
 	"github.com/p2ppool/p2ppool/internal/peersfile"
@@ -113,7 +112,7 @@ func mostRecentAt(a, b PointAt) PointAt {
 	return a
 }
 
-// peerInfo is the pool's record of a peer. Guarded by Pool.mu.
+// peerInfo is the pool's record of a peer. Guarded by the pool lock.
 type peerInfo struct {
 	PeerInfo[any] // Score is PeerMetaConfig.Score(Meta), kept with Meta
 	events        ring[PeerEvent]
@@ -122,14 +121,6 @@ type peerInfo struct {
 	unknown []peersfile.Field
 	// budgets are the token buckets its last connection left (control.go).
 	budgets *savedBudgets
-}
-
-// fresh is what a newly known peer starts with: PeerMetaConfig.Initial
-// and its Score, computed by the caller before it takes p.mu (the
-// application's code never runs under the pool's lock).
-func (p *core) fresh() scoredMeta {
-	m := p.peerMeta.initial()
-	return scoredMeta{m, p.peerMeta.score(m)}
 }
 
 // scoredMeta is peer metadata with its score.
@@ -165,62 +156,7 @@ func typedPeerInfo[PeerMeta any](pi PeerInfo[any]) PeerInfo[PeerMeta] {
 	}
 }
 
-// registerPeerLocked returns the record of id, creating it if new (octez
-// register_peer) with init, from fresh: the table is trimmed first when
-// full, and a new peer is announced. p.mu must be held.
-func (p *core) registerPeerLocked(id PeerID, init scoredMeta) *peerInfo {
-	if pi := p.peers[id]; pi != nil {
-		return pi
-	}
-	if p.cfg.MaxKnownPeerIDs.full(len(p.peers)) {
-		p.gcPeersLocked()
-	}
-	pi := p.newPeerInfo(id, time.Now(), init)
-	p.peers[id] = pi
-	p.publishLocked(Event{Kind: EventNewPeer, Peer: id})
-	return pi
-}
-
-func (p *core) newPeerInfo(id PeerID, created time.Time, init scoredMeta) *peerInfo {
-	return &peerInfo{
-		PeerInfo: PeerInfo[any]{Peer: id, Created: created, Meta: init.meta, Score: init.score},
-		events:   newRing[PeerEvent](p.cfg.KnownPeerIDsHistorySize),
-	}
-}
-
-// gcPeersLocked trims the known peers to the low mark as octez's peer GC
-// does: among disconnected, untrusted peers, the lowest scores go first,
-// and among equal scores the most recently created (a flood of new ids
-// cannot push out long-known peers). Like octez, it does nothing, and
-// publishes no EventGCPeers, unless the table is above the low mark. p.mu
-// must be held.
-func (p *core) gcPeersLocked() {
-	if p.cfg.MaxKnownPeerIDs.unbounded() {
-		return // octez None: no GC (p2p_pool.ml:210)
-	}
-	excess := len(p.peers) - p.cfg.MaxKnownPeerIDs.Low
-	if excess <= 0 {
-		return
-	}
-	defer p.publishLocked(Event{Kind: EventGCPeers})
-	var victims []*peerInfo
-	for _, pi := range p.peers {
-		if pi.State == PeerDisconnected && !pi.Trusted {
-			victims = append(victims, pi)
-		}
-	}
-	slices.SortStableFunc(victims, func(a, b *peerInfo) int {
-		if c := cmp.Compare(a.Score, b.Score); c != 0 {
-			return c
-		}
-		return b.Created.Compare(a.Created)
-	})
-	for _, pi := range victims[:min(excess, len(victims))] {
-		delete(p.peers, pi.Peer)
-	}
-}
-
-// Transitions of octez's peer state machine. p.mu must be held for all.
+// Transitions of octez's peer state machine. The pool lock must be held for all.
 
 func (pi *peerInfo) setAccepted(pt netip.AddrPort, now time.Time) {
 	pi.State, pi.Point = PeerAccepted, pt
@@ -247,8 +183,8 @@ func (pi *peerInfo) setDisconnected(now time.Time) {
 
 func peersSnapshot[PeerMeta any](p *core, match func(*peerInfo) bool) iter.Seq2[PeerID, PeerInfo[PeerMeta]] {
 	p.mu.Lock()
-	snap := make([]PeerInfo[any], 0, len(p.peers))
-	for _, pi := range p.peers {
+	snap := make([]PeerInfo[any], 0, len(p.tab.peers))
+	for _, pi := range p.tab.peers {
 		if match(pi) {
 			snap = append(snap, pi.PeerInfo)
 		}
@@ -282,7 +218,7 @@ func (v Peers[PeerMeta]) Info(id PeerID) (PeerInfo[PeerMeta], bool) {
 	p := v.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	pi := p.peers[id]
+	pi := p.tab.peers[id]
 	if pi == nil {
 		return PeerInfo[PeerMeta]{}, false
 	}
@@ -295,7 +231,7 @@ func (v Peers[PeerMeta]) Events(id PeerID) []PeerEvent {
 	p := v.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if pi := p.peers[id]; pi != nil {
+	if pi := p.tab.peers[id]; pi != nil {
 		return pi.events.list()
 	}
 	return nil
@@ -306,14 +242,14 @@ func (v Peers[PeerMeta]) Events(id PeerID) []PeerEvent {
 func (v Peers[PeerMeta]) Meta(id PeerID) PeerMeta {
 	p := v.p
 	p.mu.Lock()
-	pi := p.peers[id]
+	pi := p.tab.peers[id]
 	var meta any
 	if pi != nil {
 		meta = pi.Meta
 	}
 	p.mu.Unlock()
 	if pi == nil {
-		meta = p.peerMeta.initial()
+		meta = p.tab.peerMeta.initial()
 	}
 	return metaAs[PeerMeta](meta, "peer metadata")
 }
@@ -322,13 +258,13 @@ func (v Peers[PeerMeta]) Meta(id PeerID) PeerMeta {
 // set_peer_metadata).
 func (v Peers[PeerMeta]) SetMeta(id PeerID, meta PeerMeta) error {
 	p := v.p
-	set := scoredMeta{meta, p.peerMeta.score(meta)}
-	init := p.fresh()
+	set := scoredMeta{meta, p.tab.peerMeta.score(meta)}
+	init := p.tab.fresh()
 	if err := p.lockOpen(); err != nil {
 		return err
 	}
 	defer p.mu.Unlock()
-	pi := p.registerPeerLocked(id, init)
+	pi := p.tab.registerPeerLocked(id, init)
 	pi.Meta, pi.Score = set.meta, set.score
 	return nil
 }
@@ -338,13 +274,13 @@ func (v Peers[PeerMeta]) SetMeta(id PeerID, meta PeerMeta) error {
 // network, are never forgotten, and are not greylisted automatically.
 func (v Peers[PeerMeta]) Trust(id PeerID) error {
 	p := v.p
-	init := p.fresh()
+	init := p.tab.fresh()
 	if err := p.lockOpen(); err != nil {
 		return err
 	}
 	defer p.mu.Unlock()
 	p.acl.unbanPeer(id)
-	p.registerPeerLocked(id, init).Trusted = true
+	p.tab.registerPeerLocked(id, init).Trusted = true
 	return nil
 }
 
@@ -355,7 +291,7 @@ func (v Peers[PeerMeta]) Untrust(id PeerID) error {
 		return err
 	}
 	defer p.mu.Unlock()
-	if pi := p.peers[id]; pi != nil {
+	if pi := p.tab.peers[id]; pi != nil {
 		pi.Trusted = false
 	}
 	return nil
@@ -369,7 +305,7 @@ func (v Peers[PeerMeta]) Ban(peer PeerID) error {
 		return err
 	}
 	p.acl.bannedPeers.Add(peer)
-	c := p.conns[peer]
+	c := p.reg.conns[peer]
 	p.mu.Unlock()
 	if c != nil {
 		c.end(&DisconnectError{Reason: ReasonBanned}, false)
@@ -404,7 +340,7 @@ func (v Peers[PeerMeta]) Banned(peer PeerID) bool {
 func (v Peers[PeerMeta]) Score(id PeerID) (float64, bool) {
 	p := v.p
 	p.mu.Lock()
-	pi := p.peers[id]
+	pi := p.tab.peers[id]
 	var score float64
 	if pi != nil {
 		score = pi.Score
@@ -412,7 +348,7 @@ func (v Peers[PeerMeta]) Score(id PeerID) (float64, bool) {
 	p.mu.Unlock()
 	if pi == nil {
 		// The application's code runs outside the pool's lock.
-		return p.fresh().score, false
+		return p.tab.fresh().score, false
 	}
 	return score, true
 }
@@ -428,11 +364,11 @@ func (v Peers[PeerMeta]) Forget(id PeerID) error {
 		return err
 	}
 	defer p.mu.Unlock()
-	pi := p.peers[id]
+	pi := p.tab.peers[id]
 	if pi != nil && pi.State != PeerDisconnected {
 		return fmt.Errorf("%w: peer %v is %v", ErrInUse, id, pi.State)
 	}
-	delete(p.peers, id)
+	delete(p.tab.peers, id)
 	return nil
 }
 
@@ -444,8 +380,8 @@ func (v Peers[PeerMeta]) Forget(id PeerID) error {
 // ErrReentrant.
 func (v Peers[PeerMeta]) Save() error {
 	p := v.p
-	if p.isClosed() {
+	if p.life.isClosed() {
 		return ErrPoolClosed
 	}
-	return p.savePeers()
+	return p.peersFile.save()
 }

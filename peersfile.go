@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"sync/atomic"
 
 	"github.com/p2ppool/p2ppool/internal/peersfile"
 )
@@ -37,48 +38,22 @@ var peerEventKinds = map[peersfile.EventKind]PeerEventKind{
 	peersfile.EventExternalDisconnection: PeerEventExternalDisconnection,
 }
 
-// loadPeers fills the peer table from the peers file (octez: peers are
-// inserted without GC or events, and the points they were last seen at
-// become known). p.mu must not be held; New calls it before the pool is
-// shared.
-func (p *core) loadPeers() error {
-	if p.cfg.PeersFile == "" {
-		return nil
-	}
-	recs, err := peersfile.Load(p.cfg.PeersFile, p.cfg.KnownPeerIDsHistorySize)
-	if err != nil {
-		return fmt.Errorf("p2ppool: peers file: %w", err)
-	}
-	for i := range recs {
-		r := &recs[i]
-		meta, err := p.peerMeta.unmarshal(r.Metadata)
-		if err != nil {
-			return fmt.Errorf("p2ppool: peers file %s: peer %v: peer_metadata: %w", p.cfg.PeersFile, PeerID(r.PeerID), err)
-		}
-		pi := p.newPeerInfo(PeerID(r.PeerID), r.Created, scoredMeta{meta, p.peerMeta.score(meta)})
-		pi.Trusted = r.Trusted
-		pi.LastFailedConnection = pointAtOf(r.LastFailedConnection)
-		pi.LastRejectedConnection = pointAtOf(r.LastRejectedConnection)
-		pi.LastEstablishedConnection = pointAtOf(r.LastEstablishedConnection)
-		pi.LastDisconnection = pointAtOf(r.LastDisconnection)
-		for _, e := range r.Events {
-			kind, ok := peerEventKinds[e.Kind]
-			if !ok {
-				continue // a kind from a newer octez: the record keeps no slot for it
-			}
-			pt := netip.AddrPort{}
-			if e.HasPort {
-				pt = netip.AddrPortFrom(e.Addr.Unmap(), e.Port)
-			}
-			pi.events.add(PeerEvent{Kind: kind, Time: e.Timestamp, Point: pt})
-		}
-		pi.unknown = r.Unknown
-		p.peers[pi.Peer] = pi
-		if seen := pi.LastSeen().Point; seen.IsValid() {
-			p.registerPointLocked(seen)
-		}
-	}
-	return nil
+// peersFile keeps the peer table in octez's peers.json: loaded by New,
+// saved periodically, by Peers.Save and by Shutdown. mu serialises the
+// saves and is held across the file's I/O only (lockSave, locks.go); the
+// table is copied out under the pool lock, and the metadata encoded
+// outside every lock (it is the application's code).
+type peersFile struct {
+	// Immutable after core.wire.
+	pool *poolMutex
+	cfg  *Config
+	life *lifecycle // a save registers its goroutine (MarshalJSON may call back)
+	tab  *tables
+
+	mu orderedMutex[atSave]
+	// saved: a Shutdown has saved the file (once: a Shutdown called from
+	// MarshalJSON during that save must not save again).
+	saved atomic.Bool
 }
 
 func pointAtOf(cp *peersfile.ConnPoint) PointAt {
@@ -105,31 +80,79 @@ func connPointOf(pa PointAt) *peersfile.ConnPoint {
 	return cp
 }
 
-// savePeers is Peers.Save.
-func (p *core) savePeers() error {
-	if p.cfg.PeersFile == "" {
+// load fills the peer table from the peers file (octez: peers are
+// inserted without GC or events, and the points they were last seen at
+// become known). The pool lock must not be held: the metadata decoder is
+// the application's code; New calls it before the pool is shared.
+func (f *peersFile) load() error {
+	if f.cfg.PeersFile == "" {
+		return nil
+	}
+	recs, err := peersfile.Load(f.cfg.PeersFile, f.cfg.KnownPeerIDsHistorySize)
+	if err != nil {
+		return fmt.Errorf("p2ppool: peers file: %w", err)
+	}
+	for i := range recs {
+		r := &recs[i]
+		meta, err := f.tab.peerMeta.unmarshal(r.Metadata)
+		if err != nil {
+			return fmt.Errorf("p2ppool: peers file %s: peer %v: peer_metadata: %w", f.cfg.PeersFile, PeerID(r.PeerID), err)
+		}
+		pi := f.tab.newPeerInfo(PeerID(r.PeerID), r.Created, scoredMeta{meta, f.tab.peerMeta.score(meta)})
+		pi.Trusted = r.Trusted
+		pi.LastFailedConnection = pointAtOf(r.LastFailedConnection)
+		pi.LastRejectedConnection = pointAtOf(r.LastRejectedConnection)
+		pi.LastEstablishedConnection = pointAtOf(r.LastEstablishedConnection)
+		pi.LastDisconnection = pointAtOf(r.LastDisconnection)
+		for _, e := range r.Events {
+			kind, ok := peerEventKinds[e.Kind]
+			if !ok {
+				continue // a kind from a newer octez: the record keeps no slot for it
+			}
+			pt := netip.AddrPort{}
+			if e.HasPort {
+				pt = netip.AddrPortFrom(e.Addr.Unmap(), e.Port)
+			}
+			pi.events.add(PeerEvent{Kind: kind, Time: e.Timestamp, Point: pt})
+		}
+		pi.unknown = r.Unknown
+		// Under the lock although nothing else runs yet: the tables are
+		// the pool lock's, which the lock check asserts.
+		f.pool.Lock()
+		f.tab.peers[pi.Peer] = pi
+		if seen := pi.LastSeen().Point; seen.IsValid() {
+			f.tab.registerPointLocked(seen)
+		}
+		f.pool.Unlock()
+	}
+	return nil
+}
+
+// save is Peers.Save.
+func (f *peersFile) save() error {
+	if f.cfg.PeersFile == "" {
 		return nil
 	}
 	// MarshalJSON runs on this goroutine: a Save it calls would recurse
 	// without end.
-	if g, ok := p.gs.self(); ok && g.saving > 0 {
+	if g, ok := f.life.gs.self(); ok && g.saving > 0 {
 		return fmt.Errorf("p2ppool: save peers from MarshalJSON: %w", ErrReentrant)
 	}
-	defer p.gs.track(poolGoroutine{}, true)()
-	recs, err := p.peerRecords()
+	defer f.life.gs.track(poolGoroutine{}, true)()
+	recs, err := f.records()
 	if err != nil {
 		return err
 	}
-	p.saveMu.Lock()
-	defer p.saveMu.Unlock()
-	if err := peersfile.Save(p.cfg.PeersFile, recs); err != nil {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := peersfile.Save(f.cfg.PeersFile, recs); err != nil {
 		return fmt.Errorf("p2ppool: save peers: %w", err)
 	}
 	return nil
 }
 
-// peerRecords snapshots the peer table as peers-file records.
-func (p *core) peerRecords() ([]peersfile.Record, error) {
+// records snapshots the peer table as peers-file records.
+func (f *peersFile) records() ([]peersfile.Record, error) {
 	// A copy of each record, its history oldest first: encoding runs
 	// outside the lock, since metadata marshalling is the application's
 	// code.
@@ -138,17 +161,17 @@ func (p *core) peerRecords() ([]peersfile.Record, error) {
 		events  []PeerEvent
 		unknown []peersfile.Field
 	}
-	p.mu.Lock()
-	infos := make([]snapshot, 0, len(p.peers))
-	for _, pi := range p.peers {
+	f.pool.Lock()
+	infos := make([]snapshot, 0, len(f.tab.peers))
+	for _, pi := range f.tab.peers {
 		infos = append(infos, snapshot{pi.PeerInfo, pi.events.list(), pi.unknown})
 	}
-	p.mu.Unlock()
+	f.pool.Unlock()
 	slices.SortFunc(infos, func(a, b snapshot) int { return a.Created.Compare(b.Created) })
 	recs := make([]peersfile.Record, 0, len(infos))
 	var errs []error
 	for _, pi := range infos {
-		meta, err := p.peerMeta.marshal(pi.Meta)
+		meta, err := f.tab.peerMeta.marshal(pi.Meta)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("peer %v: peer_metadata: %w", pi.Peer, err))
 			continue

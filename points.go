@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"iter"
 	"net/netip"
-	"slices"
 	"time"
 
 	"github.com/p2ppool/p2ppool/internal/wire"
@@ -180,7 +179,7 @@ func (r ReconnectionConfig) withDefaults() ReconnectionConfig {
 // concurrent use.
 type Points struct{ p *core }
 
-// pointInfo is the pool's record of a point. Guarded by Pool.mu.
+// pointInfo is the pool's record of a point. Guarded by the pool lock.
 type pointInfo struct {
 	PointInfo
 	events ring[PointEvent]
@@ -193,73 +192,7 @@ type pointInfo struct {
 // maxAdvertised is how many points octez puts in an Advertise or a nack.
 const maxAdvertised = 50
 
-// registerPointLocked returns the record of pt, creating it if new (octez
-// register_point): the table is trimmed first when full, and a new point
-// is announced. p.mu must be held.
-func (p *core) registerPointLocked(pt netip.AddrPort) *pointInfo {
-	pt = wire.NormalizePoint(pt)
-	if pi := p.points[pt]; pi != nil {
-		return pi
-	}
-	if p.cfg.MaxKnownPoints.full(len(p.points)) {
-		p.gcPointsLocked()
-	}
-	pi := &pointInfo{PointInfo: PointInfo{Point: pt}, events: newRing[PointEvent](p.cfg.KnownPointsHistorySize)}
-	p.points[pt] = pi
-	p.publishLocked(Event{Kind: EventNewPoint, Point: pt})
-	return pi
-}
-
-// registerNewPointsLocked learns points a peer at from named (Advertise,
-// nack), skipping our own addresses and those learnPointLocked refuses.
-// p.mu must be held.
-func (p *core) registerNewPointsLocked(pts []netip.AddrPort, from netip.Addr) {
-	if p.cfg.DisablePeerDiscovery {
-		return
-	}
-	for _, pt := range pts {
-		pt = wire.NormalizePoint(pt)
-		if !pt.IsValid() || pt.Port() == 0 || slices.Contains(p.myPoints, pt) {
-			continue
-		}
-		p.learnPointLocked(pt, from)
-	}
-}
-
-// gcPointsLocked trims the known points to the low mark as octez's point
-// GC does: among disconnected, untrusted points, the longest-missed go
-// first and never-missed ones last. Trusted and connected points are never
-// evicted. Like octez, it does nothing, and publishes no EventGCPoints,
-// unless the table is above the low mark. p.mu must be held.
-func (p *core) gcPointsLocked() {
-	if p.cfg.MaxKnownPoints.unbounded() {
-		return // octez None: no GC (p2p_pool.ml:89)
-	}
-	excess := len(p.points) - p.cfg.MaxKnownPoints.Low
-	if excess <= 0 {
-		return
-	}
-	defer p.publishLocked(Event{Kind: EventGCPoints})
-	now := time.Now()
-	var victims []*pointInfo
-	for _, pi := range p.points {
-		if pi.State == PointDisconnected && !pi.Trusted {
-			victims = append(victims, pi)
-		}
-	}
-	missed := func(pi *pointInfo) time.Time {
-		if t := pi.LastMiss(); !t.IsZero() {
-			return t
-		}
-		return now
-	}
-	slices.SortStableFunc(victims, func(a, b *pointInfo) int { return missed(a).Compare(missed(b)) })
-	for _, pi := range victims[:min(excess, len(victims))] {
-		delete(p.points, pi.Point)
-	}
-}
-
-// Transitions of octez's point state machine. p.mu must be held for all.
+// Transitions of octez's point state machine. The pool lock must be held for all.
 
 func (pi *pointInfo) setRequested(now time.Time) {
 	pi.State = PointRequested
@@ -305,45 +238,17 @@ func (pi *pointInfo) setDisconnected(rc *ReconnectionConfig, now time.Time) {
 	pi.State, pi.Peer = PointDisconnected, PeerID{}
 }
 
-// knownPointsLocked lists up to size points for a nack (octez
-// list_known_points ~ignore_private:true), ranked by rankAdvertised.
-// p.mu must be held. A Bootstrap is answered from the cached
-// advertisement instead (control.go).
-func (p *core) knownPointsLocked(size int) []netip.AddrPort {
-	return rankAdvertised(p.advertiseCandidatesLocked(), size)
-}
-
-// pointsSnapshot copies the records that match.
-func (p *core) pointsSnapshot(match func(*pointInfo) bool) iter.Seq2[netip.AddrPort, PointInfo] {
-	p.mu.Lock()
-	snap := make([]PointInfo, 0, len(p.points))
-	for _, pi := range p.points {
-		if match(pi) {
-			snap = append(snap, pi.PointInfo)
-		}
-	}
-	p.mu.Unlock()
-	slices.SortFunc(snap, func(a, b PointInfo) int { return a.Point.Compare(b.Point) })
-	return func(yield func(netip.AddrPort, PointInfo) bool) {
-		for _, pi := range snap {
-			if !yield(pi.Point, pi) {
-				return
-			}
-		}
-	}
-}
-
 // All iterates over a snapshot of the known points, in address order.
 func (v Points) All() iter.Seq2[netip.AddrPort, PointInfo] {
 	p := v.p
-	return p.pointsSnapshot(func(*pointInfo) bool { return true })
+	return p.tab.pointsSnapshot(func(*pointInfo) bool { return true })
 }
 
 // Connected iterates over a snapshot of the points with a running
 // connection.
 func (v Points) Connected() iter.Seq2[netip.AddrPort, PointInfo] {
 	p := v.p
-	return p.pointsSnapshot(func(pi *pointInfo) bool { return pi.State == PointRunning })
+	return p.tab.pointsSnapshot(func(pi *pointInfo) bool { return pi.State == PointRunning })
 }
 
 // Info returns what the pool knows of pt (octez Points.info).
@@ -351,7 +256,7 @@ func (v Points) Info(pt netip.AddrPort) (PointInfo, bool) {
 	p := v.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	pi := p.points[wire.NormalizePoint(pt)]
+	pi := p.tab.points[wire.NormalizePoint(pt)]
 	if pi == nil {
 		return PointInfo{}, false
 	}
@@ -364,7 +269,7 @@ func (v Points) Events(pt netip.AddrPort) []PointEvent {
 	p := v.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if pi := p.points[wire.NormalizePoint(pt)]; pi != nil {
+	if pi := p.tab.points[wire.NormalizePoint(pt)]; pi != nil {
 		return pi.events.list()
 	}
 	return nil
@@ -378,7 +283,7 @@ func (v Points) Register(pt netip.AddrPort) error {
 		return err
 	}
 	defer p.mu.Unlock()
-	p.registerPointLocked(pt).Learned = false
+	p.tab.registerPointLocked(pt).Learned = false
 	return nil
 }
 
@@ -393,7 +298,7 @@ func (v Points) Trust(pt netip.AddrPort) error {
 	}
 	defer p.mu.Unlock()
 	p.acl.unbanAddr(pt.Addr())
-	pi := p.registerPointLocked(pt)
+	pi := p.tab.registerPointLocked(pt)
 	pi.Trusted, pi.Learned = true, false
 	return nil
 }
@@ -405,7 +310,7 @@ func (v Points) Untrust(pt netip.AddrPort) error {
 		return err
 	}
 	defer p.mu.Unlock()
-	if pi := p.points[wire.NormalizePoint(pt)]; pi != nil {
+	if pi := p.tab.points[wire.NormalizePoint(pt)]; pi != nil {
 		pi.Trusted = false
 	}
 	return nil
@@ -426,13 +331,13 @@ func (v Points) SetExpectedPeerID(pt netip.AddrPort, peer PeerID) error {
 	if err := p.lockOpen(); err != nil {
 		return err
 	}
-	pi := p.registerPointLocked(pt)
+	pi := p.tab.registerPointLocked(pt)
 	pi.ExpectedPeer, pi.Learned = peer, false
 	var victim *conn
 	if (pi.State == PointRunning || pi.State == PointAccepted) && pi.Peer != peer {
-		p.greylistAddrLocked(pi.Point.Addr(), time.Now())
+		p.acl.greylistAddrLocked(pi.Point.Addr(), time.Now())
 		if pi.State == PointRunning {
-			victim = p.conns[pi.Peer]
+			victim = p.reg.conns[pi.Peer]
 		}
 	}
 	p.mu.Unlock()
@@ -456,7 +361,7 @@ func (v Points) ClearExpectedPeerID(pt netip.AddrPort) error {
 		return err
 	}
 	defer p.mu.Unlock()
-	if pi := p.points[wire.NormalizePoint(pt)]; pi != nil {
+	if pi := p.tab.points[wire.NormalizePoint(pt)]; pi != nil {
 		pi.ExpectedPeer = PeerID{}
 	}
 	return nil
@@ -475,10 +380,10 @@ func (v Points) Forget(pt netip.AddrPort) error {
 		return err
 	}
 	defer p.mu.Unlock()
-	pi := p.points[pt]
+	pi := p.tab.points[pt]
 	if pi != nil && pi.State != PointDisconnected {
 		return fmt.Errorf("%w: point %v is %v", ErrInUse, pt, pi.State)
 	}
-	delete(p.points, pt)
+	delete(p.tab.points, pt)
 	return nil
 }

@@ -162,7 +162,7 @@ func (p *core) connectPoint(ctx context.Context, point string) (*conn, error) {
 // returns the points trusted; a name that does not resolve is an error
 // and trusts nothing.
 func (v Points) TrustNamed(ctx context.Context, point string) ([]netip.AddrPort, error) {
-	if v.p.isClosed() {
+	if v.p.life.isClosed() {
 		return nil, ErrPoolClosed
 	}
 	spec, pts, err := resolvePoint(ctx, point)

@@ -29,7 +29,7 @@ type Pool[Msg, PeerMeta, ConnMeta any] struct {
 	*core
 	codec *codec[Msg]
 	// ready lists the connections with application messages queued, for
-	// Read; it has its own lock, taken after a queue's.
+	// Read; it has its own lock, taken after a queue's (locks.go).
 	ready readyList[*Connection[Msg, ConnMeta]]
 
 	newConn *connHooks[Msg, ConnMeta]
@@ -192,7 +192,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) Read(ctx context.Context) (*Connection[M
 	var zero Msg
 	for {
 		select {
-		case <-p.done:
+		case <-p.life.done:
 			return nil, zero, ErrPoolClosed
 		default:
 		}
@@ -211,7 +211,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) Read(ctx context.Context) (*Connection[M
 		}
 		select {
 		case <-p.ready.sig:
-		case <-p.done:
+		case <-p.life.done:
 			return nil, zero, ErrPoolClosed
 		case <-ctx.Done():
 			return nil, zero, ctx.Err()
@@ -226,21 +226,21 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) Read(ctx context.Context) (*Connection[M
 // connections msg was queued on, or ErrPoolClosed once Close or Shutdown
 // has begun.
 func (p *Pool[Msg, PeerMeta, ConnMeta]) WriteAll(msg Msg, except ...PeerID) (int, error) {
-	if p.isClosed() {
+	if p.life.isClosed() {
 		return 0, ErrPoolClosed
 	}
 	b, err := p.codec.appendMessage(nil, msg)
 	if err != nil {
 		return 0, err
 	}
-	return p.broadcast(b, func(c *conn) bool { return !slices.Contains(except, c.info.Peer) }, nil), nil
+	return p.reg.broadcast(b, func(c *conn) bool { return !slices.Contains(except, c.info.Peer) }, nil), nil
 }
 
 // BroadcastBootstrap asks every established, non-private peer for points
 // (a Bootstrap message each, dropped where the queue is full). It returns
 // ErrPoolClosed once Close or Shutdown has begun.
 func (p *Pool[Msg, PeerMeta, ConnMeta]) BroadcastBootstrap() error {
-	if p.isClosed() {
+	if p.life.isClosed() {
 		return ErrPoolClosed
 	}
 	p.broadcastBootstrap()
@@ -254,10 +254,10 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) BroadcastBootstrap() error {
 // there are not two such peers, ErrQueueFull when the recipient's queue
 // is full.
 func (p *Pool[Msg, PeerMeta, ConnMeta]) SendSwapRequest() error {
-	if p.isClosed() {
+	if p.life.isClosed() {
 		return ErrPoolClosed
 	}
-	return p.sendSwapRequest()
+	return p.swaps.sendRequest()
 }
 
 // Maintain runs the maintenance now and returns once a run that started
@@ -267,7 +267,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) SendSwapRequest() error {
 // dials and dropped connections a run waits for), it requests a run and
 // returns ErrReentrant without waiting.
 func (p *Pool[Msg, PeerMeta, ConnMeta]) Maintain(ctx context.Context) error {
-	return p.maintainNow(ctx)
+	return p.maint.now(ctx)
 }
 
 // Stats returns a snapshot of the pool's counters; its String method
@@ -288,7 +288,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) Config() Config { return p.config() }
 // max, negative values) are refused and nothing changes. The Config the
 // pool was made with is not changed: Config returns it with these limits.
 func (p *Pool[Msg, PeerMeta, ConnMeta]) SetLimits(l Limits) error {
-	if p.isClosed() {
+	if p.life.isClosed() {
 		return ErrPoolClosed
 	}
 	return p.setLimits(l)

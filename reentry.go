@@ -1,7 +1,6 @@
 package p2ppool
 
 import (
-	"context"
 	"runtime"
 )
 
@@ -11,7 +10,7 @@ import (
 //
 // Most calls only take the pool's lock for a moment, and no callback runs
 // under it, so they work from anywhere. The calls that wait are the
-// problem: Close waits for every goroutine the pool counts (core.wg), and
+// problem: Close waits for every goroutine the pool counts (lifecycle.wg), and
 // the callback's own goroutine is one of them, or is one a counted
 // goroutine waits for (a connection's writer, which its reader waits for;
 // a maintenance dial, which the maintenance run waits for). Those calls
@@ -21,7 +20,7 @@ import (
 //
 // The registry is keyed by goroutine id. A goroutine is registered when it
 // starts (goLocked, the connections' readers and writers) or when it
-// enters a call counted in core.wg (Serve, Connect, Accept), not per
+// enters a call counted in lifecycle.wg (Serve, Connect, Accept), not per
 // message: the per-message path pays nothing. A call that waits looks its
 // goroutine up, which costs a stack header and a map lookup, only when it
 // is made.
@@ -29,7 +28,7 @@ import (
 // poolGoroutine is what the registry knows of one of the pool's
 // goroutines.
 type poolGoroutine struct {
-	// depth counts the registrations of a goroutine core.wg counts, or
+	// depth counts the registrations of a goroutine lifecycle.wg counts, or
 	// that a counted one waits for (nested: a hook that calls Connect
 	// registers the same goroutine again); saving counts the peers-file
 	// saves in progress on it (a save calls PeerMetaConfig.MarshalJSON).
@@ -75,7 +74,7 @@ func goid() uint64 {
 }
 
 // track registers the calling goroutine with role (its conn, writer and
-// maint), as one counted in core.wg or waited for by one, or, with
+// maint), as one counted in lifecycle.wg or waited for by one, or, with
 // saving, as saving the peers file; it returns the call that undoes it.
 func (r *goroutines) track(role poolGoroutine, saving bool) (untrack func()) {
 	id := goid()
@@ -125,7 +124,7 @@ func (r *goroutines) self() (poolGoroutine, bool) {
 }
 
 // inWaitGroup reports whether the calling goroutine is counted in
-// core.wg, or is one a counted goroutine waits for: whether Close, called
+// lifecycle.wg, or is one a counted goroutine waits for: whether Close, called
 // on it, would wait for itself.
 func (g poolGoroutine) inWaitGroup() bool { return g.depth > 0 }
 
@@ -158,71 +157,4 @@ func (r *goroutines) isHeld(c *conn) (bool, <-chan struct{}) {
 		r.heldChanged = make(chan struct{})
 	}
 	return false, r.heldChanged
-}
-
-// track registers the calling goroutine as one of the pool's, counted in
-// p.wg or waited for by one, with role; call the result as it stops.
-func (p *core) track(role poolGoroutine) (untrack func()) { return p.gs.track(role, false) }
-
-// leave ends a call begun by enter.
-func (p *core) leave(untrack func()) {
-	untrack()
-	p.wg.Done()
-}
-
-// finish releases what the pool holds once its goroutines have exited: the
-// scheduler and the watchers. Idempotent.
-func (p *core) finish() {
-	p.finishOnce.Do(func() {
-		p.sched.Close()
-		p.events.close()
-	})
-}
-
-// finishLater is close called on one of the pool's goroutines: it cannot
-// wait for p.wg, which counts its caller, so a goroutine does, and
-// finishes once the callers have returned from their callbacks and every
-// goroutine of the pool has exited. A Close or Shutdown called elsewhere
-// waits for that goroutine too.
-func (p *core) finishLater() {
-	p.finisherOnce.Do(func() {
-		p.finisher = make(chan struct{})
-		go func() {
-			defer close(p.finisher)
-			p.wg.Wait()
-			p.finish()
-		}()
-	})
-}
-
-// waitFinisher waits for the goroutine finishLater started, if any. p.wg
-// must have reached zero: every finishLater call came before.
-func (p *core) waitFinisher() {
-	p.finisherOnce.Do(func() {}) // none may start from now on
-	if p.finisher != nil {
-		<-p.finisher
-	}
-}
-
-// waitConns waits, for Shutdown, until each of conns has ended, or is held
-// by a goroutine of its own that waits in a Shutdown called from a
-// callback (it ends only once that returns), or until ctx ends.
-func (p *core) waitConns(ctx context.Context, conns []*conn) error {
-	for _, c := range conns {
-		for {
-			held, changed := p.gs.isHeld(c)
-			if held {
-				break
-			}
-			select {
-			case <-c.done:
-			case <-changed:
-				continue
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-			break
-		}
-	}
-	return nil
 }

@@ -85,47 +85,47 @@ type Stats struct {
 func (p *core) stats() Stats {
 	p.mu.Lock()
 	s := Stats{
-		MsgsSent:           p.closedStat.MsgsSent,
-		MsgsRecv:           p.closedStat.MsgsRecv,
-		BytesSent:          p.closedStat.BytesSent,
-		BytesRecv:          p.closedStat.BytesRecv,
+		MsgsSent:           p.reg.closedStat.MsgsSent,
+		MsgsRecv:           p.reg.closedStat.MsgsRecv,
+		BytesSent:          p.reg.closedStat.BytesSent,
+		BytesRecv:          p.reg.closedStat.BytesRecv,
 		Flow:               FlowStat(p.sched.Stat()),
-		Connections:        len(p.conns),
-		Accepted:           p.accepted,
-		IncomingHandshakes: len(p.pending.all),
-		KnownPoints:        len(p.points),
-		KnownPeers:         len(p.peers),
+		Connections:        len(p.reg.conns),
+		Accepted:           p.reg.accepted,
+		IncomingHandshakes: len(p.adm.pending.all),
+		KnownPoints:        len(p.tab.points),
+		KnownPeers:         len(p.tab.peers),
 		GreylistedAddrs:    p.acl.addrs.Len(),
 		GreylistedPeers:    p.acl.peers.Len(),
 		GreylistFill:       p.acl.addrs.FillRatio(),
 		DialsInFlight:      p.dial.inFlight,
 	}
 	p.mu.Unlock()
-	s.Dropped = p.dropped.Load()
-	s.Evicted = p.evictions.Load()
-	s.UnknownMessages = p.unknown.Load()
+	s.Dropped = p.count.dropped.Load()
+	s.Evicted = p.count.evictions.Load()
+	s.UnknownMessages = p.count.unknown.Load()
 	s.IncomingBudgetHeld = p.inBudget.held.Load()
-	s.Control = p.control.stats()
+	s.Control = p.count.control.stats()
 	s.DialsStarted, s.DialsRefused = p.dial.started.Load(), p.dial.refused.Load()
 	s.LearnedNonRoutable, s.LearnedTableFull = p.dial.nonRoutable.Load(), p.dial.tableFull.Load()
 	s.SwapAcksIgnored = p.dial.acksIgnored.Load()
 	s.OutgoingBudgetHeld = p.outBudget.held()
 	s.OutgoingBudgetWaits = p.outBudget.waits.Load()
 	s.OutgoingBudgetDrops = p.outBudget.drops.Load()
-	s.OversizedMessages = p.oversized.Load()
+	s.OversizedMessages = p.count.oversized.Load()
 	s.Ended = make(map[DisconnectReason]uint64)
 	for r := range numReasons {
-		if n := p.ended[r].Load(); n > 0 {
+		if n := p.count.ended[r].Load(); n > 0 {
 			s.Ended[r] = n
 		}
 	}
 	s.Refused = make(map[RefusalReason]uint64)
 	for r := range numRefusals {
-		if n := p.refused[r].Load(); n > 0 {
+		if n := p.count.refused[r].Load(); n > 0 {
 			s.Refused[r] = n
 		}
 	}
-	for _, c := range p.connections() {
+	for _, c := range p.reg.connections() {
 		cs := c.stat()
 		s.MsgsSent += cs.MsgsSent
 		s.MsgsRecv += cs.MsgsRecv

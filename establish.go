@@ -1,0 +1,340 @@
+package p2ppool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/p2ppool/p2ppool/internal/sched"
+	"github.com/p2ppool/p2ppool/internal/socket"
+	"github.com/p2ppool/p2ppool/internal/wire"
+)
+
+// The flows that cross the parts: a connection from the dial or the
+// accept to its run. Each step takes the pool lock for one decision of a
+// part (the dialer's slot, admission's verdict, the registry's entry) and
+// runs the handshake with no lock held.
+
+// connect is Pool.Connect: a point the application gives, dialled once
+// the dial limiter has a slot for it (Connect waits for one within ctx).
+func (p *core) connect(ctx context.Context, point netip.AddrPort) (*conn, error) {
+	untrack, err := p.enter()
+	if err != nil {
+		return nil, err
+	}
+	defer p.life.leave(untrack)
+	point = wire.NormalizePoint(point)
+	if err := p.dial.take(ctx, point, true); err != nil {
+		return nil, err
+	}
+	return p.attempt(ctx, point)
+}
+
+// attempt makes the attempt to point, requested and holding a slot of the
+// limiter (takeDial); both are given back when it ends.
+func (p *core) attempt(ctx context.Context, point netip.AddrPort) (*conn, error) {
+	d := &dialAttempt{}
+	defer p.dial.end(d)
+	ctx, cancel := p.life.handshakeContext(ctx, p.cfg.ConnectionTimeout)
+	defer cancel()
+	nc, err := p.cfg.Dialer.DialContext(ctx, "tcp", point.String())
+	if err != nil {
+		p.dial.pointFailed(point)
+		if ctx.Err() != nil {
+			// The dial was cut short: say why, as the handshake does
+			// (ErrTimeout, ErrPoolClosed or the cause of the caller's
+			// ctx); dial errors do not wrap it.
+			return nil, fmt.Errorf("%w: connect %v: %w", context.Cause(ctx), point, err)
+		}
+		return nil, fmt.Errorf("%w: connect %v: %w", ErrConnectionFailed, point, err)
+	}
+	c, err := p.establish(ctx, nc, false, point, 0, nil, d)
+	if err != nil {
+		p.count.handshakeFailed(err)
+		p.dial.pointFailed(point)
+		return nil, fmt.Errorf("connect %v: %w", point, err)
+	}
+	return c, nil
+}
+
+// accept is Pool.Accept.
+func (p *core) accept(ctx context.Context, nc net.Conn) (*conn, error) {
+	untrack, err := p.enter()
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	defer p.life.leave(untrack)
+	socketPoint, _ := addrPortOf(nc.RemoteAddr())
+	addr := socketPoint.Addr()
+	hctx, evict := context.WithCancelCause(ctx)
+	defer evict(nil)
+	p.mu.Lock()
+	p.publishLocked(Event{Kind: EventIncomingConnection, Point: socketPoint})
+	if p.acl.bannedAddr(addr) {
+		p.mu.Unlock()
+		p.count.refuse(socketPoint, RefusedBanned, nil) // counted before the peer can see the close
+		nc.Close()
+		return nil, ErrPointBanned
+	}
+	if r, err := p.adm.incomingShareLocked(addr); err != nil {
+		p.mu.Unlock()
+		p.count.refuse(socketPoint, r, err)
+		nc.Close()
+		return nil, err
+	}
+	h, victim, r, ok := p.adm.admitHandshakeLocked(addr, evict, time.Now())
+	p.mu.Unlock()
+	if !ok {
+		p.count.refuse(socketPoint, r, nil)
+		nc.Close()
+		if r == RefusedTooManyIncoming {
+			return nil, ErrTooManyIncoming
+		}
+		if r == RefusedPendingPerAddr {
+			return nil, ErrTooManyFromAddress
+		}
+		return nil, ErrTooManyFromSubnet
+	}
+	if victim != nil {
+		victim.evict(ErrHandshakeEvicted)
+	}
+	defer p.adm.handshakeDone(h)
+	hctx, cancel := p.life.handshakeContext(hctx, p.cfg.AuthenticationTimeout)
+	defer cancel()
+	c, err := p.establish(hctx, nc, true, netip.AddrPort{}, p.cfg.FirstMessageTimeout, h, nil)
+	if err != nil {
+		testHookIncomingFailed()
+		r := refusalOf(err)
+		if !h.refused {
+			p.count.handshakeFailed(err)
+			p.count.refuse(socketPoint, r, err)
+		}
+		// Timeouts count toward the address's stall score; so does an
+		// eviction, but only of a handshake that had been slow (half the
+		// first-message bound): a fast honest handshake that happened to
+		// be the oldest when the slots ran out is no staller.
+		patience := p.cfg.FirstMessageTimeout
+		if patience <= 0 {
+			patience = p.cfg.AuthenticationTimeout
+		}
+		slow := r == RefusedHandshakeEvicted && time.Since(h.started) >= patience/2
+		if slow || r == RefusedFirstMessageTimeout || r == RefusedHandshakeTimeout {
+			p.adm.handshakeStalled(h, addr)
+		}
+		return nil, fmt.Errorf("accept from %v: %w", nc.RemoteAddr(), err)
+	}
+	return c, nil
+}
+
+// establish runs the handshake on nc and, if the peer is admitted, creates
+// the connection (octez authenticate then create_connection). dialled is
+// the point we dialled (outgoing) or invalid (incoming); firstMessage
+// bounds the wait for the peer's connection message (0: none).
+//
+// h is the incoming handshake's entry (nil for an outgoing one): from
+// admission until the connection runs or fails it counts toward its
+// address's share of established connections. d is the outgoing attempt
+// (nil for an incoming one), among the dials in flight until admission.
+func (p *core) establish(ctx context.Context, nc net.Conn, incoming bool, dialled netip.AddrPort, firstMessage time.Duration, h *pendingHandshake, d *dialAttempt) (*conn, error) {
+	socketPoint, _ := addrPortOf(nc.RemoteAddr())
+	// From here on the connection's bytes go through the bandwidth
+	// scheduler, handshake included, as in octez; closing the wrapper
+	// closes nc.
+	nc = p.sched.Wrap(nc)
+	cfg := p.hello.sock
+	cfg.Port = uint16(p.hello.port.Load())
+	if firstMessage > 0 {
+		cfg.FirstMessageTimeout = firstMessage
+	}
+	if h != nil {
+		cfg.FirstMessageReceived = func() {
+			p.mu.Lock()
+			h.progressed = true
+			p.mu.Unlock()
+		}
+	}
+	// The metadata announced depends on the peer (ConnMetaConfig.Local):
+	// computed once its connection message is in.
+	var localMeta any
+	cfg.LocalMetadata = func(id [16]byte) []byte {
+		m, b := p.connMeta.local(PeerID(id))
+		localMeta = m
+		return b
+	}
+	auth, err := socket.Authenticate(ctx, nc, incoming, &cfg)
+	if err != nil {
+		if socket.ShouldGreylist(err) {
+			// Bad proof of work, decipher or decoding failures: octez
+			// greylists the address.
+			p.acl.punish(socketPoint.Addr(), PeerID{})
+		}
+		err = fromSocketError(err)
+		if errors.Is(err, ErrMyself) && dialled.IsValid() {
+			p.tab.rememberMyself(dialled)
+		}
+		p.events.publish(Event{Kind: EventAuthenticationFailed, Point: socketPoint, Err: err})
+		return nil, err
+	}
+	remote := auth.Remote()
+	peer := PeerID(remote.PeerID)
+	idPoint := dialled
+	if incoming && remote.Port != 0 && socketPoint.IsValid() {
+		idPoint = netip.AddrPortFrom(socketPoint.Addr(), remote.Port)
+	}
+	meta, private, err := p.connMeta.decode(remote.Metadata)
+	if err != nil {
+		auth.Close()
+		p.acl.punish(socketPoint.Addr(), PeerID{})
+		err = &HandshakeError{Stage: StageMetadata, Peer: peer, Err: fmt.Errorf("%w: connection metadata: %w", ErrDecode, err)}
+		p.events.publish(Event{Kind: EventAuthenticationFailed, Point: socketPoint, Err: err})
+		return nil, err
+	}
+	version, verr := p.hello.versions.Select(remote.Version)
+
+	adm := p.adm.admit(socketPoint, peer, idPoint, dialled, incoming, private, verr, h, d)
+	if adm.err != nil {
+		herr := &HandshakeError{Stage: StageAck, Peer: peer, Err: adm.err}
+		if h != nil {
+			// Counted before the peer can see the refusal, as the
+			// refusals before the handshake are.
+			p.count.handshakeFailed(herr)
+			p.count.refuse(socketPoint, refusalOf(adm.err), adm.err)
+			h.refused = true
+		}
+		if adm.nack {
+			p.mu.Lock()
+			alternatives := p.tab.knownPointsLocked(maxAdvertised)
+			p.publishLocked(Event{Kind: EventRejectingRequest, Point: socketPoint, IDPoint: idPoint, Peer: peer, Err: adm.err})
+			p.mu.Unlock()
+			if p.cfg.DisablePeerDiscovery {
+				alternatives = nil
+			}
+			auth.Nack(adm.motive, alternatives)
+		} else {
+			auth.Close()
+		}
+		return nil, herr
+	}
+	if v := adm.evict; v != nil {
+		p.count.evictions.Add(1)
+		v.log.Debug("evicted for a peer of a less represented subnet", "newcomer", socketPoint, "reason", ReasonEvicted.String())
+		v.end(&DisconnectError{Reason: ReasonEvicted}, false)
+	}
+	sc, err := auth.Accept()
+	if err != nil {
+		err = fromSocketError(err)
+		p.adm.unaccept(socketPoint, peer, idPoint, err, h)
+		return nil, err
+	}
+	info := ConnInfo[any]{
+		Peer:        peer,
+		Point:       idPoint,
+		RemoteAddr:  nc.RemoteAddr(),
+		Incoming:    incoming,
+		Version:     version,
+		Announced:   remote.Version,
+		LocalMeta:   localMeta,
+		RemoteMeta:  meta,
+		PrivateNode: private,
+		Established: time.Now(),
+	}
+	return p.startConnection(sc, info, h)
+}
+
+// startConnection registers an accepted connection as running, starts its
+// goroutines and runs the hooks.
+func (p *core) startConnection(sc *socket.Conn, info ConnInfo[any], h *pendingHandshake) (*conn, error) {
+	info.ID = p.reg.nextID.Add(1)
+	p.mu.Lock() // the queue sizes may change at run time (SetLimits)
+	inSize, outSize := p.limits.IncomingAppMessageQueueSize, p.limits.OutgoingMessageQueueSize
+	p.mu.Unlock()
+	remote, _ := addrPortOf(info.RemoteAddr)
+	c := &conn{
+		pool:       p,
+		sc:         sc,
+		info:       info,
+		remoteAddr: remote.Addr(),
+		log:        p.log.With("peer", info.Peer, "point", info.Point, "remote", info.RemoteAddr, "conn", info.ID, "dir", direction(info.Incoming)),
+		inSize:     inSize,
+		out:        newOutQueue(outSize, p.outBudget, nil),
+		done:       make(chan struct{}),
+		drain:      make(chan struct{}),
+	}
+	c.app = p.edge.attach(c)
+	c.ctx, c.cancel = context.WithCancelCause(context.Background())
+	c.out.life = c.ctx // before any write: a Write waiting for the budget ends with it
+	sc.SetReserve(func(size int, tag uint16) error { return c.app.reserve(c.ctx, size, tag) })
+	now := info.Established
+	p.mu.Lock()
+	if h != nil {
+		h.admitted = false // from now on it counts in p.reg.conns
+	}
+	p.reg.accepted--
+	if p.reg.closed {
+		if pe := p.tab.peers[info.Peer]; pe != nil && pe.State == PeerAccepted {
+			pe.setDisconnected(now)
+		}
+		if pt := p.tab.points[info.Point]; pt != nil && pt.State == PointAccepted && pt.Peer == info.Peer {
+			pt.setDisconnected(&p.cfg.Reconnection, now)
+		}
+		p.mu.Unlock()
+		sc.Close()
+		sc.Free()
+		return nil, ErrPoolClosed
+	}
+	if pe := p.tab.peers[info.Peer]; pe != nil {
+		pe.setRunning(info.Point, now)
+		c.restoreBudgets(pe.budgets)
+	}
+	if pt := p.tab.points[info.Point]; info.Point.IsValid() && pt != nil {
+		pt.setRunning(info.Peer, now)
+	}
+	p.reg.conns[info.Peer] = c
+	p.publishLocked(Event{Kind: EventConnectionEstablished, IDPoint: info.Point, Peer: info.Peer})
+	if len(p.reg.conns) >= p.limits.MaxConnections {
+		// octez broadcast_too_many_connections (p2p_connect_handler.ml:272-273)
+		p.events.broadcast(CondTooManyConnections)
+		if maintains(&p.cfg) {
+			p.maint.wake()
+		}
+	}
+	if d := p.cfg.WriteTimeout; d > 0 {
+		if wc, ok := sc.NetConn().(*sched.Conn); ok {
+			wc.SetWriteStallTimeout(d)
+		}
+	}
+	p.life.goLocked(c.run)
+	p.mu.Unlock()
+	c.log.Debug("connection established")
+	p.edge.established(c)
+	return c, nil
+}
+
+// testHookIncomingFailed runs when an incoming handshake has failed, the
+// socket closed; a test holds the pool there to look at what the refused
+// peer can see.
+var testHookIncomingFailed = func() {}
+
+func addrPortOf(a net.Addr) (netip.AddrPort, bool) {
+	switch a := a.(type) {
+	case *net.TCPAddr:
+		ap := a.AddrPort()
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), true
+	}
+	ap, err := netip.ParseAddrPort(a.String())
+	if err != nil {
+		return netip.AddrPort{}, false
+	}
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), true
+}
+
+func direction(incoming bool) string {
+	if incoming {
+		return "in"
+	}
+	return "out"
+}
