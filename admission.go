@@ -236,7 +236,7 @@ func (a *admission) admit(socketPoint netip.AddrPort, peer PeerID, idPoint, dial
 		// octez records whether the point is public whatever the outcome.
 		pt.KnownPublic = !private
 	}
-	full := len(a.reg.conns)+a.reg.accepted+a.reg.dialing-a.reg.evicting >= a.thresholdLocked()
+	full := a.reg.slotsLocked()-a.reg.evicting >= a.thresholdLocked()
 	var victim *conn
 	if full && incoming {
 		victim = a.evictionVictimLocked(socketPoint.Addr())

@@ -330,7 +330,7 @@ func (d *dialer) requestableLocked(point netip.AddrPort, user bool) (*pointInfo,
 	}
 	// Dials in flight hold a connection slot, as handshakes past
 	// admission do: a burst of dials cannot overshoot the limit.
-	if len(d.reg.conns)+d.reg.accepted+d.reg.dialing >= d.limits.MaxConnections {
+	if d.reg.slotsLocked() >= d.limits.MaxConnections {
 		return nil, ErrTooManyConnections
 	}
 	var pi *pointInfo

@@ -85,3 +85,12 @@ func checkHeld(m any, level lockLevel) {
 		panic(fmt.Sprintf("p2ppool: the %v must be held here; see locks.go", level))
 	}
 }
+
+// lockNames name the ranks in the checker's panics.
+var lockNames = [...]string{
+	lockSave: "peers-file save lock", lockAdvertise: "advertise cache lock", lockPool: "pool lock",
+	lockConnBudgets: "connection budgets lock", lockEvents: "event hub lock", lockWatcher: "watcher lock",
+	lockGoroutines: "goroutine registry lock",
+}
+
+func (l lockLevel) String() string { return lockNames[l] }

@@ -50,14 +50,6 @@ const (
 	lockGoroutines
 )
 
-var lockNames = [...]string{
-	lockSave: "peers-file save lock", lockAdvertise: "advertise cache lock", lockPool: "pool lock",
-	lockConnBudgets: "connection budgets lock", lockEvents: "event hub lock", lockWatcher: "watcher lock",
-	lockGoroutines: "goroutine registry lock",
-}
-
-func (l lockLevel) String() string { return lockNames[l] }
-
 // A leveller names the rank of an orderedMutex in its type, so that the
 // rank costs no byte in the structs that hold one (a conn holds one).
 type leveller interface{ level() lockLevel }
