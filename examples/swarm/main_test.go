@@ -173,6 +173,7 @@ func TestSwarmUsage(t *testing.T) {
 		{"-rate", "-3"},
 		{"-cap", "-1"},
 		{"-cap", "20k"},
+		{"-memlimit", "-1"},
 		{"-bogus"},
 		{"extra"},
 	} {
