@@ -200,6 +200,7 @@ func benchP2ppoolConnect(b *testing.B) {
 	defer timeout.Stop()
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := processCPU()
 	for i := 0; i < b.N; i++ {
 		if err := p2ppoolRoundTrip(ctx, client, addr, byte(i)); err != nil {
 			b.Fatalf("iteration %d: %v", i, err)
@@ -211,6 +212,7 @@ func benchP2ppoolConnect(b *testing.B) {
 			b.Fatalf("iteration %d: the server did not see the disconnection", i)
 		}
 	}
+	b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
 }
 
 // unlimitedDials turns off the client's dial rate limit (DialConfig.Rate,
