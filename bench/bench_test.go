@@ -331,6 +331,7 @@ func benchLibp2pConnect(b *testing.B) {
 
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := processCPU()
 	for i := 0; i < b.N; i++ {
 		if err := libp2pRoundTrip(ctx, h1, pi, byte(i)); err != nil {
 			b.Fatalf("iteration %d: %v", i, err)
@@ -339,6 +340,7 @@ func benchLibp2pConnect(b *testing.B) {
 			b.Fatalf("close peer: %v", err)
 		}
 	}
+	b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
 }
 
 func libp2pRoundTrip(ctx context.Context, h host.Host, pi peer.AddrInfo, v byte) error {
