@@ -261,6 +261,7 @@ func benchLibp2pQueued(b *testing.B) {
 			b.SetBytes(int64(sz.n))
 			done := make(chan error, 1)
 			b.ResetTimer()
+			cpu0 := cpuTime()
 			go func() { done <- readOwnedFrames(r, sz.n, b.N) }()
 			for i := 0; i < b.N; i++ {
 				queue <- payload
@@ -268,6 +269,7 @@ func benchLibp2pQueued(b *testing.B) {
 			if err := <-done; err != nil {
 				b.Fatal(err)
 			}
+			reportCPU(b, cpu0)
 			b.StopTimer()
 			close(queue)
 			if err := <-written; err != nil {

@@ -142,6 +142,7 @@ func benchP2ppoolThroughput(b *testing.B, mutate ...func(*p2ppool.Config)) {
 			b.SetBytes(int64(sz.n))
 			done := make(chan error, 1)
 			b.ResetTimer()
+			cpu0 := cpuTime()
 			go func() { done <- readMsgs(ctx, r, sz.n, b.N) }()
 			for i := 0; i < b.N; i++ {
 				if err := w.Write(ctx, payload); err != nil {
@@ -151,6 +152,7 @@ func benchP2ppoolThroughput(b *testing.B, mutate ...func(*p2ppool.Config)) {
 			if err := <-done; err != nil {
 				b.Fatal(err)
 			}
+			reportCPU(b, cpu0)
 		})
 	}
 }
