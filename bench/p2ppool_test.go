@@ -96,12 +96,15 @@ func newPool(tb testing.TB, onConn func(*benchConn), mutate ...func(*p2ppool.Con
 }
 
 func BenchmarkP2ppool(b *testing.B) {
-	b.Run("Throughput", func(b *testing.B) { benchP2ppoolThroughput(b) })
+	b.Run("Throughput", func(b *testing.B) { benchP2ppoolThroughput(b, readMsgs) })
+	// ReadBatch: the same, the receiver taking what is queued with
+	// Connection.ReadBatch instead of one Read per message.
+	b.Run("ReadBatch", func(b *testing.B) { benchP2ppoolThroughput(b, readMsgBatches) })
 	// DeepQueue: the receiver's app queue holds 1024 messages, the depth
 	// of libp2p queued's channel, instead of octez's 10 (the byte bounds
 	// stay octez's 8 MiB per connection).
 	b.Run("DeepQueue", func(b *testing.B) {
-		benchP2ppoolThroughput(b, func(c *p2ppool.Config) { c.IncomingAppMessageQueueSize = 1024 })
+		benchP2ppoolThroughput(b, readMsgs, func(c *p2ppool.Config) { c.IncomingAppMessageQueueSize = 1024 })
 	})
 	b.Run("Connect", benchP2ppoolConnect)
 }
@@ -114,7 +117,7 @@ func BenchmarkP2ppool(b *testing.B) {
 // Read on the server pool's side of the connection (handed over by the
 // Conns().OnNew hook) b.N times. The clock stops when the receiver has
 // the last message. b.SetBytes counts the payload only.
-func benchP2ppoolThroughput(b *testing.B, mutate ...func(*p2ppool.Config)) {
+func benchP2ppoolThroughput(b *testing.B, read func(context.Context, *benchConn, int, int) error, mutate ...func(*p2ppool.Config)) {
 	conns := make(chan *benchConn, 1)
 	_, addr := newPool(b, func(c *benchConn) { conns <- c }, mutate...)
 	client, _ := newPool(b, nil)
@@ -143,7 +146,7 @@ func benchP2ppoolThroughput(b *testing.B, mutate ...func(*p2ppool.Config)) {
 			done := make(chan error, 1)
 			b.ResetTimer()
 			cpu0 := cpuTime()
-			go func() { done <- readMsgs(ctx, r, sz.n, b.N) }()
+			go func() { done <- read(ctx, r, sz.n, b.N) }()
 			for i := 0; i < b.N; i++ {
 				if err := w.Write(ctx, payload); err != nil {
 					b.Fatalf("write %d: %v", i, err)
@@ -165,6 +168,26 @@ func readMsgs(ctx context.Context, c *benchConn, size, n int) error {
 		}
 		if len(m) != size {
 			return fmt.Errorf("message %d: length %d, want %d", i, len(m), size)
+		}
+	}
+	return nil
+}
+
+// readMsgBatches is readMsgs with Connection.ReadBatch, reusing one
+// slice.
+func readMsgBatches(ctx context.Context, c *benchConn, size, n int) error {
+	var batch []msg
+	for i := 0; i < n; {
+		var err error
+		batch, err = c.ReadBatch(ctx, batch[:0])
+		if err != nil {
+			return fmt.Errorf("message %d: %w", i, err)
+		}
+		for _, m := range batch {
+			if len(m) != size {
+				return fmt.Errorf("message %d: length %d, want %d", i, len(m), size)
+			}
+			i++
 		}
 	}
 	return nil
