@@ -335,7 +335,12 @@ func (c *conn) err() error {
 
 // Read returns the next application message, waiting for one (octez
 // read). Messages queued before the connection ended are still returned;
-// after that Read fails with the *DisconnectError.
+// after that Read fails with the *DisconnectError. The connection's
+// reader decodes every message before it queues it: one that does not
+// decode ends the connection (a protocol error; the peer and its address
+// are greylisted) before any message that followed it is queued, so
+// neither Read nor ReadBatch ever returns a message sent after a
+// malformed one.
 func (c *Connection[Msg, ConnMeta]) Read(ctx context.Context) (Msg, error) {
 	return c.queue.pop(ctx)
 }
@@ -347,8 +352,9 @@ func (c *Connection[Msg, ConnMeta]) Read(ctx context.Context) (Msg, error) {
 // come faster than the application reads them one by one. It returns at
 // most Config.IncomingAppMessageQueueSize messages. Messages queued
 // before the connection ended are still returned; after that ReadBatch
-// fails with the *DisconnectError. dst may be nil; reusing it across
-// calls (dst[:0]) avoids an allocation per call.
+// fails with the *DisconnectError. The guarantee on malformed messages
+// is Read's. dst may be nil; reusing it across calls (dst[:0]) avoids an
+// allocation per call.
 func (c *Connection[Msg, ConnMeta]) ReadBatch(ctx context.Context, dst []Msg) ([]Msg, error) {
 	return c.queue.popAll(ctx, dst)
 }
