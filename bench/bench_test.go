@@ -342,7 +342,7 @@ func benchLibp2pConnect(b *testing.B) {
 			b.Fatalf("close peer: %v", err)
 		}
 	}
-	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
+	reportCPU(b, cpu0)
 }
 
 func libp2pRoundTrip(ctx context.Context, h host.Host, pi peer.AddrInfo, v byte) error {

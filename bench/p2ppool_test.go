@@ -237,7 +237,7 @@ func benchP2ppoolConnect(b *testing.B) {
 			b.Fatalf("iteration %d: the server did not see the disconnection", i)
 		}
 	}
-	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
+	reportCPU(b, cpu0)
 }
 
 // unlimitedDials turns off the client's dial rate limit (DialConfig.Rate,
