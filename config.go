@@ -183,7 +183,8 @@ type Config struct {
 	// connection's reader stops reading the socket, so TCP pushes back on
 	// the peer; nothing is dropped. Besides the queue, the reader holds
 	// at most 256 messages (64 KiB of them) that it has decoded from what
-	// arrived and queues together. If zero, 10.
+	// arrived and queues together. Connection.ReadBatch and
+	// Pool.ReadBatch take up to this many at once. If zero, 10.
 	IncomingAppMessageQueueSize int
 	// IncomingMessageQueueSize bounds, in bytes, what one connection
 	// holds of incoming messages: those queued for Read plus the one being
@@ -228,8 +229,8 @@ type Config struct {
 	// yet written, beyond the first 64 KiB of each connection, which are
 	// its own, so that peers that never read cannot stop another
 	// connection from sending. (A writer stuck on a peer that does not
-	// read also holds the sealed copy of the batch it is writing, at most
-	// 256 KiB: 40 such peers held 22 MiB of heap under an 8 MiB budget.) When it is spent, Write waits (until its
+	// read also holds the sealed bytes it is writing: a batch goes out
+	// sealed a 64 KiB piece at a time, so at most 128 KiB.) When it is spent, Write waits (until its
 	// context or the connection ends) and WriteNow, WriteAll and the
 	// pool's own messages drop and count (ErrOutgoingBudgetFull, an
 	// ErrQueueFull; Stats.OutgoingBudgetDrops). A broadcast larger than

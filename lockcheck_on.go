@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+
+	"github.com/p2ppool/p2ppool/internal/goid"
 )
 
 // lockCheck is true under the build tag p2ppool_lockcheck: every
@@ -20,7 +22,9 @@ type heldLock struct {
 	level lockLevel
 }
 
-// lockState is which goroutine holds which ordered locks. Its own mutex
+// lockState is which goroutine holds which ordered locks, by
+// internal/goid token (a token is reused only once its goroutine has
+// exited, and no goroutine exits holding a pool lock). Its own mutex
 // is a plain one, outside the order.
 var lockState struct {
 	mu     sync.Mutex
@@ -32,7 +36,7 @@ var lockState struct {
 // or later: taking m now could deadlock against a goroutine that follows
 // the order.
 func checkAcquire(m any, level lockLevel) {
-	g := goid()
+	g := uint64(goid.Token())
 	lockState.mu.Lock()
 	defer lockState.mu.Unlock()
 	for _, h := range lockState.byG[g] {
@@ -44,7 +48,7 @@ func checkAcquire(m any, level lockLevel) {
 }
 
 func noteAcquired(m any, level lockLevel) {
-	g := goid()
+	g := uint64(goid.Token())
 	lockState.mu.Lock()
 	defer lockState.mu.Unlock()
 	if lockState.byG == nil {
@@ -78,7 +82,7 @@ func noteReleased(m any) {
 
 // checkHeld panics unless the calling goroutine holds m.
 func checkHeld(m any, level lockLevel) {
-	g := goid()
+	g := uint64(goid.Token())
 	lockState.mu.Lock()
 	defer lockState.mu.Unlock()
 	if owner, ok := lockState.owners[m]; !ok || owner != g {
