@@ -174,6 +174,15 @@ func (r ReconnectionConfig) withDefaults() ReconnectionConfig {
 	return r
 }
 
+func (r ReconnectionConfig) validate(bad func(format string, args ...any)) {
+	if r.Factor < 0 || r.Factor != r.Factor {
+		bad("Reconnection.Factor %v is negative", r.Factor)
+	}
+	nonNegative(bad, "Reconnection.InitialDelay", r.InitialDelay)
+	nonNegative(bad, "Reconnection.DisconnectionDelay", r.DisconnectionDelay)
+	nonNegative(bad, "Reconnection.IncreaseCap", r.IncreaseCap)
+}
+
 // Points is the view of the pool's known points (octez
 // P2p_pool.Points): their state, trust, expected peer id and history.
 // Get it from Pool.Points; it is a handle, cheap to copy, safe for
