@@ -280,7 +280,7 @@ func TestGreylistDecays(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := newNetwork("mem")
 		t0 := time.Now() // the countdown ticks at t0 + k s
-		b := newNode(t, n, func(c *Config) { c.GreylistTimeout = 16 * time.Second })
+		b := newNode(t, n, func(c *Config) { c.Greylist.Timeout = 16 * time.Second })
 		a := newNodeFrom(t, n, srcA, nil)
 		time.Sleep(time.Until(t0.Add(500 * time.Millisecond)))
 		b.ACL().GreylistAddr(srcA)
@@ -344,7 +344,7 @@ func TestGCGreylist(t *testing.T) {
 func TestGCGreylistAddrAge(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := newNetwork("mem")
-		b := newNode(t, n, func(c *Config) { c.GreylistTimeout = 16 * time.Hour })
+		b := newNode(t, n, func(c *Config) { c.Greylist.Timeout = 16 * time.Hour })
 		start := time.Now() // countdowns at +1 h, +2 h, +3 h...
 		require.NoError(t, b.ACL().GreylistAddr(srcA))
 		time.Sleep(150 * time.Minute)
@@ -439,13 +439,13 @@ func TestExpectedPeerID(t *testing.T) {
 
 func TestStatsReportGreylistFill(t *testing.T) {
 	nd := newNode(t, newNetwork("mem"), nil)
-	assert.Zero(t, nd.Stats().GreylistFill)
+	assert.Zero(t, nd.Stats().Greylist.Fill)
 	nd.ACL().GreylistAddr(netip.MustParseAddr("192.0.2.7"))
 	nd.ACL().GreylistPeer(PeerID{7})
 	s := nd.Stats()
 	assert.Equal(t, 1, s.GreylistedAddrs)
 	assert.Equal(t, 1, s.GreylistedPeers)
-	assert.Greater(t, s.GreylistFill, 0.0)
+	assert.Greater(t, s.Greylist.Fill, 0.0)
 }
 
 // TestACLList lists what is banned and greylisted in the form it was

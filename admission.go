@@ -72,7 +72,7 @@ func (p *core) connect(ctx context.Context, point netip.AddrPort) (*conn, error)
 func (p *core) attempt(ctx context.Context, point netip.AddrPort) (*conn, error) {
 	d := &dialAttempt{}
 	defer p.endDial(d)
-	ctx, cancel := p.handshakeContext(ctx, p.cfg.ConnectionTimeout)
+	ctx, cancel := p.handshakeContext(ctx, p.cfg.Timeouts.Connection)
 	defer cancel()
 	nc, err := p.cfg.Dialer.DialContext(ctx, "tcp", point.String())
 	if err != nil {
@@ -117,7 +117,7 @@ func (p *core) requestableLocked(point netip.AddrPort, user bool) (*pointInfo, e
 	} else if !p.dialableLocked(pi) {
 		return nil, errNotDialable
 	}
-	if p.cfg.ClosedNetwork && !pi.Trusted {
+	if p.cfg.Network.ClosedNetwork && !pi.Trusted {
 		return nil, ErrPrivateMode
 	}
 	switch pi.State {
@@ -225,9 +225,9 @@ func (p *core) accept(ctx context.Context, nc net.Conn) (*conn, error) {
 		p.pending.remove(h)
 		p.mu.Unlock()
 	}()
-	hctx, cancel := p.handshakeContext(hctx, p.cfg.AuthenticationTimeout)
+	hctx, cancel := p.handshakeContext(hctx, p.cfg.Timeouts.Authentication)
 	defer cancel()
-	c, err := p.establish(hctx, nc, true, netip.AddrPort{}, p.cfg.FirstMessageTimeout, h, nil)
+	c, err := p.establish(hctx, nc, true, netip.AddrPort{}, p.cfg.Timeouts.FirstMessage, h, nil)
 	if err != nil {
 		testHookIncomingFailed()
 		r := refusalOf(err)
@@ -239,9 +239,9 @@ func (p *core) accept(ctx context.Context, nc net.Conn) (*conn, error) {
 		// eviction, but only of a handshake that had been slow (half the
 		// first-message bound): a fast honest handshake that happened to
 		// be the oldest when the slots ran out is no staller.
-		patience := p.cfg.FirstMessageTimeout
+		patience := p.cfg.Timeouts.FirstMessage
 		if patience <= 0 {
-			patience = p.cfg.AuthenticationTimeout
+			patience = p.cfg.Timeouts.Authentication
 		}
 		slow := r == RefusedHandshakeEvicted && time.Since(h.started) >= patience/2
 		if slow || r == RefusedFirstMessageTimeout || r == RefusedHandshakeTimeout {
@@ -289,9 +289,9 @@ func (p *core) incomingShareLocked(addr netip.Addr) (RefusalReason, error) {
 		}
 	}
 	switch {
-	case sameAddr >= p.cfg.MaxIncomingPerAddr:
+	case sameAddr >= p.cfg.Admission.MaxIncomingPerAddr:
 		return RefusedIncomingPerAddr, ErrTooManyFromAddress
-	case sameSubnet >= p.cfg.MaxIncomingPerSubnet:
+	case sameSubnet >= p.cfg.Admission.MaxIncomingPerSubnet:
 		return RefusedIncomingPerSubnet, ErrTooManyFromSubnet
 	}
 	return 0, nil
@@ -305,7 +305,7 @@ func (p *core) handshakeStalled(h *pendingHandshake, addr netip.Addr) {
 		return
 	}
 	p.mu.Lock()
-	full := p.fails.add(h.addr, p.cfg.HandshakeFailureLimit, time.Now())
+	full := p.fails.add(h.addr, p.cfg.Admission.HandshakeFailureLimit, time.Now())
 	p.mu.Unlock()
 	if full {
 		p.log.Debug("greylisting an address whose handshakes keep stalling", "addr", addr)
@@ -470,7 +470,7 @@ func (p *core) establish(ctx context.Context, nc net.Conn, incoming bool, dialle
 			alternatives := p.knownPointsLocked(maxAdvertised)
 			p.publishLocked(Event{Kind: EventRejectingRequest, Point: socketPoint, IDPoint: idPoint, Peer: peer, Err: adm.err})
 			p.mu.Unlock()
-			if p.cfg.DisablePeerDiscovery {
+			if p.cfg.Network.DisablePeerDiscovery {
 				alternatives = nil
 			}
 			auth.Nack(adm.motive, alternatives)
@@ -564,7 +564,7 @@ func (p *core) admit(socketPoint netip.AddrPort, peer PeerID, idPoint, dialled n
 		return admission{nack: true, motive: ve.Motive, err: ve}
 	case full && victim == nil:
 		return admission{nack: true, motive: wire.TooManyConnections, err: ErrTooManyConnections}
-	case p.cfg.ClosedNetwork && !(pt != nil && pt.Trusted) && !pe.Trusted:
+	case p.cfg.Network.ClosedNetwork && !(pt != nil && pt.Trusted) && !pe.Trusted:
 		return admission{err: ErrPrivateMode}
 	case pt != nil && (pt.State == PointAccepted || pt.State == PointRunning || pt.State == PointRequested && incoming):
 		return admission{nack: true, motive: wire.AlreadyConnected, err: ErrAlreadyConnected}
@@ -725,7 +725,7 @@ func (p *core) startConnection(sc *socket.Conn, info ConnInfo[any], h *pendingHa
 			p.wakeMaintenance()
 		}
 	}
-	if d := p.cfg.WriteTimeout; d > 0 {
+	if d := p.cfg.Timeouts.Write; d > 0 {
 		if wc, ok := sc.NetConn().(*sched.Conn); ok {
 			wc.SetWriteStallTimeout(d)
 		}

@@ -33,7 +33,7 @@ func oneSlot(c *Config) { c.MinConnections, c.ExpectedConnections, c.MaxConnecti
 // nothing, two nacks that only wrote would block each other until a
 // timeout cut them (the pool's nack reads while it writes); with these
 // timeouts such a stall fails the test instead of slowing it down.
-func patient(c *Config) { c.ConnectionTimeout, c.AuthenticationTimeout = time.Hour, time.Hour }
+func patient(c *Config) { c.Timeouts.Connection, c.Timeouts.Authentication = time.Hour, time.Hour }
 
 // connectQuickly is a.Connect(pt), failing the test if it takes
 // waitTimeout.
@@ -101,16 +101,16 @@ func TestAdmissionRefusals(t *testing.T) {
 			if n.name != "tcp" {
 				t.Skip("loopback only: elsewhere a busy slot is evicted, not the newcomer refused (TestHandshakeSlotEviction)")
 			}
-			b := newNode(t, n, func(c *Config) { c.MaxIncomingConnections = 1 })
+			b := newNode(t, n, func(c *Config) { c.Admission.MaxIncomingConnections = 1 })
 			first := dialSilent(t, n, b)
-			waitFor(t, "the first handshake to start", func() bool { return b.Stats().IncomingHandshakes == 1 })
+			waitFor(t, "the first handshake to start", func() bool { return b.Stats().Connections.IncomingHandshakes == 1 })
 			second := dialSilent(t, n, b)
 			assert.Equal(t, io.EOF, waitRemoteEOF(t, second), "closed at once, without a word")
 			requireRefused(t, b, map[RefusalReason]uint64{RefusedTooManyIncoming: 1})
 			// Once the first handshake fails, its slot is free again.
 			require.NoError(t, first.Close())
 			requireRefused(t, b, map[RefusalReason]uint64{RefusedTooManyIncoming: 1, RefusedHandshakeFailed: 1})
-			waitFor(t, "the slot to be freed", func() bool { return b.Stats().IncomingHandshakes == 0 })
+			waitFor(t, "the slot to be freed", func() bool { return b.Stats().Connections.IncomingHandshakes == 0 })
 			a := newNode(t, n, nil)
 			connect(t, a, b)
 		}},
@@ -191,8 +191,8 @@ func TestAdmissionRefusals(t *testing.T) {
 		{"closed network", func(t *testing.T, n *network) {
 			b, c := newNode(t, n, nil), newNode(t, n, nil)
 			a := newNode(t, n, func(cfg *Config) {
-				cfg.ClosedNetwork = true
-				cfg.TrustedPoints = []netip.AddrPort{b.point}
+				cfg.Network.ClosedNetwork = true
+				cfg.Network.TrustedPoints = []netip.AddrPort{b.point}
 			})
 			_, err := a.Connect(ctxT(t), c.point)
 			require.ErrorIs(t, err, ErrPrivateMode)

@@ -128,7 +128,7 @@ type conn struct {
 	// nanoseconds: eviction protects the useful, IdleTimeout ends the
 	// idle.
 	lastUseful, lastActive atomic.Int64
-	// idle ends the connection after Config.IdleTimeout without a
+	// idle ends the connection after Config.Timeouts.Idle without a
 	// message; nil when there is no such bound. idleMu serialises its
 	// callback with the teardown that stops it, so no callback runs once
 	// the connection's run has returned.
@@ -438,7 +438,7 @@ func (c *Connection[Msg, ConnMeta]) WriteSync(ctx context.Context, msg Msg) erro
 // WriteNow queues msg if the outgoing queue has room and never blocks
 // (octez write_now). It returns ErrQueueFull, and counts a drop, when the
 // queue is full, and ErrOutgoingBudgetFull (an ErrQueueFull too) when the
-// pool's outgoing budget is (Config.TotalOutgoingQueueSize): the message
+// pool's outgoing budget is (Config.Budgets.TotalOutgoingQueueSize): the message
 // is not sent.
 func (c *Connection[Msg, ConnMeta]) WriteNow(msg Msg) error {
 	return c.write(context.Background(), msg, false)
@@ -629,7 +629,7 @@ func (c *conn) readLoop() *DisconnectError {
 				switch {
 				case errors.Is(err, errInboxClosed):
 					return nil // the connection was ended elsewhere
-				case errors.Is(err, ErrUnknownTag) && c.pool.cfg.UnknownMessages == UnknownMessagesIgnore:
+				case errors.Is(err, ErrUnknownTag) && c.pool.cfg.Wire.UnknownMessages == UnknownMessagesIgnore:
 					c.app.release()
 					c.unknown.Add(1)
 					c.pool.unknown.Add(1)
@@ -670,11 +670,11 @@ func (c *conn) readLoop() *DisconnectError {
 		case wire.TagAdvertise:
 			c.pool.onAdvertise(c.info.Peer, m.Points)
 		case wire.TagSwapRequest:
-			if !c.pool.cfg.ClosedNetwork {
+			if !c.pool.cfg.Network.ClosedNetwork {
 				c.pool.onSwapRequest(c, m.Point)
 			}
 		case wire.TagSwapAck:
-			if !c.pool.cfg.ClosedNetwork {
+			if !c.pool.cfg.Network.ClosedNetwork {
 				c.pool.onSwapAck(c, m.Point)
 			}
 		}
@@ -728,7 +728,7 @@ func (c *conn) readError(err error) *DisconnectError {
 }
 
 // writeError says why a failed write ends the connection: the peer
-// accepted no byte for Config.WriteTimeout, or the write failed.
+// accepted no byte for Config.Timeouts.Write, or the write failed.
 func writeError(err error) *DisconnectError {
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		return &DisconnectError{Reason: ReasonWriteTimeout, Remote: true, Err: err}
@@ -738,7 +738,7 @@ func writeError(err error) *DisconnectError {
 
 // startIdleTimer arms the IdleTimeout check, if there is one.
 func (c *conn) startIdleTimer() {
-	d := c.pool.cfg.IdleTimeout
+	d := c.pool.cfg.Timeouts.Idle
 	if d <= 0 {
 		return
 	}

@@ -56,9 +56,9 @@ type core struct {
 	unknown atomic.Uint64
 	// evictions counts connections evicted for a newcomer.
 	evictions atomic.Uint64
-	// ended counts the connections ended, by reason (Stats.Ended);
+	// ended counts the connections ended, by reason (Stats.Connections.Ended);
 	// oversized the messages refused for a size over the bound
-	// (Stats.OversizedMessages).
+	// (Stats.Messages.Oversized).
 	ended     [numReasons]atomic.Uint64
 	oversized atomic.Uint64
 	// refused counts inbound connections refused, by reason.
@@ -206,8 +206,8 @@ func newCore(cfg Config, versions socket.Versions, maxMessage int, pm peerMetaHo
 		},
 		self:         id.PeerID,
 		groups:       newNetGroups(&cfg),
-		inBudget:     newInBudget(cfg.TotalIncomingQueueSize),
-		outBudget:    newOutBudget(cfg.TotalOutgoingQueueSize),
+		inBudget:     newInBudget(cfg.Budgets.TotalIncomingQueueSize),
+		outBudget:    newOutBudget(cfg.Budgets.TotalOutgoingQueueSize),
 		evictSeed:    maphash.MakeSeed(),
 		log:          cfg.Logger,
 		done:         make(chan struct{}),
@@ -221,8 +221,8 @@ func newCore(cfg Config, versions socket.Versions, maxMessage int, pm peerMetaHo
 	p.limits = limitsOf(&p.cfg)
 	p.dial.init(p.cfg.Dial)
 	p.ctx, p.cancel = context.WithCancel(context.Background())
-	p.port.Store(uint32(cfg.ListeningPort))
-	for _, pt := range cfg.TrustedPoints {
+	p.port.Store(uint32(cfg.Network.ListeningPort))
+	for _, pt := range cfg.Network.TrustedPoints {
 		p.registerPointLocked(pt).Trusted = true
 	}
 	if err := p.loadPeers(); err != nil {
@@ -251,11 +251,11 @@ func (p *core) start() {
 // greylist (octez's countdown every cleanup delay / 16) and saves the
 // peers file periodically.
 func (p *core) housekeeping() {
-	countdown := time.NewTicker(greylist.CountdownPeriod(p.cfg.GreylistTimeout))
+	countdown := time.NewTicker(greylist.CountdownPeriod(p.cfg.Greylist.Timeout))
 	defer countdown.Stop()
 	var save <-chan time.Time
-	if p.cfg.PeersFile != "" && p.cfg.PeersFileSavePeriod > 0 {
-		t := time.NewTicker(p.cfg.PeersFileSavePeriod)
+	if p.cfg.PeersFile.Path != "" && p.cfg.PeersFile.SavePeriod > 0 {
+		t := time.NewTicker(p.cfg.PeersFile.SavePeriod)
 		defer t.Stop()
 		save = t.C
 	}
@@ -410,7 +410,7 @@ func isTemporaryAcceptError(err error) bool {
 func (p *core) broadcastBootstrap() {
 	p.broadcast(bootstrapMsg, func(c *conn) bool { return !c.info.PrivateNode }, func(c *conn) {
 		// Only a Bootstrap that was queued is announced: one dropped on a
-		// full queue is counted in Stats.Dropped instead.
+		// full queue is counted in Stats.Queues.Dropped instead.
 		p.publish(Event{Kind: EventBootstrapSent, Peer: c.info.Peer})
 	})
 }
@@ -476,7 +476,7 @@ func (p *core) broadcast(b []byte, to func(*conn) bool, queued func(*conn)) int 
 // built at most once per advertiseRefresh outside the pool lock, and not
 // at all when the peer's queue has no room for it.
 func (p *core) onBootstrap(c *conn) {
-	if p.cfg.ClosedNetwork || p.cfg.DisablePeerDiscovery {
+	if p.cfg.Network.ClosedNetwork || p.cfg.Network.DisablePeerDiscovery {
 		return
 	}
 	p.publish(Event{Kind: EventBootstrapReceived, Peer: c.info.Peer})
@@ -498,7 +498,7 @@ func (p *core) onBootstrap(c *conn) {
 
 // onAdvertise learns the points a peer advertised.
 func (p *core) onAdvertise(from PeerID, pts []netip.AddrPort) {
-	if p.cfg.ClosedNetwork || p.cfg.DisablePeerDiscovery {
+	if p.cfg.Network.ClosedNetwork || p.cfg.Network.DisablePeerDiscovery {
 		return
 	}
 	p.mu.Lock()

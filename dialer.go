@@ -336,9 +336,9 @@ func (p *core) learnPointLocked(pt netip.AddrPort, from netip.Addr) *pointInfo {
 		p.dial.nonRoutable.Add(1)
 		return nil
 	}
-	if p.cfg.MaxKnownPoints.full(len(p.points)) {
+	if p.cfg.Tables.MaxKnownPoints.full(len(p.points)) {
 		p.gcPointsLocked()
-		if p.cfg.MaxKnownPoints.full(len(p.points)) {
+		if p.cfg.Tables.MaxKnownPoints.full(len(p.points)) {
 			p.dial.tableFull.Add(1)
 			return nil
 		}

@@ -111,7 +111,7 @@ func Example_chat() {
 	fmt.Println("carol is turned away:", errors.Is(err, p2ppool.ErrClosedDuringHandshake))
 
 	s := bob.Stats()
-	fmt.Println("bob:", s.Connections, "connection,", s.KnownPeers, "known peers,", s.MsgsRecv, "messages in,",
+	fmt.Println("bob:", s.Connections, "connection,", s.Tables.KnownPeers, "known peers,", s.MsgsRecv, "messages in,",
 		len(bob.ACL().List().BannedPeers), "banned")
 	bob.Shutdown(ctx) // saves the peers file
 	again, err := p2ppool.NewBasic(msgs, bob.Config())

@@ -12,7 +12,7 @@ import (
 
 // The peers file is octez's peers.json: the known peers, their last
 // connections and histories. A pool saves it at Shutdown, every
-// Config.PeersFileSavePeriod, and on Peers().Save; the next pool with
+// Config.PeersFile.SavePeriod, and on Peers().Save; the next pool with
 // the same file knows those peers from the start.
 func ExamplePeers_Save() {
 	ctx := context.Background()

@@ -31,7 +31,7 @@ func ExamplePool_Stats() {
 	s := hub.Stats()
 	fmt.Println("hub received:", s.MsgsRecv, "messages,", s.BytesRecv, "bytes")
 	fmt.Println("hub wire bytes in >= plaintext:", s.Flow.TotalRecv >= int64(s.BytesRecv))
-	fmt.Println("hub connections:", s.Connections, "known peers:", s.KnownPeers, "dropped:", s.Dropped)
+	fmt.Println("hub connections:", s.Connections, "known peers:", s.Tables.KnownPeers, "dropped:", s.Dropped)
 	// Output:
 	// alice sent: 3 messages, 41 bytes
 	// hub received: 3 messages, 41 bytes

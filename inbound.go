@@ -21,7 +21,7 @@ type netGroups struct {
 }
 
 func newNetGroups(cfg *Config) netGroups {
-	return netGroups{v4Subnet: cfg.SubnetBitsIPv4, v6Addr: cfg.AddrBitsIPv6, v6Subnet: cfg.SubnetBitsIPv6, limitLoopback: cfg.LimitLoopback}
+	return netGroups{v4Subnet: cfg.Admission.SubnetBitsIPv4, v6Addr: cfg.Admission.AddrBitsIPv6, v6Subnet: cfg.Admission.SubnetBitsIPv6, limitLoopback: cfg.Admission.LimitLoopback}
 }
 
 // addr is a's address key: itself for IPv4, its /AddrBitsIPv6 for IPv6.
@@ -44,7 +44,7 @@ func (g netGroups) subnet(a netip.Addr) netip.Prefix {
 }
 
 // limited reports whether the per-address and per-subnet bounds apply
-// to a: not to loopback, unless Config.LimitLoopback.
+// to a: not to loopback, unless Config.Admission.LimitLoopback.
 func (g netGroups) limited(a netip.Addr) bool {
 	return a.IsValid() && (g.limitLoopback || !a.IsLoopback())
 }
@@ -90,14 +90,14 @@ func (s *pendingSet) admit(cfg *Config, g netGroups, a netip.Addr, evict context
 				sameSubnet++
 			}
 		}
-		if sameAddr >= cfg.MaxPendingPerAddr {
+		if sameAddr >= cfg.Admission.MaxPendingPerAddr {
 			return nil, nil, RefusedPendingPerAddr, false
 		}
-		if sameSubnet >= cfg.MaxPendingPerSubnet {
+		if sameSubnet >= cfg.Admission.MaxPendingPerSubnet {
 			return nil, nil, RefusedPendingPerSubnet, false
 		}
 	}
-	if len(s.all) >= cfg.MaxIncomingConnections {
+	if len(s.all) >= cfg.Admission.MaxIncomingConnections {
 		victim = s.victim(now, cfg.FirstMessageTimeout, fails)
 		if victim == nil {
 			return nil, nil, RefusedTooManyIncoming, false

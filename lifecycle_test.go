@@ -212,7 +212,7 @@ func TestShutdownExpiredContextClosesEverything(t *testing.T) {
 			readErr, writeErr := make(chan error, 1), make(chan error, 1)
 			go func() { _, err := ca.Read(context.Background()); readErr <- err }()
 			go func() { writeErr <- ca.Write(context.Background(), "blocked") }()
-			waitFor(t, "the incoming handshake", func() bool { return a.Stats().IncomingHandshakes == 1 })
+			waitFor(t, "the incoming handshake", func() bool { return a.Stats().Connections.IncomingHandshakes == 1 })
 
 			ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
 			defer cancel()
@@ -226,7 +226,7 @@ func TestShutdownExpiredContextClosesEverything(t *testing.T) {
 			}
 			assert.Equal(t, ReasonPoolClosed, disconnectError(t, ca.Err()).Reason)
 			st := a.Stats()
-			assert.Zero(t, st.Connections+st.Accepted+st.IncomingHandshakes+st.AppQueued+st.OutQueuedBytes, "nothing left running: %+v", st)
+			assert.Zero(t, st.Connections+st.Accepted+st.Connections.IncomingHandshakes+st.Queues.AppQueued+st.Queues.OutQueuedBytes, "nothing left running: %+v", st)
 			assert.Zero(t, st.Dropped, "the Disconnect was queued, not dropped")
 			require.ErrorIs(t, recvErr(t, connectErr, "Connect"), ErrPoolClosed)
 			assert.Equal(t, ReasonPoolClosed, disconnectError(t, recvErr(t, readErr, "Read")).Reason)
@@ -351,7 +351,7 @@ func TestConnectCutShortDuringDial(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			d := stuckDialer{dialing: make(chan struct{}, 1)}
-			a := newNode(t, newNetwork("mem"), func(c *Config) { c.Dialer = d; c.ConnectionTimeout = tc.timeout })
+			a := newNode(t, newNetwork("mem"), func(c *Config) { c.Dialer = d; c.Timeouts.Connection = tc.timeout })
 			pt := netip.MustParseAddrPort("192.0.2.1:9732")
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
@@ -469,7 +469,7 @@ func TestConnectCutShortDuringHandshake(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				n := newNetwork("mem")
 				silent := newSilentListener(t, n)
-				a := newNode(t, n, func(c *Config) { c.ConnectionTimeout = tc.timeout })
+				a := newNode(t, n, func(c *Config) { c.Timeouts.Connection = tc.timeout })
 				ctx, cancel := tc.ctx()
 				defer cancel()
 				res := make(chan error, 1)

@@ -16,7 +16,7 @@ func TestSetLimitsLowersMaxConnectionsThroughMaintenance(t *testing.T) {
 		n := newNetwork("mem")
 		hub := newNode(t, n, func(c *Config) {
 			c.MinConnections, c.ExpectedConnections, c.MaxConnections = 1, 4, 8
-			c.MaintenanceIdleTime = time.Hour
+			c.Maintenance.IdleTime = time.Hour
 		})
 		var peers []*node
 		for range 6 {
@@ -34,11 +34,11 @@ func TestSetLimitsLowersMaxConnectionsThroughMaintenance(t *testing.T) {
 		assert.Equal(t, 3, hub.Conns().Len(), "trimmed to the new target")
 		_, kept := hub.Conns().ByPeer(trusted)
 		assert.True(t, kept, "the trusted peer is spared")
-		assert.Equal(t, 3, hub.Config().MaxConnections)
+		assert.Equal(t, 3, hub.Config().Limits.MaxConnections)
 
 		err := hub.SetLimits(Limits{MinConnections: 5, ExpectedConnections: 2, MaxConnections: 3})
 		require.Error(t, err, "min > expected is refused")
-		assert.Equal(t, 3, hub.Config().MaxConnections, "nothing changed")
+		assert.Equal(t, 3, hub.Config().Limits.MaxConnections, "nothing changed")
 	})
 }
 
@@ -89,9 +89,9 @@ func TestSetLimitsLeavesTheConfigAlone(t *testing.T) {
 	l.MaxConnections, l.ExpectedConnections = 200, 60
 	require.NoError(t, nd.SetLimits(l))
 	assert.Equal(t, before, nd.cfg, "cfg untouched")
-	assert.Equal(t, 200, nd.Config().MaxConnections, "Config shows the limits in force")
+	assert.Equal(t, 200, nd.Config().Limits.MaxConnections, "Config shows the limits in force")
 	assert.Equal(t, l, limitsOf(new(nd.Config())))
 	l.MinConnections = 500 // min > expected: refused, nothing changes
 	require.Error(t, nd.SetLimits(l))
-	assert.Equal(t, 200, nd.Config().MaxConnections)
+	assert.Equal(t, 200, nd.Config().Limits.MaxConnections)
 }

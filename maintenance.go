@@ -34,9 +34,9 @@ func boundsOf(cfg *Limits) bounds {
 	}
 }
 
-// maintenanceEnabled: Config.MaintenanceIdleTime is not Disabled.
+// maintenanceEnabled: Config.Maintenance.IdleTime is not Disabled.
 func (p *core) maintenanceEnabled() bool {
-	return p.cfg.MaintenanceIdleTime > 0
+	return p.cfg.Maintenance.IdleTime > 0
 }
 
 // wakeMaintenance asks for a maintenance run; it never blocks.
@@ -115,7 +115,7 @@ func (p *core) maintenance() {
 		close(p.maintainDone)
 		p.maintainDone = make(chan struct{})
 		p.mu.Unlock()
-		idle.Reset(p.cfg.MaintenanceIdleTime)
+		idle.Reset(p.cfg.Maintenance.IdleTime)
 	}
 }
 
@@ -138,7 +138,7 @@ func (p *core) maintain() {
 			p.publish(Event{Kind: EventTooManyConnections})
 			p.dropConnections(n - b.maxTarget)
 		default:
-			if !swapped && !p.cfg.ClosedNetwork {
+			if !swapped && !p.cfg.Network.ClosedNetwork {
 				p.sendSwapRequest()
 			}
 			p.publish(Event{Kind: EventMaintenanceEnded})
@@ -167,7 +167,7 @@ func (p *core) tryToContact(wantMin, wantMax int) bool {
 		}
 		var cands []cand
 		for pt, pi := range p.points {
-			if seen[pt] || p.acl.bannedAddr(pt.Addr()) || p.cfg.ClosedNetwork && !pi.Trusted {
+			if seen[pt] || p.acl.bannedAddr(pt.Addr()) || p.cfg.Network.ClosedNetwork && !pi.Trusted {
 				continue
 			}
 			seen[pt] = true
@@ -230,7 +230,7 @@ func (p *core) tryToContact(wantMin, wantMax int) bool {
 func (p *core) askForMoreContacts() {
 	w := p.events.watch(p.ctx, 64)
 	defer w.Close()
-	if !p.cfg.ClosedNetwork {
+	if !p.cfg.Network.ClosedNetwork {
 		p.broadcastBootstrap()
 	}
 	ctx, cancel := context.WithTimeout(p.ctx, timeBetweenLookingForPeers)

@@ -138,9 +138,9 @@ func TestMetricsRefusals(t *testing.T) {
 		// On loopback, exempt from eviction, as in octez.
 		n := newNetwork("tcp")
 		rb := newRecMetrics()
-		b := newNode(t, n, withMetrics(rb, func(c *Config) { c.MaxIncomingConnections = 1 }))
+		b := newNode(t, n, withMetrics(rb, func(c *Config) { c.Admission.MaxIncomingConnections = 1 }))
 		dialSilent(t, n, b) // holds b's only incoming slot
-		waitFor(t, "the silent handshake", func() bool { return b.Stats().IncomingHandshakes == 1 })
+		waitFor(t, "the silent handshake", func() bool { return b.Stats().Connections.IncomingHandshakes == 1 })
 		_, err := newNode(t, n, nil).Connect(ctxT(t), b.point)
 		require.Error(t, err)
 		waitRec(t, rb, "b's refusal", func(r *recMetrics) bool { return r.refused[RefusedTooManyIncoming] == 1 })

@@ -52,7 +52,7 @@ func TestMixedSizesArriveInOrder(t *testing.T) {
 	}
 }
 
-// TestChunkPerMessage: with Config.ChunkPerMessage every message is its
+// TestChunkPerMessage: with Config.Wire.ChunkPerMessage every message is its
 // own chunk on the wire: n messages cost exactly n chunk overheads.
 func TestChunkPerMessage(t *testing.T) {
 	n := newNetwork("mem")

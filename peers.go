@@ -172,7 +172,7 @@ func (p *core) registerPeerLocked(id PeerID, init scoredMeta) *peerInfo {
 	if pi := p.peers[id]; pi != nil {
 		return pi
 	}
-	if p.cfg.MaxKnownPeerIDs.full(len(p.peers)) {
+	if p.cfg.Tables.MaxKnownPeerIDs.full(len(p.peers)) {
 		p.gcPeersLocked()
 	}
 	pi := p.newPeerInfo(id, time.Now(), init)
@@ -184,7 +184,7 @@ func (p *core) registerPeerLocked(id PeerID, init scoredMeta) *peerInfo {
 func (p *core) newPeerInfo(id PeerID, created time.Time, init scoredMeta) *peerInfo {
 	return &peerInfo{
 		PeerInfo: PeerInfo[any]{Peer: id, Created: created, Meta: init.meta, Score: init.score},
-		events:   newRing[PeerEvent](p.cfg.KnownPeerIDsHistorySize),
+		events:   newRing[PeerEvent](p.cfg.Tables.PeerIDsHistorySize),
 	}
 }
 
@@ -195,10 +195,10 @@ func (p *core) newPeerInfo(id PeerID, created time.Time, init scoredMeta) *peerI
 // publishes no EventGCPeers, unless the table is above the low mark. p.mu
 // must be held.
 func (p *core) gcPeersLocked() {
-	if p.cfg.MaxKnownPeerIDs.unbounded() {
+	if p.cfg.Tables.MaxKnownPeerIDs.unbounded() {
 		return // octez None: no GC (p2p_pool.ml:210)
 	}
-	excess := len(p.peers) - p.cfg.MaxKnownPeerIDs.Low
+	excess := len(p.peers) - p.cfg.Tables.MaxKnownPeerIDs.Low
 	if excess <= 0 {
 		return
 	}
@@ -290,7 +290,7 @@ func (v Peers[PeerMeta]) Info(id PeerID) (PeerInfo[PeerMeta], bool) {
 }
 
 // Events returns the history of id, oldest first (at most
-// Config.KnownPeerIDsHistorySize entries).
+// Config.Tables.PeerIDsHistorySize entries).
 func (v Peers[PeerMeta]) Events(id PeerID) []PeerEvent {
 	p := v.p
 	p.mu.Lock()
@@ -436,10 +436,10 @@ func (v Peers[PeerMeta]) Forget(id PeerID) error {
 	return nil
 }
 
-// Save writes the known peers to Config.PeersFile now, atomically
+// Save writes the known peers to Config.PeersFile.Path now, atomically
 // (temporary file, fsync, rename): a crash leaves the old file or the new
 // one, never a mix. The pool also saves at Shutdown and every
-// Config.PeersFileSavePeriod. Without a peers file it does nothing.
+// Config.PeersFile.SavePeriod. Without a peers file it does nothing.
 // Called from PeerMetaConfig.MarshalJSON during a save, it returns
 // ErrReentrant.
 func (v Peers[PeerMeta]) Save() error {

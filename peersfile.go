@@ -10,7 +10,7 @@ import (
 	"github.com/p2ppool/p2ppool/internal/peersfile"
 )
 
-// ErrPeersFileCorrupt is returned by New when Config.PeersFile cannot be
+// ErrPeersFileCorrupt is returned by New when Config.PeersFile.Path cannot be
 // read as a peers file. The file has been moved aside, next to it, under a
 // name the error gives (it is never overwritten), so a new call to New
 // starts with no known peers.
@@ -42,10 +42,10 @@ var peerEventKinds = map[peersfile.EventKind]PeerEventKind{
 // become known). p.mu must not be held; New calls it before the pool is
 // shared.
 func (p *core) loadPeers() error {
-	if p.cfg.PeersFile == "" {
+	if p.cfg.PeersFile.Path == "" {
 		return nil
 	}
-	recs, err := peersfile.Load(p.cfg.PeersFile, p.cfg.KnownPeerIDsHistorySize)
+	recs, err := peersfile.Load(p.cfg.PeersFile.Path, p.cfg.Tables.PeerIDsHistorySize)
 	if err != nil {
 		return fmt.Errorf("p2ppool: peers file: %w", err)
 	}
@@ -53,7 +53,7 @@ func (p *core) loadPeers() error {
 		r := &recs[i]
 		meta, err := p.peerMeta.unmarshal(r.Metadata)
 		if err != nil {
-			return fmt.Errorf("p2ppool: peers file %s: peer %v: peer_metadata: %w", p.cfg.PeersFile, PeerID(r.PeerID), err)
+			return fmt.Errorf("p2ppool: peers file %s: peer %v: peer_metadata: %w", p.cfg.PeersFile.Path, PeerID(r.PeerID), err)
 		}
 		pi := p.newPeerInfo(PeerID(r.PeerID), r.Created, scoredMeta{meta, p.peerMeta.score(meta)})
 		pi.Trusted = r.Trusted
@@ -107,7 +107,7 @@ func connPointOf(pa PointAt) *peersfile.ConnPoint {
 
 // savePeers is Peers.Save.
 func (p *core) savePeers() error {
-	if p.cfg.PeersFile == "" {
+	if p.cfg.PeersFile.Path == "" {
 		return nil
 	}
 	// MarshalJSON runs on this goroutine: a Save it calls would recurse
@@ -122,7 +122,7 @@ func (p *core) savePeers() error {
 	}
 	p.saveMu.Lock()
 	defer p.saveMu.Unlock()
-	if err := peersfile.Save(p.cfg.PeersFile, recs); err != nil {
+	if err := peersfile.Save(p.cfg.PeersFile.Path, recs); err != nil {
 		return fmt.Errorf("p2ppool: save peers: %w", err)
 	}
 	return nil

@@ -16,7 +16,7 @@ func TestPeersFileSurvivesARestart(t *testing.T) {
 	n := newNetwork("mem")
 	path := filepath.Join(t.TempDir(), "peers.json")
 	id := testIdentity(t)
-	a := newNode(t, n, func(c *Config) { c.Identity, c.PeersFile = id, path })
+	a := newNode(t, n, func(c *Config) { c.Identity, c.PeersFile.Path = id, path })
 	b := newNode(t, n, nil)
 	connect(t, a, b)
 	a.Peers().Trust(b.Config().Identity.PeerID)

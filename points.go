@@ -210,10 +210,10 @@ func (p *core) registerPointLocked(pt netip.AddrPort) *pointInfo {
 	if pi := p.points[pt]; pi != nil {
 		return pi
 	}
-	if p.cfg.MaxKnownPoints.full(len(p.points)) {
+	if p.cfg.Tables.MaxKnownPoints.full(len(p.points)) {
 		p.gcPointsLocked()
 	}
-	pi := &pointInfo{PointInfo: PointInfo{Point: pt}, events: newRing[PointEvent](p.cfg.KnownPointsHistorySize)}
+	pi := &pointInfo{PointInfo: PointInfo{Point: pt}, events: newRing[PointEvent](p.cfg.Tables.PointsHistorySize)}
 	p.points[pt] = pi
 	p.publishLocked(Event{Kind: EventNewPoint, Point: pt})
 	return pi
@@ -223,7 +223,7 @@ func (p *core) registerPointLocked(pt netip.AddrPort) *pointInfo {
 // nack), skipping our own addresses and those learnPointLocked refuses.
 // p.mu must be held.
 func (p *core) registerNewPointsLocked(pts []netip.AddrPort, from netip.Addr) {
-	if p.cfg.DisablePeerDiscovery {
+	if p.cfg.Network.DisablePeerDiscovery {
 		return
 	}
 	for _, pt := range pts {
@@ -241,10 +241,10 @@ func (p *core) registerNewPointsLocked(pts []netip.AddrPort, from netip.Addr) {
 // evicted. Like octez, it does nothing, and publishes no EventGCPoints,
 // unless the table is above the low mark. p.mu must be held.
 func (p *core) gcPointsLocked() {
-	if p.cfg.MaxKnownPoints.unbounded() {
+	if p.cfg.Tables.MaxKnownPoints.unbounded() {
 		return // octez None: no GC (p2p_pool.ml:89)
 	}
-	excess := len(p.points) - p.cfg.MaxKnownPoints.Low
+	excess := len(p.points) - p.cfg.Tables.MaxKnownPoints.Low
 	if excess <= 0 {
 		return
 	}
@@ -368,7 +368,7 @@ func (v Points) Info(pt netip.AddrPort) (PointInfo, bool) {
 }
 
 // Events returns the history of pt, oldest first (at most
-// Config.KnownPointsHistorySize entries).
+// Config.Tables.PointsHistorySize entries).
 func (v Points) Events(pt netip.AddrPort) []PointEvent {
 	p := v.p
 	p.mu.Lock()
@@ -474,7 +474,7 @@ func (v Points) ClearExpectedPeerID(pt netip.AddrPort) error {
 // Forget removes pt from the known points, with its history; forgetting
 // an unknown point does nothing. A point being dialled, accepted or
 // connected is kept, and ErrInUse returned: end its connection first. A
-// trusted point is forgotten with its trust (one of Config.TrustedPoints
+// trusted point is forgotten with its trust (one of Config.Network.TrustedPoints
 // comes back with the next New). Bans of its address are the ACL's and
 // stay.
 func (v Points) Forget(pt netip.AddrPort) error {

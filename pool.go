@@ -103,7 +103,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) attach(c *conn) inbox {
 		localMeta:  metaAs[ConnMeta](c.info.LocalMeta, "ConnMetaConfig.Local"),
 		remoteMeta: metaAs[ConnMeta](c.info.RemoteMeta, "ConnMetaConfig.Decode"),
 		codec:      p.codec,
-		queue:      newAppQueue[Msg](c.inSize, p.cfg.IncomingMessageQueueSize, p.inBudget),
+		queue:      newAppQueue[Msg](c.inSize, p.cfg.Limits.IncomingMessageQueueSize, p.inBudget),
 		ready:      &p.ready,
 	}
 	tc.queue.onReadable = func() { p.ready.add(tc) }
@@ -136,13 +136,13 @@ func typed[Msg, ConnMeta any](c *conn) *Connection[Msg, ConnMeta] {
 // Serve accepts connections on ln until ln fails or the pool closes, and
 // runs each handshake on its own goroutine (octez welcome worker). It
 // returns ErrPoolClosed after Close or Shutdown. The first TCP listener
-// also sets the announced listening port if Config.ListeningPort is zero;
+// also sets the announced listening port if Config.Network.ListeningPort is zero;
 // connections opened before Serve has started announce no port, so a node
-// that dials right away should set Config.ListeningPort.
+// that dials right away should set Config.Network.ListeningPort.
 func (p *Pool[Msg, PeerMeta, ConnMeta]) Serve(ln net.Listener) error { return p.serve(ln) }
 
 // Accept runs the handshake on an incoming connection nc (octez accept),
-// bounded by ctx and Config.AuthenticationTimeout. Serve calls it for each
+// bounded by ctx and Config.Timeouts.Authentication. Serve calls it for each
 // accepted socket; call it directly for connections accepted elsewhere.
 // On error nc is closed.
 //
@@ -159,7 +159,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) Accept(ctx context.Context, nc net.Conn)
 }
 
 // Connect opens a connection to point (octez connect): dial, handshake,
-// admission. It is bounded by ctx and by Config.ConnectionTimeout,
+// admission. It is bounded by ctx and by Config.Timeouts.Connection,
 // whichever ends first, and returns the established connection or an
 // error matching one of ErrPointBanned, ErrTooManyConnections, ErrPrivateMode,
 // ErrPendingConnection, ErrAlreadyConnected, ErrConnectionFailed,

@@ -169,8 +169,8 @@ var callbackKinds = []callbackKind{
 	}, trigger: peerConnects},
 	{name: "PeerMeta.MarshalJSON", setup: func(r *reentry, m *PeerMetaConfig[int], _ *ConnMetaConfig[Metadata], _ *MessageConfig[text], cfg *Config) {
 		m.MarshalJSON = func(v int) ([]byte, error) { r.fire(); return []byte("0"), nil }
-		cfg.PeersFile = filepath.Join(r.t.TempDir(), "peers.json")
-		cfg.PeersFileSavePeriod = time.Second
+		cfg.PeersFile.Path = filepath.Join(r.t.TempDir(), "peers.json")
+		cfg.PeersFile.SavePeriod = time.Second
 	}, trigger: saveIsDue},
 	{name: "ConnMeta.Decode", setup: func(r *reentry, _ *PeerMetaConfig[int], cm *ConnMetaConfig[Metadata], _ *MessageConfig[text], _ *Config) {
 		decode := cm.Decode
@@ -194,7 +194,7 @@ var callbackKinds = []callbackKind{
 	}, trigger: aConnects},
 	{name: "Dialer/maintenance", setup: func(r *reentry, _ *PeerMetaConfig[int], _ *ConnMetaConfig[Metadata], _ *MessageConfig[text], cfg *Config) {
 		cfg.Dialer = rdialer{r, r.n}
-		cfg.MaintenanceIdleTime = time.Hour
+		cfg.Maintenance.IdleTime = time.Hour
 		cfg.MinConnections, cfg.ExpectedConnections, cfg.MaxConnections = 4, 8, 12
 	}, trigger: maintenanceDials},
 	{name: "Logger/handshake", setup: func(r *reentry, _ *PeerMetaConfig[int], _ *ConnMetaConfig[Metadata], _ *MessageConfig[text], cfg *Config) {
@@ -603,7 +603,7 @@ func TestReentrantCallsThatCannotWait(t *testing.T) {
 			decode := msgs.Encodings[0].Decode
 			msgs.Encodings[0].Decode = func(b []byte) (text, error) { o.fire(); return decode(b) }
 			a, _, b, n := reentryPair(t, msgs, PeerMetaConfig[int]{}, func(cfg *Config) {
-				cfg.MaintenanceIdleTime = time.Hour
+				cfg.Maintenance.IdleTime = time.Hour
 				// One or two connections are in range: a run ends at once.
 				cfg.MinConnections, cfg.ExpectedConnections, cfg.MaxConnections = 1, 2, 4
 			})
@@ -628,7 +628,7 @@ func TestReentrantCallsThatCannotWait(t *testing.T) {
 			var p atomic.Pointer[rpool]
 			meta := PeerMetaConfig[int]{MarshalJSON: func(int) ([]byte, error) { o.fire(); return []byte("0"), nil }}
 			file := filepath.Join(t.TempDir(), "peers.json")
-			a, _, _, _ := reentryPair(t, textMessages(), meta, func(cfg *Config) { cfg.PeersFile = file })
+			a, _, _, _ := reentryPair(t, textMessages(), meta, func(cfg *Config) { cfg.PeersFile.Path = file })
 			p.Store(a)
 			o.arm(func() error { return p.Load().Peers().Save() })
 			require.NoError(t, a.Peers().Save())

@@ -98,7 +98,7 @@ func TestWriteNowDropsWhenQueueFull(t *testing.T) {
 				require.NoError(t, ca.WriteNow(m))
 				sent = append(sent, m)
 			}
-			assert.Equal(t, 4096, a.Stats().OutQueuedBytes, "the arena's memory")
+			assert.Equal(t, 4096, a.Stats().Queues.OutQueuedBytes, "the arena's memory")
 			require.ErrorIs(t, ca.WriteNow(numbered(4, 1000)), ErrQueueFull)
 			assert.Equal(t, uint64(1), ca.Stat().Dropped)
 			assert.Equal(t, uint64(1), a.Stats().Dropped)
@@ -266,11 +266,11 @@ func TestFullAppQueueStopsTheReader(t *testing.T) {
 			// (The reader counts a message before it queues it: wait for
 			// both.)
 			waitFor(t, "the sender to stall", func() bool {
-				return written.Load() == poolHolds+2 && cb.Stat().MsgsRecv == poolHolds && b.Stats().AppQueued == 1
+				return written.Load() == poolHolds+2 && cb.Stat().MsgsRecv == poolHolds && b.Stats().Queues.AppQueued == 1
 			})
 			requireFull(t, ca)
 			notYet(t, res, "Writes to a peer that does not read")
-			assert.Equal(t, 1, b.Stats().AppQueued)
+			assert.Equal(t, 1, b.Stats().Queues.AppQueued)
 
 			// Once b reads, everything arrives, in order.
 			want := make([]text, total)

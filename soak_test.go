@@ -35,7 +35,7 @@ const (
 	soakSecond  = 8
 	soakLong    = 800
 	soakBuffer  = 4 << 10
-	soakTimeout = 10 * time.Second // Config.WriteTimeout
+	soakTimeout = 10 * time.Second // Config.Timeouts.Write
 )
 
 // soakFault is what happens to a link.

@@ -77,7 +77,7 @@ const swapAckTimeout = 10 * time.Second
 // request is ignored.
 func (p *core) onSwapRequest(source *conn, point netip.AddrPort) {
 	p.publish(Event{Kind: EventSwapRequestReceived, Peer: source.info.Peer})
-	if p.cfg.SwapLinger == Disabled {
+	if p.cfg.Maintenance.SwapLinger == Disabled {
 		return
 	}
 	now := time.Now()
@@ -87,7 +87,7 @@ func (p *core) onSwapRequest(source *conn, point netip.AddrPort) {
 	if p.latestSuccessful.After(last) {
 		last = p.latestSuccessful
 	}
-	if pi := p.points[point]; now.Sub(last) < p.cfg.SwapLinger || pi != nil && pi.State != PointDisconnected || p.conns[source.info.Peer] != source {
+	if pi := p.points[point]; now.Sub(last) < p.cfg.Maintenance.SwapLinger || pi != nil && pi.State != PointDisconnected || p.conns[source.info.Peer] != source {
 		p.mu.Unlock()
 		p.publish(Event{Kind: EventSwapRequestIgnored, Peer: source.info.Peer})
 		return
@@ -137,7 +137,7 @@ func (p *core) takeSwapDialLocked(source *conn, point netip.AddrPort, now time.T
 // pool dial by sending acks.
 func (p *core) onSwapAck(source *conn, point netip.AddrPort) {
 	p.publish(Event{Kind: EventSwapAckReceived, Peer: source.info.Peer})
-	if p.cfg.SwapLinger == Disabled {
+	if p.cfg.Maintenance.SwapLinger == Disabled {
 		return
 	}
 	now := time.Now()

@@ -367,7 +367,7 @@ func newSwarm(ctx context.Context, o *options) (*swarm, error) {
 		if i > 0 {
 			// The bootstrap peer, a trusted point as octez makes of its
 			// bootstrap peers: the discovery loop dials it first thing.
-			cfg.TrustedPoints = []netip.AddrPort{s.nodes[i-1].point}
+			cfg.Network.TrustedPoints = []netip.AddrPort{s.nodes[i-1].point}
 		}
 		pool, err := p2ppool.NewBasic(messages(), cfg)
 		if err != nil {

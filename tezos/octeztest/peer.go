@@ -93,8 +93,8 @@ func New(ctx context.Context, cfg Config) (*Peer, error) {
 	if pc.ProofOfWorkTarget == 0 {
 		pc.ProofOfWorkTarget = p2ppool.NoProofOfWork
 	}
-	if pc.MaintenanceIdleTime == 0 {
-		pc.MaintenanceIdleTime = p2ppool.Disabled
+	if pc.Maintenance.IdleTime == 0 {
+		pc.Maintenance.IdleTime = p2ppool.Disabled
 	}
 	pool, err := p2ppool.NewBasic(tezos.MessageConfig(cfg.Chain.Name), pc)
 	if err != nil {
