@@ -35,8 +35,8 @@ const (
 	RefusedIncomingPerAddr     // MaxIncomingPerAddr connections already from this address
 	RefusedIncomingPerSubnet   // MaxIncomingPerSubnet connections already from this subnet
 	RefusedHandshakeEvicted    // its slot went to a newer socket (all slots busy)
-	RefusedFirstMessageTimeout // no connection message within FirstMessageTimeout
-	RefusedHandshakeTimeout    // the handshake outlasted AuthenticationTimeout
+	RefusedFirstMessageTimeout // no connection message within Timeouts.FirstMessage
+	RefusedHandshakeTimeout    // the handshake outlasted Timeouts.Authentication
 	numRefusals
 )
 
@@ -673,7 +673,7 @@ func (p *core) unaccept(socketPoint netip.AddrPort, peer PeerID, idPoint netip.A
 func (p *core) startConnection(sc *socket.Conn, info ConnInfo[any], h *pendingHandshake) (*conn, error) {
 	info.ID = p.nextID.Add(1)
 	p.mu.Lock() // the queue sizes may change at run time (SetLimits)
-	inSize, outSize := p.limits.IncomingAppMessageQueueSize, p.limits.OutgoingMessageQueueSize
+	inMsgs, inBytes, outSize := p.limits.IncomingAppMessageQueueSize, p.limits.IncomingMessageQueueSize, p.limits.OutgoingMessageQueueSize
 	p.mu.Unlock()
 	remote, _ := addrPortOf(info.RemoteAddr)
 	c := &conn{
@@ -682,12 +682,11 @@ func (p *core) startConnection(sc *socket.Conn, info ConnInfo[any], h *pendingHa
 		info:       info,
 		remoteAddr: remote.Addr(),
 		log:        p.log.With("peer", info.Peer, "point", info.Point, "remote", info.RemoteAddr, "conn", info.ID, "dir", direction(info.Incoming)),
-		inSize:     inSize,
 		out:        newOutQueue(outSize, p.outBudget, nil),
 		done:       make(chan struct{}),
 		drain:      make(chan struct{}),
 	}
-	c.app = p.edge.attach(c)
+	c.app = p.edge.attach(c, inMsgs, inBytes)
 	c.ctx, c.cancel = context.WithCancelCause(context.Background())
 	c.out.life = c.ctx // before any write: a Write waiting for the budget ends with it
 	sc.SetReserve(func(size int, tag uint16) error { return c.app.reserve(c.ctx, size, tag) })

@@ -32,11 +32,11 @@ func TestIncomingBytesAreBudgeted(t *testing.T) {
 	)
 	n := newNetwork("tcp")
 	nd := newNode(t, n, func(c *Config) {
-		c.MaxConnections, c.ExpectedConnections = peers+10, peers
+		c.Limits.MaxConnections, c.Limits.ExpectedConnections = peers+10, peers
 		c.Admission.MaxIncomingConnections = peers
-		c.MaxMessageSize = maxBody
+		c.Budgets.MaxMessageSize = maxBody
 		c.Budgets.TotalIncomingQueueSize = budget
-		c.IncomingMessageQueueSize = 4 << 20 // per connection: 4 messages
+		c.Limits.IncomingMessageQueueSize = 4 << 20 // per connection: 4 messages
 	})
 	before := heapInUse()
 
@@ -62,7 +62,7 @@ func TestIncomingBytesAreBudgeted(t *testing.T) {
 	// The readers fill the budget and stop.
 	waitFor(t, "the budget to fill", func() bool {
 		s := nd.Stats()
-		return s.Connections == peers && s.Queues.IncomingBudgetHeld > budget-maxBody
+		return s.Connections.Established == peers && s.Queues.IncomingBudgetHeld > budget-maxBody
 	})
 	s := nd.Stats()
 	during := heapInUse()

@@ -98,9 +98,6 @@ type conn struct {
 	// the reader hands it application messages.
 	app inbox
 	out *outQueue
-	// inSize is the size of the incoming app queue, taken from the
-	// limits when the connection was established.
-	inSize int
 	// ctx ends, with a *DisconnectError as cause, when the connection
 	// ends; done is closed once its teardown is complete.
 	ctx    context.Context
@@ -125,7 +122,7 @@ type conn struct {
 
 	// lastUseful is when the peer last delivered an application message
 	// and lastActive when any message last went either way, in Unix
-	// nanoseconds: eviction protects the useful, IdleTimeout ends the
+	// nanoseconds: eviction protects the useful, Timeouts.Idle ends the
 	// idle.
 	lastUseful, lastActive atomic.Int64
 	// idle ends the connection after Config.Timeouts.Idle without a
@@ -736,7 +733,7 @@ func writeError(err error) *DisconnectError {
 	return &DisconnectError{Reason: ReasonWriteError, Err: err}
 }
 
-// startIdleTimer arms the IdleTimeout check, if there is one.
+// startIdleTimer arms the Timeouts.Idle check, if there is one.
 func (c *conn) startIdleTimer() {
 	d := c.pool.cfg.Timeouts.Idle
 	if d <= 0 {

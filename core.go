@@ -149,7 +149,7 @@ type core struct {
 type edge interface {
 	// attach makes the typed half of a new connection, the inbox its
 	// reader delivers application messages to.
-	attach(c *conn) inbox
+	attach(c *conn, inMsgs, inBytes int) inbox
 	// established runs the Conns().OnNew hooks, outside every lock.
 	established(c *conn)
 }
@@ -177,10 +177,7 @@ func newCore(cfg Config, versions socket.Versions, maxMessage int, pm peerMetaHo
 	if err != nil {
 		return nil, fmt.Errorf("p2ppool: config: %w", err)
 	}
-	sch, err := sched.New(sched.Config{Limits: sched.Limits{
-		MaxInflow: cfg.MaxDownloadSpeed, MaxOutflow: cfg.MaxUploadSpeed,
-		ConnMaxInflow: cfg.MaxConnDownloadSpeed, ConnMaxOutflow: cfg.MaxConnUploadSpeed,
-	}})
+	sch, err := sched.New(sched.Config{Limits: cfg.Limits.sched()})
 	if err != nil {
 		return nil, fmt.Errorf("p2ppool: config: %w", err)
 	}
@@ -200,8 +197,8 @@ func newCore(cfg Config, versions socket.Versions, maxMessage int, pm peerMetaHo
 			ProofOfWorkStamp: crypto.Nonce(id.ProofOfWorkStamp),
 			Version:          versions.Announced(),
 			PowTarget:        target,
-			BinaryChunksSize: cfg.BinaryChunksSize,
-			ChunkPerMessage:  cfg.ChunkPerMessage,
+			BinaryChunksSize: cfg.Wire.BinaryChunksSize,
+			ChunkPerMessage:  cfg.Wire.ChunkPerMessage,
 			MaxMessageSize:   maxMessage,
 		},
 		self:         id.PeerID,
@@ -218,7 +215,7 @@ func newCore(cfg Config, versions socket.Versions, maxMessage int, pm peerMetaHo
 		peers:        make(map[PeerID]*peerInfo),
 		points:       make(map[netip.AddrPort]*pointInfo),
 	}
-	p.limits = limitsOf(&p.cfg)
+	p.limits = p.cfg.Limits
 	p.dial.init(p.cfg.Dial)
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.port.Store(uint32(cfg.Network.ListeningPort))
@@ -284,7 +281,9 @@ func (p *core) publish(e Event) { p.events.publish(e) }
 func (p *core) config() Config {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.limits.apply(p.cfg)
+	c := p.cfg
+	c.Limits = p.limits
+	return c
 }
 
 // lockOpen locks p.mu if the pool is open; once Close or Shutdown has

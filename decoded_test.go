@@ -28,8 +28,8 @@ func TestDecodedSizeIsCharged(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			n := newNetwork("mem")
 			nd := newMsgNode(t, n, inflating(), func(c *Config) {
-				c.IncomingAppMessageQueueSize = 100
-				c.IncomingMessageQueueSize = 64 << 10
+				c.Limits.IncomingAppMessageQueueSize = 100
+				c.Limits.IncomingMessageQueueSize = 64 << 10
 			})
 			rp, c := dialRaw(t, n, nd)
 			body := dataenc.AppendString(nil, string(make([]byte, 1020))) // 1 KiB
@@ -55,7 +55,7 @@ func TestDecodedSizeIsCharged(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			n := newNetwork("mem")
 			nd := newMsgNode(t, n, inflating(), func(c *Config) {
-				c.IncomingMessageQueueSize = 1 << 20
+				c.Limits.IncomingMessageQueueSize = 1 << 20
 				c.Budgets.TotalIncomingQueueSize = 4 << 20
 			})
 			rp, c := dialRaw(t, n, nd)
@@ -104,11 +104,11 @@ func TestSlowReaderFloodHeap(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := newNetwork("mem")
 		nd := newNode(t, n, func(c *Config) {
-			c.MaxConnections, c.ExpectedConnections = peers+10, peers
+			c.Limits.MaxConnections, c.Limits.ExpectedConnections = peers+10, peers
 			c.Admission.MaxIncomingConnections = peers
-			c.MaxMessageSize = maxBody
+			c.Budgets.MaxMessageSize = maxBody
 			c.Budgets.TotalIncomingQueueSize = budget
-			c.IncomingMessageQueueSize = 4 << 20
+			c.Limits.IncomingMessageQueueSize = 4 << 20
 		})
 		msg := appMsg(0x1000, dataenc.AppendString(nil, string(make([]byte, maxBody-4))))
 		var rps []*rawPeer

@@ -162,7 +162,7 @@ func TestAdvertiseFloodDialsWithinBudget(t *testing.T) {
 			round++
 			time.Sleep(200 * time.Millisecond)
 			s := nd.Stats()
-			maxPoints, maxInFlight = max(maxPoints, s.KnownPoints), max(maxInFlight, s.Dial.InFlight)
+			maxPoints, maxInFlight = max(maxPoints, s.Tables.KnownPoints), max(maxInFlight, s.Dial.InFlight)
 		}
 		got := dials.list()
 		s := nd.Stats()
@@ -280,7 +280,7 @@ func TestLearnedPointsStayWithinTheTable(t *testing.T) {
 			noControlBudgets(c)
 			c.Dialer = d
 			c.Tables.MaxKnownPoints = limit
-			c.MaxConnections = 100
+			c.Limits.MaxConnections = 100
 			c.Timeouts.Connection = time.Hour
 		})
 		// 20 dials in flight fill the table with requested points.
@@ -297,7 +297,7 @@ func TestLearnedPointsStayWithinTheTable(t *testing.T) {
 			}
 			require.NoError(t, sc.WriteMessages(wireAdvertise(pts...)))
 			synctest.Wait()
-			require.LessOrEqual(t, nd.Stats().KnownPoints, limit.High, "round %d", round)
+			require.LessOrEqual(t, nd.Stats().Tables.KnownPoints, limit.High, "round %d", round)
 		}
 		assert.Equal(t, uint64(50*100), nd.Stats().Dial.LearnedTableFull)
 		require.NoError(t, nd.Close())
@@ -313,7 +313,7 @@ func TestDialsInFlightHoldConnectionSlots(t *testing.T) {
 		d := stuckDialer{dialing: make(chan struct{}, 10)}
 		nd := newNode(t, n, func(c *Config) {
 			c.Dialer = d
-			c.MinConnections, c.ExpectedConnections, c.MaxConnections = 1, 1, 2
+			c.Limits.MinConnections, c.Limits.ExpectedConnections, c.Limits.MaxConnections = 1, 1, 2
 			c.Timeouts.Connection = time.Hour
 		})
 		ctx, cancel := context.WithCancel(context.Background())

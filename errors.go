@@ -121,7 +121,7 @@ var (
 	ErrNoCommonVersion = socket.ErrNoCommonVersion
 	// ErrTimeout: the handshake (or, for Connect, dial plus handshake)
 	// did not finish within the pool's bound (Config.Timeouts.Connection,
-	// AuthenticationTimeout). When the caller's context ends first, the
+	// Timeouts.Authentication). When the caller's context ends first, the
 	// error is that context's cause instead (context.DeadlineExceeded for
 	// its deadline).
 	ErrTimeout = socket.ErrTimeout

@@ -26,7 +26,7 @@ func ExamplePeers_Save() {
 		log.Fatal(err)
 	}
 	cfg := p2ppool.Config{Identity: id, ProofOfWorkTarget: p2ppool.NoProofOfWork,
-		PeersFile: filepath.Join(dir, "peers.json"), MaintenanceIdleTime: p2ppool.Disabled}
+		PeersFile: p2ppool.PeersFileConfig{Path: filepath.Join(dir, "peers.json")}, Maintenance: p2ppool.MaintenanceConfig{IdleTime: p2ppool.Disabled}}
 	node, err := p2ppool.NewBasic(textMessages, cfg)
 	if err != nil {
 		log.Fatal(err)

@@ -172,7 +172,7 @@ type scoredPool = Pool[text, float64, Metadata]
 
 func newScoredPool(t testing.TB, n *network, mutate func(*Config)) *scoredPool {
 	t.Helper()
-	cfg := Config{Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork, Dialer: n, MaintenanceIdleTime: Disabled}
+	cfg := Config{Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork, Dialer: n, Maintenance: MaintenanceConfig{IdleTime: Disabled}}
 	if mutate != nil {
 		mutate(&cfg)
 	}
@@ -234,7 +234,7 @@ func TestPeerGCOrder(t *testing.T) {
 // the initial metadata, as octez's get_score (p2p_pool.ml:355-361), and
 // asking does not register the peer; a known peer's is its own.
 func TestScoreOfUnknownPeer(t *testing.T) {
-	cfg := Config{Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork, MaintenanceIdleTime: Disabled}
+	cfg := Config{Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork, Maintenance: MaintenanceConfig{IdleTime: Disabled}}
 	p, err := New(textMessages(), PeerMetaConfig[float64]{
 		Initial: func() float64 { return 0.25 },
 		Score:   func(m float64) float64 { return 2 * m },
@@ -280,7 +280,7 @@ func TestNoTableLimit(t *testing.T) {
 		}
 		require.NoError(t, sc.WriteMessages(wireAdvertise(pts...)))
 		synctest.Wait()
-		assert.Equal(t, many+100, a.Stats().KnownPoints, "every point kept")
+		assert.Equal(t, many+100, a.Stats().Tables.KnownPoints, "every point kept")
 		assert.Len(t, peerKeys(a.testPool), many+1, "every peer kept, the advertiser too")
 		assert.Zero(t, a.Stats().Dial.LearnedTableFull)
 		for _, e := range drainEvents(t, w) {

@@ -256,7 +256,7 @@ func TestUnknownMessagesIgnored(t *testing.T) {
 	for _, name := range networks {
 		t.Run(name, func(t *testing.T) {
 			n := newNetwork(name)
-			nd := newMsgNode(t, n, textMessages(), func(c *Config) { c.UnknownMessages = UnknownMessagesIgnore })
+			nd := newMsgNode(t, n, textMessages(), func(c *Config) { c.Wire.UnknownMessages = UnknownMessagesIgnore })
 			rp, conn := dialRaw(t, n, nd)
 			require.NoError(t, rp.sc.WriteMessages(
 				appMsg(0x10, dataenc.AppendString(nil, "Get_current_branch, say")),
@@ -265,7 +265,7 @@ func TestUnknownMessagesIgnored(t *testing.T) {
 			assert.Equal(t, []text{"after it"}, readN(t, conn, 1))
 			assert.NoError(t, conn.Err())
 			assert.Equal(t, uint64(1), conn.Stat().Unknown)
-			assert.Equal(t, uint64(1), nd.Stats().UnknownMessages)
+			assert.Equal(t, uint64(1), nd.Stats().Messages.Unknown)
 			assert.False(t, nd.Peers().Banned(rp.id.PeerID))
 			// A message of a declared tag that does not decode still costs
 			// the connection.

@@ -41,7 +41,7 @@ func BenchmarkIdleConnections(b *testing.B) {
 
 		net := newNetwork("mem")
 		hub := newNode(b, net, func(c *Config) {
-			c.MaxConnections, c.ExpectedConnections, c.MinConnections = n+1, n, 0
+			c.Limits.MaxConnections, c.Limits.ExpectedConnections, c.Limits.MinConnections = n+1, n, 0
 			c.Admission.MaxIncomingConnections = 64
 		})
 		m := measure(b, func() func() { return dialIdle(b, net, hub, ids, cfgs) })

@@ -56,7 +56,7 @@ type pendingHandshake struct {
 	started      time.Time
 	// progressed: the peer's connection message has arrived, with a
 	// valid proof of work; such a handshake is spared by eviction until
-	// it has been pending for FirstMessageTimeout.
+	// it has been pending for Timeouts.FirstMessage.
 	progressed bool
 	// admitted: past admission, not yet running (or failed); it counts
 	// toward its address's share of established connections.
@@ -98,7 +98,7 @@ func (s *pendingSet) admit(cfg *Config, g netGroups, a netip.Addr, evict context
 		}
 	}
 	if len(s.all) >= cfg.Admission.MaxIncomingConnections {
-		victim = s.victim(now, cfg.FirstMessageTimeout, fails)
+		victim = s.victim(now, cfg.Timeouts.FirstMessage, fails)
 		if victim == nil {
 			return nil, nil, RefusedTooManyIncoming, false
 		}

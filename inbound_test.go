@@ -66,7 +66,7 @@ func TestNetGroups(t *testing.T) {
 }
 
 func TestPendingSet(t *testing.T) {
-	cfg := Config{MaxIncomingConnections: 3}.withDefaults()
+	cfg := Config{Admission: AdmissionConfig{MaxIncomingConnections: 3}}.withDefaults()
 	g := newNetGroups(&cfg)
 	var s pendingSet
 	t0 := time.Unix(1000, 0)
@@ -291,7 +291,7 @@ func TestConnectionEviction(t *testing.T) {
 	setup := func(t *testing.T, trust bool) (*network, *node, []*testConn) {
 		n := newNetwork("mem")
 		b := newNode(t, n, func(c *Config) {
-			c.MaxConnections, c.ExpectedConnections, c.MinConnections = full, full, 1
+			c.Limits.MaxConnections, c.Limits.ExpectedConnections, c.Limits.MinConnections = full, full, 1
 			c.Admission.MaxIncomingPerSubnet = full
 		})
 		var ends []*testConn
@@ -335,7 +335,7 @@ func TestConnectionEviction(t *testing.T) {
 // timing out end in a greylist entry for it.
 func TestStallingHandshakesGreylist(t *testing.T) {
 	n := newNetwork("mem")
-	b := newNode(t, n, func(c *Config) { c.FirstMessageTimeout = 20 * time.Millisecond })
+	b := newNode(t, n, func(c *Config) { c.Timeouts.FirstMessage = 20 * time.Millisecond })
 	addr := netip.MustParseAddr("10.66.0.1")
 	for i := range DefaultHandshakeFailureLimit {
 		assert.False(t, b.ACL().AddrBanned(addr), "not yet, after %d", i)

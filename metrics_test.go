@@ -151,8 +151,8 @@ func TestMetricsRefusals(t *testing.T) {
 func TestMetricsDropQueueFull(t *testing.T) {
 	n := newNetwork("mem")
 	ra := newRecMetrics()
-	a := newNode(t, n, withMetrics(ra, func(c *Config) { c.OutgoingMessageQueueSize = smallQueue }))
-	b := newNode(t, n, func(c *Config) { c.IncomingAppMessageQueueSize = 1 })
+	a := newNode(t, n, withMetrics(ra, func(c *Config) { c.Limits.OutgoingMessageQueueSize = smallQueue }))
+	b := newNode(t, n, func(c *Config) { c.Limits.IncomingAppMessageQueueSize = 1 })
 	ca, cb := connect(t, a, b)
 	sent := fillQueue(t, ca, stallWriter(t, ca, poolHolds))
 	requireFull(t, ca)

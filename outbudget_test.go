@@ -172,7 +172,7 @@ func TestOutgoingBudgetBlocksAndDrops(t *testing.T) {
 		assert.Zero(t, k)
 		s = nd.Stats()
 		assert.Equal(t, uint64(3), s.Queues.OutgoingBudgetDrops, "WriteNow, then WriteAll on both connections")
-		assert.Equal(t, uint64(3), s.Dropped)
+		assert.Equal(t, uint64(3), s.Queues.Dropped)
 		assert.Equal(t, uint64(2), cs[1].Stat().Dropped)
 
 		// The first peer reads: its writer writes, and gives room back.

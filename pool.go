@@ -65,7 +65,7 @@ func New[Msg, PeerMeta, ConnMeta any](msgs MessageConfig[Msg], peerMeta PeerMeta
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	cd, err := newCodec(&msgs, cfg.MaxMessageSize)
+	cd, err := newCodec(&msgs, cfg.Budgets.MaxMessageSize)
 	if err != nil {
 		return nil, err
 	}
@@ -97,13 +97,13 @@ func New[Msg, PeerMeta, ConnMeta any](msgs MessageConfig[Msg], peerMeta PeerMeta
 }
 
 // attach makes the typed half of a new connection (edge).
-func (p *Pool[Msg, PeerMeta, ConnMeta]) attach(c *conn) inbox {
+func (p *Pool[Msg, PeerMeta, ConnMeta]) attach(c *conn, inMsgs, inBytes int) inbox {
 	tc := &Connection[Msg, ConnMeta]{
 		conn:       c,
 		localMeta:  metaAs[ConnMeta](c.info.LocalMeta, "ConnMetaConfig.Local"),
 		remoteMeta: metaAs[ConnMeta](c.info.RemoteMeta, "ConnMetaConfig.Decode"),
 		codec:      p.codec,
-		queue:      newAppQueue[Msg](c.inSize, p.cfg.Limits.IncomingMessageQueueSize, p.inBudget),
+		queue:      newAppQueue[Msg](inMsgs, inBytes, p.inBudget),
 		ready:      &p.ready,
 	}
 	tc.queue.onReadable = func() { p.ready.add(tc) }
@@ -286,7 +286,8 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) Config() Config { return p.config() }
 // raising one wakes the connections waiting for budget; queue sizes apply
 // to connections established afterwards. Invalid limits (min > expected >
 // max, negative values) are refused and nothing changes. The Config the
-// pool was made with is not changed: Config returns it with these limits.
+// pool was made with is not changed: Config returns it with these limits
+// as its Limits group, defaults applied.
 func (p *Pool[Msg, PeerMeta, ConnMeta]) SetLimits(l Limits) error {
 	if p.isClosed() {
 		return ErrPoolClosed

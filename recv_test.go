@@ -14,7 +14,7 @@ import (
 // message comes with the connection it came from.
 func TestPoolReadIsFair(t *testing.T) {
 	n := newNetwork("mem")
-	b := newNode(t, n, func(c *Config) { c.IncomingAppMessageQueueSize = 100 })
+	b := newNode(t, n, func(c *Config) { c.Limits.IncomingAppMessageQueueSize = 100 })
 	var senders []*node
 	var sent []*testConn
 	for range 3 {

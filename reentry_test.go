@@ -195,7 +195,7 @@ var callbackKinds = []callbackKind{
 	{name: "Dialer/maintenance", setup: func(r *reentry, _ *PeerMetaConfig[int], _ *ConnMetaConfig[Metadata], _ *MessageConfig[text], cfg *Config) {
 		cfg.Dialer = rdialer{r, r.n}
 		cfg.Maintenance.IdleTime = time.Hour
-		cfg.MinConnections, cfg.ExpectedConnections, cfg.MaxConnections = 4, 8, 12
+		cfg.Limits.MinConnections, cfg.Limits.ExpectedConnections, cfg.Limits.MaxConnections = 4, 8, 12
 	}, trigger: maintenanceDials},
 	{name: "Logger/handshake", setup: func(r *reentry, _ *PeerMetaConfig[int], _ *ConnMetaConfig[Metadata], _ *MessageConfig[text], cfg *Config) {
 		cfg.Logger = slog.New(rhandler{r, "connection established"})
@@ -356,7 +356,7 @@ func testReentry(t *testing.T, kind callbackKind, act func(*reentry, *rpool)) {
 	msgs := textMessages()
 	var meta PeerMetaConfig[int]
 	cm := OctezConnMeta()
-	cfg := Config{Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork, Dialer: n, MaintenanceIdleTime: Disabled}
+	cfg := Config{Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork, Dialer: n, Maintenance: MaintenanceConfig{IdleTime: Disabled}}
 	if kind.setup != nil {
 		kind.setup(r, &meta, &cm, &msgs, &cfg)
 	}
@@ -460,7 +460,7 @@ func TestCallbacksCloseAtOnce(t *testing.T) {
 					return m, err
 				}
 				a, err := New(msgs, PeerMetaConfig[int]{}, OctezConnMeta(), Config{
-					Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork, Dialer: n, MaintenanceIdleTime: Disabled,
+					Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork, Dialer: n, Maintenance: MaintenanceConfig{IdleTime: Disabled},
 				})
 				require.NoError(t, err)
 				pool.Store(a)
@@ -504,7 +504,7 @@ func TestCallbacksCloseAtOnce(t *testing.T) {
 func reentryPair(t *testing.T, msgs MessageConfig[text], meta PeerMetaConfig[int], mutate func(*Config)) (*rpool, *rconn, *node, *network) {
 	t.Helper()
 	n := newNetwork("mem")
-	cfg := Config{Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork, Dialer: n, MaintenanceIdleTime: Disabled}
+	cfg := Config{Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork, Dialer: n, Maintenance: MaintenanceConfig{IdleTime: Disabled}}
 	if mutate != nil {
 		mutate(&cfg)
 	}
@@ -572,7 +572,7 @@ func TestReentrantCallsThatCannotWait(t *testing.T) {
 			o := newOnceIn()
 			_, c, _, _ := reentryPair(t, textMessages(), PeerMetaConfig[int]{}, func(cfg *Config) {
 				cfg.Metrics = onceMetrics{o: o}
-				cfg.OutgoingMessageQueueSize = 4 << 10
+				cfg.Limits.OutgoingMessageQueueSize = 4 << 10
 			})
 			o.arm(func() error {
 				// The writer is here: it can neither write this message
@@ -605,7 +605,7 @@ func TestReentrantCallsThatCannotWait(t *testing.T) {
 			a, _, b, n := reentryPair(t, msgs, PeerMetaConfig[int]{}, func(cfg *Config) {
 				cfg.Maintenance.IdleTime = time.Hour
 				// One or two connections are in range: a run ends at once.
-				cfg.MinConnections, cfg.ExpectedConnections, cfg.MaxConnections = 1, 2, 4
+				cfg.Limits.MinConnections, cfg.Limits.ExpectedConnections, cfg.Limits.MaxConnections = 1, 2, 4
 			})
 			// A run may drop this reader's connection and wait for it.
 			o.arm(func() error { return a.Maintain(context.Background()) })

@@ -132,9 +132,10 @@ func TestSoak(t *testing.T) {
 			require.NoError(t, err)
 			p, err := NewBasic(textMessages(), Config{
 				Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork, Dialer: hosts[i],
-				MinConnections: 1, ExpectedConnections: soakPools, MaxConnections: 2 * soakPools,
-				MaxIncomingConnections: soakPools, MaintenanceIdleTime: Disabled,
-				WriteTimeout: soakTimeout,
+				Limits:      Limits{MinConnections: 1, ExpectedConnections: soakPools, MaxConnections: 2 * soakPools},
+				Admission:   AdmissionConfig{MaxIncomingConnections: soakPools},
+				Maintenance: MaintenanceConfig{IdleTime: Disabled},
+				Timeouts:    TimeoutConfig{Write: soakTimeout},
 			})
 			require.NoError(t, err)
 			pools[i] = serveNode(t, p, ln)

@@ -95,11 +95,11 @@ func runNodeWithInput(ctx context.Context, args []string, in io.Reader, stdout, 
 	cfg := p2ppool.Config{
 		Identity:          id,
 		ProofOfWorkTarget: difficulty(opts.pow),
-		PeersFile:         opts.peersFile,
+		PeersFile:         p2ppool.PeersFileConfig{Path: opts.peersFile},
 		// A message of a kind the node does not know (a newer shell
 		// message) is dropped, not held against the peer.
-		UnknownMessages: p2ppool.UnknownMessagesIgnore,
-		Logger:          logger,
+		Wire:   p2ppool.WireConfig{UnknownMessages: p2ppool.UnknownMessagesIgnore},
+		Logger: logger,
 	}
 	opts.admission.apply(&cfg)
 	if ap, ok := tcpAddrPort(ln.Addr()); ok {
@@ -190,9 +190,9 @@ func (a *admissionFlags) register(fs *flag.FlagSet) {
 // apply sets the knobs in cfg.
 func (a *admissionFlags) apply(cfg *p2ppool.Config) {
 	cfg.Admission.LimitLoopback = a.limitLoopback
-	cfg.MinConnections = a.minConns
-	cfg.ExpectedConnections = a.expectedConns
-	cfg.MaxConnections = a.maxConns
+	cfg.Limits.MinConnections = a.minConns
+	cfg.Limits.ExpectedConnections = a.expectedConns
+	cfg.Limits.MaxConnections = a.maxConns
 	cfg.Admission.MaxIncomingConnections = a.maxIncoming
 	cfg.Admission.MaxIncomingPerAddr = a.maxIncomingPerAddr
 	cfg.Admission.MaxIncomingPerSubnet = a.maxIncomingPerSubnet

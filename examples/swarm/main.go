@@ -57,8 +57,8 @@ const (
 	discoverMaxBackoff = 3200 * time.Millisecond
 	dialsPerRound      = 3
 	// dialTimeout bounds each dial of the discovery loop, and
-	// handshakeTimeout is the pools' ConnectionTimeout and
-	// AuthenticationTimeout. One second was plenty for 16 nodes but not
+	// handshakeTimeout is the pools' Timeouts.Connection and
+	// Timeouts.Authentication. One second was plenty for 16 nodes but not
 	// for 10,000 on 2 shared cores (-net mem): there, 80% of the dials
 	// ran out of time waiting for the connection message, and every
 	// failure left the far end a dead handshake, so that in 4 minutes
@@ -335,19 +335,19 @@ func newSwarm(ctx context.Context, o *options) (*swarm, error) {
 			Identity:          id,
 			Dialer:            n.dialer,
 			ProofOfWorkTarget: p2ppool.NoProofOfWork,
-			ListeningPort:     n.point.Port(),
-			ListeningAddr:     n.point.Addr(),
+			Network:           p2ppool.NetworkConfig{ListeningPort: n.point.Port(), ListeningAddr: n.point.Addr()},
 			// Nodes seek target connections and accept up to about twice
 			// as many, so that nodes still looking find room at nodes that
 			// are done: with max = target no node would take a
 			// connection past its own target and late nodes could starve.
-			MinConnections:         o.target,
-			ExpectedConnections:    o.target + 2,
-			MaxConnections:         2*o.target + 2,
-			MaxIncomingConnections: max(20, o.nodes),
-			ConnectionTimeout:      handshakeTimeout,
-			AuthenticationTimeout:  handshakeTimeout,
-			MaxUploadSpeed:         o.cap, // wire bytes, shared by the node's connections
+			Limits: p2ppool.Limits{
+				MinConnections:      o.target,
+				ExpectedConnections: o.target + 2,
+				MaxConnections:      2*o.target + 2,
+				MaxUploadSpeed:      o.cap, // wire bytes, shared by the node's connections
+			},
+			Admission: p2ppool.AdmissionConfig{MaxIncomingConnections: max(20, o.nodes)},
+			Timeouts:  p2ppool.TimeoutConfig{Connection: handshakeTimeout, Authentication: handshakeTimeout},
 			// The demo's discovery asks every 100–200 ms (discover), far
 			// faster than octez's 5 s: its peers answer each time rather
 			// than ignore the asks and, in the end, take the asker for a
@@ -362,7 +362,7 @@ func newSwarm(ctx context.Context, o *options) (*swarm, error) {
 			// second of the node's upload, not the default 8 MiB: past
 			// that WriteAll drops, and the backlog drains in moments at
 			// the end instead of outlasting the shutdown timeout.
-			cfg.OutgoingMessageQueueSize = int(min(max(o.cap/4, 1<<10), p2ppool.DefaultOutgoingMessageQueueSize))
+			cfg.Limits.OutgoingMessageQueueSize = int(min(max(o.cap/4, 1<<10), p2ppool.DefaultOutgoingMessageQueueSize))
 		}
 		if i > 0 {
 			// The bootstrap peer, a trusted point as octez makes of its
@@ -671,8 +671,8 @@ func (s *swarm) snapshot() swarmState {
 		}
 		st.Connections = len(st.peers)
 		stats := n.pool.Stats() // once: at 30,000 nodes the view takes one a second of each
-		st.KnownPoints = stats.KnownPoints
-		st.Inflow, st.Outflow = stats.Flow.CurrentInflow, stats.Flow.CurrentOutflow
+		st.KnownPoints = stats.Tables.KnownPoints
+		st.Inflow, st.Outflow = stats.Traffic.Flow.CurrentInflow, stats.Traffic.Flow.CurrentOutflow
 		if r := n.reached.Load(); r > 0 {
 			st.reached = time.Duration(r - 1)
 		}

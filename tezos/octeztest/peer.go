@@ -49,7 +49,7 @@ type Config struct {
 	// for three fields: if Identity is nil, one is generated without
 	// proof of work; if ProofOfWorkTarget is zero, the peer asks for no
 	// proof of work (p2ppool.NoProofOfWork), so that test identities
-	// connect; if MaintenanceIdleTime is zero, the maintenance is off
+	// connect; if Maintenance.IdleTime is zero, the maintenance is off
 	// (p2ppool.Disabled), so that the peer dials no one on its own.
 	Pool p2ppool.Config
 }
