@@ -246,9 +246,9 @@ type BudgetConfig struct {
 	// has taken and not yet written, beyond the first 64 KiB of each
 	// connection, which are its own, so that peers that never read cannot
 	// stop another connection from sending. (A writer stuck on a peer
-	// that does not read also holds the sealed copy of the batch it is
-	// writing, at most 256 KiB: 40 such peers held 22 MiB of heap under
-	// an 8 MiB budget.) When it is spent, Write waits (until its context
+	// that does not read also holds the sealed bytes it is writing: a
+	// batch goes out sealed a 64 KiB piece at a time, so at most
+	// 128 KiB.) When it is spent, Write waits (until its context
 	// or the connection ends) and WriteNow, WriteAll and the pool's own
 	// messages drop and count (ErrOutgoingBudgetFull, an ErrQueueFull;
 	// Stats.Queues.OutgoingBudgetDrops). A broadcast larger than 2 KiB is

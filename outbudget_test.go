@@ -229,7 +229,7 @@ func TestNonReadersHoldTheBudget(t *testing.T) {
 			budget = 8 << 20
 			// perConn bounds what one connection holds beyond the budget:
 			// its floor (64 KiB), the ciphertext of the batch its writer
-			// is stuck writing (up to 256 KiB), the mem network's 64 KiB
+			// is stuck writing (up to 128 KiB: a piece and a chunk), the mem network's 64 KiB
 			// buffer, buffers of both sockets (the raw peers run in this
 			// process), goroutines and records.
 			perConn = 512 << 10

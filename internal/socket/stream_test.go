@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -335,4 +336,66 @@ func TestPacedWriterKeepsChunksWithinAQuantum(t *testing.T) {
 	pc.quantum = 0
 	require.NoError(t, w.WriteMessages(batch...))
 	assert.Equal(t, []int{3000}, chunkSizes(t, pc.buf.Bytes()))
+}
+
+// writeSizes is a captureConn that also records the size of each Write.
+type writeSizes struct {
+	captureConn
+	sizes []int
+}
+
+func (c *writeSizes) Write(p []byte) (int, error) {
+	c.sizes = append(c.sizes, len(p))
+	return c.captureConn.Write(p)
+}
+
+// TestWriterWritesLargeBatchesInPieces: a batch that seals to more than
+// writePiece goes out in Writes of at most one piece and the chunk that
+// crosses its end, and the writer's sealed buffer never grows past that
+// (it held the whole sealed batch, 256 KiB from the pool's writer,
+// before); the bytes are the stream one Write would have sent, in both
+// framings.
+func TestWriterWritesLargeBatchesInPieces(t *testing.T) {
+	var msgs [][]byte
+	for i := range 300 { // 300 KiB of 1 KiB messages, and a 200 KiB one
+		msgs = append(msgs, appMessage(0x10, bytes.Repeat([]byte{byte(i)}, 1<<10)))
+	}
+	msgs = append(msgs, appMessage(0x20, make([]byte, 200<<10)))
+	for _, perMessage := range []bool{false, true} {
+		t.Run(fmt.Sprint("perMessage=", perMessage), func(t *testing.T) {
+			cfg := &Config{ChunkPerMessage: perMessage}
+			cc := &writeSizes{}
+			w := newConn(cc, cfg)
+			w.key = streamKey
+			require.NoError(t, w.WriteMessages(msgs...))
+			require.Greater(t, len(cc.sizes), 1, "one Write for the whole batch")
+			for _, n := range cc.sizes {
+				assert.LessOrEqual(t, n, writePiece+MaxChunkSize)
+			}
+			assert.LessOrEqual(t, cap(w.out), 128<<10, "the sealed buffer holds a piece, not the batch")
+
+			// The same stream as sealing the batch at once.
+			ref, _ := newWriter(cfg)
+			var want []byte
+			if perMessage {
+				for _, m := range msgs {
+					want = ref.appendSealed(want, m)
+				}
+			} else {
+				plain := 0
+				for _, m := range msgs {
+					plain += len(m)
+				}
+				want = ref.appendStream(nil, msgs, plain, cfg.chunkPayload())
+			}
+			require.Equal(t, want, cc.buf.Bytes())
+
+			r := newReader(t, &scriptConn{parts: [][]byte{cc.buf.Bytes()}}, cfg)
+			for i, m := range msgs {
+				got, err := r.ReadMessage()
+				require.NoError(t, err)
+				require.Equal(t, m, got, "message %d", i)
+			}
+		})
+	}
 }

@@ -11,7 +11,9 @@ import (
 
 // WriteMessages seals msgs, each one or more whole P2P messages back to
 // back with their size prefixes (each checked against the bound before
-// anything is written), and writes them with a single Write call. Errors
+// anything is written), and writes them: with a single Write call when
+// they seal to at most writePiece bytes, else in Writes of about
+// writePiece bytes each, each sealed just before it is written. Errors
 // are sticky.
 //
 // By default the messages are sealed as one plaintext stream cut into
@@ -72,21 +74,27 @@ func (c *Conn) writeSealed(msgs [][]byte, plain, size int) error {
 		}
 		size = SealedSize(plain, payload)
 	}
-	c.reserveOutput(size)
+	// The sealed bytes go out in pieces of about writePiece: no more than
+	// one piece (and the chunk that crosses its end) is held sealed, and
+	// each is written while it is still in the cache.
+	c.reserveOutput(min(size, writePiece+MaxChunkSize))
 	out := c.out[:0]
+	var err error
 	if c.perMessage {
 		for _, b := range msgs {
-			for rest := b; len(rest) > 0; {
+			for rest := b; len(rest) > 0 && err == nil; {
 				n, _ := c.nextMessage(rest)
-				out = c.appendSealed(out, rest[:n])
+				out, err = c.sealMessage(out, rest[:n], true)
 				rest = rest[n:]
 			}
 		}
 	} else {
-		out = c.appendStream(out, msgs, plain, payload)
+		out, err = c.sealStream(out, msgs, plain, payload, true)
 	}
 	c.out = out
-	err := c.write(out)
+	if err == nil {
+		err = c.write(out)
+	}
 	if cap(c.out) > maxRetainedBuffer {
 		putBuf(c.out)
 		c.out = nil
@@ -122,6 +130,27 @@ func (c *Conn) write(b []byte) error {
 	return err
 }
 
+// writePiece is how many sealed bytes the writer gathers before it
+// writes them: past it, a batch is written as it is sealed, piece by
+// piece, so that a writer holds about one piece of sealed bytes, not its
+// whole batch (up to 256 KiB from the pool's writer, 50 eager writers
+// 12.5 MiB), and the bytes it writes were sealed moments before. A
+// piece is one full chunk: the reader's buffer takes about as much per
+// read.
+const writePiece = MaxChunkSize
+
+// flushPiece, with write, writes out and empties it once it holds
+// writePiece bytes or more.
+func (c *Conn) flushPiece(out []byte, write bool) ([]byte, error) {
+	if !write || len(out) < writePiece {
+		return out, nil
+	}
+	if err := c.write(out); err != nil {
+		return out, err
+	}
+	return out[:0], nil
+}
+
 // ReleaseWriteBuffers gives the writer's buffers back to the buffer pool;
 // the next WriteMessages takes new ones. The writing goroutine calls it
 // when it has nothing left to write, so that an idle connection holds no
@@ -145,8 +174,19 @@ func (c *Conn) reserveOutput(n int) {
 // message is sealed from it directly; one that spans messages is gathered
 // into c.stage first, as sealing needs its plaintext in one piece.
 func (c *Conn) appendStream(out []byte, msgs [][]byte, plain, payload int) []byte {
+	out, _ = c.sealStream(out, msgs, plain, payload, false)
+	return out
+}
+
+// sealStream is appendStream, writing the sealed bytes piece by piece
+// (flushPiece) with write.
+func (c *Conn) sealStream(out []byte, msgs [][]byte, plain, payload int, write bool) ([]byte, error) {
 	i, off := 0, 0 // the next plaintext byte is msgs[i][off]
 	for left := plain; left > 0; {
+		var err error
+		if out, err = c.flushPiece(out, write); err != nil {
+			return out, err
+		}
 		n := min(left, payload)
 		left -= n
 		for off == len(msgs[i]) {
@@ -174,21 +214,32 @@ func (c *Conn) appendStream(out []byte, msgs [][]byte, plain, payload int) []byt
 		out = crypto.Seal(out, piece, &c.wnonce, &c.key)
 		c.wnonce.Increment()
 	}
-	return out
+	return out, nil
 }
 
 // appendSealed appends m cut into chunks of c.chunkPayload plaintext bytes,
 // m starting a new chunk. An empty m still yields one (empty) chunk, as a
 // handshake ack never does but keeps the framing total.
 func (c *Conn) appendSealed(out, m []byte) []byte {
+	out, _ = c.sealMessage(out, m, false)
+	return out
+}
+
+// sealMessage is appendSealed, writing the sealed bytes piece by piece
+// (flushPiece) with write.
+func (c *Conn) sealMessage(out, m []byte, write bool) ([]byte, error) {
 	for {
+		var err error
+		if out, err = c.flushPiece(out, write); err != nil {
+			return out, err
+		}
 		piece := m[:min(len(m), c.chunkPayload)]
 		m = m[len(piece):]
 		out = binary.BigEndian.AppendUint16(out, uint16(tagLen+len(piece)))
 		out = crypto.Seal(out, piece, &c.wnonce, &c.key)
 		c.wnonce.Increment()
 		if len(m) == 0 {
-			return out
+			return out, nil
 		}
 	}
 }
