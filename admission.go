@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"slices"
@@ -676,12 +677,19 @@ func (p *core) startConnection(sc *socket.Conn, info ConnInfo[any], h *pendingHa
 	inMsgs, inBytes, outSize := p.limits.IncomingAppMessageQueueSize, p.limits.IncomingMessageQueueSize, p.limits.OutgoingMessageQueueSize
 	p.mu.Unlock()
 	remote, _ := addrPortOf(info.RemoteAddr)
+	log := p.log
+	if log.Handler() != slog.DiscardHandler {
+		// Not for the default discarding logger: With builds the
+		// attributes and a logger whatever the handler, 10 allocations
+		// per connect (both ends) that nothing would read.
+		log = log.With("peer", info.Peer, "point", info.Point, "remote", info.RemoteAddr, "conn", info.ID, "dir", direction(info.Incoming))
+	}
 	c := &conn{
 		pool:       p,
 		sc:         sc,
 		info:       info,
 		remoteAddr: remote.Addr(),
-		log:        p.log.With("peer", info.Peer, "point", info.Point, "remote", info.RemoteAddr, "conn", info.ID, "dir", direction(info.Incoming)),
+		log:        log,
 		out:        newOutQueue(outSize, p.outBudget, nil),
 		done:       make(chan struct{}),
 		drain:      make(chan struct{}),

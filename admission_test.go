@@ -380,6 +380,25 @@ func TestRefusalLogLine(t *testing.T) {
 	assert.NotContains(t, line, "remote=invalid")
 }
 
+// A connection's log lines name it (peer, point, remote, conn, dir) when
+// the pool has a logger; startConnection skips building those attributes
+// only for the default discarding one.
+func TestConnLogAttributes(t *testing.T) {
+	n := newNetwork("mem")
+	var logs lockedLog
+	a := newNode(t, n, func(c *Config) {
+		c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	b := newNode(t, n, nil)
+	connect(t, a, b)
+	// Logged by startConnection before Connect returns.
+	line := logs.find("connection established")
+	require.NotEmpty(t, line)
+	for _, attr := range []string{`peer=\S+`, `point=\S+:\d+`, `remote=\S+:\d+`, `conn=\d+`, `dir=out`} {
+		assert.Regexp(t, attr, line)
+	}
+}
+
 // lockedLog is a log destination safe for the pool's goroutines.
 type lockedLog struct {
 	mu  sync.Mutex

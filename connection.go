@@ -126,25 +126,39 @@ type conn struct {
 	// idle.
 	lastUseful, lastActive atomic.Int64
 	// idle ends the connection after Config.Timeouts.Idle without a
-	// message; nil when there is no such bound. idleMu serialises its
-	// callback with the teardown that stops it, so no callback runs once
-	// the connection's run has returned.
-	idle        *time.Timer
-	idleMu      sync.Mutex
-	idleStopped bool
+	// message. It has its own lock.
+	idle idleTimer
 
 	// ctl holds the connection's token buckets: control messages,
 	// application Budgets, abuse (control.go). It has its own lock.
 	ctl connBudgets
 
-	// Counters, updated by the reader and writer goroutines.
-	msgsSent, msgsRecv, bytesSent, bytesRecv, dropped, unknown atomic.Uint64
+	// counts is the traffic; the reader and the writer update it.
+	counts connCounters
 
 	// writerCallback is set while the writer runs a callback (Metrics,
 	// the logger): a write from there that waits for the writer would
 	// wait forever (reentry.go). A flag first, so that WriteSync looks
 	// the goroutine up only then.
 	writerCallback atomic.Bool
+}
+
+// connCounters are a connection's counters (ConnStat): atomics, the
+// received ones updated by its reader, the sent ones by its writer, the
+// drops by whichever write gave up.
+type connCounters struct {
+	msgsSent, msgsRecv, bytesSent, bytesRecv, dropped, unknown atomic.Uint64
+}
+
+// idleTimer ends a connection after Config.Timeouts.Idle without a message
+// either way. mu serialises the timer's callback with the teardown that
+// stops it, so no callback runs once the connection's run has returned.
+type idleTimer struct {
+	mu sync.Mutex
+	// Guarded by mu: t is nil when there is no such bound; stopped once
+	// the teardown has stopped it.
+	t       *time.Timer
+	stopped bool
 }
 
 // inbox is the typed half of a connection as its reader (conn.readLoop)
@@ -287,9 +301,9 @@ func (c *Connection[Msg, ConnMeta]) Stat() ConnStat { return c.stat() }
 
 func (c *conn) stat() ConnStat {
 	s := ConnStat{
-		MsgsSent: c.msgsSent.Load(), MsgsRecv: c.msgsRecv.Load(),
-		BytesSent: c.bytesSent.Load(), BytesRecv: c.bytesRecv.Load(),
-		Dropped: c.dropped.Load(), Unknown: c.unknown.Load(),
+		MsgsSent: c.counts.msgsSent.Load(), MsgsRecv: c.counts.msgsRecv.Load(),
+		BytesSent: c.counts.bytesSent.Load(), BytesRecv: c.counts.bytesRecv.Load(),
+		Dropped: c.counts.dropped.Load(), Unknown: c.counts.unknown.Load(),
 	}
 	if sc, ok := c.sc.NetConn().(*sched.Conn); ok {
 		s.Flow = FlowStat(sc.Stat())
@@ -318,9 +332,28 @@ func (c *conn) err() error {
 
 // Read returns the next application message, waiting for one (octez
 // read). Messages queued before the connection ended are still returned;
-// after that Read fails with the *DisconnectError.
+// after that Read fails with the *DisconnectError. The connection's
+// reader decodes every message before it queues it: one that does not
+// decode ends the connection (a protocol error; the peer and its address
+// are greylisted) before any message that followed it is queued, so
+// neither Read nor ReadBatch ever returns a message sent after a
+// malformed one.
 func (c *Connection[Msg, ConnMeta]) Read(ctx context.Context) (Msg, error) {
 	return c.queue.pop(ctx)
+}
+
+// ReadBatch appends to dst every application message queued on the
+// connection, at least one, waiting for it, and returns the extended
+// slice: as Read does, but taking the lot with one lock and one wake-up
+// of the connection's reader, which is cheaper per message when messages
+// come faster than the application reads them one by one. It returns at
+// most Config.Limits.IncomingAppMessageQueueSize messages. Messages queued
+// before the connection ended are still returned; after that ReadBatch
+// fails with the *DisconnectError. The guarantee on malformed messages
+// is Read's. dst may be nil; reusing it across calls (dst[:0]) avoids an
+// allocation per call.
+func (c *Connection[Msg, ConnMeta]) ReadBatch(ctx context.Context, dst []Msg) ([]Msg, error) {
+	return c.queue.popAll(ctx, dst)
 }
 
 // WaitReadable returns when Read would not block: a message is queued, or
@@ -467,7 +500,7 @@ func (c *conn) pushNow(it outItem) error {
 // countDrop counts a message dropped on a full outgoing queue, or for
 // want of the pool's outgoing budget (err says which).
 func (c *conn) countDrop(err error) {
-	c.dropped.Add(1)
+	c.counts.dropped.Add(1)
 	c.pool.dropped.Add(1)
 	if errors.Is(err, ErrOutgoingBudgetFull) {
 		c.pool.outBudget.drops.Add(1)
@@ -628,7 +661,7 @@ func (c *conn) readLoop() *DisconnectError {
 					return nil // the connection was ended elsewhere
 				case errors.Is(err, ErrUnknownTag) && c.pool.cfg.Wire.UnknownMessages == UnknownMessagesIgnore:
 					c.app.release()
-					c.unknown.Add(1)
+					c.counts.unknown.Add(1)
 					c.pool.unknown.Add(1)
 					continue
 				}
@@ -681,8 +714,8 @@ func (c *conn) readLoop() *DisconnectError {
 // countIn counts msgs messages of bytes wire bytes read.
 func (c *conn) countIn(msgs, bytes int) {
 	if msgs > 0 {
-		c.msgsRecv.Add(uint64(msgs))
-		c.bytesRecv.Add(uint64(bytes))
+		c.counts.msgsRecv.Add(uint64(msgs))
+		c.counts.bytesRecv.Add(uint64(bytes))
 		c.pool.cfg.Metrics.BytesIn(bytes)
 	}
 }
@@ -740,33 +773,33 @@ func (c *conn) startIdleTimer() {
 		return
 	}
 	c.lastActive.Store(time.Now().UnixNano())
-	c.idleMu.Lock()
-	defer c.idleMu.Unlock()
-	c.idle = time.AfterFunc(d, func() { c.checkIdle(d) })
+	c.idle.mu.Lock()
+	defer c.idle.mu.Unlock()
+	c.idle.t = time.AfterFunc(d, func() { c.checkIdle(d) })
 }
 
 // checkIdle ends the connection if no message went either way for d,
 // else re-arms for the rest of d. It never blocks: ending only closes.
 func (c *conn) checkIdle(d time.Duration) {
-	c.idleMu.Lock()
-	defer c.idleMu.Unlock()
-	if c.idleStopped {
+	c.idle.mu.Lock()
+	defer c.idle.mu.Unlock()
+	if c.idle.stopped {
 		return
 	}
 	quiet := time.Since(time.Unix(0, c.lastActive.Load()))
 	if quiet < d {
-		c.idle.Reset(d - quiet)
+		c.idle.t.Reset(d - quiet)
 		return
 	}
 	c.end(&DisconnectError{Reason: ReasonIdle}, false)
 }
 
 func (c *conn) stopIdleTimer() {
-	c.idleMu.Lock()
-	defer c.idleMu.Unlock()
-	c.idleStopped = true
-	if c.idle != nil {
-		c.idle.Stop()
+	c.idle.mu.Lock()
+	defer c.idle.mu.Unlock()
+	c.idle.stopped = true
+	if c.idle.t != nil {
+		c.idle.t.Stop()
 	}
 }
 
@@ -830,8 +863,8 @@ func (c *conn) writeLoop() {
 		clear(bufs)
 		if err == nil {
 			c.lastActive.Store(time.Now().UnixNano())
-			c.msgsSent.Add(uint64(msgs))
-			c.bytesSent.Add(uint64(size))
+			c.counts.msgsSent.Add(uint64(msgs))
+			c.counts.bytesSent.Add(uint64(size))
 			c.writerCallback.Store(true)
 			c.pool.cfg.Metrics.BytesOut(size)
 			c.writerCallback.Store(false)

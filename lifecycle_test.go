@@ -300,6 +300,7 @@ func testClosedPoolRefusesCalls(t *testing.T, n *network, closePool func(context
 		}},
 		{"WriteAll", func(t *testing.T) error { _, err := a.WriteAll("x"); return err }},
 		{"Read", func(t *testing.T) error { _, _, err := a.Read(ctx); return err }},
+		{"ReadBatch", func(t *testing.T) error { _, _, err := a.ReadBatch(ctx, nil); return err }},
 		{"ConnectPoint", func(t *testing.T) error { _, err := a.ConnectPoint(ctx, b.point.String()); return err }},
 	}
 	for _, tc := range cases {
@@ -311,6 +312,8 @@ func testClosedPoolRefusesCalls(t *testing.T, n *network, closePool func(context
 	assert.Equal(t, ReasonPoolClosed, disconnectError(t, ca.Write(ctx, "x")).Reason)
 	assert.Equal(t, ReasonPoolClosed, disconnectError(t, ca.WriteNow("x")).Reason)
 	_, err := ca.Read(ctx)
+	assert.Equal(t, ReasonPoolClosed, disconnectError(t, err).Reason)
+	_, err = ca.ReadBatch(ctx, nil)
 	assert.Equal(t, ReasonPoolClosed, disconnectError(t, err).Reason)
 	a.BroadcastBootstrap() // a no-op
 	// Close and Shutdown are idempotent.

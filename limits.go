@@ -36,8 +36,9 @@ type Limits struct {
 	// connection's reader stops reading the socket, so TCP pushes back on
 	// the peer; nothing is dropped. Besides the queue, the reader holds
 	// at most 256 messages (64 KiB of them) that it has decoded from what
-	// arrived and queues together. If zero, 10. A change applies to the
-	// connections established from then on.
+	// arrived and queues together. Connection.ReadBatch and
+	// Pool.ReadBatch take up to this many at once. If zero, 10. A change
+	// applies to the connections established from then on.
 	IncomingAppMessageQueueSize int
 	// IncomingMessageQueueSize bounds, in bytes, what one connection
 	// holds of incoming messages: those queued for Read plus the one being

@@ -219,6 +219,42 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) Read(ctx context.Context) (*Connection[M
 	}
 }
 
+// ReadBatch appends to dst every message queued on the next connection
+// with any, returning that connection and the extended slice, waiting for
+// a message (Read, one batch at a time): connections take turns, one
+// batch each, at most Config.Limits.IncomingAppMessageQueueSize messages. It
+// takes a connection's messages with one lock and one wake-up of its
+// reader, which is cheaper per message than Read when messages come
+// faster than the application reads them one by one. It fails as Read
+// does; dst may be nil, and reusing it (dst[:0]) avoids an allocation per
+// call.
+func (p *Pool[Msg, PeerMeta, ConnMeta]) ReadBatch(ctx context.Context, dst []Msg) (*Connection[Msg, ConnMeta], []Msg, error) {
+	for {
+		select {
+		case <-p.done:
+			return nil, dst, ErrPoolClosed
+		default:
+		}
+		for {
+			c, ok := p.ready.next()
+			if !ok {
+				break
+			}
+			var took bool
+			if dst, took = c.queue.tryPopAll(dst); took {
+				return c, dst, nil
+			}
+		}
+		select {
+		case <-p.ready.sig:
+		case <-p.done:
+			return nil, dst, ErrPoolClosed
+		case <-ctx.Done():
+			return nil, dst, ctx.Err()
+		}
+	}
+}
+
 // WriteAll queues msg on every established connection but those to the
 // peers in except (a gossip's sender, say), without ever blocking (octez
 // broadcast): msg is encoded once, and a connection whose outgoing queue

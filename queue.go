@@ -306,6 +306,49 @@ func (q *appQueue[Msg]) tryPop() (m Msg, ok, more bool) {
 	return it.m, true, more
 }
 
+// tryPopAll appends every queued message to dst in one critical section,
+// with one release of the pool's budget and at most one wake-up of the
+// waiting reader, and reports whether it took any.
+func (q *appQueue[Msg]) tryPopAll(dst []Msg) ([]Msg, bool) {
+	q.mu.Lock()
+	n := q.items.len()
+	if n == 0 {
+		q.mu.Unlock()
+		return dst, false
+	}
+	var pooled int64
+	for range n {
+		it, _ := q.items.pop()
+		if q.err == nil {
+			q.bytes -= it.size
+			q.free -= it.size - int(it.pooled)
+		}
+		pooled += it.pooled
+		dst = append(dst, it.m)
+	}
+	spaceWaiters := q.spaceWaiters > 0 && q.roomToWakeLocked()
+	q.mu.Unlock()
+	q.budget.release(pooled)
+	if spaceWaiters {
+		signal(q.spaceSig)
+	}
+	return dst, true
+}
+
+// popAll is tryPopAll waiting for at least one message; once the queue is
+// closed and drained it fails with the close error.
+func (q *appQueue[Msg]) popAll(ctx context.Context, dst []Msg) ([]Msg, error) {
+	for {
+		var ok bool
+		if dst, ok = q.tryPopAll(dst); ok {
+			return dst, nil
+		}
+		if err := q.waitMessage(ctx); err != nil {
+			return dst, err
+		}
+	}
+}
+
 // roomToWakeLocked reports whether the waiting reader should be woken:
 // its reservation fits, and the queue has drained to half its count, so
 // that each wake-up of the reader (microseconds when its thread is

@@ -267,7 +267,7 @@ func closedFromCallback(r *reentry, p *rpool) {
 // deadline, except those that wait for a message.
 func callEverything(r *reentry, p *rpool) {
 	t := r.t
-	waitsForMessages := map[string]bool{"Pool.Read": true, "Connection.Read": true, "Connection.WaitReadable": true}
+	waitsForMessages := map[string]bool{"Pool.Read": true, "Pool.ReadBatch": true, "Connection.Read": true, "Connection.ReadBatch": true, "Connection.WaitReadable": true}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	expired, cancelExpired := context.WithCancel(context.Background())

@@ -261,6 +261,7 @@ func benchLibp2pQueued(b *testing.B) {
 			b.SetBytes(int64(sz.n))
 			done := make(chan error, 1)
 			b.ResetTimer()
+			cpu0 := cpuTime()
 			go func() { done <- readOwnedFrames(r, sz.n, b.N) }()
 			for i := 0; i < b.N; i++ {
 				queue <- payload
@@ -268,6 +269,7 @@ func benchLibp2pQueued(b *testing.B) {
 			if err := <-done; err != nil {
 				b.Fatal(err)
 			}
+			reportCPU(b, cpu0)
 			b.StopTimer()
 			close(queue)
 			if err := <-written; err != nil {
@@ -331,6 +333,7 @@ func benchLibp2pConnect(b *testing.B) {
 
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := cpuTime()
 	for i := 0; i < b.N; i++ {
 		if err := libp2pRoundTrip(ctx, h1, pi, byte(i)); err != nil {
 			b.Fatalf("iteration %d: %v", i, err)
@@ -339,6 +342,7 @@ func benchLibp2pConnect(b *testing.B) {
 			b.Fatalf("close peer: %v", err)
 		}
 	}
+	reportCPU(b, cpu0)
 }
 
 func libp2pRoundTrip(ctx context.Context, h host.Host, pi peer.AddrInfo, v byte) error {

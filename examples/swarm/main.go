@@ -14,6 +14,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -21,14 +22,18 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/netip"
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -69,7 +74,10 @@ const (
 	shutdownTimeout  = 5 * time.Second
 	settleTimeout    = time.Second
 	ttyRefresh       = 250 * time.Millisecond
-	pipeRefresh      = time.Second
+	// convergeCheck is how often -until-target checks whether the swarm
+	// has converged, once every node has reached its target.
+	convergeCheck = 250 * time.Millisecond
+	pipeRefresh   = time.Second
 	// memPort is where every node listens with -net mem, each on a host
 	// of its own; maxMemNodes is how many hosts p2ppooltest.NewHost has.
 	memPort     = 9732
@@ -92,6 +100,7 @@ type options struct {
 	cap           int64 // per-node upload cap, bytes per second; 0: none
 	json          bool
 	memProfile    string // -memprofile: a heap profile taken before shutdown
+	memLimit      int64  // -memlimit: the Go runtime's soft memory limit, bytes; 0: none
 	untilTarget   bool   // stop early once every node has reached its target
 	topo          topoFlags
 	log           cli.LogFlags
@@ -106,18 +115,19 @@ func parseFlags(args []string, stderr io.Writer) (*options, int) {
 	flags.IntVar(&o.nodes, "n", 16, "short for -nodes")
 	flags.StringVar(&o.net, "net", "tcp", "the network: tcp (loopback sockets) or mem (in-memory, a host of its own per node)")
 	flags.DurationVar(&o.duration, "duration", 10*time.Second, "how long the swarm runs")
-	flags.BoolVar(&o.untilTarget, "until-target", false, "stop as soon as every node has reached its target (-duration is then the longest run)")
+	flags.BoolVar(&o.untilTarget, "until-target", false, "stop as soon as every node is at its target and the graph is connected (-duration is then the longest run)")
 	flags.BoolVar(&o.json, "json", false, "no live table; print one JSON object per node at the end")
 	flags.IntVar(&o.target, "target", 0,
 		fmt.Sprintf("connections each node seeks (default %d, or nodes-1 if smaller)", defaultTarget))
 	flags.Float64Var(&o.rate, "rate", 20, "text messages per second each node gossips (0: none)")
 	flags.Int64Var(&o.cap, "cap", 0, "per-node upload cap in bytes per second, shared by its connections (0: unlimited)")
 	flags.StringVar(&o.memProfile, "memprofile", "", "write a heap profile (`FILE`, for go tool pprof) when the swarm ends, before shutdown")
+	flags.Int64Var(&o.memLimit, "memlimit", 0, "a soft memory limit for the Go runtime in `BYTES` (debug.SetMemoryLimit, as GOMEMLIMIT): the GC works harder near it; 0: none")
 	o.topo.register(flags)
 	o.log.Register(flags)
 	flags.Usage = func() {
 		fmt.Fprintln(stderr, "usage: swarm [-nodes N] [-net tcp|mem] [-duration D] [-target N] [-rate R] [-cap BYTES] [-until-target] [-json] [-svg FILE] [-dot FILE]")
-		fmt.Fprintln(stderr, "             [-log-level LEVEL] [-log-format text|json]")
+		fmt.Fprintln(stderr, "             [-memprofile FILE] [-memlimit BYTES] [-log-level LEVEL] [-log-format text|json]")
 		fmt.Fprintln(stderr)
 		flags.PrintDefaults()
 	}
@@ -144,6 +154,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, int) {
 		return nil, cli.UsageError(stderr, "swarm", "-rate must be between 0 and 10000")
 	case o.cap < 0:
 		return nil, cli.UsageError(stderr, "swarm", "-cap must not be negative")
+	case o.memLimit < 0:
+		return nil, cli.UsageError(stderr, "swarm", "-memlimit must not be negative")
 	}
 	return &o, exitOK
 }
@@ -163,6 +175,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	opts.logger = opts.log.Logger(stderr)
+	if opts.memLimit > 0 {
+		// A tuning for simulations, not a cut: the garbage collector's
+		// goal counts goroutine stacks, so at 10,000 nodes (0.9 GB of
+		// stacks) the heap may grow by as much again in garbage before a
+		// collection; the limit makes the collector run before that.
+		// The process's previous limit (GOMEMLIMIT) is put back at the
+		// end, for tests that call run.
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(opts.memLimit))
+	}
 	s, err := newSwarm(ctx, opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "swarm: %v\n", err)
@@ -251,17 +272,24 @@ type swarm struct {
 	// allAtTarget is closed when the last one does.
 	atTarget    atomic.Int32
 	allAtTarget chan struct{}
+	// convergedAt is when converged first found every node at its
+	// target and the graph connected, since started; 0 if never. Owned
+	// by the view's goroutine.
+	convergedAt time.Duration
 }
 
 // node is one pool of the swarm with its listener and counters.
 type node struct {
-	idx    int
-	pool   *swarmPool
-	ln     net.Listener
-	point  netip.AddrPort // where it listens; never dialled by itself
-	dialer p2ppool.Dialer // its host with -net mem; nil on tcp
-	target int
-	start  time.Time
+	idx   int
+	pool  *swarmPool
+	ln    net.Listener
+	point netip.AddrPort // where it listens; never dialled by itself
+	// bootstrap is the previous node's point, the one it knows at
+	// start; invalid for node 0.
+	bootstrap netip.AddrPort
+	dialer    p2ppool.Dialer // its host with -net mem; nil on tcp
+	target    int
+	start     time.Time
 
 	// Application-level counters: Text messages read, and queued for
 	// sending (one per connection a WriteAll reached).
@@ -322,7 +350,11 @@ func newSwarm(ctx context.Context, o *options) (*swarm, error) {
 			return nil, err
 		}
 		ap := ln.Addr().(*net.TCPAddr).AddrPort()
-		s.nodes = append(s.nodes, &node{idx: i, ln: ln, point: ap, dialer: dialer, target: o.target, live: make(map[*swarmConn]struct{}), onReached: s.nodeReached})
+		n := &node{idx: i, ln: ln, point: ap, dialer: dialer, target: o.target, live: make(map[*swarmConn]struct{}), onReached: s.nodeReached}
+		if i > 0 {
+			n.bootstrap = s.nodes[i-1].point
+		}
+		s.nodes = append(s.nodes, n)
 	}
 	for i, n := range s.nodes {
 		id, err := p2ppool.GenerateIdentity(ctx, p2ppool.NoProofOfWork, nil)
@@ -364,11 +396,18 @@ func newSwarm(ctx context.Context, o *options) (*swarm, error) {
 			// the end instead of outlasting the shutdown timeout.
 			cfg.Limits.OutgoingMessageQueueSize = int(min(max(o.cap/4, 1<<10), p2ppool.DefaultOutgoingMessageQueueSize))
 		}
-		if i > 0 {
-			// The bootstrap peer, a trusted point as octez makes of its
-			// bootstrap peers: the discovery loop dials it first thing.
-			cfg.Network.TrustedPoints = []netip.AddrPort{s.nodes[i-1].point}
-		}
+		// The bootstrap peer, a trusted point as octez makes of its
+		// bootstrap peers: the discovery loop dials it first thing and
+		// redials it whenever it is lost (discover). The next node, whose
+		// bootstrap peer this one is, is trusted too: a pool never
+		// evicts a trusted connection to make room for a newcomer, nor
+		// drops one to come back under its target, so the chain of
+		// bootstrap links, which alone connects the swarm at the start,
+		// stays. Without it a full node evicts its quietest incoming
+		// connection for each newcomer (with -rate 0 all are quiet, and
+		// the oldest, the chain's links, go first), and at 2,000 nodes
+		// the swarm ended as 12 islands, each meeting its targets.
+		cfg.Network.TrustedPoints = n.chain(s.nodes)
 		pool, err := p2ppool.NewBasic(messages(), cfg)
 		if err != nil {
 			cleanup()
@@ -379,6 +418,20 @@ func newSwarm(ctx context.Context, o *options) (*swarm, error) {
 		s.byPeer[id.PeerID] = i
 	}
 	return s, nil
+}
+
+// chain returns the points of n's neighbours in the bootstrap chain:
+// the node before it (its bootstrap peer) and the node after it (whose
+// bootstrap peer it is).
+func (n *node) chain(nodes []*node) []netip.AddrPort {
+	var pts []netip.AddrPort
+	if n.idx > 0 {
+		pts = append(pts, nodes[n.idx-1].point)
+	}
+	if n.idx+1 < len(nodes) {
+		pts = append(pts, nodes[n.idx+1].point)
+	}
+	return pts
 }
 
 // start serves every listener and starts the discovery and gossip loops.
@@ -447,6 +500,62 @@ func (s *swarm) shutdown() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// converged reports whether every node is at its target and the graph
+// of connections is connected, and notes when it first was. It reads
+// each node's connections once: at 30,000 nodes, a few tens of
+// milliseconds.
+func (s *swarm) converged() bool {
+	uf := newUnionFind(len(s.nodes))
+	for i, n := range s.nodes {
+		k := 0
+		for _, c := range n.pool.Conns().All() {
+			k++
+			if j, ok := s.byPeer[c.Peer()]; ok {
+				uf.union(i, j)
+			}
+		}
+		if k < n.target {
+			return false
+		}
+	}
+	if uf.sets != 1 {
+		return false
+	}
+	if s.convergedAt == 0 {
+		s.convergedAt = time.Since(s.started)
+	}
+	return true
+}
+
+// unionFind is a disjoint-set forest over 0..n-1 that counts its sets.
+type unionFind struct {
+	parent []int32
+	sets   int
+}
+
+func newUnionFind(n int) *unionFind {
+	u := &unionFind{parent: make([]int32, n), sets: n}
+	for i := range u.parent {
+		u.parent[i] = int32(i)
+	}
+	return u
+}
+
+func (u *unionFind) find(i int) int {
+	for int(u.parent[i]) != i {
+		u.parent[i] = u.parent[u.parent[i]] // path halving
+		i = int(u.parent[i])
+	}
+	return i
+}
+
+func (u *unionFind) union(i, j int) {
+	if a, b := u.find(i), u.find(j); a != b {
+		u.parent[a] = int32(b)
+		u.sets--
+	}
 }
 
 // nodeReached counts a node that reached its target.
@@ -522,11 +631,20 @@ func (n *node) discover(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if before := n.pool.Conns().Len(); before < n.target {
+		before := n.pool.Conns().Len()
+		switch {
+		case before < n.target:
 			n.pool.BroadcastBootstrap()
 			n.dialSome(ctx)
 			backoff = nextBackoff(backoff, n.pool.Conns().Len() > before)
-		} else {
+		case n.bootstrapLost():
+			// At its target, but the link to its bootstrap peer was lost
+			// (a swap gave it up): the links of the chain are what keeps
+			// the swarm one graph rather than islands that each meet
+			// their targets.
+			n.dial(ctx, n.bootstrap)
+			backoff = nextBackoff(backoff, !n.bootstrapLost())
+		default:
 			backoff = 0
 		}
 		t.Reset(discoverMin + rand.N(discoverJitter) + backoff)
@@ -564,20 +682,35 @@ func (n *node) dialSome(ctx context.Context) {
 		seen++
 	}
 	for _, pt := range cands[:min(seen, dialsPerRound)] {
-		if n.pool.Conns().Len() >= n.target {
+		if n.pool.Conns().Len() >= n.target || ctx.Err() != nil {
 			return
 		}
-		dctx, cancel := context.WithTimeout(ctx, dialTimeout)
-		_, err := n.pool.Connect(dctx, pt)
-		cancel()
-		if ctx.Err() != nil {
-			return
-		}
-		n.dials.Add(1)
-		if err != nil {
-			n.failures.Add(1)
-		}
+		n.dial(ctx, pt)
 	}
+}
+
+// dial connects to pt, counting the dial and its failure.
+func (n *node) dial(ctx context.Context, pt netip.AddrPort) {
+	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
+	_, err := n.pool.Connect(dctx, pt)
+	cancel()
+	if ctx.Err() != nil {
+		return
+	}
+	n.dials.Add(1)
+	if err != nil {
+		n.failures.Add(1)
+	}
+}
+
+// bootstrapLost reports whether the node has a bootstrap peer and is not
+// connected to it (nor connecting).
+func (n *node) bootstrapLost() bool {
+	if !n.bootstrap.IsValid() {
+		return false
+	}
+	info, ok := n.pool.Points().Info(n.bootstrap)
+	return !ok || info.State == p2ppool.PointDisconnected
 }
 
 // gossip sends "hello from node i #n" to every connection, rate times a
@@ -629,6 +762,10 @@ type swarmState struct {
 	// proc is the process when the swarm ended, before shutdown; zero
 	// in the live view's snapshots.
 	proc procStat
+	// ended counts the connections ended so far over all nodes, by
+	// reason (each end counts its own: one connection ended counts
+	// twice), for the summary.
+	ended map[p2ppool.DisconnectReason]uint64
 }
 
 // procStat is what the process holds: its goroutines, live heap and
@@ -661,7 +798,7 @@ func writeHeapProfile(file string) error {
 }
 
 func (s *swarm) snapshot() swarmState {
-	snap := swarmState{nodes: make([]nodeStat, len(s.nodes))}
+	snap := swarmState{nodes: make([]nodeStat, len(s.nodes)), ended: make(map[p2ppool.DisconnectReason]uint64)}
 	for i, n := range s.nodes {
 		st := &snap.nodes[i]
 		st.Node = i
@@ -673,6 +810,9 @@ func (s *swarm) snapshot() swarmState {
 		stats := n.pool.Stats() // once: at 30,000 nodes the view takes one a second of each
 		st.KnownPoints = stats.Tables.KnownPoints
 		st.Inflow, st.Outflow = stats.Traffic.Flow.CurrentInflow, stats.Traffic.Flow.CurrentOutflow
+		for r, k := range stats.Connections.Ended {
+			snap.ended[r] += k
+		}
 		if r := n.reached.Load(); r > 0 {
 			st.reached = time.Duration(r - 1)
 		}
@@ -694,17 +834,7 @@ func (s *swarm) updateCounters(snap swarmState) {
 // graph counts the distinct connections and the connected components of
 // the graph of nodes linked by connections, over peer ids.
 func (s *swarm) graph(snap swarmState) (edges, components int) {
-	parent := make([]int, len(snap.nodes))
-	for i := range parent {
-		parent[i] = i
-	}
-	var find func(int) int
-	find = func(i int) int {
-		if parent[i] != i {
-			parent[i] = find(parent[i])
-		}
-		return parent[i]
-	}
+	uf := newUnionFind(len(snap.nodes))
 	seen := make(map[[2]int]bool)
 	for i, st := range snap.nodes {
 		for _, p := range st.peers {
@@ -717,15 +847,10 @@ func (s *swarm) graph(snap swarmState) (edges, components int) {
 				seen[e] = true
 				edges++
 			}
-			parent[find(i)] = find(j)
+			uf.union(i, j)
 		}
 	}
-	for i := range parent {
-		if find(i) == i {
-			components++
-		}
-	}
-	return edges, components
+	return edges, uf.sets
 }
 
 // summary prints the outcome and reports whether the swarm connected:
@@ -765,12 +890,18 @@ func (s *swarm) summary(w io.Writer, snap swarmState, elapsed time.Duration, int
 	} else {
 		fmt.Fprintf(w, "  target:      %d of %d nodes reached %s\n", atTarget, o.nodes, plural(o.target, "connection"))
 	}
+	if s.convergedAt > 0 {
+		fmt.Fprintf(w, "  converged:   every node at its target and the graph connected after %v\n", s.convergedAt.Round(time.Millisecond))
+	}
 	fmt.Fprintf(w, "  connections: %d (per node %d to %d, average %.1f), %d dials by the discovery loop (%d failed; the pools' maintenance dials too)\n",
 		snap.edges, minC, maxC, 2*float64(snap.edges)/float64(o.nodes), dials, failures)
 	if p := snap.proc; p.goroutines > 0 {
 		n := uint64(o.nodes)
 		fmt.Fprintf(w, "  process:     %d goroutines (%.1f per node), heap %s (%s per node), stacks %s (%s per node)\n",
 			p.goroutines, float64(p.goroutines)/float64(n), humanBytes(p.heap), humanBytes(p.heap/n), humanBytes(p.stack), humanBytes(p.stack/n))
+	}
+	if len(snap.ended) > 0 {
+		fmt.Fprintf(w, "  ended:       %s\n", endedLine(snap.ended))
 	}
 	fmt.Fprintf(w, "  messages:    %d sent, %d received (%s out, %s in of P2P traffic)\n",
 		msgsOut, msgsIn, humanBytes(bytesOut), humanBytes(bytesIn))
@@ -784,6 +915,24 @@ func (s *swarm) summary(w io.Writer, snap swarmState, elapsed time.Duration, int
 		fmt.Fprintf(w, "  graph:       NOT connected: %d components\n", snap.components)
 	}
 	return ok
+}
+
+// endedLine lists the ended connections by reason, most first: "12
+// swapped, 3 maintenance (connection ends)".
+func endedLine(ended map[p2ppool.DisconnectReason]uint64) string {
+	reasons := slices.Collect(maps.Keys(ended))
+	slices.SortFunc(reasons, func(a, b p2ppool.DisconnectReason) int {
+		return cmp.Or(cmp.Compare(ended[b], ended[a]), cmp.Compare(a, b))
+	})
+	var b strings.Builder
+	for i, r := range reasons {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%d %v", ended[r], r)
+	}
+	b.WriteString(" (connection ends, before shutdown)")
+	return b.String()
 }
 
 // plural formats a count of things.

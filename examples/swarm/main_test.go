@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -172,6 +173,7 @@ func TestSwarmUsage(t *testing.T) {
 		{"-rate", "-3"},
 		{"-cap", "-1"},
 		{"-cap", "20k"},
+		{"-memlimit", "-1"},
 		{"-bogus"},
 		{"extra"},
 	} {
@@ -304,4 +306,59 @@ func TestDiscoveryBackoff(t *testing.T) {
 	assert.Equal(t, []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond,
 		800 * time.Millisecond, 1600 * time.Millisecond, 3200 * time.Millisecond, 3200 * time.Millisecond}, seen)
 	assert.Zero(t, nextBackoff(b, true))
+}
+
+// The links of the bootstrap chain are kept: each node trusts the nodes
+// before and after it (a full pool evicts no trusted connection, and the
+// maintenance drops none), and a node at its target whose bootstrap link
+// is lost dials its bootstrap peer again. Without them a full pool
+// evicted the chain's links first (with -rate 0 every connection is
+// quiet, the oldest first) and at 2,000 nodes the swarm ended as islands.
+func TestChainLinksKept(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		opts, code := parseFlags([]string{"-net", "mem", "-n", "8", "-target", "1"}, io.Discard)
+		require.NotNil(t, opts, code)
+		s, err := newSwarm(t.Context(), opts)
+		require.NoError(t, err)
+		defer func() { require.NoError(t, s.shutdown()) }()
+		defer s.stopLoops()
+		for i, n := range s.nodes {
+			for _, j := range []int{i - 1, i + 1} {
+				if j < 0 || j == len(s.nodes) {
+					continue
+				}
+				info, ok := n.pool.Points().Info(s.nodes[j].point)
+				require.True(t, ok, "node %d knows node %d", i, j)
+				assert.True(t, info.Trusted, "node %d trusts node %d, its neighbour in the chain", i, j)
+			}
+		}
+		s.start()
+		<-s.allAtTarget
+		for !s.converged() {
+			time.Sleep(convergeCheck)
+		}
+		// A node with more than its target, linked to its bootstrap peer,
+		// loses that link: still at its target, only the redial brings
+		// the link back.
+		var n *node
+		var link *swarmConn
+		for _, m := range s.nodes[1:] {
+			if m.pool.Conns().Len() <= m.target {
+				continue
+			}
+			for _, c := range m.pool.Conns().All() {
+				if s.byPeer[c.Peer()] == m.idx-1 {
+					n, link = m, c
+				}
+			}
+		}
+		require.NotNil(t, link, "a node above its target is linked to its bootstrap peer")
+		require.NoError(t, link.Disconnect(context.Background(), true))
+		synctest.Wait()
+		require.True(t, n.bootstrapLost())
+		require.GreaterOrEqual(t, n.pool.Conns().Len(), n.target)
+		time.Sleep(discoverMin + discoverJitter + discoverMaxBackoff + dialTimeout)
+		assert.False(t, n.bootstrapLost(), "node %d dialled its bootstrap peer again", n.idx)
+		assert.True(t, s.converged())
+	})
 }

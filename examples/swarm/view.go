@@ -86,6 +86,12 @@ func (v *view) live(ctx context.Context, d time.Duration) (interrupted bool) {
 	if v.s.opts.untilTarget {
 		allAtTarget = v.s.allAtTarget
 	}
+	// Once every node has reached its target, -until-target checks every
+	// convergeCheck whether the swarm has converged: every node at its
+	// target now (a node may lose a connection after reaching it) and
+	// the graph connected (islands that each meet their targets are not
+	// a converged swarm).
+	var converge <-chan time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -93,10 +99,19 @@ func (v *view) live(ctx context.Context, d time.Duration) (interrupted bool) {
 		case <-deadline.C:
 			return false
 		case <-allAtTarget:
-			if !v.s.opts.json && !v.tty {
-				v.progress(v.s.snapshot()) // at least one line, however soon
+			allAtTarget = nil
+			t := time.NewTicker(convergeCheck)
+			defer t.Stop()
+			converge = t.C
+			if v.s.converged() {
+				v.lastLine()
+				return false
 			}
-			return false
+		case <-converge:
+			if v.s.converged() {
+				v.lastLine()
+				return false
+			}
 		case <-tick:
 			snap := v.s.snapshot()
 			if v.tty {
@@ -105,6 +120,14 @@ func (v *view) live(ctx context.Context, d time.Duration) (interrupted bool) {
 				v.progress(snap)
 			}
 		}
+	}
+}
+
+// lastLine prints, in a pipe, a last progress line when the swarm
+// converged, however soon.
+func (v *view) lastLine() {
+	if !v.s.opts.json && !v.tty {
+		v.progress(v.s.snapshot())
 	}
 }
 
