@@ -55,11 +55,11 @@ func (a *acl) expireAddrs(cutoff time.Time) {
 }
 
 func newACL(cfg *Config) (*acl, error) {
-	addrs, err := greylist.NewAddrGreylist(cfg.IPGreylistSizeKiB)
+	addrs, err := greylist.NewAddrGreylist(cfg.Greylist.IPSizeKiB)
 	if err != nil {
 		return nil, err
 	}
-	peers, err := greylist.NewPeerSet[PeerID](cfg.PeerGreylistSize)
+	peers, err := greylist.NewPeerSet[PeerID](cfg.Greylist.PeerSize)
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +111,7 @@ func endAll(conns []*conn, reason DisconnectReason) {
 }
 
 // GreylistAddr greylists addr: connections from it are refused until it
-// decays (Config.GreylistTimeout), and its running connections are ended
+// decays (Config.Greylist.Timeout), and its running connections are ended
 // (octez only refuses new ones).
 func (a ACL) GreylistAddr(addr netip.Addr) error {
 	p := a.p
@@ -130,7 +130,7 @@ func (a ACL) GreylistAddr(addr netip.Addr) error {
 // address may be shared by honest neighbours (a NAT, a data centre's
 // gateway); GreylistAddr cuts them all. octez does nothing for a peer
 // that is not connected; here the peer id is greylisted anyway. The peer
-// greylist holds Config.PeerGreylistSize ids, evicting the oldest.
+// greylist holds Config.Greylist.PeerSize ids, evicting the oldest.
 func (a ACL) GreylistPeer(peer PeerID) error {
 	p := a.p
 	now := time.Now()
@@ -153,7 +153,7 @@ func (a ACL) GreylistPeer(peer PeerID) error {
 // GC forgets the addresses and peers greylisted more than olderThan ago,
 // all of them for olderThan <= 0; bans stay. The address greylist is
 // octez's decaying Bloom filter, which knows an address's age only in
-// countdown periods (Config.GreylistTimeout/16, 90 minutes by default):
+// countdown periods (Config.Greylist.Timeout/16, 90 minutes by default):
 // an address is forgotten once a countdown has run since it was
 // greylisted and at least olderThan ago, so one greylisted less than a
 // period before that bound may stay until the next countdown; none
@@ -247,7 +247,7 @@ type ACLList struct {
 	BannedAddrs []netip.Addr
 	BannedPeers []PeerID
 	// GreylistedAddrs are the last addresses greylisted, oldest first
-	// (octez's display list of Config.IPGreylistSize entries): the
+	// (octez's display list of Config.Greylist.IPSizeKiB entries): the
 	// greylist itself is a decaying Bloom filter that cannot be listed.
 	// Since GreylistNotReliableSince (zero if never) the list has been
 	// full and lacks addresses pushed out of it, though they may still be

@@ -67,7 +67,7 @@ func TestGreylistAddr(t *testing.T) {
 		_, err := a.Connect(context.Background(), b.point)
 		requireHungUp(t, err)
 		synctest.Wait()
-		assert.Equal(t, map[RefusalReason]uint64{RefusedBanned: 1}, b.Stats().Refused)
+		assert.Equal(t, map[RefusalReason]uint64{RefusedBanned: 1}, b.Stats().Connections.Refused)
 		assert.Equal(t, 1, b.Conns().Len())
 
 		// Dialling it is refused before anything is registered.
@@ -117,7 +117,7 @@ func TestGreylistPeer(t *testing.T) {
 		_, err = a2.Connect(context.Background(), b.point)
 		requireHungUp(t, err)
 		synctest.Wait()
-		assert.Equal(t, map[RefusalReason]uint64{RefusedBanned: 1}, b.Stats().Refused)
+		assert.Equal(t, map[RefusalReason]uint64{RefusedBanned: 1}, b.Stats().Connections.Refused)
 
 		// A peer that is not connected is greylisted too (octez ignores
 		// it); no address is.
@@ -164,7 +164,7 @@ func TestBanAddrAndPeer(t *testing.T) {
 		_, err = a.Connect(context.Background(), b.point)
 		requireHungUp(t, err)
 		synctest.Wait()
-		assert.Equal(t, map[RefusalReason]uint64{RefusedBanned: 2}, b.Stats().Refused)
+		assert.Equal(t, map[RefusalReason]uint64{RefusedBanned: 2}, b.Stats().Connections.Refused)
 		b.Peers().Unban(peerA)
 		assert.False(t, b.Peers().Banned(peerA))
 		ab, ba := connectSettled(t, a, b)
@@ -274,13 +274,13 @@ func TestPunishmentSparesTrusted(t *testing.T) {
 }
 
 func TestGreylistDecays(t *testing.T) {
-	// With GreylistTimeout 16 s the housekeeping goroutine counts the
+	// With Greylist.Timeout 16 s the housekeeping goroutine counts the
 	// greylist down every second; an address is forgotten after 15
 	// countdowns, i.e. 14 to 15 periods after it was greylisted.
 	synctest.Test(t, func(t *testing.T) {
 		n := newNetwork("mem")
 		t0 := time.Now() // the countdown ticks at t0 + k s
-		b := newNode(t, n, func(c *Config) { c.GreylistTimeout = 16 * time.Second })
+		b := newNode(t, n, func(c *Config) { c.Greylist.Timeout = 16 * time.Second })
 		a := newNodeFrom(t, n, srcA, nil)
 		time.Sleep(time.Until(t0.Add(500 * time.Millisecond)))
 		b.ACL().GreylistAddr(srcA)
@@ -295,7 +295,7 @@ func TestGreylistDecays(t *testing.T) {
 		}
 		assert.Equal(t, greylisted.Add(15*time.Second).Round(0), time.Now().Round(0), "banned at +14 s, free at +15 s")
 		synctest.Wait()
-		assert.Equal(t, map[RefusalReason]uint64{RefusedBanned: refused}, b.Stats().Refused)
+		assert.Equal(t, map[RefusalReason]uint64{RefusedBanned: refused}, b.Stats().Connections.Refused)
 		connectSettled(t, a, b)
 	})
 }
@@ -340,11 +340,11 @@ func TestGCGreylist(t *testing.T) {
 
 // TestGCGreylistAddrAge: ACL.GC(olderThan) forgets the addresses
 // greylisted more than olderThan ago and keeps the younger ones, to the
-// filter's resolution, a countdown period (GreylistTimeout/16, here 1 h).
+// filter's resolution, a countdown period (Greylist.Timeout/16, here 1 h).
 func TestGCGreylistAddrAge(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := newNetwork("mem")
-		b := newNode(t, n, func(c *Config) { c.GreylistTimeout = 16 * time.Hour })
+		b := newNode(t, n, func(c *Config) { c.Greylist.Timeout = 16 * time.Hour })
 		start := time.Now() // countdowns at +1 h, +2 h, +3 h...
 		require.NoError(t, b.ACL().GreylistAddr(srcA))
 		time.Sleep(150 * time.Minute)
@@ -395,7 +395,7 @@ func TestExpectedPeerID(t *testing.T) {
 		_, known := a.Peers().Info(peerC)
 		assert.False(t, known, "checked before the peer is registered")
 		synctest.Wait()
-		assert.Equal(t, map[RefusalReason]uint64{RefusedHandshakeFailed: 1}, c.Stats().Refused, "a hung up on c")
+		assert.Equal(t, map[RefusalReason]uint64{RefusedHandshakeFailed: 1}, c.Stats().Connections.Refused, "a hung up on c")
 
 		// Incoming: the point is the dialler's address and announced
 		// port; the refusal is counted.
@@ -404,7 +404,7 @@ func TestExpectedPeerID(t *testing.T) {
 		_, err = d.Connect(context.Background(), b.point)
 		requireHungUp(t, err)
 		synctest.Wait()
-		assert.Equal(t, map[RefusalReason]uint64{RefusedUnexpectedPeer: 1}, b.Stats().Refused)
+		assert.Equal(t, map[RefusalReason]uint64{RefusedUnexpectedPeer: 1}, b.Stats().Connections.Refused)
 		assert.False(t, b.ACL().AddrBanned(srcA))
 
 		// The expected peer is admitted.
@@ -439,13 +439,13 @@ func TestExpectedPeerID(t *testing.T) {
 
 func TestStatsReportGreylistFill(t *testing.T) {
 	nd := newNode(t, newNetwork("mem"), nil)
-	assert.Zero(t, nd.Stats().GreylistFill)
+	assert.Zero(t, nd.Stats().Greylist.Fill)
 	nd.ACL().GreylistAddr(netip.MustParseAddr("192.0.2.7"))
 	nd.ACL().GreylistPeer(PeerID{7})
 	s := nd.Stats()
-	assert.Equal(t, 1, s.GreylistedAddrs)
-	assert.Equal(t, 1, s.GreylistedPeers)
-	assert.Greater(t, s.GreylistFill, 0.0)
+	assert.Equal(t, 1, s.Greylist.Addrs)
+	assert.Equal(t, 1, s.Greylist.Peers)
+	assert.Greater(t, s.Greylist.Fill, 0.0)
 }
 
 // TestACLList lists what is banned and greylisted in the form it was

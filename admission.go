@@ -34,8 +34,8 @@ const (
 	RefusedIncomingPerAddr     // MaxIncomingPerAddr connections already from this address
 	RefusedIncomingPerSubnet   // MaxIncomingPerSubnet connections already from this subnet
 	RefusedHandshakeEvicted    // its slot went to a newer socket (all slots busy)
-	RefusedFirstMessageTimeout // no connection message within FirstMessageTimeout
-	RefusedHandshakeTimeout    // the handshake outlasted AuthenticationTimeout
+	RefusedFirstMessageTimeout // no connection message within Timeouts.FirstMessage
+	RefusedHandshakeTimeout    // the handshake outlasted Timeouts.Authentication
 	numRefusals
 )
 
@@ -172,9 +172,9 @@ func (a *admission) incomingShareLocked(addr netip.Addr) (RefusalReason, error) 
 		}
 	}
 	switch {
-	case sameAddr >= a.cfg.MaxIncomingPerAddr:
+	case sameAddr >= a.cfg.Admission.MaxIncomingPerAddr:
 		return RefusedIncomingPerAddr, ErrTooManyFromAddress
-	case sameSubnet >= a.cfg.MaxIncomingPerSubnet:
+	case sameSubnet >= a.cfg.Admission.MaxIncomingPerSubnet:
 		return RefusedIncomingPerSubnet, ErrTooManyFromSubnet
 	}
 	return 0, nil
@@ -188,7 +188,7 @@ func (a *admission) handshakeStalled(h *pendingHandshake, addr netip.Addr) {
 		return
 	}
 	a.mu.Lock()
-	full := a.fails.add(h.addr, a.cfg.HandshakeFailureLimit, time.Now())
+	full := a.fails.add(h.addr, a.cfg.Admission.HandshakeFailureLimit, time.Now())
 	a.mu.Unlock()
 	if full {
 		a.log.Debug("greylisting an address whose handshakes keep stalling", "addr", addr)
@@ -255,7 +255,7 @@ func (a *admission) admit(socketPoint netip.AddrPort, peer PeerID, idPoint, dial
 		return verdict{nack: true, motive: ve.Motive, err: ve}
 	case full && victim == nil:
 		return verdict{nack: true, motive: wire.TooManyConnections, err: ErrTooManyConnections}
-	case a.cfg.ClosedNetwork && !(pt != nil && pt.Trusted) && !pe.Trusted:
+	case a.cfg.Network.ClosedNetwork && !(pt != nil && pt.Trusted) && !pe.Trusted:
 		return verdict{err: ErrPrivateMode}
 	case pt != nil && (pt.State == PointAccepted || pt.State == PointRunning || pt.State == PointRequested && incoming):
 		return verdict{nack: true, motive: wire.AlreadyConnected, err: ErrAlreadyConnected}

@@ -23,17 +23,19 @@ import (
 
 // Tests of the admission rules (octez §3): every refusal is a distinct
 // error for Connect and, for an incoming connection, a count in
-// Stats().Refused.
+// Stats().Connections.Refused.
 
 // oneSlot makes a pool accept a single connection.
-func oneSlot(c *Config) { c.MinConnections, c.ExpectedConnections, c.MaxConnections = 1, 1, 1 }
+func oneSlot(c *Config) {
+	c.Limits.MinConnections, c.Limits.ExpectedConnections, c.Limits.MaxConnections = 1, 1, 1
+}
 
 // patient gives a pool handshake timeouts far beyond the test's, for
 // cases where both sides nack at once: on a transport that buffers
 // nothing, two nacks that only wrote would block each other until a
 // timeout cut them (the pool's nack reads while it writes); with these
 // timeouts such a stall fails the test instead of slowing it down.
-func patient(c *Config) { c.ConnectionTimeout, c.AuthenticationTimeout = time.Hour, time.Hour }
+func patient(c *Config) { c.Timeouts.Connection, c.Timeouts.Authentication = time.Hour, time.Hour }
 
 // connectQuickly is a.Connect(pt), failing the test if it takes
 // waitTimeout.
@@ -48,7 +50,7 @@ func connectQuickly(t testing.TB, a *node, pt netip.AddrPort) error {
 func requireRefused(t testing.TB, p *node, want map[RefusalReason]uint64) {
 	t.Helper()
 	waitFor(t, "the refusal to be counted", func() bool {
-		got := p.Stats().Refused
+		got := p.Stats().Connections.Refused
 		for r, n := range want {
 			if got[r] < n {
 				return false
@@ -56,7 +58,7 @@ func requireRefused(t testing.TB, p *node, want map[RefusalReason]uint64) {
 		}
 		return true
 	})
-	assert.Equal(t, want, p.Stats().Refused)
+	assert.Equal(t, want, p.Stats().Connections.Refused)
 }
 
 // requireHungUp asserts that err is a handshake the peer abandoned
@@ -81,7 +83,7 @@ func TestAdmissionRefusals(t *testing.T) {
 			connect(t, a, b)
 			_, err := a.Connect(ctxT(t), c.point)
 			require.ErrorIs(t, err, ErrTooManyConnections)
-			assert.Empty(t, c.Stats().Refused, "refused before dialling")
+			assert.Empty(t, c.Stats().Connections.Refused, "refused before dialling")
 			assert.Equal(t, 0, c.Conns().Len())
 		}},
 		{"too many connections, incoming: nack with alternatives", func(t *testing.T, n *network) {
@@ -101,16 +103,16 @@ func TestAdmissionRefusals(t *testing.T) {
 			if n.name != "tcp" {
 				t.Skip("loopback only: elsewhere a busy slot is evicted, not the newcomer refused (TestHandshakeSlotEviction)")
 			}
-			b := newNode(t, n, func(c *Config) { c.MaxIncomingConnections = 1 })
+			b := newNode(t, n, func(c *Config) { c.Admission.MaxIncomingConnections = 1 })
 			first := dialSilent(t, n, b)
-			waitFor(t, "the first handshake to start", func() bool { return b.Stats().IncomingHandshakes == 1 })
+			waitFor(t, "the first handshake to start", func() bool { return b.Stats().Connections.IncomingHandshakes == 1 })
 			second := dialSilent(t, n, b)
 			assert.Equal(t, io.EOF, waitRemoteEOF(t, second), "closed at once, without a word")
 			requireRefused(t, b, map[RefusalReason]uint64{RefusedTooManyIncoming: 1})
 			// Once the first handshake fails, its slot is free again.
 			require.NoError(t, first.Close())
 			requireRefused(t, b, map[RefusalReason]uint64{RefusedTooManyIncoming: 1, RefusedHandshakeFailed: 1})
-			waitFor(t, "the slot to be freed", func() bool { return b.Stats().IncomingHandshakes == 0 })
+			waitFor(t, "the slot to be freed", func() bool { return b.Stats().Connections.IncomingHandshakes == 0 })
 			a := newNode(t, n, nil)
 			connect(t, a, b)
 		}},
@@ -120,7 +122,7 @@ func TestAdmissionRefusals(t *testing.T) {
 			_, err := a.Connect(ctxT(t), b.point)
 			require.ErrorIs(t, err, ErrAlreadyConnected)
 			assert.NoError(t, ab.Err())
-			assert.Empty(t, b.Stats().Refused, "refused before dialling")
+			assert.Empty(t, b.Stats().Connections.Refused, "refused before dialling")
 		}},
 		{"already connected to the peer, other route: the dialler refuses", func(t *testing.T, n *network) {
 			a, b := newNode(t, n, patient), newNode(t, n, patient)
@@ -165,7 +167,7 @@ func TestAdmissionRefusals(t *testing.T) {
 			go func() { _, err := a.Connect(ctx, silent.point); first <- err }()
 			// Cancel once the handshake is under way: a cancellation that
 			// lands while socket.Authenticate sets its deadlines is lost
-			// (it runs to ConnectionTimeout), a bug of internal/socket.
+			// (it runs to Timeouts.Connection), a bug of internal/socket.
 			silent.waitHeard(t)
 			_, err := a.Connect(ctxT(t), silent.point)
 			require.ErrorIs(t, err, ErrPendingConnection)
@@ -191,12 +193,12 @@ func TestAdmissionRefusals(t *testing.T) {
 		{"closed network", func(t *testing.T, n *network) {
 			b, c := newNode(t, n, nil), newNode(t, n, nil)
 			a := newNode(t, n, func(cfg *Config) {
-				cfg.ClosedNetwork = true
-				cfg.TrustedPoints = []netip.AddrPort{b.point}
+				cfg.Network.ClosedNetwork = true
+				cfg.Network.TrustedPoints = []netip.AddrPort{b.point}
 			})
 			_, err := a.Connect(ctxT(t), c.point)
 			require.ErrorIs(t, err, ErrPrivateMode)
-			assert.Empty(t, c.Stats().Refused, "refused before dialling")
+			assert.Empty(t, c.Stats().Connections.Refused, "refused before dialling")
 			connect(t, a, b) // trusted
 			// An untrusted peer dialling in is dropped without a nack.
 			_, err = c.Connect(ctxT(t), a.point)
@@ -349,7 +351,7 @@ func TestRefusalCountedBeforeThePeerKnows(t *testing.T) {
 	_, err := b.Connect(ctxT(t), a.point)
 	require.Error(t, err)
 	<-held
-	refused := a.Stats().Refused[RefusedBanned]
+	refused := a.Stats().Connections.Refused[RefusedBanned]
 	close(release)
 	require.Equal(t, uint64(1), refused, "counted when the peer saw the refusal")
 }
@@ -367,7 +369,7 @@ func TestRefusalLogLine(t *testing.T) {
 	require.NoError(t, a.Peers().Ban(b.Config().Identity.PeerID))
 	_, err := b.Connect(ctxT(t), a.point)
 	require.Error(t, err)
-	waitFor(t, "the refusal", func() bool { return a.Stats().Refused[RefusedBanned] == 1 })
+	waitFor(t, "the refusal", func() bool { return a.Stats().Connections.Refused[RefusedBanned] == 1 })
 	var line string
 	waitFor(t, "the refusal's log line", func() bool {
 		line = logs.find("incoming connection refused")

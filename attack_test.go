@@ -112,7 +112,7 @@ func attack(t *testing.T, source func(i int) netip.Addr) {
 		}
 		slices.Sort(took)
 		p99 := took[len(took)*99/100]
-		t.Logf("honest connects: median %v, p99 %v; refused: %v", took[len(took)/2], p99, b.Stats().Refused)
+		t.Logf("honest connects: median %v, p99 %v; refused: %v", took[len(took)/2], p99, b.Stats().Connections.Refused)
 		assert.Less(t, p99, time.Second)
 
 		close(stop)
@@ -123,7 +123,7 @@ func attack(t *testing.T, source func(i int) netip.Addr) {
 		}
 		waitFor(t, "the attack to leave", func() bool {
 			s := b.Stats()
-			return s.Connections == 0 && s.IncomingHandshakes == 0
+			return s.Connections.Established == 0 && s.Connections.IncomingHandshakes == 0
 		})
 		synctest.Wait()
 		if !assert.Equal(t, baseline, userGoroutines(), "goroutines back to baseline") {
@@ -179,9 +179,9 @@ func TestAttackOverLoopbackLeavesNoFiles(t *testing.T) {
 		t.Skip("needs /proc/self/fd to count file descriptors")
 	}
 	n := newNetwork("loopback")
-	b := newNode(t, n, func(c *Config) { c.LimitLoopback = true })
+	b := newNode(t, n, func(c *Config) { c.Admission.LimitLoopback = true })
 	honest := newNode(t, n, func(c *Config) {
-		c.LimitLoopback = true
+		c.Admission.LimitLoopback = true
 		c.Dialer = &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 1, 0, 1)}}
 	})
 	fdsBefore, goroutinesBefore := openFiles(t), runtime.NumGoroutine()
@@ -212,7 +212,7 @@ func TestAttackOverLoopbackLeavesNoFiles(t *testing.T) {
 		})
 	}
 	for range 5 {
-		waitFor(t, "some attack", func() bool { return b.Stats().Refused[RefusedPendingPerSubnet] > 100 })
+		waitFor(t, "some attack", func() bool { return b.Stats().Connections.Refused[RefusedPendingPerSubnet] > 100 })
 		c, err := honest.Connect(ctxT(t), b.point)
 		require.NoError(t, err, "first try")
 		waitConn(t, b, honest.Config().Identity.PeerID)
@@ -223,9 +223,9 @@ func TestAttackOverLoopbackLeavesNoFiles(t *testing.T) {
 	attackers.Wait()
 	waitFor(t, "the attack's sockets and goroutines to be gone", func() bool {
 		s := b.Stats()
-		return s.IncomingHandshakes == 0 && openFiles(t) <= fdsBefore && runtime.NumGoroutine() <= goroutinesBefore
+		return s.Connections.IncomingHandshakes == 0 && openFiles(t) <= fdsBefore && runtime.NumGoroutine() <= goroutinesBefore
 	})
-	t.Logf("refused: %v", b.Stats().Refused)
+	t.Logf("refused: %v", b.Stats().Connections.Refused)
 }
 
 func openFiles(t testing.TB) int {

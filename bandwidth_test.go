@@ -18,7 +18,7 @@ func TestSharedUploadCapIsSplitFairly(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const limit = 100 << 10
 		n := newNetwork("mem")
-		a := newNode(t, n, func(c *Config) { c.MaxUploadSpeed = limit })
+		a := newNode(t, n, func(c *Config) { c.Limits.MaxUploadSpeed = limit })
 		b, c := newNode(t, n, nil), newNode(t, n, nil)
 		ab, ba := connect(t, a, b)
 		ac, ca := connect(t, a, c)
@@ -53,7 +53,7 @@ func TestSharedUploadCapIsSplitFairly(t *testing.T) {
 		for _, r := range received {
 			assert.InDelta(t, 5*limit, r, 0.1*5*limit, "each connection gets about half")
 		}
-		fs := a.Stats().Flow
+		fs := a.Stats().Traffic.Flow
 		require.GreaterOrEqual(t, fs.TotalSent, int64(total), "wire bytes include framing")
 	})
 }

@@ -32,11 +32,11 @@ func TestIncomingBytesAreBudgeted(t *testing.T) {
 	)
 	n := newNetwork("tcp")
 	nd := newNode(t, n, func(c *Config) {
-		c.MaxConnections, c.ExpectedConnections = peers+10, peers
-		c.MaxIncomingConnections = peers
-		c.MaxMessageSize = maxBody
-		c.TotalIncomingQueueSize = budget
-		c.IncomingMessageQueueSize = 4 << 20 // per connection: 4 messages
+		c.Limits.MaxConnections, c.Limits.ExpectedConnections = peers+10, peers
+		c.Admission.MaxIncomingConnections = peers
+		c.Budgets.MaxMessageSize = maxBody
+		c.Budgets.TotalIncomingQueueSize = budget
+		c.Limits.IncomingMessageQueueSize = 4 << 20 // per connection: 4 messages
 	})
 	before := heapInUse()
 
@@ -62,14 +62,14 @@ func TestIncomingBytesAreBudgeted(t *testing.T) {
 	// The readers fill the budget and stop.
 	waitFor(t, "the budget to fill", func() bool {
 		s := nd.Stats()
-		return s.Connections == peers && s.IncomingBudgetHeld > budget-maxBody
+		return s.Connections.Established == peers && s.Queues.IncomingBudgetHeld > budget-maxBody
 	})
 	s := nd.Stats()
 	during := heapInUse()
 	growth := during - before
 	t.Logf("holding %d messages, %d wire bytes (budget %d held); heap grew by %.1f MiB for %d connections: %.0f KiB per connection beyond the budget",
-		s.AppQueued, s.AppQueuedBytes, s.IncomingBudgetHeld, float64(growth)/(1<<20), peers, float64(growth-budget)/peers/1024)
-	assert.LessOrEqual(t, s.IncomingBudgetHeld, int64(budget))
+		s.Queues.AppQueued, s.Queues.AppQueuedBytes, s.Queues.IncomingBudgetHeld, float64(growth)/(1<<20), peers, float64(growth-budget)/peers/1024)
+	assert.LessOrEqual(t, s.Queues.IncomingBudgetHeld, int64(budget))
 	assert.Less(t, growth, int64(budget+peers*perConn), "heap within the budget plus a constant per connection")
 
 	// The peers leave. TCP delivers their goodbye behind the bytes the
@@ -84,7 +84,7 @@ func TestIncomingBytesAreBudgeted(t *testing.T) {
 		assert.Equal(t, ReasonRemoteClosed, de.Reason)
 	}
 	waitFor(t, "the peers to be gone", func() bool { return nd.Conns().Len() == 0 })
-	assert.Zero(t, nd.Stats().IncomingBudgetHeld, "the budget is given back")
+	assert.Zero(t, nd.Stats().Queues.IncomingBudgetHeld, "the budget is given back")
 	after := heapInUse()
 	t.Logf("heap after they left: %+.1f MiB from the start", float64(after-before)/(1<<20))
 	assert.Less(t, after-before, int64(8<<20), "the memory is given back")

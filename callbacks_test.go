@@ -59,9 +59,9 @@ func TestNoCallbackUnderThePoolLock(t *testing.T) {
 		Score:   func(m int) float64 { lp.check(); return float64(m) },
 	}
 	p, err := New(textMessages(), meta, OctezConnMeta(), Config{
-		Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork, Dialer: n, MaintenanceIdleTime: Disabled,
-		Logger:          slog.New(probeHandler{lp}),
-		MaxKnownPeerIDs: TableLimit{High: 4, Low: 2},
+		Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork, Dialer: n, Maintenance: MaintenanceConfig{IdleTime: Disabled},
+		Logger: slog.New(probeHandler{lp}),
+		Tables: TableConfig{MaxKnownPeerIDs: TableLimit{High: 4, Low: 2}},
 	})
 	require.NoError(t, err)
 	lp.pool.Store(p)

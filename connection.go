@@ -98,9 +98,6 @@ type conn struct {
 	// the reader hands it application messages.
 	app inbox
 	out *outQueue
-	// inSize is the size of the incoming app queue, taken from the
-	// limits when the connection was established.
-	inSize int
 	// ctx ends, with a *DisconnectError as cause, when the connection
 	// ends; done is closed once its teardown is complete.
 	ctx    context.Context
@@ -125,10 +122,10 @@ type conn struct {
 
 	// lastUseful is when the peer last delivered an application message
 	// and lastActive when any message last went either way, in Unix
-	// nanoseconds: eviction protects the useful, IdleTimeout ends the
+	// nanoseconds: eviction protects the useful, Timeouts.Idle ends the
 	// idle.
 	lastUseful, lastActive atomic.Int64
-	// idle ends the connection after Config.IdleTimeout without a
+	// idle ends the connection after Config.Timeouts.Idle without a
 	// message. It has its own lock.
 	idle idleTimer
 
@@ -153,7 +150,7 @@ type connCounters struct {
 	msgsSent, msgsRecv, bytesSent, bytesRecv, dropped, unknown atomic.Uint64
 }
 
-// idleTimer ends a connection after Config.IdleTimeout without a message
+// idleTimer ends a connection after Config.Timeouts.Idle without a message
 // either way. mu serialises the timer's callback with the teardown that
 // stops it, so no callback runs once the connection's run has returned.
 type idleTimer struct {
@@ -350,7 +347,7 @@ func (c *Connection[Msg, ConnMeta]) Read(ctx context.Context) (Msg, error) {
 // slice: as Read does, but taking the lot with one lock and one wake-up
 // of the connection's reader, which is cheaper per message when messages
 // come faster than the application reads them one by one. It returns at
-// most Config.IncomingAppMessageQueueSize messages. Messages queued
+// most Config.Limits.IncomingAppMessageQueueSize messages. Messages queued
 // before the connection ended are still returned; after that ReadBatch
 // fails with the *DisconnectError. The guarantee on malformed messages
 // is Read's. dst may be nil; reusing it across calls (dst[:0]) avoids an
@@ -471,7 +468,7 @@ func (c *Connection[Msg, ConnMeta]) WriteSync(ctx context.Context, msg Msg) erro
 // WriteNow queues msg if the outgoing queue has room and never blocks
 // (octez write_now). It returns ErrQueueFull, and counts a drop, when the
 // queue is full, and ErrOutgoingBudgetFull (an ErrQueueFull too) when the
-// pool's outgoing budget is (Config.TotalOutgoingQueueSize): the message
+// pool's outgoing budget is (Config.Budgets.TotalOutgoingQueueSize): the message
 // is not sent.
 func (c *Connection[Msg, ConnMeta]) WriteNow(msg Msg) error {
 	return c.write(context.Background(), msg, false)
@@ -662,7 +659,7 @@ func (c *conn) readLoop() *DisconnectError {
 				switch {
 				case errors.Is(err, errInboxClosed):
 					return nil // the connection was ended elsewhere
-				case errors.Is(err, ErrUnknownTag) && c.pool.cfg.UnknownMessages == UnknownMessagesIgnore:
+				case errors.Is(err, ErrUnknownTag) && c.pool.cfg.Wire.UnknownMessages == UnknownMessagesIgnore:
 					c.app.release()
 					c.counts.unknown.Add(1)
 					c.pool.count.unknown.Add(1)
@@ -703,11 +700,11 @@ func (c *conn) readLoop() *DisconnectError {
 		case wire.TagAdvertise:
 			c.pool.onAdvertise(c.info.Peer, m.Points)
 		case wire.TagSwapRequest:
-			if !c.pool.cfg.ClosedNetwork {
+			if !c.pool.cfg.Network.ClosedNetwork {
 				c.pool.swaps.onRequest(c, m.Point)
 			}
 		case wire.TagSwapAck:
-			if !c.pool.cfg.ClosedNetwork {
+			if !c.pool.cfg.Network.ClosedNetwork {
 				c.pool.swaps.onAck(c, m.Point)
 			}
 		}
@@ -761,7 +758,7 @@ func (c *conn) readError(err error) *DisconnectError {
 }
 
 // writeError says why a failed write ends the connection: the peer
-// accepted no byte for Config.WriteTimeout, or the write failed.
+// accepted no byte for Config.Timeouts.Write, or the write failed.
 func writeError(err error) *DisconnectError {
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		return &DisconnectError{Reason: ReasonWriteTimeout, Remote: true, Err: err}
@@ -769,9 +766,9 @@ func writeError(err error) *DisconnectError {
 	return &DisconnectError{Reason: ReasonWriteError, Err: err}
 }
 
-// startIdleTimer arms the IdleTimeout check, if there is one.
+// startIdleTimer arms the Timeouts.Idle check, if there is one.
 func (c *conn) startIdleTimer() {
-	d := c.pool.cfg.IdleTimeout
+	d := c.pool.cfg.Timeouts.Idle
 	if d <= 0 {
 		return
 	}

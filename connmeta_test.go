@@ -37,7 +37,7 @@ func TestLocalMetaPerPeer(t *testing.T) {
 			mu.Unlock()
 			return Metadata{DisableMempool: peer == fav.PeerID}
 		}
-		cfg := Config{Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork, Dialer: n, MaintenanceIdleTime: Disabled}
+		cfg := Config{Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork, Dialer: n, Maintenance: MaintenanceConfig{IdleTime: Disabled}}
 		p, err := New(textMessages(), PeerMetaConfig[struct{}]{}, cm, cfg)
 		require.NoError(t, err)
 		nd := serveNode(t, p, n.listen(t))
@@ -78,7 +78,7 @@ func TestLocalMetaTooLarge(t *testing.T) {
 			Encode: func(dst, m []byte) []byte { return append(dst, m...) },
 			Decode: func(b []byte) ([]byte, error) { return slices.Clone(b), nil },
 		}
-		cfg := Config{Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork, Dialer: n, MaintenanceIdleTime: Disabled}
+		cfg := Config{Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork, Dialer: n, Maintenance: MaintenanceConfig{IdleTime: Disabled}}
 		p, err := New(textMessages(), PeerMetaConfig[struct{}]{}, cm, cfg)
 		require.NoError(t, err)
 		defer p.Close()
@@ -153,7 +153,7 @@ func TestInterfaceMeta(t *testing.T) {
 			},
 		}
 		newPool := func() *Pool[text, error, any] {
-			cfg := Config{Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork, Dialer: n, MaintenanceIdleTime: Disabled}
+			cfg := Config{Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork, Dialer: n, Maintenance: MaintenanceConfig{IdleTime: Disabled}}
 			p, err := New(textMessages(), pm, cm, cfg)
 			require.NoError(t, err)
 			return p

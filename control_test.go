@@ -170,8 +170,8 @@ func TestControlFlood(t *testing.T) {
 				assert.Equal(t, uint64(1), after.Control.Floods-before.Control.Floods, "one connection cut: the others were refused")
 				assert.Greater(t, dials, 10, "the flooder kept trying")
 
-				out := after.Flow.TotalSent - before.Flow.TotalSent
-				in := after.Flow.TotalRecv - before.Flow.TotalRecv
+				out := after.Traffic.Flow.TotalSent - before.Traffic.Flow.TotalSent
+				in := after.Traffic.Flow.TotalRecv - before.Traffic.Flow.TotalRecv
 				ratio := float64(out) / float64(in)
 				t.Logf("%s flood: %d sent in %v, %d handled, %d ignored, %d dials; pool wire out %d B / in %d B = %.3f; advertise builds %d",
 					tc.name, sent, elapsed, handled, ignored, dials, out, in, ratio, after.Control.AdvertiseBuilds-before.Control.AdvertiseBuilds)
@@ -181,7 +181,7 @@ func TestControlFlood(t *testing.T) {
 					assert.LessOrEqual(t, after.Control.AdvertiseBuilds-before.Control.AdvertiseBuilds, uint64(handled))
 				}
 				if tc.kind == ctlAdvertise {
-					assert.LessOrEqual(t, after.KnownPoints, 2*maxAdvertised+handled*wire.MaxAdvertisePoints, "points learned from handled Advertises only")
+					assert.LessOrEqual(t, after.Tables.KnownPoints, 2*maxAdvertised+handled*wire.MaxAdvertisePoints, "points learned from handled Advertises only")
 				}
 			})
 		})
@@ -398,7 +398,7 @@ func TestStatsStringShowsControl(t *testing.T) {
 	assert.Contains(t, s.String(), "floods=1")
 	assert.Equal(t, "flood", ReasonFlood.String())
 	assert.Equal(t, fmt.Sprint(ReasonFlood), "flood")
-	s = Stats{OversizedMessages: 2, Ended: map[DisconnectReason]uint64{ReasonIdle: 4}}
+	s = Stats{Messages: MessageStats{Oversized: 2}, Connections: ConnectionStats{Ended: map[DisconnectReason]uint64{ReasonIdle: 4}}}
 	assert.Contains(t, s.String(), "oversized=2")
 	assert.Contains(t, s.String(), fmt.Sprintf("ended: %q=4", ReasonIdle.String()))
 }
@@ -431,8 +431,8 @@ func BenchmarkControlFlood(b *testing.B) {
 			waitFor(b, "the pool to read the flood", func() bool { return conn.Stat().MsgsRecv-recv0 >= uint64(b.N) })
 			b.StopTimer()
 			after := nd.Stats()
-			out := after.Flow.TotalSent - before.Flow.TotalSent
-			in := after.Flow.TotalRecv - before.Flow.TotalRecv
+			out := after.Traffic.Flow.TotalSent - before.Traffic.Flow.TotalSent
+			in := after.Traffic.Flow.TotalRecv - before.Traffic.Flow.TotalRecv
 			b.ReportMetric(float64(out)/float64(max(in, 1)), "out/in")
 			rp.sc.Close()
 			<-d.done

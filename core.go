@@ -81,7 +81,7 @@ type localHello struct {
 	versions socket.Versions
 	sock     socket.Config // Port is filled per handshake from port
 	// port is the listening port announced in connection messages; Serve
-	// sets it from its listener when Config.ListeningPort is zero.
+	// sets it from its listener when Config.Network.ListeningPort is zero.
 	port atomic.Uint32
 }
 
@@ -90,7 +90,7 @@ type localHello struct {
 type edge interface {
 	// attach makes the typed half of a new connection, the inbox its
 	// reader delivers application messages to.
-	attach(c *conn) inbox
+	attach(c *conn, inMsgs, inBytes int) inbox
 	// established runs the Conns().OnNew hooks, outside every lock.
 	established(c *conn)
 }
@@ -118,10 +118,7 @@ func newCore(cfg Config, versions socket.Versions, maxMessage int, pm peerMetaHo
 	if err != nil {
 		return nil, fmt.Errorf("p2ppool: config: %w", err)
 	}
-	sch, err := sched.New(sched.Config{Limits: sched.Limits{
-		MaxInflow: cfg.MaxDownloadSpeed, MaxOutflow: cfg.MaxUploadSpeed,
-		ConnMaxInflow: cfg.MaxConnDownloadSpeed, ConnMaxOutflow: cfg.MaxConnUploadSpeed,
-	}})
+	sch, err := sched.New(sched.Config{Limits: cfg.Limits.sched()})
 	if err != nil {
 		return nil, fmt.Errorf("p2ppool: config: %w", err)
 	}
@@ -133,8 +130,8 @@ func newCore(cfg Config, versions socket.Versions, maxMessage int, pm peerMetaHo
 		log:       cfg.Logger,
 		sched:     sch,
 		events:    new(eventHub),
-		inBudget:  newInBudget(cfg.TotalIncomingQueueSize),
-		outBudget: newOutBudget(cfg.TotalOutgoingQueueSize),
+		inBudget:  newInBudget(cfg.Budgets.TotalIncomingQueueSize),
+		outBudget: newOutBudget(cfg.Budgets.TotalOutgoingQueueSize),
 	}
 	p.hello.versions = versions
 	p.hello.sock = socket.Config{
@@ -144,14 +141,14 @@ func newCore(cfg Config, versions socket.Versions, maxMessage int, pm peerMetaHo
 		ProofOfWorkStamp: crypto.Nonce(id.ProofOfWorkStamp),
 		Version:          versions.Announced(),
 		PowTarget:        target,
-		BinaryChunksSize: cfg.BinaryChunksSize,
-		ChunkPerMessage:  cfg.ChunkPerMessage,
+		BinaryChunksSize: cfg.Wire.BinaryChunksSize,
+		ChunkPerMessage:  cfg.Wire.ChunkPerMessage,
 		MaxMessageSize:   maxMessage,
 	}
-	p.hello.port.Store(uint32(cfg.ListeningPort))
-	p.limits = limitsOf(&p.cfg)
+	p.hello.port.Store(uint32(cfg.Network.ListeningPort))
+	p.limits = p.cfg.Limits
 	p.wire(acl, pm)
-	for _, pt := range cfg.TrustedPoints {
+	for _, pt := range cfg.Network.TrustedPoints {
 		p.mu.Lock()
 		p.tab.registerPointLocked(pt).Trusted = true
 		p.mu.Unlock()
@@ -211,11 +208,11 @@ func (p *core) start() {
 // greylist (octez's countdown every cleanup delay / 16) and saves the
 // peers file periodically.
 func (p *core) housekeeping() {
-	countdown := time.NewTicker(greylist.CountdownPeriod(p.cfg.GreylistTimeout))
+	countdown := time.NewTicker(greylist.CountdownPeriod(p.cfg.Greylist.Timeout))
 	defer countdown.Stop()
 	var save <-chan time.Time
-	if p.cfg.PeersFile != "" && p.cfg.PeersFileSavePeriod > 0 {
-		t := time.NewTicker(p.cfg.PeersFileSavePeriod)
+	if p.cfg.PeersFile.Path != "" && p.cfg.PeersFile.SavePeriod > 0 {
+		t := time.NewTicker(p.cfg.PeersFile.SavePeriod)
 		defer t.Stop()
 		save = t.C
 	}
@@ -245,7 +242,9 @@ func (p *core) publishLocked(e Event) {
 func (p *core) config() Config {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.limits.apply(p.cfg)
+	c := p.cfg
+	c.Limits = p.limits
+	return c
 }
 
 // lockOpen takes the pool lock if the pool is open; once Close or Shutdown has
@@ -350,7 +349,7 @@ func isTemporaryAcceptError(err error) bool {
 func (p *core) broadcastBootstrap() {
 	p.reg.broadcast(bootstrapMsg, func(c *conn) bool { return !c.info.PrivateNode }, func(c *conn) {
 		// Only a Bootstrap that was queued is announced: one dropped on a
-		// full queue is counted in Stats.Dropped instead.
+		// full queue is counted in Stats.Queues.Dropped instead.
 		p.events.publish(Event{Kind: EventBootstrapSent, Peer: c.info.Peer})
 	})
 }
@@ -366,7 +365,7 @@ var (
 // built at most once per advertiseRefresh outside the pool lock, and not
 // at all when the peer's queue has no room for it.
 func (p *core) onBootstrap(c *conn) {
-	if p.cfg.ClosedNetwork || p.cfg.DisablePeerDiscovery {
+	if p.cfg.Network.ClosedNetwork || p.cfg.Network.DisablePeerDiscovery {
 		return
 	}
 	p.events.publish(Event{Kind: EventBootstrapReceived, Peer: c.info.Peer})
@@ -388,7 +387,7 @@ func (p *core) onBootstrap(c *conn) {
 
 // onAdvertise learns the points a peer advertised.
 func (p *core) onAdvertise(from PeerID, pts []netip.AddrPort) {
-	if p.cfg.ClosedNetwork || p.cfg.DisablePeerDiscovery {
+	if p.cfg.Network.ClosedNetwork || p.cfg.Network.DisablePeerDiscovery {
 		return
 	}
 	p.mu.Lock()

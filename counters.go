@@ -22,9 +22,9 @@ type counters struct {
 	unknown atomic.Uint64
 	// evictions counts connections evicted for a newcomer.
 	evictions atomic.Uint64
-	// ended counts the connections ended, by reason (Stats.Ended);
+	// ended counts the connections ended, by reason (Stats.Connections.Ended);
 	// oversized the messages refused for a size over the bound
-	// (Stats.OversizedMessages).
+	// (Stats.Messages.Oversized).
 	ended     [numReasons]atomic.Uint64
 	oversized atomic.Uint64
 	// refused counts inbound connections refused, by reason.

@@ -28,8 +28,8 @@ func TestDecodedSizeIsCharged(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			n := newNetwork("mem")
 			nd := newMsgNode(t, n, inflating(), func(c *Config) {
-				c.IncomingAppMessageQueueSize = 100
-				c.IncomingMessageQueueSize = 64 << 10
+				c.Limits.IncomingAppMessageQueueSize = 100
+				c.Limits.IncomingMessageQueueSize = 64 << 10
 			})
 			rp, c := dialRaw(t, n, nd)
 			body := dataenc.AppendString(nil, string(make([]byte, 1020))) // 1 KiB
@@ -45,8 +45,8 @@ func TestDecodedSizeIsCharged(t *testing.T) {
 			// 16 KiB each: four fill the connection's 64 KiB, which 20 of
 			// their wire size would not.
 			s := nd.Stats()
-			assert.Equal(t, 4, s.AppQueued)
-			assert.Equal(t, 4*16*len(body), s.AppQueuedBytes)
+			assert.Equal(t, 4, s.Queues.AppQueued)
+			assert.Equal(t, 4*16*len(body), s.Queues.AppQueuedBytes)
 			assert.Len(t, readN(t, c, 20), 20, "all arrive as the application reads")
 			sent.Wait()
 		})
@@ -55,8 +55,8 @@ func TestDecodedSizeIsCharged(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			n := newNetwork("mem")
 			nd := newMsgNode(t, n, inflating(), func(c *Config) {
-				c.IncomingMessageQueueSize = 1 << 20
-				c.TotalIncomingQueueSize = 4 << 20
+				c.Limits.IncomingMessageQueueSize = 1 << 20
+				c.Budgets.TotalIncomingQueueSize = 4 << 20
 			})
 			rp, c := dialRaw(t, n, nd)
 			body := dataenc.AppendString(nil, string(make([]byte, 200<<10-4))) // 200 KiB: 3.2 MiB decoded
@@ -72,20 +72,20 @@ func TestDecodedSizeIsCharged(t *testing.T) {
 			// One message, over the connection's bound, fits the empty
 			// queue; the next waits for it before its body is read.
 			s := nd.Stats()
-			assert.Equal(t, 1, s.AppQueued)
-			assert.Equal(t, 16*len(body), s.AppQueuedBytes)
-			assert.Equal(t, int64(16*len(body)-64<<10), s.IncomingBudgetHeld, "beyond the connection's own 64 KiB")
+			assert.Equal(t, 1, s.Queues.AppQueued)
+			assert.Equal(t, 16*len(body), s.Queues.AppQueuedBytes)
+			assert.Equal(t, int64(16*len(body)-64<<10), s.Queues.IncomingBudgetHeld, "beyond the connection's own 64 KiB")
 			assert.Len(t, readN(t, c, 3), 3)
 			sent.Wait()
 			synctest.Wait()
-			assert.Zero(t, nd.Stats().IncomingBudgetHeld)
+			assert.Zero(t, nd.Stats().Queues.IncomingBudgetHeld)
 		})
 	})
 }
 
 // TestSlowReaderFloodHeap: 100 scripted peers send 1 MiB messages to an
 // application that never reads. The heap the flood adds stays within 1.3
-// times the documented bound (Config.TotalIncomingQueueSize): the budget,
+// times the documented bound (Config.Budgets.TotalIncomingQueueSize): the budget,
 // plus on each connection its own 64 KiB and its reader's two chunk
 // buffers (64 KiB each), plus what the scripted senders hold in this
 // process, which a real attacker holds in its own: each its sealed piece
@@ -104,11 +104,11 @@ func TestSlowReaderFloodHeap(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := newNetwork("mem")
 		nd := newNode(t, n, func(c *Config) {
-			c.MaxConnections, c.ExpectedConnections = peers+10, peers
-			c.MaxIncomingConnections = peers
-			c.MaxMessageSize = maxBody
-			c.TotalIncomingQueueSize = budget
-			c.IncomingMessageQueueSize = 4 << 20
+			c.Limits.MaxConnections, c.Limits.ExpectedConnections = peers+10, peers
+			c.Admission.MaxIncomingConnections = peers
+			c.Budgets.MaxMessageSize = maxBody
+			c.Budgets.TotalIncomingQueueSize = budget
+			c.Limits.IncomingMessageQueueSize = 4 << 20
 		})
 		msg := appMsg(0x1000, dataenc.AppendString(nil, string(make([]byte, maxBody-4))))
 		var rps []*rawPeer
@@ -136,8 +136,8 @@ func TestSlowReaderFloodHeap(t *testing.T) {
 		bound := float64(budget + peers*(freeAllowance+2*readerChunk))
 		senders := float64(peers * (128<<10 + 64<<10))
 		t.Logf("holding %d messages, %d bytes (budget %d held); heap grew by %.1f MiB: the pool's share at most %.2fx its bound of %.1f MiB",
-			s.AppQueued, s.AppQueuedBytes, s.IncomingBudgetHeld, float64(growth)/(1<<20), (float64(growth)-senders)/bound, bound/(1<<20))
-		assert.LessOrEqual(t, s.IncomingBudgetHeld, int64(budget))
+			s.Queues.AppQueued, s.Queues.AppQueuedBytes, s.Queues.IncomingBudgetHeld, float64(growth)/(1<<20), (float64(growth)-senders)/bound, bound/(1<<20))
+		assert.LessOrEqual(t, s.Queues.IncomingBudgetHeld, int64(budget))
 		assert.LessOrEqual(t, float64(growth), 1.3*bound+senders)
 		require.NoError(t, nd.Close())
 		sending.Wait()

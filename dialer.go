@@ -342,7 +342,7 @@ func (d *dialer) requestableLocked(point netip.AddrPort, user bool) (*pointInfo,
 	} else if !d.dialableLocked(pi) {
 		return nil, errNotDialable
 	}
-	if d.cfg.ClosedNetwork && !pi.Trusted {
+	if d.cfg.Network.ClosedNetwork && !pi.Trusted {
 		return nil, ErrPrivateMode
 	}
 	switch pi.State {

@@ -106,7 +106,7 @@ func TestLearnedPointsByScope(t *testing.T) {
 				if tc.namer == "127.0.0.2" || tc.allow {
 					dropped--
 				}
-				assert.Equal(t, dropped, nd.Stats().LearnedNonRoutable)
+				assert.Equal(t, dropped, nd.Stats().Dial.LearnedNonRoutable)
 				// The application giving a point makes it its own.
 				one := netip.AddrPortFrom(netip.MustParseAddr("1.1.1.1"), 9732)
 				require.NoError(t, nd.Points().Register(one))
@@ -162,7 +162,7 @@ func TestAdvertiseFloodDialsWithinBudget(t *testing.T) {
 			round++
 			time.Sleep(200 * time.Millisecond)
 			s := nd.Stats()
-			maxPoints, maxInFlight = max(maxPoints, s.KnownPoints), max(maxInFlight, s.DialsInFlight)
+			maxPoints, maxInFlight = max(maxPoints, s.Tables.KnownPoints), max(maxInFlight, s.Dial.InFlight)
 		}
 		got := dials.list()
 		s := nd.Stats()
@@ -176,7 +176,7 @@ func TestAdvertiseFloodDialsWithinBudget(t *testing.T) {
 		}
 		assert.LessOrEqual(t, maxPoints, DefaultMaxKnownPoints.High)
 		assert.LessOrEqual(t, maxInFlight, DefaultDialMaxInFlight)
-		assert.NotZero(t, s.LearnedNonRoutable)
+		assert.NotZero(t, s.Dial.LearnedNonRoutable)
 	})
 }
 
@@ -232,7 +232,7 @@ func TestSwapAcksAnswerOnlyOurRequest(t *testing.T) {
 		synctest.Wait()
 		assert.Equal(t, before, len(dials.list()), "no dial")
 		assert.Equal(t, goroutines, userGoroutines(), "no goroutine")
-		assert.Equal(t, uint64(1000), nd.Stats().SwapAcksIgnored)
+		assert.Equal(t, uint64(1000), nd.Stats().Dial.SwapAcksIgnored)
 
 		// Our own request to the hostile peer: its first ack is the answer.
 		w := nd.Watch(ctxT(t), 0)
@@ -242,7 +242,7 @@ func TestSwapAcksAnswerOnlyOurRequest(t *testing.T) {
 		nextOf(t, w, EventSwapFailure) // nothing listens at the point offered
 		synctest.Wait()
 		assert.Equal(t, []netip.AddrPort{nowhere(1)}, dials.list()[before:])
-		assert.Equal(t, uint64(1001), nd.Stats().SwapAcksIgnored)
+		assert.Equal(t, uint64(1001), nd.Stats().Dial.SwapAcksIgnored)
 
 		// A late answer answers nothing.
 		sendSwapRequestTo(t, nd, w, hostile.Peer())
@@ -250,7 +250,7 @@ func TestSwapAcksAnswerOnlyOurRequest(t *testing.T) {
 		require.NoError(t, sc.WriteMessages(ack(3)))
 		synctest.Wait()
 		assert.Equal(t, []netip.AddrPort{nowhere(1)}, dials.list()[before:])
-		assert.Equal(t, uint64(1002), nd.Stats().SwapAcksIgnored)
+		assert.Equal(t, uint64(1002), nd.Stats().Dial.SwapAcksIgnored)
 	})
 }
 
@@ -279,16 +279,16 @@ func TestLearnedPointsStayWithinTheTable(t *testing.T) {
 		nd := newNode(t, n, func(c *Config) {
 			noControlBudgets(c)
 			c.Dialer = d
-			c.MaxKnownPoints = limit
-			c.MaxConnections = 100
-			c.ConnectionTimeout = time.Hour
+			c.Tables.MaxKnownPoints = limit
+			c.Limits.MaxConnections = 100
+			c.Timeouts.Connection = time.Hour
 		})
 		// 20 dials in flight fill the table with requested points.
 		for i := range limit.High {
 			go nd.Connect(context.Background(), nowhere(i))
 		}
 		synctest.Wait()
-		require.Equal(t, limit.High, nd.Stats().DialsInFlight)
+		require.Equal(t, limit.High, nd.Stats().Dial.InFlight)
 		sc := hostilePeer(t, n, nd, netip.MustParseAddr("10.200.0.1"), 0)
 		for round := range 50 {
 			pts := make([]netip.AddrPort, 0, 100)
@@ -297,9 +297,9 @@ func TestLearnedPointsStayWithinTheTable(t *testing.T) {
 			}
 			require.NoError(t, sc.WriteMessages(wireAdvertise(pts...)))
 			synctest.Wait()
-			require.LessOrEqual(t, nd.Stats().KnownPoints, limit.High, "round %d", round)
+			require.LessOrEqual(t, nd.Stats().Tables.KnownPoints, limit.High, "round %d", round)
 		}
-		assert.Equal(t, uint64(50*100), nd.Stats().LearnedTableFull)
+		assert.Equal(t, uint64(50*100), nd.Stats().Dial.LearnedTableFull)
 		require.NoError(t, nd.Close())
 	})
 }
@@ -313,8 +313,8 @@ func TestDialsInFlightHoldConnectionSlots(t *testing.T) {
 		d := stuckDialer{dialing: make(chan struct{}, 10)}
 		nd := newNode(t, n, func(c *Config) {
 			c.Dialer = d
-			c.MinConnections, c.ExpectedConnections, c.MaxConnections = 1, 1, 2
-			c.ConnectionTimeout = time.Hour
+			c.Limits.MinConnections, c.Limits.ExpectedConnections, c.Limits.MaxConnections = 1, 1, 2
+			c.Timeouts.Connection = time.Hour
 		})
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
@@ -323,7 +323,7 @@ func TestDialsInFlightHoldConnectionSlots(t *testing.T) {
 			wg.Go(func() { nd.Connect(ctx, nowhere(i)) })
 		}
 		synctest.Wait()
-		assert.Equal(t, 2, nd.Stats().DialsInFlight)
+		assert.Equal(t, 2, nd.Stats().Dial.InFlight)
 		_, err := nd.Connect(ctxT(t), nowhere(3))
 		require.ErrorIs(t, err, ErrTooManyConnections)
 		other := newNode(t, n, nil)
@@ -384,22 +384,22 @@ func TestMaintenanceDialsWithinTheLimiter(t *testing.T) {
 		stuck := stuckDialer{dialing: make(chan struct{}, 1000)}
 		nd := newNode(t, n, func(c *Config) {
 			c.Dialer = stuck
-			c.MaintenanceIdleTime = 0 // the default: on
+			c.Maintenance.IdleTime = 0 // the default: on
 			c.Dial.MaxInFlight = 8
-			c.ConnectionTimeout = 3 * time.Second
+			c.Timeouts.Connection = 3 * time.Second
 		})
 		for i := range 300 {
 			require.NoError(t, nd.Points().Register(netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 98, byte(i >> 8), byte(i)}), 9732)))
 		}
 		synctest.Wait()
-		base := userGoroutines() - nd.Stats().DialsInFlight
+		base := userGoroutines() - nd.Stats().Dial.InFlight
 		start := time.Now()
 		most := 0
 		for time.Since(start) < 20*time.Second {
 			time.Sleep(100 * time.Millisecond)
 			s := nd.Stats()
-			most = max(most, s.DialsInFlight)
-			require.LessOrEqual(t, s.DialsInFlight, 8)
+			most = max(most, s.Dial.InFlight)
+			require.LessOrEqual(t, s.Dial.InFlight, 8)
 			require.LessOrEqual(t, userGoroutines(), base+8+1)
 		}
 		s := nd.Stats()
@@ -407,7 +407,7 @@ func TestMaintenanceDialsWithinTheLimiter(t *testing.T) {
 		assert.Equal(t, 8, most)
 		// 20 s of 3 s dials on 8 slots: at most 8 × 7 attempts, far fewer
 		// than the points known.
-		assert.LessOrEqual(t, s.DialsStarted, uint64(8*7))
+		assert.LessOrEqual(t, s.Dial.Started, uint64(8*7))
 	})
 }
 

@@ -51,18 +51,18 @@
 //
 // Queues are bounded and their overflow is part of the API. The incoming
 // queue is bounded in messages, in bytes per connection and in bytes
-// across the pool ([Config.IncomingMessageQueueSize],
-// [Config.TotalIncomingQueueSize]); the reader reserves the size of a
+// across the pool ([Config.Limits.IncomingMessageQueueSize],
+// [Config.Budgets.TotalIncomingQueueSize]); the reader reserves the size of a
 // message still arriving as soon as its 4-byte prefix is in (of one that
 // arrived whole, as it queues it), and when a bound is reached it stops
 // reading the socket, so TCP pushes back on the peer and nothing is
 // dropped. The outgoing queue is bounded in bytes per connection and
-// across the pool ([Config.OutgoingMessageQueueSize],
-// [Config.TotalOutgoingQueueSize]): when either is full [Connection.Write]
+// across the pool ([Config.Limits.OutgoingMessageQueueSize],
+// [Config.Budgets.TotalOutgoingQueueSize]): when either is full [Connection.Write]
 // and [Connection.WriteSync] wait, while [Connection.WriteNow] and
 // [Pool.WriteAll] drop and count the drop. Messages written on one
 // connection are sent in the order they were queued; the writer packs
-// what is queued into shared chunks unless [Config.ChunkPerMessage].
+// what is queued into shared chunks unless [Config.Wire.ChunkPerMessage].
 // [Pool.Read] takes the next message of any connection, round robin.
 //
 // All methods of Pool and Connection are safe for concurrent use. No lock

@@ -24,7 +24,7 @@ type Encoding[Msg any] struct {
 	Name string
 	// MaxLength bounds the body (the bytes after the tag). A peer sending
 	// more loses its connection. Zero means the pool's
-	// Config.MaxMessageSize (8 MiB by default).
+	// Config.Budgets.MaxMessageSize (8 MiB by default).
 	MaxLength int
 	// Encode appends the body of msg to dst. It returns ok=false, without
 	// appending, when msg is not of this kind, so the pool tries the next
@@ -39,7 +39,7 @@ type Encoding[Msg any] struct {
 	// can send, not only honest ones: a list of empty items is a few
 	// bytes an element on the wire and a slice header or more in memory
 	// (dataenc.MaxElements bounds the count). The pool's incoming budgets
-	// (Config.IncomingMessageQueueSize and TotalIncomingQueueSize) count
+	// (Config.Limits.IncomingMessageQueueSize and TotalIncomingQueueSize) count
 	// each message as the larger of its wire size and this bound, taken
 	// from the size and tag before the body is read, so a message whose
 	// decoded form would exceed the budget waits for room before it is
@@ -203,7 +203,7 @@ type codec[Msg any] struct {
 	byTag     map[uint16]*Encoding[Msg]
 	encodings []Encoding[Msg]
 	// defaultMax bounds the body of an encoding with no MaxLength
-	// (Config.MaxMessageSize).
+	// (Config.Budgets.MaxMessageSize).
 	defaultMax int
 	// maxMessage is the largest whole message (size prefix included) a
 	// peer may send, for the socket's early size check.

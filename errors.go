@@ -80,7 +80,7 @@ var (
 	ErrReentrant = errors.New("p2ppool: call would wait for the callback that made it")
 	// ErrTooManyFromAddress and ErrTooManyFromSubnet: the socket's address
 	// or subnet already has its share of incoming handshakes or
-	// connections (Config.MaxPendingPerAddr and friends); the socket is
+	// connections (Config.Admission.MaxPendingPerAddr and friends); the socket is
 	// closed without a word.
 	ErrTooManyFromAddress = errors.New("p2ppool: too many incoming from this address")
 	ErrTooManyFromSubnet  = errors.New("p2ppool: too many incoming from this subnet")
@@ -92,7 +92,7 @@ var (
 	// queue has no room; the message was dropped.
 	ErrQueueFull = errors.New("p2ppool: outgoing queue full")
 	// ErrOutgoingBudgetFull is WriteNow's answer when the pool-wide
-	// outgoing budget (Config.TotalOutgoingQueueSize) has no room,
+	// outgoing budget (Config.Budgets.TotalOutgoingQueueSize) has no room,
 	// although the connection's own queue has; the message was dropped.
 	// It is an ErrQueueFull too: errors.Is(err, ErrQueueFull) holds.
 	ErrOutgoingBudgetFull = fmt.Errorf("%w: pool-wide outgoing budget spent", ErrQueueFull)
@@ -120,8 +120,8 @@ var (
 	// is a *VersionError.
 	ErrNoCommonVersion = socket.ErrNoCommonVersion
 	// ErrTimeout: the handshake (or, for Connect, dial plus handshake)
-	// did not finish within the pool's bound (Config.ConnectionTimeout,
-	// AuthenticationTimeout). When the caller's context ends first, the
+	// did not finish within the pool's bound (Config.Timeouts.Connection,
+	// Timeouts.Authentication). When the caller's context ends first, the
 	// error is that context's cause instead (context.DeadlineExceeded for
 	// its deadline).
 	ErrTimeout = socket.ErrTimeout
@@ -129,7 +129,7 @@ var (
 	// encoding does not fit one chunk; the handshake fails, a local fault.
 	ErrLocalMetadataTooLarge = socket.ErrLocalMetadataTooLarge
 	// ErrFirstMessageTimeout: the peer's connection message did not come
-	// within Config.FirstMessageTimeout. It matches ErrTimeout.
+	// within Config.Timeouts.FirstMessage. It matches ErrTimeout.
 	ErrFirstMessageTimeout = socket.ErrFirstMessageTimeout
 	// ErrClosedDuringHandshake: the peer closed the connection before the
 	// handshake ended.
@@ -266,10 +266,10 @@ const (
 	// ReasonEvicted: the pool was full and gave the slot of this incoming
 	// connection to a peer from a less represented subnet.
 	ReasonEvicted
-	// ReasonIdle: no message went either way for Config.IdleTimeout.
+	// ReasonIdle: no message went either way for Config.Timeouts.Idle.
 	ReasonIdle
 	// ReasonWriteTimeout: the peer accepted no byte for
-	// Config.WriteTimeout while we had some to send.
+	// Config.Timeouts.Write while we had some to send.
 	ReasonWriteTimeout
 	// ReasonFlood: the peer kept sending messages over their budget
 	// (Config.Control, Connection.Allow) until its abuse bucket was

@@ -39,7 +39,7 @@ func (p *core) connect(ctx context.Context, point netip.AddrPort) (*conn, error)
 func (p *core) attempt(ctx context.Context, point netip.AddrPort) (*conn, error) {
 	d := &dialAttempt{}
 	defer p.dial.end(d)
-	ctx, cancel := p.life.handshakeContext(ctx, p.cfg.ConnectionTimeout)
+	ctx, cancel := p.life.handshakeContext(ctx, p.cfg.Timeouts.Connection)
 	defer cancel()
 	nc, err := p.cfg.Dialer.DialContext(ctx, "tcp", point.String())
 	if err != nil {
@@ -104,9 +104,9 @@ func (p *core) accept(ctx context.Context, nc net.Conn) (*conn, error) {
 		victim.evict(ErrHandshakeEvicted)
 	}
 	defer p.adm.handshakeDone(h)
-	hctx, cancel := p.life.handshakeContext(hctx, p.cfg.AuthenticationTimeout)
+	hctx, cancel := p.life.handshakeContext(hctx, p.cfg.Timeouts.Authentication)
 	defer cancel()
-	c, err := p.establish(hctx, nc, true, netip.AddrPort{}, p.cfg.FirstMessageTimeout, h, nil)
+	c, err := p.establish(hctx, nc, true, netip.AddrPort{}, p.cfg.Timeouts.FirstMessage, h, nil)
 	if err != nil {
 		testHookIncomingFailed()
 		r := refusalOf(err)
@@ -118,9 +118,9 @@ func (p *core) accept(ctx context.Context, nc net.Conn) (*conn, error) {
 		// eviction, but only of a handshake that had been slow (half the
 		// first-message bound): a fast honest handshake that happened to
 		// be the oldest when the slots ran out is no staller.
-		patience := p.cfg.FirstMessageTimeout
+		patience := p.cfg.Timeouts.FirstMessage
 		if patience <= 0 {
-			patience = p.cfg.AuthenticationTimeout
+			patience = p.cfg.Timeouts.Authentication
 		}
 		slow := r == RefusedHandshakeEvicted && time.Since(h.started) >= patience/2
 		if slow || r == RefusedFirstMessageTimeout || r == RefusedHandshakeTimeout {
@@ -211,7 +211,7 @@ func (p *core) establish(ctx context.Context, nc net.Conn, incoming bool, dialle
 			alternatives := p.tab.knownPointsLocked(maxAdvertised)
 			p.publishLocked(Event{Kind: EventRejectingRequest, Point: socketPoint, IDPoint: idPoint, Peer: peer, Err: adm.err})
 			p.mu.Unlock()
-			if p.cfg.DisablePeerDiscovery {
+			if p.cfg.Network.DisablePeerDiscovery {
 				alternatives = nil
 			}
 			auth.Nack(adm.motive, alternatives)
@@ -251,7 +251,7 @@ func (p *core) establish(ctx context.Context, nc net.Conn, incoming bool, dialle
 func (p *core) startConnection(sc *socket.Conn, info ConnInfo[any], h *pendingHandshake) (*conn, error) {
 	info.ID = p.reg.nextID.Add(1)
 	p.mu.Lock() // the queue sizes may change at run time (SetLimits)
-	inSize, outSize := p.limits.IncomingAppMessageQueueSize, p.limits.OutgoingMessageQueueSize
+	inMsgs, inBytes, outSize := p.limits.IncomingAppMessageQueueSize, p.limits.IncomingMessageQueueSize, p.limits.OutgoingMessageQueueSize
 	p.mu.Unlock()
 	remote, _ := addrPortOf(info.RemoteAddr)
 	log := p.log
@@ -267,12 +267,11 @@ func (p *core) startConnection(sc *socket.Conn, info ConnInfo[any], h *pendingHa
 		info:       info,
 		remoteAddr: remote.Addr(),
 		log:        log,
-		inSize:     inSize,
 		out:        newOutQueue(outSize, p.outBudget, nil),
 		done:       make(chan struct{}),
 		drain:      make(chan struct{}),
 	}
-	c.app = p.edge.attach(c)
+	c.app = p.edge.attach(c, inMsgs, inBytes)
 	c.ctx, c.cancel = context.WithCancelCause(context.Background())
 	c.out.life = c.ctx // before any write: a Write waiting for the budget ends with it
 	sc.SetReserve(func(size int, tag uint16) error { return c.app.reserve(c.ctx, size, tag) })
@@ -310,7 +309,7 @@ func (p *core) startConnection(sc *socket.Conn, info ConnInfo[any], h *pendingHa
 			p.maint.wake()
 		}
 	}
-	if d := p.cfg.WriteTimeout; d > 0 {
+	if d := p.cfg.Timeouts.Write; d > 0 {
 		if wc, ok := sc.NetConn().(*sched.Conn); ok {
 			wc.SetWriteStallTimeout(d)
 		}

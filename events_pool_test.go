@@ -350,9 +350,9 @@ func TestEventBootstrapSentOnlyWhenQueued(t *testing.T) {
 
 	fillQueue(t, ca, stallWriter(t, ca, poolHolds))
 	requireFull(t, ca)
-	dropped := a.Stats().Dropped
+	dropped := a.Stats().Queues.Dropped
 	a.BroadcastBootstrap()
-	assert.Equal(t, dropped+1, a.Stats().Dropped, "the Bootstrap was dropped")
+	assert.Equal(t, dropped+1, a.Stats().Queues.Dropped, "the Bootstrap was dropped")
 	assert.Zero(t, sent(), "dropped: not announced as sent")
 }
 
@@ -364,7 +364,9 @@ func TestEventBootstrapSentOnlyWhenQueued(t *testing.T) {
 // MaxConnections (272-273), a new peer (p2p_pool.ml:233), a new point
 // (p2p_pool.ml:157), a new connection (p2p_connect_handler.ml:232).
 func TestWait(t *testing.T) {
-	bounds := func(c *Config) { c.MinConnections, c.ExpectedConnections, c.MaxConnections = 1, 1, 1 }
+	bounds := func(c *Config) {
+		c.Limits.MinConnections, c.Limits.ExpectedConnections, c.Limits.MaxConnections = 1, 1, 1
+	}
 	cases := []struct {
 		cond Condition
 		// before makes an occurrence that must not count; trigger makes

@@ -92,7 +92,7 @@ func TestHonestPeersKeepSlotsUnderIdleFirstcomers(t *testing.T) {
 		}
 		synctest.Wait()
 		assert.Equal(t, honest, honestIn(), "every honest peer got in")
-		evictedBefore := b.Stats().Evicted
+		evictedBefore := b.Stats().Connections.Evicted
 
 		start := time.Now()
 		for i := 0; time.Since(start) < window; i++ {
@@ -104,9 +104,9 @@ func TestHonestPeersKeepSlotsUnderIdleFirstcomers(t *testing.T) {
 		synctest.Wait()
 		kept := honestIn()
 		s := b.Stats()
-		t.Logf("after %v of newcomers: %d of %d honest peers kept their slots; %d evictions; %v", window, kept, honest, s.Evicted-evictedBefore, s)
+		t.Logf("after %v of newcomers: %d of %d honest peers kept their slots; %d evictions; %v", window, kept, honest, s.Connections.Evicted-evictedBefore, s)
 		assert.GreaterOrEqual(t, kept, 15)
-		assert.Greater(t, s.Evicted-evictedBefore, uint64(100), "the newcomers did evict")
+		assert.Greater(t, s.Connections.Evicted-evictedBefore, uint64(100), "the newcomers did evict")
 
 		close(stop)
 		mu.Lock()

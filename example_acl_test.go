@@ -10,7 +10,7 @@ import (
 )
 
 // The ACL refuses addresses and peer ids: greylisted ones for a while
-// (Config.GreylistTimeout; the pool greylists misbehaving peers itself),
+// (Config.Greylist.Timeout; the pool greylists misbehaving peers itself),
 // banned ones until unbanned. Peer bans are on Peers. Banning or
 // greylisting ends the connections it covers, and a refused peer's
 // handshake is cut without a word, as octez does.

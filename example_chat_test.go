@@ -53,8 +53,8 @@ func Example_chat() {
 		ln, _ := net.Listen("tcp", "127.0.0.1:0")
 		point := ln.Addr().(*net.TCPAddr).AddrPort()
 		p, err := p2ppool.NewBasic(msgs, p2ppool.Config{Identity: id, ProofOfWorkTarget: p2ppool.NoProofOfWork,
-			ListeningPort: point.Port(), PeersFile: filepath.Join(dir, name+".json"),
-			MaintenanceIdleTime: p2ppool.Disabled}) // no dials of its own: a deterministic output
+			Network: p2ppool.NetworkConfig{ListeningPort: point.Port()}, PeersFile: p2ppool.PeersFileConfig{Path: filepath.Join(dir, name+".json")},
+			Maintenance: p2ppool.MaintenanceConfig{IdleTime: p2ppool.Disabled}}) // no dials of its own: a deterministic output
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -111,7 +111,7 @@ func Example_chat() {
 	fmt.Println("carol is turned away:", errors.Is(err, p2ppool.ErrClosedDuringHandshake))
 
 	s := bob.Stats()
-	fmt.Println("bob:", s.Connections, "connection,", s.KnownPeers, "known peers,", s.MsgsRecv, "messages in,",
+	fmt.Println("bob:", s.Connections.Established, "connection,", s.Tables.KnownPeers, "known peers,", s.Traffic.MsgsRecv, "messages in,",
 		len(bob.ACL().List().BannedPeers), "banned")
 	bob.Shutdown(ctx) // saves the peers file
 	again, err := p2ppool.NewBasic(msgs, bob.Config())

@@ -39,7 +39,7 @@ func newTextPool() (*textPool, netip.AddrPort) {
 	}
 	point := ln.Addr().(*net.TCPAddr).AddrPort()
 	p, err := p2ppool.NewBasic(textMessages, p2ppool.Config{Identity: id, ProofOfWorkTarget: p2ppool.NoProofOfWork,
-		ListeningPort: point.Port(), MaintenanceIdleTime: p2ppool.Disabled})
+		Network: p2ppool.NetworkConfig{ListeningPort: point.Port()}, Maintenance: p2ppool.MaintenanceConfig{IdleTime: p2ppool.Disabled}})
 	if err != nil {
 		log.Fatal(err)
 	}

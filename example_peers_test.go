@@ -12,7 +12,7 @@ import (
 
 // The peers file is octez's peers.json: the known peers, their last
 // connections and histories. A pool saves it at Shutdown, every
-// Config.PeersFileSavePeriod, and on Peers().Save; the next pool with
+// Config.PeersFile.SavePeriod, and on Peers().Save; the next pool with
 // the same file knows those peers from the start.
 func ExamplePeers_Save() {
 	ctx := context.Background()
@@ -26,7 +26,7 @@ func ExamplePeers_Save() {
 		log.Fatal(err)
 	}
 	cfg := p2ppool.Config{Identity: id, ProofOfWorkTarget: p2ppool.NoProofOfWork,
-		PeersFile: filepath.Join(dir, "peers.json"), MaintenanceIdleTime: p2ppool.Disabled}
+		PeersFile: p2ppool.PeersFileConfig{Path: filepath.Join(dir, "peers.json")}, Maintenance: p2ppool.MaintenanceConfig{IdleTime: p2ppool.Disabled}}
 	node, err := p2ppool.NewBasic(textMessages, cfg)
 	if err != nil {
 		log.Fatal(err)

@@ -26,12 +26,12 @@ func ExamplePool_Stats() {
 		}
 	}
 	a := alice.Stats()
-	fmt.Println("alice sent:", a.MsgsSent, "messages,", a.BytesSent, "bytes")
+	fmt.Println("alice sent:", a.Traffic.MsgsSent, "messages,", a.Traffic.BytesSent, "bytes")
 	hub.Close()
 	s := hub.Stats()
-	fmt.Println("hub received:", s.MsgsRecv, "messages,", s.BytesRecv, "bytes")
-	fmt.Println("hub wire bytes in >= plaintext:", s.Flow.TotalRecv >= int64(s.BytesRecv))
-	fmt.Println("hub connections:", s.Connections, "known peers:", s.KnownPeers, "dropped:", s.Dropped)
+	fmt.Println("hub received:", s.Traffic.MsgsRecv, "messages,", s.Traffic.BytesRecv, "bytes")
+	fmt.Println("hub wire bytes in >= plaintext:", s.Traffic.Flow.TotalRecv >= int64(s.Traffic.BytesRecv))
+	fmt.Println("hub connections:", s.Connections.Established, "known peers:", s.Tables.KnownPeers, "dropped:", s.Queues.Dropped)
 	// Output:
 	// alice sent: 3 messages, 41 bytes
 	// hub received: 3 messages, 41 bytes

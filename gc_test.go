@@ -72,7 +72,7 @@ func TestPointGCOrder(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := newNetwork("mem")
 		b := newNode(t, n, nil)
-		a := newNode(t, n, func(c *Config) { c.MaxKnownPoints = TableLimit{High: 5, Low: 3} })
+		a := newNode(t, n, func(c *Config) { c.Tables.MaxKnownPoints = TableLimit{High: 5, Low: 3} })
 		fail := func(pt netip.AddrPort) {
 			t.Helper()
 			_, err := a.Connect(context.Background(), pt)
@@ -127,7 +127,7 @@ func TestPointGCSparesTrustedAndConnected(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := newNetwork("mem")
 		b := newNode(t, n, nil)
-		a := newNode(t, n, func(c *Config) { c.MaxKnownPoints = TableLimit{High: 3, Low: 1} })
+		a := newNode(t, n, func(c *Config) { c.Tables.MaxKnownPoints = TableLimit{High: 3, Low: 1} })
 		connectSettled(t, a, b)
 		a.Points().Trust(nowhere(1))
 		a.Points().Trust(nowhere(2))
@@ -146,8 +146,8 @@ func TestTableGCWithLowEqualHigh(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := newNetwork("mem")
 		a := newNode(t, n, func(c *Config) {
-			c.MaxKnownPoints = TableLimit{High: 2, Low: 2}
-			c.MaxKnownPeerIDs = TableLimit{High: 2, Low: 2}
+			c.Tables.MaxKnownPoints = TableLimit{High: 2, Low: 2}
+			c.Tables.MaxKnownPeerIDs = TableLimit{High: 2, Low: 2}
 		})
 		w := a.Watch(context.Background(), 0)
 		defer w.Close()
@@ -172,7 +172,7 @@ type scoredPool = Pool[text, float64, Metadata]
 
 func newScoredPool(t testing.TB, n *network, mutate func(*Config)) *scoredPool {
 	t.Helper()
-	cfg := Config{Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork, Dialer: n, MaintenanceIdleTime: Disabled}
+	cfg := Config{Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork, Dialer: n, Maintenance: MaintenanceConfig{IdleTime: Disabled}}
 	if mutate != nil {
 		mutate(&cfg)
 	}
@@ -186,7 +186,7 @@ func TestPeerGCOrder(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := newNetwork("mem")
 		b := newNode(t, n, nil)
-		a := newScoredPool(t, n, func(c *Config) { c.MaxKnownPeerIDs = TableLimit{High: 6, Low: 4} })
+		a := newScoredPool(t, n, func(c *Config) { c.Tables.MaxKnownPeerIDs = TableLimit{High: 6, Low: 4} })
 		// The running peer and the trusted one score 0, the lowest, but
 		// are never evicted.
 		_, err := a.Connect(context.Background(), b.point)
@@ -234,7 +234,7 @@ func TestPeerGCOrder(t *testing.T) {
 // the initial metadata, as octez's get_score (p2p_pool.ml:355-361), and
 // asking does not register the peer; a known peer's is its own.
 func TestScoreOfUnknownPeer(t *testing.T) {
-	cfg := Config{Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork, MaintenanceIdleTime: Disabled}
+	cfg := Config{Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork, Maintenance: MaintenanceConfig{IdleTime: Disabled}}
 	p, err := New(textMessages(), PeerMetaConfig[float64]{
 		Initial: func() float64 { return 0.25 },
 		Score:   func(m float64) float64 { return 2 * m },
@@ -264,9 +264,9 @@ func TestNoTableLimit(t *testing.T) {
 		n := newNetwork("mem")
 		a := newNode(t, n, func(c *Config) {
 			noControlBudgets(c)
-			c.MaxKnownPoints, c.MaxKnownPeerIDs = NoTableLimit, NoTableLimit
+			c.Tables.MaxKnownPoints, c.Tables.MaxKnownPeerIDs = NoTableLimit, NoTableLimit
 		})
-		assert.Equal(t, NoTableLimit, a.Config().MaxKnownPoints, "NoTableLimit is kept, not defaulted")
+		assert.Equal(t, NoTableLimit, a.Config().Tables.MaxKnownPoints, "NoTableLimit is kept, not defaulted")
 		w := a.Watch(context.Background(), 0)
 		defer w.Close()
 		for i := range many {
@@ -280,9 +280,9 @@ func TestNoTableLimit(t *testing.T) {
 		}
 		require.NoError(t, sc.WriteMessages(wireAdvertise(pts...)))
 		synctest.Wait()
-		assert.Equal(t, many+100, a.Stats().KnownPoints, "every point kept")
+		assert.Equal(t, many+100, a.Stats().Tables.KnownPoints, "every point kept")
 		assert.Len(t, peerKeys(a.testPool), many+1, "every peer kept, the advertiser too")
-		assert.Zero(t, a.Stats().LearnedTableFull)
+		assert.Zero(t, a.Stats().Dial.LearnedTableFull)
 		for _, e := range drainEvents(t, w) {
 			require.NotContains(t, []EventKind{EventGCPoints, EventGCPeers}, e.Kind)
 		}
@@ -290,13 +290,13 @@ func TestNoTableLimit(t *testing.T) {
 	base := Config{Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork}
 	for _, l := range []TableLimit{{High: -1}, {High: -1, Low: 0}, {High: -2, Low: -2}, {High: 5, Low: -1}, {High: -1, Low: 3}} {
 		cfg := base
-		cfg.MaxKnownPoints = l
+		cfg.Tables.MaxKnownPoints = l
 		assert.Error(t, cfg.Validate(), "MaxKnownPoints %+v", l)
 		cfg = base
-		cfg.MaxKnownPeerIDs = l
+		cfg.Tables.MaxKnownPeerIDs = l
 		assert.Error(t, cfg.Validate(), "MaxKnownPeerIDs %+v", l)
 	}
 	cfg := base
-	cfg.MaxKnownPoints, cfg.MaxKnownPeerIDs = NoTableLimit, NoTableLimit
+	cfg.Tables.MaxKnownPoints, cfg.Tables.MaxKnownPeerIDs = NoTableLimit, NoTableLimit
 	require.NoError(t, cfg.Validate())
 }

@@ -31,7 +31,7 @@ func newMsgNode(t testing.TB, n *network, msgs MessageConfig[text], mutate func(
 	t.Helper()
 	// The maintenance is off unless a test turns it on: the tests of the
 	// pool's mechanics count messages, drops and connections exactly.
-	cfg := Config{Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork, Dialer: n, MaintenanceIdleTime: Disabled}
+	cfg := Config{Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork, Dialer: n, Maintenance: MaintenanceConfig{IdleTime: Disabled}}
 	if mutate != nil {
 		mutate(&cfg)
 	}
@@ -201,8 +201,8 @@ const poolHolds = 1
 // application reads.
 func stalledPair(t testing.TB, n *network) (a, b *node, ca, cb *testConn) {
 	t.Helper()
-	a = newNode(t, n, func(c *Config) { c.OutgoingMessageQueueSize = smallQueue })
-	b = newNode(t, n, func(c *Config) { c.IncomingAppMessageQueueSize = 1 })
+	a = newNode(t, n, func(c *Config) { c.Limits.OutgoingMessageQueueSize = smallQueue })
+	b = newNode(t, n, func(c *Config) { c.Limits.IncomingAppMessageQueueSize = 1 })
 	ca, cb = connect(t, a, b)
 	return a, b, ca, cb
 }

@@ -97,9 +97,9 @@ func TestHostilePeerMessages(t *testing.T) {
 					// message refused for its size (the pool's bound or its
 					// encoding's) as oversized.
 					after := nd.Stats()
-					assert.Equal(t, before.Ended[tc.reason]+1, after.Ended[tc.reason], "Stats.Ended[%v]", tc.reason)
+					assert.Equal(t, before.Connections.Ended[tc.reason]+1, after.Connections.Ended[tc.reason], "Stats.Connections.Ended[%v]", tc.reason)
 					oversized := errors.Is(tc.want, ErrMessageTooLarge) || tc.name == "message over the pool's bound"
-					assert.Equal(t, before.OversizedMessages+map[bool]uint64{true: 1}[oversized], after.OversizedMessages, "Stats.OversizedMessages")
+					assert.Equal(t, before.Messages.Oversized+map[bool]uint64{true: 1}[oversized], after.Messages.Oversized, "Stats.Messages.Oversized")
 
 					// What no honest implementation sends costs the peer a
 					// greylist entry for its id and address: a message that
@@ -160,10 +160,10 @@ func TestHostileHandshakes(t *testing.T) {
 			t.Run(name+"/"+tc.name, func(t *testing.T) {
 				run := func(t *testing.T) {
 					n := newNetwork(name)
-					nd := newNode(t, n, func(c *Config) { c.AuthenticationTimeout = timeout })
+					nd := newNode(t, n, func(c *Config) { c.Timeouts.Authentication = timeout })
 					tc.act(t, n, nd)
 					requireRefused(t, nd, map[RefusalReason]uint64{tc.want: 1})
-					waitFor(t, "the handshake slot to be freed", func() bool { return nd.Stats().IncomingHandshakes == 0 })
+					waitFor(t, "the handshake slot to be freed", func() bool { return nd.Stats().Connections.IncomingHandshakes == 0 })
 					assert.Zero(t, nd.Conns().Len())
 				}
 				// Over the mem network the timeout runs on synctest's clock.
@@ -183,7 +183,7 @@ func TestConnectToSilentPointTimesOut(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			run := func(t *testing.T) {
 				n := newNetwork(name)
-				a := newNode(t, n, func(c *Config) { c.ConnectionTimeout = timeout })
+				a := newNode(t, n, func(c *Config) { c.Timeouts.Connection = timeout })
 				silent := newSilentListener(t, n)
 				start := time.Now()
 				_, err := a.Connect(context.Background(), silent.point)
@@ -215,7 +215,7 @@ func TestScriptedPeerBootstrap(t *testing.T) {
 		advertise bool
 	}{
 		{"answered with known points", nil, false, true},
-		{"peer discovery disabled", func(c *Config) { c.DisablePeerDiscovery = true }, false, false},
+		{"peer discovery disabled", func(c *Config) { c.Network.DisablePeerDiscovery = true }, false, false},
 		{"private peer", nil, true, false},
 	}
 	for _, name := range networks {
@@ -256,7 +256,7 @@ func TestUnknownMessagesIgnored(t *testing.T) {
 	for _, name := range networks {
 		t.Run(name, func(t *testing.T) {
 			n := newNetwork(name)
-			nd := newMsgNode(t, n, textMessages(), func(c *Config) { c.UnknownMessages = UnknownMessagesIgnore })
+			nd := newMsgNode(t, n, textMessages(), func(c *Config) { c.Wire.UnknownMessages = UnknownMessagesIgnore })
 			rp, conn := dialRaw(t, n, nd)
 			require.NoError(t, rp.sc.WriteMessages(
 				appMsg(0x10, dataenc.AppendString(nil, "Get_current_branch, say")),
@@ -265,7 +265,7 @@ func TestUnknownMessagesIgnored(t *testing.T) {
 			assert.Equal(t, []text{"after it"}, readN(t, conn, 1))
 			assert.NoError(t, conn.Err())
 			assert.Equal(t, uint64(1), conn.Stat().Unknown)
-			assert.Equal(t, uint64(1), nd.Stats().UnknownMessages)
+			assert.Equal(t, uint64(1), nd.Stats().Messages.Unknown)
 			assert.False(t, nd.Peers().Banned(rp.id.PeerID))
 			// A message of a declared tag that does not decode still costs
 			// the connection.

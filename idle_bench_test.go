@@ -41,8 +41,8 @@ func BenchmarkIdleConnections(b *testing.B) {
 
 		net := newNetwork("mem")
 		hub := newNode(b, net, func(c *Config) {
-			c.MaxConnections, c.ExpectedConnections, c.MinConnections = n+1, n, 0
-			c.MaxIncomingConnections = 64
+			c.Limits.MaxConnections, c.Limits.ExpectedConnections, c.Limits.MinConnections = n+1, n, 0
+			c.Admission.MaxIncomingConnections = 64
 		})
 		m := measure(b, func() func() { return dialIdle(b, net, hub, ids, cfgs) })
 		b.ReportMetric(m.heap/float64(n)-socketEnd, "heap-B/conn")

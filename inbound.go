@@ -21,7 +21,7 @@ type netGroups struct {
 }
 
 func newNetGroups(cfg *Config) netGroups {
-	return netGroups{v4Subnet: cfg.SubnetBitsIPv4, v6Addr: cfg.AddrBitsIPv6, v6Subnet: cfg.SubnetBitsIPv6, limitLoopback: cfg.LimitLoopback}
+	return netGroups{v4Subnet: cfg.Admission.SubnetBitsIPv4, v6Addr: cfg.Admission.AddrBitsIPv6, v6Subnet: cfg.Admission.SubnetBitsIPv6, limitLoopback: cfg.Admission.LimitLoopback}
 }
 
 // addr is a's address key: itself for IPv4, its /AddrBitsIPv6 for IPv6.
@@ -44,7 +44,7 @@ func (g netGroups) subnet(a netip.Addr) netip.Prefix {
 }
 
 // limited reports whether the per-address and per-subnet bounds apply
-// to a: not to loopback, unless Config.LimitLoopback.
+// to a: not to loopback, unless Config.Admission.LimitLoopback.
 func (g netGroups) limited(a netip.Addr) bool {
 	return a.IsValid() && (g.limitLoopback || !a.IsLoopback())
 }
@@ -56,7 +56,7 @@ type pendingHandshake struct {
 	started      time.Time
 	// progressed: the peer's connection message has arrived, with a
 	// valid proof of work; such a handshake is spared by eviction until
-	// it has been pending for FirstMessageTimeout.
+	// it has been pending for Timeouts.FirstMessage.
 	progressed bool
 	// admitted: past admission, not yet running (or failed); it counts
 	// toward its address's share of established connections.
@@ -90,15 +90,15 @@ func (s *pendingSet) admit(cfg *Config, g netGroups, a netip.Addr, evict context
 				sameSubnet++
 			}
 		}
-		if sameAddr >= cfg.MaxPendingPerAddr {
+		if sameAddr >= cfg.Admission.MaxPendingPerAddr {
 			return nil, nil, RefusedPendingPerAddr, false
 		}
-		if sameSubnet >= cfg.MaxPendingPerSubnet {
+		if sameSubnet >= cfg.Admission.MaxPendingPerSubnet {
 			return nil, nil, RefusedPendingPerSubnet, false
 		}
 	}
-	if len(s.all) >= cfg.MaxIncomingConnections {
-		victim = s.victim(now, cfg.FirstMessageTimeout, fails)
+	if len(s.all) >= cfg.Admission.MaxIncomingConnections {
+		victim = s.victim(now, cfg.Timeouts.FirstMessage, fails)
 		if victim == nil {
 			return nil, nil, RefusedTooManyIncoming, false
 		}

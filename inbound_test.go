@@ -61,12 +61,12 @@ func TestNetGroups(t *testing.T) {
 	assert.False(t, g.limited(netip.MustParseAddr("127.0.0.1")), "loopback is exempt by default")
 	assert.False(t, g.limited(netip.MustParseAddr("::1")))
 	assert.True(t, g.limited(netip.MustParseAddr("10.0.0.1")))
-	cfg.LimitLoopback = true
+	cfg.Admission.LimitLoopback = true
 	assert.True(t, newNetGroups(&cfg).limited(netip.MustParseAddr("127.0.0.1")))
 }
 
 func TestPendingSet(t *testing.T) {
-	cfg := Config{MaxIncomingConnections: 3}.withDefaults()
+	cfg := Config{Admission: AdmissionConfig{MaxIncomingConnections: 3}}.withDefaults()
 	g := newNetGroups(&cfg)
 	var s pendingSet
 	t0 := time.Unix(1000, 0)
@@ -93,7 +93,7 @@ func TestPendingSet(t *testing.T) {
 	assert.Len(t, s.all, 3)
 
 	// The subnet's share: 4 handshakes, whatever the addresses.
-	cfg.MaxIncomingConnections = 20
+	cfg.Admission.MaxIncomingConnections = 20
 	s = pendingSet{}
 	for i := range 4 {
 		_, _, _, ok := add(netip.AddrFrom4([4]byte{10, 1, 1, byte(i + 1)}).String(), i)
@@ -105,7 +105,7 @@ func TestPendingSet(t *testing.T) {
 
 	// Loopback is exempt: no share, never evicted; with every slot held
 	// by loopback, a newcomer is refused as octez does.
-	cfg.MaxIncomingConnections = 2
+	cfg.Admission.MaxIncomingConnections = 2
 	s = pendingSet{}
 	for i := range 2 {
 		_, _, _, ok := add("127.0.0.1", i)
@@ -235,11 +235,11 @@ func TestSelectEviction(t *testing.T) {
 // oldest silent socket losing its slot.
 func TestHandshakeSlotEviction(t *testing.T) {
 	n := newNetwork("mem")
-	b := newNode(t, n, func(c *Config) { c.MaxIncomingConnections = 2 })
+	b := newNode(t, n, func(c *Config) { c.Admission.MaxIncomingConnections = 2 })
 	first := dialSilentFrom(t, n, b, "10.66.0.1")
-	waitFor(t, "the first handshake", func() bool { return b.Stats().IncomingHandshakes == 1 })
+	waitFor(t, "the first handshake", func() bool { return b.Stats().Connections.IncomingHandshakes == 1 })
 	dialSilentFrom(t, n, b, "10.66.0.2")
-	waitFor(t, "the second handshake", func() bool { return b.Stats().IncomingHandshakes == 2 })
+	waitFor(t, "the second handshake", func() bool { return b.Stats().Connections.IncomingHandshakes == 2 })
 	a := nodeAt(t, n, "10.77.0.1", nil)
 	connect(t, a, b)
 	assert.Equal(t, io.EOF, waitRemoteEOF(t, first), "the oldest silent socket was cut")
@@ -253,7 +253,7 @@ func TestPerAddressAndSubnetShares(t *testing.T) {
 		for range DefaultMaxPendingPerAddr {
 			dialSilentFrom(t, n, b, "10.66.0.1")
 		}
-		waitFor(t, "the handshakes", func() bool { return b.Stats().IncomingHandshakes == DefaultMaxPendingPerAddr })
+		waitFor(t, "the handshakes", func() bool { return b.Stats().Connections.IncomingHandshakes == DefaultMaxPendingPerAddr })
 		over := dialSilentFrom(t, n, b, "10.66.0.1")
 		assert.Equal(t, io.EOF, waitRemoteEOF(t, over), "closed at once, without a word")
 		requireRefused(t, b, map[RefusalReason]uint64{RefusedPendingPerAddr: 1})
@@ -261,7 +261,7 @@ func TestPerAddressAndSubnetShares(t *testing.T) {
 	})
 	t.Run("established from one address", func(t *testing.T) {
 		n := newNetwork("mem")
-		b := newNode(t, n, func(c *Config) { c.MaxIncomingPerAddr = 2 })
+		b := newNode(t, n, func(c *Config) { c.Admission.MaxIncomingPerAddr = 2 })
 		for range 2 {
 			connect(t, nodeAt(t, n, "10.66.0.1", nil), b)
 		}
@@ -273,7 +273,7 @@ func TestPerAddressAndSubnetShares(t *testing.T) {
 	})
 	t.Run("established from one subnet", func(t *testing.T) {
 		n := newNetwork("mem")
-		b := newNode(t, n, func(c *Config) { c.MaxIncomingPerSubnet = 2 })
+		b := newNode(t, n, func(c *Config) { c.Admission.MaxIncomingPerSubnet = 2 })
 		connect(t, nodeAt(t, n, "10.66.0.1", nil), b)
 		connect(t, nodeAt(t, n, "10.66.0.2", nil), b)
 		_, err := nodeAt(t, n, "10.66.0.3", nil).Connect(ctxT(t), b.point)
@@ -291,8 +291,8 @@ func TestConnectionEviction(t *testing.T) {
 	setup := func(t *testing.T, trust bool) (*network, *node, []*testConn) {
 		n := newNetwork("mem")
 		b := newNode(t, n, func(c *Config) {
-			c.MaxConnections, c.ExpectedConnections, c.MinConnections = full, full, 1
-			c.MaxIncomingPerSubnet = full
+			c.Limits.MaxConnections, c.Limits.ExpectedConnections, c.Limits.MinConnections = full, full, 1
+			c.Admission.MaxIncomingPerSubnet = full
 		})
 		var ends []*testConn
 		for i := range full {
@@ -318,7 +318,7 @@ func TestConnectionEviction(t *testing.T) {
 			}
 		}
 		waitFor(t, "the evicted connection to be gone", func() bool { return b.Conns().Len() == full })
-		assert.Equal(t, uint64(1), b.Stats().Evicted)
+		assert.Equal(t, uint64(1), b.Stats().Connections.Evicted)
 		_, err := nodeAt(t, n, "10.66.0.200", nil).Connect(ctxT(t), b.point)
 		require.ErrorIs(t, err, ErrRejected, "from the crowded subnet: nacked, Too_many_connections")
 		requireRefused(t, b, map[RefusalReason]uint64{RefusedTooManyConnections: 1})
@@ -327,7 +327,7 @@ func TestConnectionEviction(t *testing.T) {
 		n, b, _ := setup(t, true)
 		_, err := nodeAt(t, n, "10.77.0.1", nil).Connect(ctxT(t), b.point)
 		require.ErrorIs(t, err, ErrRejected)
-		assert.Zero(t, b.Stats().Evicted)
+		assert.Zero(t, b.Stats().Connections.Evicted)
 	})
 }
 
@@ -335,13 +335,13 @@ func TestConnectionEviction(t *testing.T) {
 // timing out end in a greylist entry for it.
 func TestStallingHandshakesGreylist(t *testing.T) {
 	n := newNetwork("mem")
-	b := newNode(t, n, func(c *Config) { c.FirstMessageTimeout = 20 * time.Millisecond })
+	b := newNode(t, n, func(c *Config) { c.Timeouts.FirstMessage = 20 * time.Millisecond })
 	addr := netip.MustParseAddr("10.66.0.1")
 	for i := range DefaultHandshakeFailureLimit {
 		assert.False(t, b.ACL().AddrBanned(addr), "not yet, after %d", i)
 		nc := dialSilentFrom(t, n, b, addr.String())
 		assert.Equal(t, io.EOF, waitRemoteEOF(t, nc))
-		waitFor(t, "the handshake to end", func() bool { return b.Stats().IncomingHandshakes == 0 })
+		waitFor(t, "the handshake to end", func() bool { return b.Stats().Connections.IncomingHandshakes == 0 })
 	}
 	assert.True(t, b.ACL().AddrBanned(addr))
 	requireRefused(t, b, map[RefusalReason]uint64{RefusedFirstMessageTimeout: DefaultHandshakeFailureLimit})
@@ -355,20 +355,20 @@ func TestIdleAndWriteTimeouts(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			n := newNetwork("mem")
 			a := newNode(t, n, nil)
-			b := newNode(t, n, func(c *Config) { c.IdleTimeout = 5 * time.Second })
+			b := newNode(t, n, func(c *Config) { c.Timeouts.Idle = 5 * time.Second })
 			ca, cb := connect(t, a, b)
 			start := time.Now()
 			assert.Equal(t, ReasonIdle, endReason(t, cb).Reason)
 			assert.InDelta(t, 5*time.Second, time.Since(start), float64(10*time.Millisecond), "idle from the last message: the handshake's end")
 			assert.Equal(t, ReasonRemoteClosed, endReason(t, ca).Reason)
-			assert.Equal(t, uint64(1), b.Stats().Ended[ReasonIdle], "counted in Stats")
+			assert.Equal(t, uint64(1), b.Stats().Connections.Ended[ReasonIdle], "counted in Stats")
 		})
 	})
 	t.Run("busy is not idle", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			n := newNetwork("mem")
 			a := newNode(t, n, nil)
-			b := newNode(t, n, func(c *Config) { c.IdleTimeout = 5 * time.Second })
+			b := newNode(t, n, func(c *Config) { c.Timeouts.Idle = 5 * time.Second })
 			ca, cb := connect(t, a, b)
 			// A message every 4 s for 48 s, either way: never idle.
 			for i := range 12 {
@@ -387,7 +387,7 @@ func TestIdleAndWriteTimeouts(t *testing.T) {
 	t.Run("peer that never reads", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			n := newNetwork("mem")
-			b := newNode(t, n, func(c *Config) { c.WriteTimeout = 3 * time.Second })
+			b := newNode(t, n, func(c *Config) { c.Timeouts.Write = 3 * time.Second })
 			_, cb := dialRaw(t, n, b) // reads nothing
 			start := time.Now()
 			require.NoError(t, cb.Write(ctxT(t), bigMsg(0)))
@@ -395,7 +395,7 @@ func TestIdleAndWriteTimeouts(t *testing.T) {
 			assert.Equal(t, ReasonWriteTimeout, de.Reason)
 			assert.True(t, de.Remote)
 			assert.InDelta(t, 3*time.Second, time.Since(start), float64(10*time.Millisecond))
-			assert.Equal(t, uint64(1), b.Stats().Ended[ReasonWriteTimeout], "counted in Stats")
+			assert.Equal(t, uint64(1), b.Stats().Connections.Ended[ReasonWriteTimeout], "counted in Stats")
 		})
 	})
 }

@@ -143,7 +143,7 @@ func TestDisconnectWaitSendsQueuedMessages(t *testing.T) {
 				assert.False(t, local.Remote)
 				_, ok := a.Conns().ByPeer(b.Config().Identity.PeerID)
 				assert.False(t, ok)
-				assert.Zero(t, a.Stats().Dropped)
+				assert.Zero(t, a.Stats().Queues.Dropped)
 			})
 		}
 	}
@@ -183,7 +183,7 @@ func TestShutdownDeliversQueuedMessagesFirst(t *testing.T) {
 			assert.Equal(t, ReasonPoolClosed, local.Reason)
 			assert.False(t, local.Remote)
 			assert.Zero(t, a.Conns().Len())
-			assert.Zero(t, a.Stats().Dropped)
+			assert.Zero(t, a.Stats().Queues.Dropped)
 		})
 	}
 }
@@ -212,7 +212,7 @@ func TestShutdownExpiredContextClosesEverything(t *testing.T) {
 			readErr, writeErr := make(chan error, 1), make(chan error, 1)
 			go func() { _, err := ca.Read(context.Background()); readErr <- err }()
 			go func() { writeErr <- ca.Write(context.Background(), "blocked") }()
-			waitFor(t, "the incoming handshake", func() bool { return a.Stats().IncomingHandshakes == 1 })
+			waitFor(t, "the incoming handshake", func() bool { return a.Stats().Connections.IncomingHandshakes == 1 })
 
 			ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
 			defer cancel()
@@ -226,8 +226,8 @@ func TestShutdownExpiredContextClosesEverything(t *testing.T) {
 			}
 			assert.Equal(t, ReasonPoolClosed, disconnectError(t, ca.Err()).Reason)
 			st := a.Stats()
-			assert.Zero(t, st.Connections+st.Accepted+st.IncomingHandshakes+st.AppQueued+st.OutQueuedBytes, "nothing left running: %+v", st)
-			assert.Zero(t, st.Dropped, "the Disconnect was queued, not dropped")
+			assert.Zero(t, st.Connections.Established+st.Connections.Accepted+st.Connections.IncomingHandshakes+st.Queues.AppQueued+st.Queues.OutQueuedBytes, "nothing left running: %+v", st)
+			assert.Zero(t, st.Queues.Dropped, "the Disconnect was queued, not dropped")
 			require.ErrorIs(t, recvErr(t, connectErr, "Connect"), ErrPoolClosed)
 			assert.Equal(t, ReasonPoolClosed, disconnectError(t, recvErr(t, readErr, "Read")).Reason)
 			assert.Equal(t, ReasonPoolClosed, disconnectError(t, recvErr(t, writeErr, "Write")).Reason)
@@ -354,7 +354,7 @@ func TestConnectCutShortDuringDial(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			d := stuckDialer{dialing: make(chan struct{}, 1)}
-			a := newNode(t, newNetwork("mem"), func(c *Config) { c.Dialer = d; c.ConnectionTimeout = tc.timeout })
+			a := newNode(t, newNetwork("mem"), func(c *Config) { c.Dialer = d; c.Timeouts.Connection = tc.timeout })
 			pt := netip.MustParseAddrPort("192.0.2.1:9732")
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
@@ -396,7 +396,7 @@ func (l *blockingListener) Addr() net.Addr {
 func TestCloseWhileServeStarts(t *testing.T) {
 	id := testIdentity(t)
 	newPool := func() *testPool {
-		p, err := NewBasic(textMessages(), Config{Identity: id, ProofOfWorkTarget: NoProofOfWork, MaintenanceIdleTime: Disabled})
+		p, err := NewBasic(textMessages(), Config{Identity: id, ProofOfWorkTarget: NoProofOfWork, Maintenance: MaintenanceConfig{IdleTime: Disabled}})
 		require.NoError(t, err)
 		return p
 	}
@@ -438,7 +438,7 @@ func TestCloseWhileServeStarts(t *testing.T) {
 // it, and says what did, as its doc promises: the caller's ctx (its
 // cause: context.Canceled, a cause of the caller's, or
 // context.DeadlineExceeded for a deadline earlier than
-// ConnectionTimeout) or ConnectionTimeout (ErrTimeout). Before, a
+// Timeouts.Connection) or Timeouts.Connection (ErrTimeout). Before, a
 // ctx deadline gave ErrTimeout.
 func TestConnectCutShortDuringHandshake(t *testing.T) {
 	errMine := errors.New("caller's cause")
@@ -472,7 +472,7 @@ func TestConnectCutShortDuringHandshake(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				n := newNetwork("mem")
 				silent := newSilentListener(t, n)
-				a := newNode(t, n, func(c *Config) { c.ConnectionTimeout = tc.timeout })
+				a := newNode(t, n, func(c *Config) { c.Timeouts.Connection = tc.timeout })
 				ctx, cancel := tc.ctx()
 				defer cancel()
 				res := make(chan error, 1)

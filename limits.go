@@ -1,54 +1,121 @@
 package p2ppool
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/p2ppool/p2ppool/internal/sched"
 )
 
-// Limits are the limits an operator may change while the pool runs, with
-// one SetLimits call. Zero fields mean octez's defaults, as in Config.
+// Limits bound the connections, their speed and their queues
+// (Config.Limits). They are the settings an operator may change while the
+// pool runs, with one Pool.SetLimits call; Pool.Config shows those in
+// force. A zero field means its default, as everywhere in Config.
 type Limits struct {
-	MinConnections, ExpectedConnections, MaxConnections int
-	// Bytes per second; zero is unlimited. See Config.
-	MaxDownloadSpeed, MaxUploadSpeed         int64
-	MaxConnDownloadSpeed, MaxConnUploadSpeed int64
-	// Queue sizes of connections established from now on.
-	IncomingAppMessageQueueSize, OutgoingMessageQueueSize int
+	// MinConnections, ExpectedConnections and MaxConnections bound the
+	// number of connections (octez min/expected/max_connections). If
+	// zero, 10, 50 and 100.
+	MinConnections      int
+	ExpectedConnections int
+	MaxConnections      int
+	// MaxDownloadSpeed and MaxUploadSpeed cap, in bytes per second, the
+	// pool's total inflow and outflow, shared fairly between connections
+	// (octez max_download_speed / max_upload_speed, which are KiB/s:
+	// multiply by 1024). If zero, the default, which is unlimited, as in
+	// octez; int64(Disabled) is unlimited too.
+	MaxDownloadSpeed int64
+	MaxUploadSpeed   int64
+	// MaxConnDownloadSpeed and MaxConnUploadSpeed cap each connection, in
+	// bytes per second (octez has no such cap). If zero, unlimited;
+	// int64(Disabled) is unlimited too.
+	MaxConnDownloadSpeed int64
+	MaxConnUploadSpeed   int64
+	// IncomingAppMessageQueueSize is the number of decoded application
+	// messages buffered per connection (octez
+	// incoming_app_message_queue_size). When the queue is full the
+	// connection's reader stops reading the socket, so TCP pushes back on
+	// the peer; nothing is dropped. Besides the queue, the reader holds
+	// at most 256 messages (64 KiB of them) that it has decoded from what
+	// arrived and queues together. Connection.ReadBatch and
+	// Pool.ReadBatch take up to this many at once. If zero, 10. A change
+	// applies to the connections established from then on.
+	IncomingAppMessageQueueSize int
+	// IncomingMessageQueueSize bounds, in bytes, what one connection
+	// holds of incoming messages: those queued for Read plus the one being
+	// reassembled (octez incoming_message_queue_size, the bytes between
+	// its socket reader and its connection worker). A message counts as
+	// the larger of its wire size and what its decoded form may hold
+	// (Encoding.DecodedSize), so a message that decodes to more than it
+	// weighs on the wire is budgeted at what it costs. The reader reserves
+	// that for a message still arriving as soon as its size prefix and tag
+	// are in, before reading and decoding the rest (for one that arrived
+	// whole, as it queues it) and, when the bound is reached, stops
+	// reading until Read makes room, so TCP pushes back on the peer;
+	// nothing is dropped. A message larger than the bound is still taken
+	// into an empty queue. Budgets.TotalIncomingQueueSize bounds the sum
+	// over the pool. If zero, 8 MiB. A change applies to the connections
+	// established from then on.
+	IncomingMessageQueueSize int
+	// OutgoingMessageQueueSize bounds, in bytes held, each connection's
+	// outgoing queue (octez outgoing_message_queue_size): encoded
+	// messages, small ones packed into buffers of up to 16 KiB that count
+	// whole however little they hold. When it is full, Write blocks and
+	// WriteNow and WriteAll drop; a single message larger than the bound
+	// is still accepted into an empty queue.
+	// Budgets.TotalOutgoingQueueSize bounds the sum over the pool. If
+	// zero, 8 MiB. A change applies to the connections established from
+	// then on.
+	OutgoingMessageQueueSize int
 }
 
-func limitsOf(c *Config) Limits {
-	return Limits{
-		MinConnections: c.MinConnections, ExpectedConnections: c.ExpectedConnections, MaxConnections: c.MaxConnections,
-		MaxDownloadSpeed: c.MaxDownloadSpeed, MaxUploadSpeed: c.MaxUploadSpeed,
-		MaxConnDownloadSpeed: c.MaxConnDownloadSpeed, MaxConnUploadSpeed: c.MaxConnUploadSpeed,
-		IncomingAppMessageQueueSize: c.IncomingAppMessageQueueSize, OutgoingMessageQueueSize: c.OutgoingMessageQueueSize,
+func (l Limits) withDefaults() Limits {
+	setDefault(&l.MinConnections, DefaultMinConnections)
+	setDefault(&l.ExpectedConnections, DefaultExpectedConnections)
+	setDefault(&l.MaxConnections, DefaultMaxConnections)
+	setDefault(&l.IncomingAppMessageQueueSize, DefaultIncomingAppMessageQueueSize)
+	setDefault(&l.IncomingMessageQueueSize, DefaultIncomingMessageQueueSize)
+	setDefault(&l.OutgoingMessageQueueSize, DefaultOutgoingMessageQueueSize)
+	return l
+}
+
+func (l Limits) validate(bad func(format string, args ...any)) {
+	ok := nonNegative(bad, "Limits.MinConnections", l.MinConnections)
+	ok = nonNegative(bad, "Limits.ExpectedConnections", l.ExpectedConnections) && ok
+	ok = nonNegative(bad, "Limits.MaxConnections", l.MaxConnections) && ok
+	if r := l.withDefaults(); ok && !(r.MinConnections <= r.ExpectedConnections && r.ExpectedConnections <= r.MaxConnections) {
+		bad("Limits need MinConnections %d <= ExpectedConnections %d <= MaxConnections %d", r.MinConnections, r.ExpectedConnections, r.MaxConnections)
 	}
+	orDisabled(bad, "Limits.MaxDownloadSpeed", l.MaxDownloadSpeed)
+	orDisabled(bad, "Limits.MaxUploadSpeed", l.MaxUploadSpeed)
+	orDisabled(bad, "Limits.MaxConnDownloadSpeed", l.MaxConnDownloadSpeed)
+	orDisabled(bad, "Limits.MaxConnUploadSpeed", l.MaxConnUploadSpeed)
+	nonNegative(bad, "Limits.IncomingAppMessageQueueSize", l.IncomingAppMessageQueueSize)
+	nonNegative(bad, "Limits.IncomingMessageQueueSize", l.IncomingMessageQueueSize)
+	nonNegative(bad, "Limits.OutgoingMessageQueueSize", l.OutgoingMessageQueueSize)
 }
 
-// apply returns c with the limits l.
-func (l Limits) apply(c Config) Config {
-	c.MinConnections, c.ExpectedConnections, c.MaxConnections = l.MinConnections, l.ExpectedConnections, l.MaxConnections
-	c.MaxDownloadSpeed, c.MaxUploadSpeed = l.MaxDownloadSpeed, l.MaxUploadSpeed
-	c.MaxConnDownloadSpeed, c.MaxConnUploadSpeed = l.MaxConnDownloadSpeed, l.MaxConnUploadSpeed
-	c.IncomingAppMessageQueueSize, c.OutgoingMessageQueueSize = l.IncomingAppMessageQueueSize, l.OutgoingMessageQueueSize
-	return c
+// sched returns the bandwidth caps of l for the scheduler, where zero is
+// unlimited (Disabled is unlimited too).
+func (l Limits) sched() sched.Limits {
+	unlimited := func(v int64) int64 { return max(v, 0) }
+	return sched.Limits{
+		MaxInflow: unlimited(l.MaxDownloadSpeed), MaxOutflow: unlimited(l.MaxUploadSpeed),
+		ConnMaxInflow: unlimited(l.MaxConnDownloadSpeed), ConnMaxOutflow: unlimited(l.MaxConnUploadSpeed),
+	}
 }
 
 // setLimits is Pool.SetLimits.
 func (p *core) setLimits(l Limits) error {
-	next := l.apply(p.cfg) // p.cfg is immutable: read without the lock
-	if err := next.Validate(); err != nil {
+	var errs []error
+	l.validate(func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) })
+	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("p2ppool: set limits: %w", err)
 	}
-	l = limitsOf(new(next.withDefaults()))
+	l = l.withDefaults()
 	p.mu.Lock()
 	p.limits = l
 	p.mu.Unlock()
-	if err := p.sched.SetLimits(sched.Limits{
-		MaxInflow: l.MaxDownloadSpeed, MaxOutflow: l.MaxUploadSpeed,
-		ConnMaxInflow: l.MaxConnDownloadSpeed, ConnMaxOutflow: l.MaxConnUploadSpeed,
-	}); err != nil {
+	if err := p.sched.SetLimits(l.sched()); err != nil {
 		return fmt.Errorf("p2ppool: set limits: %w", err)
 	}
 	if maintains(&p.cfg) {

@@ -15,8 +15,8 @@ func TestSetLimitsLowersMaxConnectionsThroughMaintenance(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := newNetwork("mem")
 		hub := newNode(t, n, func(c *Config) {
-			c.MinConnections, c.ExpectedConnections, c.MaxConnections = 1, 4, 8
-			c.MaintenanceIdleTime = time.Hour
+			c.Limits.MinConnections, c.Limits.ExpectedConnections, c.Limits.MaxConnections = 1, 4, 8
+			c.Maintenance.IdleTime = time.Hour
 		})
 		var peers []*node
 		for range 6 {
@@ -34,18 +34,18 @@ func TestSetLimitsLowersMaxConnectionsThroughMaintenance(t *testing.T) {
 		assert.Equal(t, 3, hub.Conns().Len(), "trimmed to the new target")
 		_, kept := hub.Conns().ByPeer(trusted)
 		assert.True(t, kept, "the trusted peer is spared")
-		assert.Equal(t, 3, hub.Config().MaxConnections)
+		assert.Equal(t, 3, hub.Config().Limits.MaxConnections)
 
 		err := hub.SetLimits(Limits{MinConnections: 5, ExpectedConnections: 2, MaxConnections: 3})
 		require.Error(t, err, "min > expected is refused")
-		assert.Equal(t, 3, hub.Config().MaxConnections, "nothing changed")
+		assert.Equal(t, 3, hub.Config().Limits.MaxConnections, "nothing changed")
 	})
 }
 
 func TestSetLimitsRaisesBandwidthWithinAPeriod(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := newNetwork("mem")
-		a := newNode(t, n, func(c *Config) { c.MaxUploadSpeed = 10 << 10 })
+		a := newNode(t, n, func(c *Config) { c.Limits.MaxUploadSpeed = 10 << 10 })
 		b := newNode(t, n, nil)
 		ab, ba := connect(t, a, b)
 		ctx, cancel := context.WithCancel(context.Background())
@@ -85,13 +85,13 @@ func TestSetLimitsRaisesBandwidthWithinAPeriod(t *testing.T) {
 func TestSetLimitsLeavesTheConfigAlone(t *testing.T) {
 	nd := newNode(t, newNetwork("mem"), nil)
 	before := nd.cfg
-	l := limitsOf(new(nd.Config()))
+	l := nd.Config().Limits
 	l.MaxConnections, l.ExpectedConnections = 200, 60
 	require.NoError(t, nd.SetLimits(l))
 	assert.Equal(t, before, nd.cfg, "cfg untouched")
-	assert.Equal(t, 200, nd.Config().MaxConnections, "Config shows the limits in force")
-	assert.Equal(t, l, limitsOf(new(nd.Config())))
+	assert.Equal(t, 200, nd.Config().Limits.MaxConnections, "Config shows the limits in force")
+	assert.Equal(t, l, nd.Config().Limits)
 	l.MinConnections = 500 // min > expected: refused, nothing changes
 	require.Error(t, nd.SetLimits(l))
-	assert.Equal(t, 200, nd.Config().MaxConnections)
+	assert.Equal(t, 200, nd.Config().Limits.MaxConnections)
 }

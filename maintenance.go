@@ -35,9 +35,9 @@ func boundsOf(cfg *Limits) bounds {
 }
 
 // maintains reports whether cfg runs the maintenance:
-// Config.MaintenanceIdleTime is not Disabled.
+// Config.Maintenance.IdleTime is not Disabled.
 func maintains(cfg *Config) bool {
-	return cfg.MaintenanceIdleTime > 0
+	return cfg.Maintenance.IdleTime > 0
 }
 
 // maintainer is the maintenance worker (octez P2p_maintenance): its own
@@ -151,7 +151,7 @@ func (m *maintainer) run() {
 		close(m.runDone)
 		m.runDone = make(chan struct{})
 		m.mu.Unlock()
-		idle.Reset(m.cfg.MaintenanceIdleTime)
+		idle.Reset(m.cfg.Maintenance.IdleTime)
 	}
 }
 
@@ -174,7 +174,7 @@ func (m *maintainer) maintain() {
 			m.events.publish(Event{Kind: EventTooManyConnections})
 			m.dropConnections(n - b.maxTarget)
 		default:
-			if !swapped && !m.cfg.ClosedNetwork {
+			if !swapped && !m.cfg.Network.ClosedNetwork {
 				m.swaps.sendRequest()
 			}
 			m.events.publish(Event{Kind: EventMaintenanceEnded})
@@ -203,7 +203,7 @@ func (m *maintainer) tryToContact(wantMin, wantMax int) bool {
 		}
 		var cands []cand
 		for pt, pi := range m.tab.points {
-			if seen[pt] || m.acl.bannedAddr(pt.Addr()) || m.cfg.ClosedNetwork && !pi.Trusted {
+			if seen[pt] || m.acl.bannedAddr(pt.Addr()) || m.cfg.Network.ClosedNetwork && !pi.Trusted {
 				continue
 			}
 			seen[pt] = true
@@ -266,7 +266,7 @@ func (m *maintainer) tryToContact(wantMin, wantMax int) bool {
 func (m *maintainer) askForMoreContacts() {
 	w := m.events.watch(m.life.ctx, 64)
 	defer w.Close()
-	if !m.cfg.ClosedNetwork {
+	if !m.cfg.Network.ClosedNetwork {
 		m.bootstrap()
 	}
 	ctx, cancel := context.WithTimeout(m.life.ctx, timeBetweenLookingForPeers)

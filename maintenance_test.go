@@ -33,12 +33,14 @@ func TestMaintenanceConverges(t *testing.T) {
 				Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork, Dialer: fromAddr{n, pt.Addr()},
 				// Thresholds 2 and 9: with at most 10 nodes nobody is ever
 				// full, so a newcomer always finds room.
-				MinConnections: 2, ExpectedConnections: 3, MaxConnections: 12,
-				MaintenanceIdleTime: 10 * time.Second,
-				// Swaps trade connections on purpose; the counts are
-				// checked at arbitrary instants, so no trading here
-				// (TestSwap covers it).
-				SwapLinger: Disabled,
+				Limits: Limits{MinConnections: 2, ExpectedConnections: 3, MaxConnections: 12},
+				Maintenance: MaintenanceConfig{
+					IdleTime: 10 * time.Second,
+					// Swaps trade connections on purpose; the counts are
+					// checked at arbitrary instants, so no trading here
+					// (TestSwap covers it).
+					SwapLinger: Disabled,
+				},
 			})
 			require.NoError(t, err)
 			return serveNode(t, p, ln)

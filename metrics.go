@@ -54,7 +54,7 @@ const (
 	// messages).
 	DropQueueFull DropReason = iota + 1
 	// DropOutgoingBudget: the pool-wide outgoing budget was spent
-	// (Config.TotalOutgoingQueueSize), for the same writers.
+	// (Config.Budgets.TotalOutgoingQueueSize), for the same writers.
 	DropOutgoingBudget
 )
 

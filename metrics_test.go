@@ -138,9 +138,9 @@ func TestMetricsRefusals(t *testing.T) {
 		// On loopback, exempt from eviction, as in octez.
 		n := newNetwork("tcp")
 		rb := newRecMetrics()
-		b := newNode(t, n, withMetrics(rb, func(c *Config) { c.MaxIncomingConnections = 1 }))
+		b := newNode(t, n, withMetrics(rb, func(c *Config) { c.Admission.MaxIncomingConnections = 1 }))
 		dialSilent(t, n, b) // holds b's only incoming slot
-		waitFor(t, "the silent handshake", func() bool { return b.Stats().IncomingHandshakes == 1 })
+		waitFor(t, "the silent handshake", func() bool { return b.Stats().Connections.IncomingHandshakes == 1 })
 		_, err := newNode(t, n, nil).Connect(ctxT(t), b.point)
 		require.Error(t, err)
 		waitRec(t, rb, "b's refusal", func(r *recMetrics) bool { return r.refused[RefusedTooManyIncoming] == 1 })
@@ -151,8 +151,8 @@ func TestMetricsRefusals(t *testing.T) {
 func TestMetricsDropQueueFull(t *testing.T) {
 	n := newNetwork("mem")
 	ra := newRecMetrics()
-	a := newNode(t, n, withMetrics(ra, func(c *Config) { c.OutgoingMessageQueueSize = smallQueue }))
-	b := newNode(t, n, func(c *Config) { c.IncomingAppMessageQueueSize = 1 })
+	a := newNode(t, n, withMetrics(ra, func(c *Config) { c.Limits.OutgoingMessageQueueSize = smallQueue }))
+	b := newNode(t, n, func(c *Config) { c.Limits.IncomingAppMessageQueueSize = 1 })
 	ca, cb := connect(t, a, b)
 	sent := fillQueue(t, ca, stallWriter(t, ca, poolHolds))
 	requireFull(t, ca)

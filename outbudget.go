@@ -7,7 +7,7 @@ import (
 )
 
 // outBudget is the pool-wide bound on outgoing bytes held
-// (Config.TotalOutgoingQueueSize), beside the incoming one: the bytes
+// (Config.Budgets.TotalOutgoingQueueSize), beside the incoming one: the bytes
 // queued on every connection's outgoing queue and those its writer has
 // taken and not yet written, past each connection's own floor
 // (outFloor). It is the same FIFO semaphore as the incoming budget, so a

@@ -117,9 +117,9 @@ func TestOutQueueBudget(t *testing.T) {
 func budgetNode(t *testing.T, n *network, total, peers int) (*node, []*rawPeer, []*testConn) {
 	t.Helper()
 	nd := newNode(t, n, func(c *Config) {
-		c.TotalOutgoingQueueSize = total
-		c.MaxIncomingPerSubnet = peers + 1 // the mem network's hosts share no subnet, but say it
-		c.WriteTimeout = Disabled
+		c.Budgets.TotalOutgoingQueueSize = total
+		c.Admission.MaxIncomingPerSubnet = peers + 1 // the mem network's hosts share no subnet, but say it
+		c.Timeouts.Write = Disabled
 	})
 	var rps []*rawPeer
 	var cs []*testConn
@@ -150,7 +150,7 @@ func TestOutgoingBudgetBlocksAndDrops(t *testing.T) {
 					done <- err
 					return
 				}
-				if nd.Stats().OutgoingBudgetWaits > 0 {
+				if nd.Stats().Queues.OutgoingBudgetWaits > 0 {
 					done <- nil
 					return
 				}
@@ -158,10 +158,10 @@ func TestOutgoingBudgetBlocksAndDrops(t *testing.T) {
 		}()
 		synctest.Wait()
 		s := nd.Stats()
-		require.Equal(t, uint64(1), s.OutgoingBudgetWaits, "a Write waits for the budget")
+		require.Equal(t, uint64(1), s.Queues.OutgoingBudgetWaits, "a Write waits for the budget")
 		notYet(t, done, "the Write")
-		assert.LessOrEqual(t, s.OutgoingBudgetHeld, int64(total))
-		assert.Greater(t, s.OutgoingBudgetHeld, int64(total-(100<<10)))
+		assert.LessOrEqual(t, s.Queues.OutgoingBudgetHeld, int64(total))
+		assert.Greater(t, s.Queues.OutgoingBudgetHeld, int64(total-(100<<10)))
 
 		err := cs[1].WriteNow(big)
 		require.ErrorIs(t, err, ErrOutgoingBudgetFull)
@@ -171,8 +171,8 @@ func TestOutgoingBudgetBlocksAndDrops(t *testing.T) {
 		require.NoError(t, err)
 		assert.Zero(t, k)
 		s = nd.Stats()
-		assert.Equal(t, uint64(3), s.OutgoingBudgetDrops, "WriteNow, then WriteAll on both connections")
-		assert.Equal(t, uint64(3), s.Dropped)
+		assert.Equal(t, uint64(3), s.Queues.OutgoingBudgetDrops, "WriteNow, then WriteAll on both connections")
+		assert.Equal(t, uint64(3), s.Queues.Dropped)
 		assert.Equal(t, uint64(2), cs[1].Stat().Dropped)
 
 		// The first peer reads: its writer writes, and gives room back.
@@ -205,12 +205,12 @@ func TestBroadcastIsChargedOnce(t *testing.T) {
 		require.Equal(t, peers, k)
 		synctest.Wait()
 		s := nd.Stats()
-		assert.Equal(t, int64(len(msg)+10), s.OutgoingBudgetHeld, "one copy of the encoded message (10 bytes of envelope)")
+		assert.Equal(t, int64(len(msg)+10), s.Queues.OutgoingBudgetHeld, "one copy of the encoded message (10 bytes of envelope)")
 		for _, rp := range rps {
 			rp.nc.Close()
 		}
 		waitFor(t, "the connections to end", func() bool { return nd.Conns().Len() == 0 })
-		assert.Zero(t, nd.Stats().OutgoingBudgetHeld)
+		assert.Zero(t, nd.Stats().Queues.OutgoingBudgetHeld)
 	})
 }
 
@@ -251,9 +251,9 @@ func TestNonReadersHoldTheBudget(t *testing.T) {
 		s := nd.Stats()
 		growth := heapInUse() - before
 		t.Logf("budget held %d B, queued %d B, %d waits; heap grew by %.1f MiB for %d connections: %.0f KiB each beyond the budget",
-			s.OutgoingBudgetHeld, s.OutQueuedBytes, s.OutgoingBudgetWaits, float64(growth)/(1<<20), peers, float64(growth-budget)/peers/1024)
-		assert.LessOrEqual(t, s.OutgoingBudgetHeld, int64(budget))
-		assert.LessOrEqual(t, s.OutQueuedBytes, budget+peers*outFloor, "queued: the budget and the floors")
+			s.Queues.OutgoingBudgetHeld, s.Queues.OutQueuedBytes, s.Queues.OutgoingBudgetWaits, float64(growth)/(1<<20), peers, float64(growth-budget)/peers/1024)
+		assert.LessOrEqual(t, s.Queues.OutgoingBudgetHeld, int64(budget))
+		assert.LessOrEqual(t, s.Queues.OutQueuedBytes, budget+peers*outFloor, "queued: the budget and the floors")
 		assert.Less(t, growth, int64(budget+peers*perConn), "heap within the budget plus a constant per connection")
 		cancel()
 		writers.Wait()
@@ -261,7 +261,7 @@ func TestNonReadersHoldTheBudget(t *testing.T) {
 			rp.nc.Close()
 		}
 		waitFor(t, "the connections to end", func() bool { return nd.Conns().Len() == 0 })
-		assert.Zero(t, nd.Stats().OutgoingBudgetHeld, "the budget is given back")
+		assert.Zero(t, nd.Stats().Queues.OutgoingBudgetHeld, "the budget is given back")
 	})
 }
 
@@ -270,10 +270,10 @@ func TestNonReadersHoldTheBudget(t *testing.T) {
 func TestTotalOutgoingQueueSizeConfig(t *testing.T) {
 	cfg := Config{Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork}
 	require.NoError(t, cfg.Validate())
-	assert.Equal(t, DefaultTotalOutgoingQueueSize, cfg.withDefaults().TotalOutgoingQueueSize)
-	cfg.TotalOutgoingQueueSize = -1
+	assert.Equal(t, DefaultTotalOutgoingQueueSize, cfg.withDefaults().Budgets.TotalOutgoingQueueSize)
+	cfg.Budgets.TotalOutgoingQueueSize = -1
 	require.ErrorContains(t, cfg.Validate(), "TotalOutgoingQueueSize -1 is negative")
-	cfg.TotalOutgoingQueueSize = 1 << 20
+	cfg.Budgets.TotalOutgoingQueueSize = 1 << 20
 	p, err := NewBasic(textMessages(), cfg)
 	require.NoError(t, err)
 	defer p.Close()

@@ -18,7 +18,7 @@ func TestMixedSizesArriveInOrder(t *testing.T) {
 		for _, chunk := range []int{0, 100} {
 			t.Run(fmt.Sprintf("%s/chunk%d", network, chunk), func(t *testing.T) {
 				n := newNetwork(network)
-				a := newNode(t, n, func(c *Config) { c.BinaryChunksSize = chunk })
+				a := newNode(t, n, func(c *Config) { c.Wire.BinaryChunksSize = chunk })
 				b := newNode(t, n, nil)
 				ab, ba := connect(t, a, b)
 				rng := rand.New(rand.NewPCG(5, uint64(chunk)))
@@ -52,11 +52,11 @@ func TestMixedSizesArriveInOrder(t *testing.T) {
 	}
 }
 
-// TestChunkPerMessage: with Config.ChunkPerMessage every message is its
+// TestChunkPerMessage: with Config.Wire.ChunkPerMessage every message is its
 // own chunk on the wire: n messages cost exactly n chunk overheads.
 func TestChunkPerMessage(t *testing.T) {
 	n := newNetwork("mem")
-	a := newNode(t, n, func(c *Config) { c.ChunkPerMessage = true })
+	a := newNode(t, n, func(c *Config) { c.Wire.ChunkPerMessage = true })
 	b := newNode(t, n, nil)
 	ab, ba := connect(t, a, b)
 	before := ab.Stat().Flow.TotalSent

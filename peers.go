@@ -226,7 +226,7 @@ func (v Peers[PeerMeta]) Info(id PeerID) (PeerInfo[PeerMeta], bool) {
 }
 
 // Events returns the history of id, oldest first (at most
-// Config.KnownPeerIDsHistorySize entries).
+// Config.Tables.PeerIDsHistorySize entries).
 func (v Peers[PeerMeta]) Events(id PeerID) []PeerEvent {
 	p := v.p
 	p.mu.Lock()
@@ -372,10 +372,10 @@ func (v Peers[PeerMeta]) Forget(id PeerID) error {
 	return nil
 }
 
-// Save writes the known peers to Config.PeersFile now, atomically
+// Save writes the known peers to Config.PeersFile.Path now, atomically
 // (temporary file, fsync, rename): a crash leaves the old file or the new
 // one, never a mix. The pool also saves at Shutdown and every
-// Config.PeersFileSavePeriod. Without a peers file it does nothing.
+// Config.PeersFile.SavePeriod. Without a peers file it does nothing.
 // Called from PeerMetaConfig.MarshalJSON during a save, it returns
 // ErrReentrant.
 func (v Peers[PeerMeta]) Save() error {

@@ -11,7 +11,7 @@ import (
 	"github.com/p2ppool/p2ppool/internal/peersfile"
 )
 
-// ErrPeersFileCorrupt is returned by New when Config.PeersFile cannot be
+// ErrPeersFileCorrupt is returned by New when Config.PeersFile.Path cannot be
 // read as a peers file. The file has been moved aside, next to it, under a
 // name the error gives (it is never overwritten), so a new call to New
 // starts with no known peers.
@@ -85,10 +85,10 @@ func connPointOf(pa PointAt) *peersfile.ConnPoint {
 // become known). The pool lock must not be held: the metadata decoder is
 // the application's code; New calls it before the pool is shared.
 func (f *peersFile) load() error {
-	if f.cfg.PeersFile == "" {
+	if f.cfg.PeersFile.Path == "" {
 		return nil
 	}
-	recs, err := peersfile.Load(f.cfg.PeersFile, f.cfg.KnownPeerIDsHistorySize)
+	recs, err := peersfile.Load(f.cfg.PeersFile.Path, f.cfg.Tables.PeerIDsHistorySize)
 	if err != nil {
 		return fmt.Errorf("p2ppool: peers file: %w", err)
 	}
@@ -96,7 +96,7 @@ func (f *peersFile) load() error {
 		r := &recs[i]
 		meta, err := f.tab.peerMeta.unmarshal(r.Metadata)
 		if err != nil {
-			return fmt.Errorf("p2ppool: peers file %s: peer %v: peer_metadata: %w", f.cfg.PeersFile, PeerID(r.PeerID), err)
+			return fmt.Errorf("p2ppool: peers file %s: peer %v: peer_metadata: %w", f.cfg.PeersFile.Path, PeerID(r.PeerID), err)
 		}
 		pi := f.tab.newPeerInfo(PeerID(r.PeerID), r.Created, scoredMeta{meta, f.tab.peerMeta.score(meta)})
 		pi.Trusted = r.Trusted
@@ -130,7 +130,7 @@ func (f *peersFile) load() error {
 
 // save is Peers.Save.
 func (f *peersFile) save() error {
-	if f.cfg.PeersFile == "" {
+	if f.cfg.PeersFile.Path == "" {
 		return nil
 	}
 	// MarshalJSON runs on this goroutine: a Save it calls would recurse
@@ -145,7 +145,7 @@ func (f *peersFile) save() error {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := peersfile.Save(f.cfg.PeersFile, recs); err != nil {
+	if err := peersfile.Save(f.cfg.PeersFile.Path, recs); err != nil {
 		return fmt.Errorf("p2ppool: save peers: %w", err)
 	}
 	return nil

@@ -16,13 +16,13 @@ func TestPeersFileSurvivesARestart(t *testing.T) {
 	n := newNetwork("mem")
 	path := filepath.Join(t.TempDir(), "peers.json")
 	id := testIdentity(t)
-	a := newNode(t, n, func(c *Config) { c.Identity, c.PeersFile = id, path })
+	a := newNode(t, n, func(c *Config) { c.Identity, c.PeersFile.Path = id, path })
 	b := newNode(t, n, nil)
 	connect(t, a, b)
 	a.Peers().Trust(b.Config().Identity.PeerID)
 	require.NoError(t, a.Shutdown(context.Background()))
 
-	again, err := NewBasic(textMessages(), Config{Identity: id, ProofOfWorkTarget: NoProofOfWork, PeersFile: path, Dialer: n, MaintenanceIdleTime: Disabled})
+	again, err := NewBasic(textMessages(), Config{Identity: id, ProofOfWorkTarget: NoProofOfWork, PeersFile: PeersFileConfig{Path: path}, Dialer: n, Maintenance: MaintenanceConfig{IdleTime: Disabled}})
 	require.NoError(t, err)
 	defer again.Close()
 	pi, ok := again.Peers().Info(b.Config().Identity.PeerID)
@@ -45,7 +45,7 @@ func TestCorruptPeersFileIsKeptAside(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "peers.json")
 	require.NoError(t, os.WriteFile(path, []byte(`[ { "peer_id": "idrRoknJh9zwE`), 0o644))
-	cfg := Config{Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork, PeersFile: path}
+	cfg := Config{Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork, PeersFile: PeersFileConfig{Path: path}}
 	_, err := NewBasic(textMessages(), cfg)
 	require.ErrorIs(t, err, ErrPeersFileCorrupt)
 	var ce *PeersFileCorruptError
@@ -74,7 +74,7 @@ func TestOctezPeersFileRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	path := filepath.Join(t.TempDir(), "peers.json")
 	require.NoError(t, os.WriteFile(path, orig, 0o644))
-	cfg := Config{Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork, PeersFile: path}
+	cfg := Config{Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork, PeersFile: PeersFileConfig{Path: path}}
 	p, err := New(textMessages(), OctezPeerMeta(), OctezConnMeta(), cfg)
 	require.NoError(t, err)
 	require.NoError(t, p.Peers().Save())

@@ -173,6 +173,15 @@ func (r ReconnectionConfig) withDefaults() ReconnectionConfig {
 	return r
 }
 
+func (r ReconnectionConfig) validate(bad func(format string, args ...any)) {
+	if r.Factor < 0 || r.Factor != r.Factor {
+		bad("Reconnection.Factor %v is negative", r.Factor)
+	}
+	nonNegative(bad, "Reconnection.InitialDelay", r.InitialDelay)
+	nonNegative(bad, "Reconnection.DisconnectionDelay", r.DisconnectionDelay)
+	nonNegative(bad, "Reconnection.IncreaseCap", r.IncreaseCap)
+}
+
 // Points is the view of the pool's known points (octez
 // P2p_pool.Points): their state, trust, expected peer id and history.
 // Get it from Pool.Points; it is a handle, cheap to copy, safe for
@@ -264,7 +273,7 @@ func (v Points) Info(pt netip.AddrPort) (PointInfo, bool) {
 }
 
 // Events returns the history of pt, oldest first (at most
-// Config.KnownPointsHistorySize entries).
+// Config.Tables.PointsHistorySize entries).
 func (v Points) Events(pt netip.AddrPort) []PointEvent {
 	p := v.p
 	p.mu.Lock()
@@ -370,7 +379,7 @@ func (v Points) ClearExpectedPeerID(pt netip.AddrPort) error {
 // Forget removes pt from the known points, with its history; forgetting
 // an unknown point does nothing. A point being dialled, accepted or
 // connected is kept, and ErrInUse returned: end its connection first. A
-// trusted point is forgotten with its trust (one of Config.TrustedPoints
+// trusted point is forgotten with its trust (one of Config.Network.TrustedPoints
 // comes back with the next New). Bans of its address are the ACL's and
 // stay.
 func (v Points) Forget(pt netip.AddrPort) error {

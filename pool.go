@@ -65,7 +65,7 @@ func New[Msg, PeerMeta, ConnMeta any](msgs MessageConfig[Msg], peerMeta PeerMeta
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	cd, err := newCodec(&msgs, cfg.MaxMessageSize)
+	cd, err := newCodec(&msgs, cfg.Budgets.MaxMessageSize)
 	if err != nil {
 		return nil, err
 	}
@@ -97,13 +97,13 @@ func New[Msg, PeerMeta, ConnMeta any](msgs MessageConfig[Msg], peerMeta PeerMeta
 }
 
 // attach makes the typed half of a new connection (edge).
-func (p *Pool[Msg, PeerMeta, ConnMeta]) attach(c *conn) inbox {
+func (p *Pool[Msg, PeerMeta, ConnMeta]) attach(c *conn, inMsgs, inBytes int) inbox {
 	tc := &Connection[Msg, ConnMeta]{
 		conn:       c,
 		localMeta:  metaAs[ConnMeta](c.info.LocalMeta, "ConnMetaConfig.Local"),
 		remoteMeta: metaAs[ConnMeta](c.info.RemoteMeta, "ConnMetaConfig.Decode"),
 		codec:      p.codec,
-		queue:      newAppQueue[Msg](c.inSize, p.cfg.IncomingMessageQueueSize, p.inBudget),
+		queue:      newAppQueue[Msg](inMsgs, inBytes, p.inBudget),
 		ready:      &p.ready,
 	}
 	tc.queue.onReadable = func() { p.ready.add(tc) }
@@ -136,13 +136,13 @@ func typed[Msg, ConnMeta any](c *conn) *Connection[Msg, ConnMeta] {
 // Serve accepts connections on ln until ln fails or the pool closes, and
 // runs each handshake on its own goroutine (octez welcome worker). It
 // returns ErrPoolClosed after Close or Shutdown. The first TCP listener
-// also sets the announced listening port if Config.ListeningPort is zero;
+// also sets the announced listening port if Config.Network.ListeningPort is zero;
 // connections opened before Serve has started announce no port, so a node
-// that dials right away should set Config.ListeningPort.
+// that dials right away should set Config.Network.ListeningPort.
 func (p *Pool[Msg, PeerMeta, ConnMeta]) Serve(ln net.Listener) error { return p.serve(ln) }
 
 // Accept runs the handshake on an incoming connection nc (octez accept),
-// bounded by ctx and Config.AuthenticationTimeout. Serve calls it for each
+// bounded by ctx and Config.Timeouts.Authentication. Serve calls it for each
 // accepted socket; call it directly for connections accepted elsewhere.
 // On error nc is closed.
 //
@@ -159,7 +159,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) Accept(ctx context.Context, nc net.Conn)
 }
 
 // Connect opens a connection to point (octez connect): dial, handshake,
-// admission. It is bounded by ctx and by Config.ConnectionTimeout,
+// admission. It is bounded by ctx and by Config.Timeouts.Connection,
 // whichever ends first, and returns the established connection or an
 // error matching one of ErrPointBanned, ErrTooManyConnections, ErrPrivateMode,
 // ErrPendingConnection, ErrAlreadyConnected, ErrConnectionFailed,
@@ -222,7 +222,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) Read(ctx context.Context) (*Connection[M
 // ReadBatch appends to dst every message queued on the next connection
 // with any, returning that connection and the extended slice, waiting for
 // a message (Read, one batch at a time): connections take turns, one
-// batch each, at most Config.IncomingAppMessageQueueSize messages. It
+// batch each, at most Config.Limits.IncomingAppMessageQueueSize messages. It
 // takes a connection's messages with one lock and one wake-up of its
 // reader, which is cheaper per message than Read when messages come
 // faster than the application reads them one by one. It fails as Read
@@ -322,7 +322,8 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) Config() Config { return p.config() }
 // raising one wakes the connections waiting for budget; queue sizes apply
 // to connections established afterwards. Invalid limits (min > expected >
 // max, negative values) are refused and nothing changes. The Config the
-// pool was made with is not changed: Config returns it with these limits.
+// pool was made with is not changed: Config returns it with these limits
+// as its Limits group, defaults applied.
 func (p *Pool[Msg, PeerMeta, ConnMeta]) SetLimits(l Limits) error {
 	if p.life.isClosed() {
 		return ErrPoolClosed

@@ -44,7 +44,7 @@ func TestPoolStatKeepsEndedConnections(t *testing.T) {
 	require.NoError(t, err)
 	totals := func() [4]uint64 {
 		s := a.Stats()
-		return [4]uint64{s.MsgsSent, s.MsgsRecv, s.BytesSent, s.BytesRecv}
+		return [4]uint64{s.Traffic.MsgsSent, s.Traffic.MsgsRecv, s.Traffic.BytesSent, s.Traffic.BytesRecv}
 	}
 	before := totals()
 	require.Equal(t, uint64(1), before[0])

@@ -13,9 +13,9 @@ import (
 
 // appQueue is a connection's bounded queue of decoded application
 // messages, between its reader goroutine and the application. It is
-// bounded in messages (Config.IncomingAppMessageQueueSize) and in bytes
-// (Config.IncomingMessageQueueSize per connection, and
-// Config.TotalIncomingQueueSize across the pool through budget). A
+// bounded in messages (Config.Limits.IncomingAppMessageQueueSize) and in bytes
+// (Config.Limits.IncomingMessageQueueSize per connection, and
+// Config.Budgets.TotalIncomingQueueSize across the pool through budget). A
 // message's bytes are its charge: the larger of its wire size and what
 // its decoded form may hold (codec.charge), so that a message small on
 // the wire and large in memory counts as large. The reader reserves a
@@ -68,7 +68,7 @@ type appItem[Msg any] struct {
 }
 
 // inBudget is the pool-wide bound on incoming bytes held, counted as
-// the queues count them (Config.TotalIncomingQueueSize).
+// the queues count them (Config.Budgets.TotalIncomingQueueSize).
 type inBudget struct {
 	sem   *semaphore.Weighted
 	total int64

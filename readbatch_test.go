@@ -24,11 +24,11 @@ func testConnectionReadBatch(t *testing.T) {
 	for i := range 5 {
 		require.NoError(t, ab.Write(ctxT(t), fmt.Sprint(i)))
 	}
-	waitFor(t, "all five queued", func() bool { return b.Stats().AppQueued == 5 })
+	waitFor(t, "all five queued", func() bool { return b.Stats().Queues.AppQueued == 5 })
 	got, err := ba.ReadBatch(ctxT(t), nil)
 	require.NoError(t, err)
 	assert.Equal(t, []text{"0", "1", "2", "3", "4"}, got, "the lot, in order, in one call")
-	assert.Zero(t, b.Stats().AppQueued)
+	assert.Zero(t, b.Stats().Queues.AppQueued)
 
 	// None queued: it waits for the next one.
 	res := make(chan []text, 1)
@@ -48,7 +48,7 @@ func testConnectionReadBatch(t *testing.T) {
 
 	// Queued before the end: still returned, then the reason.
 	require.NoError(t, ab.Write(ctxT(t), "last"))
-	waitFor(t, "queued", func() bool { return b.Stats().AppQueued == 1 })
+	waitFor(t, "queued", func() bool { return b.Stats().Queues.AppQueued == 1 })
 	require.NoError(t, ab.Disconnect(ctxT(t), false))
 	<-ba.Done()
 	got, err = ba.ReadBatch(ctxT(t), nil)
@@ -87,7 +87,7 @@ func testPoolReadBatch(t *testing.T) {
 			require.NoError(t, c.Write(ctxT(t), fmt.Sprintf("%d:%d", i, j)))
 		}
 	}
-	waitFor(t, "everything queued", func() bool { return b.Stats().AppQueued == 6 })
+	waitFor(t, "everything queued", func() bool { return b.Stats().Queues.AppQueued == 6 })
 	seen := map[int]bool{}
 	var buf []text
 	for range 2 {
@@ -99,8 +99,8 @@ func testPoolReadBatch(t *testing.T) {
 		assert.Equal(t, []text{fmt.Sprintf("%d:0", i), fmt.Sprintf("%d:1", i), fmt.Sprintf("%d:2", i)}, got)
 		buf = got
 	}
-	assert.Zero(t, b.Stats().AppQueued)
-	assert.Zero(t, b.Stats().IncomingBudgetHeld)
+	assert.Zero(t, b.Stats().Queues.AppQueued)
+	assert.Zero(t, b.Stats().Queues.IncomingBudgetHeld)
 
 	ctx, cancel := context.WithCancel(ctxT(t))
 	cancel()

@@ -14,7 +14,7 @@ import (
 // message comes with the connection it came from.
 func TestPoolReadIsFair(t *testing.T) {
 	n := newNetwork("mem")
-	b := newNode(t, n, func(c *Config) { c.IncomingAppMessageQueueSize = 100 })
+	b := newNode(t, n, func(c *Config) { c.Limits.IncomingAppMessageQueueSize = 100 })
 	var senders []*node
 	var sent []*testConn
 	for range 3 {
@@ -29,7 +29,7 @@ func TestPoolReadIsFair(t *testing.T) {
 			require.NoError(t, c.Write(ctxT(t), fmt.Sprintf("%d:%d", i, j)))
 		}
 	}
-	waitFor(t, "everything queued", func() bool { return b.Stats().AppQueued == 36 })
+	waitFor(t, "everything queued", func() bool { return b.Stats().Queues.AppQueued == 36 })
 	from := make(map[PeerID]int)
 	seen := make(map[PeerID]int)
 	for i, a := range senders {

@@ -169,8 +169,8 @@ var callbackKinds = []callbackKind{
 	}, trigger: peerConnects},
 	{name: "PeerMeta.MarshalJSON", setup: func(r *reentry, m *PeerMetaConfig[int], _ *ConnMetaConfig[Metadata], _ *MessageConfig[text], cfg *Config) {
 		m.MarshalJSON = func(v int) ([]byte, error) { r.fire(); return []byte("0"), nil }
-		cfg.PeersFile = filepath.Join(r.t.TempDir(), "peers.json")
-		cfg.PeersFileSavePeriod = time.Second
+		cfg.PeersFile.Path = filepath.Join(r.t.TempDir(), "peers.json")
+		cfg.PeersFile.SavePeriod = time.Second
 	}, trigger: saveIsDue},
 	{name: "ConnMeta.Decode", setup: func(r *reentry, _ *PeerMetaConfig[int], cm *ConnMetaConfig[Metadata], _ *MessageConfig[text], _ *Config) {
 		decode := cm.Decode
@@ -194,8 +194,8 @@ var callbackKinds = []callbackKind{
 	}, trigger: aConnects},
 	{name: "Dialer/maintenance", setup: func(r *reentry, _ *PeerMetaConfig[int], _ *ConnMetaConfig[Metadata], _ *MessageConfig[text], cfg *Config) {
 		cfg.Dialer = rdialer{r, r.n}
-		cfg.MaintenanceIdleTime = time.Hour
-		cfg.MinConnections, cfg.ExpectedConnections, cfg.MaxConnections = 4, 8, 12
+		cfg.Maintenance.IdleTime = time.Hour
+		cfg.Limits.MinConnections, cfg.Limits.ExpectedConnections, cfg.Limits.MaxConnections = 4, 8, 12
 	}, trigger: maintenanceDials},
 	{name: "Logger/handshake", setup: func(r *reentry, _ *PeerMetaConfig[int], _ *ConnMetaConfig[Metadata], _ *MessageConfig[text], cfg *Config) {
 		cfg.Logger = slog.New(rhandler{r, "connection established"})
@@ -356,7 +356,7 @@ func testReentry(t *testing.T, kind callbackKind, act func(*reentry, *rpool)) {
 	msgs := textMessages()
 	var meta PeerMetaConfig[int]
 	cm := OctezConnMeta()
-	cfg := Config{Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork, Dialer: n, MaintenanceIdleTime: Disabled}
+	cfg := Config{Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork, Dialer: n, Maintenance: MaintenanceConfig{IdleTime: Disabled}}
 	if kind.setup != nil {
 		kind.setup(r, &meta, &cm, &msgs, &cfg)
 	}
@@ -460,7 +460,7 @@ func TestCallbacksCloseAtOnce(t *testing.T) {
 					return m, err
 				}
 				a, err := New(msgs, PeerMetaConfig[int]{}, OctezConnMeta(), Config{
-					Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork, Dialer: n, MaintenanceIdleTime: Disabled,
+					Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork, Dialer: n, Maintenance: MaintenanceConfig{IdleTime: Disabled},
 				})
 				require.NoError(t, err)
 				pool.Store(a)
@@ -504,7 +504,7 @@ func TestCallbacksCloseAtOnce(t *testing.T) {
 func reentryPair(t *testing.T, msgs MessageConfig[text], meta PeerMetaConfig[int], mutate func(*Config)) (*rpool, *rconn, *node, *network) {
 	t.Helper()
 	n := newNetwork("mem")
-	cfg := Config{Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork, Dialer: n, MaintenanceIdleTime: Disabled}
+	cfg := Config{Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork, Dialer: n, Maintenance: MaintenanceConfig{IdleTime: Disabled}}
 	if mutate != nil {
 		mutate(&cfg)
 	}
@@ -572,7 +572,7 @@ func TestReentrantCallsThatCannotWait(t *testing.T) {
 			o := newOnceIn()
 			_, c, _, _ := reentryPair(t, textMessages(), PeerMetaConfig[int]{}, func(cfg *Config) {
 				cfg.Metrics = onceMetrics{o: o}
-				cfg.OutgoingMessageQueueSize = 4 << 10
+				cfg.Limits.OutgoingMessageQueueSize = 4 << 10
 			})
 			o.arm(func() error {
 				// The writer is here: it can neither write this message
@@ -603,9 +603,9 @@ func TestReentrantCallsThatCannotWait(t *testing.T) {
 			decode := msgs.Encodings[0].Decode
 			msgs.Encodings[0].Decode = func(b []byte) (text, error) { o.fire(); return decode(b) }
 			a, _, b, n := reentryPair(t, msgs, PeerMetaConfig[int]{}, func(cfg *Config) {
-				cfg.MaintenanceIdleTime = time.Hour
+				cfg.Maintenance.IdleTime = time.Hour
 				// One or two connections are in range: a run ends at once.
-				cfg.MinConnections, cfg.ExpectedConnections, cfg.MaxConnections = 1, 2, 4
+				cfg.Limits.MinConnections, cfg.Limits.ExpectedConnections, cfg.Limits.MaxConnections = 1, 2, 4
 			})
 			// A run may drop this reader's connection and wait for it.
 			o.arm(func() error { return a.Maintain(context.Background()) })
@@ -628,7 +628,7 @@ func TestReentrantCallsThatCannotWait(t *testing.T) {
 			var p atomic.Pointer[rpool]
 			meta := PeerMetaConfig[int]{MarshalJSON: func(int) ([]byte, error) { o.fire(); return []byte("0"), nil }}
 			file := filepath.Join(t.TempDir(), "peers.json")
-			a, _, _, _ := reentryPair(t, textMessages(), meta, func(cfg *Config) { cfg.PeersFile = file })
+			a, _, _, _ := reentryPair(t, textMessages(), meta, func(cfg *Config) { cfg.PeersFile.Path = file })
 			p.Store(a)
 			o.arm(func() error { return p.Load().Peers().Save() })
 			require.NoError(t, a.Peers().Save())

@@ -75,8 +75,8 @@ func TestWriteBlocksWhileQueueFull(t *testing.T) {
 			require.NoError(t, recvErr(t, blocked, "Write"))
 			assert.Equal(t, []text{next}, readN(t, cb, 1))
 			assert.Zero(t, ca.Stat().Dropped)
-			assert.Zero(t, a.Stats().Dropped)
-			assert.Zero(t, b.Stats().Dropped)
+			assert.Zero(t, a.Stats().Queues.Dropped)
+			assert.Zero(t, b.Stats().Queues.Dropped)
 		})
 	}
 }
@@ -98,13 +98,13 @@ func TestWriteNowDropsWhenQueueFull(t *testing.T) {
 				require.NoError(t, ca.WriteNow(m))
 				sent = append(sent, m)
 			}
-			assert.Equal(t, 4096, a.Stats().OutQueuedBytes, "the arena's memory")
+			assert.Equal(t, 4096, a.Stats().Queues.OutQueuedBytes, "the arena's memory")
 			require.ErrorIs(t, ca.WriteNow(numbered(4, 1000)), ErrQueueFull)
 			assert.Equal(t, uint64(1), ca.Stat().Dropped)
-			assert.Equal(t, uint64(1), a.Stats().Dropped)
+			assert.Equal(t, uint64(1), a.Stats().Queues.Dropped)
 			require.ErrorIs(t, ca.WriteNow(numbered(5, 1000)), ErrQueueFull)
 			assert.Equal(t, uint64(2), ca.Stat().Dropped)
-			assert.Equal(t, uint64(2), a.Stats().Dropped)
+			assert.Equal(t, uint64(2), a.Stats().Queues.Dropped)
 
 			// The receiver gets everything queued, in order, and not the
 			// dropped messages.
@@ -235,7 +235,7 @@ func TestBlockingCallsHonourContext(t *testing.T) {
 			got, de := readAll(t, cb)
 			assert.Equal(t, sent, got)
 			assert.Equal(t, ReasonRemoteClosed, de.Reason)
-			assert.Zero(t, a.Stats().Dropped)
+			assert.Zero(t, a.Stats().Queues.Dropped)
 		})
 	}
 }
@@ -266,11 +266,11 @@ func TestFullAppQueueStopsTheReader(t *testing.T) {
 			// (The reader counts a message before it queues it: wait for
 			// both.)
 			waitFor(t, "the sender to stall", func() bool {
-				return written.Load() == poolHolds+2 && cb.Stat().MsgsRecv == poolHolds && b.Stats().AppQueued == 1
+				return written.Load() == poolHolds+2 && cb.Stat().MsgsRecv == poolHolds && b.Stats().Queues.AppQueued == 1
 			})
 			requireFull(t, ca)
 			notYet(t, res, "Writes to a peer that does not read")
-			assert.Equal(t, 1, b.Stats().AppQueued)
+			assert.Equal(t, 1, b.Stats().Queues.AppQueued)
 
 			// Once b reads, everything arrives, in order.
 			want := make([]text, total)
@@ -279,8 +279,8 @@ func TestFullAppQueueStopsTheReader(t *testing.T) {
 			}
 			assert.Equal(t, want, readN(t, cb, total))
 			require.NoError(t, recvErr(t, res, "the Writes"))
-			assert.Zero(t, a.Stats().Dropped)
-			assert.Zero(t, b.Stats().Dropped)
+			assert.Zero(t, a.Stats().Queues.Dropped)
+			assert.Zero(t, b.Stats().Queues.Dropped)
 		})
 	}
 }
@@ -289,8 +289,8 @@ func TestWriteAllSkipsStalledPeer(t *testing.T) {
 	for _, name := range networks {
 		t.Run(name, func(t *testing.T) {
 			n := newNetwork(name)
-			a := newNode(t, n, func(c *Config) { c.OutgoingMessageQueueSize = smallQueue })
-			b := newNode(t, n, func(c *Config) { c.IncomingAppMessageQueueSize = 1 })
+			a := newNode(t, n, func(c *Config) { c.Limits.OutgoingMessageQueueSize = smallQueue })
+			b := newNode(t, n, func(c *Config) { c.Limits.IncomingAppMessageQueueSize = 1 })
 			c := newNode(t, n, nil)
 			ab, ba := connect(t, a, b)
 			ac, ca := connect(t, a, c)
@@ -301,7 +301,7 @@ func TestWriteAllSkipsStalledPeer(t *testing.T) {
 			got, err := a.WriteAll("hello")
 			require.NoError(t, err)
 			assert.Equal(t, 1, got)
-			assert.Equal(t, uint64(1), a.Stats().Dropped)
+			assert.Equal(t, uint64(1), a.Stats().Queues.Dropped)
 			assert.Equal(t, uint64(1), ab.Stat().Dropped)
 			assert.Zero(t, ac.Stat().Dropped)
 			assert.Equal(t, []text{"hello"}, readN(t, ca, 1))
@@ -313,7 +313,7 @@ func TestWriteAllSkipsStalledPeer(t *testing.T) {
 			got, err = a.WriteAll("again")
 			require.NoError(t, err)
 			assert.Equal(t, 1, got)
-			assert.Equal(t, uint64(1), a.Stats().Dropped)
+			assert.Equal(t, uint64(1), a.Stats().Queues.Dropped)
 			assert.Equal(t, []text{"again"}, readN(t, ca, 1))
 		})
 	}

@@ -35,7 +35,7 @@ const (
 	soakSecond  = 8
 	soakLong    = 800
 	soakBuffer  = 4 << 10
-	soakTimeout = 10 * time.Second // Config.WriteTimeout
+	soakTimeout = 10 * time.Second // Config.Timeouts.Write
 )
 
 // soakFault is what happens to a link.
@@ -132,9 +132,10 @@ func TestSoak(t *testing.T) {
 			require.NoError(t, err)
 			p, err := NewBasic(textMessages(), Config{
 				Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork, Dialer: hosts[i],
-				MinConnections: 1, ExpectedConnections: soakPools, MaxConnections: 2 * soakPools,
-				MaxIncomingConnections: soakPools, MaintenanceIdleTime: Disabled,
-				WriteTimeout: soakTimeout,
+				Limits:      Limits{MinConnections: 1, ExpectedConnections: soakPools, MaxConnections: 2 * soakPools},
+				Admission:   AdmissionConfig{MaxIncomingConnections: soakPools},
+				Maintenance: MaintenanceConfig{IdleTime: Disabled},
+				Timeouts:    TimeoutConfig{Write: soakTimeout},
 			})
 			require.NoError(t, err)
 			pools[i] = serveNode(t, p, ln)

@@ -98,7 +98,7 @@ func (s *swapper) sendRequest() error {
 // request is ignored.
 func (s *swapper) onRequest(source *conn, point netip.AddrPort) {
 	s.events.publish(Event{Kind: EventSwapRequestReceived, Peer: source.info.Peer})
-	if s.cfg.SwapLinger == Disabled {
+	if s.cfg.Maintenance.SwapLinger == Disabled {
 		return
 	}
 	now := time.Now()
@@ -108,7 +108,7 @@ func (s *swapper) onRequest(source *conn, point netip.AddrPort) {
 	if s.latestSuccessful.After(last) {
 		last = s.latestSuccessful
 	}
-	if pi := s.tab.points[point]; now.Sub(last) < s.cfg.SwapLinger || pi != nil && pi.State != PointDisconnected || s.reg.conns[source.info.Peer] != source {
+	if pi := s.tab.points[point]; now.Sub(last) < s.cfg.Maintenance.SwapLinger || pi != nil && pi.State != PointDisconnected || s.reg.conns[source.info.Peer] != source {
 		s.mu.Unlock()
 		s.events.publish(Event{Kind: EventSwapRequestIgnored, Peer: source.info.Peer})
 		return
@@ -159,7 +159,7 @@ func (s *swapper) takeDialLocked(source *conn, point netip.AddrPort, now time.Ti
 // pool dial by sending acks.
 func (s *swapper) onAck(source *conn, point netip.AddrPort) {
 	s.events.publish(Event{Kind: EventSwapAckReceived, Peer: source.info.Peer})
-	if s.cfg.SwapLinger == Disabled {
+	if s.cfg.Maintenance.SwapLinger == Disabled {
 		return
 	}
 	now := time.Now()

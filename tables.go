@@ -55,7 +55,7 @@ func (t *tables) registerPeerLocked(id PeerID, init scoredMeta) *peerInfo {
 	if pi := t.peers[id]; pi != nil {
 		return pi
 	}
-	if t.cfg.MaxKnownPeerIDs.full(len(t.peers)) {
+	if t.cfg.Tables.MaxKnownPeerIDs.full(len(t.peers)) {
 		t.gcPeersLocked()
 	}
 	pi := t.newPeerInfo(id, time.Now(), init)
@@ -67,7 +67,7 @@ func (t *tables) registerPeerLocked(id PeerID, init scoredMeta) *peerInfo {
 func (t *tables) newPeerInfo(id PeerID, created time.Time, init scoredMeta) *peerInfo {
 	return &peerInfo{
 		PeerInfo: PeerInfo[any]{Peer: id, Created: created, Meta: init.meta, Score: init.score},
-		events:   newRing[PeerEvent](t.cfg.KnownPeerIDsHistorySize),
+		events:   newRing[PeerEvent](t.cfg.Tables.PeerIDsHistorySize),
 	}
 }
 
@@ -79,10 +79,10 @@ func (t *tables) newPeerInfo(id PeerID, created time.Time, init scoredMeta) *pee
 // must be held.
 func (t *tables) gcPeersLocked() {
 	t.mu.assertHeld()
-	if t.cfg.MaxKnownPeerIDs.unbounded() {
+	if t.cfg.Tables.MaxKnownPeerIDs.unbounded() {
 		return // octez None: no GC (p2p_pool.ml:210)
 	}
-	excess := len(t.peers) - t.cfg.MaxKnownPeerIDs.Low
+	excess := len(t.peers) - t.cfg.Tables.MaxKnownPeerIDs.Low
 	if excess <= 0 {
 		return
 	}
@@ -113,10 +113,10 @@ func (t *tables) registerPointLocked(pt netip.AddrPort) *pointInfo {
 	if pi := t.points[pt]; pi != nil {
 		return pi
 	}
-	if t.cfg.MaxKnownPoints.full(len(t.points)) {
+	if t.cfg.Tables.MaxKnownPoints.full(len(t.points)) {
 		t.gcPointsLocked()
 	}
-	pi := &pointInfo{PointInfo: PointInfo{Point: pt}, events: newRing[PointEvent](t.cfg.KnownPointsHistorySize)}
+	pi := &pointInfo{PointInfo: PointInfo{Point: pt}, events: newRing[PointEvent](t.cfg.Tables.PointsHistorySize)}
 	t.points[pt] = pi
 	t.events.publish(Event{Kind: EventNewPoint, Point: pt})
 	return pi
@@ -127,7 +127,7 @@ func (t *tables) registerPointLocked(pt netip.AddrPort) *pointInfo {
 // t.mu must be held.
 func (t *tables) registerNewPointsLocked(pts []netip.AddrPort, from netip.Addr) {
 	t.mu.assertHeld()
-	if t.cfg.DisablePeerDiscovery {
+	if t.cfg.Network.DisablePeerDiscovery {
 		return
 	}
 	for _, pt := range pts {
@@ -154,9 +154,9 @@ func (t *tables) learnPointLocked(pt netip.AddrPort, from netip.Addr) *pointInfo
 		t.dial.nonRoutable.Add(1)
 		return nil
 	}
-	if t.cfg.MaxKnownPoints.full(len(t.points)) {
+	if t.cfg.Tables.MaxKnownPoints.full(len(t.points)) {
 		t.gcPointsLocked()
-		if t.cfg.MaxKnownPoints.full(len(t.points)) {
+		if t.cfg.Tables.MaxKnownPoints.full(len(t.points)) {
 			t.dial.tableFull.Add(1)
 			return nil
 		}
@@ -174,10 +174,10 @@ func (t *tables) learnPointLocked(pt netip.AddrPort, from netip.Addr) *pointInfo
 // unless the table is above the low mark. t.mu must be held.
 func (t *tables) gcPointsLocked() {
 	t.mu.assertHeld()
-	if t.cfg.MaxKnownPoints.unbounded() {
+	if t.cfg.Tables.MaxKnownPoints.unbounded() {
 		return // octez None: no GC (p2p_pool.ml:89)
 	}
-	excess := len(t.points) - t.cfg.MaxKnownPoints.Low
+	excess := len(t.points) - t.cfg.Tables.MaxKnownPoints.Low
 	if excess <= 0 {
 		return
 	}

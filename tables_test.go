@@ -258,7 +258,7 @@ func TestTableTransitions(t *testing.T) {
 					PeerInfo[struct{}]{}, nil
 			}},
 		}},
-		{"outgoing, handshake timeout: Disconnected -> Requested -> Disconnected", func(c *Config) { c.ConnectionTimeout = 3 * time.Second }, []step{
+		{"outgoing, handshake timeout: Disconnected -> Requested -> Disconnected", func(c *Config) { c.Timeouts.Connection = 3 * time.Second }, []step{
 			{"connect to a silent listener", func(t *testing.T, e *tenv) {
 				s := newSilentListener(t, e.n)
 				e.pt = s.point
@@ -457,7 +457,7 @@ func TestTableHistoriesAreBounded(t *testing.T) {
 	// entries each; the histories keep the last 5 and 4, oldest first.
 	synctest.Test(t, func(t *testing.T) {
 		n := newNetwork("mem")
-		a := newNode(t, n, func(c *Config) { c.KnownPointsHistorySize, c.KnownPeerIDsHistorySize = 5, 4 })
+		a := newNode(t, n, func(c *Config) { c.Tables.PointsHistorySize, c.Tables.PeerIDsHistorySize = 5, 4 })
 		b := newNode(t, n, nil)
 		peer := b.Config().Identity.PeerID
 		var starts, ends []time.Time

@@ -27,7 +27,7 @@ func BenchmarkPoolThroughputBytes(b *testing.B) {
 		b.Run(fmt.Sprintf("%dB", size), func(b *testing.B) {
 			n := newNetwork("loopback")
 			newBytesPool := func() (*Pool[[]byte, struct{}, Metadata], net.Listener) {
-				cfg := Config{Identity: testIdentity(b), ProofOfWorkTarget: NoProofOfWork, Dialer: n, MaintenanceIdleTime: Disabled}
+				cfg := Config{Identity: testIdentity(b), ProofOfWorkTarget: NoProofOfWork, Dialer: n, Maintenance: MaintenanceConfig{IdleTime: Disabled}}
 				p, err := NewBasic(bytesMessages(), cfg)
 				if err != nil {
 					b.Fatal(err)

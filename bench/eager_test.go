@@ -46,7 +46,7 @@ const (
 	eagerMsgsEnv       = "P2PPOOL_BENCH_EAGER_MSGS"
 	eagerMemProfileEnv = "P2PPOOL_BENCH_EAGER_MEMPROFILE"
 	// eagerOutQueueEnv and eagerOutTotalEnv, for experiments, set the
-	// sending pool's OutgoingMessageQueueSize and TotalOutgoingQueueSize
+	// sending pool's Limits.OutgoingMessageQueueSize and Budgets.TotalOutgoingQueueSize
 	// (bytes) instead of octez's and the library's defaults.
 	eagerOutQueueEnv = "P2PPOOL_BENCH_EAGER_OUTQ"
 	eagerOutTotalEnv = "P2PPOOL_BENCH_EAGER_OUTTOTAL"
@@ -250,8 +250,8 @@ func eagerP2ppool(b *testing.B, msgs int) eagerResult {
 	// by the dial limiter (10/s): unlimited, so that set-up is quick.
 	sender, _ := newPool(b, nil, func(c *p2ppool.Config) {
 		c.Dial.Rate = p2ppool.Unlimited
-		c.OutgoingMessageQueueSize = envBytes(b, eagerOutQueueEnv)
-		c.TotalOutgoingQueueSize = envBytes(b, eagerOutTotalEnv)
+		c.Limits.OutgoingMessageQueueSize = envBytes(b, eagerOutQueueEnv)
+		c.Budgets.TotalOutgoingQueueSize = envBytes(b, eagerOutTotalEnv)
 	})
 	ws := make([]*benchConn, eagerConns)
 	rs := make([]*benchConn, eagerConns)

@@ -61,12 +61,10 @@ func newPool(tb testing.TB, onConn func(*benchConn), mutate ...func(*p2ppool.Con
 	cfg := p2ppool.Config{
 		Identity:          id,
 		ProofOfWorkTarget: p2ppool.NoProofOfWork,
-		MaxConnections:    1000,
+		Limits:            p2ppool.Limits{MinConnections: 1, ExpectedConnections: 500, MaxConnections: 1000},
 		// No maintenance: it would dial and send Bootstrap messages on its
 		// own, which is not what these benchmarks measure.
-		MaintenanceIdleTime: p2ppool.Disabled,
-		MinConnections:      1,
-		ExpectedConnections: 500,
+		Maintenance: p2ppool.MaintenanceConfig{IdleTime: p2ppool.Disabled},
 	}
 	for _, m := range mutate {
 		m(&cfg)
@@ -104,7 +102,7 @@ func BenchmarkP2ppool(b *testing.B) {
 	// of libp2p queued's channel, instead of octez's 10 (the byte bounds
 	// stay octez's 8 MiB per connection).
 	b.Run("DeepQueue", func(b *testing.B) {
-		benchP2ppoolThroughput(b, readMsgs, func(c *p2ppool.Config) { c.IncomingAppMessageQueueSize = 1024 })
+		benchP2ppoolThroughput(b, readMsgs, func(c *p2ppool.Config) { c.Limits.IncomingAppMessageQueueSize = 1024 })
 	})
 	b.Run("Connect", benchP2ppoolConnect)
 }

@@ -35,7 +35,7 @@ func Example() {
 			// No maintenance: no Bootstrap is in flight when the link is
 			// reset below, so each connection's reader, not its writer,
 			// is the one to see the reset.
-			MaintenanceIdleTime: p2ppool.Disabled,
+			Maintenance: p2ppool.MaintenanceConfig{IdleTime: p2ppool.Disabled},
 		})
 		if err != nil {
 			log.Fatal(err)

@@ -35,7 +35,7 @@ func TestPoolsUnderSynctest(t *testing.T) {
 					func(s string) string { return s }, func(m string) (string, bool) { return m, true })},
 			},
 				p2ppool.Config{Identity: id, ProofOfWorkTarget: p2ppool.NoProofOfWork, Dialer: h,
-					MaintenanceIdleTime: p2ppool.Disabled})
+					Maintenance: p2ppool.MaintenanceConfig{IdleTime: p2ppool.Disabled}})
 			require.NoError(t, err)
 			t.Cleanup(func() { p.Close() })
 			return p

@@ -51,7 +51,7 @@ func TestFitnessFloodIsBudgeted(t *testing.T) {
 	require.NoError(t, err)
 	node, err := p2ppool.NewBasic(MessageConfig("TEZOS_TEST"), p2ppool.Config{
 		Identity: id, ProofOfWorkTarget: p2ppool.NoProofOfWork, Dialer: host,
-		MaintenanceIdleTime: p2ppool.Disabled,
+		Maintenance: p2ppool.MaintenanceConfig{IdleTime: p2ppool.Disabled},
 	})
 	require.NoError(t, err)
 	ln, err := host.Listen("tcp", ":9732")

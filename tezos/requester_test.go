@@ -212,7 +212,7 @@ func startReqNode(t *testing.T, nw *p2ppooltest.Network, cfg RequesterConfig) *r
 	id, err := p2ppool.GenerateIdentity(context.Background(), p2ppool.NoProofOfWork, nil)
 	require.NoError(t, err)
 	pool, err := p2ppool.NewBasic(MessageConfig("TEZOS_MAINNET"), p2ppool.Config{
-		Identity: id, ProofOfWorkTarget: p2ppool.NoProofOfWork, MaintenanceIdleTime: p2ppool.Disabled,
+		Identity: id, ProofOfWorkTarget: p2ppool.NoProofOfWork, Maintenance: p2ppool.MaintenanceConfig{IdleTime: p2ppool.Disabled},
 	})
 	require.NoError(t, err)
 	req, err := NewRequester(pool.ACL(), cfg)
@@ -252,7 +252,7 @@ func addPeer(t *testing.T, nw *p2ppooltest.Network, n *reqNode, chain *testChain
 	require.NoError(t, err)
 	host := nw.NewHost()
 	pool, err := p2ppool.NewBasic(MessageConfig("TEZOS_MAINNET"), p2ppool.Config{
-		Identity: id, ProofOfWorkTarget: p2ppool.NoProofOfWork, Dialer: host, MaintenanceIdleTime: p2ppool.Disabled,
+		Identity: id, ProofOfWorkTarget: p2ppool.NoProofOfWork, Dialer: host, Maintenance: p2ppool.MaintenanceConfig{IdleTime: p2ppool.Disabled},
 	})
 	require.NoError(t, err)
 	conn, err := pool.ConnectPoint(context.Background(), n.addr)

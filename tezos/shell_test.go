@@ -94,7 +94,7 @@ func runShell(t *testing.T, nw *p2ppooltest.Network, peer *octeztest.Peer, chain
 	require.NoError(t, err)
 	side.id = id.PeerID
 	pool, err := p2ppool.NewBasic(tezos.MessageConfig(chains[0].Name), p2ppool.Config{Identity: id,
-		ProofOfWorkTarget: p2ppool.NoProofOfWork, Dialer: nw.NewHost(), MaintenanceIdleTime: p2ppool.Disabled})
+		ProofOfWorkTarget: p2ppool.NoProofOfWork, Dialer: nw.NewHost(), Maintenance: p2ppool.MaintenanceConfig{IdleTime: p2ppool.Disabled}})
 	require.NoError(t, err)
 	readers := make(chan struct{})
 	pool.Conns().OnNew(func(c *p2ppool.BasicConnection[tezos.Message]) {

@@ -52,7 +52,7 @@ func startSwarm(t *testing.T, ctx context.Context, nw *p2ppooltest.Network, n in
 		cfg := p2ppool.Config{Dialer: h,
 			// Set, not left to Serve: the Connect below may run before
 			// Serve has seen the listener, and would announce no port.
-			ListeningPort: 9732,
+			Network: p2ppool.NetworkConfig{ListeningPort: 9732},
 		}
 		if tweak != nil {
 			tweak(i, &cfg)
@@ -159,7 +159,7 @@ func TestCrawlFollowsNackPoints(t *testing.T) {
 		nw := p2ppooltest.NewNetwork(p2ppooltest.Config{})
 		nodes := startSwarm(t, ctx, nw, 3, func(i int, cfg *p2ppool.Config) {
 			if i == 0 { // one connection, taken by node 1
-				cfg.MinConnections, cfg.ExpectedConnections, cfg.MaxConnections = 1, 1, 1
+				cfg.Limits.MinConnections, cfg.Limits.ExpectedConnections, cfg.Limits.MaxConnections = 1, 1, 1
 			}
 		})
 		code, recs, stderr := crawlWith(t, ctx, nw.NewHost(), "-seed", nodes[0].point.String(),

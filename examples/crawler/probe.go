@@ -42,15 +42,14 @@ func (c *crawler) probe(ctx context.Context, pt netip.AddrPort) probeResult {
 	pool, err := p2ppool.NewBasic(tezos.MessageConfig(c.opts.chain), p2ppool.Config{
 		Identity: c.id,
 		// The crawler accepts any peer; the network checks our stamp.
-		ProofOfWorkTarget:     p2ppool.NoProofOfWork,
-		ConnectionTimeout:     c.opts.timeout,
-		AuthenticationTimeout: c.opts.timeout,
-		MaintenanceIdleTime:   p2ppool.Disabled,
+		ProofOfWorkTarget: p2ppool.NoProofOfWork,
+		Timeouts:          p2ppool.TimeoutConfig{Connection: c.opts.timeout, Authentication: c.opts.timeout},
+		Maintenance:       p2ppool.MaintenanceConfig{IdleTime: p2ppool.Disabled},
 		// Messages of kinds the crawler does not declare are not a
 		// reason to lose the peer before it answers.
-		UnknownMessages: p2ppool.UnknownMessagesIgnore,
-		Dialer:          c.opts.dialer,
-		Logger:          c.logger(pt),
+		Wire:   p2ppool.WireConfig{UnknownMessages: p2ppool.UnknownMessagesIgnore},
+		Dialer: c.opts.dialer,
+		Logger: c.logger(pt),
 	})
 	if err != nil {
 		return probeResult{err: err}

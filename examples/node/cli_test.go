@@ -159,7 +159,7 @@ func TestRefusalsText(t *testing.T) {
 }
 
 func statsForTest() (s p2ppool.Stats) {
-	s.Flow.TotalSent, s.Flow.TotalRecv = 1500, 999
-	s.Refused = map[p2ppool.RefusalReason]uint64{p2ppool.RefusedBanned: 1, p2ppool.RefusedNoCommonVersion: 2}
+	s.Traffic.Flow.TotalSent, s.Traffic.Flow.TotalRecv = 1500, 999
+	s.Connections.Refused = map[p2ppool.RefusalReason]uint64{p2ppool.RefusedBanned: 1, p2ppool.RefusedNoCommonVersion: 2}
 	return s
 }

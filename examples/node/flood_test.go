@@ -25,7 +25,7 @@ func memNode(t *testing.T, net *p2ppooltest.Network, chainName string) (*node, n
 	id, err := p2ppool.GenerateIdentity(context.Background(), p2ppool.NoProofOfWork, nil)
 	require.NoError(t, err)
 	pool, err := p2ppool.NewBasic(messageConfig(chainName), p2ppool.Config{
-		Identity: id, ProofOfWorkTarget: p2ppool.NoProofOfWork, UnknownMessages: p2ppool.UnknownMessagesIgnore,
+		Identity: id, ProofOfWorkTarget: p2ppool.NoProofOfWork, Wire: p2ppool.WireConfig{UnknownMessages: p2ppool.UnknownMessagesIgnore},
 	})
 	require.NoError(t, err)
 	n := &node{pool: pool, out: &lineWriter{w: io.Discard}, errw: &lineWriter{w: io.Discard}, chain: chainFor(chainName)}
@@ -51,7 +51,7 @@ func shellClient(t *testing.T, net *p2ppooltest.Network, chainName, src string) 
 	id, err := p2ppool.GenerateIdentity(context.Background(), p2ppool.NoProofOfWork, nil)
 	require.NoError(t, err)
 	p, err := p2ppool.NewBasic(tezos.MessageConfig(chainName), p2ppool.Config{
-		Identity: id, ProofOfWorkTarget: p2ppool.NoProofOfWork, Dialer: net.Host(src), MaintenanceIdleTime: p2ppool.Disabled,
+		Identity: id, ProofOfWorkTarget: p2ppool.NoProofOfWork, Dialer: net.Host(src), Maintenance: p2ppool.MaintenanceConfig{IdleTime: p2ppool.Disabled},
 	})
 	require.NoError(t, err)
 	t.Cleanup(func() { p.Close() })
@@ -137,8 +137,8 @@ func TestShellFloodIsBudgeted(t *testing.T) {
 		}
 		synctest.Wait()
 		after := n.pool.Stats()
-		out := after.Flow.TotalSent - before.Flow.TotalSent
-		in := after.Flow.TotalRecv - before.Flow.TotalRecv
+		out := after.Traffic.Flow.TotalSent - before.Traffic.Flow.TotalSent
+		in := after.Traffic.Flow.TotalRecv - before.Traffic.Flow.TotalRecv
 		ratio := float64(out) / float64(in)
 		budget := n.shell.Budget(tezos.TagGetCurrentBranch)
 		t.Logf("Get_current_branch flood: %d sent, %d answered, %d refused, %d dials; node wire out %d B / in %d B = %.3f",
@@ -172,8 +172,11 @@ func TestRunAdmissionFlags(t *testing.T) {
 	var cfg p2ppool.Config
 	opts.admission.apply(&cfg)
 	assert.Equal(t, p2ppool.Config{
-		LimitLoopback: true, MinConnections: 1, ExpectedConnections: 2, MaxConnections: 3, MaxIncomingConnections: 4,
-		MaxIncomingPerAddr: 5, MaxIncomingPerSubnet: 6, MaxPendingPerAddr: 7, MaxPendingPerSubnet: 8,
+		Limits: p2ppool.Limits{MinConnections: 1, ExpectedConnections: 2, MaxConnections: 3},
+		Admission: p2ppool.AdmissionConfig{
+			LimitLoopback: true, MaxIncomingConnections: 4,
+			MaxIncomingPerAddr: 5, MaxIncomingPerSubnet: 6, MaxPendingPerAddr: 7, MaxPendingPerSubnet: 8,
+		},
 	}, cfg)
 
 	// Absent flags leave the library's defaults.

@@ -95,16 +95,16 @@ func runNodeWithInput(ctx context.Context, args []string, in io.Reader, stdout, 
 	cfg := p2ppool.Config{
 		Identity:          id,
 		ProofOfWorkTarget: difficulty(opts.pow),
-		PeersFile:         opts.peersFile,
+		PeersFile:         p2ppool.PeersFileConfig{Path: opts.peersFile},
 		// A message of a kind the node does not know (a newer shell
 		// message) is dropped, not held against the peer.
-		UnknownMessages: p2ppool.UnknownMessagesIgnore,
-		Logger:          logger,
+		Wire:   p2ppool.WireConfig{UnknownMessages: p2ppool.UnknownMessagesIgnore},
+		Logger: logger,
 	}
 	opts.admission.apply(&cfg)
 	if ap, ok := tcpAddrPort(ln.Addr()); ok {
-		cfg.ListeningPort = ap.Port()
-		cfg.ListeningAddr = ap.Addr()
+		cfg.Network.ListeningPort = ap.Port()
+		cfg.Network.ListeningAddr = ap.Addr()
 	}
 	// -chain mainnet announces the network's chain name, TEZOS_MAINNET
 	// (octez lib_node_config/config_file.ml 119, 173).
@@ -162,19 +162,19 @@ type admissionFlags struct {
 
 // register declares the flags on fs.
 func (a *admissionFlags) register(fs *flag.FlagSet) {
-	fs.BoolVar(&a.limitLoopback, "limit-loopback", false, "apply the per-address and per-subnet bounds to loopback peers too (Config.LimitLoopback)")
+	fs.BoolVar(&a.limitLoopback, "limit-loopback", false, "apply the per-address and per-subnet bounds to loopback peers too (Config.Admission.LimitLoopback)")
 	for _, f := range []struct {
 		v           *int
 		name, usage string
 	}{
-		{&a.minConns, "min-connections", "fewest connections the maintenance keeps (Config.MinConnections)"},
-		{&a.expectedConns, "expected-connections", "connections the maintenance aims at (Config.ExpectedConnections)"},
-		{&a.maxConns, "max-connections", "most connections (Config.MaxConnections)"},
-		{&a.maxIncoming, "max-incoming", "most incoming handshakes at once (Config.MaxIncomingConnections)"},
-		{&a.maxIncomingPerAddr, "max-incoming-per-addr", "most incoming connections from one address (Config.MaxIncomingPerAddr)"},
-		{&a.maxIncomingPerSubnet, "max-incoming-per-subnet", "most incoming connections from one subnet (Config.MaxIncomingPerSubnet)"},
-		{&a.maxPendingPerAddr, "max-pending-per-addr", "most incoming handshakes from one address (Config.MaxPendingPerAddr)"},
-		{&a.maxPendingPerSubnet, "max-pending-per-subnet", "most incoming handshakes from one subnet (Config.MaxPendingPerSubnet)"},
+		{&a.minConns, "min-connections", "fewest connections the maintenance keeps (Config.Limits.MinConnections)"},
+		{&a.expectedConns, "expected-connections", "connections the maintenance aims at (Config.Limits.ExpectedConnections)"},
+		{&a.maxConns, "max-connections", "most connections (Config.Limits.MaxConnections)"},
+		{&a.maxIncoming, "max-incoming", "most incoming handshakes at once (Config.Admission.MaxIncomingConnections)"},
+		{&a.maxIncomingPerAddr, "max-incoming-per-addr", "most incoming connections from one address (Config.Admission.MaxIncomingPerAddr)"},
+		{&a.maxIncomingPerSubnet, "max-incoming-per-subnet", "most incoming connections from one subnet (Config.Admission.MaxIncomingPerSubnet)"},
+		{&a.maxPendingPerAddr, "max-pending-per-addr", "most incoming handshakes from one address (Config.Admission.MaxPendingPerAddr)"},
+		{&a.maxPendingPerSubnet, "max-pending-per-subnet", "most incoming handshakes from one subnet (Config.Admission.MaxPendingPerSubnet)"},
 	} {
 		fs.Func(f.name, "`N`, "+f.usage+"; 0 or absent: the library's default", func(s string) error {
 			n, err := strconv.Atoi(s)
@@ -189,15 +189,15 @@ func (a *admissionFlags) register(fs *flag.FlagSet) {
 
 // apply sets the knobs in cfg.
 func (a *admissionFlags) apply(cfg *p2ppool.Config) {
-	cfg.LimitLoopback = a.limitLoopback
-	cfg.MinConnections = a.minConns
-	cfg.ExpectedConnections = a.expectedConns
-	cfg.MaxConnections = a.maxConns
-	cfg.MaxIncomingConnections = a.maxIncoming
-	cfg.MaxIncomingPerAddr = a.maxIncomingPerAddr
-	cfg.MaxIncomingPerSubnet = a.maxIncomingPerSubnet
-	cfg.MaxPendingPerAddr = a.maxPendingPerAddr
-	cfg.MaxPendingPerSubnet = a.maxPendingPerSubnet
+	cfg.Admission.LimitLoopback = a.limitLoopback
+	cfg.Limits.MinConnections = a.minConns
+	cfg.Limits.ExpectedConnections = a.expectedConns
+	cfg.Limits.MaxConnections = a.maxConns
+	cfg.Admission.MaxIncomingConnections = a.maxIncoming
+	cfg.Admission.MaxIncomingPerAddr = a.maxIncomingPerAddr
+	cfg.Admission.MaxIncomingPerSubnet = a.maxIncomingPerSubnet
+	cfg.Admission.MaxPendingPerAddr = a.maxPendingPerAddr
+	cfg.Admission.MaxPendingPerSubnet = a.maxPendingPerSubnet
 }
 
 // parseRunFlags parses the command line of "node run". On failure or -h
@@ -211,7 +211,7 @@ func parseRunFlags(args []string, stderr io.Writer) (*runOptions, int) {
 	flags.StringVar(&o.identity, "identity", "", "identity `FILE`, created at -pow difficulty (mode 0600) if missing")
 	flags.StringVar(&o.listen, "listen", "", "`HOST:PORT` to listen on (port 0 picks a free one)")
 	cli.PeerFlag(flags, &o.peers, "peer", "connect to `HOST:PORT[#PEER_ID]` (repeatable; with #PEER_ID only that peer is accepted there)")
-	flags.StringVar(&o.peersFile, "peers-file", "", "peers `FILE` (Config.PeersFile); its folder must exist")
+	flags.StringVar(&o.peersFile, "peers-file", "", "peers `FILE` (Config.PeersFile.Path); its folder must exist")
 	flags.Float64Var(&o.pow, "pow", p2ppool.DefaultNodeProofOfWork,
 		"proof-of-work difficulty in `BITS` that peers must meet and a new identity is made at")
 	flags.StringVar(&o.chain, "chain", p2ppool.DefaultChainName,

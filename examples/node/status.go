@@ -48,9 +48,9 @@ func statusLine(s p2ppool.Stats, conns []*nodeConn) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "status: %s (%d in, %d out), in %s/s, out %s/s",
 		plural(len(conns), "connection"), in, len(conns)-in,
-		humanBytes(int64(s.Flow.CurrentInflow)), humanBytes(int64(s.Flow.CurrentOutflow)))
+		humanBytes(int64(s.Traffic.Flow.CurrentInflow)), humanBytes(int64(s.Traffic.Flow.CurrentOutflow)))
 	b.WriteString(", ")
-	b.WriteString(refusals(s.Refused))
+	b.WriteString(refusals(s.Connections.Refused))
 	return b.String()
 }
 
@@ -76,7 +76,7 @@ func refusals(m map[p2ppool.RefusalReason]uint64) string {
 func summary(s p2ppool.Stats, ran time.Duration, connections uint64) string {
 	return fmt.Sprintf("node run: stopped after %v: %s, sent %s, received %s (wire), %s",
 		ran.Truncate(time.Second), plural(int(connections), "connection"),
-		humanBytes(s.Flow.TotalSent), humanBytes(s.Flow.TotalRecv), refusals(s.Refused))
+		humanBytes(s.Traffic.Flow.TotalSent), humanBytes(s.Traffic.Flow.TotalRecv), refusals(s.Connections.Refused))
 }
 
 func plural(n int, thing string) string {

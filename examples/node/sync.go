@@ -279,10 +279,10 @@ func newSyncer(opts *syncOptions, id *p2ppool.Identity, target syncTarget, errw 
 		Dialer:            opts.dialer,
 		Logger:            opts.log.Logger(errw),
 		// The sync dials its -peer points only.
-		MaintenanceIdleTime: p2ppool.Disabled,
+		Maintenance: p2ppool.MaintenanceConfig{IdleTime: p2ppool.Disabled},
 		// A message of a newer shell kind is dropped, not held against
 		// the peer.
-		UnknownMessages: p2ppool.UnknownMessagesIgnore,
+		Wire: p2ppool.WireConfig{UnknownMessages: p2ppool.UnknownMessagesIgnore},
 	})
 	if err != nil {
 		return nil, err

@@ -43,7 +43,7 @@ func startSyncPeers(t *testing.T, ctx context.Context, nw *p2ppooltest.Network, 
 	var serving sync.WaitGroup
 	for i, lie := range lies {
 		h := nw.NewHost()
-		p, err := octeztest.New(ctx, octeztest.Config{Chain: chain, Lies: lie, Pool: p2ppool.Config{Dialer: h, ListeningPort: 9732}})
+		p, err := octeztest.New(ctx, octeztest.Config{Chain: chain, Lies: lie, Pool: p2ppool.Config{Dialer: h, Network: p2ppool.NetworkConfig{ListeningPort: 9732}}})
 		require.NoError(t, err)
 		ln, err := h.Listen("tcp", ":9732")
 		require.NoError(t, err)

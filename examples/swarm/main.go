@@ -62,8 +62,8 @@ const (
 	discoverMaxBackoff = 3200 * time.Millisecond
 	dialsPerRound      = 3
 	// dialTimeout bounds each dial of the discovery loop, and
-	// handshakeTimeout is the pools' ConnectionTimeout and
-	// AuthenticationTimeout. One second was plenty for 16 nodes but not
+	// handshakeTimeout is the pools' Timeouts.Connection and
+	// Timeouts.Authentication. One second was plenty for 16 nodes but not
 	// for 10,000 on 2 shared cores (-net mem): there, 80% of the dials
 	// ran out of time waiting for the connection message, and every
 	// failure left the far end a dead handshake, so that in 4 minutes
@@ -367,19 +367,19 @@ func newSwarm(ctx context.Context, o *options) (*swarm, error) {
 			Identity:          id,
 			Dialer:            n.dialer,
 			ProofOfWorkTarget: p2ppool.NoProofOfWork,
-			ListeningPort:     n.point.Port(),
-			ListeningAddr:     n.point.Addr(),
+			Network:           p2ppool.NetworkConfig{ListeningPort: n.point.Port(), ListeningAddr: n.point.Addr()},
 			// Nodes seek target connections and accept up to about twice
 			// as many, so that nodes still looking find room at nodes that
 			// are done: with max = target no node would take a
 			// connection past its own target and late nodes could starve.
-			MinConnections:         o.target,
-			ExpectedConnections:    o.target + 2,
-			MaxConnections:         2*o.target + 2,
-			MaxIncomingConnections: max(20, o.nodes),
-			ConnectionTimeout:      handshakeTimeout,
-			AuthenticationTimeout:  handshakeTimeout,
-			MaxUploadSpeed:         o.cap, // wire bytes, shared by the node's connections
+			Limits: p2ppool.Limits{
+				MinConnections:      o.target,
+				ExpectedConnections: o.target + 2,
+				MaxConnections:      2*o.target + 2,
+				MaxUploadSpeed:      o.cap, // wire bytes, shared by the node's connections
+			},
+			Admission: p2ppool.AdmissionConfig{MaxIncomingConnections: max(20, o.nodes)},
+			Timeouts:  p2ppool.TimeoutConfig{Connection: handshakeTimeout, Authentication: handshakeTimeout},
 			// The demo's discovery asks every 100–200 ms (discover), far
 			// faster than octez's 5 s: its peers answer each time rather
 			// than ignore the asks and, in the end, take the asker for a
@@ -394,7 +394,7 @@ func newSwarm(ctx context.Context, o *options) (*swarm, error) {
 			// second of the node's upload, not the default 8 MiB: past
 			// that WriteAll drops, and the backlog drains in moments at
 			// the end instead of outlasting the shutdown timeout.
-			cfg.OutgoingMessageQueueSize = int(min(max(o.cap/4, 1<<10), p2ppool.DefaultOutgoingMessageQueueSize))
+			cfg.Limits.OutgoingMessageQueueSize = int(min(max(o.cap/4, 1<<10), p2ppool.DefaultOutgoingMessageQueueSize))
 		}
 		// The bootstrap peer, a trusted point as octez makes of its
 		// bootstrap peers: the discovery loop dials it first thing and
@@ -407,7 +407,7 @@ func newSwarm(ctx context.Context, o *options) (*swarm, error) {
 		// connection for each newcomer (with -rate 0 all are quiet, and
 		// the oldest, the chain's links, go first), and at 2,000 nodes
 		// the swarm ended as 12 islands, each meeting its targets.
-		cfg.TrustedPoints = n.chain(s.nodes)
+		cfg.Network.TrustedPoints = n.chain(s.nodes)
 		pool, err := p2ppool.NewBasic(messages(), cfg)
 		if err != nil {
 			cleanup()
@@ -808,9 +808,9 @@ func (s *swarm) snapshot() swarmState {
 		}
 		st.Connections = len(st.peers)
 		stats := n.pool.Stats() // once: at 30,000 nodes the view takes one a second of each
-		st.KnownPoints = stats.KnownPoints
-		st.Inflow, st.Outflow = stats.Flow.CurrentInflow, stats.Flow.CurrentOutflow
-		for r, k := range stats.Ended {
+		st.KnownPoints = stats.Tables.KnownPoints
+		st.Inflow, st.Outflow = stats.Traffic.Flow.CurrentInflow, stats.Traffic.Flow.CurrentOutflow
+		for r, k := range stats.Connections.Ended {
 			snap.ended[r] += k
 		}
 		if r := n.reached.Load(); r > 0 {

@@ -49,7 +49,7 @@ type Config struct {
 	// for three fields: if Identity is nil, one is generated without
 	// proof of work; if ProofOfWorkTarget is zero, the peer asks for no
 	// proof of work (p2ppool.NoProofOfWork), so that test identities
-	// connect; if MaintenanceIdleTime is zero, the maintenance is off
+	// connect; if Maintenance.IdleTime is zero, the maintenance is off
 	// (p2ppool.Disabled), so that the peer dials no one on its own.
 	Pool p2ppool.Config
 }
@@ -93,8 +93,8 @@ func New(ctx context.Context, cfg Config) (*Peer, error) {
 	if pc.ProofOfWorkTarget == 0 {
 		pc.ProofOfWorkTarget = p2ppool.NoProofOfWork
 	}
-	if pc.MaintenanceIdleTime == 0 {
-		pc.MaintenanceIdleTime = p2ppool.Disabled
+	if pc.Maintenance.IdleTime == 0 {
+		pc.Maintenance.IdleTime = p2ppool.Disabled
 	}
 	pool, err := p2ppool.NewBasic(tezos.MessageConfig(cfg.Chain.Name), pc)
 	if err != nil {

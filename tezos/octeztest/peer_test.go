@@ -43,7 +43,7 @@ func start(t *testing.T, nw *p2ppooltest.Network, cfg octeztest.Config) (*octezt
 	id, err := p2ppool.GenerateIdentity(ctx, p2ppool.NoProofOfWork, nil)
 	require.NoError(t, err)
 	pool, err := p2ppool.NewBasic(tezos.MessageConfig(cfg.Chain.Name), p2ppool.Config{Identity: id,
-		ProofOfWorkTarget: p2ppool.NoProofOfWork, Dialer: nw.NewHost(), MaintenanceIdleTime: p2ppool.Disabled})
+		ProofOfWorkTarget: p2ppool.NoProofOfWork, Dialer: nw.NewHost(), Maintenance: p2ppool.MaintenanceConfig{IdleTime: p2ppool.Disabled}})
 	require.NoError(t, err)
 	t.Cleanup(func() { pool.Close() })
 	conn, err := pool.Connect(ctx, ln.Addr().(*net.TCPAddr).AddrPort())
