@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"net/netip"
 
 	"github.com/p2ppool/p2ppool"
@@ -26,10 +27,19 @@ func ExampleACL() {
 	bobID := bob.Config().Identity.PeerID
 	loopback := netip.MustParseAddr("127.0.0.1")
 
+	ended := hub.Watch(ctx, 8) // to see the hub's side of both ends
+	defer ended.Close()
 	hub.Peers().Ban(bobID)           // bob's connection ends; he may not come back
 	hub.ACL().GreylistAddr(loopback) // all of loopback's connections end, alice's too
 	<-conns[0].Done()
 	<-conns[1].Done()
+	for n := 0; n < 2; {
+		if e, err := ended.Next(ctx); err != nil {
+			log.Fatal(err)
+		} else if e.Kind == p2ppool.EventDisconnection {
+			n++
+		}
+	}
 	list := hub.ACL().List()
 	fmt.Println("greylisted addresses:", len(list.GreylistedAddrs))
 	fmt.Println("banned peers:", len(list.BannedPeers), list.BannedPeers[0] == bobID)
