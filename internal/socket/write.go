@@ -169,17 +169,12 @@ func (c *Conn) reserveOutput(n int) {
 	c.out = pool.Get(n)[:0]
 }
 
-// appendStream appends the plain bytes of msgs, taken as one stream, cut
-// into chunks of payload plaintext bytes (at most c.chunkPayload). A chunk that lies in one
-// message is sealed from it directly; one that spans messages is gathered
-// into c.stage first, as sealing needs its plaintext in one piece.
-func (c *Conn) appendStream(out []byte, msgs [][]byte, plain, payload int) []byte {
-	out, _ = c.sealStream(out, msgs, plain, payload, false)
-	return out
-}
-
-// sealStream is appendStream, writing the sealed bytes piece by piece
-// (flushPiece) with write.
+// sealStream appends the plain bytes of msgs, taken as one stream, cut
+// into chunks of payload plaintext bytes (at most c.chunkPayload), and, if
+// write is set, writes the sealed bytes piece by piece (flushPiece). A
+// chunk that lies in one message is sealed from it directly; one that
+// spans messages is gathered into c.stage first, as sealing needs its
+// plaintext in one piece.
 func (c *Conn) sealStream(out []byte, msgs [][]byte, plain, payload int, write bool) ([]byte, error) {
 	i, off := 0, 0 // the next plaintext byte is msgs[i][off]
 	for left := plain; left > 0; {
@@ -217,16 +212,10 @@ func (c *Conn) sealStream(out []byte, msgs [][]byte, plain, payload int, write b
 	return out, nil
 }
 
-// appendSealed appends m cut into chunks of c.chunkPayload plaintext bytes,
-// m starting a new chunk. An empty m still yields one (empty) chunk, as a
-// handshake ack never does but keeps the framing total.
-func (c *Conn) appendSealed(out, m []byte) []byte {
-	out, _ = c.sealMessage(out, m, false)
-	return out
-}
-
-// sealMessage is appendSealed, writing the sealed bytes piece by piece
-// (flushPiece) with write.
+// sealMessage appends m cut into chunks of c.chunkPayload plaintext bytes,
+// m starting a new chunk, and, if write is set, writes the sealed bytes
+// piece by piece (flushPiece). An empty m still yields one (empty) chunk,
+// as a handshake ack never does but keeps the framing total.
 func (c *Conn) sealMessage(out, m []byte, write bool) ([]byte, error) {
 	for {
 		var err error
