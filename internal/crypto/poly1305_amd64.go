@@ -43,41 +43,48 @@ func bestPoly() polyKernel {
 	return polyScalar
 }
 
-// polySum writes the Poly1305 tag of msg under key.
-func polySum(out *[TagSize]byte, msg []byte, key *[32]byte) {
+// polyScratch holds the vector lanes' tables: the powers of r and the
+// lanes' accumulators, sized for the eight AVX-512 lanes (the four AVX2
+// lanes use the start of each). On the stack they made a 2 KiB frame at
+// the bottom of every reader and writer (see scratch).
+type polyScratch struct {
+	powers [90]uint64
+	acc    [40]uint64
+}
+
+// polySum writes the Poly1305 tag of msg under key. ps is the vector
+// lanes' scratch; it may be nil for a message shorter than
+// polyVectorMin, which the lanes never take.
+func polySum(out *[TagSize]byte, msg []byte, key *[32]byte, ps *polyScratch) {
 	if poly == polyAVX512 && len(msg) >= polyVectorMin || poly == polyAVX2 && len(msg) >= polyAVX2Min {
-		polySumVector(out, msg, key)
+		polySumVector(out, msg, key, ps)
 		return
 	}
 	poly1305.Sum(out, msg, key)
 }
 
 // polySumVector is polySum for the messages long enough for vector lanes.
-// It is a function of its own, never inlined, because its power tables
-// make a 2 KiB frame: in polySum that frame would be taken for every
-// short handshake chunk too, growing (copying) the stack of each new
-// goroutine that seals or opens one.
-//
-//go:noinline
-func polySumVector(out *[TagSize]byte, msg []byte, key *[32]byte) {
+func polySumVector(out *[TagSize]byte, msg []byte, key *[32]byte, ps *polyScratch) {
 	switch {
 	case poly == polyAVX512 && len(msg) >= polyVectorMin:
 		st := newPolyState(key)
-		var powers [90]uint64
-		polyPowers(&powers, st.r[0], st.r[1])
+		powers := &ps.powers
+		polyPowers(powers, st.r[0], st.r[1])
 		groups := len(msg) / 128
-		var acc [40]uint64
-		poly1305Blocks8AVX512(&acc, &msg[0], groups, &powers)
+		acc := &ps.acc
+		clear(acc[:])
+		poly1305Blocks8AVX512(acc, &msg[0], groups, powers)
 		st.h = from26(sumLanes(acc[:], 8))
 		st.polyUpdate(msg[128*groups:])
 		st.polyFinish(out)
 	case poly == polyAVX2 && len(msg) >= polyAVX2Min:
 		st := newPolyState(key)
-		var powers [80]uint64
-		polyPowers4(&powers, st.r[0], st.r[1])
+		powers := (*[80]uint64)(ps.powers[:80])
+		polyPowers4(powers, st.r[0], st.r[1])
 		groups := len(msg) / 64
-		var acc [20]uint64
-		poly1305Blocks4AVX2(&acc, &msg[0], groups, &powers)
+		acc := (*[20]uint64)(ps.acc[:20])
+		clear(acc[:])
+		poly1305Blocks4AVX2(acc, &msg[0], groups, powers)
 		st.h = from26(sumLanes(acc[:], 4))
 		st.polyUpdate(msg[64*groups:])
 		st.polyFinish(out)

@@ -95,8 +95,9 @@ func firstKeyStreamFast(s *xsalsa20, ks *[keyStreamMax]byte) int {
 
 // xorKeyStreamFast XORs src into dst from the current block counter, which
 // must be where firstKeyStreamFast left it. dst and src must overlap
-// exactly or not at all.
-func xorKeyStreamFast(s *xsalsa20, dst, src []byte) {
+// exactly or not at all. A tail shorter than a pass is XORed from a pass
+// into ks.
+func xorKeyStreamFast(s *xsalsa20, dst, src []byte, ks *[keyStreamMax]byte) {
 	k := kernel
 	if k == kernelGeneric {
 		xorKeyStreamGeneric(s, dst, src)
@@ -122,7 +123,6 @@ func xorKeyStreamFast(s *xsalsa20, dst, src []byte) {
 		salsa20Block(&b, &s.counter, &s.subKey)
 		subtle.XORBytes(dst[full:], src[full:], b[:tail])
 	default:
-		var ks [keyStreamMax]byte
 		k.run(&ks[0], &zeros[0], 1, &s.subKey, &s.counter)
 		subtle.XORBytes(dst[full:], src[full:], ks[:tail])
 	}

@@ -14,6 +14,6 @@ func firstKeyStreamFast(s *xsalsa20, ks *[keyStreamMax]byte) int {
 	return firstKeyStreamGeneric(s, ks)
 }
 
-func xorKeyStreamFast(s *xsalsa20, dst, src []byte) {
+func xorKeyStreamFast(s *xsalsa20, dst, src []byte, _ *[keyStreamMax]byte) {
 	xorKeyStreamGeneric(s, dst, src)
 }

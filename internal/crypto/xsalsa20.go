@@ -2,6 +2,7 @@ package crypto
 
 import (
 	"crypto/subtle"
+	"sync"
 )
 
 // keyStreamMax is the most keystream a firstKeyStream call produces:
@@ -13,6 +14,23 @@ const keyStreamMax = 1024
 // messages (acks, small control messages) take a path with one block and
 // no kernel pass.
 const shortMax = 32
+
+// scratch is the working memory of sealing or opening a message past
+// shortMax: a kernel pass of keystream and the vector Poly1305's tables.
+// It lives in scratchPool rather than in the frames of sealLong and
+// openLong because those frames sit at the bottom of every connection's
+// reader and writer goroutines: 1 KiB of keystream there (2 KiB more for
+// the Poly1305 tables), on top of the kernel's own 1 KiB frame, grew a
+// reader's stack from 4 to 8 KiB, and a goroutine's stack never shrinks
+// back while it blocks. A pool costs a Get and a Put per chunk (per-P,
+// no allocation once warm) and holds about one scratch per P, however
+// many connections there are.
+type scratch struct {
+	ks   [keyStreamMax]byte
+	poly polyScratch // poly1305_amd64.go; empty where there are no lanes
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 
 // xsalsa20 is XSalsa20 after its HSalsa20 step: a Salsa20/20 stream keyed
 // by the subkey, with the last 8 nonce bytes and a little-endian block
@@ -37,7 +55,9 @@ func (s *xsalsa20) init(nonce *Nonce, key *ChannelKey) {
 //	firstKeyStreamFast(s, ks) int  keystream from block 0 into ks, returning
 //	                               how much (64, 512 or 1024: one block or
 //	                               one kernel pass) and advancing the counter
-//	xorKeyStreamFast(s, dst, src)  XOR from where firstKeyStreamFast stopped
+//	xorKeyStreamFast(s, dst, src, ks)
+//	                               XOR from where firstKeyStreamFast stopped,
+//	                               ks being scratch for a partial pass
 
 // sealTo writes the tag then the ciphertext of plaintext into out, which
 // is TagSize+len(plaintext) long. out[TagSize:] may be plaintext itself;
@@ -51,28 +71,27 @@ func sealTo(out, plaintext []byte, nonce *Nonce, key *ChannelKey) {
 		var b [64]byte
 		firstBlockFast(&s, &b)
 		subtle.XORBytes(ct, plaintext, b[32:])
-		polySum(&tag, ct, (*[32]byte)(b[:32]))
+		polySum(&tag, ct, (*[32]byte)(b[:32]), nil)
 	} else {
-		sealLong(&s, &tag, ct, plaintext)
+		sc := scratchPool.Get().(*scratch)
+		sealLong(&s, &tag, ct, plaintext, sc)
+		scratchPool.Put(sc)
 	}
 	copy(out, tag[:])
 }
 
-// sealLong is the keystream-buffer half of sealTo. Like openLong, it is a
-// function of its own, never inlined, so that sealing a short chunk (every
-// handshake chunk) does not take its 1 KiB frame: on a new goroutine that
-// would grow, so copy, the stack.
-//
-//go:noinline
-func sealLong(s *xsalsa20, tag *[TagSize]byte, ct, plaintext []byte) {
-	var ks [keyStreamMax]byte
-	n := firstKeyStreamFast(s, &ks)
+// sealLong is sealTo past shortMax, its keystream in sc.
+func sealLong(s *xsalsa20, tag *[TagSize]byte, ct, plaintext []byte, sc *scratch) {
+	ks := &sc.ks
+	n := firstKeyStreamFast(s, ks)
+	// The Poly1305 key, kept aside: a tail shorter than a pass reuses ks.
+	polyKey := [32]byte(ks[:32])
 	m := min(len(plaintext), n-32)
 	subtle.XORBytes(ct[:m], plaintext[:m], ks[32:32+m])
 	if len(plaintext) > m {
-		xorKeyStreamFast(s, ct[m:], plaintext[m:])
+		xorKeyStreamFast(s, ct[m:], plaintext[m:], ks)
 	}
-	polySum(tag, ct, (*[32]byte)(ks[:32]))
+	polySum(tag, ct, &polyKey, &sc.poly)
 }
 
 // openTo checks the tag of sealed (tag ‖ ciphertext, at least TagSize
@@ -87,7 +106,7 @@ func openTo(dst, sealed []byte, nonce *Nonce, key *ChannelKey, inPlace bool) ([]
 	if len(ct) <= shortMax {
 		var b [64]byte
 		firstBlockFast(&s, &b)
-		polySum(&tag, ct, (*[32]byte)(b[:32]))
+		polySum(&tag, ct, (*[32]byte)(b[:32]), nil)
 		if subtle.ConstantTimeCompare(tag[:], sealed[:TagSize]) != 1 {
 			return nil, false
 		}
@@ -95,18 +114,19 @@ func openTo(dst, sealed []byte, nonce *Nonce, key *ChannelKey, inPlace bool) ([]
 		subtle.XORBytes(out, ct, b[32:])
 		return ret, true
 	}
-	return openLong(&s, dst, sealed, inPlace)
+	sc := scratchPool.Get().(*scratch)
+	ret, ok := openLong(&s, dst, sealed, inPlace, sc)
+	scratchPool.Put(sc)
+	return ret, ok
 }
 
-// openLong is openTo past shortMax (see sealLong for why it stands alone).
-//
-//go:noinline
-func openLong(s *xsalsa20, dst, sealed []byte, inPlace bool) ([]byte, bool) {
+// openLong is openTo past shortMax, its keystream in sc.
+func openLong(s *xsalsa20, dst, sealed []byte, inPlace bool, sc *scratch) ([]byte, bool) {
 	ct := sealed[TagSize:]
 	var tag [TagSize]byte
-	var ks [keyStreamMax]byte
-	n := firstKeyStreamFast(s, &ks)
-	polySum(&tag, ct, (*[32]byte)(ks[:32]))
+	ks := &sc.ks
+	n := firstKeyStreamFast(s, ks)
+	polySum(&tag, ct, (*[32]byte)(ks[:32]), &sc.poly)
 	if subtle.ConstantTimeCompare(tag[:], sealed[:TagSize]) != 1 {
 		return nil, false
 	}
@@ -114,7 +134,7 @@ func openLong(s *xsalsa20, dst, sealed []byte, inPlace bool) ([]byte, bool) {
 	m := min(len(ct), n-32)
 	subtle.XORBytes(out[:m], ct[:m], ks[32:32+m])
 	if len(ct) > m {
-		xorKeyStreamFast(s, out[m:], ct[m:])
+		xorKeyStreamFast(s, out[m:], ct[m:], ks)
 	}
 	return ret, true
 }
