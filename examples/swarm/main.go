@@ -287,7 +287,11 @@ type node struct {
 	// bootstrap is the previous node's point, the one it knows at
 	// start; invalid for node 0.
 	bootstrap netip.AddrPort
-	dialer    p2ppool.Dialer // its host with -net mem; nil on tcp
+	// neighbours are its neighbours in the bootstrap chain (chain): the
+	// node before it and the node after it, trusted, and dialled again
+	// by the discovery loop whenever their link is lost.
+	neighbours []netip.AddrPort
+	dialer     p2ppool.Dialer // its host with -net mem; nil on tcp
 	target    int
 	start     time.Time
 
@@ -407,7 +411,8 @@ func newSwarm(ctx context.Context, o *options) (*swarm, error) {
 		// connection for each newcomer (with -rate 0 all are quiet, and
 		// the oldest, the chain's links, go first), and at 2,000 nodes
 		// the swarm ended as 12 islands, each meeting its targets.
-		cfg.Network.TrustedPoints = n.chain(s.nodes)
+		n.neighbours = n.chain(s.nodes)
+		cfg.Network.TrustedPoints = n.neighbours
 		pool, err := p2ppool.NewBasic(messages(), cfg)
 		if err != nil {
 			cleanup()
@@ -631,19 +636,22 @@ func (n *node) discover(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		// A lost link of the chain (a swap gave it up: octez's swap
+		// spares no connection) is dialled again first, from both of its
+		// ends, whatever the node's count: the chain's links are what
+		// keep the swarm one graph rather than islands that each meet
+		// their targets. Both ends, because a node at MaxConnections
+		// cannot dial, while its neighbour's dial gets in (a full pool
+		// evicts an untrusted connection for it).
+		lost := n.redialChain(ctx)
 		before := n.pool.Conns().Len()
 		switch {
 		case before < n.target:
 			n.pool.BroadcastBootstrap()
 			n.dialSome(ctx)
 			backoff = nextBackoff(backoff, n.pool.Conns().Len() > before)
-		case n.bootstrapLost():
-			// At its target, but the link to its bootstrap peer was lost
-			// (a swap gave it up): the links of the chain are what keeps
-			// the swarm one graph rather than islands that each meet
-			// their targets.
-			n.dial(ctx, n.bootstrap)
-			backoff = nextBackoff(backoff, !n.bootstrapLost())
+		case lost > 0:
+			backoff = nextBackoff(backoff, n.chainLost() < lost)
 		default:
 			backoff = 0
 		}
@@ -703,14 +711,29 @@ func (n *node) dial(ctx context.Context, pt netip.AddrPort) {
 	}
 }
 
-// bootstrapLost reports whether the node has a bootstrap peer and is not
-// connected to it (nor connecting).
-func (n *node) bootstrapLost() bool {
-	if !n.bootstrap.IsValid() {
-		return false
+// chainLost counts the node's neighbours in the chain it is not
+// connected to (nor connecting to).
+func (n *node) chainLost() int {
+	lost := 0
+	for _, pt := range n.neighbours {
+		if info, ok := n.pool.Points().Info(pt); !ok || info.State == p2ppool.PointDisconnected {
+			lost++
+		}
 	}
-	info, ok := n.pool.Points().Info(n.bootstrap)
-	return !ok || info.State == p2ppool.PointDisconnected
+	return lost
+}
+
+// redialChain dials the node's neighbours in the chain it has lost and
+// returns how many it had lost.
+func (n *node) redialChain(ctx context.Context) int {
+	lost := 0
+	for _, pt := range n.neighbours {
+		if info, ok := n.pool.Points().Info(pt); !ok || info.State == p2ppool.PointDisconnected {
+			lost++
+			n.dial(ctx, pt)
+		}
+	}
+	return lost
 }
 
 // gossip sends "hello from node i #n" to every connection, rate times a
