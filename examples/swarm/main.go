@@ -292,8 +292,8 @@ type node struct {
 	// by the discovery loop whenever their link is lost.
 	neighbours []netip.AddrPort
 	dialer     p2ppool.Dialer // its host with -net mem; nil on tcp
-	target    int
-	start     time.Time
+	target     int
+	start      time.Time
 
 	// Application-level counters: Text messages read, and queued for
 	// sending (one per connection a WriteAll reached).
