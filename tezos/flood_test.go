@@ -106,8 +106,10 @@ func TestFitnessFloodIsBudgeted(t *testing.T) {
 	}()
 
 	var senders sync.WaitGroup
+	var socks []*socket.Conn
 	for range peers {
 		sc := rawPeer(t, ctx, nw.NewHost(), ln.Addr().String())
+		socks = append(socks, sc)
 		senders.Go(func() {
 			for range each {
 				// Sealed a piece at a time, so that a sender holds a
@@ -120,8 +122,14 @@ func TestFitnessFloodIsBudgeted(t *testing.T) {
 			}
 		})
 	}
-	senders.Wait()
+	// The application stops when it has read everything or when ctx
+	// ends; then no sender may stay blocked on a peer that no longer
+	// reads (under -race on a loaded machine ctx can end first).
 	<-reading
+	for _, sc := range socks {
+		sc.Close()
+	}
+	senders.Wait()
 	close(stopSampling)
 	<-sampled
 	t.Logf("%d Block_headers of %d bytes (%d fitness elements) read; peak heap in use %.0f MiB; stats %v",
