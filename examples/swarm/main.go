@@ -780,8 +780,10 @@ type nodeStat struct {
 type swarmState struct {
 	nodes []nodeStat
 	// edges is the number of distinct connected pairs; components the
-	// number of connected components of the graph they form.
+	// number of connected components of the graph they form, and sizes
+	// their sizes, largest first.
 	edges, components int
+	sizes             []int
 	// proc is the process when the swarm ended, before shutdown; zero
 	// in the live view's snapshots.
 	proc procStat
@@ -841,7 +843,8 @@ func (s *swarm) snapshot() swarmState {
 		}
 	}
 	s.updateCounters(snap)
-	snap.edges, snap.components = s.graph(snap)
+	snap.edges, snap.sizes = s.graph(snap)
+	snap.components = len(snap.sizes)
 	return snap
 }
 
@@ -854,9 +857,10 @@ func (s *swarm) updateCounters(snap swarmState) {
 	}
 }
 
-// graph counts the distinct connections and the connected components of
-// the graph of nodes linked by connections, over peer ids.
-func (s *swarm) graph(snap swarmState) (edges, components int) {
+// graph counts the distinct connections and returns the sizes of the
+// connected components of the graph of nodes linked by connections, over
+// peer ids, largest first.
+func (s *swarm) graph(snap swarmState) (edges int, sizes []int) {
 	uf := newUnionFind(len(snap.nodes))
 	seen := make(map[[2]int]bool)
 	for i, st := range snap.nodes {
@@ -873,7 +877,15 @@ func (s *swarm) graph(snap swarmState) (edges, components int) {
 			uf.union(i, j)
 		}
 	}
-	return edges, uf.sets
+	count := make(map[int]int, uf.sets)
+	for i := range snap.nodes {
+		count[uf.find(i)]++
+	}
+	for _, n := range count {
+		sizes = append(sizes, n)
+	}
+	slices.SortFunc(sizes, func(a, b int) int { return b - a })
+	return edges, sizes
 }
 
 // summary prints the outcome and reports whether the swarm connected:
@@ -935,9 +947,27 @@ func (s *swarm) summary(w io.Writer, snap swarmState, elapsed time.Duration, int
 	case isolated > 0:
 		fmt.Fprintf(w, "  graph:       NOT connected: %d node(s) without a connection\n", isolated)
 	default:
-		fmt.Fprintf(w, "  graph:       NOT connected: %d components\n", snap.components)
+		fmt.Fprintf(w, "  graph:       NOT connected: %d components %s\n", snap.components, sizesLine(snap.sizes))
 	}
 	return ok
+}
+
+// sizesLine lists the components' sizes, at most five, largest first:
+// "(29994, 6 nodes)".
+func sizesLine(sizes []int) string {
+	var b strings.Builder
+	b.WriteString("(")
+	for i, n := range sizes[:min(len(sizes), 5)] {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(strconv.Itoa(n))
+	}
+	if len(sizes) > 5 {
+		fmt.Fprintf(&b, ", … %d more", len(sizes)-5)
+	}
+	b.WriteString(" nodes)")
+	return b.String()
 }
 
 // endedLine lists the ended connections by reason, most first: "12

@@ -123,7 +123,8 @@ func fakeSnapshot(t *testing.T, s *swarm, n int, edges [][2]int) swarmState {
 		a.Connections++
 		b.Connections++
 	}
-	snap.edges, snap.components = s.graph(snap)
+	snap.edges, snap.sizes = s.graph(snap)
+	snap.components = len(snap.sizes)
 	return snap
 }
 
@@ -140,7 +141,7 @@ func TestSwarmConnectivityVerdict(t *testing.T) {
 		says       string
 	}{
 		{"path", [][2]int{{0, 1}, {1, 2}, {3, 2}}, 1, true, "graph:       connected"},
-		{"two pairs", [][2]int{{0, 1}, {2, 3}}, 2, false, "NOT connected: 2 components"},
+		{"two pairs", [][2]int{{0, 1}, {2, 3}}, 2, false, "NOT connected: 2 components (2, 2 nodes)"},
 		{"isolated node", [][2]int{{0, 1}, {1, 2}}, 2, false, "1 node(s) without a connection"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
