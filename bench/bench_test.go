@@ -134,20 +134,26 @@ func libp2pStream(b *testing.B) (network.Stream, *bufio.Reader) {
 	h1, h2 := hostPair(b)
 	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
 	defer cancel()
+	return openBlobStream(ctx, b, h1, h2)
+}
 
+// openBlobStream connects from to to (whose addresses from knows) and
+// opens a stream of blobProto, both ends ready: the writing stream and a
+// 64 KiB bufio.Reader on the reading one, reset when the benchmark ends.
+func openBlobStream(ctx context.Context, b *testing.B, from, to host.Host) (network.Stream, *bufio.Reader) {
 	streams := make(chan network.Stream, 1)
-	h2.SetStreamHandler(blobProto, func(s network.Stream) { streams <- s })
-	if err := h1.Connect(ctx, peer.AddrInfo{ID: h2.ID()}); err != nil {
+	to.SetStreamHandler(blobProto, func(s network.Stream) { streams <- s })
+	if err := from.Connect(ctx, peer.AddrInfo{ID: to.ID()}); err != nil {
 		b.Fatalf("connect: %v", err)
 	}
-	s, err := h1.NewStream(ctx, h2.ID(), blobProto)
+	s, err := from.NewStream(ctx, to.ID(), blobProto)
 	if err != nil {
 		b.Fatalf("new stream: %v", err)
 	}
 	b.Cleanup(func() { s.Reset() })
 	// The protocol header goes out with the first write (lazy
-	// multistream-select), and only then does h2 call its handler: write
-	// one empty message to get the stream to the other side.
+	// multistream-select), and only then does the other side call its
+	// handler: write one empty message to get the stream there.
 	var hdr [4]byte
 	if _, err := s.Write(hdr[:]); err != nil {
 		b.Fatal(err)

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
-	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
 
 	"github.com/p2ppool/p2ppool"
@@ -295,34 +294,7 @@ func eagerLibp2p(b *testing.B, msgs int) eagerResult {
 	for i := range eagerConns {
 		h := newHost(b)
 		sender.Peerstore().AddAddrs(h.ID(), h.Addrs(), peerstore.PermanentAddrTTL)
-		streams := make(chan network.Stream, 1)
-		h.SetStreamHandler(blobProto, func(s network.Stream) { streams <- s })
-		if err := sender.Connect(ctx, peer.AddrInfo{ID: h.ID()}); err != nil {
-			b.Fatalf("connect %d: %v", i, err)
-		}
-		s, err := sender.NewStream(ctx, h.ID(), blobProto)
-		if err != nil {
-			b.Fatalf("new stream %d: %v", i, err)
-		}
-		b.Cleanup(func() { s.Reset() })
-		// As in libp2pStream: an empty message takes the lazy protocol
-		// header to the other side, which then calls the handler.
-		var hdr [4]byte
-		if _, err := s.Write(hdr[:]); err != nil {
-			b.Fatal(err)
-		}
-		var rcv network.Stream
-		select {
-		case rcv = <-streams:
-		case <-ctx.Done():
-			b.Fatalf("stream %d: handler not called", i)
-		}
-		b.Cleanup(func() { rcv.Reset() })
-		rs[i] = bufio.NewReaderSize(rcv, bufSize)
-		if err := readFrames(rs[i], nil, 1); err != nil {
-			b.Fatal(err)
-		}
-		ws[i] = s
+		ws[i], rs[i] = openBlobStream(ctx, b, sender, h)
 	}
 	payload := pattern(eagerSize)
 	return eagerRun(b, msgs, func(i int) error {
