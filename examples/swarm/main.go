@@ -293,6 +293,7 @@ type node struct {
 	neighbours []netip.AddrPort
 	dialer     p2ppool.Dialer // its host with -net mem; nil on tcp
 	target     int
+	max        int // its MaxConnections
 	start      time.Time
 
 	// Application-level counters: Text messages read, and queued for
@@ -354,7 +355,7 @@ func newSwarm(ctx context.Context, o *options) (*swarm, error) {
 			return nil, err
 		}
 		ap := ln.Addr().(*net.TCPAddr).AddrPort()
-		n := &node{idx: i, ln: ln, point: ap, dialer: dialer, target: o.target, live: make(map[*swarmConn]struct{}), onReached: s.nodeReached}
+		n := &node{idx: i, ln: ln, point: ap, dialer: dialer, target: o.target, max: 2*o.target + 2, live: make(map[*swarmConn]struct{}), onReached: s.nodeReached}
 		if i > 0 {
 			n.bootstrap = s.nodes[i-1].point
 		}
@@ -379,7 +380,7 @@ func newSwarm(ctx context.Context, o *options) (*swarm, error) {
 			Limits: p2ppool.Limits{
 				MinConnections:      o.target,
 				ExpectedConnections: o.target + 2,
-				MaxConnections:      2*o.target + 2,
+				MaxConnections:      n.max,
 				MaxUploadSpeed:      o.cap, // wire bytes, shared by the node's connections
 			},
 			Admission: p2ppool.AdmissionConfig{MaxIncomingConnections: max(20, o.nodes)},
@@ -443,18 +444,25 @@ func (n *node) chain(nodes []*node) []netip.AddrPort {
 func (s *swarm) start() {
 	s.started = time.Now()
 	s.loopCtx, s.stop = context.WithCancel(context.Background())
-	for i, n := range s.nodes {
+	s.serve()
+	for _, n := range s.nodes {
 		n.start = s.started
-		s.servers.Go(func() {
-			if err := n.pool.Serve(n.ln); !errors.Is(err, p2ppool.ErrPoolClosed) {
-				s.serveErr[i] = err
-			}
-		})
 		n.reader.Go(n.read)
 		s.loops.Go(func() { n.discover(s.loopCtx) })
 		if s.opts.rate > 0 {
 			s.loops.Go(func() { n.gossip(s.loopCtx, s.opts.rate) })
 		}
+	}
+}
+
+// serve starts every node's listener.
+func (s *swarm) serve() {
+	for i, n := range s.nodes {
+		s.servers.Go(func() {
+			if err := n.pool.Serve(n.ln); !errors.Is(err, p2ppool.ErrPoolClosed) {
+				s.serveErr[i] = err
+			}
+		})
 	}
 }
 
@@ -725,15 +733,43 @@ func (n *node) chainLost() int {
 
 // redialChain dials the node's neighbours in the chain it has lost and
 // returns how many it had lost.
+//
+// A node at MaxConnections first ends one connection that is not a
+// chain link: else it could not dial (too many connections), and
+// neither could its neighbour get in if it is full too, because a small
+// pool protects every incoming connection from eviction (one per
+// subnet, inbound.go), so two full neighbours would stay apart until a
+// swap or maintenance happened to free a slot at both.
 func (n *node) redialChain(ctx context.Context) int {
 	lost := 0
 	for _, pt := range n.neighbours {
 		if info, ok := n.pool.Points().Info(pt); !ok || info.State == p2ppool.PointDisconnected {
 			lost++
+			if n.pool.Conns().Len() >= n.max {
+				n.dropNonChain(ctx)
+			}
 			n.dial(ctx, pt)
 		}
 	}
 	return lost
+}
+
+// dropNonChain ends the node's youngest connection that is not a link
+// of the chain (the one it has invested least in), if any.
+func (n *node) dropNonChain(ctx context.Context) {
+	var youngest *swarmConn
+	for _, c := range n.pool.Conns().All() {
+		info := c.Info()
+		if slices.Contains(n.neighbours, info.Point) {
+			continue
+		}
+		if youngest == nil || info.Established.After(youngest.Info().Established) {
+			youngest = c
+		}
+	}
+	if youngest != nil {
+		_ = youngest.Disconnect(ctx, true) // ended either way
+	}
 }
 
 // gossip sends "hello from node i #n" to every connection, rate times a

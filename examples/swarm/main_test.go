@@ -336,7 +336,10 @@ func TestChainLinksKept(t *testing.T) {
 		}
 		s.start()
 		<-s.allAtTarget
-		for !s.converged() {
+		// The clock is the bubble's: a swarm that never joins up would
+		// loop here for ever (it did, before redialChain made room).
+		for deadline := time.Now().Add(10 * time.Minute); !s.converged(); {
+			require.True(t, time.Now().Before(deadline), "the swarm converges")
 			time.Sleep(convergeCheck)
 		}
 		// A node with more than its target, linked to its bootstrap peer,
@@ -344,13 +347,21 @@ func TestChainLinksKept(t *testing.T) {
 		// the link back.
 		var n *node
 		var link *swarmConn
-		for _, m := range s.nodes[1:] {
-			if m.pool.Conns().Len() <= m.target {
-				continue
+		// Converged means at target and one graph, not every chain link
+		// up: a link may be between a swap and its redial, so the search
+		// may have to wait for the swarm to move on.
+		for try := 0; link == nil && try < 100; try++ {
+			if try > 0 {
+				time.Sleep(convergeCheck)
 			}
-			for _, c := range m.pool.Conns().All() {
-				if s.byPeer[c.Peer()] == m.idx-1 {
-					n, link = m, c
+			for _, m := range s.nodes[1:] {
+				if m.pool.Conns().Len() <= m.target || m.chainLost() > 0 {
+					continue
+				}
+				for _, c := range m.pool.Conns().All() {
+					if s.byPeer[c.Peer()] == m.idx-1 {
+						n, link = m, c
+					}
 				}
 			}
 		}
@@ -362,5 +373,67 @@ func TestChainLinksKept(t *testing.T) {
 		time.Sleep(discoverMin + discoverJitter + discoverMaxBackoff + dialTimeout)
 		assert.Zero(t, n.chainLost(), "node %d and its bootstrap peer dialled each other again", n.idx)
 		assert.True(t, s.converged())
+	})
+}
+
+// Two neighbours in the chain, both at MaxConnections once their link is
+// lost, get it back: each makes room by ending a connection that is not
+// a chain link. Without that neither could dial (too many connections)
+// nor get in (a small pool protects all its incoming connections from
+// eviction), and they stayed apart (seen in CI: TestChainLinksKept).
+func TestChainLinkRedialWhenBothFull(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		opts, code := parseFlags([]string{"-net", "mem", "-n", "10", "-target", "1"}, io.Discard)
+		require.NotNil(t, opts, code)
+		s, err := newSwarm(t.Context(), opts)
+		require.NoError(t, err)
+		defer func() { require.NoError(t, s.shutdown()) }()
+		// The listeners, not the discovery loops: the test makes the
+		// links itself (the pools' own maintenance may add some).
+		s.serve()
+		a, b := s.nodes[4], s.nodes[5] // neighbours in the chain
+		require.Equal(t, 4, a.max)
+		unlink := func() {
+			for _, c := range a.pool.Conns().All() {
+				if s.byPeer[c.Peer()] == b.idx {
+					require.NoError(t, c.Disconnect(t.Context(), true))
+				}
+			}
+		}
+		// Each fills up with nodes that are neither of them (8 others
+		// at max 4: room for both). Dials fail while the slots are
+		// held by handshakes under way, which need the clock to move.
+		full := func() bool {
+			unlink()
+			return a.pool.Conns().Len() == a.max && b.pool.Conns().Len() == b.max
+		}
+		for k := 0; k < 1000 && !full(); k++ {
+			n := []*node{a, b}[k%2]
+			m := s.nodes[(k/2)%len(s.nodes)]
+			if m != a && m != b && n.pool.Conns().Len() < n.max {
+				_, _ = n.pool.Connect(t.Context(), m.point) // the count says
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		synctest.Wait()
+		require.Equal(t, a.max, a.pool.Conns().Len(), "node %d is full", a.idx)
+		require.Equal(t, b.max, b.pool.Conns().Len(), "node %d is full", b.idx)
+		linked := func() bool {
+			info, ok := a.pool.Points().Info(b.point)
+			return ok && info.State == p2ppool.PointRunning
+		}
+		require.False(t, linked())
+
+		// A few rounds of the discovery loop: in one, a node that lost
+		// its other chain link too may fill the slot it made with that
+		// link, and its neighbour finds it full again.
+		for range 4 {
+			a.redialChain(t.Context())
+			b.redialChain(t.Context())
+			synctest.Wait()
+		}
+		assert.True(t, linked(), "node %d is linked to node %d again", a.idx, b.idx)
+		assert.LessOrEqual(t, a.pool.Conns().Len(), a.max)
+		assert.LessOrEqual(t, b.pool.Conns().Len(), b.max)
 	})
 }
