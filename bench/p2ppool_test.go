@@ -104,7 +104,10 @@ func BenchmarkP2ppool(b *testing.B) {
 	b.Run("DeepQueue", func(b *testing.B) {
 		benchP2ppoolThroughput(b, readMsgs, func(c *p2ppool.Config) { c.Limits.IncomingAppMessageQueueSize = 1024 })
 	})
-	b.Run("Connect", benchP2ppoolConnect)
+	b.Run("Connect", func(b *testing.B) { benchP2ppoolConnect(b, 2) })
+	// ConnectSerial: one client, so every iteration also waits for the
+	// server's teardown of the connection before.
+	b.Run("ConnectSerial", func(b *testing.B) { benchP2ppoolConnect(b, 1) })
 }
 
 // benchP2ppoolThroughput: one p2ppool connection, opened once (outside the
@@ -196,14 +199,23 @@ func readMsgBatches(ctx context.Context, c *benchConn, size, n int) error {
 // versions, the channel-key agreement, encrypted metadata both ways, acks
 // both ways; Connect returns when the connection runs), then a 1-byte
 // message round trip (the server's Conns().OnNew hook echoes it), then
-// Disconnect. p2ppool allows one connection per peer, so before the next
-// iteration the benchmark also waits until the server side has seen the
-// disconnection (its Connection.Done is closed); otherwise the server
-// would nack the next handshake as already connected. libp2p, which allows
-// several connections per peer, has no such wait.
-func benchP2ppoolConnect(b *testing.B) {
-	ended := make(chan struct{}, 1)
+// Disconnect, which returns without waiting (as libp2p's ClosePeer).
+//
+// p2ppool allows one connection per peer (octez's rule): a client that
+// dials again before the server has seen its last connection end is
+// nacked as already connected. So clients take turns (nclients of them,
+// each with its own identity), and before a client dials again the
+// benchmark waits until the server has seen that client's previous
+// connection end (its Connection.Done is closed). With two clients the
+// server's teardown of one connection overlaps the next client's connect,
+// as in libp2p's benchmark, which allows several connections per peer and
+// never waits for the server (Connect); with one (ConnectSerial) the
+// server's teardown is inside every iteration.
+func benchP2ppoolConnect(b *testing.B, nclients int) {
+	ended := make([]chan struct{}, nclients)
+	byPeer := make(map[p2ppool.PeerID]int, nclients)
 	_, addr := newPool(b, func(c *benchConn) {
+		k := byPeer[c.Peer()] // written before the first dial
 		go func() {
 			ctx := context.Background()
 			if m, err := c.Read(ctx); err == nil {
@@ -212,30 +224,48 @@ func benchP2ppoolConnect(b *testing.B) {
 			// Done, not a failing Read: Read fails as soon as the
 			// connection ends, a little before the pool's tables drop it.
 			<-c.Done()
-			ended <- struct{}{}
+			ended[k] <- struct{}{}
 		}()
 	})
-	client, _ := newPool(b, nil, unlimitedDials)
+	clients := make([]*benchPool, nclients)
+	for k := range clients {
+		clients[k], _ = newPool(b, nil, unlimitedDials)
+		byPeer[clients[k].Config().Identity.PeerID] = k
+		ended[k] = make(chan struct{}, 1)
+	}
 	ctx := context.Background()
-
+	busy := make([]bool, nclients)
 	// One timer for the whole run, so that the wait allocates nothing.
 	timeout := time.NewTimer(setupTimeout)
 	defer timeout.Stop()
+	wait := func(i, k int) {
+		if !busy[k] {
+			return
+		}
+		timeout.Reset(setupTimeout)
+		select {
+		case <-ended[k]:
+			busy[k] = false
+		case <-timeout.C:
+			b.Fatalf("iteration %d: the server did not see client %d's last connection end", i, k)
+		}
+	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	cpu0 := cpuTime()
 	for i := 0; i < b.N; i++ {
-		if err := p2ppoolRoundTrip(ctx, client, addr, byte(i)); err != nil {
+		k := i % nclients
+		wait(i, k)
+		if err := p2ppoolRoundTrip(ctx, clients[k], addr, byte(i)); err != nil {
 			b.Fatalf("iteration %d: %v", i, err)
 		}
-		timeout.Reset(setupTimeout)
-		select {
-		case <-ended:
-		case <-timeout.C:
-			b.Fatalf("iteration %d: the server did not see the disconnection", i)
-		}
+		busy[k] = true
 	}
 	reportCPU(b, cpu0)
+	b.StopTimer()
+	for k := range clients {
+		wait(b.N, k)
+	}
 }
 
 // unlimitedDials turns off the client's dial rate limit (DialConfig.Rate,
