@@ -121,7 +121,7 @@ func TestAppQueueBytes(t *testing.T) {
 	}
 	t.Run("per connection", func(t *testing.T) {
 		b := newInBudget(1 << 30)
-		q := newAppQueue[int](10, 100, b)
+		q := newAppQueue[int](10, 100, b, nil)
 		require.NoError(t, q.reserve(ctx, 150), "larger than the bound, into an empty queue")
 		require.NoError(t, q.push(ctx, 1, 150))
 		wait := blocked(t, q, 1)
@@ -144,13 +144,13 @@ func TestAppQueueBytes(t *testing.T) {
 	})
 	t.Run("across connections", func(t *testing.T) {
 		b := newInBudget(200 << 10)
-		q1 := newAppQueue[int](10, 1<<20, b)
-		q2 := newAppQueue[int](10, 1<<20, b)
+		q1 := newAppQueue[int](10, 1<<20, b, nil)
+		q2 := newAppQueue[int](10, 1<<20, b, nil)
 		require.NoError(t, q1.reserve(ctx, 150<<10))
 		require.NoError(t, q1.push(ctx, 1, 150<<10))
 		assert.Equal(t, int64(150-64)<<10, b.held.Load(), "the first 64 KiB are the connection's own")
 		wait := blocked(t, q2, 180<<10) // 86 + 116 KiB > 200 KiB
-		q3 := newAppQueue[int](100, 1<<20, b)
+		q3 := newAppQueue[int](100, 1<<20, b, nil)
 		for i := range 64 {
 			require.NoError(t, q3.push(ctx, i, 1<<10), "a connection's first 64 KiB never wait for the pool")
 		}
@@ -176,7 +176,7 @@ func TestAppQueueBytes(t *testing.T) {
 func TestAppQueueTwoStages(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
-		q := newAppQueue[int](2, 1000, newInBudget(1<<30))
+		q := newAppQueue[int](2, 1000, newInBudget(1<<30), nil)
 		// 10n + 120(n-2) <= 1000: nine messages of 10 bytes fit.
 		for i := range 9 {
 			require.NoError(t, q.push(ctx, i, 10), "message %d", i)
@@ -211,21 +211,26 @@ func TestAppQueueTwoStages(t *testing.T) {
 }
 
 // TestAppQueueReleasesBurstStorage: a queue that a burst of small
-// messages filled far past its first stage gives the ring's storage back
-// once drained, so that a peer that floods a connection nobody reads
-// leaves no memory behind outside the byte bound once it is read.
+// messages filled far past its first stage gives its blocks back to the
+// pool's as it drains, so that a peer that floods a connection nobody
+// reads leaves no memory in that queue once it is read, and the next
+// burst, on any connection, reuses the blocks.
 func TestAppQueueReleasesBurstStorage(t *testing.T) {
 	ctx := context.Background()
-	q := newAppQueue[int](10, 1<<20, newInBudget(1<<30))
+	var blocks blockPool[appItem[int]]
+	q := newAppQueue(10, 1<<20, newInBudget(1<<30), &blocks)
 	for i := range 5000 {
 		require.NoError(t, q.push(ctx, i, 6))
 	}
-	assert.GreaterOrEqual(t, len(q.items.buf), 5000)
+	assert.Len(t, q.items.blocks, (5000+fifoBlock-1)/fifoBlock)
 	var got []int
 	for n := 0; n < 5000; n += len(got) {
 		var err error
 		got, err = q.popAll(ctx, got[:0])
 		require.NoError(t, err)
+		require.Equal(t, n, got[0], "in order")
 	}
-	assert.Zero(t, len(q.items.buf))
+	assert.Empty(t, q.items.blocks)
+	b := blocks.get()
+	assert.Equal(t, [fifoBlock]appItem[int]{}, *b, "a block back in the pool holds no message")
 }

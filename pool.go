@@ -31,8 +31,10 @@ type Pool[Msg, PeerMeta, ConnMeta any] struct {
 	// ready lists the connections with application messages queued, for
 	// Read; it has its own lock, taken after a queue's (locks.go).
 	ready readyList[*Connection[Msg, ConnMeta]]
-	// stages lends the readers their staging slices (Connection.deliver).
+	// stages lends the readers their staging slices (Connection.deliver),
+	// blocks the connections' queues their storage.
 	stages stagePool[Msg]
+	blocks blockPool[appItem[Msg]]
 
 	newConn *connHooks[Msg, ConnMeta]
 }
@@ -105,7 +107,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) attach(c *conn, inMsgs, inBytes int) inb
 		localMeta:  metaAs[ConnMeta](c.info.LocalMeta, "ConnMetaConfig.Local"),
 		remoteMeta: metaAs[ConnMeta](c.info.RemoteMeta, "ConnMetaConfig.Decode"),
 		codec:      p.codec,
-		queue:      newAppQueue[Msg](inMsgs, inBytes, p.inBudget),
+		queue:      newAppQueue(inMsgs, inBytes, p.inBudget, &p.blocks),
 		ready:      &p.ready,
 		stages:     &p.stages,
 	}

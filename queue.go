@@ -40,7 +40,7 @@ type appQueue[Msg any] struct {
 
 	mu sync.Mutex
 	// Guarded by mu.
-	items ring[appItem[Msg]]
+	items fifo[appItem[Msg]]
 	// bytes counts the queued messages and the reserved one; free the
 	// part of them held outside the pool's budget (at most
 	// freeAllowance); reserved is the reservation not yet pushed or
@@ -146,15 +146,15 @@ func (b *inBudget) release(n int64) {
 	}
 }
 
-func newAppQueue[Msg any](size, maxBytes int, budget *inBudget) *appQueue[Msg] {
+func newAppQueue[Msg any](size, maxBytes int, budget *inBudget, blocks *blockPool[appItem[Msg]]) *appQueue[Msg] {
 	return &appQueue[Msg]{
 		budget:   budget,
 		maxBytes: maxBytes,
 		appCap:   size,
 		// Past the first size messages each costs at least
-		// queuedOverhead of maxBytes: the ring's bound follows (its
-		// storage grows only as messages arrive).
-		items:    newRing[appItem[Msg]](size + maxBytes/queuedOverhead + 1),
+		// queuedOverhead of maxBytes: the fifo's bound follows (its
+		// blocks are taken only as messages arrive).
+		items:    newFIFO(size+maxBytes/queuedOverhead+1, blocks),
 		readSig:  make(chan struct{}, 1),
 		spaceSig: make(chan struct{}, 1),
 		closed:   make(chan struct{}),
@@ -358,9 +358,6 @@ func (q *appQueue[Msg]) tryPop() (m Msg, ok, more bool) {
 		q.free -= it.size - int(it.pooled)
 	}
 	more = q.items.len() > 0
-	if !more {
-		q.items.release()
-	}
 	spaceWaiters, readWaiters := q.spaceWaiters > 0 && q.roomToWakeLocked(), more && q.readWaiters > 0
 	q.mu.Unlock()
 	q.budget.release(it.pooled)
@@ -394,7 +391,6 @@ func (q *appQueue[Msg]) tryPopAll(dst []Msg) ([]Msg, bool) {
 		pooled += it.pooled
 		dst = append(dst, it.m)
 	}
-	q.items.release()
 	spaceWaiters := q.spaceWaiters > 0 && q.roomToWakeLocked()
 	q.mu.Unlock()
 	q.budget.release(pooled)
