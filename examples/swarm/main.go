@@ -442,11 +442,9 @@ func (n *node) chain(nodes []*node) []netip.AddrPort {
 
 // start serves every listener and starts the discovery and gossip loops.
 func (s *swarm) start() {
-	s.started = time.Now()
 	s.loopCtx, s.stop = context.WithCancel(context.Background())
 	s.serve()
 	for _, n := range s.nodes {
-		n.start = s.started
 		n.reader.Go(n.read)
 		s.loops.Go(func() { n.discover(s.loopCtx) })
 		if s.opts.rate > 0 {
@@ -455,8 +453,14 @@ func (s *swarm) start() {
 	}
 }
 
-// serve starts every node's listener.
+// serve starts the clock and every node's listener. Every node's start
+// is set first: a node's connections, which its listener may take as
+// soon as the next node's loops run, are timed from it.
 func (s *swarm) serve() {
+	s.started = time.Now()
+	for _, n := range s.nodes {
+		n.start = s.started
+	}
 	for i, n := range s.nodes {
 		s.servers.Go(func() {
 			if err := n.pool.Serve(n.ln); !errors.Is(err, p2ppool.ErrPoolClosed) {
