@@ -22,11 +22,11 @@ import (
 // connect is Pool.Connect: a point the application gives, dialled once
 // the dial limiter has a slot for it (Connect waits for one within ctx).
 func (p *core) connect(ctx context.Context, point netip.AddrPort) (*conn, error) {
-	untrack, err := p.enter()
+	reg, err := p.enter()
 	if err != nil {
 		return nil, err
 	}
-	defer p.life.leave(untrack)
+	defer p.life.leave(reg)
 	point = wire.NormalizePoint(point)
 	if err := p.dial.take(ctx, point, true); err != nil {
 		return nil, err
@@ -63,12 +63,12 @@ func (p *core) attempt(ctx context.Context, point netip.AddrPort) (*conn, error)
 
 // accept is Pool.Accept.
 func (p *core) accept(ctx context.Context, nc net.Conn) (*conn, error) {
-	untrack, err := p.enter()
+	reg, err := p.enter()
 	if err != nil {
 		nc.Close()
 		return nil, err
 	}
-	defer p.life.leave(untrack)
+	defer p.life.leave(reg)
 	socketPoint, _ := addrPortOf(nc.RemoteAddr())
 	addr := socketPoint.Addr()
 	hctx, evict := context.WithCancelCause(ctx)
@@ -314,7 +314,7 @@ func (p *core) startConnection(sc *socket.Conn, info ConnInfo[any], h *pendingHa
 			wc.SetWriteStallTimeout(d)
 		}
 	}
-	p.life.goLocked(c.run)
+	p.life.goLocked(poolGoroutine{conn: c}, c.run)
 	p.mu.Unlock()
 	c.log.Debug("connection established")
 	p.edge.established(c)

@@ -55,15 +55,16 @@ func (l *lifecycle) isClosed() bool {
 	}
 }
 
-// goLocked starts f on a goroutine owned by the pool. The pool lock must
-// be held and the pool open (registry.closed false): Close sets closed
-// under it before it waits for wg.
-func (l *lifecycle) goLocked(f func()) {
+// goLocked starts f on a goroutine owned by the pool, registered with
+// role (reentry.go). The pool lock must be held and the pool open
+// (registry.closed false): Close sets closed under it before it waits for
+// wg.
+func (l *lifecycle) goLocked(role poolGoroutine, f func()) {
 	l.pool.assertHeld()
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
-		defer l.track(poolGoroutine{})()
+		defer l.track(role).untrack()
 		f()
 	}()
 }
@@ -83,11 +84,11 @@ func (l *lifecycle) handshakeContext(ctx context.Context, timeout time.Duration)
 
 // track registers the calling goroutine as one of the pool's, counted in
 // l.wg or waited for by one, with role; call the result as it stops.
-func (l *lifecycle) track(role poolGoroutine) (untrack func()) { return l.gs.track(role, false) }
+func (l *lifecycle) track(role poolGoroutine) registration { return l.gs.track(role, false) }
 
 // leave ends a call begun by enter.
-func (l *lifecycle) leave(untrack func()) {
-	untrack()
+func (l *lifecycle) leave(reg registration) {
+	reg.untrack()
 	l.wg.Done()
 }
 
