@@ -433,7 +433,7 @@ func (p *core) removeConnection(c *conn) {
 // close is Pool.Close.
 func (p *core) close() error {
 	conns := p.beginClose()
-	p.life.cancel()
+	p.life.cancel(ErrPoolClosed)
 	cause := &DisconnectError{Reason: ReasonPoolClosed}
 	for _, c := range conns {
 		c.end(cause, false)
@@ -498,7 +498,7 @@ func (p *core) shutdown(ctx context.Context) error {
 		p.life.gs.hold(self.conn)
 	}
 	err := p.life.waitConns(ctx, conns)
-	p.life.cancel()
+	p.life.cancel(ErrPoolClosed)
 	p.close()
 	return errors.Join(err, saveErr)
 }

@@ -71,8 +71,17 @@ func (p *core) accept(ctx context.Context, nc net.Conn) (*conn, error) {
 	defer p.life.leave(reg)
 	socketPoint, _ := addrPortOf(nc.RemoteAddr())
 	addr := socketPoint.Addr()
+	// One context for the handshake: evict cancels it (eviction), and so
+	// does the pool's close, with ErrPoolClosed: Serve's ctx is the pool's
+	// own, whose cause it is; an Accept's ctx is the caller's, so a
+	// watcher adds it. The Authentication timeout is the socket's
+	// deadline (establish), not a context's timer.
 	hctx, evict := context.WithCancelCause(ctx)
 	defer evict(nil)
+	if ctx != p.life.ctx {
+		stop := context.AfterFunc(p.life.ctx, func() { evict(ErrPoolClosed) })
+		defer stop()
+	}
 	p.mu.Lock()
 	p.publishLocked(Event{Kind: EventIncomingConnection, Point: socketPoint})
 	if p.acl.bannedAddr(addr) {
@@ -104,8 +113,6 @@ func (p *core) accept(ctx context.Context, nc net.Conn) (*conn, error) {
 		victim.evict(ErrHandshakeEvicted)
 	}
 	defer p.adm.handshakeDone(h)
-	hctx, cancel := p.life.handshakeContext(hctx, p.cfg.Timeouts.Authentication)
-	defer cancel()
 	c, err := p.establish(hctx, nc, true, netip.AddrPort{}, p.cfg.Timeouts.FirstMessage, h, nil)
 	if err != nil {
 		testHookIncomingFailed()
@@ -148,6 +155,11 @@ func (p *core) establish(ctx context.Context, nc net.Conn, incoming bool, dialle
 	nc = p.sched.Wrap(nc)
 	cfg := p.hello.sock
 	cfg.Port = uint16(p.hello.port.Load())
+	if incoming {
+		// An outgoing handshake is bounded by ctx (attempt's
+		// Timeouts.Connection covers the dial too).
+		cfg.Timeout = p.cfg.Timeouts.Authentication
+	}
 	if firstMessage > 0 {
 		cfg.FirstMessageTimeout = firstMessage
 	}

@@ -20,9 +20,11 @@ type lifecycle struct {
 	pool   *poolMutex
 	sched  *sched.Scheduler // closed by finish
 	events *eventHub        // closed by finish
-	// ctx is cancelled by Close: it aborts handshakes and dials.
+	// ctx is cancelled by Close, with ErrPoolClosed for cause: it aborts
+	// handshakes and dials, and a handshake under it says why with no
+	// watcher of its own (handshakeContext).
 	ctx    context.Context
-	cancel context.CancelFunc
+	cancel context.CancelCauseFunc
 	done   chan struct{} // closed when Close or Shutdown begins (registry.beginCloseLocked)
 
 	// wg counts every goroutine the pool started and every call in
@@ -41,7 +43,7 @@ type lifecycle struct {
 
 func newLifecycle(pool *poolMutex, sch *sched.Scheduler, events *eventHub) *lifecycle {
 	l := &lifecycle{pool: pool, sched: sch, events: events, done: make(chan struct{})}
-	l.ctx, l.cancel = context.WithCancel(context.Background())
+	l.ctx, l.cancel = context.WithCancelCause(context.Background())
 	return l
 }
 
@@ -70,8 +72,13 @@ func (l *lifecycle) goLocked(role poolGoroutine, f func()) {
 }
 
 // handshakeContext bounds a handshake by ctx, the timeout and the pool's
-// life; the timeout's cause is ErrTimeout.
+// life; the timeout's cause is ErrTimeout, the pool's close's
+// ErrPoolClosed. A ctx that is the pool's own (maintenance, swaps) needs
+// no watcher for the pool's close: one context, not three.
 func (l *lifecycle) handshakeContext(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	if ctx == l.ctx {
+		return context.WithTimeoutCause(ctx, timeout, socket.ErrTimeout)
+	}
 	ctx, cancelTimeout := context.WithTimeoutCause(ctx, timeout, socket.ErrTimeout)
 	ctx, cancel := context.WithCancelCause(ctx)
 	stop := context.AfterFunc(l.ctx, func() { cancel(ErrPoolClosed) })
