@@ -676,6 +676,9 @@ func BenchmarkGoroutineRegistry(b *testing.B) {
 // every goroutine start and counted call (about ten per connect, both
 // ends), allocate nothing once the goroutine's record fits in the map.
 func TestTrackAllocatesNothing(t *testing.T) {
+	if lockCheck {
+		t.Skip("the lock checker (-tags p2ppool_lockcheck) records every lock taken, which allocates")
+	}
 	var r goroutines
 	r.track(poolGoroutine{}, false).untrack() // makes the map
 	c := &conn{}
