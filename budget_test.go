@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"testing/synctest"
 
 	"github.com/p2ppool/p2ppool/dataenc"
 	"github.com/stretchr/testify/assert"
@@ -120,7 +121,7 @@ func TestAppQueueBytes(t *testing.T) {
 	}
 	t.Run("per connection", func(t *testing.T) {
 		b := newInBudget(1 << 30)
-		q := newAppQueue[int](10, 100, b)
+		q := newAppQueue[int](10, 100, b, nil)
 		require.NoError(t, q.reserve(ctx, 150), "larger than the bound, into an empty queue")
 		require.NoError(t, q.push(ctx, 1, 150))
 		wait := blocked(t, q, 1)
@@ -143,13 +144,13 @@ func TestAppQueueBytes(t *testing.T) {
 	})
 	t.Run("across connections", func(t *testing.T) {
 		b := newInBudget(200 << 10)
-		q1 := newAppQueue[int](10, 1<<20, b)
-		q2 := newAppQueue[int](10, 1<<20, b)
+		q1 := newAppQueue[int](10, 1<<20, b, nil)
+		q2 := newAppQueue[int](10, 1<<20, b, nil)
 		require.NoError(t, q1.reserve(ctx, 150<<10))
 		require.NoError(t, q1.push(ctx, 1, 150<<10))
 		assert.Equal(t, int64(150-64)<<10, b.held.Load(), "the first 64 KiB are the connection's own")
 		wait := blocked(t, q2, 180<<10) // 86 + 116 KiB > 200 KiB
-		q3 := newAppQueue[int](100, 1<<20, b)
+		q3 := newAppQueue[int](100, 1<<20, b, nil)
 		for i := range 64 {
 			require.NoError(t, q3.push(ctx, i, 1<<10), "a connection's first 64 KiB never wait for the pool")
 		}
@@ -164,4 +165,72 @@ func TestAppQueueBytes(t *testing.T) {
 		q3.close(ErrConnectionClosed)
 		assert.Zero(t, b.held.Load(), "close gives back what the queues held")
 	})
+}
+
+// TestAppQueueTwoStages pins octez's two stages (fitsLocked): past the
+// first appCap messages, the queue takes more as long as the byte bound
+// holds them, each counted with queuedOverhead; ReadBatch takes the first
+// stage alone. With a bound of 10 messages the reader used to stop
+// reading after 10 however small, where octez keeps reading into its
+// 8 MiB reader pipe.
+func TestAppQueueTwoStages(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		q := newAppQueue[int](2, 1000, newInBudget(1<<30), nil)
+		// 10n + 120(n-2) <= 1000: nine messages of 10 bytes fit.
+		for i := range 9 {
+			require.NoError(t, q.push(ctx, i, 10), "message %d", i)
+		}
+		pushed := make(chan error, 1)
+		go func() { pushed <- q.push(ctx, 9, 10) }()
+		synctest.Wait()
+		notYet(t, pushed, "the tenth push")
+		n, bytes := q.len()
+		assert.Equal(t, 9, n)
+		assert.Equal(t, 90, bytes)
+
+		got, err := q.popAll(ctx, nil)
+		require.NoError(t, err)
+		assert.Equal(t, []int{0, 1}, got, "ReadBatch takes the first stage")
+		synctest.Wait()
+		notYet(t, pushed, "the tenth push, the queue not yet drained to half")
+		for want := 2; want < 6; want++ {
+			m, err := q.pop(ctx)
+			require.NoError(t, err)
+			require.Equal(t, want, m)
+		}
+		synctest.Wait()
+		require.NoError(t, <-pushed, "woken once the load fell to half the bound")
+		got, err = q.popAll(ctx, got[:0])
+		require.NoError(t, err)
+		assert.Equal(t, []int{6, 7}, got)
+		got, err = q.popAll(ctx, got[:0])
+		require.NoError(t, err)
+		assert.Equal(t, []int{8, 9}, got)
+	})
+}
+
+// TestAppQueueReleasesBurstStorage: a queue that a burst of small
+// messages filled far past its first stage gives its blocks back to the
+// pool's as it drains, so that a peer that floods a connection nobody
+// reads leaves no memory in that queue once it is read, and the next
+// burst, on any connection, reuses the blocks.
+func TestAppQueueReleasesBurstStorage(t *testing.T) {
+	ctx := context.Background()
+	var blocks blockPool[appItem[int]]
+	q := newAppQueue(10, 1<<20, newInBudget(1<<30), &blocks)
+	for i := range 5000 {
+		require.NoError(t, q.push(ctx, i, 6))
+	}
+	assert.Len(t, q.items.blocks, (5000+fifoBlock-1)/fifoBlock)
+	var got []int
+	for n := 0; n < 5000; n += len(got) {
+		var err error
+		got, err = q.popAll(ctx, got[:0])
+		require.NoError(t, err)
+		require.Equal(t, n, got[0], "in order")
+	}
+	assert.Empty(t, q.items.blocks)
+	b := blocks.get()
+	assert.Equal(t, [fifoBlock]appItem[int]{}, *b, "a block back in the pool holds no message")
 }

@@ -31,6 +31,10 @@ type Pool[Msg, PeerMeta, ConnMeta any] struct {
 	// ready lists the connections with application messages queued, for
 	// Read; it has its own lock, taken after a queue's (locks.go).
 	ready readyList[*Connection[Msg, ConnMeta]]
+	// stages lends the readers their staging slices (Connection.deliver),
+	// blocks the connections' queues their storage.
+	stages stagePool[Msg]
+	blocks blockPool[appItem[Msg]]
 
 	newConn *connHooks[Msg, ConnMeta]
 }
@@ -103,8 +107,9 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) attach(c *conn, inMsgs, inBytes int) inb
 		localMeta:  metaAs[ConnMeta](c.info.LocalMeta, "ConnMetaConfig.Local"),
 		remoteMeta: metaAs[ConnMeta](c.info.RemoteMeta, "ConnMetaConfig.Decode"),
 		codec:      p.codec,
-		queue:      newAppQueue[Msg](inMsgs, inBytes, p.inBudget),
+		queue:      newAppQueue(inMsgs, inBytes, p.inBudget, &p.blocks),
 		ready:      &p.ready,
+		stages:     &p.stages,
 	}
 	tc.queue.onReadable = func() { p.ready.add(tc) }
 	return tc
@@ -394,6 +399,10 @@ func (c *Connection[Msg, ConnMeta]) deliver(tag uint16, body []byte, more bool) 
 	}
 	if !c.reserved && (more || len(c.staged) > 0) {
 		// Arrived whole: staged, to be queued with the next ones.
+		if c.stage == nil {
+			c.stage = c.stages.get()
+			c.staged = *c.stage
+		}
 		c.staged = append(c.staged, appItem[Msg]{m: msg, size: size})
 		c.stagedBytes += size
 		if more && len(c.staged) < maxStaged && c.stagedBytes < maxStagedBytes {
@@ -403,7 +412,8 @@ func (c *Connection[Msg, ConnMeta]) deliver(tag uint16, body []byte, more bool) 
 		if !more {
 			// The reader is about to wait on the network: hold no slice
 			// while the connection is idle.
-			c.staged = nil
+			c.stages.put(c.stage, c.staged)
+			c.stage, c.staged = nil, nil
 		}
 		return err
 	}
@@ -442,7 +452,10 @@ func (c *Connection[Msg, ConnMeta]) release() {
 }
 
 func (c *Connection[Msg, ConnMeta]) closeInbox(err error) {
-	c.staged = nil
+	if c.stage != nil {
+		c.stages.put(c.stage, c.staged)
+	}
+	c.stage, c.staged = nil, nil
 	c.queue.close(err)
 	if n, _ := c.queue.len(); n == 0 {
 		// Nothing left for Pool.Read: an ended connection must not stay

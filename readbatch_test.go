@@ -121,7 +121,7 @@ func TestAppQueuePopAllBudget(t *testing.T) {
 func testAppQueuePopAllBudget(t *testing.T) {
 	ctx := context.Background()
 	b := newInBudget(100 << 10)
-	q := newAppQueue[int](10, 1<<20, b)
+	q := newAppQueue[int](10, 1<<20, b, nil)
 	for i := range 4 {
 		require.NoError(t, q.push(ctx, i, 32<<10))
 	}

@@ -4,12 +4,13 @@ package p2ppool
 // oldest first. Its storage grows as entries arrive, up to max, so a
 // large bound costs nothing until it is used. It is not safe for
 // concurrent use: each owner guards it with its own lock (a peer's or
-// point's history with the pool's, a Watcher's buffer and a connection's
-// application queue with theirs).
+// point's history with the pool's, a Watcher's buffer with its own).
+// (A connection's application queue, which may hold tens of thousands of
+// messages in bursts, is a fifo of pooled blocks instead.)
 //
-// The three uses differ only in what happens when it is full: a history
-// forgets its oldest entry (add), a watcher and a queue refuse the new one
-// (push reports false, and the caller counts the drop or waits for room).
+// The uses differ only in what happens when it is full: a history
+// forgets its oldest entry (add), a watcher refuses the new one (push
+// reports false, and the caller counts the drop).
 type ring[T any] struct {
 	buf  []T // len(buf) is the storage in use, at most max
 	head int // index of the oldest entry
@@ -83,8 +84,7 @@ func (r *ring[T]) list() []T {
 func (r *ring[T]) grow() {
 	size := min(max(2*len(r.buf), 4), r.max)
 	buf := make([]T, size)
-	for i := range r.n {
-		buf[i] = *r.at(i)
-	}
+	k := copy(buf, r.buf[r.head:min(r.head+r.n, len(r.buf))])
+	copy(buf[k:r.n], r.buf)
 	r.buf, r.head = buf, 0
 }
