@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/p2ppool/p2ppool/internal/socket"
+	"github.com/p2ppool/p2ppool/internal/sockopt"
 	"github.com/p2ppool/p2ppool/internal/wire"
 )
 
@@ -100,6 +101,41 @@ type Dialer interface {
 	DialContext(ctx context.Context, network, address string) (net.Conn, error)
 }
 
+// NewDialer returns the *net.Dialer a pool dials with when Config.Dialer
+// is nil: each outgoing socket gets octez's options (p2p_fd.ml,
+// raw_socket): TCP keep-alive probes after 10 s of silence and every 5 s
+// after that (the system's count of probes, 9 on Linux), and on Linux a
+// TCP_USER_TIMEOUT of 45 s, so that a dead peer is noticed in under a
+// minute; Go's own TCP_NODELAY stays on. A Dialer of the caller's that
+// wraps the result keeps them; change its KeepAliveConfig, or its
+// Control (nil: no user timeout), for other values. The options are not
+// mandatory, as in octez: a system that refuses one still dials.
+func NewDialer() *net.Dialer {
+	return &net.Dialer{KeepAliveConfig: sockopt.KeepAlive(), Control: sockopt.DialControl}
+}
+
+// ListenConfig returns a *net.ListenConfig whose TCP listeners give their
+// accepted connections octez's keep-alive (10 s idle, 5 s between probes,
+// the system's count), for Pool.Serve:
+//
+//	ln, err := p2ppool.ListenConfig().Listen(ctx, "tcp", ":9732")
+//
+// On Linux the options are set once, on the listening socket, as octez
+// does (p2p_fd.ml, create_listening_socket), with its 45 s
+// TCP_USER_TIMEOUT; accepted sockets inherit the keep-alive settings
+// without a system call of their own, and, as in octez, not the user
+// timeout. Elsewhere Go sets the keep-alive on each accepted socket. A
+// listener from net.Listen instead gives each accepted connection Go's
+// defaults: keep-alive after 15 s, every 15 s, 9 probes, set with four
+// system calls per connection, and no user timeout. Either way Go sets
+// TCP_NODELAY (octez leaves Nagle's algorithm on; we do not).
+func ListenConfig() *net.ListenConfig {
+	if sockopt.ListenerInherits {
+		return &net.ListenConfig{KeepAlive: -1, Control: sockopt.ListenControl}
+	}
+	return &net.ListenConfig{KeepAliveConfig: sockopt.KeepAlive()}
+}
+
 // UnknownMessagePolicy is what a message with an undeclared tag costs
 // the peer (Config.Wire.UnknownMessages).
 type UnknownMessagePolicy uint8
@@ -182,7 +218,8 @@ type Config struct {
 	// which of them may be (see DialConfig). Zero fields mean its
 	// defaults; octez bounds none of it.
 	Dial DialConfig
-	// Dialer opens outgoing connections. If nil, a *net.Dialer.
+	// Dialer opens outgoing connections. If nil, NewDialer's, with
+	// octez's socket options.
 	Dialer Dialer
 	// Logger receives the pool's logs; peers' misbehaviour is logged at
 	// Debug. If nil, logs are discarded.
@@ -625,7 +662,7 @@ func (c Config) withDefaults() Config {
 	c.Control = c.Control.withDefaults()
 	c.Dial = c.Dial.withDefaults()
 	if c.Dialer == nil {
-		c.Dialer = &net.Dialer{}
+		c.Dialer = NewDialer()
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -587,10 +587,9 @@ func (c *conn) end(cause *DisconnectError, drain bool) {
 
 // run is the connection's reader goroutine: it owns the connection,
 // starts the writer, reads until the connection ends, then tears it down.
+// Its goroutine is registered as the connection's by goLocked, for the
+// calls its callbacks make (reentry.go).
 func (c *conn) run() {
-	// Registered as this connection's, for the calls its callbacks make
-	// (reentry.go).
-	defer c.pool.life.track(poolGoroutine{conn: c})()
 	// Opened here rather than in startConnection, so that ConnOpened
 	// always comes before the connection's ConnClosed.
 	c.pool.cfg.Metrics.ConnOpened(c.info.Incoming)
@@ -599,7 +598,7 @@ func (c *conn) run() {
 	g.Go(func() error {
 		// Not counted in the pool's wait group, but the reader waits for
 		// it.
-		defer c.pool.life.track(poolGoroutine{conn: c, writer: true})()
+		defer c.pool.life.track(poolGoroutine{conn: c, writer: true}).untrack()
 		c.writeLoop()
 		return nil
 	})

@@ -193,14 +193,11 @@ func (p *core) wire(acl *acl, pm peerMetaHooks) {
 func (p *core) start() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.life.goLocked(p.housekeeping)
+	p.life.goLocked(poolGoroutine{}, p.housekeeping)
 	if maintains(&p.cfg) {
 		// The maintenance worker is one a Maintain from its callbacks
 		// would wait for.
-		p.life.goLocked(func() {
-			defer p.life.track(poolGoroutine{maint: true})()
-			p.maint.run()
-		})
+		p.life.goLocked(poolGoroutine{maint: true}, p.maint.run)
 	}
 }
 
@@ -261,11 +258,11 @@ func (p *core) lockOpen() error {
 // enter registers a call that may start goroutines or connections, and
 // its goroutine as one of the pool's; it fails once the pool is closing.
 // Pair with p.life.leave(untrack).
-func (p *core) enter() (untrack func(), err error) {
+func (p *core) enter() (registration, error) {
 	p.mu.Lock()
 	if p.reg.closed {
 		p.mu.Unlock()
-		return nil, ErrPoolClosed
+		return registration{}, ErrPoolClosed
 	}
 	p.life.wg.Add(1)
 	p.mu.Unlock()
@@ -325,7 +322,7 @@ func (p *core) serve(ln net.Listener) error {
 			nc.Close()
 			return ErrPoolClosed
 		}
-		p.life.goLocked(func() { p.accept(p.life.ctx, nc) })
+		p.life.goLocked(poolGoroutine{}, func() { p.accept(p.life.ctx, nc) })
 		p.mu.Unlock()
 	}
 }
@@ -436,7 +433,7 @@ func (p *core) removeConnection(c *conn) {
 // close is Pool.Close.
 func (p *core) close() error {
 	conns := p.beginClose()
-	p.life.cancel()
+	p.life.cancel(ErrPoolClosed)
 	cause := &DisconnectError{Reason: ReasonPoolClosed}
 	for _, c := range conns {
 		c.end(cause, false)
@@ -501,7 +498,7 @@ func (p *core) shutdown(ctx context.Context) error {
 		p.life.gs.hold(self.conn)
 	}
 	err := p.life.waitConns(ctx, conns)
-	p.life.cancel()
+	p.life.cancel(ErrPoolClosed)
 	p.close()
 	return errors.Join(err, saveErr)
 }

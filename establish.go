@@ -22,11 +22,11 @@ import (
 // connect is Pool.Connect: a point the application gives, dialled once
 // the dial limiter has a slot for it (Connect waits for one within ctx).
 func (p *core) connect(ctx context.Context, point netip.AddrPort) (*conn, error) {
-	untrack, err := p.enter()
+	reg, err := p.enter()
 	if err != nil {
 		return nil, err
 	}
-	defer p.life.leave(untrack)
+	defer p.life.leave(reg)
 	point = wire.NormalizePoint(point)
 	if err := p.dial.take(ctx, point, true); err != nil {
 		return nil, err
@@ -63,16 +63,25 @@ func (p *core) attempt(ctx context.Context, point netip.AddrPort) (*conn, error)
 
 // accept is Pool.Accept.
 func (p *core) accept(ctx context.Context, nc net.Conn) (*conn, error) {
-	untrack, err := p.enter()
+	reg, err := p.enter()
 	if err != nil {
 		nc.Close()
 		return nil, err
 	}
-	defer p.life.leave(untrack)
+	defer p.life.leave(reg)
 	socketPoint, _ := addrPortOf(nc.RemoteAddr())
 	addr := socketPoint.Addr()
+	// One context for the handshake: evict cancels it (eviction), and so
+	// does the pool's close, with ErrPoolClosed: Serve's ctx is the pool's
+	// own, whose cause it is; an Accept's ctx is the caller's, so a
+	// watcher adds it. The Authentication timeout is the socket's
+	// deadline (establish), not a context's timer.
 	hctx, evict := context.WithCancelCause(ctx)
 	defer evict(nil)
+	if ctx != p.life.ctx {
+		stop := context.AfterFunc(p.life.ctx, func() { evict(ErrPoolClosed) })
+		defer stop()
+	}
 	p.mu.Lock()
 	p.publishLocked(Event{Kind: EventIncomingConnection, Point: socketPoint})
 	if p.acl.bannedAddr(addr) {
@@ -104,8 +113,6 @@ func (p *core) accept(ctx context.Context, nc net.Conn) (*conn, error) {
 		victim.evict(ErrHandshakeEvicted)
 	}
 	defer p.adm.handshakeDone(h)
-	hctx, cancel := p.life.handshakeContext(hctx, p.cfg.Timeouts.Authentication)
-	defer cancel()
 	c, err := p.establish(hctx, nc, true, netip.AddrPort{}, p.cfg.Timeouts.FirstMessage, h, nil)
 	if err != nil {
 		testHookIncomingFailed()
@@ -148,6 +155,11 @@ func (p *core) establish(ctx context.Context, nc net.Conn, incoming bool, dialle
 	nc = p.sched.Wrap(nc)
 	cfg := p.hello.sock
 	cfg.Port = uint16(p.hello.port.Load())
+	if incoming {
+		// An outgoing handshake is bounded by ctx (attempt's
+		// Timeouts.Connection covers the dial too).
+		cfg.Timeout = p.cfg.Timeouts.Authentication
+	}
 	if firstMessage > 0 {
 		cfg.FirstMessageTimeout = firstMessage
 	}
@@ -314,7 +326,7 @@ func (p *core) startConnection(sc *socket.Conn, info ConnInfo[any], h *pendingHa
 			wc.SetWriteStallTimeout(d)
 		}
 	}
-	p.life.goLocked(c.run)
+	p.life.goLocked(poolGoroutine{conn: c}, c.run)
 	p.mu.Unlock()
 	c.log.Debug("connection established")
 	p.edge.established(c)

@@ -20,9 +20,11 @@ type lifecycle struct {
 	pool   *poolMutex
 	sched  *sched.Scheduler // closed by finish
 	events *eventHub        // closed by finish
-	// ctx is cancelled by Close: it aborts handshakes and dials.
+	// ctx is cancelled by Close, with ErrPoolClosed for cause: it aborts
+	// handshakes and dials, and a handshake under it says why with no
+	// watcher of its own (handshakeContext).
 	ctx    context.Context
-	cancel context.CancelFunc
+	cancel context.CancelCauseFunc
 	done   chan struct{} // closed when Close or Shutdown begins (registry.beginCloseLocked)
 
 	// wg counts every goroutine the pool started and every call in
@@ -41,7 +43,7 @@ type lifecycle struct {
 
 func newLifecycle(pool *poolMutex, sch *sched.Scheduler, events *eventHub) *lifecycle {
 	l := &lifecycle{pool: pool, sched: sch, events: events, done: make(chan struct{})}
-	l.ctx, l.cancel = context.WithCancel(context.Background())
+	l.ctx, l.cancel = context.WithCancelCause(context.Background())
 	return l
 }
 
@@ -55,22 +57,28 @@ func (l *lifecycle) isClosed() bool {
 	}
 }
 
-// goLocked starts f on a goroutine owned by the pool. The pool lock must
-// be held and the pool open (registry.closed false): Close sets closed
-// under it before it waits for wg.
-func (l *lifecycle) goLocked(f func()) {
+// goLocked starts f on a goroutine owned by the pool, registered with
+// role (reentry.go). The pool lock must be held and the pool open
+// (registry.closed false): Close sets closed under it before it waits for
+// wg.
+func (l *lifecycle) goLocked(role poolGoroutine, f func()) {
 	l.pool.assertHeld()
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
-		defer l.track(poolGoroutine{})()
+		defer l.track(role).untrack()
 		f()
 	}()
 }
 
 // handshakeContext bounds a handshake by ctx, the timeout and the pool's
-// life; the timeout's cause is ErrTimeout.
+// life; the timeout's cause is ErrTimeout, the pool's close's
+// ErrPoolClosed. A ctx that is the pool's own (maintenance, swaps) needs
+// no watcher for the pool's close: one context, not three.
 func (l *lifecycle) handshakeContext(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	if ctx == l.ctx {
+		return context.WithTimeoutCause(ctx, timeout, socket.ErrTimeout)
+	}
 	ctx, cancelTimeout := context.WithTimeoutCause(ctx, timeout, socket.ErrTimeout)
 	ctx, cancel := context.WithCancelCause(ctx)
 	stop := context.AfterFunc(l.ctx, func() { cancel(ErrPoolClosed) })
@@ -83,11 +91,11 @@ func (l *lifecycle) handshakeContext(ctx context.Context, timeout time.Duration)
 
 // track registers the calling goroutine as one of the pool's, counted in
 // l.wg or waited for by one, with role; call the result as it stops.
-func (l *lifecycle) track(role poolGoroutine) (untrack func()) { return l.gs.track(role, false) }
+func (l *lifecycle) track(role poolGoroutine) registration { return l.gs.track(role, false) }
 
 // leave ends a call begun by enter.
-func (l *lifecycle) leave(untrack func()) {
-	untrack()
+func (l *lifecycle) leave(reg registration) {
+	reg.untrack()
 	l.wg.Done()
 }
 

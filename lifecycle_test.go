@@ -495,3 +495,62 @@ func TestConnectCutShortDuringHandshake(t *testing.T) {
 		})
 	}
 }
+
+// TestCloseCutsHandshakesWithErrPoolClosed: a handshake cut by Close says
+// so (ErrPoolClosed), whether Serve started it (under the pool's own
+// context, whose cause it is, with no watcher of its own) or the caller's
+// Accept (a watcher of the pool's close on the caller's context); the
+// peer connected and said nothing, so only Close can end it before the
+// timeouts.
+func TestCloseCutsHandshakesWithErrPoolClosed(t *testing.T) {
+	for _, served := range []bool{true, false} {
+		name := "Accept"
+		if served {
+			name = "Serve"
+		}
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				n := newNetwork("mem")
+				cfg := Config{Identity: testIdentity(t), ProofOfWorkTarget: NoProofOfWork, Dialer: n,
+					Maintenance: MaintenanceConfig{IdleTime: Disabled},
+					Timeouts:    TimeoutConfig{Authentication: time.Hour, FirstMessage: time.Hour}}
+				p, err := NewBasic(textMessages(), cfg)
+				require.NoError(t, err)
+				defer p.Close()
+				w := p.Watch(context.Background(), 0)
+				defer w.Close()
+				ln := n.listen(t)
+				accepted := make(chan error, 1)
+				if served {
+					go p.Serve(ln)
+				} else {
+					go func() {
+						nc, err := ln.Accept()
+						if err != nil {
+							accepted <- err
+							return
+						}
+						_, err = p.Accept(context.Background(), nc)
+						accepted <- err
+					}()
+				}
+				nc, err := n.DialContext(context.Background(), "tcp", ln.Addr().String())
+				require.NoError(t, err)
+				defer nc.Close()
+				synctest.Wait() // the pool waits for the connection message
+				require.NoError(t, p.Close())
+				if !served {
+					require.ErrorIs(t, <-accepted, ErrPoolClosed)
+				}
+				for {
+					e, err := w.Next(context.Background())
+					require.NoError(t, err, "no AuthenticationFailed event")
+					if e.Kind == EventAuthenticationFailed {
+						require.ErrorIs(t, e.Err, ErrPoolClosed)
+						break
+					}
+				}
+			})
+		})
+	}
+}

@@ -235,7 +235,7 @@ func (m *maintainer) tryToContact(wantMin, wantMax int) bool {
 			wg.Go(func() {
 				// The run waits for it: a Maintain from its callbacks must
 				// not wait for the run.
-				defer m.life.track(poolGoroutine{maint: true})()
+				defer m.life.track(poolGoroutine{maint: true}).untrack()
 				// A random pause of up to 50 ms before each dial: two
 				// nodes that dial each other at the same instant both
 				// refuse the other's connection (already connected), and

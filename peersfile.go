@@ -138,7 +138,7 @@ func (f *peersFile) save() error {
 	if g, ok := f.life.gs.self(); ok && g.saving > 0 {
 		return fmt.Errorf("p2ppool: save peers from MarshalJSON: %w", ErrReentrant)
 	}
-	defer f.life.gs.track(poolGoroutine{}, true)()
+	defer f.life.gs.track(poolGoroutine{}, true).untrack()
 	recs, err := f.records()
 	if err != nil {
 		return err

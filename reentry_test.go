@@ -661,7 +661,7 @@ func BenchmarkGoroutineRegistry(b *testing.B) {
 	b.Run("track", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			r.track(poolGoroutine{}, false)()
+			r.track(poolGoroutine{}, false).untrack()
 		}
 	})
 	b.Run("self", func(b *testing.B) {
@@ -670,4 +670,23 @@ func BenchmarkGoroutineRegistry(b *testing.B) {
 			r.self()
 		}
 	})
+}
+
+// TestTrackAllocatesNothing: a registration and its untrack, done for
+// every goroutine start and counted call (about ten per connect, both
+// ends), allocate nothing once the goroutine's record fits in the map.
+func TestTrackAllocatesNothing(t *testing.T) {
+	if lockCheck {
+		t.Skip("the lock checker (-tags p2ppool_lockcheck) records every lock taken, which allocates")
+	}
+	var r goroutines
+	r.track(poolGoroutine{}, false).untrack() // makes the map
+	c := &conn{}
+	if n := testing.AllocsPerRun(100, func() {
+		outer := r.track(poolGoroutine{}, false)
+		r.track(poolGoroutine{conn: c}, false).untrack()
+		outer.untrack()
+	}); n != 0 {
+		t.Errorf("track and untrack: %v allocations, want 0", n)
+	}
 }

@@ -197,7 +197,7 @@ func (s *swapper) swap(source PeerID, point netip.AddrPort, drop PeerID) {
 		return
 	}
 	s.latestAccepted = time.Now()
-	s.life.goLocked(func() {
+	s.life.goLocked(poolGoroutine{}, func() {
 		_, err := s.attempt(s.life.ctx, point)
 		if err != nil {
 			s.events.publish(Event{Kind: EventSwapFailure, Peer: source, Point: point, Err: err})

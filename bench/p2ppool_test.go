@@ -76,7 +76,10 @@ func newPool(tb testing.TB, onConn func(*benchConn), mutate ...func(*p2ppool.Con
 	if onConn != nil {
 		pool.Conns().OnNew(onConn)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	// octez's socket options, as the client pool's default Dialer has
+	// (the keep-alive inherited from the listener: no setsockopt per
+	// accepted connection).
+	ln, err := p2ppool.ListenConfig().Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatalf("listen: %v", err)
 	}

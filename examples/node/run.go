@@ -87,7 +87,9 @@ func runNodeWithInput(ctx context.Context, args []string, in io.Reader, stdout, 
 		return code
 	}
 	cli.WarnIdentityPerm(logger, opts.identity)
-	ln, err := net.Listen("tcp", opts.listen)
+	// octez's socket options (keep-alive, TCP user timeout), as the
+	// pool's dials have by default.
+	ln, err := p2ppool.ListenConfig().Listen(ctx, "tcp", opts.listen)
 	if err != nil {
 		fmt.Fprintf(errw, "node run: %v\n", err)
 		return exitFailure

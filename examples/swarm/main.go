@@ -340,7 +340,7 @@ func newSwarm(ctx context.Context, o *options) (*swarm, error) {
 	for i := range o.nodes {
 		var (
 			ln     net.Listener
-			dialer p2ppool.Dialer // nil: the pool's default, a *net.Dialer
+			dialer p2ppool.Dialer // nil: the pool's default, p2ppool.NewDialer
 			err    error
 		)
 		if nw != nil {
@@ -348,7 +348,8 @@ func newSwarm(ctx context.Context, o *options) (*swarm, error) {
 			ln, err = h.Listen("tcp", net.JoinHostPort(h.Addr().String(), strconv.Itoa(memPort)))
 			dialer = h
 		} else {
-			ln, err = net.Listen("tcp", "127.0.0.1:0")
+			// octez's socket options, as the pool's default Dialer has.
+			ln, err = p2ppool.ListenConfig().Listen(ctx, "tcp", "127.0.0.1:0")
 		}
 		if err != nil {
 			cleanup()

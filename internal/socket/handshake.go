@@ -40,9 +40,12 @@ type AuthConn struct {
 	remote   Remote
 	incoming bool
 	ctx      context.Context
-	// cancel releases the Timeout timer; stopWatch detaches the context
-	// watcher that aborts blocked I/O. Both run when the handshake ends.
-	cancel    context.CancelFunc
+	// deadline is the handshake's: the earlier of ctx's and Timeout's
+	// end, zero if neither. It is the socket's deadline, not a context's
+	// timer: Timeout costs no context, timer and callback of its own.
+	deadline time.Time
+	// stopWatch detaches the context watcher that aborts blocked I/O; it
+	// runs when the handshake ends.
 	stopWatch func() bool
 	// sync: writes of at most syncWriteMax bytes cannot block on the
 	// peer (see exchange).
@@ -86,21 +89,23 @@ func Authenticate(ctx context.Context, nc net.Conn, incoming bool, cfg *Config) 
 		nc.Close()
 		return nil, err
 	}
-	cancel := context.CancelFunc(func() {})
+	deadline, _ := ctx.Deadline()
 	if cfg.Timeout > 0 {
-		ctx, cancel = context.WithTimeoutCause(ctx, cfg.Timeout, ErrTimeout)
+		if d := time.Now().Add(cfg.Timeout); deadline.IsZero() || d.Before(deadline) {
+			deadline = d
+		}
 	}
 	// The deadline goes first: the watcher, registered next, must have
 	// the last word, or a cancellation landing in between would be
 	// overwritten and the handshake would run to its full timeout.
-	if d, ok := ctx.Deadline(); ok {
-		nc.SetDeadline(d)
+	if !deadline.IsZero() {
+		nc.SetDeadline(deadline)
 	}
 	a := &AuthConn{
 		c:        newConn(nc, cfg),
 		incoming: incoming,
 		ctx:      ctx,
-		cancel:   cancel,
+		deadline: deadline,
 		stopWatch: context.AfterFunc(ctx, func() {
 			nc.SetDeadline(aLongTimeAgo)
 		}),
@@ -139,9 +144,7 @@ func (a *AuthConn) Accept() (*Conn, error) {
 	if err != nil {
 		return nil, a.fail(StageAck, err)
 	}
-	stopped := a.stopWatch()
-	a.cancel()
-	if !stopped {
+	if !a.stopWatch() {
 		// The context ended while we were finishing: the watcher ran (or
 		// is about to) and set a past deadline, so the connection is not
 		// usable.
@@ -188,7 +191,6 @@ func (a *AuthConn) Nack(motive wire.NackMotive, points []netip.AddrPort) error {
 // Close abandons the handshake and closes the connection.
 func (a *AuthConn) Close() error {
 	a.stopWatch()
-	a.cancel()
 	err := a.c.Close()
 	a.c.Free()
 	return err
@@ -210,6 +212,8 @@ func (a *AuthConn) classify(err error) error {
 		if d, ok := a.ctx.Deadline(); ok && a.ctx.Err() == nil && !time.Now().Before(d) {
 			// The socket's deadline is the context's and has passed: its
 			// timer fires now, and its cause says whose deadline it was.
+			// (A deadline of Timeout's own leaves the context alive:
+			// ErrTimeout below.)
 			<-a.ctx.Done()
 		}
 		switch cause := context.Cause(a.ctx); {
@@ -355,8 +359,8 @@ func (a *AuthConn) firstMessageDeadline(d time.Duration) func(error) error {
 		return func(err error) error { return err }
 	}
 	first := time.Now().Add(d)
-	end, bounded := a.ctx.Deadline()
-	if bounded && !first.Before(end) {
+	end := a.deadline
+	if !end.IsZero() && !first.Before(end) {
 		return func(err error) error { return err }
 	}
 	a.c.nc.SetReadDeadline(first)

@@ -328,6 +328,39 @@ func TestHandshakeTimeout(t *testing.T) {
 	})
 }
 
+// TestHandshakeTimeoutAndContextDeadline: Timeout is the socket's
+// deadline, not a context of its own; whichever of it and ctx's deadline
+// comes first ends the handshake, and the error says which.
+func TestHandshakeTimeoutAndContextDeadline(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		ctxAfter time.Duration
+		want     error
+		notWant  error
+		took     time.Duration
+	}{
+		{"TimeoutFirst", 10 * time.Second, ErrTimeout, context.DeadlineExceeded, 5 * time.Second},
+		{"ContextFirst", 3 * time.Second, context.DeadlineExceeded, ErrTimeout, 3 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				cfg := testConfig(t)
+				cfg.Timeout = 5 * time.Second
+				a, b := net.Pipe()
+				defer b.Close()
+				go io.Copy(io.Discard, b) // a peer that never answers
+				ctx, cancel := context.WithTimeout(context.Background(), tc.ctxAfter)
+				defer cancel()
+				start := time.Now()
+				_, err := Authenticate(ctx, a, true, cfg)
+				require.ErrorIs(t, err, tc.want)
+				assert.NotErrorIs(t, err, tc.notWant)
+				assert.Equal(t, tc.took, time.Since(start))
+			})
+		})
+	}
+}
+
 func TestHandshakeTimeoutCoversTheAck(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		iniCfg, respCfg := testConfig(t), testConfig(t)
