@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"testing/synctest"
 
 	"github.com/p2ppool/p2ppool/dataenc"
 	"github.com/stretchr/testify/assert"
@@ -164,4 +165,67 @@ func TestAppQueueBytes(t *testing.T) {
 		q3.close(ErrConnectionClosed)
 		assert.Zero(t, b.held.Load(), "close gives back what the queues held")
 	})
+}
+
+// TestAppQueueTwoStages pins octez's two stages (fitsLocked): past the
+// first appCap messages, the queue takes more as long as the byte bound
+// holds them, each counted with queuedOverhead; ReadBatch takes the first
+// stage alone. With a bound of 10 messages the reader used to stop
+// reading after 10 however small, where octez keeps reading into its
+// 8 MiB reader pipe.
+func TestAppQueueTwoStages(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		q := newAppQueue[int](2, 1000, newInBudget(1<<30))
+		// 10n + 120(n-2) <= 1000: nine messages of 10 bytes fit.
+		for i := range 9 {
+			require.NoError(t, q.push(ctx, i, 10), "message %d", i)
+		}
+		pushed := make(chan error, 1)
+		go func() { pushed <- q.push(ctx, 9, 10) }()
+		synctest.Wait()
+		notYet(t, pushed, "the tenth push")
+		n, bytes := q.len()
+		assert.Equal(t, 9, n)
+		assert.Equal(t, 90, bytes)
+
+		got, err := q.popAll(ctx, nil)
+		require.NoError(t, err)
+		assert.Equal(t, []int{0, 1}, got, "ReadBatch takes the first stage")
+		synctest.Wait()
+		notYet(t, pushed, "the tenth push, the queue not yet drained to half")
+		for want := 2; want < 6; want++ {
+			m, err := q.pop(ctx)
+			require.NoError(t, err)
+			require.Equal(t, want, m)
+		}
+		synctest.Wait()
+		require.NoError(t, <-pushed, "woken once the load fell to half the bound")
+		got, err = q.popAll(ctx, got[:0])
+		require.NoError(t, err)
+		assert.Equal(t, []int{6, 7}, got)
+		got, err = q.popAll(ctx, got[:0])
+		require.NoError(t, err)
+		assert.Equal(t, []int{8, 9}, got)
+	})
+}
+
+// TestAppQueueReleasesBurstStorage: a queue that a burst of small
+// messages filled far past its first stage gives the ring's storage back
+// once drained, so that a peer that floods a connection nobody reads
+// leaves no memory behind outside the byte bound once it is read.
+func TestAppQueueReleasesBurstStorage(t *testing.T) {
+	ctx := context.Background()
+	q := newAppQueue[int](10, 1<<20, newInBudget(1<<30))
+	for i := range 5000 {
+		require.NoError(t, q.push(ctx, i, 6))
+	}
+	assert.GreaterOrEqual(t, len(q.items.buf), 5000)
+	var got []int
+	for n := 0; n < 5000; n += len(got) {
+		var err error
+		got, err = q.popAll(ctx, got[:0])
+		require.NoError(t, err)
+	}
+	assert.Zero(t, len(q.items.buf))
 }

@@ -185,9 +185,9 @@ func TestSetLimitsQueueSizesApplyToNewConnections(t *testing.T) {
 		_, after := connect(t, newNode(t, n, nil), hub)
 
 		assert.Equal(t, DefaultIncomingMessageQueueSize, before.queue.maxBytes)
-		assert.Equal(t, DefaultIncomingAppMessageQueueSize, before.queue.items.capacity())
+		assert.Equal(t, DefaultIncomingAppMessageQueueSize, before.queue.appCap)
 		assert.Equal(t, 3<<10, after.queue.maxBytes)
-		assert.Equal(t, 7, after.queue.items.capacity())
+		assert.Equal(t, 7, after.queue.appCap)
 		assert.Equal(t, 5<<10, after.out.max)
 		assert.Equal(t, l, hub.Config().Limits)
 	})

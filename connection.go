@@ -213,6 +213,10 @@ type Connection[Msg, ConnMeta any] struct {
 	staged      []appItem[Msg]
 	stagedBytes int
 	reserved    bool
+	// stage is the slice staged was lent in (nil when none is), by
+	// stages, the pool's.
+	stage  *[]appItem[Msg]
+	stages *stagePool[Msg]
 }
 
 // Conns is the view of the pool's established connections (octez

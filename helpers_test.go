@@ -196,13 +196,22 @@ const smallQueue = 4 << 10
 // arrives, before reassembling the rest.
 const poolHolds = 1
 
+// holdsOne makes a node whose connections hold one incoming message:
+// one in the first stage of the queue, and a byte bound that the next
+// message cannot fit under (a message larger than the bound still enters
+// an empty queue).
+func holdsOne(c *Config) {
+	c.Limits.IncomingAppMessageQueueSize = 1
+	c.Limits.IncomingMessageQueueSize = 1
+}
+
 // stalledPair connects a sender a (outgoing queue smallQueue) to a receiver
 // b whose app queue holds one message; the test decides when b's
 // application reads.
 func stalledPair(t testing.TB, n *network) (a, b *node, ca, cb *testConn) {
 	t.Helper()
 	a = newNode(t, n, func(c *Config) { c.Limits.OutgoingMessageQueueSize = smallQueue })
-	b = newNode(t, n, func(c *Config) { c.Limits.IncomingAppMessageQueueSize = 1 })
+	b = newNode(t, n, holdsOne)
 	ca, cb = connect(t, a, b)
 	return a, b, ca, cb
 }

@@ -30,31 +30,39 @@ type Limits struct {
 	// int64(Disabled) is unlimited too.
 	MaxConnDownloadSpeed int64
 	MaxConnUploadSpeed   int64
-	// IncomingAppMessageQueueSize is the number of decoded application
-	// messages buffered per connection (octez
-	// incoming_app_message_queue_size). When the queue is full the
-	// connection's reader stops reading the socket, so TCP pushes back on
-	// the peer; nothing is dropped. Besides the queue, the reader holds
-	// at most 256 messages (64 KiB of them) that it has decoded from what
-	// arrived and queues together. Connection.ReadBatch and
-	// Pool.ReadBatch take up to this many at once. If zero, 10. A change
-	// applies to the connections established from then on.
+	// IncomingAppMessageQueueSize is the size, in messages, of the first
+	// of the two stages in which a connection's decoded messages wait for
+	// Read, as in octez: its application pipe
+	// (incoming_app_message_queue_size), and behind it its socket reader
+	// pipe, bounded in bytes (IncomingMessageQueueSize), where each
+	// message past the first IncomingAppMessageQueueSize counts 120 bytes
+	// more than its own. When both are full the connection's reader stops
+	// reading the socket, so TCP pushes back on the peer; nothing is
+	// dropped. Besides the queue, the reader holds at most 256 messages
+	// (64 KiB of them) that it has decoded from what arrived and queues
+	// together. Connection.ReadBatch and Pool.ReadBatch take up to this
+	// many at once. If zero, 10. A change applies to the connections
+	// established from then on.
 	IncomingAppMessageQueueSize int
 	// IncomingMessageQueueSize bounds, in bytes, what one connection
 	// holds of incoming messages: those queued for Read plus the one being
 	// reassembled (octez incoming_message_queue_size, the bytes between
-	// its socket reader and its connection worker). A message counts as
-	// the larger of its wire size and what its decoded form may hold
-	// (Encoding.DecodedSize), so a message that decodes to more than it
-	// weighs on the wire is budgeted at what it costs. The reader reserves
-	// that for a message still arriving as soon as its size prefix and tag
-	// are in, before reading and decoding the rest (for one that arrived
-	// whole, as it queues it) and, when the bound is reached, stops
-	// reading until Read makes room, so TCP pushes back on the peer;
-	// nothing is dropped. A message larger than the bound is still taken
-	// into an empty queue. Budgets.TotalIncomingQueueSize bounds the sum
-	// over the pool. If zero, 8 MiB. A change applies to the connections
-	// established from then on.
+	// its socket reader and its connection worker), each message past the
+	// first IncomingAppMessageQueueSize counted with 120 bytes more (octez
+	// counts a queued message as its size plus 11 words and the pipe's
+	// overhead, p2p_socket.ml). Unlike octez the bound covers the first
+	// stage's bytes too, so a connection never holds more than it. A
+	// message counts as the larger of its wire size and what its decoded
+	// form may hold (Encoding.DecodedSize), so a message that decodes to
+	// more than it weighs on the wire is budgeted at what it costs. The
+	// reader reserves that for a message still arriving as soon as its
+	// size prefix and tag are in, before reading and decoding the rest
+	// (for one that arrived whole, as it queues it) and, when the bound is
+	// reached, stops reading until Read makes room, so TCP pushes back on
+	// the peer; nothing is dropped. A message larger than the bound is
+	// still taken into an empty queue. Budgets.TotalIncomingQueueSize
+	// bounds the sum over the pool. If zero, 8 MiB. A change applies to
+	// the connections established from then on.
 	IncomingMessageQueueSize int
 	// OutgoingMessageQueueSize bounds, in bytes held, each connection's
 	// outgoing queue (octez outgoing_message_queue_size): encoded

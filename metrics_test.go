@@ -152,7 +152,7 @@ func TestMetricsDropQueueFull(t *testing.T) {
 	n := newNetwork("mem")
 	ra := newRecMetrics()
 	a := newNode(t, n, withMetrics(ra, func(c *Config) { c.Limits.OutgoingMessageQueueSize = smallQueue }))
-	b := newNode(t, n, func(c *Config) { c.Limits.IncomingAppMessageQueueSize = 1 })
+	b := newNode(t, n, holdsOne)
 	ca, cb := connect(t, a, b)
 	sent := fillQueue(t, ca, stallWriter(t, ca, poolHolds))
 	requireFull(t, ca)

@@ -31,6 +31,8 @@ type Pool[Msg, PeerMeta, ConnMeta any] struct {
 	// ready lists the connections with application messages queued, for
 	// Read; it has its own lock, taken after a queue's (locks.go).
 	ready readyList[*Connection[Msg, ConnMeta]]
+	// stages lends the readers their staging slices (Connection.deliver).
+	stages stagePool[Msg]
 
 	newConn *connHooks[Msg, ConnMeta]
 }
@@ -105,6 +107,7 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) attach(c *conn, inMsgs, inBytes int) inb
 		codec:      p.codec,
 		queue:      newAppQueue[Msg](inMsgs, inBytes, p.inBudget),
 		ready:      &p.ready,
+		stages:     &p.stages,
 	}
 	tc.queue.onReadable = func() { p.ready.add(tc) }
 	return tc
@@ -394,6 +397,10 @@ func (c *Connection[Msg, ConnMeta]) deliver(tag uint16, body []byte, more bool) 
 	}
 	if !c.reserved && (more || len(c.staged) > 0) {
 		// Arrived whole: staged, to be queued with the next ones.
+		if c.stage == nil {
+			c.stage = c.stages.get()
+			c.staged = *c.stage
+		}
 		c.staged = append(c.staged, appItem[Msg]{m: msg, size: size})
 		c.stagedBytes += size
 		if more && len(c.staged) < maxStaged && c.stagedBytes < maxStagedBytes {
@@ -403,7 +410,8 @@ func (c *Connection[Msg, ConnMeta]) deliver(tag uint16, body []byte, more bool) 
 		if !more {
 			// The reader is about to wait on the network: hold no slice
 			// while the connection is idle.
-			c.staged = nil
+			c.stages.put(c.stage, c.staged)
+			c.stage, c.staged = nil, nil
 		}
 		return err
 	}
@@ -442,7 +450,10 @@ func (c *Connection[Msg, ConnMeta]) release() {
 }
 
 func (c *Connection[Msg, ConnMeta]) closeInbox(err error) {
-	c.staged = nil
+	if c.stage != nil {
+		c.stages.put(c.stage, c.staged)
+	}
+	c.stage, c.staged = nil, nil
 	c.queue.close(err)
 	if n, _ := c.queue.len(); n == 0 {
 		// Nothing left for Pool.Read: an ended connection must not stay

@@ -12,22 +12,27 @@ import (
 )
 
 // appQueue is a connection's bounded queue of decoded application
-// messages, between its reader goroutine and the application. It is
-// bounded in messages (Config.Limits.IncomingAppMessageQueueSize) and in bytes
-// (Config.Limits.IncomingMessageQueueSize per connection, and
-// Config.Budgets.TotalIncomingQueueSize across the pool through budget). A
-// message's bytes are its charge: the larger of its wire size and what
+// messages, between its reader goroutine and the application. It has
+// octez's two stages (fitsLocked): the first appCap messages
+// (Config.Limits.IncomingAppMessageQueueSize), then as many as the byte
+// bound holds (Config.Limits.IncomingMessageQueueSize per connection, each
+// message past the first stage counted with queuedOverhead more, and
+// Config.Budgets.TotalIncomingQueueSize across the pool through budget).
+// A message's bytes are its charge: the larger of its wire size and what
 // its decoded form may hold (codec.charge), so that a message small on
 // the wire and large in memory counts as large. The reader reserves a
 // message's charge as soon as its size and tag are known when it must
 // read more of the network to complete it (before it is decoded), or
 // when it pushes a message that had arrived whole: when a bound is
 // reached, the reader waits, stops reading the socket and TCP pushes back
-// on the peer (octez's app pipe); nothing is dropped. Safe for concurrent
+// on the peer (octez's pipes); nothing is dropped. Safe for concurrent
 // use.
 type appQueue[Msg any] struct {
 	budget   *inBudget
 	maxBytes int
+	// appCap is the first stage's size in messages
+	// (IncomingAppMessageQueueSize): see fitsLocked.
+	appCap int
 	// onReadable, when set, is called after a push into an empty queue
 	// (Pool.Read's ready list). Set before the reader starts; never
 	// changed.
@@ -65,6 +70,32 @@ type appItem[Msg any] struct {
 	m      Msg
 	size   int
 	pooled int64
+}
+
+// stagePool lends the readers of a pool's connections the slices in which
+// they stage the messages of one read (Connection.deliver): a slice grown
+// afresh for each batch was 5% of the CPU of 100-byte messages, and one
+// kept per connection would hold memory while the connection is idle.
+type stagePool[Msg any] struct{ p sync.Pool }
+
+// get returns a slice with room for maxStaged messages.
+func (s *stagePool[Msg]) get() *[]appItem[Msg] {
+	if b, ok := s.p.Get().(*[]appItem[Msg]); ok {
+		return b
+	}
+	b := make([]appItem[Msg], 0, maxStaged)
+	return &b
+}
+
+// put gives back b, holding items (b's own array, maybe grown), cleared
+// so that it keeps no message alive.
+func (s *stagePool[Msg]) put(b *[]appItem[Msg], items []appItem[Msg]) {
+	if cap(items) != maxStaged {
+		return // grown past maxStaged (never, deliver flushes first): let it go
+	}
+	clear(items[:cap(items)])
+	*b = items[:0]
+	s.p.Put(b)
 }
 
 // inBudget is the pool-wide bound on incoming bytes held, counted as
@@ -119,7 +150,11 @@ func newAppQueue[Msg any](size, maxBytes int, budget *inBudget) *appQueue[Msg] {
 	return &appQueue[Msg]{
 		budget:   budget,
 		maxBytes: maxBytes,
-		items:    newRing[appItem[Msg]](size),
+		appCap:   size,
+		// Past the first size messages each costs at least
+		// queuedOverhead of maxBytes: the ring's bound follows (its
+		// storage grows only as messages arrive).
+		items:    newRing[appItem[Msg]](size + maxBytes/queuedOverhead + 1),
 		readSig:  make(chan struct{}, 1),
 		spaceSig: make(chan struct{}, 1),
 		closed:   make(chan struct{}),
@@ -156,7 +191,7 @@ func (q *appQueue[Msg]) reserveLocked(ctx context.Context, size int) error {
 		if q.tryReserveLocked(size) {
 			return nil
 		}
-		if q.items.len() < q.items.capacity() && (q.bytes == 0 || q.bytes+size <= q.maxBytes) {
+		if q.fitsLocked(size) {
 			// Room, but not the pool's budget: wait for it, keeping the
 			// room found (only this reader takes it).
 			free := min(size, freeAllowance-q.free)
@@ -194,10 +229,39 @@ func (q *appQueue[Msg]) reserveLocked(ctx context.Context, size int) error {
 	}
 }
 
+// queuedOverhead is what each message queued past the first stage
+// costs against the byte bound besides its own bytes: octez's socket
+// reader pipe counts a message as its size plus 11 words and the pipe's
+// push overhead (p2p_socket.ml compute_size), 120 bytes on 64-bit hosts.
+const queuedOverhead = 120
+
+// fitsLocked reports whether a message charged size bytes fits now. The
+// queue has octez's two stages (p2p_socket.ml's reader pipe, bounded in
+// bytes, then p2p_conn.ml's application pipe, bounded in messages): the
+// first appCap messages are the application's stage, and those behind
+// them wait in the byte-bounded stage, each counted with queuedOverhead.
+// Unlike octez, the byte bound covers the first stage's bytes too, so a
+// connection never holds more than maxBytes (or one message larger than
+// that, taken into an empty queue). q.mu must be held.
+func (q *appQueue[Msg]) fitsLocked(size int) bool {
+	n := q.items.len()
+	if n == q.items.capacity() {
+		return false
+	}
+	return q.bytes == 0 || q.loadLocked(n+1)+size <= q.maxBytes
+}
+
+// loadLocked is what n queued messages weigh against the byte bound:
+// the bytes held plus queuedOverhead for each past the first stage.
+// q.mu must be held.
+func (q *appQueue[Msg]) loadLocked(n int) int {
+	return q.bytes + queuedOverhead*max(0, n-q.appCap)
+}
+
 // tryReserveLocked reserves room for a message charged size bytes if
 // there is room and budget now. q.mu must be held and the queue open.
 func (q *appQueue[Msg]) tryReserveLocked(size int) bool {
-	if q.items.len() == q.items.capacity() || q.bytes != 0 && q.bytes+size > q.maxBytes {
+	if !q.fitsLocked(size) {
 		return false
 	}
 	free := min(size, freeAllowance-q.free)
@@ -294,6 +358,9 @@ func (q *appQueue[Msg]) tryPop() (m Msg, ok, more bool) {
 		q.free -= it.size - int(it.pooled)
 	}
 	more = q.items.len() > 0
+	if !more {
+		q.items.release()
+	}
 	spaceWaiters, readWaiters := q.spaceWaiters > 0 && q.roomToWakeLocked(), more && q.readWaiters > 0
 	q.mu.Unlock()
 	q.budget.release(it.pooled)
@@ -306,12 +373,13 @@ func (q *appQueue[Msg]) tryPop() (m Msg, ok, more bool) {
 	return it.m, true, more
 }
 
-// tryPopAll appends every queued message to dst in one critical section,
-// with one release of the pool's budget and at most one wake-up of the
-// waiting reader, and reports whether it took any.
+// tryPopAll appends the queued messages of the first stage (at most
+// appCap) to dst in one critical section, with one release of the pool's
+// budget and at most one wake-up of the waiting reader, and reports
+// whether it took any.
 func (q *appQueue[Msg]) tryPopAll(dst []Msg) ([]Msg, bool) {
 	q.mu.Lock()
-	n := q.items.len()
+	n := min(q.items.len(), q.appCap)
 	if n == 0 {
 		q.mu.Unlock()
 		return dst, false
@@ -326,6 +394,7 @@ func (q *appQueue[Msg]) tryPopAll(dst []Msg) ([]Msg, bool) {
 		pooled += it.pooled
 		dst = append(dst, it.m)
 	}
+	q.items.release()
 	spaceWaiters := q.spaceWaiters > 0 && q.roomToWakeLocked()
 	q.mu.Unlock()
 	q.budget.release(pooled)
@@ -350,11 +419,13 @@ func (q *appQueue[Msg]) popAll(ctx context.Context, dst []Msg) ([]Msg, error) {
 }
 
 // roomToWakeLocked reports whether the waiting reader should be woken:
-// its reservation fits, and the queue has drained to half its count, so
-// that each wake-up of the reader (microseconds when its thread is
-// parked) moves several messages, not one. q.mu must be held.
+// its reservation fits, and the queue has drained to half its first
+// stage or half its byte bound, so that each wake-up of the reader
+// (microseconds when its thread is parked) moves several messages, not
+// one. q.mu must be held.
 func (q *appQueue[Msg]) roomToWakeLocked() bool {
-	return q.items.len() <= q.items.capacity()/2 && (q.bytes == 0 || q.bytes+q.spaceNeed <= q.maxBytes)
+	n := q.items.len()
+	return q.fitsLocked(q.spaceNeed) && (n <= q.appCap/2 || q.loadLocked(n) <= q.maxBytes/2)
 }
 
 // pop removes and returns the oldest message, waiting for one. Once the

@@ -88,3 +88,15 @@ func (r *ring[T]) grow() {
 	}
 	r.buf, r.head = buf, 0
 }
+
+// ringKeep is the storage an empty ring keeps (release).
+const ringKeep = 64
+
+// release drops the storage of an empty ring past ringKeep entries, so
+// that a queue that once held many (an application queue that a burst
+// filled) does not keep that memory while it stays small.
+func (r *ring[T]) release() {
+	if r.n == 0 && len(r.buf) > ringKeep {
+		r.buf, r.head = nil, 0
+	}
+}

@@ -54,6 +54,29 @@ func TestRing(t *testing.T) {
 		assert.Equal(t, []int{2, 3, 4, 5, 6, 7, 8, 9}, r.list())
 		assert.LessOrEqual(t, len(r.buf), 16)
 	})
+	t.Run("release drops large storage once empty, keeps small", func(t *testing.T) {
+		r := newRing[int](1000)
+		for i := range 100 {
+			r.push(i)
+		}
+		r.release()
+		assert.Equal(t, 100, r.len(), "not while it holds entries")
+		for range 100 {
+			r.pop()
+		}
+		r.release()
+		assert.Zero(t, len(r.buf))
+		assert.True(t, r.push(7))
+		assert.Equal(t, []int{7}, r.list())
+		for i := range 10 {
+			r.push(i)
+		}
+		for range 11 {
+			r.pop()
+		}
+		r.release()
+		assert.NotZero(t, len(r.buf), "up to ringKeep entries are kept")
+	})
 	t.Run("pop clears the slot", func(t *testing.T) {
 		r := newRing[*int](2)
 		r.push(new(int))

@@ -290,7 +290,7 @@ func TestWriteAllSkipsStalledPeer(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			n := newNetwork(name)
 			a := newNode(t, n, func(c *Config) { c.Limits.OutgoingMessageQueueSize = smallQueue })
-			b := newNode(t, n, func(c *Config) { c.Limits.IncomingAppMessageQueueSize = 1 })
+			b := newNode(t, n, holdsOne)
 			c := newNode(t, n, nil)
 			ab, ba := connect(t, a, b)
 			ac, ca := connect(t, a, c)
