@@ -64,10 +64,12 @@ type path struct {
 	// Guarded by mu.
 	faults      Faults
 	partitioned bool
-	changed     chan struct{} // closed and replaced when the fields change
+	// changed is closed when the fields change, and made again only when
+	// watch hands it out: nil while no one waits on the path.
+	changed chan struct{}
 }
 
-func newPath() *path { return &path{changed: make(chan struct{})} }
+func newPath() *path { return &path{} }
 
 // stateLocked returns the path's faults, with a partition as a stall.
 // p.mu must be held.
@@ -82,15 +84,29 @@ func (p *path) update(fn func(p *path)) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	fn(p)
-	close(p.changed)
-	p.changed = make(chan struct{})
+	if p.changed != nil {
+		close(p.changed)
+		p.changed = nil
+	}
 }
 
-// watch returns the path's faults and a channel closed when they change.
+// watch returns the path's faults and a channel closed when they change;
+// the channel is nil while the path has no fault and no partition: going
+// from none to some never lets a waiting Read or Write proceed (it only
+// delays or stops bytes to come, and a blocked call finds the new faults
+// when the pipe next wakes it), so a call on a healthy path waits on its
+// pipe alone.
 func (p *path) watch() (Faults, <-chan struct{}) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.stateLocked(), p.changed
+	f := p.stateLocked()
+	if f == (Faults{}) {
+		return f, nil
+	}
+	if p.changed == nil {
+		p.changed = make(chan struct{})
+	}
+	return f, p.changed
 }
 
 func (p *path) isPartitioned() bool {

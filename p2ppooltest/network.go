@@ -189,7 +189,7 @@ func (n *Network) forget(c *Conn) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	delete(n.conns, [2]netip.AddrPort{c.localAP(), c.remoteAP()})
-	if !c.peer.isClosed() {
+	if !c.peer.closed.Load() {
 		return // the pair's addresses stay taken while an end is open
 	}
 	for _, e := range []*Conn{c, c.peer} {
@@ -337,10 +337,10 @@ func (h *Host) DialContext(ctx context.Context, network, address string) (net.Co
 	up := newPipe(n.pathLocked(h.addr, ap.Addr()), n.cfg.BufferSize)
 	down := newPipe(n.pathLocked(ap.Addr(), h.addr), n.cfg.BufferSize)
 	lk := &link{}
-	client := &Conn{nw: n, owner: h, local: src, remote: dst, in: down, out: up, link: lk,
-		rd: newDeadline(), wd: newDeadline(), closed: make(chan struct{})}
-	server := &Conn{nw: n, local: dst, remote: src, in: up, out: down, link: lk,
-		rd: newDeadline(), wd: newDeadline(), closed: make(chan struct{})}
+	client := &Conn{nw: n, owner: h, local: src, remote: dst, in: down, out: up, link: lk}
+	server := &Conn{nw: n, local: dst, remote: src, in: up, out: down, link: lk}
+	client.rd.p, client.wd.p = down, up
+	server.rd.p, server.wd.p = up, down
 	client.peer, server.peer = server, client
 	n.conns[[2]netip.AddrPort{client.localAP(), client.remoteAP()}] = client
 	n.conns[[2]netip.AddrPort{server.localAP(), server.remoteAP()}] = server

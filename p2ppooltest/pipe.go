@@ -25,17 +25,19 @@ type pipe struct {
 
 	mu sync.Mutex
 	// Guarded by mu.
-	faults   Faults        // of this connection alone
-	segs     []segment     // written and not yet read, in order
-	buffered int           // bytes in segs
-	txFree   time.Time     // when the bandwidth cap lets the next byte leave
-	lastAt   time.Time     // arrival of the last segment, so arrivals stay in order
-	nextRead time.Time     // when a slow reader may read again
-	eof      bool          // the writer closed its side: no more writes
-	eofAt    time.Time     // when the end of the stream reaches the reader
-	gone     bool          // the reader closed: writes are lost, then fail
-	rst      bool          // a write reached the closed reader: later ones fail
-	changed  chan struct{} // closed and replaced on every change
+	faults   Faults    // of this connection alone
+	segs     []segment // written and not yet read, in order
+	buffered int       // bytes in segs
+	txFree   time.Time // when the bandwidth cap lets the next byte leave
+	lastAt   time.Time // arrival of the last segment, so arrivals stay in order
+	nextRead time.Time // when a slow reader may read again
+	eof      bool      // the writer closed its side: no more writes
+	eofAt    time.Time // when the end of the stream reaches the reader
+	gone     bool      // the reader closed: writes are lost, then fail
+	rst      bool      // a write reached the closed reader: later ones fail
+	// changed is closed on every change, and made again only when a
+	// waiter asks for it (waitLocked): nil while no one waits.
+	changed chan struct{}
 }
 
 // segment is the bytes of one write, or of a part of it, and when they
@@ -50,18 +52,30 @@ type segment struct {
 const bandwidthSegment = 4 << 10
 
 func newPipe(pt *path, size int) *pipe {
-	return &pipe{path: pt, size: size, changed: make(chan struct{})}
+	return &pipe{path: pt, size: size}
 }
 
 // signalLocked wakes every goroutine waiting on the pipe. p.mu must be
 // held.
 func (p *pipe) signalLocked() {
-	close(p.changed)
-	p.changed = make(chan struct{})
+	if p.changed != nil {
+		close(p.changed)
+		p.changed = nil
+	}
+}
+
+// waitLocked returns a channel closed at the pipe's next change. p.mu
+// must be held.
+func (p *pipe) waitLocked() <-chan struct{} {
+	if p.changed == nil {
+		p.changed = make(chan struct{})
+	}
+	return p.changed
 }
 
 // faultsLocked returns the direction's faults and a channel closed when
-// the host pair's change. p.mu must be held (lock order: pipe, then path).
+// the host pair's change, nil while the pair has none (see path.watch).
+// p.mu must be held (lock order: pipe, then path).
 func (p *pipe) faultsLocked() (Faults, <-chan struct{}) {
 	f, ch := p.path.watch()
 	return p.faults.add(f), ch
@@ -117,6 +131,7 @@ func (p *pipe) popLocked(b []byte, limit int, now time.Time) int {
 // already written. p.mu must be held.
 func (p *pipe) closeWriteLocked(now time.Time) {
 	if p.eof {
+		p.signalLocked() // a Close after CloseWrite still wakes the waiters
 		return
 	}
 	f, _ := p.faultsLocked()

@@ -451,3 +451,16 @@ func TestChainLinkRedialWhenBothFull(t *testing.T) {
 		assert.LessOrEqual(t, b.pool.Conns().Len(), b.max)
 	})
 }
+
+// TestShutdownDeadlineScales checks that the graceful shutdown's deadline
+// grows with the swarm: at 30,000 nodes a fixed 5 s left up to 21,000
+// pools reporting context deadline exceeded.
+func TestShutdownDeadlineScales(t *testing.T) {
+	small, large := shutdownDeadline(16), shutdownDeadline(30000)
+	if small < shutdownTimeout {
+		t.Errorf("shutdownDeadline(16) = %v, below the %v floor", small, shutdownTimeout)
+	}
+	if large < 6*small {
+		t.Errorf("shutdownDeadline(30000) = %v, not grown with n (16 nodes: %v)", large, small)
+	}
+}

@@ -189,12 +189,17 @@ func (l *limiter) acquireGlobal(c *Conn, f *flow, n int, now time.Time) error {
 	l.dispatch(now)
 	if f.qidx < 0 {
 		// Served at once: the grant is already in f.ready.
-		<-f.ready
+		<-f.waitChans().ready
 		l.mu.Unlock()
 		return nil
 	}
 	l.mu.Unlock()
+	w := f.waitChans()
 	for {
+		if c.isClosed.Load() {
+			f.disarm()
+			return l.abort(f, net.ErrClosed)
+		}
 		var expire <-chan time.Time
 		if dl := f.deadline.Load(); dl != 0 {
 			left := time.Until(time.Unix(0, dl))
@@ -204,14 +209,11 @@ func (l *limiter) acquireGlobal(c *Conn, f *flow, n int, now time.Time) error {
 			expire = f.arm(left)
 		}
 		select {
-		case <-f.ready:
+		case <-w.ready:
 			f.disarm()
 			return nil
-		case <-c.closed:
-			f.disarm()
-			return l.abort(f, net.ErrClosed)
-		case <-f.wake:
-			// Deadline or limits changed: look again.
+		case <-w.wake:
+			// Deadline or limits changed, or closed: look again.
 		case <-expire:
 		}
 	}
@@ -224,7 +226,7 @@ func (l *limiter) abort(f *flow, err error) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if f.qidx < 0 {
-		<-f.ready
+		<-f.waitChans().ready
 		return nil
 	}
 	l.remove(f)
@@ -283,7 +285,7 @@ func (l *limiter) onTimer() {
 
 func (l *limiter) grant(f *flow) {
 	l.remove(f)
-	f.ready <- struct{}{} // never blocks: one request per flow at a time
+	f.waitChans().ready <- struct{}{} // never blocks: one request per flow at a time
 }
 
 func (l *limiter) remove(f *flow) {

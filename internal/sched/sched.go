@@ -152,7 +152,7 @@ func (s *Scheduler) Close() {
 // wrapper, not nc, so that the connection is unregistered; its bytes stay
 // in the scheduler's totals.
 func (s *Scheduler) Wrap(nc net.Conn) *Conn {
-	c := &Conn{nc: nc, s: s, closed: make(chan struct{})}
+	c := &Conn{nc: nc, s: s}
 	for d := range c.flows {
 		c.flows[d].init()
 	}
