@@ -35,7 +35,7 @@ func Example() {
 	defer server.Close()
 	defer client.Close()
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := p2ppool.ListenConfig().Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
 		log.Fatal(err)
 	}
