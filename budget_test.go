@@ -234,3 +234,43 @@ func TestAppQueueReleasesBurstStorage(t *testing.T) {
 	b := blocks.get()
 	assert.Equal(t, [fifoBlock]appItem[int]{}, *b, "a block back in the pool holds no message")
 }
+
+// TestAppQueueBudgetInSteps: a batch past the connection's allowance
+// takes its part of the pool's budget at once, and pops give it back in
+// steps of releaseStep, all of it once the queue is empty or closed.
+func TestAppQueueBudgetInSteps(t *testing.T) {
+	ctx := context.Background()
+	b := newInBudget(1 << 30)
+	q := newAppQueue[int](10, 8<<20, b, nil)
+	items := make([]appItem[int], 100)
+	for i := range items {
+		items[i] = appItem[int]{m: i, size: 1 << 10}
+	}
+	require.NoError(t, q.pushBatch(ctx, items))
+	assert.Equal(t, int64(100-64)<<10, b.held.Load(), "past the 64 KiB allowance")
+	for i := range 70 { // the allowance's 64, then 6 from the budget
+		m, err := q.pop(ctx)
+		require.NoError(t, err)
+		require.Equal(t, i, m)
+	}
+	assert.Equal(t, int64(100-64)<<10, b.held.Load(), "6 KiB popped: under a step, kept")
+	for i := 70; i < 90; i++ {
+		_, err := q.pop(ctx)
+		require.NoError(t, err)
+	}
+	assert.Equal(t, int64(100-64-16)<<10, b.held.Load(), "a step given back at the 16th KiB (message 79)")
+	for i := 90; i < 99; i++ {
+		_, err := q.pop(ctx)
+		require.NoError(t, err)
+	}
+	assert.Equal(t, int64(100-64-32)<<10, b.held.Load(), "another at message 95")
+	_, err := q.pop(ctx)
+	require.NoError(t, err)
+	assert.Zero(t, b.held.Load(), "all of it once the queue is empty")
+
+	require.NoError(t, q.pushBatch(ctx, items[:80]))
+	_, err = q.pop(ctx)
+	require.NoError(t, err)
+	q.close(ErrConnectionClosed)
+	assert.Zero(t, b.held.Load(), "and on close")
+}

@@ -272,7 +272,9 @@ type BudgetConfig struct {
 	// summed over every connection of the pool: a reader waits for room
 	// here too, so many peers sending large messages to an application
 	// that reads slowly hold at most this much between them, plus the
-	// first 64 KiB queued on each connection, which are its own. One
+	// first 64 KiB queued on each connection, which are its own. A
+	// connection gives back what its application has read in steps of
+	// 16 KiB, and all of it when its queue empties or it ends. One
 	// message is taken whatever its count if the budget is otherwise
 	// free. Besides, each connection's reader holds its buffers, at most
 	// a chunk sealed and one open (64 KiB each), and, while it decodes
