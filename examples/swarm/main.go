@@ -305,6 +305,10 @@ type node struct {
 	// sending (one per connection a WriteAll reached).
 	msgsIn, msgsOut atomic.Uint64
 	dials, failures atomic.Uint64
+	// chainDials counts the redials of lost chain links, chainFails
+	// their failures by kind (chainFailKind).
+	chainDials atomic.Uint64
+	chainFails [numChainFails]atomic.Uint64
 	// reached is when Conns().Len() first reached the target, as a
 	// duration since start plus one; 0 while it has not.
 	reached atomic.Int64
@@ -721,18 +725,84 @@ func (n *node) dialSome(ctx context.Context) {
 	}
 }
 
-// dial connects to pt, counting the dial and its failure.
-func (n *node) dial(ctx context.Context, pt netip.AddrPort) {
+// dial connects to pt, counting the dial and its failure, which it
+// returns.
+func (n *node) dial(ctx context.Context, pt netip.AddrPort) error {
 	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	_, err := n.pool.Connect(dctx, pt)
 	cancel()
 	if ctx.Err() != nil {
-		return
+		return err
 	}
 	n.dials.Add(1)
 	if err != nil {
 		n.failures.Add(1)
 	}
+	return err
+}
+
+// The kinds of failed chain redials, for the summary's chain line.
+const (
+	chainFull    = iota // a pool at its maximum, ours or the peer's (nack)
+	chainAlready        // already connected or being connected (both ends redial)
+	chainTimeout        // the dial timed out
+	chainOther
+	numChainFails
+)
+
+var chainFailNames = [numChainFails]string{"full", "already connected or pending", "timed out", "other"}
+
+func chainFailKind(err error) int {
+	switch {
+	case errors.Is(err, p2ppool.ErrTooManyConnections):
+		return chainFull
+	case errors.Is(err, p2ppool.ErrAlreadyConnected), errors.Is(err, p2ppool.ErrPendingConnection):
+		return chainAlready
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, p2ppool.ErrTimeout):
+		return chainTimeout
+	}
+	return chainOther
+}
+
+// chainLine says how the bootstrap chain fared: its links down now, the
+// redials of lost links and why they failed; empty if none was lost.
+func (s *swarm) chainLine() string {
+	var dials uint64
+	var fails [numChainFails]uint64
+	for _, n := range s.nodes {
+		dials += n.chainDials.Load()
+		for k := range fails {
+			fails[k] += n.chainFails[k].Load()
+		}
+	}
+	down := s.chainDown()
+	if dials == 0 && down == 0 {
+		return ""
+	}
+	var why []string
+	failed := uint64(0)
+	for k, c := range fails {
+		if c > 0 {
+			why = append(why, fmt.Sprintf("%d %s", c, chainFailNames[k]))
+			failed += c
+		}
+	}
+	line := fmt.Sprintf("%s down of %d, %d redials of lost links, %d failed", plural(down, "link"), len(s.nodes)-1, dials, failed)
+	if len(why) > 0 {
+		line += " (" + strings.Join(why, ", ") + ")"
+	}
+	return line
+}
+
+// chainDown counts the links of the bootstrap chain that are not up.
+func (s *swarm) chainDown() int {
+	down := 0
+	for _, n := range s.nodes[1:] {
+		if info, ok := n.pool.Points().Info(n.bootstrap); !ok || info.State != p2ppool.PointRunning {
+			down++
+		}
+	}
+	return down
 }
 
 // chainLost counts the node's neighbours in the chain it is not
@@ -764,7 +834,10 @@ func (n *node) redialChain(ctx context.Context) int {
 			if n.pool.Conns().Len() >= n.max {
 				n.dropNonChain(ctx)
 			}
-			n.dial(ctx, pt)
+			n.chainDials.Add(1)
+			if err := n.dial(ctx, pt); err != nil && ctx.Err() == nil {
+				n.chainFails[chainFailKind(err)].Add(1)
+			}
 		}
 	}
 	return lost
@@ -989,6 +1062,9 @@ func (s *swarm) summary(w io.Writer, snap swarmState, elapsed time.Duration, int
 	}
 	if len(snap.ended) > 0 {
 		fmt.Fprintf(w, "  ended:       %s\n", endedLine(snap.ended))
+	}
+	if line := s.chainLine(); line != "" {
+		fmt.Fprintf(w, "  chain:       %s\n", line)
 	}
 	fmt.Fprintf(w, "  messages:    %d sent, %d received (%s out, %s in of P2P traffic)\n",
 		msgsOut, msgsIn, humanBytes(bytesOut), humanBytes(bytesIn))
