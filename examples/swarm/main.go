@@ -753,10 +753,13 @@ const (
 var chainFailNames = [numChainFails]string{"full", "already connected or pending", "timed out", "other"}
 
 func chainFailKind(err error) int {
+	var nack *p2ppool.RejectedError
 	switch {
-	case errors.Is(err, p2ppool.ErrTooManyConnections):
+	case errors.Is(err, p2ppool.ErrTooManyConnections),
+		errors.As(err, &nack) && nack.Motive == p2ppool.NackTooManyConnections:
 		return chainFull
-	case errors.Is(err, p2ppool.ErrAlreadyConnected), errors.Is(err, p2ppool.ErrPendingConnection):
+	case errors.Is(err, p2ppool.ErrAlreadyConnected), errors.Is(err, p2ppool.ErrPendingConnection),
+		errors.As(err, &nack) && nack.Motive == p2ppool.NackAlreadyConnected:
 		return chainAlready
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, p2ppool.ErrTimeout):
 		return chainTimeout
@@ -766,7 +769,7 @@ func chainFailKind(err error) int {
 
 // chainLine says how the bootstrap chain fared: its links down now, the
 // redials of lost links and why they failed; empty if none was lost.
-func (s *swarm) chainLine() string {
+func (s *swarm) chainLine(snap swarmState) string {
 	var dials uint64
 	var fails [numChainFails]uint64
 	for _, n := range s.nodes {
@@ -775,7 +778,7 @@ func (s *swarm) chainLine() string {
 			fails[k] += n.chainFails[k].Load()
 		}
 	}
-	down := s.chainDown()
+	down := snap.chainDown
 	if dials == 0 && down == 0 {
 		return ""
 	}
@@ -909,6 +912,8 @@ type swarmState struct {
 	// their sizes, largest first.
 	edges, components int
 	sizes             []int
+	// chainDown counts the links of the bootstrap chain not up.
+	chainDown int
 	// proc is the process when the swarm ended, before shutdown; zero
 	// in the live view's snapshots.
 	proc procStat
@@ -970,6 +975,7 @@ func (s *swarm) snapshot() swarmState {
 	s.updateCounters(snap)
 	snap.edges, snap.sizes = s.graph(snap)
 	snap.components = len(snap.sizes)
+	snap.chainDown = s.chainDown()
 	return snap
 }
 
@@ -1063,7 +1069,7 @@ func (s *swarm) summary(w io.Writer, snap swarmState, elapsed time.Duration, int
 	if len(snap.ended) > 0 {
 		fmt.Fprintf(w, "  ended:       %s\n", endedLine(snap.ended))
 	}
-	if line := s.chainLine(); line != "" {
+	if line := s.chainLine(snap); line != "" {
 		fmt.Fprintf(w, "  chain:       %s\n", line)
 	}
 	fmt.Fprintf(w, "  messages:    %d sent, %d received (%s out, %s in of P2P traffic)\n",

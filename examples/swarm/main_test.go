@@ -376,7 +376,7 @@ func TestChainLinksKept(t *testing.T) {
 		time.Sleep(discoverMin + discoverJitter + discoverMaxBackoff + dialTimeout)
 		assert.Zero(t, n.chainLost(), "node %d and its bootstrap peer dialled each other again", n.idx)
 		assert.True(t, s.converged())
-		assert.Regexp(t, `^0 links down of 7, [1-9]\d* redials of lost links, \d+ failed`, s.chainLine())
+		assert.Regexp(t, `^0 links down of 7, [1-9]\d* redials of lost links, \d+ failed`, s.chainLine(s.snapshot()))
 	})
 }
 
