@@ -86,7 +86,8 @@ type QueueStats struct {
 	// held by their outgoing queues.
 	AppQueued, AppQueuedBytes, OutQueuedBytes int
 	// IncomingBudgetHeld is the part of Config.Budgets.TotalIncomingQueueSize
-	// in use.
+	// in use, with what connections have read and not yet given back (up
+	// to 16 KiB each while their queues are not empty).
 	IncomingBudgetHeld int64
 	// OutgoingBudgetHeld is the part of
 	// Config.Budgets.TotalOutgoingQueueSize in use; OutgoingBudgetWaits
