@@ -665,12 +665,11 @@ func (n *node) discover(ctx context.Context) {
 		case <-t.C:
 		}
 		// A lost link of the chain (a swap gave it up: octez's swap
-		// spares no connection) is dialled again first, from both of its
-		// ends, whatever the node's count: the chain's links are what
-		// keep the swarm one graph rather than islands that each meet
-		// their targets. Both ends, because a node at MaxConnections
-		// cannot dial, while its neighbour's dial gets in (a full pool
-		// evicts an untrusted connection for it).
+		// spares no connection) is dialled again first, by its later
+		// node, whatever the node's count, both ends making room if
+		// they are full (redialChain): the chain's links are what keep
+		// the swarm one graph rather than islands that each meet their
+		// targets.
 		lost := n.redialChain(ctx)
 		before := n.pool.Conns().Len()
 		switch {
@@ -821,14 +820,18 @@ func (n *node) chainLost() int {
 }
 
 // redialChain dials the node's neighbours in the chain it has lost and
-// returns how many it had lost.
+// returns how many it had lost. Only the later node of a link dials it
+// (its bootstrap peer): when both did, they met each other's dial and
+// refused it (already connected) in a quarter of the redials at 30,000
+// nodes.
 //
 // A node at MaxConnections first ends one connection that is not a
-// chain link: else it could not dial (too many connections), and
-// neither could its neighbour get in if it is full too, because a small
-// pool protects every incoming connection from eviction (one per
-// subnet, inbound.go), so two full neighbours would stay apart until a
-// swap or maintenance happened to free a slot at both.
+// chain link, at either end: else the later one could not dial (too
+// many connections), nor get in at the earlier one if that one is full
+// too, because a small pool protects every incoming connection from
+// eviction (one per subnet, inbound.go), so two full neighbours would
+// stay apart until a swap or maintenance happened to free a slot at
+// both.
 func (n *node) redialChain(ctx context.Context) int {
 	lost := 0
 	for _, pt := range n.neighbours {
@@ -836,6 +839,13 @@ func (n *node) redialChain(ctx context.Context) int {
 			lost++
 			if n.pool.Conns().Len() >= n.max {
 				n.dropNonChain(ctx)
+			}
+			if pt != n.bootstrap {
+				// The later node of a link dials it; this end only makes
+				// room. Both dialling at once refused each other
+				// (already connected) in 64,230 of 233,693 redials at
+				// 30,000 nodes.
+				continue
 			}
 			n.chainDials.Add(1)
 			if err := n.dial(ctx, pt); err != nil && ctx.Err() == nil {
