@@ -4,47 +4,28 @@ import (
 	"context"
 	"fmt"
 	"log"
-	"net"
+	"time"
 
 	"github.com/p2ppool/p2ppool"
 )
 
-// ExampleListenConfig serves a pool on a listener with octez's socket
-// options (keep-alive after 10 s of silence, then every 5 s; on Linux
-// the 45 s TCP user timeout); the other pool dials with them too, as
-// every pool does whose Config.Dialer is nil.
+// ExampleListenConfig listens with octez's socket options (keep-alive
+// after 10 s of silence, then every 5 s; on Linux the 45 s TCP user
+// timeout), for Pool.Serve as in Example, and dials with quicker probes
+// than octez's by editing the Dialer that NewDialer returns, which a pool
+// whose Config.Dialer is nil uses as it is.
 func ExampleListenConfig() {
-	ctx := context.Background()
-	newPool := func() *textPool {
-		id, err := p2ppool.GenerateIdentity(ctx, p2ppool.NoProofOfWork, nil)
-		if err != nil {
-			log.Fatal(err)
-		}
-		p, err := p2ppool.NewBasic(textMessages, p2ppool.Config{Identity: id, ProofOfWorkTarget: p2ppool.NoProofOfWork})
-		if err != nil {
-			log.Fatal(err)
-		}
-		return p
+	ln, err := p2ppool.ListenConfig().Listen(context.Background(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
 	}
-	server, client := newPool(), newPool()
-	defer server.Close()
-	defer client.Close()
+	defer ln.Close() // a node hands it to pool.Serve
 
-	ln, err := p2ppool.ListenConfig().Listen(ctx, "tcp", "127.0.0.1:0")
-	if err != nil {
-		log.Fatal(err)
-	}
-	go server.Serve(ln)
-
-	conn, err := client.Connect(ctx, ln.Addr().(*net.TCPAddr).AddrPort())
-	if err != nil {
-		log.Fatal(err)
-	}
-	conn.Write(ctx, "kept alive")
-	_, msg, err := server.Read(ctx)
-	if err != nil {
-		log.Fatal(err)
-	}
-	fmt.Println(msg)
-	// Output: kept alive
+	d := p2ppool.NewDialer()
+	fmt.Println("octez's:", d.KeepAliveConfig.Idle, d.KeepAliveConfig.Interval)
+	d.KeepAliveConfig.Idle = 3 * time.Second // then Config{Dialer: d, ...}
+	fmt.Println("edited:", d.KeepAliveConfig.Idle, d.KeepAliveConfig.Interval)
+	// Output:
+	// octez's: 10s 5s
+	// edited: 3s 5s
 }
