@@ -268,6 +268,7 @@ func benchLibp2pQueued(b *testing.B) {
 			done := make(chan error, 1)
 			b.ResetTimer()
 			cpu0 := cpuTime()
+			io0 := readSysIO()
 			go func() { done <- readOwnedFrames(r, sz.n, b.N) }()
 			for i := 0; i < b.N; i++ {
 				queue <- payload
@@ -276,6 +277,7 @@ func benchLibp2pQueued(b *testing.B) {
 				b.Fatal(err)
 			}
 			reportCPU(b, cpu0)
+			reportSysIO(b, io0)
 			b.StopTimer()
 			close(queue)
 			if err := <-written; err != nil {

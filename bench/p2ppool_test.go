@@ -150,6 +150,7 @@ func benchP2ppoolThroughput(b *testing.B, read func(context.Context, *benchConn,
 			done := make(chan error, 1)
 			b.ResetTimer()
 			cpu0 := cpuTime()
+			io0 := readSysIO()
 			go func() { done <- read(ctx, r, sz.n, b.N) }()
 			for i := 0; i < b.N; i++ {
 				if err := w.Write(ctx, payload); err != nil {
@@ -160,6 +161,7 @@ func benchP2ppoolThroughput(b *testing.B, read func(context.Context, *benchConn,
 				b.Fatal(err)
 			}
 			reportCPU(b, cpu0)
+			reportSysIO(b, io0)
 		})
 	}
 }
