@@ -19,6 +19,12 @@ const idleReadSize = 512
 // cost one read.
 const readAhead = 16 << 10
 
+// flowReadSize is the raw buffer a reader takes instead once a read
+// filled all the room it had (bytes were left in the socket): with chunks
+// of 16 KiB (an arena of small messages each) a buffer of readAhead cost
+// one read per chunk, four times as many reads as full chunks did.
+const flowReadSize = 64 << 10
+
 // blockSize is the unit in which a message spanning chunks is reassembled:
 // a block is taken only once bytes for it have arrived, so a peer that
 // announces a large message and stalls costs what it sent plus the chunk
@@ -56,7 +62,9 @@ type Conn struct {
 	inStart  int
 	inEnd    int
 	inPooled bool
-	idle     [idleReadSize]byte
+	// flowing: the last read filled all the room it had.
+	flowing bool
+	idle    [idleReadSize]byte
 	// pt[ptStart:] is decrypted plaintext not yet returned. pt is
 	// idlePt[:] or a pooled buffer (ptPooled).
 	pt       []byte

@@ -58,11 +58,39 @@ func (c *Conn) ReadMessage() ([]byte, error) {
 			return nil, c.failRead(err)
 		}
 	}
+	// A message whose rest is all in the next chunk (the last chunk of a
+	// message that starts near the end of one, as the writer cuts a
+	// large message, or as octez cuts one, in full chunks then the rest)
+	// is completed in pt: the chunk is decrypted after the bytes already
+	// there, and the message returned in place. Assembling it instead
+	// copied it twice, into blocks and then into one buffer.
+	if whole, err := c.readRest(total); err != nil {
+		return nil, c.failRead(err)
+	} else if whole {
+		c.consumed = total
+		return c.pt[c.ptStart : c.ptStart+total], nil
+	}
 	m, err := c.assemble(total)
 	if err != nil {
 		return nil, c.failRead(err)
 	}
 	return m, nil
+}
+
+// readRest reads the next chunk's header and, if the chunk holds the rest
+// of the total-byte message that starts at pt[ptStart:], the chunk,
+// appended to pt, reporting whether it did. Else the chunk is left for
+// assemble. What it holds at a stall is what assemble would: the bytes
+// that arrived, and the chunk being received.
+func (c *Conn) readRest(total int) (bool, error) {
+	if err := c.fill(headerLen); err != nil {
+		return false, err
+	}
+	n := int(binary.BigEndian.Uint16(c.in[c.inStart:]))
+	if n < tagLen || len(c.pt)-c.ptStart+n-tagLen < total {
+		return false, nil // readChunk refuses the first, assemble takes the second
+	}
+	return true, c.readChunk()
 }
 
 // Buffered reports whether decrypted bytes after the message last
@@ -180,7 +208,8 @@ func (c *Conn) releaseMessage() {
 // reservePlaintext makes room for n more plaintext bytes: returned bytes
 // are dropped first, and a bigger buffer is exactly what is needed (the
 // reader only appends a chunk to pt when fewer than 6 live bytes are left
-// there, so pt never exceeds one chunk and a size prefix and tag).
+// there, or when the chunk ends the message that starts there (readRest),
+// so pt never exceeds that message's start and one chunk).
 func (c *Conn) reservePlaintext(n int) {
 	if cap(c.pt)-len(c.pt) >= n {
 		return
@@ -215,8 +244,12 @@ func (c *Conn) fill(n int) error {
 	}
 	if len(c.in)-c.inStart < n {
 		live := c.inEnd - c.inStart
-		if len(c.in) < n {
-			grown := pool.Get(max(n, readAhead))
+		if len(c.in) < n || c.flowing && len(c.in) < flowReadSize {
+			size := max(n, readAhead)
+			if c.flowing {
+				size = max(size, flowReadSize)
+			}
+			grown := pool.Get(size)
 			grown = grown[:cap(grown)]
 			copy(grown, c.in[c.inStart:c.inEnd])
 			c.releaseIn()
@@ -228,6 +261,9 @@ func (c *Conn) fill(n int) error {
 	}
 	for c.inEnd-c.inStart < n {
 		m, err := c.nc.Read(c.in[c.inEnd:])
+		// A read that filled all the room it had left bytes behind in
+		// the socket: the next buffer is a large one.
+		c.flowing = m == len(c.in)-c.inEnd
 		c.inEnd += m
 		if err != nil {
 			if c.inEnd-c.inStart >= n {

@@ -153,6 +153,74 @@ func TestWriterPacksSmallMessages(t *testing.T) {
 	assert.Equal(t, []int{MaxChunkPayload, 70000 - MaxChunkPayload}, chunkSizes(t, cc.buf.Bytes()))
 }
 
+// TestWriterGivesLargeBuffersTheirOwnChunks: a buffer of ownChunkMin
+// bytes or more (a large message, or an arena of small ones from the
+// queue) is cut into chunks of its own, sealed from it without a copy,
+// while smaller buffers around it still share chunks; the reader gets the
+// same messages. Before, every chunk ran on across buffers, and one that
+// spanned two was copied whole into the stage first (64 KiB messages:
+// all of them).
+func TestWriterGivesLargeBuffersTheirOwnChunks(t *testing.T) {
+	small := appMessage(0x10, make([]byte, 100))       // 106 bytes
+	mid := appMessage(0x11, make([]byte, ownChunkMin)) // 8198
+	big := appMessage(0x12, make([]byte, 70000))       // 70006
+	for i := range big[6:] {
+		big[6+i] = byte(i)
+	}
+	msgs := [][]byte{small, mid, small, small, big, small}
+	w, cc := newWriter(&Config{})
+	require.NoError(t, w.WriteMessages(msgs...))
+	assert.Equal(t, []int{106, 8198, 212, 70006 - MaxChunkPayload, MaxChunkPayload, 106}, chunkSizes(t, cc.buf.Bytes()))
+	assert.Equal(t, cc.buf.Len(), streamSealedSize(msgs, MaxChunkPayload), "the size the output buffer is reserved for")
+
+	r := newReader(t, &scriptConn{parts: [][]byte{cc.buf.Bytes()}}, &Config{})
+	for i, want := range msgs {
+		got, err := r.ReadMessage()
+		require.NoError(t, err)
+		require.Equal(t, want, got, "message %d", i)
+	}
+
+	// Large buffers alone: nothing is gathered, so no stage is taken.
+	w, cc = newWriter(&Config{})
+	require.NoError(t, w.WriteMessages(big, mid, big))
+	assert.Equal(t, []int{70006 - MaxChunkPayload, MaxChunkPayload, 8198, 70006 - MaxChunkPayload, MaxChunkPayload}, chunkSizes(t, cc.buf.Bytes()))
+	assert.Nil(t, w.stage, "a chunk was gathered")
+}
+
+// TestMessageEndingInNextChunkReturnedInPlace: a message whose rest is
+// all in the next chunk is decrypted into the plaintext buffer after its
+// start and returned in place, not assembled (two copies of it, into
+// blocks and into one buffer): cut as our writer cuts a large message
+// (the rest first, then a full chunk) and as octez cuts one (a full
+// chunk, then the rest; ChunkPerMessage). A message over two chunks is
+// still assembled.
+func TestMessageEndingInNextChunkReturnedInPlace(t *testing.T) {
+	body := make([]byte, 64<<10)
+	for i := range body {
+		body[i] = byte(i * 7)
+	}
+	m64 := appMessage(0x10, body)
+	m200 := appMessage(0x11, bytes.Repeat(body, 3))
+	for _, perMessage := range []bool{false, true} {
+		t.Run(fmt.Sprint("perMessage=", perMessage), func(t *testing.T) {
+			cfg := &Config{ChunkPerMessage: perMessage}
+			w, cc := newWriter(cfg)
+			require.NoError(t, w.WriteMessages(m64, m64, m200, m64))
+			r := newReader(t, &scriptConn{parts: [][]byte{cc.buf.Bytes()}}, cfg)
+			for i, want := range [][]byte{m64, m64, m200, m64} {
+				got, err := r.ReadMessage()
+				require.NoError(t, err)
+				require.Equal(t, want, got, "message %d", i)
+				if len(want) == len(m64) {
+					assert.True(t, r.msg == nil, "message %d was assembled", i)
+				} else {
+					assert.True(t, r.msg != nil, "message %d: three chunks, assembled", i)
+				}
+			}
+		})
+	}
+}
+
 // FuzzStreamRoundTrip writes fuzzed messages in fuzzed batches with a
 // fuzzed chunk size, in both framings, and reads them back through reads
 // of fuzzed sizes: the reader must return exactly the messages written,
