@@ -66,10 +66,12 @@ type Conn struct {
 	flowing bool
 	idle    [idleReadSize]byte
 	// pt[ptStart:] is decrypted plaintext not yet returned. pt is
-	// idlePt[:] or a pooled buffer (ptPooled).
+	// idlePt[:], a pooled buffer (ptPooled), or a chunk opened where it
+	// lies in in (ptInIn; see detachPlaintext).
 	pt       []byte
 	ptStart  int
 	ptPooled bool
+	ptInIn   bool
 	idlePt   [idleReadSize]byte
 	// consumed is the length of the message last returned from pt,
 	// dropped on the next call.

@@ -172,11 +172,41 @@ func (c *Conn) readChunk() error {
 		return err
 	}
 	sealed := c.in[c.inStart : c.inStart+n]
-	c.reservePlaintext(n - tagLen)
-	var ok bool
-	c.pt, ok = crypto.Open(c.pt, sealed, &c.rnonce, &c.key)
-	if !ok {
-		return ErrDecipher
+	if c.ptStart == len(c.pt) {
+		// Nothing decrypted is left over: the chunk is opened where it
+		// lies and its messages are read from there. Opening into a
+		// buffer of its own wrote every byte to a second buffer, and
+		// opening cost a third more than sealing the same bytes.
+		c.releasePlaintext()
+		pt, ok := crypto.Open(sealed[tagLen:tagLen], sealed, &c.rnonce, &c.key)
+		if !ok {
+			return ErrDecipher
+		}
+		c.pt, c.ptInIn = pt, true
+	} else if c.ptInIn && cap(c.pt)-len(c.pt) == cap(c.in)-(c.inStart-headerLen) {
+		// A message runs on into this chunk from the end of the one
+		// before, opened in place just ahead of it in in: this one is
+		// opened in place too, and the message's start moved up over
+		// the chunk's header and tag, which joins the two.
+		start := len(c.pt) - c.ptStart
+		pt, ok := crypto.Open(sealed[tagLen:tagLen], sealed, &c.rnonce, &c.key)
+		if !ok {
+			return ErrDecipher
+		}
+		end := c.inStart + n // of pt in in
+		from := end - len(pt) - start
+		copy(c.in[from:], c.pt[c.ptStart:])
+		c.pt, c.ptStart = c.in[from:end], 0
+	} else {
+		// A message runs on from the bytes left over into this chunk:
+		// its plaintext goes after them.
+		c.detachPlaintext(n - tagLen)
+		c.reservePlaintext(n - tagLen)
+		var ok bool
+		c.pt, ok = crypto.Open(c.pt, sealed, &c.rnonce, &c.key)
+		if !ok {
+			return ErrDecipher
+		}
 	}
 	c.rnonce.Increment()
 	c.inStart += n
@@ -198,6 +228,28 @@ func (c *Conn) releasePlaintext() {
 	}
 	c.pt = c.idlePt[:0]
 	c.ptStart = 0
+	c.ptInIn = false
+}
+
+// detachPlaintext moves the plaintext not yet returned out of in, where
+// its chunk was opened, into a buffer of its own with room for extra more
+// bytes: before in's bytes are moved or given back (fill), or before a
+// chunk's plaintext is appended to it (in holds the next chunk there).
+func (c *Conn) detachPlaintext(extra int) {
+	if !c.ptInIn {
+		return
+	}
+	live := c.pt[c.ptStart:]
+	c.ptInIn = false
+	var buf []byte
+	if len(live)+extra <= len(c.idlePt) {
+		buf = c.idlePt[:len(live)]
+	} else {
+		buf = pool.Get(len(live) + extra)[:len(live)]
+		c.ptPooled = true
+	}
+	copy(buf, live)
+	c.pt, c.ptStart = buf, 0
 }
 
 func (c *Conn) releaseMessage() {
@@ -235,14 +287,18 @@ func (c *Conn) fill(n int) error {
 		return nil
 	}
 	// The read below may block: wait holding only what is still needed.
+	// Before in's bytes move or go back to the pool, what is left of the
+	// plaintext opened in it moves out (detachPlaintext).
 	if c.ptStart == len(c.pt) {
 		c.releasePlaintext()
 	}
 	if c.inStart == c.inEnd && n <= len(c.idle) {
+		c.detachPlaintext(0)
 		c.releaseIn()
 		c.inStart, c.inEnd = 0, 0
 	}
 	if len(c.in)-c.inStart < n {
+		c.detachPlaintext(0)
 		live := c.inEnd - c.inStart
 		if len(c.in) < n || c.flowing && len(c.in) < flowReadSize {
 			size := max(n, readAhead)

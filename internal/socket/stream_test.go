@@ -221,6 +221,56 @@ func TestMessageEndingInNextChunkReturnedInPlace(t *testing.T) {
 	}
 }
 
+// TestChunkOpenedInPlace: a chunk is opened where it lies in the raw
+// buffer and its messages are returned from there, with no plaintext
+// buffer: a message that runs on into the next chunk too, its start moved
+// up over that chunk's header and tag, when the two chunks lie one after
+// the other in the buffer. When the buffer must move to take the rest
+// (arriving in small reads here), the start is moved out first, and the
+// messages still read right.
+func TestChunkOpenedInPlace(t *testing.T) {
+	var batch [][]byte
+	for i := range 10 {
+		batch = append(batch, appMessage(0x10, bytes.Repeat([]byte{byte(i)}, 1000)))
+	}
+	// Chunks of 4500 bytes: messages 4 and 8 run on into the next one.
+	cfg := &Config{BinaryChunksSize: chunkOverhead + 4500}
+	w, cc := newWriter(cfg)
+	require.NoError(t, w.WriteMessages(batch...))
+	for _, tc := range []struct {
+		name    string
+		maxRead int
+		inPlace int
+	}{
+		{"arrived", 0, 10},
+		{"small reads", 700, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newReader(t, &scriptConn{parts: [][]byte{cc.buf.Bytes()}, maxRead: tc.maxRead}, cfg)
+			inPlace, pooled := 0, 0
+			for i, want := range batch {
+				got, err := r.ReadMessage()
+				require.NoError(t, err)
+				require.Equal(t, want, got, "message %d", i)
+				if r.ptInIn {
+					inPlace++
+					in := r.in[:cap(r.in)]
+					start := cap(in) - cap(got)
+					assert.True(t, start >= 0 && &in[start] == &got[0], "message %d is not in the raw buffer", i)
+				}
+				if r.ptPooled {
+					pooled++
+				}
+			}
+			assert.GreaterOrEqual(t, inPlace, tc.inPlace)
+			if tc.maxRead == 0 {
+				assert.Zero(t, pooled, "a plaintext buffer was taken")
+			}
+			assert.Equal(t, w.wnonce, r.rnonce)
+		})
+	}
+}
+
 // FuzzStreamRoundTrip writes fuzzed messages in fuzzed batches with a
 // fuzzed chunk size, in both framings, and reads them back through reads
 // of fuzzed sizes: the reader must return exactly the messages written,
