@@ -279,10 +279,11 @@ func (p *core) startConnection(sc *socket.Conn, info ConnInfo[any], h *pendingHa
 		info:       info,
 		remoteAddr: remote.Addr(),
 		log:        log,
-		out:        newOutQueue(outSize, p.outBudget, nil),
+		out:        newOutQueue(outSize, p.outBudget, nil, nil),
 		done:       make(chan struct{}),
 		drain:      make(chan struct{}),
 	}
+	c.out.start, c.writerFunc = c.startWriter, c.writer // the queue is held until the reader runs (unhold)
 	c.app = p.edge.attach(c, inMsgs, inBytes)
 	c.ctx, c.cancel = context.WithCancelCause(context.Background())
 	c.out.life = c.ctx // before any write: a Write waiting for the budget ends with it

@@ -16,7 +16,7 @@ import (
 // byte and item counts stay exact.
 func TestOutQueueKeepsOrderAndCounts(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	q := newOutQueue(1<<30, newOutBudget(1<<30), nil)
+	q := newOutQueue(1<<30, newOutBudget(1<<30), nil, nil)
 	ctx := context.Background()
 	pushed, taken := 0, 0
 	var batch []outItem
@@ -32,9 +32,9 @@ func TestOutQueueKeepsOrderAndCounts(t *testing.T) {
 		if pushed == taken {
 			continue
 		}
-		var ok bool
-		batch, ok = q.take(batch[:0], 1+rng.IntN(600), nil)
-		require.True(t, ok)
+		var res takeResult
+		batch, res = q.take(batch[:0], 1+rng.IntN(600))
+		require.Equal(t, tookItems, res)
 		require.NotEmpty(t, batch)
 		for _, it := range batch {
 			require.Equal(t, byte(taken), it.b[0], "round %d", round)
@@ -59,7 +59,7 @@ func TestOutQueueKeepsOrderAndCounts(t *testing.T) {
 func TestOutQueueArenas(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	const bound = 64 << 10
-	q := newOutQueue(bound, newOutBudget(1<<30), nil)
+	q := newOutQueue(bound, newOutBudget(1<<30), nil, nil)
 	ctx := context.Background()
 	pushed, taken := 0, 0
 	var batch []outItem
@@ -97,9 +97,9 @@ func TestOutQueueArenas(t *testing.T) {
 		if items == 0 {
 			continue
 		}
-		var ok bool
-		batch, ok = q.take(batch[:0], 1+rng.IntN(64<<10), nil)
-		require.True(t, ok)
+		var res takeResult
+		batch, res = q.take(batch[:0], 1+rng.IntN(64<<10))
+		require.Equal(t, tookItems, res)
 		for _, it := range batch {
 			n := 0
 			for rest := it.b; len(rest) > 0; n++ {

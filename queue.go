@@ -646,25 +646,58 @@ type outQueue struct {
 	bytes int
 	max   int
 	err   error // set once by close
-	// wake has room for one token: a push leaves one for the writer.
 	// space is closed (and replaced) when the writer takes items and
 	// spaceWaiters > 0 (blocked Writes).
-	wake         chan struct{}
 	space        chan struct{}
 	spaceWaiters int
-	// writerWaiting: the writer waits on wake, and the next push must
-	// leave it a token (without it, pushes leave none: no channel
-	// operation per message).
-	writerWaiting bool
+	// running: a writer goroutine was started and has not yet found the
+	// queue empty. The push that finds no writer starts one (start, with
+	// mu held, so that the start happens before any close, after which the
+	// connection's reader waits for its writers); the writer exits when
+	// it finds the queue empty. An idle connection thus has no writer
+	// goroutine and no channel operation is made per message. running is
+	// true from newOutQueue until unhold: no writer starts before the
+	// connection's reader, which owns it.
+	running bool
+	start   func()
+	// spareBatch and spareBufs are the slices of the last writer, kept
+	// for the next (exit, spares).
+	spareBatch []outItem
+	spareBufs  [][]byte
 	// tailArena: the last queued item is an arena still open for small
 	// messages.
 	tailArena bool
-	// batches counts the writer's takes (tests wait for the next one).
-	batches uint64
+	// batches counts the writer's takes (tests wait for the next one);
+	// starts counts the writers started (benchmarks report it).
+	batches, starts uint64
 }
 
-func newOutQueue(max int, budget *outBudget, life context.Context) *outQueue {
-	return &outQueue{max: max, budget: budget, life: life, wake: make(chan struct{}, 1), space: make(chan struct{})}
+// newOutQueue returns an empty queue bounded at max bytes whose writers
+// start calls (nil: none, for tests that take by hand). It starts held:
+// see unhold.
+func newOutQueue(max int, budget *outBudget, life context.Context, start func()) *outQueue {
+	return &outQueue{max: max, budget: budget, life: life, space: make(chan struct{}), running: true, start: start}
+}
+
+// unhold lets pushes start writers, and starts one now if there is
+// something to send, or if the queue was closed meanwhile (a draining
+// writer then finishes the close).
+func (q *outQueue) unhold() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.running = false
+	if len(q.items) > q.head || q.err != nil {
+		q.startLocked()
+	}
+}
+
+// startLocked starts a writer; q.mu must be held and running false.
+func (q *outQueue) startLocked() {
+	q.running = true
+	q.starts++
+	if q.start != nil {
+		q.start()
+	}
 }
 
 // push queues it. With block it waits for room in the queue and in the
@@ -742,14 +775,12 @@ func (q *outQueue) pushItem(ctx context.Context, it outItem, copied, block bool)
 				q.appendLocked(it)
 				q.tailArena = false
 			}
-			wake := q.writerWaiting
-			q.writerWaiting = false
+			if !q.running {
+				q.startLocked()
+			}
 			q.mu.Unlock()
 			if credit > spend {
 				q.budget.release(credit - spend)
-			}
-			if wake {
-				signal(q.wake)
 			}
 			return nil
 		}
@@ -865,64 +896,93 @@ func (q *outQueue) pushLast(it outItem) error {
 	}
 	q.appendLocked(it)
 	q.tailArena = false
-	q.writerWaiting = false
+	if !q.running {
+		q.startLocked()
+	}
 	q.mu.Unlock()
-	signal(q.wake)
 	return nil
 }
 
+// takeResult says what take found.
+type takeResult int
+
+const (
+	// tookItems: items were moved into dst.
+	tookItems takeResult = iota
+	// takeEmpty: the queue is empty; the writer lets go of its buffers
+	// and calls exit.
+	takeEmpty
+	// takeClosed: the queue is closed and empty; the writer must exit.
+	takeClosed
+)
+
 // take moves up to maxBytes of queued items (at least one, even if it
-// alone is larger) into dst, waiting for some. Items queued before close
-// are still handed out (a draining writer sends them); it returns false
-// once the queue is closed and empty, or when stop is closed while it
-// waits.
-func (q *outQueue) take(dst []outItem, maxBytes int, stop <-chan struct{}) ([]outItem, bool) {
-	for {
-		q.mu.Lock()
-		q.writerWaiting = false
-		if queued := q.items[q.head:]; len(queued) > 0 {
-			if q.head == 0 && q.bytes <= maxBytes && len(dst) == 0 {
-				// All of it: hand the slice over and keep the writer's
-				// drained one, moving no item.
-				dst, q.items = q.items, dst[:0]
-				q.bytes = 0
-				q.tailArena = false
-			} else {
-				n, size, charged := 0, 0, 0
-				for n < len(queued) && (n == 0 || size+len(queued[n].b) <= maxBytes) {
-					size += len(queued[n].b)
-					charged += queued[n].charge()
-					n++
-				}
-				dst = append(dst, queued[:n]...)
-				clear(queued[:n])
-				q.head += n
-				q.bytes -= charged
-				if q.head == len(q.items) {
-					q.items, q.head = q.items[:0], 0
-					q.tailArena = false
-				}
-			}
-			if len(q.items) == 0 && cap(q.items) > maxIdleItems {
-				q.items = nil
-			}
-			q.batches++
-			q.wakeWritersLocked()
-			q.mu.Unlock()
-			return dst, true
+// alone is larger) into dst; it never waits. Items queued before close
+// are still handed out (a draining writer sends them).
+func (q *outQueue) take(dst []outItem, maxBytes int) ([]outItem, takeResult) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	queued := q.items[q.head:]
+	if len(queued) == 0 {
+		if q.err != nil {
+			return dst, takeClosed
 		}
-		err := q.err
-		q.writerWaiting = err == nil
-		q.mu.Unlock()
-		if err != nil {
-			return dst, false
+		return dst, takeEmpty
+	}
+	if q.head == 0 && q.bytes <= maxBytes && len(dst) == 0 {
+		// All of it: hand the slice over and keep the writer's drained
+		// one, moving no item.
+		dst, q.items = q.items, dst[:0]
+		q.bytes = 0
+		q.tailArena = false
+	} else {
+		n, size, charged := 0, 0, 0
+		for n < len(queued) && (n == 0 || size+len(queued[n].b) <= maxBytes) {
+			size += len(queued[n].b)
+			charged += queued[n].charge()
+			n++
 		}
-		select {
-		case <-q.wake:
-		case <-stop:
-			return dst, false
+		dst = append(dst, queued[:n]...)
+		clear(queued[:n])
+		q.head += n
+		q.bytes -= charged
+		if q.head == len(q.items) {
+			q.items, q.head = q.items[:0], 0
+			q.tailArena = false
 		}
 	}
+	if len(q.items) == 0 && cap(q.items) > maxIdleItems {
+		q.items = nil
+	}
+	q.batches++
+	q.wakeWritersLocked()
+	return dst, tookItems
+}
+
+// exit is the writer's last call, after take found the queue empty and
+// the writer let go of its buffers: it reports false if something was
+// queued meanwhile (the writer goes on), or stops the writer, keeping its
+// slices for the next one if they are small (at most maxIdleBatch).
+func (q *outQueue) exit(batch []outItem, bufs [][]byte) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.items) > q.head {
+		return false
+	}
+	q.running = false
+	if cap(batch) <= maxIdleBatch {
+		q.spareBatch, q.spareBufs = batch[:0], bufs[:0]
+	}
+	return true
+}
+
+// spares hands a starting writer the slices its predecessor kept.
+func (q *outQueue) spares() ([]outItem, [][]byte) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	b, f := q.spareBatch, q.spareBufs
+	q.spareBatch, q.spareBufs = nil, nil
+	return b, f
 }
 
 func (q *outQueue) len() (items, bytes int) {
@@ -932,18 +992,24 @@ func (q *outQueue) len() (items, bytes int) {
 }
 
 // close refuses further pushes with err. Items already queued stay for a
-// draining writer; discard releases them.
-func (q *outQueue) close(err error) {
+// draining writer; discard releases them. With drain, the first close
+// starts a writer if none runs and something is queued, and reports
+// whether a writer will finish the close (send what is queued, then see
+// the queue closed): false means nothing is left to send.
+func (q *outQueue) close(err error, drain bool) (writing bool) {
 	q.mu.Lock()
-	if q.err == nil {
-		q.err = err
-		q.wakeWritersLocked()
+	defer q.mu.Unlock()
+	if q.err != nil {
+		// Closed before: whoever closed it decided, and a later start
+		// could come after the reader began waiting for its writers.
+		return q.running
 	}
-	q.mu.Unlock()
-	select {
-	case q.wake <- struct{}{}:
-	default:
+	q.err = err
+	q.wakeWritersLocked()
+	if drain && !q.running && len(q.items) > q.head {
+		q.startLocked()
 	}
+	return q.running
 }
 
 // discard releases every queued item with err (WriteSync callers learn
