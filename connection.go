@@ -274,11 +274,7 @@ func (v Conns[Msg, ConnMeta]) ByPoint(pt netip.AddrPort) (*Connection[Msg, ConnM
 // OnNew registers a hook run for every new connection, in the
 // goroutine that established it, before Connect or Accept return; hooks
 // run newest first, as in octez. A hook must not block for long: it
-// delays the handshake that triggered it. For a connection Serve
-// accepted, the hooks run on a goroutine of the pool's while the
-// connection's reader already runs (Serve's handshake goroutine goes on
-// as the reader); the hooks of one connection still run one after the
-// other, and a hook may wait for its connection's messages.
+// delays the handshake that triggered it.
 func (v Conns[Msg, ConnMeta]) OnNew(hook func(*Connection[Msg, ConnMeta])) error {
 	if err := v.p.lockOpen(); err != nil {
 		return err

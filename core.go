@@ -93,8 +93,6 @@ type edge interface {
 	attach(c *conn, inMsgs, inBytes int) inbox
 	// established runs the Conns().OnNew hooks, outside every lock.
 	established(c *conn)
-	// hooked reports whether there are Conns().OnNew hooks to run.
-	hooked() bool
 }
 
 // newCore checks cfg and builds the core; maxMessage is the largest whole
@@ -324,30 +322,9 @@ func (p *core) serve(ln net.Listener) error {
 			nc.Close()
 			return ErrPoolClosed
 		}
-		p.life.goLocked(poolGoroutine{}, func() { p.serveConn(nc) })
+		p.life.goLocked(poolGoroutine{}, func() { p.accept(p.life.ctx, nc) })
 		p.mu.Unlock()
 	}
-}
-
-// serveConn runs the handshake of a socket Serve accepted and, once the
-// connection runs, goes on as its reader: the goroutine that did the
-// handshake, its stack already grown, reads the connection, rather than
-// handing it to a new goroutine (a goroutine started per connection and
-// its stack grown again, on the critical path of every incoming
-// connection). The OnNew hooks run on a goroutine of their own, started
-// with the connection (startConnection): a hook may wait for its
-// connection's messages, which this reader delivers.
-func (p *core) serveConn(nc net.Conn) {
-	c, err := p.acceptServed(p.life.ctx, nc, true)
-	if err != nil {
-		return
-	}
-	// Counted in lifecycle.wg by Serve's goLocked; registered now as c's
-	// reader, as goLocked registers the readers it starts, before any
-	// callback of c's runs on it.
-	defer p.life.track(poolGoroutine{conn: c}).untrack()
-	c.log.Debug("connection established")
-	c.run()
 }
 
 // testHookServeRegistered runs once Serve has registered its listener; a

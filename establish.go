@@ -63,14 +63,6 @@ func (p *core) attempt(ctx context.Context, point netip.AddrPort) (*conn, error)
 
 // accept is Pool.Accept.
 func (p *core) accept(ctx context.Context, nc net.Conn) (*conn, error) {
-	return p.acceptServed(ctx, nc, false)
-}
-
-// acceptServed is accept; served says that the caller, one of Serve's
-// goroutines, runs the connection's reader itself once it returns
-// (serveConn), so that the connection starts no reader of its own and
-// runs its OnNew hooks on a goroutine of their own.
-func (p *core) acceptServed(ctx context.Context, nc net.Conn, served bool) (*conn, error) {
 	reg, err := p.enter()
 	if err != nil {
 		nc.Close()
@@ -105,9 +97,6 @@ func (p *core) acceptServed(ctx context.Context, nc net.Conn, served bool) (*con
 		return nil, err
 	}
 	h, victim, r, ok := p.adm.admitHandshakeLocked(addr, evict, time.Now())
-	if ok {
-		h.served = served
-	}
 	p.mu.Unlock()
 	if !ok {
 		p.count.refuse(socketPoint, r, nil)
@@ -270,11 +259,7 @@ func (p *core) establish(ctx context.Context, nc net.Conn, incoming bool, dialle
 }
 
 // startConnection registers an accepted connection as running, starts its
-// goroutines and runs the hooks. A connection whose handshake Serve ran
-// (h.served) starts no reader: the caller goes on as its reader
-// (serveConn), and the hooks run on a goroutine of their own, started
-// here, so that a hook that waits for its connection's messages gets
-// them.
+// goroutines and runs the hooks.
 func (p *core) startConnection(sc *socket.Conn, info ConnInfo[any], h *pendingHandshake) (*conn, error) {
 	info.ID = p.reg.nextID.Add(1)
 	p.mu.Lock() // the queue sizes may change at run time (SetLimits)
@@ -303,8 +288,6 @@ func (p *core) startConnection(sc *socket.Conn, info ConnInfo[any], h *pendingHa
 	c.out.life = c.ctx // before any write: a Write waiting for the budget ends with it
 	sc.SetReserve(func(size int, tag uint16) error { return c.app.reserve(c.ctx, size, tag) })
 	now := info.Established
-	served := h != nil && h.served
-	hooked := served && p.edge.hooked() // not under p.mu: the hooks' lock is the typed layer's
 	p.mu.Lock()
 	if h != nil {
 		h.admitted = false // from now on it counts in p.reg.conns
@@ -343,20 +326,10 @@ func (p *core) startConnection(sc *socket.Conn, info ConnInfo[any], h *pendingHa
 			wc.SetWriteStallTimeout(d)
 		}
 	}
-	switch {
-	case !served:
-		p.life.goLocked(poolGoroutine{conn: c}, c.run)
-	case hooked:
-		p.life.goLocked(poolGoroutine{}, func() { p.edge.established(c) })
-	}
+	p.life.goLocked(poolGoroutine{conn: c}, c.run)
 	p.mu.Unlock()
-	if !served {
-		// For a served connection serveConn logs it, once its goroutine
-		// is registered as the reader: a Logger handler that calls the
-		// pool back (Shutdown) must find it so.
-		c.log.Debug("connection established")
-		p.edge.established(c)
-	}
+	c.log.Debug("connection established")
+	p.edge.established(c)
 	return c, nil
 }
 

@@ -65,9 +65,6 @@ type pendingHandshake struct {
 	refused bool
 	// evict aborts the handshake to free its slot.
 	evict context.CancelCauseFunc
-	// served: Serve runs this handshake, and its goroutine goes on as
-	// the connection's reader (core.serveConn).
-	served bool
 }
 
 // pendingSet holds the incoming handshakes in flight, at most

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"net"
 	"net/netip"
 	"runtime"
@@ -13,7 +12,6 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/p2ppool/p2ppool/internal/goid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -555,84 +553,4 @@ func TestCloseCutsHandshakesWithErrPoolClosed(t *testing.T) {
 			})
 		})
 	}
-}
-
-// tokenHandler records the goroutine that logs msg.
-type tokenHandler struct {
-	msg string
-	got chan uintptr
-}
-
-func (h tokenHandler) Enabled(context.Context, slog.Level) bool { return true }
-func (h tokenHandler) Handle(_ context.Context, rec slog.Record) error {
-	if rec.Message == h.msg {
-		h.got <- goid.Token()
-	}
-	return nil
-}
-func (h tokenHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
-func (h tokenHandler) WithGroup(string) slog.Handler      { return h }
-
-// TestServeReadsOnTheHandshakeGoroutine: a connection Serve accepted is
-// read by the goroutine that ran its handshake (it logs "connection
-// established" there), not by one started for it; one Connect opened is
-// read by a goroutine of its own (Connect returns to the caller).
-func TestServeReadsOnTheHandshakeGoroutine(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		n := newNetwork("mem")
-		decoded := make(chan uintptr, 1)
-		msgs := textMessages()
-		enc := &msgs.Encodings[0]
-		decode := enc.Decode
-		enc.Decode = func(b []byte) (text, error) {
-			decoded <- goid.Token()
-			return decode(b)
-		}
-		established := make(chan uintptr, 1)
-		logger := slog.New(tokenHandler{msg: "connection established", got: established})
-		server := newMsgNode(t, n, msgs, func(c *Config) { c.Logger = logger })
-		client := newNode(t, n, nil)
-		ca, err := client.Connect(ctxT(t), server.point)
-		require.NoError(t, err)
-		handshake := <-established
-		require.NoError(t, ca.Write(ctxT(t), "hello"))
-		assert.Equal(t, handshake, <-decoded, "the served connection's reader is its handshake's goroutine")
-
-		// The other way round: the server dials, and its reader is not
-		// the goroutine that called Connect.
-		other := newNode(t, n, nil)
-		_, err = server.Connect(ctxT(t), other.point)
-		require.NoError(t, err)
-		dialled := <-established
-		assert.Equal(t, goid.Token(), dialled, "Connect logs on the caller's goroutine")
-		oc := waitConn(t, other, server.Config().Identity.PeerID)
-		require.NoError(t, oc.Write(ctxT(t), "hello"))
-		assert.NotEqual(t, dialled, <-decoded)
-	})
-}
-
-// TestServedHookMayReadItsConnection: the OnNew hooks of a connection
-// Serve accepted run while its reader runs, so a hook that waits for
-// the connection's first message gets it (hooks run before the reader,
-// on its goroutine, would wait for ever).
-func TestServedHookMayReadItsConnection(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		n := newNetwork("mem")
-		server, client := newNode(t, n, nil), newNode(t, n, nil)
-		got := make(chan text, 1)
-		require.NoError(t, server.Conns().OnNew(func(c *testConn) {
-			m, err := c.Read(context.Background())
-			assert.NoError(t, err)
-			got <- m
-		}))
-		ca, err := client.Connect(ctxT(t), server.point)
-		require.NoError(t, err)
-		require.NoError(t, ca.Write(ctxT(t), "first"))
-		select {
-		case m := <-got:
-			assert.Equal(t, text("first"), m)
-		case <-time.After(time.Minute): // the bubble's clock: blocked for good
-			t.Fatal("the hook did not get its connection's first message")
-		}
-	})
 }

@@ -126,13 +126,6 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) established(c *conn) {
 	}
 }
 
-// hooked reports whether any Conns().OnNew hook is registered (edge).
-func (p *Pool[Msg, PeerMeta, ConnMeta]) hooked() bool {
-	p.newConn.mu.Lock()
-	defer p.newConn.mu.Unlock()
-	return len(p.newConn.hooks) > 0
-}
-
 // typed returns the Connection whose core half is c. The assertion
 // cannot fail: attach, of this pool, is the only writer of c.app, and a
 // failure would panic (a bug in the pool), never give a zero value. It
