@@ -90,6 +90,7 @@ func (p *core) accept(ctx context.Context, nc net.Conn) (*conn, error) {
 	// frame less under the handshake (see below).
 	wrapped := p.sched.Wrap(nc)
 	auth, localMeta, err := p.authenticate(hctx, wrapped, true, netip.AddrPort{}, p.cfg.Timeouts.FirstMessage, h, socketPoint)
+	testHookAuthenticated()
 	var c *conn
 	if err == nil {
 		c, err = p.admitAuthenticated(auth, wrapped, socketPoint, true, netip.AddrPort{}, localMeta, h, nil)
@@ -397,6 +398,11 @@ func (p *core) startConnection(sc *socket.Conn, info ConnInfo[any], h *pendingHa
 	p.edge.established(c)
 	return c, nil
 }
+
+// testHookAuthenticated runs when an incoming handshake's first half
+// (connection messages and metadata) has ended, on its goroutine;
+// TestHandshakeFitsInFourKB bounds the stacks until then.
+var testHookAuthenticated = func() {}
 
 // testHookIncomingFailed runs when an incoming handshake has failed, the
 // socket closed; a test holds the pool there to look at what the refused
