@@ -1078,12 +1078,14 @@ func (q *outQueue) take(dst []outItem, maxBytes int) ([]outItem, takeResult) {
 
 // exit is the writer's last call, after take found the queue empty and
 // the writer let go of its buffers: it reports false if something was
-// queued meanwhile (the writer goes on), or stops the writer, keeping its
-// slices for the next one if they are small (at most maxIdleBatch).
+// queued meanwhile, or the queue closed (a drain counts on this writer to
+// end the connection): the writer goes on. Else it stops the writer,
+// keeping its slices for the next one if they are small (at most
+// maxIdleBatch).
 func (q *outQueue) exit(batch []outItem, bufs [][]byte) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if len(q.items) > q.head {
+	if len(q.items) > q.head || q.err != nil {
 		return false
 	}
 	q.running = false
