@@ -57,3 +57,34 @@ func TestSharedUploadCapIsSplitFairly(t *testing.T) {
 		require.GreaterOrEqual(t, fs.TotalSent, int64(total), "wire bytes include framing")
 	})
 }
+
+// TestCurrentFlowsRefresh checks that the pool refreshes its traffic
+// rates every second (the housekeeping goroutine ticks the scheduler):
+// after a second of steady sending both the pool's and the connection's
+// current outflow are near the rate sent, and a second of silence brings
+// them down.
+func TestCurrentFlowsRefresh(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := newNetwork("mem")
+		a, b := newNode(t, n, nil), newNode(t, n, nil)
+		ab, ba := connect(t, a, b)
+		ctx := context.Background()
+		msg := strings.Repeat("x", 10<<10)
+		for range 10 { // 100 KiB in the first second
+			require.NoError(t, ab.Write(ctx, msg))
+			_, err := ba.Read(ctx)
+			require.NoError(t, err)
+			time.Sleep(100 * time.Millisecond)
+		}
+		time.Sleep(50 * time.Millisecond) // past the tick at 1 s
+		synctest.Wait()
+		pool, conn := a.Stats().Traffic.Flow.CurrentOutflow, ab.Stat().Flow.CurrentOutflow
+		// octez's moving average moves a fifth of the way each tick
+		// (α = 0.2) from 0: about 20 KB/s after one second of 100 KB/s.
+		assert.InDelta(t, 20<<10, pool, 4<<10, "pool outflow")
+		assert.InDelta(t, 20<<10, conn, 4<<10, "connection outflow")
+		time.Sleep(time.Second)
+		synctest.Wait()
+		assert.Less(t, a.Stats().Traffic.Flow.CurrentOutflow, pool, "a silent second lowers the rate")
+	})
+}

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	pool "github.com/libp2p/go-buffer-pool"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/p2ppool/p2ppool/dataenc"
 	"github.com/p2ppool/p2ppool/internal/sched"
@@ -78,7 +77,7 @@ type ConnStat struct {
 }
 
 // conn is the non-generic half of a Connection: the socket, the outgoing
-// queue of bytes, the counters and the two goroutines. Application
+// queue of bytes, the counters and the goroutines. Application
 // messages go, as bytes, to app (an inbox), the typed half. No field of
 // Connection has the name of one of conn's: each name has one meaning.
 type conn struct {
@@ -107,6 +106,11 @@ type conn struct {
 	// what is queued and then close the socket.
 	drain     chan struct{}
 	drainOnce sync.Once
+	// writers counts the writer goroutines started (startWriter) and not
+	// yet exited: at most one runs at a time.
+	writers sync.WaitGroup
+	// writerFunc is c.writer, made once (newConnection).
+	writerFunc func()
 	// cause is the first recorded reason the connection ends.
 	cause atomic.Pointer[DisconnectError]
 
@@ -191,8 +195,9 @@ var errInboxClosed = errors.New("p2ppool: inbox closed")
 
 // Connection is an established connection of a Pool. Its reader goroutine
 // decodes incoming messages into a bounded queue that Read drains; its
-// writer goroutine sends what Write and friends queue, coalescing small
-// messages into few syscalls. All methods are safe for concurrent use.
+// writer goroutine, running while something is queued, sends what Write
+// and friends queue, coalescing small messages into few syscalls. All
+// methods are safe for concurrent use.
 type Connection[Msg, ConnMeta any] struct {
 	*conn
 	// localMeta and remoteMeta are conn.info's metadata, typed: the
@@ -577,12 +582,34 @@ func (c *conn) end(cause *DisconnectError, drain bool) {
 		// once it finds the queue closed and empty, and must not miss it,
 		// or it would exit leaving the connection open.
 		c.drainOnce.Do(func() { close(c.drain) })
-		c.out.close(cause)
-		return
+		if c.out.close(cause, true) {
+			return // a writer sends what is queued, then ends it
+		}
+		// Nothing queued and no writer: nothing to wait for.
 	}
-	c.out.close(cause)
+	c.out.close(cause, false)
 	c.cancel(cause)
 	c.sc.Close()
+}
+
+// startWriter starts the connection's writer goroutine. The outgoing
+// queue calls it, with its lock held, when a message is queued and no
+// writer runs; the writer exits once it finds the queue empty. The
+// reader waits for it (writers) before the teardown: every start comes
+// before the queue is closed, and the reader closes the queue before it
+// waits.
+func (c *conn) startWriter() {
+	c.writers.Add(1)
+	go c.writerFunc() // a func value made once: a go statement of a method value allocates
+}
+
+// writer is the body of the writer goroutine.
+func (c *conn) writer() {
+	defer c.writers.Done()
+	// Registered as the connection's writer, for the calls its
+	// callbacks make (reentry.go).
+	defer c.pool.life.track(poolGoroutine{conn: c, writer: true}).untrack()
+	c.writeLoop()
 }
 
 // run is the connection's reader goroutine: it owns the connection,
@@ -594,16 +621,11 @@ func (c *conn) run() {
 	// always comes before the connection's ConnClosed.
 	c.pool.cfg.Metrics.ConnOpened(c.info.Incoming)
 	c.startIdleTimer()
-	var g errgroup.Group
-	g.Go(func() error {
-		// Not counted in the pool's wait group, but the reader waits for
-		// it.
-		defer c.pool.life.track(poolGoroutine{conn: c, writer: true}).untrack()
-		c.writeLoop()
-		return nil
-	})
+	// Writers may start from now on (not counted in the pool's wait
+	// group: the reader waits for them).
+	c.out.unhold()
 	c.end(c.readLoop(), false)
-	g.Wait()
+	c.writers.Wait()
 	c.stopIdleTimer()
 	c.sc.Free()
 	cause := context.Cause(c.ctx)
@@ -675,43 +697,53 @@ func (c *conn) readLoop() *DisconnectError {
 			}
 			continue
 		}
-		// P2P messages are handled here and now, after the application
-		// messages before them are queued; their bytes are free again.
-		if err := c.app.flush(); err != nil {
-			return nil // the connection was ended elsewhere
-		}
-		c.app.release()
-		// A control message over its budget is ignored before it is
-		// decoded: a flood costs a bucket, not a decoding.
-		if k, ok := controlKindOf(tag); ok {
-			if ok, flood := c.allowControl(k); !ok {
-				if flood != nil {
-					return flood
-				}
-				continue
-			}
-		}
-		m, err := wire.DecodeMessage(raw)
-		if err != nil {
-			return c.protocolError(tag, fmt.Errorf("%w: %w", ErrDecode, err))
-		}
-		switch m.Tag {
-		case wire.TagDisconnect:
-			return &DisconnectError{Reason: ReasonRemoteDisconnect, Remote: true}
-		case wire.TagBootstrap:
-			c.pool.onBootstrap(c)
-		case wire.TagAdvertise:
-			c.pool.onAdvertise(c.info.Peer, m.Points)
-		case wire.TagSwapRequest:
-			if !c.pool.cfg.Network.ClosedNetwork {
-				c.pool.swaps.onRequest(c, m.Point)
-			}
-		case wire.TagSwapAck:
-			if !c.pool.cfg.Network.ClosedNetwork {
-				c.pool.swaps.onAck(c, m.Point)
-			}
+		if end, stop := c.handleP2P(tag, raw); stop {
+			return end
 		}
 	}
+}
+
+// handleP2P handles one P2P message (a reserved tag), after the
+// application messages before it are queued; it reports stop with the
+// reason to end the connection (nil: it was ended elsewhere). Apart from
+// readLoop so that the frame a blocked reader keeps on its stack is
+// small: with the decoded message's locals in it, readLoop's frame was
+// 552 bytes and a blocked reader's stack over a quarter of 4 KB, which
+// the runtime does not halve.
+func (c *conn) handleP2P(tag uint16, raw []byte) (end *DisconnectError, stop bool) {
+	// Its bytes are free again.
+	if err := c.app.flush(); err != nil {
+		return nil, true // the connection was ended elsewhere
+	}
+	c.app.release()
+	// A control message over its budget is ignored before it is
+	// decoded: a flood costs a bucket, not a decoding.
+	if k, ok := controlKindOf(tag); ok {
+		if ok, flood := c.allowControl(k); !ok {
+			return flood, flood != nil
+		}
+	}
+	m, err := wire.DecodeMessage(raw)
+	if err != nil {
+		return c.protocolError(tag, fmt.Errorf("%w: %w", ErrDecode, err)), true
+	}
+	switch m.Tag {
+	case wire.TagDisconnect:
+		return &DisconnectError{Reason: ReasonRemoteDisconnect, Remote: true}, true
+	case wire.TagBootstrap:
+		c.pool.onBootstrap(c)
+	case wire.TagAdvertise:
+		c.pool.onAdvertise(c.info.Peer, m.Points)
+	case wire.TagSwapRequest:
+		if !c.pool.cfg.Network.ClosedNetwork {
+			c.pool.swaps.onRequest(c, m.Point)
+		}
+	case wire.TagSwapAck:
+		if !c.pool.cfg.Network.ClosedNetwork {
+			c.pool.swaps.onAck(c, m.Point)
+		}
+	}
+	return nil, false
 }
 
 // countIn counts msgs messages of bytes wire bytes read.
@@ -806,33 +838,15 @@ func (c *conn) stopIdleTimer() {
 	}
 }
 
-// writeLoop is the writer goroutine: it takes batches from the outgoing
-// queue and writes each with one WriteMessages call, which seals the batch
-// as one stream (several messages to a chunk), until the connection ends,
-// or, when draining, until the queue is empty. While the queue is empty it
-// holds no buffer.
+// writeLoop is the writer goroutine's loop: it takes batches from the
+// outgoing queue and writes each with one WriteMessages call, which seals
+// the batch as one stream (several messages to a chunk), until the queue
+// is empty; then it lets go of its buffers and returns (the next message
+// queued starts a new writer). If the queue was closed for a drain, it
+// ends the connection once what was queued is sent.
 func (c *conn) writeLoop() {
-	var batch []outItem
-	var bufs [][]byte
-	stop := c.ctx.Done()
+	batch, bufs := c.out.spares()
 	for {
-		if n, _ := c.out.len(); n == 0 {
-			// take is about to wait (only this goroutine empties the
-			// queue): wait holding nothing.
-			c.sc.ReleaseWriteBuffers()
-			// And the writers' scratch buffer, unless a write holds it:
-			// an idle connection keeps no buffer.
-			if s := c.scratch.Swap(nil); s != nil {
-				if *s != nil {
-					pool.Put(*s)
-					*s = nil
-				}
-				c.scratch.Store(s)
-			}
-			if cap(batch) > maxIdleBatch {
-				batch, bufs = nil, nil
-			}
-		}
 		// Under a bandwidth limit the Write of a batch waits for its
 		// budget quantum by quantum: a batch of one quantum completes
 		// WriteSync calls and counts bytes as they go out rather than
@@ -843,9 +857,17 @@ func (c *conn) writeLoop() {
 				limit = q
 			}
 		}
-		var ok bool
-		batch, ok = c.out.take(batch[:0], limit, stop)
-		if !ok {
+		var res takeResult
+		batch, res = c.out.take(batch[:0], limit)
+		switch res {
+		case takeEmpty:
+			c.releaseWriteBuffers()
+			if c.out.exit(batch, bufs) {
+				return
+			}
+			continue // queued meanwhile
+		case takeClosed:
+			c.releaseWriteBuffers()
 			select {
 			case <-c.drain:
 				// Everything queued before the drain was sent: close the
@@ -888,5 +910,19 @@ func (c *conn) writeLoop() {
 		if err != nil {
 			return
 		}
+	}
+}
+
+// releaseWriteBuffers lets go of what an idle connection need not hold:
+// the socket's write buffers and the writers' scratch buffer (unless a
+// write holds it). Only the writer calls it, before it exits.
+func (c *conn) releaseWriteBuffers() {
+	c.sc.ReleaseWriteBuffers()
+	if s := c.scratch.Swap(nil); s != nil {
+		if *s != nil {
+			pool.Put(*s)
+			*s = nil
+		}
+		c.scratch.Store(s)
 	}
 }

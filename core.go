@@ -118,7 +118,7 @@ func newCore(cfg Config, versions socket.Versions, maxMessage int, pm peerMetaHo
 	if err != nil {
 		return nil, fmt.Errorf("p2ppool: config: %w", err)
 	}
-	sch, err := sched.New(sched.Config{Limits: cfg.Limits.sched()})
+	sch, err := sched.New(sched.Config{Limits: cfg.Limits.sched(), NoTicker: true}) // housekeeping ticks it
 	if err != nil {
 		return nil, fmt.Errorf("p2ppool: config: %w", err)
 	}
@@ -202,11 +202,15 @@ func (p *core) start() {
 }
 
 // housekeeping is the pool's background goroutine: it ages the address
-// greylist (octez's countdown every cleanup delay / 16) and saves the
-// peers file periodically.
+// greylist (octez's countdown every cleanup delay / 16), refreshes the
+// traffic statistics every second and saves the peers file periodically.
 func (p *core) housekeeping() {
 	countdown := time.NewTicker(greylist.CountdownPeriod(p.cfg.Greylist.Timeout))
 	defer countdown.Stop()
+	// The traffic statistics' refresh (octez's Moving_average worker),
+	// here rather than on a goroutine of the scheduler's own.
+	stats := time.NewTicker(p.sched.Period())
+	defer stats.Stop()
 	var save <-chan time.Time
 	if p.cfg.PeersFile.Path != "" && p.cfg.PeersFile.SavePeriod > 0 {
 		t := time.NewTicker(p.cfg.PeersFile.SavePeriod)
@@ -217,6 +221,8 @@ func (p *core) housekeeping() {
 		select {
 		case <-countdown.C:
 			p.acl.countdownNow()
+		case <-stats.C:
+			p.sched.Tick(time.Now())
 		case <-save:
 			if err := p.peersFile.save(); err != nil {
 				p.log.Error("periodic save of the peers file failed", "err", err)

@@ -35,8 +35,10 @@
 // # Connections and concurrency
 //
 // [New] builds a [Pool]; [Pool.Serve] accepts connections and
-// [Pool.Connect] opens them. Every established [Connection] owns exactly
-// two goroutines:
+// [Pool.Connect] opens them. Every established [Connection] owns a reader
+// goroutine for its life, and a writer goroutine while it has something to
+// send: the first message queued starts the writer, which exits once the
+// queue is empty, so an idle connection costs one goroutine:
 //
 //	socket --decrypt, reassemble, decode--> reader goroutine
 //	    Bootstrap/Advertise/Disconnect handled in place
@@ -45,7 +47,7 @@
 //	    --> bounded queue (bytes) --> writer goroutine --encrypt, coalesce--> socket
 //
 // The reader owns the connection: when it stops, for whatever reason, it
-// stops the writer, closes the socket, removes the connection from the
+// waits for the writer, closes the socket, removes the connection from the
 // pool's tables and closes [Connection.Done]. [Connection.Context] is
 // cancelled with a [*DisconnectError] saying why.
 //

@@ -332,22 +332,21 @@ func (p *core) startConnection(sc *socket.Conn, info ConnInfo[any], h *pendingHa
 	inMsgs, inBytes, outSize := p.limits.IncomingAppMessageQueueSize, p.limits.IncomingMessageQueueSize, p.limits.OutgoingMessageQueueSize
 	p.mu.Unlock()
 	remote, _ := addrPortOf(info.RemoteAddr)
-	log := p.log
-	if log.Handler() != slog.DiscardHandler {
-		// Not for the default discarding logger: With builds the
-		// attributes and a logger whatever the handler, 10 allocations
-		// per connect (both ends) that nothing would read.
-		log = log.With("peer", info.Peer, "point", info.Point, "remote", info.RemoteAddr, "conn", info.ID, "dir", direction(info.Incoming))
-	}
 	c := &conn{
 		pool:       p,
 		sc:         sc,
 		info:       info,
 		remoteAddr: remote.Addr(),
-		log:        log,
-		out:        newOutQueue(outSize, p.outBudget, nil),
+		log:        p.log,
+		out:        newOutQueue(outSize, p.outBudget, nil, nil),
 		done:       make(chan struct{}),
 		drain:      make(chan struct{}),
+	}
+	c.out.start, c.writerFunc = c.startWriter, c.writer // the queue is held until the reader runs (unhold)
+	if h := p.log.Handler(); h != slog.DiscardHandler {
+		// Not for the default discarding logger, whose With would still
+		// build the attributes and a logger.
+		c.log = slog.New(&connLogHandler{base: h, info: &c.info})
 	}
 	c.app = p.edge.attach(c, inMsgs, inBytes)
 	c.ctx, c.cancel = context.WithCancelCause(context.Background())

@@ -23,7 +23,7 @@ func TestOutQueueBudget(t *testing.T) {
 	large := func(n int) outItem { return outItem{b: make([]byte, n)} }
 	t.Run("floor, then the budget", func(t *testing.T) {
 		b := newOutBudget(100 << 10)
-		q := newOutQueue(1<<20, b, nil)
+		q := newOutQueue(1<<20, b, nil, nil)
 		for range 4 { // four arenas: the floor
 			for range 16 {
 				require.NoError(t, q.pushCopy(ctx, make([]byte, 1<<10), false))
@@ -41,16 +41,16 @@ func TestOutQueueBudget(t *testing.T) {
 		require.ErrorIs(t, err, ErrQueueFull, "a budget drop is a queue-full drop to callers that only know that")
 
 		// The writer takes everything and writes it: all given back.
-		batch, ok := q.take(nil, 1<<30, nil)
-		require.True(t, ok)
+		batch, res := q.take(nil, 1<<30)
+		require.Equal(t, tookItems, res)
 		q.releaseItems(batch, nil)
 		assert.Zero(t, b.held())
 		assert.Zero(t, q.own.Load())
 	})
 	t.Run("a blocked push wakes when another queue gives room back", func(t *testing.T) {
 		b := newOutBudget(100 << 10)
-		q1 := newOutQueue(1<<20, b, nil)
-		q2 := newOutQueue(1<<20, b, nil)
+		q1 := newOutQueue(1<<20, b, nil, nil)
+		q2 := newOutQueue(1<<20, b, nil, nil)
 		require.NoError(t, q1.push(ctx, large(64<<10+100<<10), false)) // floor + the whole budget
 		assert.Equal(t, int64(100<<10), b.held())
 		require.NoError(t, q2.push(ctx, large(64<<10), false), "q2's own floor needs no budget")
@@ -58,7 +58,7 @@ func TestOutQueueBudget(t *testing.T) {
 		go func() { done <- q2.push(ctx, large(10<<10), true) }()
 		waitFor(t, "the push to wait for the budget", func() bool { return b.waits.Load() == 1 })
 		notYet(t, done, "push")
-		batch, _ := q1.take(nil, 1<<30, nil)
+		batch, _ := q1.take(nil, 1<<30)
 		notYet(t, done, "push") // taken, not yet written: still held
 		q1.releaseItems(batch, nil)
 		require.NoError(t, recvErr(t, done, "push"))
@@ -67,7 +67,7 @@ func TestOutQueueBudget(t *testing.T) {
 	t.Run("a wait ends with its context or its connection", func(t *testing.T) {
 		b := newOutBudget(10 << 10)
 		life, end := context.WithCancel(context.Background())
-		q := newOutQueue(1<<20, b, life)
+		q := newOutQueue(1<<20, b, life, nil)
 		require.NoError(t, q.push(ctx, large(64<<10+10<<10), false))
 		cctx, cancel := context.WithCancel(ctx)
 		done := make(chan error, 1)
@@ -78,7 +78,7 @@ func TestOutQueueBudget(t *testing.T) {
 		go func() { done <- q.push(ctx, large(4<<10), true) }()
 		waitFor(t, "the push to wait", func() bool { return b.waits.Load() == 2 })
 		closed := errors.New("closed")
-		q.close(closed)
+		q.close(closed, false)
 		end()
 		require.ErrorIs(t, recvErr(t, done, "push"), closed, "the connection's end, not a hang")
 		q.discard(closed)
@@ -90,7 +90,7 @@ func TestOutQueueBudget(t *testing.T) {
 		require.True(t, ok)
 		var qs []*outQueue
 		for range 5 {
-			q := newOutQueue(1<<20, b, nil)
+			q := newOutQueue(1<<20, b, nil, nil)
 			sh.ref()
 			require.NoError(t, q.push(ctx, outItem{b: make([]byte, 100<<10), sh: sh}, false))
 			qs = append(qs, q)
@@ -100,7 +100,7 @@ func TestOutQueueBudget(t *testing.T) {
 		for i, q := range qs {
 			_, bytes := q.len()
 			assert.Equal(t, 100<<10, bytes, "each queue counts it whole against its own bound")
-			batch, _ := q.take(nil, 1<<30, nil)
+			batch, _ := q.take(nil, 1<<30)
 			q.releaseItems(batch, nil)
 			if i < len(qs)-1 {
 				assert.Equal(t, int64(100<<10), b.held(), "until the last writer is done with it")

@@ -16,7 +16,7 @@ func BenchmarkOutQueue(b *testing.B) {
 		size int
 	}{{"100B", 100}, {"1KiB", 1 << 10}, {"64KiB", 64 << 10}} {
 		b.Run(c.name, func(b *testing.B) {
-			q := newOutQueue(DefaultOutgoingMessageQueueSize, newOutBudget(DefaultTotalOutgoingQueueSize), nil)
+			q := newOutQueue(DefaultOutgoingMessageQueueSize, newOutBudget(DefaultTotalOutgoingQueueSize), nil, nil)
 			ctx := context.Background()
 			msg := make([]byte, c.size)
 			var batch []outItem
@@ -33,7 +33,7 @@ func BenchmarkOutQueue(b *testing.B) {
 					b.Fatal(err)
 				}
 				if i%64 == 63 {
-					batch, _ = q.take(batch[:0], 1<<30, nil)
+					batch, _ = q.take(batch[:0], 1<<30)
 					q.releaseItems(batch, nil)
 				}
 			}

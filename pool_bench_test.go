@@ -51,9 +51,50 @@ func pump[Msg, ConnMeta any](b *testing.B, cx, cy *Connection[Msg, ConnMeta], ms
 	}
 	b.StopTimer()
 	cx.out.mu.Lock()
-	batches := cx.out.batches
+	batches, starts := cx.out.batches, cx.out.starts
 	cx.out.mu.Unlock()
+	// How often the writer found the queue empty, exited, and was
+	// started again by the next Write.
+	b.ReportMetric(float64(starts)/float64(b.N), "starts/msg")
 	// How many messages the writer found queued each time it woke: the
 	// larger, the fewer chunks and syscalls per message.
 	b.ReportMetric(float64(b.N)/float64(max(batches, 1)), "msgs/batch")
+}
+
+// BenchmarkPoolRoundTrip is a ping-pong over two pools on loopback TCP:
+// one message out, its echo back, one at a time. Each message finds its
+// connection idle, so this is the cost of waking (or starting) a writer
+// and a reader per message, with the latency of the loopback socket.
+func BenchmarkPoolRoundTrip(b *testing.B) {
+	n := newNetwork("loopback")
+	x, y := newNode(b, n, nil), newNode(b, n, nil)
+	cx, cy := connect(b, x, y)
+	ctx := context.Background()
+	errc := make(chan error, 1)
+	b.ReportAllocs()
+	b.ResetTimer()
+	go func() {
+		for range b.N {
+			m, err := cy.Read(ctx)
+			if err == nil {
+				err = cy.Write(ctx, m)
+			}
+			if err != nil {
+				errc <- err
+				return
+			}
+		}
+		errc <- nil
+	}()
+	for range b.N {
+		if err := cx.Write(ctx, "ping"); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := cx.Read(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := <-errc; err != nil {
+		b.Fatal(err)
+	}
 }

@@ -1,6 +1,7 @@
 package p2ppool
 
 import (
+	"container/list"
 	"context"
 	"errors"
 	"math/bits"
@@ -67,6 +68,10 @@ type appQueue[Msg any] struct {
 	// given back (under releaseStep, while messages remain); guarded
 	// by mu.
 	unreleased int64
+
+	// endedElem is the queue's entry in budget.ended while it is closed
+	// and holds unread messages. Guarded by budget.endedMu.
+	endedElem *list.Element
 }
 
 // releaseStep is how much of the pool's budget a queue's pops gather
@@ -117,6 +122,22 @@ type inBudget struct {
 	sem   *semaphore.Weighted
 	total int64
 	held  atomic.Int64 // for Stats
+	// ended lists, oldest first, the queues of ended connections whose
+	// unread messages hold part of the budget: what a connection left
+	// unread when it ended is charged here in full, so that no number of
+	// ended connections holds memory beyond the budget, and it is
+	// dropped, oldest first, when a live connection waits for the budget
+	// (reclaim). unreadDropped counts the messages dropped so.
+	endedMu       sync.Mutex
+	ended         list.List // of unreadHolder
+	unreadDropped atomic.Uint64
+}
+
+// unreadHolder is an ended connection's queue in inBudget.ended.
+type unreadHolder interface {
+	// dropUnread drops the queue's messages, gives their budget back and
+	// returns how many it dropped.
+	dropUnread() int
 }
 
 // freeAllowance is what each connection may hold outside the pool's
@@ -144,12 +165,47 @@ func (b *inBudget) tryAcquire(n int64) bool {
 	return true
 }
 
+// acquire takes n bytes, first dropping the unread messages of ended
+// connections, oldest first, while they hold budget and n is not free,
+// then waiting for it. A queue's lock must not be held.
 func (b *inBudget) acquire(ctx context.Context, n int64) error {
+	for !b.tryAcquire(n) {
+		if !b.reclaim() {
+			if err := b.sem.Acquire(ctx, n); err != nil {
+				return err
+			}
+			b.held.Add(n)
+			return nil
+		}
+	}
+	return nil
+}
+
+// wait is acquire without reclaiming, for the outgoing budget (which
+// shares this type and has no ended connections): it waits for n bytes.
+func (b *inBudget) wait(ctx context.Context, n int64) error {
 	if err := b.sem.Acquire(ctx, n); err != nil {
 		return err
 	}
 	b.held.Add(n)
 	return nil
+}
+
+// reclaim drops the unread messages of the connection that ended first
+// among those that left some, and reports whether there was one.
+func (b *inBudget) reclaim() bool {
+	b.endedMu.Lock()
+	e := b.ended.Front()
+	if e == nil {
+		b.endedMu.Unlock()
+		return false
+	}
+	h := b.ended.Remove(e).(unreadHolder)
+	b.endedMu.Unlock()
+	if n := h.dropUnread(); n > 0 {
+		b.unreadDropped.Add(uint64(n))
+	}
+	return true
 }
 
 func (b *inBudget) release(n int64) {
@@ -417,6 +473,9 @@ func (q *appQueue[Msg]) tryPop() (m Msg, ok, more bool) {
 		pooled, q.unreleased = q.unreleased, 0
 	}
 	spaceWaiters, readWaiters := q.spaceWaiters > 0 && q.roomToWakeLocked(), more && q.readWaiters > 0
+	if !more && q.err != nil {
+		q.unlistEnded()
+	}
 	q.mu.Unlock()
 	q.budget.release(pooled)
 	if spaceWaiters {
@@ -451,6 +510,9 @@ func (q *appQueue[Msg]) tryPopAll(dst []Msg) ([]Msg, bool) {
 	}
 	pooled, q.unreleased = pooled+q.unreleased, 0
 	spaceWaiters := q.spaceWaiters > 0 && q.roomToWakeLocked()
+	if q.items.len() == 0 && q.err != nil {
+		q.unlistEnded()
+	}
 	q.mu.Unlock()
 	q.budget.release(pooled)
 	if spaceWaiters {
@@ -551,28 +613,83 @@ func (q *appQueue[Msg]) len() (int, int) {
 }
 
 // close fails pending and future reservations and pushes with err;
-// messages already queued can still be popped. The pool's budget they
-// hold is given back now: the connection is over and can bring no more,
-// so what it left queued no longer keeps other connections waiting.
+// messages already queued can still be popped. What they hold of the
+// connection's own allowance is charged to the pool's budget now, so
+// that all an ended connection left unread counts in the budget (up to
+// freeAllowance a connection is otherwise charged nowhere, and ended
+// connections are not bounded in number); if the budget has no room
+// for it, the unread messages are dropped at once. The queue is then
+// listed as ended: its messages are dropped when a live connection waits
+// for the budget, so that what an ended connection left unread never
+// keeps a live one waiting.
 func (q *appQueue[Msg]) close(err error) {
 	q.mu.Lock()
+	defer q.mu.Unlock()
 	if q.err != nil {
-		q.mu.Unlock()
 		return
 	}
 	q.err = err
-	var pooled int64
-	for i := range q.items.len() {
-		it := q.items.at(i)
-		pooled += it.pooled
-		it.pooled = 0
-	}
-	pooled += q.reserved.pooled + q.unreleased
-	q.reserved, q.unreleased = appItem[Msg]{}, 0
-	q.bytes, q.free = 0, 0
 	close(q.closed)
+	release := q.reserved.pooled + q.unreleased
+	q.reserved, q.unreleased = appItem[Msg]{}, 0
+	n := q.items.len()
+	var free int64 // what the queued messages hold outside the budget
+	for i := range n {
+		it := q.items.at(i)
+		free += int64(it.size) - it.pooled
+	}
+	if n > 0 && q.budget.tryAcquire(free) {
+		for i := range n {
+			it := q.items.at(i)
+			it.pooled = int64(it.size)
+		}
+		q.budget.endedMu.Lock()
+		q.endedElem = q.budget.ended.PushBack(unreadHolder(q))
+		q.budget.endedMu.Unlock()
+	} else if n > 0 {
+		release += q.dropLocked()
+		q.budget.unreadDropped.Add(uint64(n))
+	}
+	q.bytes, q.free = 0, 0
+	q.budget.release(release)
+}
+
+// dropLocked empties the queue and returns the pool's budget its
+// messages held. q.mu must be held.
+func (q *appQueue[Msg]) dropLocked() int64 {
+	var pooled int64
+	for {
+		it, ok := q.items.pop()
+		if !ok {
+			break
+		}
+		pooled += it.pooled
+	}
+	pooled, q.unreleased = pooled+q.unreleased, 0
+	return pooled
+}
+
+// dropUnread implements unreadHolder: inBudget.reclaim calls it, the
+// queue having been taken off the ended list.
+func (q *appQueue[Msg]) dropUnread() int {
+	q.mu.Lock()
+	n := q.items.len()
+	pooled := q.dropLocked()
 	q.mu.Unlock()
 	q.budget.release(pooled)
+	return n
+}
+
+// unlistEnded takes the closed queue, now empty, off the pool's list of
+// ended queues holding unread messages. q.mu must be held (lock order:
+// a queue's lock, then the list's).
+func (q *appQueue[Msg]) unlistEnded() {
+	q.budget.endedMu.Lock()
+	if q.endedElem != nil {
+		q.budget.ended.Remove(q.endedElem)
+		q.endedElem = nil
+	}
+	q.budget.endedMu.Unlock()
 }
 
 // outItem is one encoded message waiting for the writer, or an arena of
@@ -646,25 +763,58 @@ type outQueue struct {
 	bytes int
 	max   int
 	err   error // set once by close
-	// wake has room for one token: a push leaves one for the writer.
 	// space is closed (and replaced) when the writer takes items and
 	// spaceWaiters > 0 (blocked Writes).
-	wake         chan struct{}
 	space        chan struct{}
 	spaceWaiters int
-	// writerWaiting: the writer waits on wake, and the next push must
-	// leave it a token (without it, pushes leave none: no channel
-	// operation per message).
-	writerWaiting bool
+	// running: a writer goroutine was started and has not yet found the
+	// queue empty. The push that finds no writer starts one (start, with
+	// mu held, so that the start happens before any close, after which the
+	// connection's reader waits for its writers); the writer exits when
+	// it finds the queue empty. An idle connection thus has no writer
+	// goroutine and no channel operation is made per message. running is
+	// true from newOutQueue until unhold: no writer starts before the
+	// connection's reader, which owns it.
+	running bool
+	start   func()
+	// spareBatch and spareBufs are the slices of the last writer, kept
+	// for the next (exit, spares).
+	spareBatch []outItem
+	spareBufs  [][]byte
 	// tailArena: the last queued item is an arena still open for small
 	// messages.
 	tailArena bool
-	// batches counts the writer's takes (tests wait for the next one).
-	batches uint64
+	// batches counts the writer's takes (tests wait for the next one);
+	// starts counts the writers started (benchmarks report it).
+	batches, starts uint64
 }
 
-func newOutQueue(max int, budget *outBudget, life context.Context) *outQueue {
-	return &outQueue{max: max, budget: budget, life: life, wake: make(chan struct{}, 1), space: make(chan struct{})}
+// newOutQueue returns an empty queue bounded at max bytes whose writers
+// start calls (nil: none, for tests that take by hand). It starts held:
+// see unhold.
+func newOutQueue(max int, budget *outBudget, life context.Context, start func()) *outQueue {
+	return &outQueue{max: max, budget: budget, life: life, space: make(chan struct{}), running: true, start: start}
+}
+
+// unhold lets pushes start writers, and starts one now if there is
+// something to send, or if the queue was closed meanwhile (a draining
+// writer then finishes the close).
+func (q *outQueue) unhold() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.running = false
+	if len(q.items) > q.head || q.err != nil {
+		q.startLocked()
+	}
+}
+
+// startLocked starts a writer; q.mu must be held and running false.
+func (q *outQueue) startLocked() {
+	q.running = true
+	q.starts++
+	if q.start != nil {
+		q.start()
+	}
 }
 
 // push queues it. With block it waits for room in the queue and in the
@@ -742,14 +892,12 @@ func (q *outQueue) pushItem(ctx context.Context, it outItem, copied, block bool)
 				q.appendLocked(it)
 				q.tailArena = false
 			}
-			wake := q.writerWaiting
-			q.writerWaiting = false
+			if !q.running {
+				q.startLocked()
+			}
 			q.mu.Unlock()
 			if credit > spend {
 				q.budget.release(credit - spend)
-			}
-			if wake {
-				signal(q.wake)
 			}
 			return nil
 		}
@@ -865,64 +1013,95 @@ func (q *outQueue) pushLast(it outItem) error {
 	}
 	q.appendLocked(it)
 	q.tailArena = false
-	q.writerWaiting = false
+	if !q.running {
+		q.startLocked()
+	}
 	q.mu.Unlock()
-	signal(q.wake)
 	return nil
 }
 
+// takeResult says what take found.
+type takeResult int
+
+const (
+	// tookItems: items were moved into dst.
+	tookItems takeResult = iota
+	// takeEmpty: the queue is empty; the writer lets go of its buffers
+	// and calls exit.
+	takeEmpty
+	// takeClosed: the queue is closed and empty; the writer must exit.
+	takeClosed
+)
+
 // take moves up to maxBytes of queued items (at least one, even if it
-// alone is larger) into dst, waiting for some. Items queued before close
-// are still handed out (a draining writer sends them); it returns false
-// once the queue is closed and empty, or when stop is closed while it
-// waits.
-func (q *outQueue) take(dst []outItem, maxBytes int, stop <-chan struct{}) ([]outItem, bool) {
-	for {
-		q.mu.Lock()
-		q.writerWaiting = false
-		if queued := q.items[q.head:]; len(queued) > 0 {
-			if q.head == 0 && q.bytes <= maxBytes && len(dst) == 0 {
-				// All of it: hand the slice over and keep the writer's
-				// drained one, moving no item.
-				dst, q.items = q.items, dst[:0]
-				q.bytes = 0
-				q.tailArena = false
-			} else {
-				n, size, charged := 0, 0, 0
-				for n < len(queued) && (n == 0 || size+len(queued[n].b) <= maxBytes) {
-					size += len(queued[n].b)
-					charged += queued[n].charge()
-					n++
-				}
-				dst = append(dst, queued[:n]...)
-				clear(queued[:n])
-				q.head += n
-				q.bytes -= charged
-				if q.head == len(q.items) {
-					q.items, q.head = q.items[:0], 0
-					q.tailArena = false
-				}
-			}
-			if len(q.items) == 0 && cap(q.items) > maxIdleItems {
-				q.items = nil
-			}
-			q.batches++
-			q.wakeWritersLocked()
-			q.mu.Unlock()
-			return dst, true
+// alone is larger) into dst; it never waits. Items queued before close
+// are still handed out (a draining writer sends them).
+func (q *outQueue) take(dst []outItem, maxBytes int) ([]outItem, takeResult) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	queued := q.items[q.head:]
+	if len(queued) == 0 {
+		if q.err != nil {
+			return dst, takeClosed
 		}
-		err := q.err
-		q.writerWaiting = err == nil
-		q.mu.Unlock()
-		if err != nil {
-			return dst, false
+		return dst, takeEmpty
+	}
+	if q.head == 0 && q.bytes <= maxBytes && len(dst) == 0 {
+		// All of it: hand the slice over and keep the writer's drained
+		// one, moving no item.
+		dst, q.items = q.items, dst[:0]
+		q.bytes = 0
+		q.tailArena = false
+	} else {
+		n, size, charged := 0, 0, 0
+		for n < len(queued) && (n == 0 || size+len(queued[n].b) <= maxBytes) {
+			size += len(queued[n].b)
+			charged += queued[n].charge()
+			n++
 		}
-		select {
-		case <-q.wake:
-		case <-stop:
-			return dst, false
+		dst = append(dst, queued[:n]...)
+		clear(queued[:n])
+		q.head += n
+		q.bytes -= charged
+		if q.head == len(q.items) {
+			q.items, q.head = q.items[:0], 0
+			q.tailArena = false
 		}
 	}
+	if len(q.items) == 0 && cap(q.items) > maxIdleItems {
+		q.items = nil
+	}
+	q.batches++
+	q.wakeWritersLocked()
+	return dst, tookItems
+}
+
+// exit is the writer's last call, after take found the queue empty and
+// the writer let go of its buffers: it reports false if something was
+// queued meanwhile, or the queue closed (a drain counts on this writer to
+// end the connection): the writer goes on. Else it stops the writer,
+// keeping its slices for the next one if they are small (at most
+// maxIdleBatch).
+func (q *outQueue) exit(batch []outItem, bufs [][]byte) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.items) > q.head || q.err != nil {
+		return false
+	}
+	q.running = false
+	if cap(batch) <= maxIdleBatch {
+		q.spareBatch, q.spareBufs = batch[:0], bufs[:0]
+	}
+	return true
+}
+
+// spares hands a starting writer the slices its predecessor kept.
+func (q *outQueue) spares() ([]outItem, [][]byte) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	b, f := q.spareBatch, q.spareBufs
+	q.spareBatch, q.spareBufs = nil, nil
+	return b, f
 }
 
 func (q *outQueue) len() (items, bytes int) {
@@ -932,18 +1111,24 @@ func (q *outQueue) len() (items, bytes int) {
 }
 
 // close refuses further pushes with err. Items already queued stay for a
-// draining writer; discard releases them.
-func (q *outQueue) close(err error) {
+// draining writer; discard releases them. With drain, the first close
+// starts a writer if none runs and something is queued, and reports
+// whether a writer will finish the close (send what is queued, then see
+// the queue closed): false means nothing is left to send.
+func (q *outQueue) close(err error, drain bool) (writing bool) {
 	q.mu.Lock()
-	if q.err == nil {
-		q.err = err
-		q.wakeWritersLocked()
+	defer q.mu.Unlock()
+	if q.err != nil {
+		// Closed before: whoever closed it decided, and a later start
+		// could come after the reader began waiting for its writers.
+		return q.running
 	}
-	q.mu.Unlock()
-	select {
-	case q.wake <- struct{}{}:
-	default:
+	q.err = err
+	q.wakeWritersLocked()
+	if drain && !q.running && len(q.items) > q.head {
+		q.startLocked()
 	}
+	return q.running
 }
 
 // discard releases every queued item with err (WriteSync callers learn

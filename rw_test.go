@@ -386,3 +386,29 @@ func TestWritesRefuseUnencodableMessages(t *testing.T) {
 	require.NoError(t, ca.Write(ctx, strings.Repeat("x", 60)))
 	assert.Equal(t, []text{strings.Repeat("x", 60)}, readN(t, cb, 1))
 }
+
+// TestDisconnectWaitWithoutWriter ends, with wait, a connection whose
+// writer has exited (nothing queued): no writer is left to finish the
+// drain, so Disconnect must close the connection itself and the peer see
+// it closed.
+func TestDisconnectWaitWithoutWriter(t *testing.T) {
+	for _, name := range networks {
+		t.Run(name, func(t *testing.T) {
+			n := newNetwork(name)
+			a, b := newNode(t, n, nil), newNode(t, n, nil)
+			ca, cb := connect(t, a, b)
+			ctx := ctxT(t)
+			require.NoError(t, ca.Write(ctx, "a"))
+			assert.Equal(t, []text{"a"}, readN(t, cb, 1))
+			waitFor(t, "the writer to exit", func() bool {
+				ca.out.mu.Lock()
+				defer ca.out.mu.Unlock()
+				return !ca.out.running
+			})
+			require.NoError(t, ca.Disconnect(ctx, true))
+			waitDone(t, cb)
+			de := disconnectError(t, cb.Err())
+			assert.Equal(t, ReasonRemoteClosed, de.Reason)
+		})
+	}
+}

@@ -67,6 +67,10 @@ type Config struct {
 	// chunks interleave the connections more finely at the cost of more
 	// syscalls.
 	Quantum int
+	// NoTicker: New starts no goroutine, and the owner calls Tick every
+	// Period instead (the pool's housekeeping goroutine does: one
+	// goroutine fewer per pool).
+	NoTicker bool
 }
 
 // Stat is a traffic summary (octez P2p_stat.t): bytes sent and received
@@ -106,6 +110,8 @@ type Scheduler struct {
 	closedTotal [2]int64
 	pending     [2]int64
 	avg         [2]atomic.Int64
+	// prev is when the averages were last refreshed.
+	prev time.Time
 
 	quit      chan struct{}
 	done      chan struct{}
@@ -134,9 +140,18 @@ func New(cfg Config) (*Scheduler, error) {
 		s.period = DefaultPeriod
 	}
 	s.applyLimits(cfg.Limits)
-	go s.run()
+	s.prev = time.Now()
+	if cfg.NoTicker {
+		close(s.done)
+	} else {
+		go s.run()
+	}
 	return s, nil
 }
+
+// Period is the moving averages' refresh interval: how often the owner
+// of a scheduler made with NoTicker calls Tick.
+func (s *Scheduler) Period() time.Duration { return s.period }
 
 // Close stops the statistics ticker and waits for it to exit; current
 // flows stop being refreshed. It does not close the connections, whose
@@ -259,27 +274,25 @@ func (s *Scheduler) run() {
 	defer close(s.done)
 	t := time.NewTicker(s.period)
 	defer t.Stop()
-	prev := time.Now()
 	for {
 		select {
 		case <-s.quit:
 			return
 		case <-t.C:
-			// Octez measures the elapsed time rather than trusting the
-			// period: a late tick must not inflate the rate.
-			now := time.Now()
-			s.tick(now.Sub(prev).Milliseconds())
-			prev = now
+			s.Tick(time.Now())
 		}
 	}
 }
 
-// tick refreshes every moving average with the bytes moved during the last
-// elapsedMs milliseconds.
-func (s *Scheduler) tick(elapsedMs int64) {
-	elapsedMs = max(elapsedMs, 1)
+// Tick refreshes every moving average with the bytes moved since the
+// last refresh; now is the current time. Octez measures the elapsed
+// time rather than trusting the period: a late tick must not inflate the
+// rate.
+func (s *Scheduler) Tick(now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	elapsedMs := max(now.Sub(s.prev).Milliseconds(), 1)
+	s.prev = now
 	var sum [2]int64
 	for c := range s.conns {
 		for d := range c.flows {
