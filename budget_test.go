@@ -162,8 +162,34 @@ func TestAppQueueBytes(t *testing.T) {
 		require.NoError(t, q2.push(ctx, 2, 180<<10))
 		assert.Equal(t, int64(116<<10+1), b.held.Load(), "the parts beyond the allowances")
 		q2.close(ErrConnectionClosed)
+		assert.Equal(t, int64(180<<10+1), b.held.Load(), "what q2 left unread counts in full once it ended (q3's reservation, 1 byte)")
 		q3.close(ErrConnectionClosed)
-		assert.Zero(t, b.held.Load(), "close gives back what the queues held")
+		assert.Equal(t, int64(180<<10), b.held.Load(), "q3's 64 KiB left unread did not fit: dropped, and its reservation given back")
+		assert.EqualValues(t, 64, b.unreadDropped.Load())
+		_, err = q3.pop(ctx)
+		require.ErrorIs(t, err, ErrConnectionClosed)
+		m, err := q2.pop(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, 2, m)
+		assert.Zero(t, b.held.Load(), "reading it gives it back")
+	})
+	t.Run("ended connections give way", func(t *testing.T) {
+		b := newInBudget(100 << 10)
+		ended := newAppQueue[int](100, 1<<20, b, nil)
+		for i := range 90 {
+			require.NoError(t, ended.push(ctx, i, 1<<10))
+		}
+		ended.close(ErrConnectionClosed)
+		assert.Equal(t, int64(90<<10), b.held.Load(), "its unread messages count in full")
+		live := newAppQueue[int](100, 1<<20, b, nil)
+		for i := range 84 { // its own 64 KiB, then 20 from the budget
+			require.NoError(t, live.push(ctx, i, 1<<10), "never waits for an ended connection")
+		}
+		assert.EqualValues(t, 90, b.unreadDropped.Load(), "the ended connection's messages were dropped")
+		assert.Equal(t, int64(20<<10), b.held.Load())
+		_, err := ended.pop(ctx)
+		require.ErrorIs(t, err, ErrConnectionClosed, "nothing left to read")
+		assert.Zero(t, b.ended.Len())
 	})
 }
 
@@ -272,5 +298,62 @@ func TestAppQueueBudgetInSteps(t *testing.T) {
 	_, err = q.pop(ctx)
 	require.NoError(t, err)
 	q.close(ErrConnectionClosed)
-	assert.Zero(t, b.held.Load(), "and on close")
+	assert.Equal(t, int64(79<<10), b.held.Load(), "an ended connection's unread messages count in full")
+	assert.Equal(t, 1, b.ended.Len())
+	for range 79 {
+		_, err = q.pop(ctx)
+		require.NoError(t, err)
+	}
+	assert.Zero(t, b.held.Load(), "given back as they are read")
+	assert.Zero(t, b.ended.Len(), "and off the ended list once read")
+}
+
+// TestEndedConnectionsUnreadBudgeted: 200 peers each send 60 KiB (within
+// the 64 KiB a connection may hold outside the pool's budget) to an
+// application that does not read, and hang up. What they left unread
+// counts in the pool's budget once they have ended, however many they
+// are: beyond it, the oldest is dropped (counted), and the rest stays
+// readable. Before, each ended connection kept its 60 KiB outside any
+// budget until the application read it: 12 MiB here for a 2 MiB budget.
+func TestEndedConnectionsUnreadBudgeted(t *testing.T) {
+	const (
+		peers  = 200
+		msgs   = 60
+		body   = 1<<10 - 4 // a 1 KiB string
+		budget = 2 << 20
+	)
+	n := newNetwork("tcp")
+	nd := newNode(t, n, func(c *Config) {
+		c.Limits.MaxConnections, c.Limits.ExpectedConnections = peers+10, peers
+		c.Admission.MaxIncomingConnections = peers
+		c.Budgets.TotalIncomingQueueSize = budget
+	})
+	before := heapInUse()
+	m := appMsg(0x1000, dataenc.AppendString(nil, string(make([]byte, body))))
+	for range peers {
+		rp, _ := dialRaw(t, n, nd)
+		for range msgs {
+			require.NoError(t, rp.sc.WriteStream(m))
+		}
+		rp.nc.Close()
+	}
+	waitFor(t, "the peers to be gone", func() bool { return nd.Conns().Len() == 0 })
+	s := nd.Stats().Queues
+	growth := heapInUse() - before
+	t.Logf("budget held %d, %d messages dropped unread; heap grew by %.1f MiB", s.IncomingBudgetHeld, s.UnreadDropped, float64(growth)/(1<<20))
+	assert.LessOrEqual(t, s.IncomingBudgetHeld, int64(budget))
+	assert.Greater(t, s.IncomingBudgetHeld, int64(budget-2*msgs<<10), "the budget is used, not emptied")
+	assert.Positive(t, s.UnreadDropped)
+	assert.Less(t, growth, int64(budget+6<<20), "the unread messages within the budget, plus what each ended connection's records cost")
+
+	// What was kept is read, and gives the budget back.
+	ctx := ctxT(t)
+	read := 0
+	for nd.Stats().Queues.IncomingBudgetHeld > 0 {
+		_, _, err := nd.Read(ctx)
+		require.NoError(t, err)
+		read++
+	}
+	assert.Equal(t, peers*msgs, read+int(nd.Stats().Queues.UnreadDropped), "every message read or counted as dropped")
+	assert.Zero(t, nd.inBudget.ended.Len())
 }

@@ -274,9 +274,15 @@ type BudgetConfig struct {
 	// that reads slowly hold at most this much between them, plus the
 	// first 64 KiB queued on each connection, which are its own. A
 	// connection gives back what its application has read in steps of
-	// 16 KiB, and all of it when its queue empties or it ends. One
-	// message is taken whatever its count if the budget is otherwise
-	// free. Besides, each connection's reader holds its buffers, at most
+	// 16 KiB, and all of it when its queue empties. What a connection
+	// left unread when it ended stays readable and counts here in full
+	// (its first 64 KiB too) until it is read; if there is no room for it
+	// when the connection ends, or once a live connection waits for the
+	// budget, it is dropped, the oldest ended connection's first
+	// (Stats.Queues.UnreadDropped): ended connections never keep live
+	// ones waiting, and however many there are they hold no more than
+	// this budget. One message is taken whatever its count if the budget
+	// is otherwise free. Besides, each connection's reader holds its buffers, at most
 	// a chunk sealed and one open (64 KiB each), and, while it decodes
 	// them, the messages that arrived whole in them. If zero, 64 MiB.
 	TotalIncomingQueueSize int

@@ -70,7 +70,6 @@ func (p *core) accept(ctx context.Context, nc net.Conn) (*conn, error) {
 	}
 	defer p.life.leave(reg)
 	socketPoint, _ := addrPortOf(nc.RemoteAddr())
-	addr := socketPoint.Addr()
 	// One context for the handshake: evict cancels it (eviction), and so
 	// does the pool's close, with ErrPoolClosed: Serve's ctx is the pool's
 	// own, whose cause it is; an Accept's ctx is the caller's, so a
@@ -82,6 +81,40 @@ func (p *core) accept(ctx context.Context, nc net.Conn) (*conn, error) {
 		stop := context.AfterFunc(p.life.ctx, func() { evict(ErrPoolClosed) })
 		defer stop()
 	}
+	h, err := p.admitIncoming(nc, socketPoint, evict)
+	if err != nil {
+		return nil, err
+	}
+	defer p.adm.handshakeDone(h)
+	// establish's steps, called from here rather than through it: one
+	// frame less under the handshake (see below).
+	wrapped := p.sched.Wrap(nc)
+	auth, localMeta, err := p.authenticate(hctx, wrapped, true, netip.AddrPort{}, p.cfg.Timeouts.FirstMessage, h, socketPoint)
+	testHookAuthenticated()
+	var c *conn
+	if err == nil {
+		c, err = p.admitAuthenticated(auth, wrapped, socketPoint, true, netip.AddrPort{}, localMeta, h, nil)
+	}
+	if err != nil {
+		return nil, p.incomingFailed(nc, socketPoint, h, err)
+	}
+	return c, nil
+}
+
+// The steps of accept before and after the handshake are functions of
+// their own, kept out of line, as are establish's (authenticate,
+// authenticationFailed, admitAuthenticated): a handshake runs on top of
+// these frames, and with them all under it an incoming handshake's
+// goroutine outgrew 4 KB and copied its stack to 8 KB, at every
+// connection (TestHandshakeFitsInFourKB keeps it under).
+
+// admitIncoming runs the address checks of an incoming socket from
+// socketPoint and takes a handshake slot for it (evict aborts its
+// handshake); on refusal it closes nc.
+//
+//go:noinline
+func (p *core) admitIncoming(nc net.Conn, socketPoint netip.AddrPort, evict context.CancelCauseFunc) (*pendingHandshake, error) {
+	addr := socketPoint.Addr()
 	p.mu.Lock()
 	p.publishLocked(Event{Kind: EventIncomingConnection, Point: socketPoint})
 	if p.acl.bannedAddr(addr) {
@@ -112,30 +145,33 @@ func (p *core) accept(ctx context.Context, nc net.Conn) (*conn, error) {
 	if victim != nil {
 		victim.evict(ErrHandshakeEvicted)
 	}
-	defer p.adm.handshakeDone(h)
-	c, err := p.establish(hctx, nc, true, netip.AddrPort{}, p.cfg.Timeouts.FirstMessage, h, nil)
-	if err != nil {
-		testHookIncomingFailed()
-		r := refusalOf(err)
-		if !h.refused {
-			p.count.handshakeFailed(err)
-			p.count.refuse(socketPoint, r, err)
-		}
-		// Timeouts count toward the address's stall score; so does an
-		// eviction, but only of a handshake that had been slow (half the
-		// first-message bound): a fast honest handshake that happened to
-		// be the oldest when the slots ran out is no staller.
-		patience := p.cfg.Timeouts.FirstMessage
-		if patience <= 0 {
-			patience = p.cfg.Timeouts.Authentication
-		}
-		slow := r == RefusedHandshakeEvicted && time.Since(h.started) >= patience/2
-		if slow || r == RefusedFirstMessageTimeout || r == RefusedHandshakeTimeout {
-			p.adm.handshakeStalled(h, addr)
-		}
-		return nil, fmt.Errorf("accept from %v: %w", nc.RemoteAddr(), err)
+	return h, nil
+}
+
+// incomingFailed counts a failed incoming handshake, scores the stall it
+// may have been, and returns the error accept returns.
+//
+//go:noinline
+func (p *core) incomingFailed(nc net.Conn, socketPoint netip.AddrPort, h *pendingHandshake, err error) error {
+	testHookIncomingFailed()
+	r := refusalOf(err)
+	if !h.refused {
+		p.count.handshakeFailed(err)
+		p.count.refuse(socketPoint, r, err)
 	}
-	return c, nil
+	// Timeouts count toward the address's stall score; so does an
+	// eviction, but only of a handshake that had been slow (half the
+	// first-message bound): a fast honest handshake that happened to
+	// be the oldest when the slots ran out is no staller.
+	patience := p.cfg.Timeouts.FirstMessage
+	if patience <= 0 {
+		patience = p.cfg.Timeouts.Authentication
+	}
+	slow := r == RefusedHandshakeEvicted && time.Since(h.started) >= patience/2
+	if slow || r == RefusedFirstMessageTimeout || r == RefusedHandshakeTimeout {
+		p.adm.handshakeStalled(h, socketPoint.Addr())
+	}
+	return fmt.Errorf("accept from %v: %w", nc.RemoteAddr(), err)
 }
 
 // establish runs the handshake on nc and, if the peer is admitted, creates
@@ -153,6 +189,20 @@ func (p *core) establish(ctx context.Context, nc net.Conn, incoming bool, dialle
 	// scheduler, handshake included, as in octez; closing the wrapper
 	// closes nc.
 	nc = p.sched.Wrap(nc)
+	auth, localMeta, err := p.authenticate(ctx, nc, incoming, dialled, firstMessage, h, socketPoint)
+	if err != nil {
+		return nil, err
+	}
+	return p.admitAuthenticated(auth, nc, socketPoint, incoming, dialled, localMeta, h, d)
+}
+
+// authenticate is establish's handshake (socket.Authenticate), with the
+// socket configuration of this pool and peer; localMeta is what it
+// announced. Out of line, as accept's steps are: the configuration is
+// large, and the handshake runs on top of this frame.
+//
+//go:noinline
+func (p *core) authenticate(ctx context.Context, nc net.Conn, incoming bool, dialled netip.AddrPort, firstMessage time.Duration, h *pendingHandshake, socketPoint netip.AddrPort) (auth *socket.AuthConn, localMeta any, err error) {
 	cfg := p.hello.sock
 	cfg.Port = uint16(p.hello.port.Load())
 	if incoming {
@@ -172,26 +222,42 @@ func (p *core) establish(ctx context.Context, nc net.Conn, incoming bool, dialle
 	}
 	// The metadata announced depends on the peer (ConnMetaConfig.Local):
 	// computed once its connection message is in.
-	var localMeta any
 	cfg.LocalMetadata = func(id [16]byte) []byte {
 		m, b := p.connMeta.local(PeerID(id))
 		localMeta = m
 		return b
 	}
-	auth, err := socket.Authenticate(ctx, nc, incoming, &cfg)
+	auth, err = socket.Authenticate(ctx, nc, incoming, &cfg)
 	if err != nil {
-		if socket.ShouldGreylist(err) {
-			// Bad proof of work, decipher or decoding failures: octez
-			// greylists the address.
-			p.acl.punish(socketPoint.Addr(), PeerID{})
-		}
-		err = fromSocketError(err)
-		if errors.Is(err, ErrMyself) && dialled.IsValid() {
-			p.tab.rememberMyself(dialled)
-		}
-		p.events.publish(Event{Kind: EventAuthenticationFailed, Point: socketPoint, Err: err})
-		return nil, err
+		return nil, nil, p.authenticationFailed(err, socketPoint, dialled)
 	}
+	return auth, localMeta, nil
+}
+
+// authenticationFailed greylists, remembers and publishes what a failed
+// handshake calls for, and returns the error establish returns.
+//
+//go:noinline
+func (p *core) authenticationFailed(err error, socketPoint, dialled netip.AddrPort) error {
+	if socket.ShouldGreylist(err) {
+		// Bad proof of work, decipher or decoding failures: octez
+		// greylists the address.
+		p.acl.punish(socketPoint.Addr(), PeerID{})
+	}
+	err = fromSocketError(err)
+	if errors.Is(err, ErrMyself) && dialled.IsValid() {
+		p.tab.rememberMyself(dialled)
+	}
+	p.events.publish(Event{Kind: EventAuthenticationFailed, Point: socketPoint, Err: err})
+	return err
+}
+
+// admitAuthenticated runs the admission of an authenticated peer, then
+// sends and reads the acks and starts the connection (the second half of
+// establish).
+//
+//go:noinline
+func (p *core) admitAuthenticated(auth *socket.AuthConn, nc net.Conn, socketPoint netip.AddrPort, incoming bool, dialled netip.AddrPort, localMeta any, h *pendingHandshake, d *dialAttempt) (*conn, error) {
 	remote := auth.Remote()
 	peer := PeerID(remote.PeerID)
 	idPoint := dialled
@@ -266,24 +332,22 @@ func (p *core) startConnection(sc *socket.Conn, info ConnInfo[any], h *pendingHa
 	inMsgs, inBytes, outSize := p.limits.IncomingAppMessageQueueSize, p.limits.IncomingMessageQueueSize, p.limits.OutgoingMessageQueueSize
 	p.mu.Unlock()
 	remote, _ := addrPortOf(info.RemoteAddr)
-	log := p.log
-	if log.Handler() != slog.DiscardHandler {
-		// Not for the default discarding logger: With builds the
-		// attributes and a logger whatever the handler, 10 allocations
-		// per connect (both ends) that nothing would read.
-		log = log.With("peer", info.Peer, "point", info.Point, "remote", info.RemoteAddr, "conn", info.ID, "dir", direction(info.Incoming))
-	}
 	c := &conn{
 		pool:       p,
 		sc:         sc,
 		info:       info,
 		remoteAddr: remote.Addr(),
-		log:        log,
+		log:        p.log,
 		out:        newOutQueue(outSize, p.outBudget, nil, nil),
 		done:       make(chan struct{}),
 		drain:      make(chan struct{}),
 	}
 	c.out.start, c.writerFunc = c.startWriter, c.writer // the queue is held until the reader runs (unhold)
+	if h := p.log.Handler(); h != slog.DiscardHandler {
+		// Not for the default discarding logger, whose With would still
+		// build the attributes and a logger.
+		c.log = slog.New(&connLogHandler{base: h, info: &c.info})
+	}
 	c.app = p.edge.attach(c, inMsgs, inBytes)
 	c.ctx, c.cancel = context.WithCancelCause(context.Background())
 	c.out.life = c.ctx // before any write: a Write waiting for the budget ends with it
@@ -333,6 +397,11 @@ func (p *core) startConnection(sc *socket.Conn, info ConnInfo[any], h *pendingHa
 	p.edge.established(c)
 	return c, nil
 }
+
+// testHookAuthenticated runs when an incoming handshake's first half
+// (connection messages and metadata) has ended, on its goroutine;
+// TestHandshakeFitsInFourKB bounds the stacks until then.
+var testHookAuthenticated = func() {}
 
 // testHookIncomingFailed runs when an incoming handshake has failed, the
 // socket closed; a test holds the pool there to look at what the refused

@@ -29,7 +29,9 @@ import "sync"
 //
 // Locks outside this list are leaves that take nothing the list names:
 // the queues' locks (queue.go: an outgoing or incoming queue's mu, then
-// the pool-wide incoming budget's semaphore, then Pool.ready's mu), the
+// the pool-wide incoming budget's semaphore or its list of ended queues
+// (inBudget.endedMu, released before the ended queue's mu is taken),
+// then Pool.ready's mu), the
 // outgoing budget's, connHooks.mu, conn.idleMu, the bandwidth scheduler's
 // (internal/sched: sched.mu, then a limiter's; stats reads the scheduler
 // under the pool lock) and the channel-key cache's (internal/crypto).

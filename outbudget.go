@@ -49,7 +49,7 @@ func (b *outBudget) wait(ctx, life context.Context, n int64) error {
 		stop := context.AfterFunc(life, cancel)
 		defer stop()
 	}
-	if err := b.sem.acquire(wctx, n); err != nil {
+	if err := b.sem.wait(wctx, n); err != nil { // nothing to reclaim: no ended list here
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}

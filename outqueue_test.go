@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -113,4 +114,75 @@ func TestOutQueueArenas(t *testing.T) {
 		clear(batch)
 	}
 	require.Positive(t, taken)
+}
+
+// TestOutQueueWriterHandOver pins the protocol between pushes, the
+// writer and close (outQueue.running): a push starts a writer only when
+// none runs, a writer that found the queue empty stops only if nothing
+// came meanwhile, and a drain that closes the queue between the writer's
+// take and its exit is left to that writer, which must then go on to see
+// the close rather than exit.
+func TestOutQueueWriterHandOver(t *testing.T) {
+	ctx := context.Background()
+	starts := 0
+	q := newOutQueue(1<<20, newOutBudget(1<<30), nil, func() { starts++ })
+	require.NoError(t, q.pushCopy(ctx, []byte("a"), false))
+	assert.Zero(t, starts, "held until the reader runs")
+	q.unhold()
+	assert.Equal(t, 1, starts, "what was queued before starts a writer")
+	require.NoError(t, q.pushCopy(ctx, []byte("b"), false))
+	assert.Equal(t, 1, starts, "one writer at a time")
+
+	batch, res := q.take(nil, 1<<20)
+	require.Equal(t, tookItems, res)
+	q.releaseItems(batch, nil)
+	_, res = q.take(batch[:0], 1<<20)
+	require.Equal(t, takeEmpty, res)
+	require.NoError(t, q.pushCopy(ctx, []byte("c"), false))
+	assert.False(t, q.exit(nil, nil), "queued between take and exit: the writer goes on")
+	assert.Equal(t, 1, starts)
+	batch, res = q.take(nil, 1<<20)
+	require.Equal(t, tookItems, res)
+	q.releaseItems(batch, nil)
+	_, res = q.take(batch[:0], 1<<20)
+	require.Equal(t, takeEmpty, res)
+	assert.True(t, q.exit(nil, nil))
+	require.NoError(t, q.pushCopy(ctx, []byte("d"), false))
+	assert.Equal(t, 2, starts, "the next push starts a new writer")
+
+	batch, res = q.take(nil, 1<<20)
+	require.Equal(t, tookItems, res)
+	q.releaseItems(batch, nil)
+	_, res = q.take(batch[:0], 1<<20)
+	require.Equal(t, takeEmpty, res)
+	closed := errors.New("closed")
+	assert.True(t, q.close(closed, true), "the running writer finishes the drain")
+	assert.False(t, q.exit(nil, nil), "closed between take and exit: the writer goes on")
+	_, res = q.take(nil, 1<<20)
+	assert.Equal(t, takeClosed, res)
+	assert.Equal(t, 2, starts)
+}
+
+// TestOutQueueDrainStartsWriter: a drain of a queue with messages and no
+// writer starts one; with nothing queued it reports that no writer will
+// finish the close.
+func TestOutQueueDrainStartsWriter(t *testing.T) {
+	ctx := context.Background()
+	starts := 0
+	q := newOutQueue(1<<20, newOutBudget(1<<30), nil, func() { starts++ })
+	q.unhold()
+	assert.False(t, q.close(errors.New("closed"), true), "nothing to send: nobody finishes the close")
+	assert.Zero(t, starts)
+
+	q = newOutQueue(1<<20, newOutBudget(1<<30), nil, func() { starts++ })
+	q.unhold()
+	require.NoError(t, q.pushCopy(ctx, []byte("a"), false))
+	batch, _ := q.take(nil, 1<<20)
+	q.releaseItems(batch, nil)
+	_, res := q.take(batch[:0], 1<<20)
+	require.Equal(t, takeEmpty, res)
+	require.True(t, q.exit(nil, nil))
+	assert.Equal(t, 1, starts)
+	require.NoError(t, q.pushLast(outItem{b: []byte("bye"), pooled: true}))
+	assert.Equal(t, 2, starts, "the last message starts a writer")
 }

@@ -1,6 +1,7 @@
 package p2ppool
 
 import (
+	"container/list"
 	"context"
 	"errors"
 	"math/bits"
@@ -67,6 +68,10 @@ type appQueue[Msg any] struct {
 	// given back (under releaseStep, while messages remain); guarded
 	// by mu.
 	unreleased int64
+
+	// endedElem is the queue's entry in budget.ended while it is closed
+	// and holds unread messages. Guarded by budget.endedMu.
+	endedElem *list.Element
 }
 
 // releaseStep is how much of the pool's budget a queue's pops gather
@@ -117,6 +122,22 @@ type inBudget struct {
 	sem   *semaphore.Weighted
 	total int64
 	held  atomic.Int64 // for Stats
+	// ended lists, oldest first, the queues of ended connections whose
+	// unread messages hold part of the budget: what a connection left
+	// unread when it ended is charged here in full, so that no number of
+	// ended connections holds memory beyond the budget, and it is
+	// dropped, oldest first, when a live connection waits for the budget
+	// (reclaim). unreadDropped counts the messages dropped so.
+	endedMu       sync.Mutex
+	ended         list.List // of unreadHolder
+	unreadDropped atomic.Uint64
+}
+
+// unreadHolder is an ended connection's queue in inBudget.ended.
+type unreadHolder interface {
+	// dropUnread drops the queue's messages, gives their budget back and
+	// returns how many it dropped.
+	dropUnread() int
 }
 
 // freeAllowance is what each connection may hold outside the pool's
@@ -144,12 +165,47 @@ func (b *inBudget) tryAcquire(n int64) bool {
 	return true
 }
 
+// acquire takes n bytes, first dropping the unread messages of ended
+// connections, oldest first, while they hold budget and n is not free,
+// then waiting for it. A queue's lock must not be held.
 func (b *inBudget) acquire(ctx context.Context, n int64) error {
+	for !b.tryAcquire(n) {
+		if !b.reclaim() {
+			if err := b.sem.Acquire(ctx, n); err != nil {
+				return err
+			}
+			b.held.Add(n)
+			return nil
+		}
+	}
+	return nil
+}
+
+// wait is acquire without reclaiming, for the outgoing budget (which
+// shares this type and has no ended connections): it waits for n bytes.
+func (b *inBudget) wait(ctx context.Context, n int64) error {
 	if err := b.sem.Acquire(ctx, n); err != nil {
 		return err
 	}
 	b.held.Add(n)
 	return nil
+}
+
+// reclaim drops the unread messages of the connection that ended first
+// among those that left some, and reports whether there was one.
+func (b *inBudget) reclaim() bool {
+	b.endedMu.Lock()
+	e := b.ended.Front()
+	if e == nil {
+		b.endedMu.Unlock()
+		return false
+	}
+	h := b.ended.Remove(e).(unreadHolder)
+	b.endedMu.Unlock()
+	if n := h.dropUnread(); n > 0 {
+		b.unreadDropped.Add(uint64(n))
+	}
+	return true
 }
 
 func (b *inBudget) release(n int64) {
@@ -417,6 +473,9 @@ func (q *appQueue[Msg]) tryPop() (m Msg, ok, more bool) {
 		pooled, q.unreleased = q.unreleased, 0
 	}
 	spaceWaiters, readWaiters := q.spaceWaiters > 0 && q.roomToWakeLocked(), more && q.readWaiters > 0
+	if !more && q.err != nil {
+		q.unlistEnded()
+	}
 	q.mu.Unlock()
 	q.budget.release(pooled)
 	if spaceWaiters {
@@ -451,6 +510,9 @@ func (q *appQueue[Msg]) tryPopAll(dst []Msg) ([]Msg, bool) {
 	}
 	pooled, q.unreleased = pooled+q.unreleased, 0
 	spaceWaiters := q.spaceWaiters > 0 && q.roomToWakeLocked()
+	if q.items.len() == 0 && q.err != nil {
+		q.unlistEnded()
+	}
 	q.mu.Unlock()
 	q.budget.release(pooled)
 	if spaceWaiters {
@@ -551,28 +613,83 @@ func (q *appQueue[Msg]) len() (int, int) {
 }
 
 // close fails pending and future reservations and pushes with err;
-// messages already queued can still be popped. The pool's budget they
-// hold is given back now: the connection is over and can bring no more,
-// so what it left queued no longer keeps other connections waiting.
+// messages already queued can still be popped. What they hold of the
+// connection's own allowance is charged to the pool's budget now, so
+// that all an ended connection left unread counts in the budget (up to
+// freeAllowance a connection is otherwise charged nowhere, and ended
+// connections are not bounded in number); if the budget has no room
+// for it, the unread messages are dropped at once. The queue is then
+// listed as ended: its messages are dropped when a live connection waits
+// for the budget, so that what an ended connection left unread never
+// keeps a live one waiting.
 func (q *appQueue[Msg]) close(err error) {
 	q.mu.Lock()
+	defer q.mu.Unlock()
 	if q.err != nil {
-		q.mu.Unlock()
 		return
 	}
 	q.err = err
-	var pooled int64
-	for i := range q.items.len() {
-		it := q.items.at(i)
-		pooled += it.pooled
-		it.pooled = 0
-	}
-	pooled += q.reserved.pooled + q.unreleased
-	q.reserved, q.unreleased = appItem[Msg]{}, 0
-	q.bytes, q.free = 0, 0
 	close(q.closed)
+	release := q.reserved.pooled + q.unreleased
+	q.reserved, q.unreleased = appItem[Msg]{}, 0
+	n := q.items.len()
+	var free int64 // what the queued messages hold outside the budget
+	for i := range n {
+		it := q.items.at(i)
+		free += int64(it.size) - it.pooled
+	}
+	if n > 0 && q.budget.tryAcquire(free) {
+		for i := range n {
+			it := q.items.at(i)
+			it.pooled = int64(it.size)
+		}
+		q.budget.endedMu.Lock()
+		q.endedElem = q.budget.ended.PushBack(unreadHolder(q))
+		q.budget.endedMu.Unlock()
+	} else if n > 0 {
+		release += q.dropLocked()
+		q.budget.unreadDropped.Add(uint64(n))
+	}
+	q.bytes, q.free = 0, 0
+	q.budget.release(release)
+}
+
+// dropLocked empties the queue and returns the pool's budget its
+// messages held. q.mu must be held.
+func (q *appQueue[Msg]) dropLocked() int64 {
+	var pooled int64
+	for {
+		it, ok := q.items.pop()
+		if !ok {
+			break
+		}
+		pooled += it.pooled
+	}
+	pooled, q.unreleased = pooled+q.unreleased, 0
+	return pooled
+}
+
+// dropUnread implements unreadHolder: inBudget.reclaim calls it, the
+// queue having been taken off the ended list.
+func (q *appQueue[Msg]) dropUnread() int {
+	q.mu.Lock()
+	n := q.items.len()
+	pooled := q.dropLocked()
 	q.mu.Unlock()
 	q.budget.release(pooled)
+	return n
+}
+
+// unlistEnded takes the closed queue, now empty, off the pool's list of
+// ended queues holding unread messages. q.mu must be held (lock order:
+// a queue's lock, then the list's).
+func (q *appQueue[Msg]) unlistEnded() {
+	q.budget.endedMu.Lock()
+	if q.endedElem != nil {
+		q.budget.ended.Remove(q.endedElem)
+		q.endedElem = nil
+	}
+	q.budget.endedMu.Unlock()
 }
 
 // outItem is one encoded message waiting for the writer, or an arena of
@@ -961,12 +1078,14 @@ func (q *outQueue) take(dst []outItem, maxBytes int) ([]outItem, takeResult) {
 
 // exit is the writer's last call, after take found the queue empty and
 // the writer let go of its buffers: it reports false if something was
-// queued meanwhile (the writer goes on), or stops the writer, keeping its
-// slices for the next one if they are small (at most maxIdleBatch).
+// queued meanwhile, or the queue closed (a drain counts on this writer to
+// end the connection): the writer goes on. Else it stops the writer,
+// keeping its slices for the next one if they are small (at most
+// maxIdleBatch).
 func (q *outQueue) exit(batch []outItem, bufs [][]byte) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if len(q.items) > q.head {
+	if len(q.items) > q.head || q.err != nil {
 		return false
 	}
 	q.running = false

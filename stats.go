@@ -87,8 +87,12 @@ type QueueStats struct {
 	AppQueued, AppQueuedBytes, OutQueuedBytes int
 	// IncomingBudgetHeld is the part of Config.Budgets.TotalIncomingQueueSize
 	// in use, with what connections have read and not yet given back (up
-	// to 16 KiB each while their queues are not empty).
+	// to 16 KiB each while their queues are not empty) and what ended
+	// connections left unread. UnreadDropped counts the messages ended
+	// connections left unread that were dropped to make room for live
+	// ones (see BudgetConfig.TotalIncomingQueueSize).
 	IncomingBudgetHeld int64
+	UnreadDropped      uint64
 	// OutgoingBudgetHeld is the part of
 	// Config.Budgets.TotalOutgoingQueueSize in use; OutgoingBudgetWaits
 	// counts the Writes that waited for it and OutgoingBudgetDrops the
@@ -160,6 +164,7 @@ func (p *core) stats() Stats {
 	s.Connections.Evicted = p.count.evictions.Load()
 	s.Messages.Unknown = p.count.unknown.Load()
 	s.Queues.IncomingBudgetHeld = p.inBudget.held.Load()
+	s.Queues.UnreadDropped = p.inBudget.unreadDropped.Load()
 	s.Control = p.count.control.stats()
 	s.Dial.Started, s.Dial.Refused = p.dial.started.Load(), p.dial.refused.Load()
 	s.Dial.LearnedNonRoutable, s.Dial.LearnedTableFull = p.dial.nonRoutable.Load(), p.dial.tableFull.Load()
@@ -209,7 +214,7 @@ func (s Stats) String() string {
 	t, c, q := s.Traffic, s.Connections, s.Queues
 	fmt.Fprintf(&b, "conns=%d accepted=%d handshakes=%d points=%d peers=%d", c.Established, c.Accepted, c.IncomingHandshakes, s.Tables.KnownPoints, s.Tables.KnownPeers)
 	fmt.Fprintf(&b, " sent=%d/%dB recv=%d/%dB wire=%dB/%dB rate=%dB/s/%dB/s", t.MsgsSent, t.BytesSent, t.MsgsRecv, t.BytesRecv, t.Flow.TotalSent, t.Flow.TotalRecv, t.Flow.CurrentOutflow, t.Flow.CurrentInflow)
-	fmt.Fprintf(&b, " queued=%d/%dB out=%dB budget=%dB dropped=%d unknown=%d evicted=%d", q.AppQueued, q.AppQueuedBytes, q.OutQueuedBytes, q.IncomingBudgetHeld, q.Dropped, s.Messages.Unknown, c.Evicted)
+	fmt.Fprintf(&b, " queued=%d/%dB out=%dB budget=%dB dropped=%d unread-dropped=%d unknown=%d evicted=%d", q.AppQueued, q.AppQueuedBytes, q.OutQueuedBytes, q.IncomingBudgetHeld, q.Dropped, q.UnreadDropped, s.Messages.Unknown, c.Evicted)
 	fmt.Fprintf(&b, " outbudget=%dB waits=%d drops=%d", q.OutgoingBudgetHeld, q.OutgoingBudgetWaits, q.OutgoingBudgetDrops)
 	fmt.Fprintf(&b, " greylisted=%d addrs/%d peers", s.Greylist.Addrs, s.Greylist.Peers)
 	if c := s.Control; c != (ControlStats{}) {

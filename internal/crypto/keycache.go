@@ -49,35 +49,53 @@ func NewChannelKeyCache(local *SecretKey, size int) *ChannelKeyCache {
 // Precompute(remote, local) returns, computing it only on a miss. It fails
 // with ErrLowOrderKey as Precompute does.
 func (c *ChannelKeyCache) Get(remote *PublicKey) (ChannelKey, error) {
-	c.mu.Lock()
-	if e, ok := c.entries[*remote]; ok {
-		c.recent.MoveToFront(e)
-		c.hits++
-		key := e.Value.(*keyCacheEntry).key
-		c.mu.Unlock()
+	// The lookup and the insertion are out of line, so that the scalar
+	// multiplication of a miss runs on this small frame rather than on
+	// theirs: it runs deep, on top of a handshake (see DeriveNonces).
+	if key, ok := c.lookup(remote); ok {
 		return key, nil
 	}
-	c.misses++
-	c.mu.Unlock()
-
 	key, err := Precompute(remote, &c.local)
 	if err != nil {
 		return ChannelKey{}, err
 	}
+	c.add(remote, &key)
+	return key, nil
+}
 
+// lookup returns remote's cached key, if any, and counts the hit or the
+// miss.
+//
+//go:noinline
+func (c *ChannelKeyCache) lookup(remote *PublicKey) (ChannelKey, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.entries[*remote]; ok {
+		c.recent.MoveToFront(e)
+		c.hits++
+		return e.Value.(*keyCacheEntry).key, true
+	}
+	c.misses++
+	return ChannelKey{}, false
+}
+
+// add caches key for remote, evicting the least recently used entry when
+// full.
+//
+//go:noinline
+func (c *ChannelKeyCache) add(remote *PublicKey, key *ChannelKey) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.entries[*remote]; ok { // a concurrent miss got here first
 		c.recent.MoveToFront(e)
-		return key, nil
+		return
 	}
 	if c.recent.Len() >= c.size {
 		oldest := c.recent.Back()
 		delete(c.entries, oldest.Value.(*keyCacheEntry).remote)
 		c.recent.Remove(oldest)
 	}
-	c.entries[*remote] = c.recent.PushFront(&keyCacheEntry{remote: *remote, key: key})
-	return key, nil
+	c.entries[*remote] = c.recent.PushFront(&keyCacheEntry{remote: *remote, key: *key})
 }
 
 // KeyCacheStats is a snapshot of a [ChannelKeyCache]'s counters.

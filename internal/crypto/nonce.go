@@ -34,9 +34,12 @@ func (n *Nonce) Increment() {
 	}
 }
 
-// derivedInline covers two connection messages of an octez chain name and
-// the longer seed: bigger ones spill to the heap.
-const derivedInline = 640
+// derivedInline covers two connection messages (about 105 bytes each with
+// octez's chain names, TEZOS_MAINNET and the like; 150 with a 56-byte
+// name) and the longer seed: bigger ones spill to the heap. Not more:
+// the buffer is on the stack of a handshake, which must fit in 4 KB
+// (socket, exchangeConnectionMessages).
+const derivedInline = 320
 
 // DeriveNonces returns the first sending (local) and receiving (remote)
 // nonces of a connection from the two raw connection-message frames,

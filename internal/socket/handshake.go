@@ -273,24 +273,13 @@ func (a *AuthConn) exchange(stage Stage, out []byte, read func() error) error {
 }
 
 func (a *AuthConn) exchangeConnectionMessages(cfg *Config) error {
-	rnd := cfg.Rand
-	if rnd == nil {
-		rnd = rand.Reader
-	}
-	// Read into a.nonce, not a local: rnd is an interface, so what it
-	// is handed escapes, and a's memory is already on the heap.
-	if _, err := io.ReadFull(rnd, a.nonce[:]); err != nil {
-		return err
-	}
-	nonce := a.nonce
-	msg := wire.ConnectionMessage{
-		Port:             cfg.Port,
-		PublicKey:        cfg.PublicKey,
-		ProofOfWorkStamp: cfg.ProofOfWorkStamp,
-		MessageNonce:     nonce,
-		Version:          cfg.Version,
-	}
-	sent, err := msg.AppendFrame(a.sentBuf[:0])
+	// The steps before and after the exchange are functions of their
+	// own, kept out of line, and called from here, not from each other:
+	// the exchange's reads, the hashes and the scalar multiplication run
+	// on top of this frame, and an incoming handshake fits in a 4 KB
+	// stack only when the frames under them are small (the pool's
+	// TestHandshakeFitsInFourKB).
+	sent, err := a.buildConnectionMessage(cfg)
 	if err != nil {
 		return err
 	}
@@ -320,6 +309,45 @@ func (a *AuthConn) exchangeConnectionMessages(cfg *Config) error {
 	}); err != nil {
 		return err
 	}
+	if err := a.acceptConnectionMessage(cfg, recv); err != nil {
+		return err
+	}
+	if err := a.deriveKey(cfg); err != nil {
+		return err
+	}
+	a.c.wnonce, a.c.rnonce = crypto.DeriveNonces(sent, recv, a.incoming)
+	return nil
+}
+
+// buildConnectionMessage draws our nonce and frames our connection
+// message into a.sentBuf (or the heap, if it does not fit).
+//
+//go:noinline
+func (a *AuthConn) buildConnectionMessage(cfg *Config) ([]byte, error) {
+	rnd := cfg.Rand
+	if rnd == nil {
+		rnd = rand.Reader
+	}
+	// Read into a.nonce, not a local: rnd is an interface, so what it
+	// is handed escapes, and a's memory is already on the heap.
+	if _, err := io.ReadFull(rnd, a.nonce[:]); err != nil {
+		return nil, err
+	}
+	msg := wire.ConnectionMessage{
+		Port:             cfg.Port,
+		PublicKey:        cfg.PublicKey,
+		ProofOfWorkStamp: cfg.ProofOfWorkStamp,
+		MessageNonce:     a.nonce,
+		Version:          cfg.Version,
+	}
+	return msg.AppendFrame(a.sentBuf[:0])
+}
+
+// acceptConnectionMessage decodes the peer's connection message recv
+// into a.remote and checks its proof of work.
+//
+//go:noinline
+func (a *AuthConn) acceptConnectionMessage(cfg *Config, recv []byte) error {
 	remote, err := wire.DecodeConnectionMessage(recv[2:])
 	if err != nil {
 		return err
@@ -338,16 +366,23 @@ func (a *AuthConn) exchangeConnectionMessages(cfg *Config) error {
 	if cfg.FirstMessageReceived != nil {
 		cfg.FirstMessageReceived()
 	}
-	if cfg.KeyCache != nil {
-		a.c.key, err = cfg.KeyCache.Get(&pk)
-	} else {
-		a.c.key, err = crypto.Precompute(&pk, &cfg.SecretKey)
-	}
-	if err != nil {
-		return err
-	}
-	a.c.wnonce, a.c.rnonce = crypto.DeriveNonces(sent, recv, a.incoming)
 	return nil
+}
+
+// deriveKey computes the channel key with the peer's public key (from
+// the cache if there is one). Called by exchangeConnectionMessages, not
+// by acceptConnectionMessage, for the same reason: the scalar
+// multiplication runs deep.
+//
+//go:noinline
+func (a *AuthConn) deriveKey(cfg *Config) error {
+	var err error
+	if cfg.KeyCache != nil {
+		a.c.key, err = cfg.KeyCache.Get(&a.remote.PublicKey)
+	} else {
+		a.c.key, err = crypto.Precompute(&a.remote.PublicKey, &cfg.SecretKey)
+	}
+	return err
 }
 
 // firstMessageDeadline sets a read deadline d from now, when d is set and
