@@ -65,14 +65,15 @@ type Conn struct {
 	// flowing: the last read filled all the room it had.
 	flowing bool
 	idle    [idleReadSize]byte
-	// pt[ptStart:] is decrypted plaintext not yet returned. pt is
-	// idlePt[:], a pooled buffer (ptPooled), or a chunk opened where it
-	// lies in in (ptInIn; see detachPlaintext).
+	// pt[ptStart:] is decrypted plaintext not yet returned. pt is nil,
+	// a pooled buffer (ptPooled), or a chunk opened where it lies in in
+	// (ptInIn; see detachPlaintext). It has no inline buffer: chunks are
+	// opened in place, and a connection end holds 512 bytes fewer (37 MB
+	// at 10,000 swarm nodes).
 	pt       []byte
 	ptStart  int
 	ptPooled bool
 	ptInIn   bool
-	idlePt   [idleReadSize]byte
 	// consumed is the length of the message last returned from pt,
 	// dropped on the next call.
 	consumed int
@@ -101,7 +102,6 @@ func newConn(nc net.Conn, cfg *Config) *Conn {
 		perMessage:   cfg.ChunkPerMessage,
 	}
 	c.in = c.idle[:]
-	c.pt = c.idlePt[:0]
 	return c
 }
 

@@ -226,7 +226,7 @@ func (c *Conn) releasePlaintext() {
 		putBuf(c.pt)
 		c.ptPooled = false
 	}
-	c.pt = c.idlePt[:0]
+	c.pt = nil
 	c.ptStart = 0
 	c.ptInIn = false
 }
@@ -241,13 +241,8 @@ func (c *Conn) detachPlaintext(extra int) {
 	}
 	live := c.pt[c.ptStart:]
 	c.ptInIn = false
-	var buf []byte
-	if len(live)+extra <= len(c.idlePt) {
-		buf = c.idlePt[:len(live)]
-	} else {
-		buf = pool.Get(len(live) + extra)[:len(live)]
-		c.ptPooled = true
-	}
+	buf := pool.Get(len(live) + extra)[:len(live)]
+	c.ptPooled = true
 	copy(buf, live)
 	c.pt, c.ptStart = buf, 0
 }
