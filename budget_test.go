@@ -162,9 +162,9 @@ func TestAppQueueBytes(t *testing.T) {
 		require.NoError(t, q2.push(ctx, 2, 180<<10))
 		assert.Equal(t, int64(116<<10+1), b.held.Load(), "the parts beyond the allowances")
 		q2.close(ErrConnectionClosed)
-		assert.Equal(t, int64(180<<10+1), b.held.Load(), "what q2 left unread counts in full once it ended (q3's reservation, 1 byte)")
+		assert.Equal(t, int64(180<<10+endedOverhead+1), b.held.Load(), "what q2 left unread counts in full once it ended, with what it keeps alive (q3's reservation, 1 byte)")
 		q3.close(ErrConnectionClosed)
-		assert.Equal(t, int64(180<<10), b.held.Load(), "q3's 64 KiB left unread did not fit: dropped, and its reservation given back")
+		assert.Equal(t, int64(180<<10+endedOverhead), b.held.Load(), "q3's 64 KiB left unread did not fit: dropped, and its reservation given back")
 		assert.EqualValues(t, 64, b.unreadDropped.Load())
 		_, err = q3.pop(ctx)
 		require.ErrorIs(t, err, ErrConnectionClosed)
@@ -173,6 +173,22 @@ func TestAppQueueBytes(t *testing.T) {
 		assert.Equal(t, 2, m)
 		assert.Zero(t, b.held.Load(), "reading it gives it back")
 	})
+	t.Run("ended connections are bounded in number", func(t *testing.T) {
+		// A tiny message left unread keeps a whole connection alive: each
+		// ended connection is charged endedOverhead besides, so the budget
+		// bounds how many are kept, not only their bytes.
+		const budget = 64 << 10
+		b := newInBudget(budget)
+		for i := range 100 {
+			q := newAppQueue[int](10, 1<<20, b, nil)
+			require.NoError(t, q.push(ctx, i, 10))
+			q.close(ErrConnectionClosed)
+		}
+		kept := b.ended.Len()
+		assert.Equal(t, budget/(endedOverhead+10), kept)
+		assert.EqualValues(t, 100-kept, b.unreadDropped.Load())
+		assert.LessOrEqual(t, b.held.Load(), int64(budget))
+	})
 	t.Run("ended connections give way", func(t *testing.T) {
 		b := newInBudget(100 << 10)
 		ended := newAppQueue[int](100, 1<<20, b, nil)
@@ -180,7 +196,7 @@ func TestAppQueueBytes(t *testing.T) {
 			require.NoError(t, ended.push(ctx, i, 1<<10))
 		}
 		ended.close(ErrConnectionClosed)
-		assert.Equal(t, int64(90<<10), b.held.Load(), "its unread messages count in full")
+		assert.Equal(t, int64(90<<10+endedOverhead), b.held.Load(), "its unread messages count in full, with what it keeps alive")
 		live := newAppQueue[int](100, 1<<20, b, nil)
 		for i := range 84 { // its own 64 KiB, then 20 from the budget
 			require.NoError(t, live.push(ctx, i, 1<<10), "never waits for an ended connection")
@@ -298,7 +314,7 @@ func TestAppQueueBudgetInSteps(t *testing.T) {
 	_, err = q.pop(ctx)
 	require.NoError(t, err)
 	q.close(ErrConnectionClosed)
-	assert.Equal(t, int64(79<<10), b.held.Load(), "an ended connection's unread messages count in full")
+	assert.Equal(t, int64(79<<10+endedOverhead), b.held.Load(), "an ended connection's unread messages count in full, with what it keeps alive")
 	assert.Equal(t, 1, b.ended.Len())
 	for range 79 {
 		_, err = q.pop(ctx)

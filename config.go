@@ -276,7 +276,8 @@ type BudgetConfig struct {
 	// connection gives back what its application has read in steps of
 	// 16 KiB, and all of it when its queue empties. What a connection
 	// left unread when it ended stays readable and counts here in full
-	// (its first 64 KiB too) until it is read; if there is no room for it
+	// (its first 64 KiB too), with 4 KiB for the connection it keeps
+	// alive, until it is read; if there is no room for it
 	// when the connection ends, or once a live connection waits for the
 	// budget, it is dropped, the oldest ended connection's first
 	// (Stats.Queues.UnreadDropped): ended connections never keep live

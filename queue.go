@@ -72,6 +72,10 @@ type appQueue[Msg any] struct {
 	// endedElem is the queue's entry in budget.ended while it is closed
 	// and holds unread messages. Guarded by budget.endedMu.
 	endedElem *list.Element
+	// endedCharge is what the closed queue holds of the budget for the
+	// connection it keeps alive (endedOverhead) until its messages are
+	// read or dropped; guarded by mu.
+	endedCharge int64
 }
 
 // releaseStep is how much of the pool's budget a queue's pops gather
@@ -132,6 +136,13 @@ type inBudget struct {
 	ended         list.List // of unreadHolder
 	unreadDropped atomic.Uint64
 }
+
+// endedOverhead is what an ended connection with unread messages is
+// charged in the pool's incoming budget beside its messages: the state it
+// keeps alive until they are read or dropped (the connection, its queues,
+// socket and scheduler wrappers, about 4 KB), so that the number of such
+// connections is bounded by the budget too, not only their bytes.
+const endedOverhead = 4 << 10
 
 // unreadHolder is an ended connection's queue in inBudget.ended.
 type unreadHolder interface {
@@ -474,7 +485,7 @@ func (q *appQueue[Msg]) tryPop() (m Msg, ok, more bool) {
 	}
 	spaceWaiters, readWaiters := q.spaceWaiters > 0 && q.roomToWakeLocked(), more && q.readWaiters > 0
 	if !more && q.err != nil {
-		q.unlistEnded()
+		pooled += q.unlistEnded()
 	}
 	q.mu.Unlock()
 	q.budget.release(pooled)
@@ -511,7 +522,7 @@ func (q *appQueue[Msg]) tryPopAll(dst []Msg) ([]Msg, bool) {
 	pooled, q.unreleased = pooled+q.unreleased, 0
 	spaceWaiters := q.spaceWaiters > 0 && q.roomToWakeLocked()
 	if q.items.len() == 0 && q.err != nil {
-		q.unlistEnded()
+		pooled += q.unlistEnded()
 	}
 	q.mu.Unlock()
 	q.budget.release(pooled)
@@ -638,11 +649,12 @@ func (q *appQueue[Msg]) close(err error) {
 		it := q.items.at(i)
 		free += int64(it.size) - it.pooled
 	}
-	if n > 0 && q.budget.tryAcquire(free) {
+	if n > 0 && q.budget.tryAcquire(free+endedOverhead) {
 		for i := range n {
 			it := q.items.at(i)
 			it.pooled = int64(it.size)
 		}
+		q.endedCharge = endedOverhead
 		q.budget.endedMu.Lock()
 		q.endedElem = q.budget.ended.PushBack(unreadHolder(q))
 		q.budget.endedMu.Unlock()
@@ -665,7 +677,7 @@ func (q *appQueue[Msg]) dropLocked() int64 {
 		}
 		pooled += it.pooled
 	}
-	pooled, q.unreleased = pooled+q.unreleased, 0
+	pooled, q.unreleased, q.endedCharge = pooled+q.unreleased+q.endedCharge, 0, 0
 	return pooled
 }
 
@@ -681,15 +693,19 @@ func (q *appQueue[Msg]) dropUnread() int {
 }
 
 // unlistEnded takes the closed queue, now empty, off the pool's list of
-// ended queues holding unread messages. q.mu must be held (lock order:
-// a queue's lock, then the list's).
-func (q *appQueue[Msg]) unlistEnded() {
+// ended queues holding unread messages, and returns the budget to give
+// back for it (endedCharge). q.mu must be held (lock order: a queue's
+// lock, then the list's).
+func (q *appQueue[Msg]) unlistEnded() int64 {
 	q.budget.endedMu.Lock()
 	if q.endedElem != nil {
 		q.budget.ended.Remove(q.endedElem)
 		q.endedElem = nil
 	}
 	q.budget.endedMu.Unlock()
+	charge := q.endedCharge
+	q.endedCharge = 0
+	return charge
 }
 
 // outItem is one encoded message waiting for the writer, or an arena of
