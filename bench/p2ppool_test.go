@@ -204,7 +204,10 @@ func readMsgBatches(ctx context.Context, c *benchConn, size, n int) error {
 // versions, the channel-key agreement, encrypted metadata both ways, acks
 // both ways; Connect returns when the connection runs), then a 1-byte
 // message round trip (the server's Conns().OnNew hook echoes it), then
-// Disconnect, which returns without waiting (as libp2p's ClosePeer).
+// Disconnect(ctx, false): it sends nothing more, but returns once the
+// client's end is torn down and gone from its tables (as documented),
+// one hand-off to the connection's reader that libp2p's ClosePeer may
+// not wait for; the server's teardown is not waited for.
 //
 // p2ppool allows one connection per peer (octez's rule): a client that
 // dials again before the server has seen its last connection end is
