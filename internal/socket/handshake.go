@@ -39,7 +39,9 @@ type AuthConn struct {
 	c        *Conn
 	remote   Remote
 	incoming bool
-	ctx      context.Context
+	// acked: our ack went out with our metadata (ExchangeMetadata).
+	acked bool
+	ctx   context.Context
 	// deadline is the handshake's: the earlier of ctx's and Timeout's
 	// end, zero if neither. It is the socket's deadline, not a context's
 	// timer: Timeout costs no context, timer and callback of its own.
@@ -54,8 +56,9 @@ type AuthConn struct {
 	// Inline room for the handshake's own bytes, so that a usual
 	// handshake allocates none of them: both connection messages (kept
 	// until the nonces are derived), the remote's metadata (which
-	// Remote().Metadata points into) and one sealed chunk at a time
-	// (metadata, then ack: each exchange ends before the next begins).
+	// Remote().Metadata points into) and what one exchange sends
+	// (metadata, maybe with our ack, then the ack: each exchange ends
+	// before the next begins).
 	// Bigger ones go to the heap.
 	nonce   crypto.Nonce // ours, in the connection message
 	sentBuf [connMsgInline]byte
@@ -70,7 +73,7 @@ type AuthConn struct {
 const (
 	connMsgInline = 256
 	metaInline    = 64
-	sealInline    = chunkOverhead + metaInline
+	sealInline    = chunkOverhead + metaInline + chunkOverhead + 1 // metadata, and an ack with it
 )
 
 // aLongTimeAgo is a deadline in the past: setting it makes blocked reads and
@@ -85,10 +88,65 @@ var aLongTimeAgo = time.Unix(1, 0)
 // bounded by ctx and cfg.Timeout; when either ends, blocked I/O is aborted.
 // On error nc is closed and the error is a *HandshakeError.
 func Authenticate(ctx context.Context, nc net.Conn, incoming bool, cfg *Config) (*AuthConn, error) {
+	a, err := Hello(ctx, nc, incoming, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.ExchangeMetadata(cfg, false); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// Hello runs the handshake's first step only: both sides' connection
+// messages, the proof-of-work check and the channel key. The peer is
+// named (Remote has all but Metadata) but has proven nothing: its
+// connection message is public and may be replayed by anyone. The caller
+// must call ExchangeMetadata next; Authenticate is both. On error nc is
+// closed and the error is a *HandshakeError.
+func Hello(ctx context.Context, nc net.Conn, incoming bool, cfg *Config) (*AuthConn, error) {
 	if err := cfg.Validate(); err != nil {
 		nc.Close()
 		return nil, err
 	}
+	a := newAuthConn(ctx, nc, incoming, cfg)
+	if err := a.exchangeConnectionMessages(cfg); err != nil {
+		return nil, a.fail(StageConnectionMessage, err)
+	}
+	return a, nil
+}
+
+// ExchangeMetadata runs the handshake's second step, with the Config
+// given to Hello: both sides' metadata chunk, the first encrypted one,
+// whose deciphering proves that the peer holds the secret key of the
+// public key it announced. After it the caller calls exactly one of
+// Accept, Nack or Close.
+//
+// With ack set, our ack goes out in the same write as our metadata, one
+// exchange earlier than octez sends it: the bytes on the wire are octez's,
+// in octez's order, and an octez peer reads them in turn. It saves each
+// side a write and the handshake a round of wake-ups when both sides do
+// it. The caller must then accept or close, never nack, and should set it
+// only when it is all but sure to accept (see the pool's clearToAck): an
+// ack tells the peer nothing but that we are ready to read its messages,
+// and a refusal after it can only close the connection.
+//
+// On error the connection is closed and the error is a *HandshakeError.
+func (a *AuthConn) ExchangeMetadata(cfg *Config, ack bool) error {
+	if err := a.exchangeMetadata(cfg, ack); err != nil {
+		return a.fail(StageMetadata, err)
+	}
+	return nil
+}
+
+// Acked reports whether our ack went out with our metadata
+// (ExchangeMetadata(true)).
+func (a *AuthConn) Acked() bool { return a.acked }
+
+// newAuthConn starts a handshake on nc: its deadline, the earlier of
+// ctx's and cfg.Timeout's end, and the watcher that aborts blocked I/O
+// when ctx ends. cfg must be valid.
+func newAuthConn(ctx context.Context, nc net.Conn, incoming bool, cfg *Config) *AuthConn {
 	deadline, _ := ctx.Deadline()
 	if cfg.Timeout > 0 {
 		if d := time.Now().Add(cfg.Timeout); deadline.IsZero() || d.Before(deadline) {
@@ -101,7 +159,7 @@ func Authenticate(ctx context.Context, nc net.Conn, incoming bool, cfg *Config) 
 	if !deadline.IsZero() {
 		nc.SetDeadline(deadline)
 	}
-	a := &AuthConn{
+	return &AuthConn{
 		c:        newConn(nc, cfg),
 		incoming: incoming,
 		ctx:      ctx,
@@ -111,25 +169,21 @@ func Authenticate(ctx context.Context, nc net.Conn, incoming bool, cfg *Config) 
 		}),
 		sync: kernelBuffered(nc),
 	}
-	if err := a.exchangeConnectionMessages(cfg); err != nil {
-		return nil, a.fail(StageConnectionMessage, err)
-	}
-	if err := a.exchangeMetadata(cfg); err != nil {
-		return nil, a.fail(StageMetadata, err)
-	}
-	return a, nil
 }
 
 // Remote returns what the handshake learnt about the peer.
 func (a *AuthConn) Remote() *Remote { return &a.remote }
 
-// Accept sends our ack and reads the peer's. On success the handshake
+// Accept sends our ack, unless it went out with our metadata, and reads
+// the peer's. On success the handshake
 // bounds are lifted and the returned Conn carries messages. If the peer
 // nacked, the error wraps a *RejectedError.
 func (a *AuthConn) Accept() (*Conn, error) {
 	var ack wire.Ack
-	var ok [1]byte
-	out := a.c.sealHandshakeChunk(a.sealBuf[:0], wire.Ack{Kind: wire.AckOK}.Append(ok[:0]))
+	var out []byte
+	if !a.acked {
+		out = a.sealAck(a.sealBuf[:0])
+	}
 	err := a.exchange(StageAck, out, func() error {
 		pt, err := a.c.readHandshakeChunk()
 		if err != nil {
@@ -160,6 +214,10 @@ func (a *AuthConn) Accept() (*Conn, error) {
 // connection without reading the peer's ack, as octez does. A peer that
 // announced p2p version 0 gets a Nack_v_0, which carries neither.
 func (a *AuthConn) Nack(motive wire.NackMotive, points []netip.AddrPort) error {
+	if a.acked {
+		a.Close()
+		return errNackAfterAck
+	}
 	ack := wire.Ack{Kind: wire.AckNackV0}
 	if a.remote.Version.P2P > 0 {
 		if len(points) > wire.MaxNackPoints {
@@ -187,6 +245,10 @@ func (a *AuthConn) Nack(motive wire.NackMotive, points []netip.AddrPort) error {
 	<-drained
 	return err
 }
+
+// errNackAfterAck is Nack's error after ExchangeMetadata(true): the
+// peer has our ack, and the connection is closed instead.
+var errNackAfterAck = errors.New("p2ppool: nack after our ack went out with the metadata: connection closed instead")
 
 // Close abandons the handshake and closes the connection.
 func (a *AuthConn) Close() error {
@@ -247,7 +309,10 @@ func (a *AuthConn) exchange(stage Stage, out []byte, read func() error) error {
 		// the connection (a chunk that fails to decipher, a nack) says
 		// more than our write's EPIPE, and decides greylisting. A broken
 		// or timed-out connection fails the read at once.
-		_, werr := a.c.nc.Write(out)
+		var werr error
+		if len(out) > 0 { // else an ack that went out with the metadata
+			_, werr = a.c.nc.Write(out)
+		}
 		if err := read(); err != nil {
 			return err
 		}
@@ -255,6 +320,9 @@ func (a *AuthConn) exchange(stage Stage, out []byte, read func() error) error {
 			return werr
 		}
 		return nil
+	}
+	if len(out) == 0 { // an ack that went out with the metadata
+		return read()
 	}
 	werr := make(chan error, 1)
 	go func() {
@@ -415,7 +483,7 @@ func (a *AuthConn) firstMessageDeadline(d time.Duration) func(error) error {
 	}
 }
 
-func (a *AuthConn) exchangeMetadata(cfg *Config) error {
+func (a *AuthConn) exchangeMetadata(cfg *Config, ack bool) error {
 	meta := cfg.Metadata
 	if cfg.LocalMetadata != nil {
 		meta = cfg.LocalMetadata(a.remote.PeerID)
@@ -424,6 +492,10 @@ func (a *AuthConn) exchangeMetadata(cfg *Config) error {
 		}
 	}
 	out := a.c.sealHandshakeChunk(a.sealBuf[:0], meta)
+	if ack {
+		out = a.sealAck(out)
+		a.acked = true
+	}
 	if err := a.exchange(StageMetadata, out, func() error {
 		pt, err := a.c.readHandshakeChunk()
 		a.remote.Metadata = append(a.metaBuf[:0:len(a.metaBuf)], pt...)
@@ -437,6 +509,12 @@ func (a *AuthConn) exchangeMetadata(cfg *Config) error {
 		return ErrMyself
 	}
 	return nil
+}
+
+// sealAck appends our sealed ack to dst.
+func (a *AuthConn) sealAck(dst []byte) []byte {
+	var ok [1]byte
+	return a.c.sealHandshakeChunk(dst, wire.Ack{Kind: wire.AckOK}.Append(ok[:0]))
 }
 
 // sealHandshakeChunk seals one handshake payload as a single chunk, whatever
