@@ -284,6 +284,49 @@ func (a *admission) admit(socketPoint netip.AddrPort, peer PeerID, idPoint, dial
 	return verdict{evict: victim}
 }
 
+// clearToAck reports whether admit, run now for peer at idPoint, would
+// accept it without evicting anyone. The handshake then sends our ack
+// with our metadata, one exchange earlier than octez (see
+// socket.AuthConn.ExchangeMetadata), and admit itself still runs after
+// the peer's metadata, as in octez: the peer has then proven that it
+// holds its key, where its connection message, which anyone can replay,
+// proves nothing. So clearToAck only reads: it changes no table, takes no
+// slot and evicts no one. In the rare case where admit refuses what it
+// let through (the state changed in between), the connection is closed
+// instead of nacked. Every check that could refuse is admit's (the
+// version's is the caller's); a ClosedNetwork pool never acks early.
+func (a *admission) clearToAck(socketPoint netip.AddrPort, peer PeerID, idPoint netip.AddrPort, incoming bool, h *pendingHandshake, d *dialAttempt) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.reg.closed || a.cfg.Network.ClosedNetwork || a.acl.bannedPeer(peer) {
+		return false
+	}
+	slots := a.reg.slotsLocked() - a.reg.evicting
+	if d != nil {
+		slots-- // this dial's, which admit gives back before counting
+	}
+	if slots >= a.thresholdLocked() {
+		return false
+	}
+	if idPoint.IsValid() && !slices.Contains(a.tab.myPoints, idPoint) {
+		if pt := a.tab.points[idPoint]; pt != nil {
+			if !pt.ExpectedPeer.IsZero() && pt.ExpectedPeer != peer ||
+				pt.State == PointAccepted || pt.State == PointRunning || pt.State == PointRequested && incoming {
+				return false
+			}
+		}
+	}
+	if pe := a.tab.peers[peer]; pe != nil && pe.State != PeerDisconnected {
+		return false
+	}
+	if h != nil {
+		if _, err := a.incomingShareLocked(socketPoint.Addr()); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
 // evictionVictimLocked picks the established incoming connection to end
 // so that a newcomer from addr can come in when the pool is full (see
 // selectEviction), or nil. Trusted peers and points are never evicted.

@@ -89,7 +89,7 @@ func (p *core) accept(ctx context.Context, nc net.Conn) (*conn, error) {
 	// establish's steps, called from here rather than through it: one
 	// frame less under the handshake (see below).
 	wrapped := p.sched.Wrap(nc)
-	auth, localMeta, err := p.authenticate(hctx, wrapped, true, netip.AddrPort{}, p.cfg.Timeouts.FirstMessage, h, socketPoint)
+	auth, localMeta, err := p.authenticate(hctx, wrapped, true, netip.AddrPort{}, p.cfg.Timeouts.FirstMessage, h, nil, socketPoint)
 	testHookAuthenticated()
 	var c *conn
 	if err == nil {
@@ -189,7 +189,7 @@ func (p *core) establish(ctx context.Context, nc net.Conn, incoming bool, dialle
 	// scheduler, handshake included, as in octez; closing the wrapper
 	// closes nc.
 	nc = p.sched.Wrap(nc)
-	auth, localMeta, err := p.authenticate(ctx, nc, incoming, dialled, firstMessage, h, socketPoint)
+	auth, localMeta, err := p.authenticate(ctx, nc, incoming, dialled, firstMessage, h, d, socketPoint)
 	if err != nil {
 		return nil, err
 	}
@@ -202,7 +202,7 @@ func (p *core) establish(ctx context.Context, nc net.Conn, incoming bool, dialle
 // large, and the handshake runs on top of this frame.
 //
 //go:noinline
-func (p *core) authenticate(ctx context.Context, nc net.Conn, incoming bool, dialled netip.AddrPort, firstMessage time.Duration, h *pendingHandshake, socketPoint netip.AddrPort) (auth *socket.AuthConn, localMeta any, err error) {
+func (p *core) authenticate(ctx context.Context, nc net.Conn, incoming bool, dialled netip.AddrPort, firstMessage time.Duration, h *pendingHandshake, d *dialAttempt, socketPoint netip.AddrPort) (auth *socket.AuthConn, localMeta any, err error) {
 	cfg := p.hello.sock
 	cfg.Port = uint16(p.hello.port.Load())
 	if incoming {
@@ -227,11 +227,39 @@ func (p *core) authenticate(ctx context.Context, nc net.Conn, incoming bool, dia
 		localMeta = m
 		return b
 	}
-	auth, err = socket.Authenticate(ctx, nc, incoming, &cfg)
+	auth, err = socket.Hello(ctx, nc, incoming, &cfg)
 	if err != nil {
 		return nil, nil, p.authenticationFailed(err, socketPoint, dialled)
 	}
+	// Our ack goes out with our metadata when admission, run now, would
+	// accept the peer; else in octez's order, after the peer's metadata
+	// and admission (socket.AuthConn.ExchangeMetadata).
+	early := auth.Remote().PublicKey != cfg.PublicKey && p.clearToAck(auth.Remote(), incoming, dialled, socketPoint, h, d)
+	if err := auth.ExchangeMetadata(&cfg, early); err != nil {
+		return nil, nil, p.authenticationFailed(err, socketPoint, dialled)
+	}
 	return auth, localMeta, nil
+}
+
+// clearToAck is admission.clearToAck for what the connection messages
+// told.
+//
+//go:noinline
+func (p *core) clearToAck(remote *socket.Remote, incoming bool, dialled, socketPoint netip.AddrPort, h *pendingHandshake, d *dialAttempt) bool {
+	if _, verr := p.hello.versions.Select(remote.Version); verr != nil {
+		return false
+	}
+	return p.adm.clearToAck(socketPoint, PeerID(remote.PeerID), idPointOf(remote, incoming, dialled, socketPoint), incoming, h, d)
+}
+
+// idPointOf is the point a peer is known by: the one we dialled, or for
+// an incoming connection its address with the port it announced (none if
+// it announced none).
+func idPointOf(remote *socket.Remote, incoming bool, dialled, socketPoint netip.AddrPort) netip.AddrPort {
+	if incoming && remote.Port != 0 && socketPoint.IsValid() {
+		return netip.AddrPortFrom(socketPoint.Addr(), remote.Port)
+	}
+	return dialled
 }
 
 // authenticationFailed greylists, remembers and publishes what a failed
@@ -260,10 +288,7 @@ func (p *core) authenticationFailed(err error, socketPoint, dialled netip.AddrPo
 func (p *core) admitAuthenticated(auth *socket.AuthConn, nc net.Conn, socketPoint netip.AddrPort, incoming bool, dialled netip.AddrPort, localMeta any, h *pendingHandshake, d *dialAttempt) (*conn, error) {
 	remote := auth.Remote()
 	peer := PeerID(remote.PeerID)
-	idPoint := dialled
-	if incoming && remote.Port != 0 && socketPoint.IsValid() {
-		idPoint = netip.AddrPortFrom(socketPoint.Addr(), remote.Port)
-	}
+	idPoint := idPointOf(remote, incoming, dialled, socketPoint)
 	meta, private, err := p.connMeta.decode(remote.Metadata)
 	if err != nil {
 		auth.Close()
