@@ -172,6 +172,13 @@ func (p *Pool[Msg, PeerMeta, ConnMeta]) Accept(ctx context.Context, nc net.Conn)
 // (*VersionError), ErrRejected (*RejectedError), ErrPeerBanned,
 // ErrUnexpectedPeer, ErrPoolClosed, or, when
 // ctx ends first, its cause (context.Cause).
+//
+// A p2ppool peer that expects to accept sends its ack with its metadata,
+// before its own admission has run (see the README, "Other choices"). If
+// that admission then refuses, because the peer's state changed during
+// the exchange (another connection with us, or its last slot, taken in
+// between), the connection Connect returns ends at once, closed by the
+// peer, where an octez peer would have nacked it (ErrRejected).
 func (p *Pool[Msg, PeerMeta, ConnMeta]) Connect(ctx context.Context, point netip.AddrPort) (*Connection[Msg, ConnMeta], error) {
 	c, err := p.connect(ctx, point)
 	return typed[Msg, ConnMeta](c), err
