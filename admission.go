@@ -228,7 +228,7 @@ func (a *admission) admit(socketPoint netip.AddrPort, peer PeerID, idPoint, dial
 			pt = a.tab.registerPointLocked(idPoint)
 		}
 	}
-	if pt != nil && !pt.ExpectedPeer.IsZero() && pt.ExpectedPeer != peer {
+	if pt != nil && pt.expectsOther(peer) {
 		return verdict{err: fmt.Errorf("%w: %v at %v, expected %v", ErrUnexpectedPeer, peer, idPoint, pt.ExpectedPeer)}
 	}
 	pe := a.tab.registerPeerLocked(peer, init)
@@ -236,7 +236,7 @@ func (a *admission) admit(socketPoint netip.AddrPort, peer PeerID, idPoint, dial
 		// octez records whether the point is public whatever the outcome.
 		pt.KnownPublic = !private
 	}
-	full := a.reg.slotsLocked()-a.reg.evicting >= a.thresholdLocked()
+	full := a.fullLocked(0)
 	var victim *conn
 	if full && incoming {
 		victim = a.evictionVictimLocked(socketPoint.Addr())
@@ -257,7 +257,7 @@ func (a *admission) admit(socketPoint netip.AddrPort, peer PeerID, idPoint, dial
 		return verdict{nack: true, motive: wire.TooManyConnections, err: ErrTooManyConnections}
 	case a.cfg.Network.ClosedNetwork && !(pt != nil && pt.Trusted) && !pe.Trusted:
 		return verdict{err: ErrPrivateMode}
-	case pt != nil && (pt.State == PointAccepted || pt.State == PointRunning || pt.State == PointRequested && incoming):
+	case pt != nil && pt.busy(incoming):
 		return verdict{nack: true, motive: wire.AlreadyConnected, err: ErrAlreadyConnected}
 	case pe.State != PeerDisconnected:
 		return verdict{nack: true, motive: wire.AlreadyConnected, err: ErrAlreadyConnected}
@@ -301,19 +301,16 @@ func (a *admission) clearToAck(socketPoint netip.AddrPort, peer PeerID, idPoint 
 	if a.reg.closed || a.cfg.Network.ClosedNetwork || a.acl.bannedPeer(peer) {
 		return false
 	}
-	slots := a.reg.slotsLocked() - a.reg.evicting
+	ownDial := 0
 	if d != nil {
-		slots-- // this dial's, which admit gives back before counting
+		ownDial = 1 // this dial's slot, which admit gives back before counting
 	}
-	if slots >= a.thresholdLocked() {
+	if a.fullLocked(ownDial) {
 		return false
 	}
 	if idPoint.IsValid() && !slices.Contains(a.tab.myPoints, idPoint) {
-		if pt := a.tab.points[idPoint]; pt != nil {
-			if !pt.ExpectedPeer.IsZero() && pt.ExpectedPeer != peer ||
-				pt.State == PointAccepted || pt.State == PointRunning || pt.State == PointRequested && incoming {
-				return false
-			}
+		if pt := a.tab.points[idPoint]; pt != nil && (pt.expectsOther(peer) || pt.busy(incoming)) {
+			return false
 		}
 	}
 	if pe := a.tab.peers[peer]; pe != nil && pe.State != PeerDisconnected {
@@ -356,6 +353,14 @@ func (a *admission) evictionVictimLocked(addr netip.Addr) *conn {
 		}
 	}
 	return nil
+}
+
+// fullLocked reports whether the slots in use, less ownDial that admit
+// gives back first and the evictions under way, reach thresholdLocked:
+// a newcomer is then refused unless it evicts someone. a.mu must be held.
+func (a *admission) fullLocked(ownDial int) bool {
+	a.mu.assertHeld()
+	return a.reg.slotsLocked()-ownDial-a.reg.evicting >= a.thresholdLocked()
 }
 
 // thresholdLocked is the count at which new connections are refused

@@ -16,9 +16,15 @@ import (
 )
 
 // Tests of the ack that goes out with the metadata (core.authenticate,
-// admission.clearToAck). The far end is a raw peer in octez's order
-// (p2p_socket.ml authenticate then accept: connection message, metadata,
-// ack), run with internal/socket.
+// admission.clearToAck). The far end is a raw peer in octez's order, run
+// with internal/socket's Authenticate and Accept, written from octez's
+// src/lib_p2p/p2p_socket.ml: authenticate (l. 404-475) writes its
+// connection message, reads the peer's, writes its metadata and reads the
+// peer's; accept (l. 870-905) then writes its Ack and reads the peer's.
+// Each read takes exactly one chunk (Crypto.read_chunk, l. 96: read_full
+// of the 2-byte length, then of the tag and the body) from the
+// connection's read buffer (p2p_io_scheduler.ml, l. 415-435), so an ack
+// that arrived with the metadata waits there until octez reads it.
 
 // recordingConn is a raw peer's connection that keeps every byte it
 // receives and can wait for bytes without handing them to its reader

@@ -203,6 +203,19 @@ const maxAdvertised = 50
 
 // Transitions of octez's point state machine. The pool lock must be held for all.
 
+// expectsOther reports whether the point expects a peer other than
+// peer (Points().SetExpectedPeerID): admission refuses peer there.
+func (pi *pointInfo) expectsOther(peer PeerID) bool {
+	return !pi.ExpectedPeer.IsZero() && pi.ExpectedPeer != peer
+}
+
+// busy reports whether the point has a connection accepted or running,
+// or, for an incoming one, a dial of ours under way: admission refuses
+// another as already connected.
+func (pi *pointInfo) busy(incoming bool) bool {
+	return pi.State == PointAccepted || pi.State == PointRunning || pi.State == PointRequested && incoming
+}
+
 func (pi *pointInfo) setRequested(now time.Time) {
 	pi.State = PointRequested
 	pi.events.add(PointEvent{Kind: PointEventOutgoingRequest, Time: now})
