@@ -123,7 +123,12 @@ func readFrames(r *bufio.Reader, buf []byte, n int) error {
 func BenchmarkLibp2p(b *testing.B) {
 	b.Run("Throughput", benchLibp2pThroughput)
 	b.Run("WritePerMsg", benchLibp2pWritePerMsg)
-	b.Run("Queued", benchLibp2pQueued)
+	b.Run("Queued", func(b *testing.B) { benchLibp2pQueued(b, readOwnedFrames) })
+	// QueuedNoAlloc: Queued, the receiver reading every message into one
+	// reused buffer, as P2ppool/NoAlloc's application keeps no message:
+	// each library's own cost per message, without the allocation the
+	// application makes for it.
+	b.Run("QueuedNoAlloc", func(b *testing.B) { benchLibp2pQueued(b, readFramesReused) })
 	b.Run("Connect", benchLibp2pConnect)
 }
 
@@ -241,9 +246,9 @@ func benchLibp2pWritePerMsg(b *testing.B) {
 // its strongest fair configuration. Write puts the message on a bounded
 // channel (1,024 messages) and returns; a writer goroutine drains the
 // channel into a 64 KiB bufio.Writer and flushes whenever the channel is
-// empty; the receiver parses each length-prefixed message into its own
-// []byte, as Read returns one.
-func benchLibp2pQueued(b *testing.B) {
+// empty; the receiver parses each length-prefixed message with read
+// (readOwnedFrames: each into its own []byte, as Read returns one).
+func benchLibp2pQueued(b *testing.B, read func(r *bufio.Reader, size, n int) error) {
 	s, r := libp2pStream(b)
 	for _, sz := range sizes {
 		b.Run(sz.name, func(b *testing.B) {
@@ -269,7 +274,7 @@ func benchLibp2pQueued(b *testing.B) {
 			b.ResetTimer()
 			cpu0 := cpuTime()
 			io0 := readSysIO()
-			go func() { done <- readOwnedFrames(r, sz.n, b.N) }()
+			go func() { done <- read(r, sz.n, b.N) }()
 			for i := 0; i < b.N; i++ {
 				queue <- payload
 			}
@@ -285,6 +290,12 @@ func benchLibp2pQueued(b *testing.B) {
 			}
 		})
 	}
+}
+
+// readFramesReused is readOwnedFrames reading every message into one
+// reused buffer (readFrames).
+func readFramesReused(r *bufio.Reader, size, n int) error {
+	return readFrames(r, make([]byte, size), n)
 }
 
 // readOwnedFrames reads n length-prefixed messages from r, each into a

@@ -41,11 +41,36 @@ func blobEncoding() p2ppool.Encoding[msg] {
 	}
 }
 
+// lengthBuf is what lengthEncoding's messages view: no message the
+// benchmarks send is longer.
+var lengthBuf = make([]byte, 64<<10)
+
+// lengthEncoding is blobEncoding whose Decode keeps nothing of the body:
+// the message is a view of its length into lengthBuf, the same for
+// every message (the benchmarks check only lengths). It leaves out the
+// allocation and copy an application makes per message.
+func lengthEncoding() p2ppool.Encoding[msg] {
+	e := blobEncoding()
+	e.Decode = func(body []byte) (msg, error) {
+		if len(body) > len(lengthBuf) {
+			return nil, fmt.Errorf("body of %d bytes, lengthBuf holds %d", len(body), len(lengthBuf))
+		}
+		return lengthBuf[:len(body)], nil
+	}
+	return e
+}
+
 // newPool starts a pool with a fresh identity (difficulty 0, instant),
 // no proof-of-work check, and otherwise the library's (octez's) defaults,
 // serving a listener on 127.0.0.1. onConn, if not nil, is the
 // Conns().OnNew hook.
 func newPool(tb testing.TB, onConn func(*benchConn), mutate ...func(*p2ppool.Config)) (*benchPool, netip.AddrPort) {
+	tb.Helper()
+	return newPoolWith(tb, blobEncoding(), onConn, mutate...)
+}
+
+// newPoolWith is newPool with enc as the one message kind.
+func newPoolWith(tb testing.TB, enc p2ppool.Encoding[msg], onConn func(*benchConn), mutate ...func(*p2ppool.Config)) (*benchPool, netip.AddrPort) {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
 	defer cancel()
@@ -54,7 +79,7 @@ func newPool(tb testing.TB, onConn func(*benchConn), mutate ...func(*p2ppool.Con
 		tb.Fatalf("identity: %v", err)
 	}
 	msgs := p2ppool.MessageConfig[msg]{
-		Encodings:             []p2ppool.Encoding[msg]{blobEncoding()},
+		Encodings:             []p2ppool.Encoding[msg]{enc},
 		ChainName:             "P2PPOOL_BENCH",
 		DistributedDBVersions: []uint16{0},
 	}
@@ -101,6 +126,10 @@ func BenchmarkP2ppool(b *testing.B) {
 	// ReadBatch: the same, the receiver taking what is queued with
 	// Connection.ReadBatch instead of one Read per message.
 	b.Run("ReadBatch", func(b *testing.B) { benchP2ppoolThroughput(b, readMsgBatches) })
+	// NoAlloc: Throughput, the application keeping no message (its
+	// Decode returns a view of the body's length, see lengthEncoding),
+	// beside Libp2p/QueuedNoAlloc.
+	b.Run("NoAlloc", func(b *testing.B) { benchP2ppoolThroughputWith(b, lengthEncoding(), readMsgs) })
 	// DeepQueue: the receiver's app queue holds 1024 messages, the depth
 	// of libp2p queued's channel, instead of octez's 10 (the byte bounds
 	// stay octez's 8 MiB per connection).
@@ -122,8 +151,14 @@ func BenchmarkP2ppool(b *testing.B) {
 // Conns().OnNew hook) b.N times. The clock stops when the receiver has
 // the last message. b.SetBytes counts the payload only.
 func benchP2ppoolThroughput(b *testing.B, read func(context.Context, *benchConn, int, int) error, mutate ...func(*p2ppool.Config)) {
+	benchP2ppoolThroughputWith(b, blobEncoding(), read, mutate...)
+}
+
+// benchP2ppoolThroughputWith is benchP2ppoolThroughput with the receiving
+// pool decoding with enc.
+func benchP2ppoolThroughputWith(b *testing.B, enc p2ppool.Encoding[msg], read func(context.Context, *benchConn, int, int) error, mutate ...func(*p2ppool.Config)) {
 	conns := make(chan *benchConn, 1)
-	_, addr := newPool(b, func(c *benchConn) { conns <- c }, mutate...)
+	_, addr := newPoolWith(b, enc, func(c *benchConn) { conns <- c }, mutate...)
 	client, _ := newPool(b, nil)
 	ctx := context.Background()
 	setupCtx, cancel := context.WithTimeout(ctx, setupTimeout)
