@@ -138,17 +138,19 @@ func TestRunStatusLine(t *testing.T) {
 	// learns its own point the same way.)
 	b.stderr.waitLine(t, `^status: 1 connection \(1 in, 0 out\), in \S+/s, out \S+/s, refused `)
 	// A peer of another chain is refused: the line counts it by reason.
+	// (Maybe more than once: c's maintenance may dial b while its -peer
+	// dial is under way, and that dial, refused as pending, retries.)
 	c := startNode(t, ctx, nil, "-identity", filepath.Join(dir, "c.json"), "-listen", "127.0.0.1:0", "-pow", "0",
 		"-chain", "OTHER", "-peer", b.addr, "-status", "0")
-	b.stderr.waitLine(t, `^status: 1 connection \(1 in, 0 out\), .*, refused \d+ \(.*no common version 1.*\)$`)
+	b.stderr.waitLine(t, `^status: 1 connection \(1 in, 0 out\), .*, refused \d+ \(.*no common version [1-9]\d*.*\)$`)
 	cancelB()
 	assert.Equal(t, exitOK, b.wait(t))
 	cancel()
 	for _, n := range []*runningNode{a, c} {
 		assert.Equal(t, exitOK, n.wait(t))
 	}
-	b.stderr.waitLine(t, `^node run: stopped after \d+s: 1 connection, sent \d\S*B, received \d\S*B \(wire\), refused \d+ \(.*no common version 1.*\)$`)
-	b.stderr.waitLine(t, `^node run: stats: conns=1 .* refused:.* "no common version"=1`)
+	b.stderr.waitLine(t, `^node run: stopped after \d+s: 1 connection, sent \d\S*B, received \d\S*B \(wire\), refused \d+ \(.*no common version [1-9]\d*.*\)$`)
+	b.stderr.waitLine(t, `^node run: stats: conns=1 .* refused:.* "no common version"=[1-9]`)
 	assert.NotContains(t, a.stderr.String(), "status:", "-status 0 prints none")
 }
 
