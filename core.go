@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/p2ppool/p2ppool/internal/crypto"
-	"github.com/p2ppool/p2ppool/internal/greylist"
 	"github.com/p2ppool/p2ppool/internal/sched"
 	"github.com/p2ppool/p2ppool/internal/socket"
 	"github.com/p2ppool/p2ppool/internal/wire"
@@ -58,6 +57,7 @@ type core struct {
 	dial      *dialer
 	acl       *acl
 	maint     *maintainer
+	hk        housekeeping
 	swaps     *swapper
 	peersFile *peersFile
 	// events fans events out to watchers (its own lock, locks.go).
@@ -189,47 +189,15 @@ func (p *core) wire(acl *acl, pm peerMetaHooks) {
 	p.adv.tab, p.adv.count = p.tab, p.count
 }
 
-// start starts the pool's background goroutines.
+// start starts the pool's periodic work: the housekeeping, and the
+// maintenance with a first run at once. Both wait on timers, on no
+// goroutine of their own: an idle pool runs none.
 func (p *core) start() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.life.goLocked(poolGoroutine{}, p.housekeeping)
+	p.hk.startLocked(p, time.Now())
 	if maintains(&p.cfg) {
-		// The maintenance worker is one a Maintain from its callbacks
-		// would wait for.
-		p.life.goLocked(poolGoroutine{maint: true}, p.maint.run)
-	}
-}
-
-// housekeeping is the pool's background goroutine: it ages the address
-// greylist (octez's countdown every cleanup delay / 16), refreshes the
-// traffic statistics every second and saves the peers file periodically.
-func (p *core) housekeeping() {
-	countdown := time.NewTicker(greylist.CountdownPeriod(p.cfg.Greylist.Timeout))
-	defer countdown.Stop()
-	// The traffic statistics' refresh (octez's Moving_average worker),
-	// here rather than on a goroutine of the scheduler's own.
-	stats := time.NewTicker(p.sched.Period())
-	defer stats.Stop()
-	var save <-chan time.Time
-	if p.cfg.PeersFile.Path != "" && p.cfg.PeersFile.SavePeriod > 0 {
-		t := time.NewTicker(p.cfg.PeersFile.SavePeriod)
-		defer t.Stop()
-		save = t.C
-	}
-	for {
-		select {
-		case <-countdown.C:
-			p.acl.countdownNow()
-		case <-stats.C:
-			p.sched.Tick(time.Now())
-		case <-save:
-			if err := p.peersFile.save(); err != nil {
-				p.log.Error("periodic save of the peers file failed", "err", err)
-			}
-		case <-p.life.ctx.Done():
-			return
-		}
+		p.maint.startLocked()
 	}
 }
 
@@ -429,7 +397,7 @@ func (p *core) removeConnection(c *conn) {
 		// octez broadcast_too_few_connections (p2p_connect_handler.ml:249-250)
 		p.events.broadcast(CondTooFewConnections)
 		if maintains(&p.cfg) {
-			p.maint.wake()
+			p.maint.wakeLocked()
 		}
 	}
 	p.mu.Unlock()
@@ -466,6 +434,10 @@ func (p *core) beginClose() []*conn {
 	if !p.reg.closed {
 		p.reg.closed = true
 		close(p.life.done)
+		p.hk.timer.stopLocked(p.life)
+		if p.maint.idle != nil {
+			p.maint.idle.stopLocked(p.life)
+		}
 		for ln := range p.reg.listeners {
 			ln.Close()
 		}

@@ -103,8 +103,10 @@
 // shared fairly by all connections ([Pool.SetLimits] changes its caps at
 // run time); and an event stream ([Pool.Watch]) whose watchers have
 // bounded buffers, so a slow watcher loses events (it is told how many)
-// but never slows the pool. Besides the pool's own goroutines (a
-// housekeeping loop, the maintenance worker, the scheduler's statistics
-// ticker, short-lived handshakes and swaps), each connection costs exactly
-// its two.
+// but never slows the pool. An idle connection end costs one goroutine,
+// its reader; a writer runs only while something is queued. The pool's
+// housekeeping and maintenance wait on timers and run on a goroutine only
+// while they work (a pool below its minimum connections keeps one: the
+// maintenance, waiting for new points); handshakes and swaps run on
+// short-lived ones.
 package p2ppool

@@ -408,7 +408,7 @@ func (p *core) startConnection(sc *socket.Conn, info ConnInfo[any], h *pendingHa
 		// octez broadcast_too_many_connections (p2p_connect_handler.ml:272-273)
 		p.events.broadcast(CondTooManyConnections)
 		if maintains(&p.cfg) {
-			p.maint.wake()
+			p.maint.wakeLocked()
 		}
 	}
 	if d := p.cfg.Timeouts.Write; d > 0 {

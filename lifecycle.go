@@ -71,6 +71,80 @@ func (l *lifecycle) goLocked(role poolGoroutine, f func()) {
 	}()
 }
 
+// poolTimer runs a function on a goroutine owned by the pool when it
+// fires, and costs no goroutine while it waits: an idle pool runs none
+// (the housekeeping and the maintenance are poolTimers). Its state is
+// guarded by the pool lock. The goroutine is counted in the pool's wait
+// group from the moment the timer fires: the one that time.AfterFunc
+// starts either joins the group under the pool lock while the pool is
+// open, or, once Close has begun, was adopted by stopLocked, which
+// counted it because it could no longer stop it; so Close waits for
+// every such goroutine, and none starts after it returns.
+type poolTimer struct {
+	t *time.Timer
+	// armed: reset and its function not yet begun (the goroutine has not
+	// yet taken the pool lock). The timer is reset only when it is not
+	// armed, so that every arming makes exactly one call at most.
+	armed bool
+}
+
+// newTimer returns a stopped poolTimer that runs f, registered with role,
+// each time it fires while the pool is open.
+func (l *lifecycle) newTimer(role poolGoroutine, f func()) *poolTimer {
+	pt := new(poolTimer)
+	pt.t = time.AfterFunc(time.Hour, func() {
+		testHookTimerFired()
+		l.pool.Lock()
+		pt.armed = false
+		if l.isClosed() {
+			// Adopted by stopLocked: counted for us in l.wg.
+			l.pool.Unlock()
+			l.wg.Done()
+			return
+		}
+		l.wg.Add(1)
+		l.pool.Unlock()
+		defer l.wg.Done()
+		defer l.track(role).untrack()
+		f()
+	})
+	pt.t.Stop()
+	return pt
+}
+
+// testHookTimerFired runs when a poolTimer's goroutine starts, before it
+// takes the pool lock (tests make Close race with it).
+var testHookTimerFired = func() {}
+
+// resetLocked makes the timer fire after d, unless it is armed and its
+// call can no longer be stopped: that call then comes earlier, in place
+// of this one. The pool lock must be held and the pool open.
+func (pt *poolTimer) resetLocked(d time.Duration) {
+	if pt.armed && !pt.t.Stop() {
+		return
+	}
+	pt.t.Reset(d)
+	pt.armed = true
+}
+
+// cancelLocked stops the timer if its call has not yet started. A call
+// it is too late to stop still comes. The pool lock must be held.
+func (pt *poolTimer) cancelLocked() {
+	if pt.armed && pt.t.Stop() {
+		pt.armed = false
+	}
+}
+
+// stopLocked stops the timer for good as Close begins, after the pool is
+// marked closed; a call it is too late to stop is counted in l.wg, and
+// ends as soon as it sees the pool closed. The pool lock must be held.
+func (pt *poolTimer) stopLocked(l *lifecycle) {
+	if pt.armed && !pt.t.Stop() {
+		l.wg.Add(1)
+	}
+	pt.armed = false
+}
+
 // handshakeContext bounds a handshake by ctx, the timeout and the pool's
 // life; the timeout's cause is ErrTimeout, the pool's close's
 // ErrPoolClosed. A ctx that is the pool's own (maintenance, swaps) needs

@@ -40,11 +40,13 @@ func maintains(cfg *Config) bool {
 	return cfg.Maintenance.IdleTime > 0
 }
 
-// maintainer is the maintenance worker (octez P2p_maintenance): its own
-// goroutine runs maintain, which reads the tables and the registry under
-// the pool lock and dials and drops connections outside it. Its run
-// counters are guarded by the pool lock (locks.go), as Pool.Maintain
-// reads them against the registry's closed flag.
+// maintainer is the maintenance worker (octez P2p_maintenance): a run
+// reads the tables and the registry under the pool lock and dials and
+// drops connections outside it. Runs are made on a goroutine of their own,
+// started when one is asked for and gone when none is: between runs the
+// idle timer waits, and the maintenance costs no goroutine. Its state is
+// guarded by the pool lock (locks.go), as Pool.Maintain reads the run
+// counters against the registry's closed flag.
 type maintainer struct {
 	// Immutable after core.wire.
 	mu     *poolMutex
@@ -61,25 +63,91 @@ type maintainer struct {
 	// bootstrap asks every peer for points (core.broadcastBootstrap).
 	attempt   func(ctx context.Context, point netip.AddrPort) (*conn, error)
 	bootstrap func()
-	// req wakes the worker (capacity 1, never closed).
-	req chan struct{}
+	// idle starts a run once the idle time has passed since the last
+	// (made by startLocked).
+	idle *poolTimer
 
 	// Guarded by mu: maintenance runs completed, whether one is running,
-	// and a channel closed (and replaced) at the end of each run.
+	// whether another was asked for meanwhile, and a channel closed (and
+	// replaced) at the end of each run.
 	runs    int
 	running bool
+	again   bool
 	runDone chan struct{}
 }
 
 func newMaintainer(mu *poolMutex, cfg *Config, limits *Limits) *maintainer {
-	return &maintainer{mu: mu, cfg: cfg, limits: limits, req: make(chan struct{}, 1), runDone: make(chan struct{})}
+	return &maintainer{mu: mu, cfg: cfg, limits: limits, runDone: make(chan struct{})}
 }
 
-// wake asks for a maintenance run; it never blocks.
+// startLocked starts the maintenance with a run at once, as octez's does.
+// The pool lock must be held.
+func (m *maintainer) startLocked() {
+	m.idle = m.life.newTimer(poolGoroutine{maint: true}, m.onIdle)
+	m.wakeLocked()
+}
+
+// wakeLocked asks for a maintenance run; it never blocks. A run starts
+// now if none is running, else once the running one ends. The pool lock
+// must be held.
+func (m *maintainer) wakeLocked() {
+	m.mu.assertHeld()
+	if m.life.isClosed() {
+		return
+	}
+	if m.running {
+		m.again = true
+		return
+	}
+	m.running = true
+	// The idle time counts again from the end of this run. Should the
+	// timer's call have begun already, it finds this run going and asks
+	// for one more, as a wake would.
+	m.idle.cancelLocked()
+	m.life.goLocked(poolGoroutine{maint: true}, m.run)
+}
+
+// wake is wakeLocked for a caller without the pool lock.
 func (m *maintainer) wake() {
-	select {
-	case m.req <- struct{}{}:
-	default:
+	m.mu.Lock()
+	m.wakeLocked()
+	m.mu.Unlock()
+}
+
+// onIdle is the idle timer's call: the runs, on the timer's goroutine.
+func (m *maintainer) onIdle() {
+	m.mu.Lock()
+	if m.running {
+		m.again = true
+		m.mu.Unlock()
+		return
+	}
+	m.running = true
+	m.mu.Unlock()
+	m.run()
+}
+
+// run makes maintenance runs until none more is asked for, then arms the
+// idle timer and returns. The caller set m.running.
+func (m *maintainer) run() {
+	for {
+		m.maintain()
+		m.mu.Lock()
+		m.runs++
+		close(m.runDone)
+		m.runDone = make(chan struct{})
+		closed := m.life.isClosed()
+		if m.again && !closed {
+			m.again = false
+			m.mu.Unlock()
+			continue
+		}
+		m.running, m.again = false, false
+		if !closed {
+			m.idle.resetLocked(m.cfg.Maintenance.IdleTime)
+		}
+		m.mu.Unlock()
+		return
 	}
 }
 
@@ -109,8 +177,8 @@ func (m *maintainer) now(ctx context.Context) error {
 	if m.running {
 		target++
 	}
+	m.wakeLocked()
 	m.mu.Unlock()
-	m.wake()
 	for {
 		m.mu.Lock()
 		done, runs := m.runDone, m.runs
@@ -125,33 +193,6 @@ func (m *maintainer) now(ctx context.Context) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-	}
-}
-
-// run is the maintenance worker (octez P2p_maintenance): a run
-// at start, then one whenever the idle time passes, Maintain is called, or
-// the count crosses min or max connections.
-func (m *maintainer) run() {
-	idle := time.NewTimer(0) // first run at once
-	defer idle.Stop()
-	for {
-		select {
-		case <-idle.C:
-		case <-m.req:
-		case <-m.life.ctx.Done():
-			return
-		}
-		m.mu.Lock()
-		m.running = true
-		m.mu.Unlock()
-		m.maintain()
-		m.mu.Lock()
-		m.running = false
-		m.runs++
-		close(m.runDone)
-		m.runDone = make(chan struct{})
-		m.mu.Unlock()
-		idle.Reset(m.cfg.Maintenance.IdleTime)
 	}
 }
 
