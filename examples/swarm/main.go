@@ -267,11 +267,16 @@ type swarm struct {
 
 	// loops are the discovery and gossip goroutines, stopped by
 	// stopLoops; servers the Serve goroutines, ended by shutdown.
-	loopCtx  context.Context
-	stop     context.CancelFunc
-	loops    sync.WaitGroup
-	servers  sync.WaitGroup
-	serveErr []error // by node, set when its Serve returns
+	loopCtx context.Context
+	stop    context.CancelFunc
+	loops   sync.WaitGroup
+	// roundsMu guards roundsStopped and each node's discovery timer
+	// (node.rounds): discovery rounds run on timers, counted in loops
+	// (discover).
+	roundsMu      sync.Mutex
+	roundsStopped bool
+	servers       sync.WaitGroup
+	serveErr      []error // by node, set when its Serve returns
 
 	// atTarget counts the nodes that have reached their target;
 	// allAtTarget is closed when the last one does.
@@ -320,6 +325,14 @@ type node struct {
 	// bytes of those seen ended.
 	live                map[*swarmConn]struct{}
 	bytesIn0, bytesOut0 uint64
+
+	// rounds fires the node's next discovery round; armed says it is
+	// set and its round has not begun. Guarded by the swarm's roundsMu.
+	rounds *time.Timer
+	armed  bool
+	// backoff is the extra wait after the last round (nextBackoff),
+	// used by one round at a time.
+	backoff time.Duration
 
 	// reader is the node's one reader goroutine (read): one per node,
 	// not one per connection, which at 10,000 nodes is 60,000 fewer
@@ -456,7 +469,7 @@ func (s *swarm) start() {
 	s.serve()
 	for _, n := range s.nodes {
 		n.reader.Go(n.read)
-		s.loops.Go(func() { n.discover(s.loopCtx) })
+		s.discover(n)
 		if s.opts.rate > 0 {
 			s.loops.Go(func() { n.gossip(s.loopCtx, s.opts.rate) })
 		}
@@ -480,9 +493,20 @@ func (s *swarm) serve() {
 	}
 }
 
-// stopLoops stops discovery and gossip and waits for them.
+// stopLoops stops discovery and gossip and waits for them. A discovery
+// round whose timer fired too late to be stopped is counted in s.loops
+// here, and ends as soon as it sees the rounds stopped.
 func (s *swarm) stopLoops() {
 	s.stop()
+	s.roundsMu.Lock()
+	s.roundsStopped = true
+	for _, n := range s.nodes {
+		if n.armed && !n.rounds.Stop() {
+			s.loops.Add(1)
+		}
+		n.armed = false
+	}
+	s.roundsMu.Unlock()
 	s.loops.Wait()
 }
 
@@ -644,46 +668,70 @@ func (n *node) bytes() (in, out uint64) {
 	return in, out
 }
 
-// discover is the demo's own discovery loop, faster than the pool's
+// discover starts the demo's own discovery, faster than the pool's
 // maintenance (which also runs, every 120 s and when the count crosses
-// its bounds): every 100–200 ms, while the node has fewer connections than its
-// target, it asks its peers for points (Bootstrap; they answer with
-// Advertise) and dials a few known points it is not connected to.
+// its bounds): every 100–200 ms, while the node has fewer connections than
+// its target, a round asks its peers for points (Bootstrap; they answer
+// with Advertise) and dials a few known points it is not connected to.
 //
 // A round that gains no connection doubles the wait before the next, up
 // to discoverMaxBackoff: at 16 nodes a round rarely fails, but at 30,000
 // on 2 cores the nodes still looking would ask and dial so often that
 // handshakes time out for want of CPU, every failure making more rounds.
-func (n *node) discover(ctx context.Context) {
-	t := time.NewTimer(0)
-	defer t.Stop()
-	backoff := time.Duration(0)
-	for {
-		select {
-		case <-ctx.Done():
+//
+// The first round runs at once, and each next one once the last has ended
+// and its wait has passed. A round runs on its timer's goroutine, counted in
+// s.loops; between rounds the node runs no discovery goroutine, which at
+// 10,000 nodes is 10,000 goroutines and their stacks fewer.
+func (s *swarm) discover(n *node) {
+	// Armed before the first round can begin: it waits for roundsMu.
+	s.roundsMu.Lock()
+	defer s.roundsMu.Unlock()
+	n.armed = true
+	n.rounds = time.AfterFunc(0, func() {
+		s.roundsMu.Lock()
+		n.armed = false
+		if s.roundsStopped {
+			// Counted for this call by stopLoops.
+			s.roundsMu.Unlock()
+			s.loops.Done()
 			return
-		case <-t.C:
 		}
-		// A lost link of the chain (a swap gave it up: octez's swap
-		// spares no connection) is dialled again first, by its later
-		// node, whatever the node's count, both ends making room if
-		// they are full (redialChain): the chain's links are what keep
-		// the swarm one graph rather than islands that each meet their
-		// targets.
-		lost := n.redialChain(ctx)
-		before := n.pool.Conns().Len()
-		switch {
-		case before < n.target:
-			n.pool.BroadcastBootstrap()
-			n.dialSome(ctx)
-			backoff = nextBackoff(backoff, n.pool.Conns().Len() > before)
-		case lost > 0:
-			backoff = nextBackoff(backoff, n.chainLost() < lost)
-		default:
-			backoff = 0
+		s.loops.Add(1)
+		s.roundsMu.Unlock()
+		defer s.loops.Done()
+		wait := n.discoverRound(s.loopCtx)
+		s.roundsMu.Lock()
+		if !s.roundsStopped {
+			n.rounds.Reset(wait)
+			n.armed = true
 		}
-		t.Reset(discoverMin + rand.N(discoverJitter) + backoff)
+		s.roundsMu.Unlock()
+	})
+}
+
+// discoverRound is one discovery round; it returns the wait before the
+// next.
+func (n *node) discoverRound(ctx context.Context) time.Duration {
+	// A lost link of the chain (a swap gave it up: octez's swap
+	// spares no connection) is dialled again first, by its later
+	// node, whatever the node's count, both ends making room if
+	// they are full (redialChain): the chain's links are what keep
+	// the swarm one graph rather than islands that each meet their
+	// targets.
+	lost := n.redialChain(ctx)
+	before := n.pool.Conns().Len()
+	switch {
+	case before < n.target:
+		n.pool.BroadcastBootstrap()
+		n.dialSome(ctx)
+		n.backoff = nextBackoff(n.backoff, n.pool.Conns().Len() > before)
+	case lost > 0:
+		n.backoff = nextBackoff(n.backoff, n.chainLost() < lost)
+	default:
+		n.backoff = 0
 	}
+	return discoverMin + rand.N(discoverJitter) + n.backoff
 }
 
 // nextBackoff is the extra wait after a discovery round: none after a
