@@ -373,3 +373,40 @@ func TestEndedConnectionsUnreadBudgeted(t *testing.T) {
 	assert.Equal(t, peers*msgs, read+int(nd.Stats().Queues.UnreadDropped), "every message read or counted as dropped")
 	assert.Zero(t, nd.inBudget.ended.Len())
 }
+
+// TestAppQueueMakesChannelsForWaitersOnly: a queue whose messages are
+// taken without waiting (Pool.Read takes them with tryPop) and whose
+// reader never waits for room makes none of its wake-up channels, even
+// once closed; the first waiter makes them, and a Read that waits is
+// still woken by a push, and by the close.
+func TestAppQueueMakesChannelsForWaitersOnly(t *testing.T) {
+	ctx := ctxT(t)
+	q := newAppQueue[int](10, 100, newInBudget(1<<20), nil)
+	require.NoError(t, q.push(ctx, 1, 10))
+	m, ok, _ := q.tryPop()
+	require.True(t, ok)
+	assert.Equal(t, 1, m)
+	q.release()
+	q.close(ErrConnectionClosed)
+	assert.Nil(t, q.readSig)
+	assert.Nil(t, q.spaceSig)
+	assert.Nil(t, q.closed)
+
+	q = newAppQueue[int](10, 100, newInBudget(1<<20), nil)
+	got := make(chan int)
+	go func() {
+		m, _ := q.pop(ctx) // fails the assertion below with 0 on error
+		got <- m
+	}()
+	waitFor(t, "a waiting Read", func() bool { q.mu.Lock(); defer q.mu.Unlock(); return q.readWaiters == 1 })
+	require.NoError(t, q.push(ctx, 2, 10))
+	assert.Equal(t, 2, <-got)
+	errc := make(chan error)
+	go func() {
+		_, err := q.pop(ctx)
+		errc <- err
+	}()
+	waitFor(t, "a waiting Read", func() bool { q.mu.Lock(); defer q.mu.Unlock(); return q.readWaiters == 1 })
+	q.close(ErrConnectionClosed)
+	assert.ErrorIs(t, <-errc, ErrConnectionClosed)
+}

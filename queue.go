@@ -59,7 +59,12 @@ type appQueue[Msg any] struct {
 	// readSig and spaceSig hold a wake-up token (capacity 1) for a waiting
 	// reader or reserver; a woken waiter re-checks and passes the token on
 	// if work remains, so tokens are never lost and nothing is allocated
-	// per message. closed is closed by close. Never nil, never replaced.
+	// per message. closed is closed by close. Guarded by mu: each is made
+	// by the first waiter that needs it (waitChans), under mu, and never
+	// replaced, so a signaller that saw a waiter under mu sees the
+	// channel; until then a token has no one to wake. A connection whose
+	// messages Pool.Read takes, and whose reader never waits for room,
+	// makes none (three channels, 288 bytes, per connection end).
 	readSig  chan struct{}
 	spaceSig chan struct{}
 	closed   chan struct{}
@@ -234,11 +239,21 @@ func newAppQueue[Msg any](size, maxBytes int, budget *inBudget, blocks *blockPoo
 		// Past the first size messages each costs at least
 		// queuedOverhead of maxBytes: the fifo's bound follows (its
 		// blocks are taken only as messages arrive).
-		items:    newFIFO(size+maxBytes/queuedOverhead+1, blocks),
-		readSig:  make(chan struct{}, 1),
-		spaceSig: make(chan struct{}, 1),
-		closed:   make(chan struct{}),
+		items: newFIFO(size+maxBytes/queuedOverhead+1, blocks),
 	}
+}
+
+// waitChans returns the channel *sig (readSig or spaceSig) and closed
+// for a waiter, making them if need be. q.mu must be held and the queue
+// open.
+func (q *appQueue[Msg]) waitChans(sig *chan struct{}) (chan struct{}, chan struct{}) {
+	if *sig == nil {
+		*sig = make(chan struct{}, 1)
+	}
+	if q.closed == nil {
+		q.closed = make(chan struct{})
+	}
+	return *sig, q.closed
 }
 
 func signal(c chan struct{}) {
@@ -293,11 +308,12 @@ func (q *appQueue[Msg]) reserveLocked(ctx context.Context, size int) error {
 		}
 		q.spaceWaiters++
 		q.spaceNeed = size
+		space, closed := q.waitChans(&q.spaceSig)
 		q.mu.Unlock()
 		var err error
 		select {
-		case <-q.spaceSig:
-		case <-q.closed:
+		case <-space:
+		case <-closed:
 		case <-ctx.Done():
 			err = context.Cause(ctx)
 		}
@@ -584,11 +600,12 @@ func (q *appQueue[Msg]) waitMessage(ctx context.Context) error {
 		return q.err
 	}
 	q.readWaiters++
+	readable, closed := q.waitChans(&q.readSig)
 	q.mu.Unlock()
 	var err error
 	select {
-	case <-q.readSig:
-	case <-q.closed:
+	case <-readable:
+	case <-closed:
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
@@ -603,10 +620,10 @@ func (q *appQueue[Msg]) waitMessage(ctx context.Context) error {
 func (q *appQueue[Msg]) wait(ctx context.Context) error {
 	for {
 		q.mu.Lock()
-		n := q.items.len()
+		n, sig := q.items.len(), q.readSig
 		q.mu.Unlock()
 		if n > 0 {
-			signal(q.readSig) // leave the token for Read
+			signal(sig) // leave the token for a Read that waits, if any (nil: none does)
 			return nil
 		}
 		if err := q.waitMessage(ctx); err != nil {
@@ -640,7 +657,9 @@ func (q *appQueue[Msg]) close(err error) {
 		return
 	}
 	q.err = err
-	close(q.closed)
+	if q.closed != nil {
+		close(q.closed)
+	}
 	release := q.reserved.pooled + q.unreleased
 	q.reserved, q.unreleased = appItem[Msg]{}, 0
 	n := q.items.len()
