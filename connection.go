@@ -102,10 +102,10 @@ type conn struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	done   chan struct{}
-	// drain, closed by Disconnect(wait=true), tells the writer to send
-	// what is queued and then close the socket.
-	drain     chan struct{}
-	drainOnce sync.Once
+	// drain, set by Disconnect(wait=true), tells the writer to send what
+	// is queued and then close the socket. A flag, not a channel: the
+	// writer only looks at it (once it finds the queue closed and empty).
+	drain atomic.Bool
 	// writers counts the writer goroutines started (startWriter) and not
 	// yet exited: at most one runs at a time.
 	writers sync.WaitGroup
@@ -578,10 +578,10 @@ func (c *conn) end(cause *DisconnectError, drain bool) {
 		cause = &DisconnectError{Reason: ReasonLocal}
 	}
 	if drain && c.ctx.Err() == nil {
-		// drain is closed before the queue: the writer looks at drain
+		// drain is set before the queue is closed: the writer looks at drain
 		// once it finds the queue closed and empty, and must not miss it,
 		// or it would exit leaving the connection open.
-		c.drainOnce.Do(func() { close(c.drain) })
+		c.drain.Store(true)
 		if c.out.close(cause, true) {
 			return // a writer sends what is queued, then ends it
 		}
@@ -868,12 +868,10 @@ func (c *conn) writeLoop() {
 			continue // queued meanwhile
 		case takeClosed:
 			c.releaseWriteBuffers()
-			select {
-			case <-c.drain:
+			if c.drain.Load() {
 				// Everything queued before the drain was sent: close the
 				// socket, which ends the reader.
 				c.end(nil, false)
-			default:
 			}
 			return
 		}

@@ -365,7 +365,6 @@ func (p *core) startConnection(sc *socket.Conn, info ConnInfo[any], h *pendingHa
 		log:        p.log,
 		out:        newOutQueue(outSize, p.outBudget, nil, nil),
 		done:       make(chan struct{}),
-		drain:      make(chan struct{}),
 	}
 	c.out.start, c.writerFunc = c.startWriter, c.writer // the queue is held until the reader runs (unhold)
 	if h := p.log.Handler(); h != slog.DiscardHandler {
