@@ -6,18 +6,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // flow is one direction of one connection.
 type flow struct {
-	// total is the byte count: the only thing the unlimited path writes,
-	// alone on its cache line so that neither the other direction's
-	// goroutine nor readers of the connection's read-only fields miss
-	// their cache on every IO.
-	_     [64]byte
-	total atomic.Int64
-	_     [56]byte
-
 	// avg is the moving average, written by the ticker; last is total at
 	// the previous tick, folded the part of total already in the
 	// scheduler's closedTotal. Both are guarded by Scheduler.mu.
@@ -47,6 +40,14 @@ type flow struct {
 	seq           uint64
 	n             int
 	qidx          int // index in the queue, -1 when not queued
+
+	// total is the byte count: the only thing the unlimited path writes.
+	// It is the flow's last field, so that the fields before it keep it
+	// off the cache lines of the connection's read-only fields, which both
+	// directions read on every IO, and off the other direction's total
+	// (Conn's layout); no padding, which cost 240 bytes per connection
+	// end.
+	total atomic.Int64
 }
 
 // flowChans are the channels a limited IO waits on.
@@ -137,11 +138,23 @@ type Conn struct {
 	// for bandwidth sees it when woken.
 	isClosed  atomic.Bool
 	closeOnce sync.Once
-	flows     [2]flow
 	// stall, in nanoseconds, bounds each write to the wrapped connection
 	// (SetWriteStallTimeout); 0 for none.
 	stall atomic.Int64
+	// Last: the fields above are read on every IO (see the constants
+	// below).
+	flows [2]flow
 }
+
+// The flows' totals must not share a cache line with the fields before
+// the flows, which both directions read on every IO, nor with each other,
+// wherever the allocator puts the Conn: each total starts at least 63
+// bytes after the last byte before it. Either constant below fails to
+// build (a negative uintptr) if a change of the structs breaks that.
+const (
+	_ = unsafe.Offsetof(flow{}.total) - 63
+	_ = unsafe.Sizeof(flow{}) - unsafe.Sizeof(atomic.Int64{}) - 63
+)
 
 var _ net.Conn = (*Conn)(nil)
 
