@@ -60,6 +60,13 @@ func (f Faults) add(g Faults) Faults {
 // pair and whether it is partitioned. Every connection between the hosts
 // in that direction reads them.
 type path struct {
+	// users counts the connections (pairs of ends) between the hosts in
+	// either direction that are not yet closed at both ends. Guarded by
+	// the Network's mu: a path with no user and nothing set is dropped
+	// (Network.pruneLocked), so that the paths a long simulation dials do
+	// not pile up.
+	users int
+
 	mu sync.Mutex
 	// Guarded by mu.
 	faults      Faults
@@ -107,6 +114,14 @@ func (p *path) watch() (Faults, <-chan struct{}) {
 		p.changed = make(chan struct{})
 	}
 	return f, p.changed
+}
+
+// isDefault reports whether nothing is set on the path: no faults and
+// no partition.
+func (p *path) isDefault() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.faults == (Faults{}) && !p.partitioned
 }
 
 func (p *path) isPartitioned() bool {

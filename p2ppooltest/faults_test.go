@@ -2,6 +2,7 @@ package p2ppooltest
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -272,4 +273,65 @@ func TestCloseAcrossStallAndPartition(t *testing.T) {
 		_, err = c.Write([]byte("x"))
 		require.ErrorIs(t, err, syscall.EPIPE)
 	})
+}
+
+// TestPathsAreDroppedWhenUnused: the network keeps a host pair's path
+// (its faults and partition) only while a connection uses it or
+// something is set on it, so that a long simulation whose nodes dial many
+// hosts does not pile up one per pair ever dialled. What is set stays
+// in force for connections to come.
+func TestPathsAreDroppedWhenUnused(t *testing.T) {
+	nw := NewNetwork(Config{})
+	paths := func() int {
+		nw.mu.Lock()
+		defer nw.mu.Unlock()
+		return len(nw.paths)
+	}
+	server := nw.Host("192.0.2.100")
+	ln, err := server.Listen("tcp", ":9732")
+	require.NoError(t, err)
+	defer ln.Close()
+	dial := func(h *Host) (*Conn, *Conn) {
+		nc, err := h.DialContext(context.Background(), "tcp", "192.0.2.100:9732")
+		require.NoError(t, err)
+		sc, err := ln.Accept()
+		require.NoError(t, err)
+		return nc.(*Conn), sc.(*Conn)
+	}
+	var hosts []*Host
+	for i := range 20 {
+		hosts = append(hosts, nw.Host(fmt.Sprintf("192.0.2.%d", i+1)))
+	}
+	for _, h := range hosts {
+		c, s := dial(h)
+		c2, s2 := dial(h)
+		require.Equal(t, 2, paths(), "one path each way while the connections are open")
+		require.NoError(t, c.Close())
+		require.NoError(t, s.Close())
+		require.NoError(t, s2.Close()) // the other order
+		require.NoError(t, c2.Close())
+	}
+	assert.Equal(t, 0, paths(), "no path left once every connection closed")
+
+	// A refused dial makes none.
+	_, err = hosts[0].DialContext(context.Background(), "tcp", "192.0.2.100:1")
+	require.ErrorIs(t, err, syscall.ECONNREFUSED)
+	assert.Equal(t, 0, paths())
+
+	// What is set is kept, and applies to the next connection.
+	nw.Partition(hosts[0], server)
+	assert.Equal(t, 2, paths())
+	_, err = hosts[0].DialContext(context.Background(), "tcp", "192.0.2.100:9732")
+	require.ErrorIs(t, err, syscall.EHOSTUNREACH)
+	nw.Heal(hosts[0], server)
+	assert.Equal(t, 0, paths(), "healed and unused")
+	nw.SetFaults(hosts[1], server, Faults{Latency: time.Millisecond})
+	c, s := dial(hosts[1])
+	f, _ := c.out.path.watch()
+	assert.Equal(t, time.Millisecond, f.Latency)
+	require.NoError(t, c.Close())
+	require.NoError(t, s.Close())
+	assert.Equal(t, 1, paths(), "the faults set stay")
+	nw.SetFaults(hosts[1], server, Faults{})
+	assert.Equal(t, 0, paths())
 }

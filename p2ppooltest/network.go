@@ -119,10 +119,25 @@ func (n *Network) pathLocked(src, dst netip.Addr) *path {
 	return p
 }
 
-func (n *Network) path(src, dst netip.Addr) *path {
+// updatePath changes the path from src to dst under n.mu, so that it
+// cannot be dropped meanwhile, and drops it if that leaves it unused with
+// nothing set.
+func (n *Network) updatePath(src, dst netip.Addr, fn func(p *path)) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return n.pathLocked(src, dst)
+	p := n.pathLocked(src, dst)
+	p.update(fn)
+	n.pruneLocked(src, dst, p)
+}
+
+// pruneLocked drops the path from src to dst, p, if no connection uses it
+// and nothing is set on it: the next dial or setting makes it again.
+// n.mu must be held.
+func (n *Network) pruneLocked(src, dst netip.Addr, p *path) {
+	k := [2]netip.Addr{src, dst}
+	if p.users == 0 && n.paths[k] == p && p.isDefault() {
+		delete(n.paths, k)
+	}
 }
 
 // SetFaults sets the faults of every connection's bytes from host from to
@@ -130,7 +145,7 @@ func (n *Network) path(src, dst netip.Addr) *path {
 // ([Conn.SetFaults]). Call it again with the other order for the other
 // direction.
 func (n *Network) SetFaults(from, to *Host, f Faults) {
-	n.path(from.addr, to.addr).update(func(p *path) { p.faults = f })
+	n.updatePath(from.addr, to.addr, func(p *path) { p.faults = f })
 }
 
 // Partition cuts hosts a and b apart until Heal: dials between them fail
@@ -146,8 +161,8 @@ func (n *Network) Partition(a, b *Host) { n.setPartition(a, b, true) }
 func (n *Network) Heal(a, b *Host) { n.setPartition(a, b, false) }
 
 func (n *Network) setPartition(a, b *Host, cut bool) {
-	n.path(a.addr, b.addr).update(func(p *path) { p.partitioned = cut })
-	n.path(b.addr, a.addr).update(func(p *path) { p.partitioned = cut })
+	n.updatePath(a.addr, b.addr, func(p *path) { p.partitioned = cut })
+	n.updatePath(b.addr, a.addr, func(p *path) { p.partitioned = cut })
 }
 
 // Reset resets every open connection between hosts a and b (see
@@ -189,13 +204,20 @@ func (n *Network) forget(c *Conn) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	delete(n.conns, [2]netip.AddrPort{c.localAP(), c.remoteAP()})
-	if !c.peer.closed.Load() {
+	if !c.peer.closed.Load() || c.link.released {
 		return // the pair's addresses stay taken while an end is open
 	}
+	c.link.released = true
 	for _, e := range []*Conn{c, c.peer} {
 		if e.owner != nil {
 			delete(e.owner.ports, e.local.AddrPort().Port())
 		}
+	}
+	// Both ends closed: the connection no longer uses its paths.
+	for _, e := range []*Conn{c, c.peer} {
+		pt := e.out.path
+		pt.users--
+		n.pruneLocked(e.localAP().Addr(), e.remoteAP().Addr(), pt)
 	}
 }
 
@@ -319,7 +341,7 @@ func (h *Host) DialContext(ctx context.Context, network, address string) (net.Co
 	}
 	n := h.nw
 	n.mu.Lock()
-	if n.pathLocked(h.addr, ap.Addr()).isPartitioned() {
+	if p := n.paths[[2]netip.Addr{h.addr, ap.Addr()}]; p != nil && p.isPartitioned() {
 		n.mu.Unlock()
 		return nil, opErr(os.NewSyscallError("connect", syscall.EHOSTUNREACH))
 	}
@@ -336,6 +358,8 @@ func (h *Host) DialContext(ctx context.Context, network, address string) (net.Co
 	src := net.TCPAddrFromAddrPort(netip.AddrPortFrom(h.addr, port))
 	up := newPipe(n.pathLocked(h.addr, ap.Addr()), n.cfg.BufferSize)
 	down := newPipe(n.pathLocked(ap.Addr(), h.addr), n.cfg.BufferSize)
+	up.path.users++
+	down.path.users++
 	lk := &link{}
 	client := &Conn{nw: n, owner: h, local: src, remote: dst, in: down, out: up, link: lk}
 	server := &Conn{nw: n, local: dst, remote: src, in: up, out: down, link: lk}

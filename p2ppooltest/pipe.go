@@ -13,6 +13,10 @@ type link struct {
 	// pipe's lock then reads it as set, so both ends see the reset, never
 	// an EOF the reset caused.
 	reset atomic.Bool
+	// released is set, under the Network's mu, by the first of the two
+	// ends' Close calls to find both ends closed: it gives the pair's
+	// ports and paths back once.
+	released bool
 }
 
 // pipe is one direction of a connection: the bytes one end has written
