@@ -156,13 +156,21 @@ type connCounters struct {
 
 // idleTimer ends a connection after Config.Timeouts.Idle without a message
 // either way. mu serialises the timer's callback with the teardown that
-// stops it, so no callback runs once the connection's run has returned.
+// stops it, and the teardown waits for a callback it was too late to stop
+// (the timer fired, its goroutine not yet at mu): no callback, and no
+// goroutine of one, outlives the connection's run, so none outlives
+// Close (poolTimer's adoption, lifecycle.go).
 type idleTimer struct {
 	mu sync.Mutex
-	// Guarded by mu: t is nil when there is no such bound; stopped once
-	// the teardown has stopped it.
+	// Guarded by mu: t is nil when there is no such bound; armed while it
+	// is set and its call has not begun; stopped once the teardown has
+	// stopped it.
 	t       *time.Timer
+	armed   bool
 	stopped bool
+	// late counts the call the teardown was too late to stop; the call
+	// marks itself done once it has seen stopped.
+	late sync.WaitGroup
 }
 
 // inbox is the typed half of a connection as its reader (conn.readLoop)
@@ -810,33 +818,55 @@ func (c *conn) startIdleTimer() {
 	c.lastActive.Store(time.Now().UnixNano())
 	c.idle.mu.Lock()
 	defer c.idle.mu.Unlock()
-	c.idle.t = time.AfterFunc(d, func() { c.checkIdle(d) })
+	c.idle.t = time.AfterFunc(d, func() {
+		testHookIdleFired()
+		c.checkIdle(d)
+	})
+	c.idle.armed = true
 }
 
 // checkIdle ends the connection if no message went either way for d,
 // else re-arms for the rest of d. It never blocks: ending only closes.
 func (c *conn) checkIdle(d time.Duration) {
 	c.idle.mu.Lock()
-	defer c.idle.mu.Unlock()
+	c.idle.armed = false
 	if c.idle.stopped {
+		// Adopted by stopIdleTimer, which waits for this.
+		c.idle.mu.Unlock()
+		c.idle.late.Done()
 		return
 	}
+	defer c.idle.mu.Unlock()
 	quiet := time.Since(time.Unix(0, c.lastActive.Load()))
 	if quiet < d {
 		c.idle.t.Reset(d - quiet)
+		c.idle.armed = true
 		return
 	}
 	c.end(&DisconnectError{Reason: ReasonIdle}, false)
 }
 
+// stopIdleTimer stops the idle check for good, and waits for a call it
+// was too late to stop; that call sees stopped and does nothing.
 func (c *conn) stopIdleTimer() {
 	c.idle.mu.Lock()
-	defer c.idle.mu.Unlock()
 	c.idle.stopped = true
-	if c.idle.t != nil {
-		c.idle.t.Stop()
+	if c.idle.armed && !c.idle.t.Stop() {
+		c.idle.late.Add(1)
+		testHookIdleAdopted()
 	}
+	c.idle.armed = false
+	c.idle.mu.Unlock()
+	c.idle.late.Wait()
 }
+
+// Test hooks: testHookIdleFired runs when the idle timer's goroutine
+// starts, before it takes the timer's lock; testHookIdleAdopted when the
+// teardown finds a call it is too late to stop, before it waits for it.
+var (
+	testHookIdleFired   = func() {}
+	testHookIdleAdopted = func() {}
+)
 
 // writeLoop is the writer goroutine's loop: it takes batches from the
 // outgoing queue and writes each with one WriteMessages call, which seals
