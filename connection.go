@@ -17,6 +17,7 @@ import (
 	pool "github.com/libp2p/go-buffer-pool"
 
 	"github.com/p2ppool/p2ppool/dataenc"
+	"github.com/p2ppool/p2ppool/internal/ownedtimer"
 	"github.com/p2ppool/p2ppool/internal/sched"
 	"github.com/p2ppool/p2ppool/internal/socket"
 	"github.com/p2ppool/p2ppool/internal/wire"
@@ -130,8 +131,11 @@ type conn struct {
 	// idle.
 	lastUseful, lastActive atomic.Int64
 	// idle ends the connection after Config.Timeouts.Idle without a
-	// message. It has its own lock.
-	idle idleTimer
+	// message; nil when there is no such bound. Set by run before the
+	// check can fire, closed by run's teardown, which waits for a check
+	// under way (ownedtimer): none outlives the connection's run, so none
+	// outlives Close.
+	idle *ownedtimer.Timer
 
 	// ctl holds the connection's token buckets: control messages,
 	// application Budgets, abuse (control.go). It has its own lock.
@@ -152,25 +156,6 @@ type conn struct {
 // drops by whichever write gave up.
 type connCounters struct {
 	msgsSent, msgsRecv, bytesSent, bytesRecv, dropped, unknown atomic.Uint64
-}
-
-// idleTimer ends a connection after Config.Timeouts.Idle without a message
-// either way. mu serialises the timer's callback with the teardown that
-// stops it, and the teardown waits for a callback it was too late to stop
-// (the timer fired, its goroutine not yet at mu): no callback, and no
-// goroutine of one, outlives the connection's run, so none outlives
-// Close (poolTimer's adoption, lifecycle.go).
-type idleTimer struct {
-	mu sync.Mutex
-	// Guarded by mu: t is nil when there is no such bound; armed while it
-	// is set and its call has not begun; stopped once the teardown has
-	// stopped it.
-	t       *time.Timer
-	armed   bool
-	stopped bool
-	// late counts the call the teardown was too late to stop; the call
-	// marks itself done once it has seen stopped.
-	late sync.WaitGroup
 }
 
 // inbox is the typed half of a connection as its reader (conn.readLoop)
@@ -816,57 +801,28 @@ func (c *conn) startIdleTimer() {
 		return
 	}
 	c.lastActive.Store(time.Now().UnixNano())
-	c.idle.mu.Lock()
-	defer c.idle.mu.Unlock()
-	c.idle.t = time.AfterFunc(d, func() {
-		testHookIdleFired()
-		c.checkIdle(d)
-	})
-	c.idle.armed = true
+	c.idle = ownedtimer.New(func() { c.checkIdle(d) })
+	c.idle.Reset(d)
 }
 
 // checkIdle ends the connection if no message went either way for d,
 // else re-arms for the rest of d. It never blocks: ending only closes.
 func (c *conn) checkIdle(d time.Duration) {
-	c.idle.mu.Lock()
-	c.idle.armed = false
-	if c.idle.stopped {
-		// Adopted by stopIdleTimer, which waits for this.
-		c.idle.mu.Unlock()
-		c.idle.late.Done()
-		return
-	}
-	defer c.idle.mu.Unlock()
 	quiet := time.Since(time.Unix(0, c.lastActive.Load()))
 	if quiet < d {
-		c.idle.t.Reset(d - quiet)
-		c.idle.armed = true
+		c.idle.Reset(d - quiet)
 		return
 	}
 	c.end(&DisconnectError{Reason: ReasonIdle}, false)
 }
 
-// stopIdleTimer stops the idle check for good, and waits for a call it
-// was too late to stop; that call sees stopped and does nothing.
+// stopIdleTimer stops the idle check for good, and waits for a check
+// under way or one it was too late to stop.
 func (c *conn) stopIdleTimer() {
-	c.idle.mu.Lock()
-	c.idle.stopped = true
-	if c.idle.armed && !c.idle.t.Stop() {
-		c.idle.late.Add(1)
-		testHookIdleAdopted()
+	if c.idle != nil {
+		c.idle.Close()
 	}
-	c.idle.armed = false
-	c.idle.mu.Unlock()
-	c.idle.late.Wait()
 }
-
-// Test hooks: testHookIdleFired runs when the idle timer's goroutine
-// starts, before it takes the timer's lock; testHookIdleAdopted when the
-// teardown finds a call it is too late to stop, before it waits for it.
-var (
-	testHookIdleFired   = func() {}
-	testHookIdleAdopted = func() {}
-)
 
 // writeLoop is the writer goroutine's loop: it takes batches from the
 // outgoing queue and writes each with one WriteMessages call, which seals

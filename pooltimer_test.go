@@ -1,7 +1,6 @@
 package p2ppool
 
 import (
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -80,48 +79,4 @@ func TestPoolInRangeRunsNoGoroutine(t *testing.T) {
 	}
 	// The maintenance still runs when asked for.
 	require.NoError(t, a.Maintain(ctx))
-}
-
-// TestIdleCheckAdoptedAtTeardown: a connection's idle check that fired
-// as the connection ends (its goroutine started, not yet at the timer's
-// lock) is waited for by the teardown, so Close returns only after that
-// goroutine is done: before, it was left to run after Close, a goroutine
-// of the pool's that nothing waited for.
-func TestIdleCheckAdoptedAtTeardown(t *testing.T) {
-	// The hooks are set before the pool exists: its timer's goroutine
-	// reads them.
-	fired, proceed, adopted := make(chan struct{}), make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	testHookIdleFired = func() {
-		once.Do(func() { close(fired) })
-		<-proceed
-	}
-	testHookIdleAdopted = func() { close(adopted) }
-	n := newNetwork("mem")
-	a := newNode(t, n, nil)
-	b := newNode(t, n, func(c *Config) { c.Timeouts.Idle = 20 * time.Millisecond })
-	// Put back after the test body, which closes b: Close has waited for
-	// its timer's goroutines by then.
-	t.Cleanup(func() { testHookIdleFired, testHookIdleAdopted = func() {}, func() {} })
-	connect(t, a, b)
-
-	<-fired // the idle check's goroutine waits in the hook
-	closed := make(chan error, 1)
-	go func() { closed <- b.Close() }()
-	select {
-	case <-adopted:
-	case err := <-closed:
-		close(proceed)
-		t.Fatalf("Close returned (%v) while the idle check it was too late to stop had not run", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("the teardown neither adopted the idle check nor returned")
-	}
-	select {
-	case err := <-closed:
-		t.Fatalf("Close returned (%v) before the adopted idle check ran", err)
-	default:
-	}
-	close(proceed)
-	require.NoError(t, <-closed)
-	assert.Equal(t, uint64(0), b.Stats().Connections.Ended[ReasonIdle], "the adopted check ended nothing")
 }

@@ -241,6 +241,34 @@ func TestConnDeadlines(t *testing.T) {
 	})
 }
 
+// TestConnDeadlineMovedLater: a deadline moved later before it passes
+// times a Read out at the new one, to the instant (the bubble's clock),
+// also when it is moved a nanosecond before the old one would pass.
+func TestConnDeadlineMovedLater(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, _ := pair(t, NewNetwork(Config{}))
+		start := time.Now()
+		require.NoError(t, c.SetReadDeadline(start.Add(time.Second)))
+		r := goRead(c, 1)
+		time.Sleep(500 * time.Millisecond)
+		require.NoError(t, c.SetReadDeadline(start.Add(3*time.Second)))
+		res := <-r
+		require.ErrorIs(t, res.err, os.ErrDeadlineExceeded)
+		assert.Equal(t, 3*time.Second, time.Since(start))
+
+		// Moved a nanosecond before the old one would pass: nothing of
+		// the old setting ends the Read.
+		start = time.Now()
+		require.NoError(t, c.SetReadDeadline(start.Add(time.Second)))
+		r = goRead(c, 1)
+		time.Sleep(time.Second - time.Nanosecond)
+		require.NoError(t, c.SetReadDeadline(start.Add(2*time.Second)))
+		res = <-r
+		require.ErrorIs(t, res.err, os.ErrDeadlineExceeded)
+		assert.Equal(t, 2*time.Second, time.Since(start))
+	})
+}
+
 func TestConnClose(t *testing.T) {
 	clocks(t, func(t *testing.T) {
 		c, s := pair(t, NewNetwork(Config{}))

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/p2ppool/p2ppool/internal/ownedtimer"
 )
 
 // slack absorbs the float rounding of refills: a timer computed to fire
@@ -41,8 +43,10 @@ type limiter struct {
 	seq   uint64
 	queue []*flow
 	// timer runs dispatch when the bucket will cover the first waiter;
-	// armedAt is when, if armed.
-	timer   *time.Timer
+	// armedAt is when, if armed. The scheduler's Close closes it, and
+	// waits for a call under way (ownedtimer); a limiter used after
+	// Close makes a new one.
+	timer   *ownedtimer.Timer
 	armed   bool
 	armedAt time.Time
 	_       [64]byte
@@ -258,9 +262,8 @@ func (l *limiter) dispatch(now time.Time) {
 			at := now.Add(delayFor(need-l.tokens, l.rate))
 			if !l.armed || at.Before(l.armedAt) {
 				d := at.Sub(now)
-				if l.timer == nil {
-					l.timer = time.AfterFunc(d, l.onTimer)
-				} else {
+				if l.timer == nil || !l.timer.Reset(d) {
+					l.timer = ownedtimer.New(l.onTimer)
 					l.timer.Reset(d)
 				}
 				l.armed, l.armedAt = true, at
@@ -281,6 +284,18 @@ func (l *limiter) onTimer() {
 	defer l.mu.Unlock()
 	l.armed = false
 	l.dispatch(time.Now())
+}
+
+// closeTimer closes the timer, waiting for a call under way; l.mu must
+// not be held (the call takes it).
+func (l *limiter) closeTimer() {
+	l.mu.Lock()
+	t := l.timer
+	l.armed = false
+	l.mu.Unlock()
+	if t != nil {
+		t.Close()
+	}
 }
 
 func (l *limiter) grant(f *flow) {

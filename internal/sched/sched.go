@@ -154,13 +154,18 @@ func New(cfg Config) (*Scheduler, error) {
 func (s *Scheduler) Period() time.Duration { return s.period }
 
 // Close stops the statistics ticker and waits for it to exit; current
-// flows stop being refreshed. It does not close the connections, whose
-// limits keep being enforced (they do not depend on the ticker, unlike
-// octez's, which stall once its moving-average worker is gone). Close is
-// idempotent.
+// flows stop being refreshed. It stops the limiters' timers too, waiting
+// for a call under way, so that nothing of the scheduler's runs once it
+// returns. It does not close the connections, whose limits keep being
+// enforced (they do not depend on the ticker, unlike octez's, which stall
+// once its moving-average worker is gone; a limiter waited on after Close
+// arms a new timer). Close is idempotent.
 func (s *Scheduler) Close() {
 	s.closeOnce.Do(func() { close(s.quit) })
 	<-s.done
+	for i := range s.lim {
+		s.lim[i].closeTimer()
+	}
 }
 
 // Wrap registers nc with the scheduler and returns it wrapped. Close the

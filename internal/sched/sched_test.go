@@ -545,3 +545,47 @@ func TestWriteStallTimeout(t *testing.T) {
 		})
 	})
 }
+
+// TestCloseStopsTheLimiterTimer: a waiter that leaves (its connection
+// closed) leaves the global limiter's timer armed for the instant it
+// waited for; the scheduler's Close stops it, so no call of it runs after
+// Close has returned, and a connection still used afterwards is served by
+// a new timer.
+func TestCloseStopsTheLimiterTimer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newSched(t, Config{Limits: Limits{MaxOutflow: 100}})
+		var r rig
+		c := r.drained(s)
+		errc := make(chan error)
+		go func() {
+			buf := make([]byte, 64*kib)
+			for {
+				if _, err := c.Write(buf); err != nil {
+					errc <- err
+					return
+				}
+			}
+		}()
+		time.Sleep(time.Second)
+		synctest.Wait() // the writer waits for the global bucket
+		c.Close()
+		require.ErrorIs(t, <-errc, net.ErrClosed)
+		s.lim[out].mu.Lock()
+		timer := s.lim[out].timer
+		s.lim[out].mu.Unlock()
+		require.NotNil(t, timer)
+		s.Close()
+		assert.False(t, timer.Reset(time.Nanosecond), "the timer is closed: it calls nothing once Close has returned")
+		r.close()
+
+		// A connection used after Close is still limited, by a new timer.
+		c2 := r.drained(s)
+		defer r.close()
+		start := time.Now()
+		_, err := c2.Write(make([]byte, 300))
+		require.NoError(t, err)
+		assert.Greater(t, time.Since(start), time.Second, "300 bytes at 100 B/s after Close")
+		c2.Close()
+		s.Close()
+	})
+}
