@@ -3,48 +3,39 @@ package p2ppooltest
 import (
 	"sync"
 	"time"
-
-	"github.com/p2ppool/p2ppool/internal/ownedtimer"
 )
 
-// deadline is one direction's deadline of a Conn end. It is armed by a
-// timer of the time package's, so that under testing/synctest it fires on
-// the bubble's clock; when it passes, or is moved into the past, it wakes
-// the waiters of its pipe (the one the direction's calls wait on), so
-// that a blocked Read or Write waits on one channel only, the pipe's.
-// Closing the end closes the timer and waits for a call under way
-// (ownedtimer), so that none runs once the end's Close has returned.
+// deadline is one direction's deadline of a Conn end. It is armed by
+// time.AfterFunc, so that under testing/synctest it fires on the bubble's
+// clock; when it passes, or is moved into the past, it wakes the waiters
+// of its pipe (the one the direction's calls wait on), so that a blocked
+// Read or Write waits on one channel only, the pipe's.
 type deadline struct {
 	// Immutable after creation.
 	p *pipe // whose waiters a passing deadline wakes
 
 	mu sync.Mutex
 	// Guarded by mu.
-	timer   *ownedtimer.Timer // made by the first deadline in the future
-	at      time.Time         // the deadline; zero for none
-	expired bool              // the deadline has passed
-	stopped bool              // the end is closed
+	timer   *time.Timer
+	gen     uint64 // bumped by every set: a timer of an older set does nothing
+	expired bool   // the deadline has passed
 }
 
 // set moves the deadline to t; the zero time means none.
 func (d *deadline) set(t time.Time) {
 	d.mu.Lock()
-	if d.stopped {
-		d.mu.Unlock()
-		return
-	}
+	d.gen++
 	if d.timer != nil {
-		d.timer.Stop() // a call that fired already finds at moved
+		d.timer.Stop() // if it already fired, its callback sees gen changed
+		d.timer = nil
 	}
-	d.at, d.expired = t, false
+	d.expired = false
 	if !t.IsZero() {
 		if dur := time.Until(t); dur <= 0 {
 			d.expired = true
 		} else {
-			if d.timer == nil {
-				d.timer = ownedtimer.New(d.fire)
-			}
-			d.timer.Reset(dur)
+			gen := d.gen
+			d.timer = time.AfterFunc(dur, func() { d.fire(gen) })
 		}
 	}
 	d.mu.Unlock()
@@ -53,19 +44,12 @@ func (d *deadline) set(t time.Time) {
 	d.wake()
 }
 
-// fire marks the deadline passed, if it has. A call of an earlier
-// setting that fired too late to be stopped finds the deadline moved; one
-// that comes early by the wall clock (a deadline without a monotonic
-// reading, and the clock set back) re-arms for the rest.
-func (d *deadline) fire() {
+// fire marks the deadline of set number gen passed, unless set since.
+func (d *deadline) fire(gen uint64) {
 	d.mu.Lock()
-	hit := false
-	if !d.at.IsZero() && !d.expired && !d.stopped {
-		if rest := time.Until(d.at); rest > 0 {
-			d.timer.Reset(rest)
-		} else {
-			d.expired, hit = true, true
-		}
+	hit := d.gen == gen
+	if hit {
+		d.expired = true
 	}
 	d.mu.Unlock()
 	if hit {
@@ -90,15 +74,13 @@ func (d *deadline) passed() bool {
 	return d.expired
 }
 
-// stop closes the timer, if any, and waits for a call under way: the end
-// is closed. The caller must hold neither the deadline's lock nor the
-// pipe's (the call takes both).
+// stop releases the timer, if any: the end is closed.
 func (d *deadline) stop() {
 	d.mu.Lock()
-	d.stopped = true
-	t := d.timer
-	d.mu.Unlock()
-	if t != nil {
-		t.Close()
+	defer d.mu.Unlock()
+	d.gen++
+	if d.timer != nil {
+		d.timer.Stop()
+		d.timer = nil
 	}
 }
