@@ -23,6 +23,17 @@ func recv(t *testing.T, c <-chan struct{}, what string) {
 	}
 }
 
+// goClose calls tm.Close on another goroutine; the channel is closed
+// when it returns.
+func goClose(tm *Timer) <-chan struct{} {
+	closed := make(chan struct{})
+	go func() {
+		tm.Close()
+		close(closed)
+	}()
+	return closed
+}
+
 // TestFiresAndRearms: a Reset timer calls f once per Reset; a Stop before
 // it fires prevents the call; f may Reset its own timer.
 func TestFiresAndRearms(t *testing.T) {
@@ -69,11 +80,7 @@ func TestCloseAdoptsAFiredCall(t *testing.T) {
 	require.True(t, tm.Reset(0))
 	recv(t, fired, "the timer to fire")
 
-	closed := make(chan struct{})
-	go func() {
-		tm.Close()
-		close(closed)
-	}()
+	closed := goClose(tm)
 	select {
 	case <-adopted:
 	case <-closed:
@@ -106,11 +113,7 @@ func TestCloseWaitsForARunningCall(t *testing.T) {
 	})
 	require.True(t, tm.Reset(0))
 	recv(t, running, "the call to run")
-	closed := make(chan struct{})
-	go func() {
-		tm.Close()
-		close(closed)
-	}()
+	closed := goClose(tm)
 	// Close cannot return before release: the call still runs. Release
 	// it only once Close waits for it.
 	recv(t, waiting, "Close to wait for the running call")
