@@ -23,6 +23,16 @@ func recv(t *testing.T, c <-chan struct{}, what string) {
 	}
 }
 
+// notYet fails with msg if c is already closed.
+func notYet(t *testing.T, c <-chan struct{}, msg string) {
+	t.Helper()
+	select {
+	case <-c:
+		t.Fatal(msg)
+	default:
+	}
+}
+
 // goClose calls tm.Close on another goroutine; the channel is closed
 // when it returns.
 func goClose(tm *Timer) <-chan struct{} {
@@ -89,11 +99,7 @@ func TestCloseAdoptsAFiredCall(t *testing.T) {
 	case <-time.After(long):
 		t.Fatal("Close neither adopted the fired call nor returned")
 	}
-	select {
-	case <-closed:
-		t.Fatal("Close returned before the adopted call ended")
-	default:
-	}
+	notYet(t, closed, "Close returned before the adopted call ended")
 	close(release)
 	recv(t, closed, "Close")
 	assert.Zero(t, calls.Load(), "an adopted call calls nothing")
@@ -117,11 +123,7 @@ func TestCloseWaitsForARunningCall(t *testing.T) {
 	// Close cannot return before release: the call still runs. Release
 	// it only once Close waits for it.
 	recv(t, waiting, "Close to wait for the running call")
-	select {
-	case <-closed:
-		t.Fatal("Close returned while the call was running")
-	default:
-	}
+	notYet(t, closed, "Close returned while the call was running")
 	close(release)
 	recv(t, closed, "Close")
 	assert.True(t, ended.Load(), "Close returned before the call ended")
