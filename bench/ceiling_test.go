@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"io"
+	"net"
 	"sync"
 	"testing"
 
@@ -115,4 +116,174 @@ func BenchmarkConnectCeiling(b *testing.B) {
 		c.Close()
 	}
 	reportCPU(b, cpu0)
+}
+
+// BenchmarkConnectDesignCeiling is BenchmarkConnectCeiling with the
+// goroutines of p2ppool's design and of BenchmarkP2ppool/Connect's
+// harness, and still no cryptography and no pool: after the handshake's
+// bytes (the client's on its caller, the server's on the goroutine its
+// accept loop starts), each end starts a reader goroutine that hands
+// what it reads to the application through a channel, and a write
+// starts a writer goroutine that writes what is queued and exits; the
+// server's new-connection hook starts the application's echo goroutine;
+// the client's close waits for its reader to exit, as Disconnect waits
+// for the teardown; and two clients take turns, each waiting until the
+// server has seen its previous connection end. It says what those
+// hand-offs cost on their own: how fast any implementation of this
+// design could connect on this machine.
+func BenchmarkConnectDesignCeiling(b *testing.B) {
+	const nclients = 2
+	ctx := context.Background()
+	ln, err := p2ppool.ListenConfig().Listen(ctx, "tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer ln.Close()
+	ended := make([]chan struct{}, nclients)
+	for k := range ended {
+		ended[k] = make(chan struct{}, 1)
+	}
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				var buf [128]byte
+				if designHandshake(c, &buf) != nil {
+					c.Close()
+					return
+				}
+				k := int(buf[0]) // the client's index, in its connection message
+				e := startDesignEnd(c, &wg)
+				wg.Go(func() { // the hook's echo goroutine
+					if m, ok := <-e.in; ok {
+						e.write(m)
+					}
+					<-e.done
+					c.Close()
+					ended[k] <- struct{}{}
+				})
+			})
+		}
+	})
+	d := p2ppool.NewDialer()
+	addr := ln.Addr().String()
+	busy := make([]bool, nclients)
+	b.ReportAllocs()
+	cpu0 := cpuTime()
+	for i := 0; b.Loop(); i++ {
+		k := i % nclients
+		if busy[k] {
+			<-ended[k]
+		}
+		c, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var buf [128]byte
+		buf[0] = byte(k)
+		if err := designHandshake(c, &buf); err != nil {
+			b.Fatal(err)
+		}
+		e := startDesignEnd(c, &wg)
+		m := make([]byte, 25)
+		m[2] = byte(i)
+		e.write(m)
+		if _, ok := <-e.in; !ok {
+			b.Fatal("no echo")
+		}
+		c.Close()
+		<-e.done
+		busy[k] = true
+	}
+	reportCPU(b, cpu0)
+	for k := range busy {
+		if busy[k] {
+			<-ended[k]
+		}
+	}
+}
+
+// designHandshake writes and reads the bytes of p2ppool's handshake: a
+// 105-byte connection message each way, then a 39-byte metadata and ack.
+// buf[0] goes out first; the peer's connection message is left in buf.
+func designHandshake(c net.Conn, buf *[128]byte) error {
+	var in [128]byte
+	for j, n := range []int{105, 39} {
+		if _, err := c.Write(buf[:n]); err != nil {
+			return err
+		}
+		if _, err := io.ReadFull(c, in[:n]); err != nil {
+			return err
+		}
+		if j == 0 {
+			*buf = in
+		}
+	}
+	return nil
+}
+
+// designEnd is a connection end with p2ppool's goroutines: a reader that
+// hands each 25-byte chunk to the application (in) and exits at the
+// first error (closing done), and a writer started by a write when none
+// runs.
+type designEnd struct {
+	c    net.Conn
+	wg   *sync.WaitGroup
+	in   chan []byte
+	done chan struct{}
+
+	mu      sync.Mutex
+	out     [][]byte
+	writing bool
+}
+
+func startDesignEnd(c net.Conn, wg *sync.WaitGroup) *designEnd {
+	e := &designEnd{c: c, wg: wg, in: make(chan []byte, 10), done: make(chan struct{})}
+	wg.Go(func() {
+		defer close(e.done)
+		defer close(e.in)
+		for {
+			m := make([]byte, 25)
+			if _, err := io.ReadFull(c, m); err != nil {
+				return
+			}
+			e.in <- m
+		}
+	})
+	return e
+}
+
+func (e *designEnd) write(m []byte) {
+	e.mu.Lock()
+	e.out = append(e.out, m)
+	start := !e.writing
+	e.writing = true
+	e.mu.Unlock()
+	if start {
+		e.wg.Go(e.writer)
+	}
+}
+
+func (e *designEnd) writer() {
+	for {
+		e.mu.Lock()
+		batch := e.out
+		e.out = nil
+		if len(batch) == 0 {
+			e.writing = false
+			e.mu.Unlock()
+			return
+		}
+		e.mu.Unlock()
+		for _, m := range batch {
+			if _, err := e.c.Write(m); err != nil {
+				return // the reader sees the connection end
+			}
+		}
+	}
 }
