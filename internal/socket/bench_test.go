@@ -104,15 +104,7 @@ func BenchmarkThroughput(b *testing.B) {
 func benchThroughput(b *testing.B, size int, scheduled bool) {
 	tr := transports[1]
 	if scheduled {
-		s, err := sched.New(sched.Config{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(s.Close)
-		tr = transport{"tcp+sched", func(t testing.TB) (net.Conn, net.Conn) {
-			x, y := tcpPair(t)
-			return s.Wrap(x), s.Wrap(y)
-		}}
+		tr = scheduledTCP(b)
 	}
 	w, r := connectedPair(b, tr, testConfig(b), testConfig(b))
 	msg := appMessage(0x10, make([]byte, size-6))
@@ -149,6 +141,20 @@ func benchThroughput(b *testing.B, size int, scheduled bool) {
 		b.Fatal(err)
 	}
 	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
+}
+
+// scheduledTCP is the tcp transport with both ends behind a scheduler of
+// their own with no limit set, as every pool connection is.
+func scheduledTCP(b *testing.B) transport {
+	s, err := sched.New(sched.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(s.Close)
+	return transport{"tcp+sched", func(t testing.TB) (net.Conn, net.Conn) {
+		x, y := tcpPair(t)
+		return s.Wrap(x), s.Wrap(y)
+	}}
 }
 
 // BenchmarkSealCeiling is the crypto ceiling of BenchmarkThroughput: the
