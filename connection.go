@@ -585,6 +585,18 @@ func (c *conn) end(cause *DisconnectError, drain bool) {
 	c.sc.Close()
 }
 
+// connReserver is a conn as the socket's Reserver (SetReserve): a message
+// that has not arrived whole reserves its room in the application queue
+// before the rest is read. A type of its own, so that Reserve is not a
+// method of Connection, which embeds *conn; converting a *conn to it
+// costs nothing.
+type connReserver conn
+
+func (r *connReserver) Reserve(size int, tag uint16) error {
+	c := (*conn)(r)
+	return c.app.reserve(c.ctx, size, tag)
+}
+
 // startWriter starts the connection's writer goroutine. The outgoing
 // queue calls it, with its lock held, when a message is queued and no
 // writer runs; the writer exits once it finds the queue empty. The

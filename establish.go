@@ -366,7 +366,7 @@ func (p *core) startConnection(sc *socket.Conn, info ConnInfo[any], h *pendingHa
 		out:        newOutQueue(outSize, p.outBudget, nil, nil),
 		done:       make(chan struct{}),
 	}
-	c.out.start, c.writerFunc = c.startWriter, c.writer // the queue is held until the reader runs (unhold)
+	c.out.starter, c.writerFunc = c, c.writer // the queue is held until the reader runs (unhold)
 	if h := p.log.Handler(); h != slog.DiscardHandler {
 		// Not for the default discarding logger, whose With would still
 		// build the attributes and a logger.
@@ -375,7 +375,7 @@ func (p *core) startConnection(sc *socket.Conn, info ConnInfo[any], h *pendingHa
 	c.app = p.edge.attach(c, inMsgs, inBytes)
 	c.ctx, c.cancel = context.WithCancelCause(context.Background())
 	c.out.life = c.ctx // before any write: a Write waiting for the budget ends with it
-	sc.SetReserve(func(size int, tag uint16) error { return c.app.reserve(c.ctx, size, tag) })
+	sc.SetReserve((*connReserver)(c))
 	now := info.Established
 	p.mu.Lock()
 	if h != nil {

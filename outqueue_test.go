@@ -122,10 +122,15 @@ func TestOutQueueArenas(t *testing.T) {
 // came meanwhile, and a drain that closes the queue between the writer's
 // take and its exit is left to that writer, which must then go on to see
 // the close rather than exit.
+// startFunc is a writerStarter that calls itself.
+type startFunc func()
+
+func (f startFunc) startWriter() { f() }
+
 func TestOutQueueWriterHandOver(t *testing.T) {
 	ctx := context.Background()
 	starts := 0
-	q := newOutQueue(1<<20, newOutBudget(1<<30), nil, func() { starts++ })
+	q := newOutQueue(1<<20, newOutBudget(1<<30), nil, startFunc(func() { starts++ }))
 	require.NoError(t, q.pushCopy(ctx, []byte("a"), false))
 	assert.Zero(t, starts, "held until the reader runs")
 	q.unhold()
@@ -169,12 +174,12 @@ func TestOutQueueWriterHandOver(t *testing.T) {
 func TestOutQueueDrainStartsWriter(t *testing.T) {
 	ctx := context.Background()
 	starts := 0
-	q := newOutQueue(1<<20, newOutBudget(1<<30), nil, func() { starts++ })
+	q := newOutQueue(1<<20, newOutBudget(1<<30), nil, startFunc(func() { starts++ }))
 	q.unhold()
 	assert.False(t, q.close(errors.New("closed"), true), "nothing to send: nobody finishes the close")
 	assert.Zero(t, starts)
 
-	q = newOutQueue(1<<20, newOutBudget(1<<30), nil, func() { starts++ })
+	q = newOutQueue(1<<20, newOutBudget(1<<30), nil, startFunc(func() { starts++ }))
 	q.unhold()
 	require.NoError(t, q.pushCopy(ctx, []byte("a"), false))
 	batch, _ := q.take(nil, 1<<20)
@@ -185,4 +190,26 @@ func TestOutQueueDrainStartsWriter(t *testing.T) {
 	assert.Equal(t, 1, starts)
 	require.NoError(t, q.pushLast(outItem{b: []byte("bye"), pooled: true}))
 	assert.Equal(t, 2, starts, "the last message starts a writer")
+}
+
+// TestOutQueueWakesWaitersTwice: the channel blocked Writes wait on is
+// made by the first of them and dropped when closed; a second take that
+// comes before the woken Writes have left (spaceWaiters still counts
+// them) must not close it again.
+func TestOutQueueWakesWaitersTwice(t *testing.T) {
+	q := newOutQueue(1<<20, newOutBudget(1<<30), nil, nil)
+	assert.Nil(t, q.space, "no channel before a Write waits")
+	q.mu.Lock()
+	q.space = make(chan struct{}) // what a waiting Write does
+	space := q.space
+	q.spaceWaiters++
+	q.wakeWritersLocked()
+	q.wakeWritersLocked() // the waiter has not left yet
+	q.mu.Unlock()
+	select {
+	case <-space:
+	default:
+		t.Fatal("the waiter's channel is not closed")
+	}
+	assert.Nil(t, q.space, "the next waiter makes a new channel")
 }

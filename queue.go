@@ -798,8 +798,9 @@ type outQueue struct {
 	bytes int
 	max   int
 	err   error // set once by close
-	// space is closed (and replaced) when the writer takes items and
-	// spaceWaiters > 0 (blocked Writes).
+	// space is closed when the writer takes items and spaceWaiters > 0
+	// (blocked Writes); the first waiter makes it, so that a queue whose
+	// Writes never wait for room has none.
 	space        chan struct{}
 	spaceWaiters int
 	// running: a writer goroutine was started and has not yet found the
@@ -811,7 +812,7 @@ type outQueue struct {
 	// true from newOutQueue until unhold: no writer starts before the
 	// connection's reader, which owns it.
 	running bool
-	start   func()
+	starter writerStarter
 	// spareBatch and spareBufs are the slices of the last writer, kept
 	// for the next (exit, spares).
 	spareBatch []outItem
@@ -824,11 +825,16 @@ type outQueue struct {
 	batches, starts uint64
 }
 
+// writerStarter starts a queue's writer goroutine: the connection (conn),
+// an interface rather than a method value, which would be an allocation
+// per connection.
+type writerStarter interface{ startWriter() }
+
 // newOutQueue returns an empty queue bounded at max bytes whose writers
-// start calls (nil: none, for tests that take by hand). It starts held:
-// see unhold.
-func newOutQueue(max int, budget *outBudget, life context.Context, start func()) *outQueue {
-	return &outQueue{max: max, budget: budget, life: life, space: make(chan struct{}), running: true, start: start}
+// starter starts (nil: none, for tests that take by hand). It starts
+// held: see unhold.
+func newOutQueue(max int, budget *outBudget, life context.Context, starter writerStarter) *outQueue {
+	return &outQueue{max: max, budget: budget, life: life, running: true, starter: starter}
 }
 
 // unhold lets pushes start writers, and starts one now if there is
@@ -847,8 +853,8 @@ func (q *outQueue) unhold() {
 func (q *outQueue) startLocked() {
 	q.running = true
 	q.starts++
-	if q.start != nil {
-		q.start()
+	if q.starter != nil {
+		q.starter.startWriter()
 	}
 }
 
@@ -943,6 +949,9 @@ func (q *outQueue) pushItem(ctx context.Context, it outItem, copied, block bool)
 			q.mu.Unlock()
 			return ErrQueueFull
 		}
+		if q.space == nil {
+			q.space = make(chan struct{}) // made for the first waiter only
+		}
 		space := q.space
 		q.spaceWaiters++
 		q.mu.Unlock()
@@ -1031,9 +1040,11 @@ const maxIdleItems = 1024
 // waiters no channel is replaced, so taking a batch allocates nothing.
 // q.mu must be held.
 func (q *outQueue) wakeWritersLocked() {
-	if q.spaceWaiters > 0 {
+	// space is nil once closed, until a new waiter makes another: the
+	// waiters it woke may not have left yet (spaceWaiters).
+	if q.spaceWaiters > 0 && q.space != nil {
 		close(q.space)
-		q.space = make(chan struct{})
+		q.space = nil
 	}
 }
 

@@ -83,9 +83,9 @@ type Conn struct {
 	msg     []byte
 	blocks  [][]byte
 	readErr error // sticky
-	// reserve, when set, is called with each message's size and tag as
-	// soon as they are read, before the rest is reassembled.
-	reserve func(size int, tag uint16) error
+	// reserve, when set, is told each message's size and tag as soon as
+	// they are read, before the rest is reassembled.
+	reserve Reserver
 
 	// Owned by the writer (WriteMessages).
 	wnonce   crypto.Nonce
@@ -105,15 +105,22 @@ func newConn(nc net.Conn, cfg *Config) *Conn {
 	return c
 }
 
-// SetReserve makes ReadMessage call reserve with the whole size (prefix
-// included) and the tag of each message that has not arrived whole, as
-// soon as both are known and before reading the rest: reserve may wait
-// for room, which stops the reader, or fail, which fails the read. The
-// tag lets the caller count what the message will hold once decoded. A
-// message that had arrived whole with earlier chunks is returned without
-// a call: its bytes are held already, and the caller accounts for it
-// when it keeps it. Call it before the first ReadMessage.
-func (c *Conn) SetReserve(reserve func(size int, tag uint16) error) { c.reserve = reserve }
+// Reserver makes room for a message being read (SetReserve). An
+// interface rather than a func, so that the pool passes its connection
+// without allocating a closure per connection.
+type Reserver interface {
+	Reserve(size int, tag uint16) error
+}
+
+// SetReserve makes ReadMessage call r.Reserve with the whole size
+// (prefix included) and the tag of each message that has not arrived
+// whole, as soon as both are known and before reading the rest: Reserve
+// may wait for room, which stops the reader, or fail, which fails the
+// read. The tag lets the caller count what the message will hold once
+// decoded. A message that had arrived whole with earlier chunks is
+// returned without a call: its bytes are held already, and the caller
+// accounts for it when it keeps it. Call it before the first ReadMessage.
+func (c *Conn) SetReserve(r Reserver) { c.reserve = r }
 
 // NetConn returns the underlying connection.
 func (c *Conn) NetConn() net.Conn { return c.nc }

@@ -54,7 +54,7 @@ func (c *Conn) ReadMessage() ([]byte, error) {
 				return nil, c.failRead(err)
 			}
 		}
-		if err := c.reserve(total, binary.BigEndian.Uint16(c.pt[c.ptStart+4:])); err != nil {
+		if err := c.reserve.Reserve(total, binary.BigEndian.Uint16(c.pt[c.ptStart+4:])); err != nil {
 			return nil, c.failRead(err)
 		}
 	}
@@ -100,7 +100,7 @@ func (c *Conn) Buffered() bool { return len(c.pt)-(c.ptStart+c.consumed) > 0 }
 
 // NextWhole reports whether the next message has arrived whole, so that
 // the next ReadMessage returns it without reading the network or calling
-// the reserve function. Only the reader may call it.
+// the Reserver. Only the reader may call it.
 func (c *Conn) NextWhole() bool {
 	start := c.ptStart + c.consumed
 	if len(c.pt)-start < 4 {
