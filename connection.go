@@ -610,6 +610,7 @@ func (c *conn) startWriter() {
 
 // writer is the body of the writer goroutine.
 func (c *conn) writer() {
+	growStack()
 	defer c.writers.Done()
 	// Registered as the connection's writer, for the calls its
 	// callbacks make (reentry.go).
@@ -622,6 +623,7 @@ func (c *conn) writer() {
 // Its goroutine is registered as the connection's by goLocked, for the
 // calls its callbacks make (reentry.go).
 func (c *conn) run() {
+	growStack()
 	// Opened here rather than in startConnection, so that ConnOpened
 	// always comes before the connection's ConnClosed.
 	c.pool.cfg.Metrics.ConnOpened(c.info.Incoming)

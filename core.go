@@ -296,7 +296,10 @@ func (p *core) serve(ln net.Listener) error {
 			nc.Close()
 			return ErrPoolClosed
 		}
-		p.life.goLocked(poolGoroutine{}, func() { p.accept(p.life.ctx, nc) })
+		p.life.goLocked(poolGoroutine{}, func() {
+			growStack()
+			p.accept(p.life.ctx, nc)
+		})
 		p.mu.Unlock()
 	}
 }

@@ -11,7 +11,9 @@ import (
 	"os/exec"
 	"runtime/debug"
 	"testing"
+	"unsafe"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -72,4 +74,23 @@ func handshakesInSmallStacks(t *testing.T) {
 		waitConn(t, server, client.Config().Identity.PeerID)
 	}
 	t.Log("handshakes done")
+}
+
+// TestGrowStackGrowsOnce: growStack grows a fresh goroutine's stack
+// (the runtime copies it, and a local moves), and the stack it leaves
+// holds a second call without growing again.
+func TestGrowStackGrowsOnce(t *testing.T) {
+	moves := make(chan [2]bool)
+	go func() {
+		var local int
+		addr := func() uintptr { return uintptr(unsafe.Pointer(&local)) }
+		a := addr()
+		growStack()
+		b := addr()
+		growStack()
+		moves <- [2]bool{a != b, b != addr()}
+	}()
+	m := <-moves
+	assert.True(t, m[0], "the first call grows the stack")
+	assert.False(t, m[1], "the second call fits")
 }
