@@ -51,10 +51,7 @@ func BenchmarkSealCeiling(b *testing.B) {
 // of octez's handshake over TCP avoids.
 func BenchmarkConnectCeiling(b *testing.B) {
 	ctx := context.Background()
-	ln, err := p2ppool.ListenConfig().Listen(ctx, "tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
+	ln := ceilingListen(b)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer ln.Close()
@@ -134,10 +131,7 @@ func BenchmarkConnectCeiling(b *testing.B) {
 func BenchmarkConnectDesignCeiling(b *testing.B) {
 	const nclients = 2
 	ctx := context.Background()
-	ln, err := p2ppool.ListenConfig().Listen(ctx, "tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
+	ln := ceilingListen(b)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer ln.Close()
@@ -206,6 +200,16 @@ func BenchmarkConnectDesignCeiling(b *testing.B) {
 			<-ended[k]
 		}
 	}
+}
+
+// ceilingListen listens on loopback with octez's socket options
+// (p2ppool.ListenConfig), as the pools of the Connect benchmarks do.
+func ceilingListen(b *testing.B) net.Listener {
+	ln, err := p2ppool.ListenConfig().Listen(context.Background(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return ln
 }
 
 // designHandshake writes and reads the bytes of p2ppool's handshake: a
