@@ -804,7 +804,7 @@ type outQueue struct {
 	space        chan struct{}
 	spaceWaiters int
 	// running: a writer goroutine was started and has not yet found the
-	// queue empty. The push that finds no writer starts one (start, with
+	// queue empty. The push that finds no writer starts one (starter, with
 	// mu held, so that the start happens before any close, after which the
 	// connection's reader waits for its writers); the writer exits when
 	// it finds the queue empty. An idle connection thus has no writer
