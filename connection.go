@@ -592,6 +592,8 @@ func (c *conn) end(cause *DisconnectError, drain bool) {
 // costs nothing.
 type connReserver conn
 
+// Reserve reserves room for a message of size bytes with tag in the
+// connection's application queue, waiting while the queue is full.
 func (r *connReserver) Reserve(size int, tag uint16) error {
 	c := (*conn)(r)
 	return c.app.reserve(c.ctx, size, tag)
