@@ -181,6 +181,7 @@ func BenchmarkConnectDesignCeiling(b *testing.B) {
 		var buf [128]byte
 		buf[0] = byte(k)
 		if err := designHandshake(c, &buf); err != nil {
+			c.Close() // so that the server's goroutine ends, and wg.Wait
 			b.Fatal(err)
 		}
 		e := startDesignEnd(c, &wg)
@@ -188,6 +189,7 @@ func BenchmarkConnectDesignCeiling(b *testing.B) {
 		m[2] = byte(i)
 		e.write(m)
 		if _, ok := <-e.in; !ok {
+			c.Close()
 			b.Fatal("no echo")
 		}
 		c.Close()

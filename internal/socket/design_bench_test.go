@@ -48,6 +48,7 @@ type designOut struct {
 	waiting bool // the writer waits
 	full    bool // the sender waits
 	done    bool
+	failed  bool // the writer returned an error: nothing more goes
 }
 
 // designIn is the receiver's queue.
@@ -58,6 +59,7 @@ type designIn struct {
 	bytes   int
 	waiting bool // the receiver waits
 	full    bool // the reader waits
+	ended   bool // the reader returned: nothing more comes
 }
 
 const designBound = 8 << 20 // octez's byte bound, each way
@@ -107,7 +109,7 @@ func benchDesign(b *testing.B, w, r *Conn, size int) {
 // a 2-byte tag), waiting while the queue is full.
 func designSend(q *designOut, body []byte) {
 	q.mu.Lock()
-	for len(q.buf) > 0 && len(q.buf)+6+len(body) > designBound {
+	for len(q.buf) > 0 && len(q.buf)+6+len(body) > designBound && !q.failed {
 		q.full = true
 		q.cond.Wait()
 	}
@@ -151,6 +153,10 @@ func designWriter(c *Conn, q *designOut) error {
 			start = end
 		}
 		if err := c.WriteMessages(msgs...); err != nil {
+			q.mu.Lock()
+			q.failed = true // a sender waiting for room must not wait for ever
+			q.cond.Broadcast()
+			q.mu.Unlock()
 			return err
 		}
 	}
@@ -159,6 +165,12 @@ func designWriter(c *Conn, q *designOut) error {
 // designReader reads n messages, copies each body, and queues the
 // messages of one network read together.
 func designReader(c *Conn, q *designIn, n int) error {
+	defer func() {
+		q.mu.Lock()
+		q.ended = true // the receiver must not wait for ever after an error
+		q.cond.Broadcast()
+		q.mu.Unlock()
+	}()
 	var staged [][]byte
 	stagedBytes := 0
 	for i := 0; i < n; i++ {
@@ -196,9 +208,13 @@ func designReceive(q *designIn, n, size int) int {
 	got := 0
 	for seen := 0; seen < n; {
 		q.mu.Lock()
-		for len(q.msgs) == 0 {
+		for len(q.msgs) == 0 && !q.ended {
 			q.waiting = true
 			q.cond.Wait()
+		}
+		if len(q.msgs) == 0 {
+			q.mu.Unlock()
+			return got // the reader failed: benchDesign reports its error
 		}
 		batch, q.msgs = q.msgs, batch[:0]
 		q.bytes = 0
