@@ -112,6 +112,11 @@ type conn struct {
 	writers sync.WaitGroup
 	// writerFunc is c.writer, made once (newConnection).
 	writerFunc func()
+	// readable is the transport, when it can say that a read would not
+	// wait; resumeFunc is c.resume, made once. Both nil on others (TCP):
+	// the reader then waits in a read (read).
+	readable   readNotifier
+	resumeFunc func()
 	// cause is the first recorded reason the connection ends.
 	cause atomic.Pointer[DisconnectError]
 
@@ -622,9 +627,10 @@ func (c *conn) writer() {
 
 // run is the connection's reader goroutine: it owns the connection,
 // starts the writer, reads until the connection ends, then tears it down.
-// Its goroutine is registered as the connection's by goLocked, for the
-// calls its callbacks make (reentry.go).
+// The pool counts the connection in its wait group (startConnection)
+// until the teardown is over, whether or not a reader runs (read).
 func (c *conn) run() {
+	reg := c.pool.life.track(poolGoroutine{conn: c})
 	growStack()
 	// Opened here rather than in startConnection, so that ConnOpened
 	// always comes before the connection's ConnClosed.
@@ -633,7 +639,38 @@ func (c *conn) run() {
 	// Writers may start from now on (not counted in the pool's wait
 	// group: the reader waits for them).
 	c.out.unhold()
-	c.end(c.readLoop(), false)
+	c.read(reg, true)
+}
+
+// resume runs the reader again on a goroutine of its own once the
+// transport says that a read may not wait (read parked it).
+func (c *conn) resume() {
+	reg := c.pool.life.track(poolGoroutine{conn: c})
+	growStack()
+	c.read(reg, false)
+}
+
+// read runs the reader, registered as reg for the calls its callbacks
+// make (reentry.go), until the connection ends, then tears it down. On a
+// transport that can say when a read would not wait (readNotifier), an
+// idle reader parks instead: its goroutine exits, holding nothing, and
+// the transport starts resume once something arrives. mayPark is false
+// when the transport has just said so: the reader reads before it may
+// park again.
+func (c *conn) read(reg registration, mayPark bool) {
+	for {
+		end, idle := c.readLoop(mayPark)
+		if !idle {
+			c.end(end, false)
+			break
+		}
+		reg.untrack()
+		if c.readable.NotifyReadable(c.resumeFunc) {
+			return // nothing of c is touched from here: resume may run already
+		}
+		reg = c.pool.life.track(poolGoroutine{conn: c})
+		mayPark = false
+	}
 	c.writers.Wait()
 	c.stopIdleTimer()
 	c.sc.Free()
@@ -651,11 +688,24 @@ func (c *conn) run() {
 	}
 	c.pool.cfg.Metrics.ConnClosed(reason, time.Since(c.info.Established))
 	close(c.done)
+	reg.untrack()
+	c.pool.life.wg.Done()
+}
+
+// readNotifier is a transport that can say when a read would no longer
+// wait, so that an idle connection's reader need not wait in one:
+// p2ppooltest's Conn (its NotifyReadable says more).
+type readNotifier interface {
+	NotifyReadable(f func()) bool
 }
 
 // readLoop reads and dispatches messages until an error, which it returns
-// as the reason the connection ends.
-func (c *conn) readLoop() *DisconnectError {
+// as the reason the connection ends, or, with mayPark and a readNotifier
+// transport, until nothing received is left to read (idle): the socket
+// then holds no buffer, and the caller parks the reader. With mayPark
+// false the first read is made whatever: the transport has just said
+// that it would not wait.
+func (c *conn) readLoop(mayPark bool) (end *DisconnectError, idle bool) {
 	// now is never 0, which lastUseful keeps for "never": a first message
 	// that came buffered with the handshake's last bytes counts too.
 	now := time.Now().UnixNano()
@@ -667,12 +717,16 @@ func (c *conn) readLoop() *DisconnectError {
 		// came off the network, not per message (it was 8% of the CPU of
 		// small messages).
 		fresh := !c.sc.Buffered()
+		if fresh && mayPark && c.readable != nil && c.sc.Park() {
+			return nil, true
+		}
+		mayPark = true
 		raw, err := c.sc.ReadMessage()
 		if err != nil {
 			if c.app.flush() != nil {
-				return nil // the connection was ended elsewhere
+				return nil, false // the connection was ended elsewhere
 			}
-			return c.readError(err)
+			return c.readError(err), false
 		}
 		if fresh {
 			now = time.Now().UnixNano()
@@ -692,14 +746,14 @@ func (c *conn) readLoop() *DisconnectError {
 			if err := c.app.deliver(tag, raw[6:], more); err != nil {
 				switch {
 				case errors.Is(err, errInboxClosed):
-					return nil // the connection was ended elsewhere
+					return nil, false // the connection was ended elsewhere
 				case errors.Is(err, ErrUnknownTag) && c.pool.cfg.Wire.UnknownMessages == UnknownMessagesIgnore:
 					c.app.release()
 					c.counts.unknown.Add(1)
 					c.pool.count.unknown.Add(1)
 					continue
 				}
-				return c.protocolError(tag, err)
+				return c.protocolError(tag, err), false
 			}
 			if c.lastUseful.Load() != now {
 				c.lastUseful.Store(now)
@@ -707,7 +761,7 @@ func (c *conn) readLoop() *DisconnectError {
 			continue
 		}
 		if end, stop := c.handleP2P(tag, raw); stop {
-			return end
+			return end, false
 		}
 	}
 }

@@ -415,7 +415,17 @@ func (p *core) startConnection(sc *socket.Conn, info ConnInfo[any], h *pendingHa
 			wc.SetWriteStallTimeout(d)
 		}
 	}
-	p.life.goLocked(poolGoroutine{conn: c}, c.run)
+	nc := sc.NetConn()
+	if wc, ok := nc.(*sched.Conn); ok {
+		nc = wc.NetConn()
+	}
+	if rn, ok := nc.(readNotifier); ok {
+		c.readable, c.resumeFunc = rn, c.resume
+	}
+	// Counted until its teardown is over (read), with or without a
+	// reader goroutine: an idle reader may park.
+	p.life.wg.Add(1)
+	go c.run()
 	p.mu.Unlock()
 	c.log.Debug("connection established")
 	p.edge.established(c)

@@ -56,9 +56,9 @@ func TestPoolTimer(t *testing.T) {
 // TestPoolInRangeRunsNoGoroutine: a pool runs no goroutine of its own
 // between its periodic tasks. Two maintained pools connected to each
 // other, their connection count within the maintenance's range, cost
-// their accept loops and their connection's two readers, nothing more:
-// the housekeeping and the maintenance wait on timers. (Both used to be a
-// goroutine each, 4 KB of stack or more.)
+// their accept loops, nothing more: the housekeeping and the maintenance
+// wait on timers (both used to be a goroutine each, 4 KB of stack or
+// more), and on the in-memory network an idle connection's readers park.
 func TestPoolInRangeRunsNoGoroutine(t *testing.T) {
 	n := newNetwork("mem")
 	base := settledGoroutines(t, -1)
@@ -73,9 +73,9 @@ func TestPoolInRangeRunsNoGoroutine(t *testing.T) {
 	// A run after the connection: it finds the count in range and ends.
 	require.NoError(t, a.Maintain(ctx))
 	require.NoError(t, b.Maintain(ctx))
-	want := base + 2 + 2
+	want := base + 2
 	if got := settledGoroutines(t, want); got != want {
-		t.Fatalf("%d goroutines, want %d: the base %d, two accept loops and two readers", got, want, base)
+		t.Fatalf("%d goroutines, want %d: the base %d and two accept loops", got, want, base)
 	}
 	// The maintenance still runs when asked for.
 	require.NoError(t, a.Maintain(ctx))

@@ -120,6 +120,37 @@ func (c *Conn) Read(b []byte) (int, error) {
 	}
 }
 
+// NotifyReadable lets a reader wait without a goroutine: it arranges
+// for f to run once, on a goroutine of its own, when a Read may no longer
+// wait (bytes or the end of the stream reach this end, or a Read would
+// fail: Close, Reset, a read deadline that passes), and reports true.
+// f may also run when nothing has arrived yet (the pipe changed in
+// another way): the Read it makes then waits, as any Read does.
+//
+// It reports false, and arranges nothing, when a Read would not wait
+// now, and when the wait would end with the clock rather than with a
+// change: bytes already written that faults delay or throttle, a stalled
+// direction, or faults on the hosts' pair. The caller then reads. A call
+// replaces the f of an earlier one that has not run.
+//
+// A pool on this network uses it to park the reader of an idle
+// connection, so that a simulation of many nodes holds no goroutine, and
+// no stack, per idle connection.
+func (c *Conn) NotifyReadable(f func()) bool {
+	p := c.in
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c.closed.Load() || c.rd.passed() || c.link.reset.Load() {
+		return false
+	}
+	faults, pathChanged := p.faultsLocked()
+	if pathChanged != nil || faults.Stalled || faults.ReadRate > 0 || len(p.segs) > 0 || p.eof {
+		return false
+	}
+	p.notify = f
+	return true
+}
+
 // Write writes b, waiting for room in the buffer as long as it is full.
 func (c *Conn) Write(b []byte) (int, error) {
 	p := c.out

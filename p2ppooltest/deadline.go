@@ -12,7 +12,8 @@ import (
 // Read or Write waits on one channel only, the pipe's.
 type deadline struct {
 	// Immutable after creation.
-	p *pipe // whose waiters a passing deadline wakes
+	p    *pipe // whose waiters a passing deadline wakes
+	read bool  // a read deadline: its changes may end a Read's wait
 
 	mu sync.Mutex
 	// Guarded by mu.
@@ -63,7 +64,11 @@ func (d *deadline) fire(gen uint64) {
 // or holds the channel this signal closes.
 func (d *deadline) wake() {
 	d.p.mu.Lock()
-	d.p.signalLocked()
+	if d.read {
+		d.p.readableLocked()
+	} else {
+		d.p.signalLocked()
+	}
 	d.p.mu.Unlock()
 }
 

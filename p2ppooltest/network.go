@@ -365,6 +365,7 @@ func (h *Host) DialContext(ctx context.Context, network, address string) (net.Co
 	server := &Conn{nw: n, local: dst, remote: src, in: up, out: down, link: lk}
 	client.rd.p, client.wd.p = down, up
 	server.rd.p, server.wd.p = up, down
+	client.rd.read, server.rd.read = true, true
 	client.peer, server.peer = server, client
 	n.conns[[2]netip.AddrPort{client.localAP(), client.remoteAP()}] = client
 	n.conns[[2]netip.AddrPort{server.localAP(), server.remoteAP()}] = server

@@ -42,6 +42,10 @@ type pipe struct {
 	// changed is closed on every change, and made again only when a
 	// waiter asks for it (waitLocked): nil while no one waits.
 	changed chan struct{}
+	// notify is started, once, at the next change that may end a
+	// Read's wait (readableLocked; Conn.NotifyReadable): nil while no
+	// one waits that way.
+	notify func()
 }
 
 // segment is the bytes of one write, or of a part of it, and when they
@@ -65,6 +69,20 @@ func (p *pipe) signalLocked() {
 	if p.changed != nil {
 		close(p.changed)
 		p.changed = nil
+	}
+}
+
+// readableLocked wakes every goroutine waiting on the pipe after a change
+// that may end a Read's wait (bytes, the end of the stream, a close, a
+// reset, the read deadline), and starts the function a reader left to be
+// notified. Only such changes start it: the writer's (room freed, its
+// deadline moved) would wake a parked reader for nothing. p.mu must be
+// held.
+func (p *pipe) readableLocked() {
+	p.signalLocked()
+	if f := p.notify; f != nil {
+		p.notify = nil
+		go f() // on a goroutine of its own: it may call the Conn, which takes p.mu
 	}
 }
 
@@ -104,7 +122,7 @@ func (p *pipe) pushLocked(b []byte, f Faults, now time.Time) {
 		p.buffered += k
 		b = b[k:]
 	}
-	p.signalLocked()
+	p.readableLocked()
 }
 
 // popLocked copies into b what has arrived by now, at most limit bytes.
@@ -135,13 +153,13 @@ func (p *pipe) popLocked(b []byte, limit int, now time.Time) int {
 // already written. p.mu must be held.
 func (p *pipe) closeWriteLocked(now time.Time) {
 	if p.eof {
-		p.signalLocked() // a Close after CloseWrite still wakes the waiters
+		p.readableLocked() // a Close after CloseWrite still wakes the waiters
 		return
 	}
 	f, _ := p.faultsLocked()
 	p.eof = true
 	p.eofAt = later(now.Add(f.Latency), p.lastAt)
-	p.signalLocked()
+	p.readableLocked()
 }
 
 // closeReadLocked drops what the reader will never read; later writes
@@ -152,14 +170,14 @@ func (p *pipe) closeReadLocked(cut bool) {
 	if !cut {
 		p.segs, p.buffered = nil, 0
 	}
-	p.signalLocked()
+	p.readableLocked()
 }
 
 // resetLocked drops everything and wakes the waiters, who find the
 // connection reset. p.mu must be held.
 func (p *pipe) resetLocked() {
 	p.segs, p.buffered = nil, 0
-	p.signalLocked()
+	p.readableLocked()
 }
 
 func later(a, b time.Time) time.Time {

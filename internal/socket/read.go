@@ -98,6 +98,26 @@ func (c *Conn) readRest(total int) (bool, error) {
 // without reading the network. Only the reader may call it.
 func (c *Conn) Buffered() bool { return len(c.pt)-(c.ptStart+c.consumed) > 0 }
 
+// Park prepares the reader to wait for the network somewhere other than
+// in ReadMessage (p2ppooltest's NotifyReadable, say). When nothing
+// received waits in the connection, decrypted or not, it gives back the
+// read buffers, as a ReadMessage that waits on the network does, and
+// reports true: the next ReadMessage starts with a read of the network,
+// so it may be called once the network has something. Only the reader
+// may call it.
+func (c *Conn) Park() bool {
+	if c.readErr != nil || c.Buffered() || c.inStart != c.inEnd {
+		return false
+	}
+	c.ptStart += c.consumed
+	c.consumed = 0
+	c.releaseMessage()
+	c.releasePlaintext()
+	c.releaseIn()
+	c.inStart, c.inEnd = 0, 0
+	return true
+}
+
 // NextWhole reports whether the next message has arrived whole, so that
 // the next ReadMessage returns it without reading the network or calling
 // the Reserver. Only the reader may call it.

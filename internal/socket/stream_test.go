@@ -517,3 +517,39 @@ func TestWriterWritesLargeBatchesInPieces(t *testing.T) {
 		})
 	}
 }
+
+// TestParkOnlyWhenNothingWaits: Park says yes only once every byte that
+// arrived is used, decrypted or not, and then holds no buffer; reading
+// goes on from the network after it.
+func TestParkOnlyWhenNothingWaits(t *testing.T) {
+	// One chunk per message, so that the second message of a read waits
+	// in the read buffer still sealed: Buffered alone misses it.
+	w, cc := newWriter(&Config{ChunkPerMessage: true})
+	small := [][]byte{appMessage(0x10, make([]byte, 100)), appMessage(0x11, make([]byte, 50))}
+	require.NoError(t, w.WriteMessages(small...))
+	first := bytes.Clone(cc.buf.Bytes())
+	cc.buf.Reset()
+	big := appMessage(0x12, make([]byte, 200000))
+	require.NoError(t, w.WriteMessages(big))
+	second := bytes.Clone(cc.buf.Bytes())
+
+	r := newReader(t, &scriptConn{parts: [][]byte{first, second}}, &Config{ChunkPerMessage: true})
+	assert.True(t, r.Park(), "nothing read yet")
+	got, err := r.ReadMessage()
+	require.NoError(t, err)
+	require.Equal(t, small[0], got)
+	assert.False(t, r.Park(), "the second message arrived with the first, still sealed")
+	got, err = r.ReadMessage()
+	require.NoError(t, err)
+	require.Equal(t, small[1], got)
+	require.True(t, r.Park(), "both messages used")
+	held, _ := r.retained()
+	assert.Zero(t, held, "a parked reader holds no buffer")
+	got, err = r.ReadMessage()
+	require.NoError(t, err)
+	require.Equal(t, big, got)
+	assert.True(t, r.Park())
+	_, err = r.ReadMessage()
+	require.ErrorIs(t, err, io.EOF)
+	assert.False(t, r.Park(), "after an error")
+}
