@@ -8,14 +8,14 @@ import (
 	"github.com/p2ppool/p2ppool/internal/crypto"
 )
 
-// idleReadSize is the inline raw buffer a reader waits on while it holds
-// no pooled buffer: an idle connection costs these bytes and nothing else,
-// and a small chunk (header, MAC and a short message) still arrives in one
-// read.
+// idleReadSize is the small raw buffer a reader waits on in a read while
+// it holds no pooled buffer: an idle connection costs these bytes and
+// nothing else, and a small chunk (header, MAC and a short message) still
+// arrives in one read. A reader that parks instead (Park) has none.
 const idleReadSize = 512
 
 // readAhead is the smallest pooled raw buffer, taken once a chunk does not
-// fit in the inline one: octez read_buffer_size, so that many small chunks
+// fit in the idle one: octez read_buffer_size, so that many small chunks
 // cost one read.
 const readAhead = 16 << 10
 
@@ -42,8 +42,9 @@ const maxRetainedBuffer = 1 << 20
 // WriteMessages; each of the two must not be called concurrently with
 // itself. Close may be called from any goroutine at any time.
 //
-// An idle Conn holds no pooled buffer: the reader waits on a small inline
-// array and takes buffers once a chunk arrives, and the writer gives its
+// An idle Conn holds no pooled buffer: the reader waits on a small
+// buffer of its own (or parks, holding none) and takes buffers once a
+// chunk arrives, and the writer gives its
 // buffers back through ReleaseWriteBuffers.
 type Conn struct {
 	// Immutable after the handshake.
@@ -56,15 +57,19 @@ type Conn struct {
 
 	// Owned by the reader (ReadMessage).
 	rnonce crypto.Nonce
-	// in[inStart:inEnd] are raw bytes not yet used. in is idle[:] or a
-	// pooled buffer (inPooled).
+	// in[inStart:inEnd] are raw bytes not yet used. in is nil, idle[:]
+	// or a pooled buffer (inPooled).
 	in       []byte
 	inStart  int
 	inEnd    int
 	inPooled bool
 	// flowing: the last read filled all the room it had.
 	flowing bool
-	idle    [idleReadSize]byte
+	// idle is what the reader waits on in a read, made at the first
+	// read; parks is set by the first Park, which drops idle: a reader
+	// that parks reads into pooled buffers only, given back as it parks.
+	idle  *[idleReadSize]byte
+	parks bool
 	// pt[ptStart:] is decrypted plaintext not yet returned. pt is nil,
 	// a pooled buffer (ptPooled), or a chunk opened where it lies in in
 	// (ptInIn; see detachPlaintext). It has no inline buffer: chunks are
@@ -101,7 +106,6 @@ func newConn(nc net.Conn, cfg *Config) *Conn {
 		maxMsg:       cfg.maxMessageSize(),
 		perMessage:   cfg.ChunkPerMessage,
 	}
-	c.in = c.idle[:]
 	return c
 }
 

@@ -103,8 +103,10 @@ func (c *Conn) Buffered() bool { return len(c.pt)-(c.ptStart+c.consumed) > 0 }
 // received waits in the connection, decrypted or not, it gives back the
 // read buffers, as a ReadMessage that waits on the network does, and
 // reports true: the next ReadMessage starts with a read of the network,
-// so it may be called once the network has something. Only the reader
-// may call it.
+// so it may be called once the network has something. From the first
+// Park on, the reader has no buffer of its own to wait on in a read
+// either: it reads into pooled buffers only. Only the reader may call
+// it.
 func (c *Conn) Park() bool {
 	if c.readErr != nil || c.Buffered() || c.inStart != c.inEnd {
 		return false
@@ -113,6 +115,7 @@ func (c *Conn) Park() bool {
 	c.consumed = 0
 	c.releaseMessage()
 	c.releasePlaintext()
+	c.parks, c.idle = true, nil
 	c.releaseIn()
 	c.inStart, c.inEnd = 0, 0
 	return true
@@ -238,7 +241,10 @@ func (c *Conn) releaseIn() {
 		putBuf(c.in)
 		c.inPooled = false
 	}
-	c.in = c.idle[:]
+	c.in = nil
+	if c.idle != nil {
+		c.in = c.idle[:]
+	}
 }
 
 func (c *Conn) releasePlaintext() {
@@ -307,9 +313,13 @@ func (c *Conn) fill(n int) error {
 	if c.ptStart == len(c.pt) {
 		c.releasePlaintext()
 	}
-	if c.inStart == c.inEnd && n <= len(c.idle) {
+	if c.inStart == c.inEnd && n <= idleReadSize && !c.parks {
 		c.detachPlaintext(0)
 		c.releaseIn()
+		if c.idle == nil {
+			c.idle = new([idleReadSize]byte)
+			c.in = c.idle[:]
+		}
 		c.inStart, c.inEnd = 0, 0
 	}
 	if len(c.in)-c.inStart < n {

@@ -545,6 +545,7 @@ func TestParkOnlyWhenNothingWaits(t *testing.T) {
 	require.True(t, r.Park(), "both messages used")
 	held, _ := r.retained()
 	assert.Zero(t, held, "a parked reader holds no buffer")
+	assert.Nil(t, r.idle, "nor a buffer of its own to wait on in a read")
 	got, err = r.ReadMessage()
 	require.NoError(t, err)
 	require.Equal(t, big, got)
