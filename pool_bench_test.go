@@ -61,12 +61,18 @@ func pump[Msg, ConnMeta any](b *testing.B, cx, cy *Connection[Msg, ConnMeta], ms
 	b.ReportMetric(float64(b.N)/float64(max(batches, 1)), "msgs/batch")
 }
 
-// BenchmarkPoolRoundTrip is a ping-pong over two pools on loopback TCP:
-// one message out, its echo back, one at a time. Each message finds its
-// connection idle, so this is the cost of waking (or starting) a writer
-// and a reader per message, with the latency of the loopback socket.
+// BenchmarkPoolRoundTrip is a ping-pong over two pools, one message out,
+// its echo back, one at a time: on loopback TCP, and on p2ppooltest's
+// in-memory network, where a reader parks between messages. Each message
+// finds its connection idle, so this is the cost of waking (or starting)
+// a writer and a reader per message, with the latency of the transport.
 func BenchmarkPoolRoundTrip(b *testing.B) {
-	n := newNetwork("loopback")
+	for _, name := range []string{"loopback", "mem"} {
+		b.Run(name, func(b *testing.B) { benchRoundTrip(b, newNetwork(name)) })
+	}
+}
+
+func benchRoundTrip(b *testing.B, n *network) {
 	x, y := newNode(b, n, nil), newNode(b, n, nil)
 	cx, cy := connect(b, x, y)
 	ctx := context.Background()
