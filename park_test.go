@@ -1,6 +1,9 @@
 package p2ppool
 
 import (
+	"encoding/binary"
+	"fmt"
+	"net/netip"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -103,4 +106,39 @@ func TestParkedConnectionEnds(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestParkedReaderFlood: a peer that sends its messages one by one, each
+// after the reader has parked, makes the pool start a reader for each,
+// and every one of them exits: the goroutines do not pile up, whatever
+// the number of messages, and each message is delivered.
+func TestParkedReaderFlood(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := newNetwork("mem")
+		nd := newNode(t, n, nil)
+		synctest.Wait()
+		before := userGoroutines()
+		src := netip.MustParseAddr("10.200.0.1")
+		sc := hostilePeer(t, n, nd, src, 7000)
+		c := waitConnFrom(t, nd, src)
+		synctest.Wait()
+		base := userGoroutines()
+		require.Equal(t, before+1, base, "the peer's own reader only: the pool's is parked")
+		ctx := ctxT(t)
+		const messages = 2000
+		for i := range messages {
+			body := fmt.Sprint(i)
+			encoded := append(binary.BigEndian.AppendUint32(nil, uint32(len(body))), body...) // a data-encoding string
+			require.NoError(t, sc.WriteMessages(appMsg(0x1000, encoded)))
+			m, err := c.Read(ctx)
+			require.NoError(t, err)
+			require.Equal(t, text(body), m)
+			time.Sleep(time.Millisecond)
+			synctest.Wait()
+			if got := userGoroutines(); got != base {
+				t.Fatalf("message %d: %d goroutines, want %d: the reader did not park again", i, got, base)
+			}
+		}
+		assert.EqualValues(t, messages, c.Stat().MsgsRecv)
+	})
 }
