@@ -38,7 +38,9 @@
 // [Pool.Connect] opens them. Every established [Connection] owns a reader
 // goroutine for its life, and a writer goroutine while it has something to
 // send: the first message queued starts the writer, which exits once the
-// queue is empty, so an idle connection costs one goroutine:
+// queue is empty, so an idle connection costs one goroutine (none on
+// p2ppooltest's in-memory network, where an idle reader parks until
+// something arrives):
 //
 //	socket --decrypt, reassemble, decode--> reader goroutine
 //	    Bootstrap/Advertise/Disconnect handled in place
@@ -104,7 +106,8 @@
 // run time); and an event stream ([Pool.Watch]) whose watchers have
 // bounded buffers, so a slow watcher loses events (it is told how many)
 // but never slows the pool. An idle connection end costs one goroutine,
-// its reader; a writer runs only while something is queued. The pool's
+// its reader (none on p2ppooltest's network); a writer runs only while
+// something is queued. The pool's
 // housekeeping and maintenance wait on timers and run on a goroutine only
 // while they work (a pool below its minimum connections keeps one: the
 // maintenance, waiting for new points); handshakes and swaps run on
