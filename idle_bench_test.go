@@ -13,22 +13,41 @@ import (
 )
 
 // idleConns is how many idle connections BenchmarkIdleConnections opens
-// (1,000 with -short).
-const idleConns = 10_000
+// on the mem network (1,000 with -short); on loopback TCP it opens
+// idleConnsTCP, which two file descriptors each keep under the usual
+// limit of open files.
+const (
+	idleConns    = 10_000
+	idleConnsTCP = 2_000
+)
 
-// BenchmarkIdleConnections opens idleConns connections to one pool over
-// the in-memory mem network, lets them go idle, and reports what the
-// pool's end of one idle connection costs: heap bytes (heap-B/conn),
-// goroutine stack bytes (stack-B/conn) and goroutines (goroutines/conn).
-// The peers are bare authenticated sockets (internal/socket), whose own
-// end is measured first, on pairs of them, and taken out of the heap
-// figure: an idle socket end holds no pooled buffer, so it is the same on
-// both sides of such a pair.
+// BenchmarkIdleConnections opens idle connections to one pool, on the
+// in-memory mem network and on loopback TCP, lets them go idle, and
+// reports what the pool's end of one idle connection costs: heap bytes
+// (heap-B/conn), goroutine stack bytes (stack-B/conn) and goroutines
+// (goroutines/conn). On mem the reader of an idle connection parks
+// (p2ppooltest's NotifyReadable): no goroutine, no stack; over TCP it
+// waits in a read. The peers are bare authenticated sockets
+// (internal/socket), whose own end is measured first, on pairs of them
+// on the same network, and taken out of the heap figure: an idle socket
+// end holds no pooled buffer, so it is the same on both sides of such a
+// pair.
 func BenchmarkIdleConnections(b *testing.B) {
-	n := idleConns
-	if testing.Short() {
-		n = 1_000
+	for _, name := range []string{"mem", "tcp"} {
+		b.Run(name, func(b *testing.B) {
+			n := idleConns
+			if name == "tcp" {
+				n = idleConnsTCP
+			}
+			if testing.Short() {
+				n = 1_000
+			}
+			benchIdleConnections(b, name, n)
+		})
 	}
+}
+
+func benchIdleConnections(b *testing.B, name string, n int) {
 	ids := make([]*Identity, n)
 	cfgs := make([]socket.Config, n)
 	for i := range ids {
@@ -37,9 +56,9 @@ func BenchmarkIdleConnections(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		socketEnd := measure(b, func() func() { return openSocketPairs(b, cfgs) }).heap / float64(2*n)
+		socketEnd := measure(b, func() func() { return openSocketPairs(b, newNetwork(name), cfgs) }).heap / float64(2*n)
 
-		net := newNetwork("mem")
+		net := newNetwork(name)
 		hub := newNode(b, net, func(c *Config) {
 			c.Limits.MaxConnections, c.Limits.ExpectedConnections, c.Limits.MinConnections = n+1, n, 0
 			c.Admission.MaxIncomingConnections = 64
@@ -83,13 +102,12 @@ func snapshot() memSnapshot {
 	return memSnapshot{heap: ms.HeapAlloc, stack: ms.StackInuse, goroutines: runtime.NumGoroutine()}
 }
 
-// openSocketPairs hands out pairs of authenticated sockets on the mem
-// network, the hub's, one per config, and returns their teardown.
-func openSocketPairs(b *testing.B, cfgs []socket.Config) func() {
+// openSocketPairs hands out pairs of authenticated sockets on nw, one
+// per config, and returns their teardown.
+func openSocketPairs(b *testing.B, nw *network, cfgs []socket.Config) func() {
 	conns := make([]*socket.Conn, 0, 2*len(cfgs))
-	mem := newNetwork("mem")
 	for i := range cfgs {
-		x, y := mem.connPair(b)
+		x, y := nw.connPair(b)
 		done := make(chan *socket.Conn, 1)
 		go func() {
 			a, err := socket.Authenticate(context.Background(), y, true, &cfgs[(i+1)%len(cfgs)])
