@@ -27,9 +27,11 @@ type lifecycle struct {
 	cancel context.CancelCauseFunc
 	done   chan struct{} // closed when Close or Shutdown begins (registry.beginCloseLocked)
 
-	// wg counts every goroutine the pool started and every call in
-	// flight that may start one (handshakes); Close waits for it, unless
-	// it is called on one of them (see reentry.go).
+	// wg counts every goroutine the pool started, every call in flight
+	// that may start one (handshakes), and every running connection until
+	// its teardown is over, whether its reader runs or is parked
+	// (conn.read); Close waits for it, unless it is called on one of them
+	// (see reentry.go).
 	wg sync.WaitGroup
 	// gs registers the goroutines wg counts, and those they wait for, so
 	// that a call made from a callback knows whether it runs on one.
