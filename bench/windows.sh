@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# windows.sh: the measurement windows of issue 20's items 1 and 2, as
+# BENCHMARKS.md reports them. Each window runs every side in a process of
+# its own, in an order that alternates between windows, and starts each
+# connect benchmark on an empty TIME_WAIT table:
+#
+#   - throughput: libp2p queued, p2ppool (Throughput and ReadBatch), and
+#     internal/socket's ceilings (Throughput, DesignThroughput);
+#   - connect: Libp2p/Connect, P2ppool/Connect, ConnectCeiling,
+#     ConnectDesignCeiling, each after waiting until no loopback
+#     connection is left in TIME_WAIT.
+#
+# Why the wait: every connect leaves its client's socket in TIME_WAIT for
+# 60 s, and a connect made while tens of thousands of them are in the
+# kernel's tables costs more (P2ppool/Connect: 201-217 µs on an empty
+# table, 241-257 µs after 50,000 connects). Run one after the other in
+# one process, the benchmarks that come later pay for the earlier ones'
+# connects: libp2p's ran first, on an empty table, and p2ppool's last,
+# after both ceilings' 35,000.
+#
+# P2PPOOL_BENCH_APPHEAP_MIB, when set, reaches the bench binary: the
+# windows then run beside an application's heap of that size (see
+# appheap_test.go and README.md; the socket ceilings do not read it).
+#
+# Usage: bench/windows.sh [windows] (5 by default). It builds the two test
+# binaries into a temporary directory, prints every benchmark line tagged
+# with its window, then a table of the ratios per window and their
+# medians. Needs Linux (/proc/net/tcp) and a machine with nothing else
+# running.
+set -euo pipefail
+cd "$(dirname "$0")"
+windows=${1:-5}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+go test -c -o "$tmp/bench.test" .
+(cd ../internal/socket && go test -c -o "$tmp/socket.test" .)
+
+# timeWait counts the sockets in TIME_WAIT (state 06 in /proc/net/tcp*).
+timeWait() { awk '$4 == "06"' /proc/net/tcp /proc/net/tcp6 2>/dev/null | wc -l; }
+drain() {
+	local waited=0
+	while [ "$(timeWait)" -gt 0 ] && [ "$waited" -lt 90 ]; do
+		sleep 2
+		waited=$((waited + 2))
+	done
+}
+run() { # run window binary pattern
+	local w=$1 bin=$2 pat=$3
+	"$tmp/$bin" -test.run '^$' -test.bench "$pat" -test.benchtime 2s 2>&1 |
+		grep '^Benchmark' | sed "s/^/w$w /" | tee -a "$tmp/lines"
+}
+
+libp2pTput='Libp2p/Queued/'
+p2ppoolTput='P2ppool/(Throughput|ReadBatch)/'
+for w in $(seq 1 "$windows"); do
+	echo "== window $w, $(date +%T), load $(cut -d' ' -f1 /proc/loadavg)"
+	if [ $((w % 2)) -eq 1 ]; then
+		order=("$libp2pTput" "$p2ppoolTput")
+		conn=('Libp2p/Connect$' 'P2ppool/Connect$')
+	else
+		order=("$p2ppoolTput" "$libp2pTput")
+		conn=('P2ppool/Connect$' 'Libp2p/Connect$')
+	fi
+	run "$w" socket.test 'Throughput/(100B|1024B|65536B)$|DesignThroughput'
+	run "$w" bench.test "${order[0]}"
+	run "$w" bench.test "${order[1]}"
+	for pat in "${conn[@]}" 'ConnectCeiling$' 'ConnectDesignCeiling$'; do
+		drain
+		run "$w" bench.test "$pat"
+	done
+done
+
+# The ratios of each window, libp2p ÷ p2ppool (CPU: p2ppool ÷ libp2p),
+# then their medians.
+awk '
+function val(w, name, field,    k) { k = w SUBSEP name SUBSEP field; return (k in v) ? v[k] : 0 }
+{
+	w = substr($1, 2); name = $2; sub(/-[0-9]+$/, "", name)
+	v[w, name, "ns"] = $4
+	for (i = 5; i < NF; i++) if ($(i + 1) == "cpu-ns/op") v[w, name, "cpu"] = $i
+	if (w > nw) nw = w
+}
+function ratio(a, b) { return (a > 0 && b > 0) ? a / b : 0 }
+function median(arr, n,    i, j, t) {
+	for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (arr[j] < arr[i]) { t = arr[i]; arr[i] = arr[j]; arr[j] = t }
+	return (n % 2) ? arr[(n + 1) / 2] : (arr[n / 2] + arr[n / 2 + 1]) / 2
+}
+END {
+	split("100B wall|100B CPU (p2ppool/libp2p)|1KiB wall|64KiB wall|connect", label, "|")
+	for (w = 1; w <= nw; w++) {
+		r[1, w] = ratio(val(w, "BenchmarkLibp2p/Queued/100B", "ns"), val(w, "BenchmarkP2ppool/Throughput/100B", "ns"))
+		r[2, w] = ratio(val(w, "BenchmarkP2ppool/Throughput/100B", "cpu"), val(w, "BenchmarkLibp2p/Queued/100B", "cpu"))
+		r[3, w] = ratio(val(w, "BenchmarkLibp2p/Queued/1KiB", "ns"), val(w, "BenchmarkP2ppool/Throughput/1KiB", "ns"))
+		r[4, w] = ratio(val(w, "BenchmarkLibp2p/Queued/64KiB", "ns"), val(w, "BenchmarkP2ppool/Throughput/64KiB", "ns"))
+		r[5, w] = ratio(val(w, "BenchmarkLibp2p/Connect", "ns"), val(w, "BenchmarkP2ppool/Connect", "ns"))
+	}
+	for (i = 1; i <= 5; i++) {
+		line = sprintf("%-28s", label[i])
+		for (w = 1; w <= nw; w++) { line = line sprintf(" %5.2f", r[i, w]); a[w] = r[i, w] }
+		print line sprintf("   median %5.2f", median(a, nw))
+	}
+}' "$tmp/lines"
