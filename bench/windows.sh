@@ -86,15 +86,17 @@ function median(arr, n,    i, j, t) {
 	return (n % 2) ? arr[(n + 1) / 2] : (arr[n / 2] + arr[n / 2 + 1]) / 2
 }
 END {
-	split("100B wall|100B CPU (p2ppool/libp2p)|1KiB wall|64KiB wall|connect", label, "|")
+	split("100B wall|100B CPU (p2ppool/libp2p)|100B wall, ReadBatch|100B CPU, ReadBatch|1KiB wall|64KiB wall|connect", label, "|")
 	for (w = 1; w <= nw; w++) {
 		r[1, w] = ratio(val(w, "BenchmarkLibp2p/Queued/100B", "ns"), val(w, "BenchmarkP2ppool/Throughput/100B", "ns"))
 		r[2, w] = ratio(val(w, "BenchmarkP2ppool/Throughput/100B", "cpu"), val(w, "BenchmarkLibp2p/Queued/100B", "cpu"))
-		r[3, w] = ratio(val(w, "BenchmarkLibp2p/Queued/1KiB", "ns"), val(w, "BenchmarkP2ppool/Throughput/1KiB", "ns"))
-		r[4, w] = ratio(val(w, "BenchmarkLibp2p/Queued/64KiB", "ns"), val(w, "BenchmarkP2ppool/Throughput/64KiB", "ns"))
-		r[5, w] = ratio(val(w, "BenchmarkLibp2p/Connect", "ns"), val(w, "BenchmarkP2ppool/Connect", "ns"))
+		r[3, w] = ratio(val(w, "BenchmarkLibp2p/Queued/100B", "ns"), val(w, "BenchmarkP2ppool/ReadBatch/100B", "ns"))
+		r[4, w] = ratio(val(w, "BenchmarkP2ppool/ReadBatch/100B", "cpu"), val(w, "BenchmarkLibp2p/Queued/100B", "cpu"))
+		r[5, w] = ratio(val(w, "BenchmarkLibp2p/Queued/1KiB", "ns"), val(w, "BenchmarkP2ppool/Throughput/1KiB", "ns"))
+		r[6, w] = ratio(val(w, "BenchmarkLibp2p/Queued/64KiB", "ns"), val(w, "BenchmarkP2ppool/Throughput/64KiB", "ns"))
+		r[7, w] = ratio(val(w, "BenchmarkLibp2p/Connect", "ns"), val(w, "BenchmarkP2ppool/Connect", "ns"))
 	}
-	for (i = 1; i <= 5; i++) {
+	for (i = 1; i <= 7; i++) {
 		line = sprintf("%-28s", label[i])
 		for (w = 1; w <= nw; w++) { line = line sprintf(" %5.2f", r[i, w]); a[w] = r[i, w] }
 		print line sprintf("   median %5.2f", median(a, nw))
