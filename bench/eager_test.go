@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"runtime/metrics"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -132,7 +133,10 @@ func eagerMedian(rs []eagerResult) eagerResult {
 func eagerSpawn(b *testing.B, side string) eagerResult {
 	b.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$", "-test.bench=^BenchmarkEagerWriters$", "-test.benchtime=1x", "-test.count=1")
-	cmd.Env = append(os.Environ(), eagerSideEnv+"="+side)
+	// Without the application heap (appHeapEnv): the garbage its goal
+	// lets pile up would be most of the peak RSS the children measure.
+	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, appHeapEnv+"=") })
+	cmd.Env = append(env, eagerSideEnv+"="+side)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
