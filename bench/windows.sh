@@ -7,8 +7,9 @@
 #   - throughput: libp2p queued, p2ppool (Throughput and ReadBatch), and
 #     internal/socket's ceilings (Throughput, DesignThroughput);
 #   - connect: Libp2p/Connect, P2ppool/Connect, ConnectCeiling,
-#     ConnectDesignCeiling, each after waiting until no loopback
-#     connection is left in TIME_WAIT.
+#     ConnectDesignCeiling, each after waiting until no socket is left
+#     in TIME_WAIT (90 s at most: another program's connections could
+#     keep the table from emptying).
 #
 # Why the wait: every connect leaves its client's socket in TIME_WAIT for
 # 60 s, and a connect made while tens of thousands of them are in the
@@ -46,8 +47,11 @@ drain() {
 }
 run() { # run window binary pattern
 	local w=$1 bin=$2 pat=$3
-	"$tmp/$bin" -test.run '^$' -test.bench "$pat" -test.benchtime 2s 2>&1 |
-		grep '^Benchmark' | sed "s/^/w$w /" | tee -a "$tmp/lines"
+	if ! "$tmp/$bin" -test.run '^$' -test.bench "$pat" -test.benchtime 2s >"$tmp/out" 2>&1; then
+		cat "$tmp/out" >&2
+		exit 1
+	fi
+	grep '^Benchmark' "$tmp/out" | sed "s/^/w$w /" | tee -a "$tmp/lines"
 }
 
 libp2pTput='Libp2p/Queued/'
