@@ -54,7 +54,7 @@ run() { # run window binary pattern
 	grep '^Benchmark' "$tmp/out" | sed "s/^/w$w /" | tee -a "$tmp/lines"
 }
 
-libp2pTput='Libp2p/Queued/'
+libp2pTput='Libp2p/^Queued$/' # anchored: not QueuedNoAlloc
 p2ppoolTput='P2ppool/(Throughput|ReadBatch)/'
 for w in $(seq 1 "$windows"); do
 	echo "== window $w, $(date +%T), load $(cut -d' ' -f1 /proc/loadavg)"
