@@ -23,7 +23,19 @@ const readAhead = 16 << 10
 // filled all the room it had (bytes were left in the socket): with chunks
 // of 16 KiB (an arena of small messages each) a buffer of readAhead cost
 // one read per chunk, four times as many reads as full chunks did.
-const flowReadSize = 64 << 10
+//
+// A read that fills a room of at least half its buffer (surging) doubles
+// the next buffer, up to flowReadMax: a peer that keeps the socket full
+// then costs a quarter of the reads (each read of a TCP socket also sends
+// the acknowledgement that lets the peer send more, which on loopback
+// runs the peer's transmission inside the read: 1 KiB messages took 10%
+// less time, BENCHMARKS.md). What a peer can make a reader hold stays
+// proportionate to what it sent: past flowReadSize, a buffer is at most
+// four times the read that earned it.
+const (
+	flowReadSize = 64 << 10
+	flowReadMax  = 256 << 10
+)
 
 // blockSize is the unit in which a message spanning chunks is reassembled:
 // a block is taken only once bytes for it have arrived, so a peer that
@@ -63,8 +75,9 @@ type Conn struct {
 	inStart  int
 	inEnd    int
 	inPooled bool
-	// flowing: the last read filled all the room it had.
-	flowing bool
+	// flowing: the last read filled all the room it had; surging: that
+	// room was at least half of in (see flowReadSize).
+	flowing, surging bool
 	// idle is what the reader waits on in a read, made at the first
 	// read; parks is set by the first Park, which drops idle: a reader
 	// that parks reads into pooled buffers only, given back as it parks.

@@ -325,10 +325,13 @@ func (c *Conn) fill(n int) error {
 	if len(c.in)-c.inStart < n {
 		c.detachPlaintext(0)
 		live := c.inEnd - c.inStart
-		if len(c.in) < n || c.flowing && len(c.in) < flowReadSize {
+		if len(c.in) < n || c.flowing && len(c.in) < flowReadMax {
 			size := max(n, readAhead)
 			if c.flowing {
 				size = max(size, flowReadSize)
+			}
+			if c.surging {
+				size = max(size, min(2*len(c.in), flowReadMax))
 			}
 			grown := pool.Get(size)
 			grown = grown[:cap(grown)]
@@ -341,10 +344,12 @@ func (c *Conn) fill(n int) error {
 		c.inStart, c.inEnd = 0, live
 	}
 	for c.inEnd-c.inStart < n {
+		room := len(c.in) - c.inEnd
 		m, err := c.nc.Read(c.in[c.inEnd:])
 		// A read that filled all the room it had left bytes behind in
 		// the socket: the next buffer is a large one.
-		c.flowing = m == len(c.in)-c.inEnd
+		c.flowing = m == room
+		c.surging = c.flowing && 2*room >= len(c.in)
 		c.inEnd += m
 		if err != nil {
 			if c.inEnd-c.inStart >= n {

@@ -554,3 +554,56 @@ func TestParkOnlyWhenNothingWaits(t *testing.T) {
 	require.ErrorIs(t, err, io.EOF)
 	assert.False(t, r.Park(), "after an error")
 }
+
+// TestReadBufferGrowsWhileTheSocketStaysFull: a reader whose reads keep
+// filling their room doubles its buffer up to flowReadMax, and so reads
+// a long stream in fewer reads than flowReadSize would take; one whose
+// reads come back short keeps to flowReadSize, so a peer that sends in
+// small pieces cannot make it hold more.
+func TestReadBufferGrowsWhileTheSocketStaysFull(t *testing.T) {
+	w, cc := newWriter(&Config{})
+	var msgs [][]byte
+	for i := range 2048 {
+		msgs = append(msgs, appMessage(0x10, bytes.Repeat([]byte{byte(i)}, 1000)))
+	}
+	require.NoError(t, w.WriteMessages(msgs...))
+	raw := cc.buf.Bytes()
+	for _, tc := range []struct {
+		name    string
+		maxRead int
+		want    int
+	}{
+		{"full socket", 0, flowReadMax},
+		{"reads of 4 KiB", 4 << 10, flowReadSize},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sc := &scriptConn{parts: [][]byte{bytes.Clone(raw)}, maxRead: tc.maxRead}
+			rc := &countingConn{scriptConn: sc}
+			r := newConn(rc, &Config{})
+			r.key = streamKey
+			t.Cleanup(r.Free)
+			largest := 0
+			for i, want := range msgs {
+				got, err := r.ReadMessage()
+				require.NoError(t, err)
+				require.Equal(t, want, got, "message %d", i)
+				largest = max(largest, len(r.in))
+			}
+			assert.Equal(t, tc.want, largest, "largest read buffer")
+			if tc.maxRead == 0 {
+				assert.Less(t, rc.reads, len(raw)/flowReadSize, "reads of %d bytes", len(raw))
+			}
+		})
+	}
+}
+
+// countingConn counts the Reads of its scriptConn.
+type countingConn struct {
+	*scriptConn
+	reads int
+}
+
+func (c *countingConn) Read(p []byte) (int, error) {
+	c.reads++
+	return c.scriptConn.Read(p)
+}
