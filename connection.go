@@ -82,13 +82,6 @@ type ConnStat struct {
 // messages go, as bytes, to app (an inbox), the typed half. No field of
 // Connection has the name of one of conn's: each name has one meaning.
 type conn struct {
-	// scratch is where writes encode small messages before copying them
-	// into the outgoing queue: a write takes it (Swap), and one that
-	// finds it taken by a concurrent write uses a new one. The writer
-	// takes it away when the queue is empty, so an idle connection holds
-	// no buffer.
-	scratch atomic.Pointer[[]byte]
-
 	// Immutable after establishment.
 	pool *core
 	sc   *socket.Conn
@@ -381,25 +374,28 @@ func (c *Connection[Msg, ConnMeta]) Write(ctx context.Context, msg Msg) error {
 }
 
 // write encodes msg and queues it, waiting for room with block. A small
-// message is encoded into the connection's scratch buffer and copied into
-// the queue's arena; a large one is queued in its own buffer.
+// message is encoded into a scratch buffer (scratchPool) and copied into
+// the queue's arena; a large one is encoded into a pooled buffer of the
+// last message's size and queued in it.
 func (c *Connection[Msg, ConnMeta]) write(ctx context.Context, msg Msg, block bool) error {
 	if err := c.err(); err != nil {
 		return err
 	}
-	s := c.scratch.Swap(nil)
-	if s == nil {
-		s = new([]byte)
+	hint := int(c.sizeHint.Load())
+	var s *[]byte
+	var dst []byte
+	if hint <= smallMessage {
+		s = scratchPool.Get().(*[]byte)
+		dst = (*s)[:0]
+	} else {
+		dst = pool.Get(hint)[:0]
 	}
-	if *s == nil {
-		*s = pool.Get(max(int(c.sizeHint.Load()), 512))
-	}
-	b, err := c.codec.appendMessage((*s)[:0], msg)
+	b, err := c.codec.appendMessage(dst, msg)
 	if err != nil {
-		c.putScratch(s, b)
+		releaseEncoded(s, dst)
 		return err
 	}
-	if int64(len(b)) != c.sizeHint.Load() {
+	if len(b) != hint {
 		c.sizeHint.Store(int64(len(b))) // a write only when it changes
 	}
 	// A write waits for room only when the queue is full: only then
@@ -411,12 +407,13 @@ func (c *Connection[Msg, ConnMeta]) write(ctx context.Context, msg Msg, block bo
 				err = c.out.pushCopy(ctx, b, true)
 			}
 		}
-		c.putScratch(s, b)
+		releaseEncoded(s, b)
 	} else {
-		// The buffer goes with the message: the next write takes a new
-		// one.
-		*s = nil
-		c.scratch.Store(s)
+		// The buffer goes with the message. A scratch buffer it outgrew
+		// goes back as it was; one it fits in goes with it.
+		if s != nil && cap(b) != cap(*s) {
+			scratchPool.Put(s)
+		}
 		it := outItem{b: b, pooled: true}
 		err = c.out.push(ctx, it, false)
 		if block && errors.Is(err, ErrQueueFull) {
@@ -434,13 +431,30 @@ func (c *Connection[Msg, ConnMeta]) write(ctx context.Context, msg Msg, block bo
 	return err
 }
 
-// putScratch gives the scratch buffer back, as b if encoding grew it
-// (up to a bound: a large message's buffer is not kept).
-func (c *Connection[Msg, ConnMeta]) putScratch(s *[]byte, b []byte) {
+// scratchPool holds the buffers small messages are encoded into before
+// the queue copies them (write): a sync.Pool, whose buffers stay with a
+// processor and go with the collector, so that an idle connection holds
+// none and taking one costs no atomic instruction. A scratch buffer of
+// the connection's own, exchanged atomically, cost two locked exchanges
+// per message, each waiting for the stores of the copy before it.
+var scratchPool = sync.Pool{New: func() any {
+	b := make([]byte, 0, 512)
+	return &b
+}}
+
+// releaseEncoded is done with b, a small message encoded into the
+// scratch buffer s, or (s nil) into a pooled buffer of its own: s goes
+// back to scratchPool holding b's array if encoding grew it (up to twice
+// smallMessage), and b's own buffer to the buffer pool.
+func releaseEncoded(s *[]byte, b []byte) {
+	if s == nil {
+		pool.Put(b[:cap(b)])
+		return
+	}
 	if cap(b) > cap(*s) && cap(b) <= 2*smallMessage {
 		*s = b[:0]
 	}
-	c.scratch.Store(s)
+	scratchPool.Put(s)
 }
 
 // WriteSync queues msg and waits until it has been written to the socket
@@ -968,15 +982,7 @@ func (c *conn) writeLoop() {
 }
 
 // releaseWriteBuffers lets go of what an idle connection need not hold:
-// the socket's write buffers and the writers' scratch buffer (unless a
-// write holds it). Only the writer calls it, before it exits.
+// the socket's write buffers. Only the writer calls it, before it exits.
 func (c *conn) releaseWriteBuffers() {
 	c.sc.ReleaseWriteBuffers()
-	if s := c.scratch.Swap(nil); s != nil {
-		if *s != nil {
-			pool.Put(*s)
-			*s = nil
-		}
-		c.scratch.Store(s)
-	}
 }
