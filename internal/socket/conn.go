@@ -28,8 +28,8 @@ const readAhead = 16 << 10
 // the next buffer, up to flowReadMax: a peer that keeps the socket full
 // then costs a quarter of the reads (each read of a TCP socket also sends
 // the acknowledgement that lets the peer send more, which on loopback
-// runs the peer's transmission inside the read: 1 KiB messages took 10%
-// less time, BENCHMARKS.md). What a peer can make a reader hold stays
+// runs the peer's transmission inside the read; BENCHMARKS.md, issue 20's
+// ninth round, has what that saved). What a peer can make a reader hold stays
 // proportionate to what it sent: past flowReadSize, a buffer is at most
 // four times the read that earned it.
 const (
