@@ -751,7 +751,8 @@ type outItem struct {
 // arenaSize is the size of the buffers small messages are copied into
 // while queued, and smallMessage the largest message copied: a burst of
 // small messages costs one buffer and one item per arena, not one per
-// message, and the writer seals them from it in place.
+// message (the writer gathers arenas into full chunks: see
+// internal/socket's ownChunkMin).
 const (
 	arenaSize    = 16 << 10
 	smallMessage = 2 << 10
