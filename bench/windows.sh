@@ -85,7 +85,25 @@ done
 # ConnectDesignCeiling). An aim above the socket's row is out of reach
 # on this machine; one above the design's row needs p2ppool to do less
 # than the least its design does.
-awk '
+# Each row: its label, then the numerator and the denominator of its
+# ratio (benchmark names, without the -N suffix) and which figure of
+# theirs it divides (ns per op, or cpu-ns per op). A row with no
+# benchmarks is a heading.
+rows='100B wall;BenchmarkLibp2p/Queued/100B;BenchmarkP2ppool/Throughput/100B;ns
+100B CPU (p2ppool/libp2p);BenchmarkP2ppool/Throughput/100B;BenchmarkLibp2p/Queued/100B;cpu
+100B wall, ReadBatch;BenchmarkLibp2p/Queued/100B;BenchmarkP2ppool/ReadBatch/100B;ns
+100B CPU, ReadBatch;BenchmarkP2ppool/ReadBatch/100B;BenchmarkLibp2p/Queued/100B;cpu
+1KiB wall;BenchmarkLibp2p/Queued/1KiB;BenchmarkP2ppool/Throughput/1KiB;ns
+64KiB wall;BenchmarkLibp2p/Queued/64KiB;BenchmarkP2ppool/Throughput/64KiB;ns
+connect;BenchmarkLibp2p/Connect;BenchmarkP2ppool/Connect;ns
+libp2p ÷ the ceilings of the same window:
+1KiB, socket ceiling;BenchmarkLibp2p/Queued/1KiB;BenchmarkThroughput/1024B;ns
+64KiB, socket ceiling;BenchmarkLibp2p/Queued/64KiB;BenchmarkThroughput/65536B;ns
+connect, socket ceiling;BenchmarkLibp2p/Connect;BenchmarkConnectCeiling;ns
+1KiB, design ceiling;BenchmarkLibp2p/Queued/1KiB;BenchmarkDesignThroughput/1024B;ns
+64KiB, design ceiling;BenchmarkLibp2p/Queued/64KiB;BenchmarkDesignThroughput/65536B;ns
+connect, design ceiling;BenchmarkLibp2p/Connect;BenchmarkConnectDesignCeiling;ns'
+awk -v rows="$rows" '
 function val(w, name, field,    k) { k = w SUBSEP name SUBSEP field; return (k in v) ? v[k] : 0 }
 {
 	w = substr($1, 2); name = $2; sub(/-[0-9]+$/, "", name)
@@ -99,26 +117,14 @@ function median(arr, n,    i, j, t) {
 	return (n % 2) ? arr[(n + 1) / 2] : (arr[n / 2] + arr[n / 2 + 1]) / 2
 }
 END {
-	split("100B wall|100B CPU (p2ppool/libp2p)|100B wall, ReadBatch|100B CPU, ReadBatch|1KiB wall|64KiB wall|connect|1KiB, socket ceiling|64KiB, socket ceiling|connect, socket ceiling|1KiB, design ceiling|64KiB, design ceiling|connect, design ceiling", label, "|")
-	for (w = 1; w <= nw; w++) {
-		r[1, w] = ratio(val(w, "BenchmarkLibp2p/Queued/100B", "ns"), val(w, "BenchmarkP2ppool/Throughput/100B", "ns"))
-		r[2, w] = ratio(val(w, "BenchmarkP2ppool/Throughput/100B", "cpu"), val(w, "BenchmarkLibp2p/Queued/100B", "cpu"))
-		r[3, w] = ratio(val(w, "BenchmarkLibp2p/Queued/100B", "ns"), val(w, "BenchmarkP2ppool/ReadBatch/100B", "ns"))
-		r[4, w] = ratio(val(w, "BenchmarkP2ppool/ReadBatch/100B", "cpu"), val(w, "BenchmarkLibp2p/Queued/100B", "cpu"))
-		r[5, w] = ratio(val(w, "BenchmarkLibp2p/Queued/1KiB", "ns"), val(w, "BenchmarkP2ppool/Throughput/1KiB", "ns"))
-		r[6, w] = ratio(val(w, "BenchmarkLibp2p/Queued/64KiB", "ns"), val(w, "BenchmarkP2ppool/Throughput/64KiB", "ns"))
-		r[7, w] = ratio(val(w, "BenchmarkLibp2p/Connect", "ns"), val(w, "BenchmarkP2ppool/Connect", "ns"))
-		r[8, w] = ratio(val(w, "BenchmarkLibp2p/Queued/1KiB", "ns"), val(w, "BenchmarkThroughput/1024B", "ns"))
-		r[9, w] = ratio(val(w, "BenchmarkLibp2p/Queued/64KiB", "ns"), val(w, "BenchmarkThroughput/65536B", "ns"))
-		r[10, w] = ratio(val(w, "BenchmarkLibp2p/Connect", "ns"), val(w, "BenchmarkConnectCeiling", "ns"))
-		r[11, w] = ratio(val(w, "BenchmarkLibp2p/Queued/1KiB", "ns"), val(w, "BenchmarkDesignThroughput/1024B", "ns"))
-		r[12, w] = ratio(val(w, "BenchmarkLibp2p/Queued/64KiB", "ns"), val(w, "BenchmarkDesignThroughput/65536B", "ns"))
-		r[13, w] = ratio(val(w, "BenchmarkLibp2p/Connect", "ns"), val(w, "BenchmarkConnectDesignCeiling", "ns"))
-	}
-	for (i = 1; i <= 13; i++) {
-		if (i == 8) print "libp2p ÷ the ceilings of the same window:"
-		line = sprintf("%-28s", label[i])
-		for (w = 1; w <= nw; w++) { line = line sprintf(" %5.2f", r[i, w]); a[w] = r[i, w] }
+	n = split(rows, row, "\n")
+	for (i = 1; i <= n; i++) {
+		if (split(row[i], f, ";") < 4) { print row[i]; continue }
+		line = sprintf("%-28s", f[1])
+		for (w = 1; w <= nw; w++) {
+			a[w] = ratio(val(w, f[2], f[4]), val(w, f[3], f[4]))
+			line = line sprintf(" %5.2f", a[w])
+		}
 		print line sprintf("   median %5.2f", median(a, nw))
 	}
 }' "$tmp/lines"
