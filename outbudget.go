@@ -25,7 +25,8 @@ type outBudget struct {
 // writer and not yet written) never wait for the budget, so peers that
 // never read and hold the whole budget cannot stop another connection
 // from sending its small messages; and a connection whose peer keeps up
-// rarely touches the pool-wide semaphore. Four arenas' worth.
+// rarely touches the pool-wide semaphore. A burst's small first arena
+// and most of a full one (arenaFirst, arenaSize).
 const outFloor = 64 << 10
 
 func newOutBudget(total int) *outBudget {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/p2ppool/p2ppool/internal/socket"
 )
 
 // TestOutQueueKeepsOrderAndCounts pushes and takes in random interleavings
@@ -114,6 +116,44 @@ func TestOutQueueArenas(t *testing.T) {
 		clear(batch)
 	}
 	require.Positive(t, taken)
+}
+
+// TestOutQueueArenaSizes: a burst of small messages starts in a small
+// arena on an empty queue, so that a connection whose writer keeps up
+// holds little per message; behind queued items it goes on in arenas of
+// a full chunk, filled as far as one chunk's plaintext allows, which the
+// writer then seals where they lie (internal/socket's ownChunkMin).
+func TestOutQueueArenaSizes(t *testing.T) {
+	ctx := context.Background()
+	msg := make([]byte, 1000)
+	binary.BigEndian.PutUint32(msg, uint32(len(msg)-4))
+	q := newOutQueue(8<<20, newOutBudget(1<<30), nil, nil)
+	for len(q.items) < 3 {
+		require.NoError(t, q.pushCopy(ctx, msg, false))
+	}
+	assert.Equal(t, arenaFirst, cap(q.items[0].b), "the first arena, on an empty queue")
+	assert.Equal(t, arenaFirst/len(msg), q.items[0].msgs)
+	assert.Equal(t, arenaSize, cap(q.items[1].b), "an arena behind a backlog")
+	assert.Equal(t, arenaFill/len(msg), q.items[1].msgs, "filled up to one chunk's plaintext")
+	assert.LessOrEqual(t, len(q.items[1].b), socket.MaxChunkPayload)
+
+	// The writer takes everything: the next burst starts small again.
+	batch, res := q.take(nil, 1<<30)
+	require.Equal(t, tookItems, res)
+	q.releaseItems(batch, nil)
+	require.NoError(t, q.pushCopy(ctx, msg, false))
+	assert.Equal(t, arenaFirst, cap(q.items[q.head].b))
+
+	// Under a bound smaller than an arena, the arena stays within the
+	// bound, so that the messages that fit in it are taken: rounded up to
+	// 4 KiB, it used to fill a 3,000-byte queue alone and have every
+	// message after the first refused.
+	small := newOutQueue(3000, newOutBudget(1<<30), nil, nil)
+	require.NoError(t, small.pushCopy(ctx, msg, false))
+	require.NoError(t, small.pushCopy(ctx, msg, false), "a message that fits the open arena")
+	_, held := small.len()
+	assert.Equal(t, 2048, held)
+	require.ErrorIs(t, small.pushCopy(ctx, msg, false), ErrQueueFull, "a second arena passes the bound")
 }
 
 // TestOutQueueWriterHandOver pins the protocol between pushes, the

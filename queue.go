@@ -10,6 +10,8 @@ import (
 
 	pool "github.com/libp2p/go-buffer-pool"
 	"golang.org/x/sync/semaphore"
+
+	"github.com/p2ppool/p2ppool/internal/socket"
 )
 
 // appQueue is a connection's bounded queue of decoded application
@@ -748,13 +750,22 @@ type outItem struct {
 	sh *sharedOut
 }
 
-// arenaSize is the size of the buffers small messages are copied into
-// while queued, and smallMessage the largest message copied: a burst of
-// small messages costs one buffer and one item per arena, not one per
-// message (the writer gathers arenas into full chunks: see
-// internal/socket's ownChunkMin).
+// Small messages, up to smallMessage, are copied into arenas while
+// queued: a burst of them costs one buffer and one item per arena, not
+// one per message. An arena opened on a queue with nothing waiting holds
+// arenaFirst bytes: on a connection whose writer keeps up, the usual
+// case, the writer takes it at once, so a lone message holds no more. An
+// arena opened behind queued items, where a backlog builds, holds
+// arenaSize and is filled up to arenaFill, one full chunk's plaintext:
+// the writer seals it where it lies as a chunk of its own, with no copy
+// into its stage (internal/socket's ownChunkMin), and the reader queues
+// a whole chunk of messages per critical section. With 16 KiB arenas,
+// gathered into full chunks by that copy, 1 KiB messages went 9% slower
+// (BENCHMARKS.md, issue 20's eleventh round).
 const (
-	arenaSize    = 16 << 10
+	arenaFirst   = 4 << 10
+	arenaSize    = 64 << 10
+	arenaFill    = socket.MaxChunkPayload
 	smallMessage = 2 << 10
 )
 
@@ -997,38 +1008,55 @@ func (it *outItem) charge() int {
 }
 
 // copyChargeLocked is what copying an n-byte message adds to the
-// queue's charge: nothing if it fits the last arena, a new arena
+// queue's charge: nothing if it fits the open arena, a new arena
 // otherwise. q.mu must be held.
 func (q *outQueue) copyChargeLocked(n int) int {
-	if q.tailArena {
-		if last := &q.items[len(q.items)-1]; len(last.b)+n <= cap(last.b) {
-			return 0
-		}
+	if q.fitsArenaLocked(n) {
+		return 0
 	}
-	return arenaCap(n, q.max)
+	return q.arenaCapLocked(n)
 }
 
-// arenaCap is the capacity of a new arena for an n-byte message (n at
-// most smallMessage) in a queue bounded at bound bytes: arenaSize, or
-// less for a small bound; a power of two, which the buffer pool hands
-// out exactly.
-func arenaCap(n, bound int) int {
-	return 1 << bits.Len(uint(min(arenaSize, max(n, bound))-1))
+// fitsArenaLocked reports whether an n-byte message fits the open arena,
+// if there is one. q.mu must be held.
+func (q *outQueue) fitsArenaLocked(n int) bool {
+	if !q.tailArena {
+		return false
+	}
+	last := &q.items[len(q.items)-1]
+	return len(last.b)+n <= min(cap(last.b), arenaFill)
 }
 
-// appendCopyLocked copies m into the last arena if it fits, or into a new
-// one, which holds own of the floor and spent of the budget. q.mu must be
-// held.
+// arenaCapLocked is the capacity of a new arena for an n-byte message (n
+// at most smallMessage): arenaFirst on an empty queue, arenaSize behind
+// queued items; a power of two, which the buffer pool hands out exactly.
+// Under a bound smaller than that it is the largest power of two within
+// the bound (but room for the message): rounded up past the bound, the
+// arena alone would fill the queue, which would then refuse the messages
+// that fit in it. q.mu must be held.
+func (q *outQueue) arenaCapLocked(n int) int {
+	size := arenaFirst
+	if len(q.items) > q.head {
+		size = arenaSize
+	}
+	c := 1 << (bits.Len(uint(min(size, max(n, q.max)))) - 1)
+	if c < n {
+		c <<= 1
+	}
+	return c
+}
+
+// appendCopyLocked copies m into the open arena if it fits, or into a
+// new one, which holds own of the floor and spent of the budget. q.mu
+// must be held.
 func (q *outQueue) appendCopyLocked(m []byte, own, spent int32) {
-	if q.tailArena {
+	if q.fitsArenaLocked(len(m)) {
 		last := &q.items[len(q.items)-1]
-		if len(last.b)+len(m) <= cap(last.b) {
-			last.b = append(last.b, m...)
-			last.msgs++
-			return // its memory is charged already
-		}
+		last.b = append(last.b, m...)
+		last.msgs++
+		return // its memory is charged already
 	}
-	arena := append(pool.Get(arenaCap(len(m), q.max))[:0], m...)
+	arena := append(pool.Get(q.arenaCapLocked(len(m)))[:0], m...)
 	q.appendLocked(outItem{b: arena, pooled: true, msgs: 1, own: own, spent: spent})
 	q.tailArena = true
 }

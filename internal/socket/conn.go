@@ -21,8 +21,9 @@ const readAhead = 16 << 10
 
 // flowReadSize is the raw buffer a reader takes instead once a read
 // filled all the room it had (bytes were left in the socket): with chunks
-// of 16 KiB (an arena of small messages each) a buffer of readAhead cost
-// one read per chunk, four times as many reads as full chunks did.
+// of 16 KiB (an arena of small messages each, as the pool's writer once
+// sent them) a buffer of readAhead cost one read per chunk, four times
+// as many reads as full chunks did.
 //
 // A read that fills a room of at least half its buffer (surging) doubles
 // the next buffer, up to flowReadMax: a peer that keeps the socket full

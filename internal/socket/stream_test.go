@@ -186,33 +186,42 @@ func TestWriterGivesLargeMessagesTheirOwnChunks(t *testing.T) {
 	assert.Nil(t, w.stage, "a chunk was gathered")
 }
 
-// TestWriterGathersArenas: a buffer of several messages (the outgoing
-// queue's arena of small ones) is gathered into full chunks with the
-// buffers around it, however large it is: only a buffer holding one
-// large message gets chunks of its own. Chunks of their own, one per
-// 16 KiB arena, cost 7-12% of the throughput at 1 KiB messages (see
-// ownChunkMin).
-func TestWriterGathersArenas(t *testing.T) {
-	var arena []byte
+// TestWriterChunksArenasBySize: buffers of several messages (the
+// outgoing queue's arenas of small ones) are cut by their size, as
+// single messages are: under ownChunkMin they are gathered into shared
+// chunks, from it on each has chunks of its own, and a full arena (a
+// chunk's plaintext) goes out as one full chunk, sealed where it lies.
+// Every message reads back in order.
+func TestWriterChunksArenasBySize(t *testing.T) {
 	var msgs [][]byte
-	for i := range 20 {
-		m := appMessage(0x10, bytes.Repeat([]byte{byte(i)}, 1000)) // 1006 bytes
-		msgs = append(msgs, m)
-		arena = append(arena, m...)
+	arena := func(n int) []byte { // n messages of 1006 bytes
+		var a []byte
+		for range n {
+			m := appMessage(0x10, bytes.Repeat([]byte{byte(len(msgs))}, 1000))
+			msgs = append(msgs, m)
+			a = append(a, m...)
+		}
+		return a
 	}
-	require.GreaterOrEqual(t, len(arena), ownChunkMin)
+	first1, first2 := arena(4), arena(4) // 4024 bytes: a burst's first arenas
+	mid := arena(16)                     // 16,096 bytes
+	first3 := arena(4)
+	full := arena(MaxChunkPayload / 1006) // 65,390 bytes: as full as an arena gets
+	require.Less(t, len(first1), ownChunkMin)
+	require.GreaterOrEqual(t, len(mid), ownChunkMin)
+	require.LessOrEqual(t, len(full), MaxChunkPayload)
+	bufs := [][]byte{first1, first2, mid, first3, full}
+
 	w, cc := newWriter(&Config{})
-	require.NoError(t, w.WriteMessages(arena, arena, arena, arena))
-	assert.Equal(t, []int{MaxChunkPayload, 4*len(arena) - MaxChunkPayload}, chunkSizes(t, cc.buf.Bytes()))
-	assert.Equal(t, cc.buf.Len(), streamSealedSize([][]byte{arena, arena, arena, arena}, MaxChunkPayload))
+	require.NoError(t, w.WriteMessages(bufs...))
+	assert.Equal(t, []int{2 * len(first1), len(mid), len(first3), len(full)}, chunkSizes(t, cc.buf.Bytes()))
+	assert.Equal(t, cc.buf.Len(), streamSealedSize(bufs, MaxChunkPayload))
 
 	r := newReader(t, &scriptConn{parts: [][]byte{cc.buf.Bytes()}}, &Config{})
-	for range 4 {
-		for i, want := range msgs {
-			got, err := r.ReadMessage()
-			require.NoError(t, err)
-			require.Equal(t, want, got, "message %d", i)
-		}
+	for i, want := range msgs {
+		got, err := r.ReadMessage()
+		require.NoError(t, err)
+		require.Equal(t, want, got, "message %d", i)
 	}
 }
 

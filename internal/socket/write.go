@@ -170,34 +170,32 @@ func (c *Conn) reserveOutput(n int) {
 }
 
 // ownChunkMin is the size from which a buffer handed to WriteMessages
-// that holds one message gets chunks of its own (ownChunks): a chunk
-// never spans its start or its end, so each of its chunks is sealed
-// straight from it and the reader returns the message in place (the rest
-// first, then full chunks: see readRest). Smaller messages, and buffers
-// of several messages whatever their size (the queue's arenas of small
-// ones), are gathered into shared, full chunks through c.stage.
+// gets chunks of its own (ownChunks): a chunk never spans its start or
+// its end, so each of its chunks is sealed straight from it, and the
+// reader returns a message in it in place (the rest first, then full
+// chunks: see readRest). Smaller buffers are gathered into shared, full
+// chunks through c.stage.
 //
 // Gathering costs a copy of every byte into the stage. An own chunk
 // costs its 18 bytes and one more chunk to seal and open (a subkey, a
 // first keystream pass and a tag), and the reader stops staging messages
 // at each chunk's end (NextWhole), so it queues them in smaller batches;
 // but a large message cut over shared chunks costs the reader a copy of
-// its first part to complete it, which own chunks spare. An arena of
-// small messages is cut at message boundaries already and gains nothing
-// from its own chunks: gathered into full ones, 1 KiB messages go 7-12%
-// faster (P2ppool/Throughput, alternated runs; the seal reads the stage
-// the copy has just written, and a chunk holds four arenas). A message
-// of 24 KiB went 10% slower gathered (12 KiB: 3%, within the noise), so
-// a message of its own keeps its own chunks.
+// its first part to complete it, which own chunks spare. So the pool's
+// queue sizes its arenas of small messages for this rule: those that
+// build up behind a backlog hold one full chunk (64 KiB buffers filled
+// to MaxChunkPayload) and go out uncopied; the small one a burst starts
+// with (4 KiB) is gathered. Arenas of 16 KiB went out 7-12% faster
+// gathered into full chunks than in chunks of their own, and full-chunk
+// arenas in their own chunks 9% faster again (P2ppool/Throughput at
+// 1 KiB, alternated runs; BENCHMARKS.md, issue 20's tenth and eleventh
+// rounds). A single message of 24 KiB went 10% slower gathered (12 KiB:
+// 3%, within the noise).
 const ownChunkMin = 8 << 10
 
-// ownChunks reports whether b, a buffer of whole messages handed to
-// WriteMessages, gets chunks of its own: it holds one message of at
-// least ownChunkMin bytes. (For WriteStream's bytes, which need not
-// start with a size prefix, it is only a guess at how to cut them.)
-func ownChunks(b []byte) bool {
-	return len(b) >= ownChunkMin && len(b)-4 == int(binary.BigEndian.Uint32(b))
-}
+// ownChunks reports whether b, a buffer handed to WriteMessages, gets
+// chunks of its own: it holds at least ownChunkMin bytes.
+func ownChunks(b []byte) bool { return len(b) >= ownChunkMin }
 
 // nextChunk returns the plaintext size of the stream's next chunk, which
 // starts at msgs[i][off] (off < len(msgs[i])), cut at payload bytes: at
