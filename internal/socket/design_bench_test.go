@@ -19,7 +19,7 @@ import (
 //     and wakes the writer if it waits. The queue holds 8 MiB (octez's
 //     outgoing bound).
 //   - A writer goroutine takes everything queued, under the mutex, and
-//     writes it with one WriteMessages call.
+//     writes it with one WriteMessages call, in pieces of up to a chunk.
 //   - A reader goroutine reads each message, copies its body into a new
 //     slice (the application's decode), and queues the messages that
 //     came off the network together in one critical section.
@@ -146,12 +146,19 @@ func designWriter(c *Conn, q *designOut) error {
 			q.cond.Broadcast()
 		}
 		q.mu.Unlock()
+		// The messages in pieces of whole messages of up to one chunk's
+		// plaintext, as the pool's arenas are: each piece of 8 KiB or
+		// more is sealed where it lies (ownChunkMin).
 		msgs = msgs[:0]
-		start := 0
+		start, prev := 0, 0
 		for _, end := range ends {
-			msgs = append(msgs, buf[start:end])
-			start = end
+			if end-start > MaxChunkPayload && prev > start {
+				msgs = append(msgs, buf[start:prev])
+				start = prev
+			}
+			prev = end
 		}
+		msgs = append(msgs, buf[start:prev])
 		if err := c.WriteMessages(msgs...); err != nil {
 			q.mu.Lock()
 			q.failed = true // a sender waiting for room must not wait for ever
