@@ -66,10 +66,10 @@ type Limits struct {
 	IncomingMessageQueueSize int
 	// OutgoingMessageQueueSize bounds, in bytes held, each connection's
 	// outgoing queue (octez outgoing_message_queue_size): encoded
-	// messages, small ones packed into buffers of 4 KiB (64 KiB behind a
-	// backlog) that count whole however little they hold. When it is
-	// full, Write blocks and WriteNow and WriteAll drop; a single message
-	// larger than the bound is still accepted into an empty queue.
+	// messages, small ones packed into buffers of 4 KiB (64 KiB once a run
+	// of them fills one) that count whole however little they hold. When
+	// it is full, Write blocks and WriteNow and WriteAll drop; a single
+	// message larger than the bound is still accepted into an empty queue.
 	// Budgets.TotalOutgoingQueueSize bounds the sum over the pool. If
 	// zero, 8 MiB. A change applies to the connections established from
 	// then on.

@@ -118,11 +118,12 @@ func TestOutQueueArenas(t *testing.T) {
 	require.Positive(t, taken)
 }
 
-// TestOutQueueArenaSizes: a burst of small messages starts in a small
-// arena on an empty queue, so that a connection whose writer keeps up
-// holds little per message; behind queued items it goes on in arenas of
-// a full chunk, filled as far as one chunk's plaintext allows, which the
-// writer then seals where they lie (internal/socket's ownChunkMin).
+// TestOutQueueArenaSizes: a run of small messages starts in a small
+// arena, so that a connection whose writer keeps up, or small messages
+// between large ones, hold little per message; once that arena is full
+// it goes on in arenas of a full chunk, filled as far as one chunk's
+// plaintext allows, which the writer then seals where they lie
+// (internal/socket's ownChunkMin).
 func TestOutQueueArenaSizes(t *testing.T) {
 	ctx := context.Background()
 	msg := make([]byte, 1000)
@@ -143,6 +144,13 @@ func TestOutQueueArenaSizes(t *testing.T) {
 	q.releaseItems(batch, nil)
 	require.NoError(t, q.pushCopy(ctx, msg, false))
 	assert.Equal(t, arenaFirst, cap(q.items[q.head].b))
+
+	// Behind a large message, queued, a small one starts a run again.
+	large := make([]byte, 4+smallMessage+1)
+	binary.BigEndian.PutUint32(large, uint32(len(large)-4))
+	require.NoError(t, q.push(ctx, outItem{b: large, pooled: true}, false))
+	require.NoError(t, q.pushCopy(ctx, msg, false))
+	assert.Equal(t, arenaFirst, cap(q.items[len(q.items)-1].b), "after a large message")
 
 	// Under a bound smaller than an arena, the arena stays within the
 	// bound, so that the messages that fit in it are taken: rounded up to

@@ -752,16 +752,17 @@ type outItem struct {
 
 // Small messages, up to smallMessage, are copied into arenas while
 // queued: a burst of them costs one buffer and one item per arena, not
-// one per message. An arena opened on a queue with nothing waiting holds
+// one per message. The first arena of a run of small messages holds
 // arenaFirst bytes: on a connection whose writer keeps up, the usual
-// case, the writer takes it at once, so a lone message holds no more. An
-// arena opened behind queued items, where a backlog builds, holds
-// arenaSize and is filled up to arenaFill, one full chunk's plaintext:
-// the writer seals it where it lies as a chunk of its own, with no copy
-// into its stage (internal/socket's ownChunkMin), and the reader queues
-// a whole chunk of messages per critical section. With 16 KiB arenas,
-// gathered into full chunks by that copy, 1 KiB messages went 9% slower
-// (BENCHMARKS.md, issue 20's eleventh round).
+// case, the writer takes it at once, so a lone message holds no more,
+// and small messages between large ones hold no more each. An arena
+// opened because the one before it is full, where a run builds up behind
+// the writer, holds arenaSize and is filled up to arenaFill, one full
+// chunk's plaintext: the writer seals it where it lies as a chunk of its
+// own, with no copy into its stage (internal/socket's ownChunkMin), and
+// the reader queues a whole chunk of messages per critical section.
+// With 16 KiB arenas, gathered into full chunks by that copy, 1 KiB
+// messages went 7% slower (BENCHMARKS.md, issue 20's eleventh round).
 const (
 	arenaFirst   = 4 << 10
 	arenaSize    = 64 << 10
@@ -1028,15 +1029,16 @@ func (q *outQueue) fitsArenaLocked(n int) bool {
 }
 
 // arenaCapLocked is the capacity of a new arena for an n-byte message (n
-// at most smallMessage): arenaFirst on an empty queue, arenaSize behind
-// queued items; a power of two, which the buffer pool hands out exactly.
-// Under a bound smaller than that it is the largest power of two within
-// the bound (but room for the message): rounded up past the bound, the
-// arena alone would fill the queue, which would then refuse the messages
-// that fit in it. q.mu must be held.
+// at most smallMessage), which does not fit the open arena if there is
+// one: arenaSize after a full arena, arenaFirst to start a run; a power
+// of two, which the buffer pool hands out exactly. Under a bound smaller
+// than that it is the largest power of two within the bound (but room
+// for the message): rounded up past the bound, the arena alone would
+// fill the queue, which would then refuse the messages that fit in it.
+// q.mu must be held.
 func (q *outQueue) arenaCapLocked(n int) int {
 	size := arenaFirst
-	if len(q.items) > q.head {
+	if q.tailArena {
 		size = arenaSize
 	}
 	c := 1 << (bits.Len(uint(min(size, max(n, q.max)))) - 1)

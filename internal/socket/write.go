@@ -183,9 +183,9 @@ func (c *Conn) reserveOutput(n int) {
 // but a large message cut over shared chunks costs the reader a copy of
 // its first part to complete it, which own chunks spare. So the pool's
 // queue sizes its arenas of small messages for this rule: those that
-// build up behind a backlog hold one full chunk (64 KiB buffers filled
-// to MaxChunkPayload) and go out uncopied; the small one a burst starts
-// with (4 KiB) is gathered. Arenas of 16 KiB went out 7-12% faster
+// follow a full one, as a run builds up behind the writer, hold one full
+// chunk (64 KiB buffers filled to MaxChunkPayload) and go out uncopied;
+// the small one a run starts with (4 KiB) is gathered. Arenas of 16 KiB went out 7-12% faster
 // gathered into full chunks than in chunks of their own, and full-chunk
 // arenas in their own chunks 9% faster again (P2ppool/Throughput at
 // 1 KiB, alternated runs; BENCHMARKS.md, issue 20's tenth and eleventh
