@@ -185,12 +185,12 @@ func (c *Conn) reserveOutput(n int) {
 // queue sizes its arenas of small messages for this rule: those that
 // follow a full one, as a run builds up behind the writer, hold one full
 // chunk (64 KiB buffers filled to MaxChunkPayload) and go out uncopied;
-// the small one a run starts with (4 KiB) is gathered. Arenas of 16 KiB went out 7-12% faster
-// gathered into full chunks than in chunks of their own, and full-chunk
-// arenas in their own chunks 9% faster again (P2ppool/Throughput at
-// 1 KiB, alternated runs; BENCHMARKS.md, issue 20's tenth and eleventh
-// rounds). A single message of 24 KiB went 10% slower gathered (12 KiB:
-// 3%, within the noise).
+// the small one a run starts with (4 KiB) is gathered. Arenas of 16 KiB
+// went out 7-12% faster gathered into full chunks than in chunks of
+// their own, and full-chunk arenas in their own chunks 7% faster again,
+// with 9% less CPU (P2ppool/Throughput at 1 KiB, alternated runs;
+// BENCHMARKS.md, issue 20's tenth and eleventh rounds). A single message
+// of 24 KiB went 10% slower gathered (12 KiB: 3%, within the noise).
 const ownChunkMin = 8 << 10
 
 // ownChunks reports whether b, a buffer handed to WriteMessages, gets
