@@ -762,7 +762,8 @@ type outItem struct {
 // own, with no copy into its stage (internal/socket's ownChunkMin), and
 // the reader queues a whole chunk of messages per critical section.
 // (With a Wire.BinaryChunksSize below the maximum, the writer cuts such
-// an arena into several chunks, as it would cut the same bytes gathered.)
+// an arena into several chunks, the remainder first, as it cuts a large
+// message.)
 // With 16 KiB arenas, gathered into full chunks by that copy, 1 KiB
 // messages went 7% slower (BENCHMARKS.md, issue 20's eleventh round).
 const (
