@@ -24,11 +24,11 @@ func TestOutQueueBudget(t *testing.T) {
 	t.Run("floor, then the budget", func(t *testing.T) {
 		b := newOutBudget(100 << 10)
 		q := newOutQueue(1<<20, b, nil, nil)
-		for range 4 { // a burst's first arena, on an empty queue
+		for range 4 { // the first arena of a run of small messages
 			require.NoError(t, q.pushCopy(ctx, make([]byte, 1<<10), false))
 		}
 		assert.Zero(t, b.held(), "a connection's first 64 KiB are its own")
-		// Behind a backlog a new arena holds a full chunk: 60 KiB of it is
+		// The arena after a full one holds a full chunk: 60 KiB of it is
 		// left of the floor, the rest is charged.
 		require.NoError(t, q.pushCopy(ctx, make([]byte, 100), false))
 		assert.Equal(t, int64(arenaFirst+arenaSize-outFloor), b.held(), "a new arena beyond the floor is charged whole")

@@ -132,13 +132,13 @@ func TestOutQueueArenaSizes(t *testing.T) {
 	for len(q.items) < 3 {
 		require.NoError(t, q.pushCopy(ctx, msg, false))
 	}
-	assert.Equal(t, arenaFirst, cap(q.items[0].b), "the first arena, on an empty queue")
+	assert.Equal(t, arenaFirst, cap(q.items[0].b), "the first arena of a run")
 	assert.Equal(t, arenaFirst/len(msg), q.items[0].msgs)
-	assert.Equal(t, arenaSize, cap(q.items[1].b), "an arena behind a backlog")
+	assert.Equal(t, arenaSize, cap(q.items[1].b), "the arena after a full one")
 	assert.Equal(t, arenaFill/len(msg), q.items[1].msgs, "filled up to one chunk's plaintext")
 	assert.LessOrEqual(t, len(q.items[1].b), socket.MaxChunkPayload)
 
-	// The writer takes everything: the next burst starts small again.
+	// The writer takes everything: the next run starts small again.
 	batch, res := q.take(nil, 1<<30)
 	require.Equal(t, tookItems, res)
 	q.releaseItems(batch, nil)

@@ -203,7 +203,7 @@ func TestWriterChunksArenasBySize(t *testing.T) {
 		}
 		return a
 	}
-	first1, first2 := arena(4), arena(4) // 4024 bytes: a burst's first arenas
+	first1, first2 := arena(4), arena(4) // 4024 bytes: the first arenas of runs
 	mid := arena(16)                     // 16,096 bytes
 	first3 := arena(4)
 	full := arena(MaxChunkPayload / 1006) // 65,390 bytes: as full as an arena gets
